@@ -1,0 +1,359 @@
+"""The central store: the township's replica, its change log, accounts and devices.
+
+Every change the server accepts is kept as it came (`changes`) and numbered in the
+log (`log.seq`, monotonic). A change is logged once per scope key of its record;
+the first of those rows is its origin row, which the office pulls. When a case
+gains a scope key (it is assigned to a leader, or moved to another grid), the
+case's earlier changes and its children's are logged again under the new key, so
+the case reaches its new reader whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from . import access, auth, changes, clock, merge
+from .access import Principal
+from .model import ENTITIES, _err
+from .replica import Replica, TABLES, chunks
+
+SERVER_DEVICE = "server"
+SYSTEM_AUTHOR = "system"
+CHILD_ENTITIES = ("visit", "case_event", "callback")
+
+
+@dataclass
+class PushResult:
+    results: list[dict]
+
+    @property
+    def counts(self) -> dict:
+        out = {"applied": 0, "duplicate": 0, "rejected": 0}
+        for r in self.results:
+            out[r["status"]] += 1
+        return out
+
+    @property
+    def http_status(self) -> int:
+        """200 when nothing was refused; else the 4xx of the refusal (403 over 422).
+        The body lists every change either way: the rest of the batch was applied."""
+        codes = {r.get("code") for r in self.results if r["status"] == "rejected"}
+        if not codes:
+            return 200
+        return 403 if "forbidden" in codes else 422
+
+
+def _rejected(code: str, errors) -> dict:
+    return {"status": "rejected", "code": code, "reason": changes.describe(errors),
+            "errors": changes.error_list(errors)}
+
+
+class CentralStore(Replica):
+    def __init__(self, path: str, now=clock.wall_ms):
+        super().__init__(path)
+        self.now = now
+        st = json.loads(self._meta("clock") or "[0, 0]")
+        self.clock = clock.HLC(SERVER_DEVICE, st[0], st[1], 0, now)
+
+    def _create_tables(self) -> None:
+        x = self.conn.execute
+        x("CREATE TABLE IF NOT EXISTS changes (change_id TEXT PRIMARY KEY, entity TEXT NOT NULL,"
+          " record TEXT NOT NULL, hlc TEXT NOT NULL, device TEXT NOT NULL, author TEXT NOT NULL,"
+          " received_ms INTEGER NOT NULL, body TEXT NOT NULL)")
+        x("CREATE INDEX IF NOT EXISTS changes_record ON changes(record)")
+        x("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, change_id TEXT NOT NULL,"
+          " scope TEXT NOT NULL, origin INTEGER NOT NULL)")
+        x("CREATE INDEX IF NOT EXISTS log_scope ON log(scope, seq)")
+        x("CREATE INDEX IF NOT EXISTS log_origin ON log(origin, seq)")
+        x("CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, name TEXT NOT NULL,"
+          " role TEXT NOT NULL, grids TEXT NOT NULL, password TEXT NOT NULL,"
+          " active INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL)")
+        x("CREATE TABLE IF NOT EXISTS devices (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,"
+          " device_id TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER,"
+          " revoked_ms INTEGER)")
+        x("CREATE INDEX IF NOT EXISTS devices_user ON devices(username, device_id)")
+        x("CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT)")
+
+    def _meta(self, key):
+        row = self.conn.execute("SELECT value FROM server_meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key, value):
+        self.conn.execute("INSERT OR REPLACE INTO server_meta VALUES (?,?)", (key, value))
+
+    # --- accounts and devices -------------------------------------------------------
+    def add_account(self, username: str, name: str, role: str, password: str,
+                    grids: list[str] = ()) -> None:
+        from .codes import ROLES
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if not username or len(username) > 40 or not changes.valid_id(username):
+            raise ValueError("username must be 1-40 letters, digits or _.:-")
+        if len(password) < 8:
+            raise ValueError("password must be at least 8 characters")
+        known = {r[0] for r in self.conn.execute("SELECT id FROM grids")}
+        missing = [g for g in grids if g not in known]
+        if missing:
+            raise ValueError(f"no grid {', '.join(missing)}: add it first with 'gridbook grid add'")
+        with self.transaction():
+            if self.account(username):
+                raise ValueError(f"account {username} exists already")
+            self.conn.execute("INSERT INTO accounts VALUES (?,?,?,?,?,1,?)",
+                              (username, name, role, json.dumps(list(grids)),
+                               auth.hash_password(password), self.now()))
+            self.server_write("staff", f"staff-{username}", {
+                "username": username, "name": name, "role": role, "grids": list(grids),
+                "active": True})
+
+    def account(self, username: str) -> dict | None:
+        row = self.conn.execute("SELECT username, name, role, grids, password, active FROM accounts"
+                                " WHERE username=?", (username,)).fetchone()
+        if row is None:
+            return None
+        return {"username": row[0], "name": row[1], "role": row[2], "grids": json.loads(row[3]),
+                "password": row[4], "active": bool(row[5])}
+
+    def accounts(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT a.username, a.name, a.role, a.grids, a.active,"
+            " (SELECT count(*) FROM devices d WHERE d.username=a.username AND d.revoked_ms IS NULL)"
+            " FROM accounts a ORDER BY a.username").fetchall()
+        return [{"username": r[0], "name": r[1], "role": r[2], "grids": json.loads(r[3]),
+                 "active": bool(r[4]), "devices": r[5]} for r in rows]
+
+    def login(self, username: str, password: str, device_id: str) -> tuple[str, Principal] | None:
+        acct = self.account(username)
+        ok = auth.check_password(password, acct["password"] if acct else None)
+        if not ok or not acct["active"]:
+            return None
+        token = auth.new_token()
+        with self.transaction():
+            # One live token per account and device: signing in again replaces it.
+            self.conn.execute("UPDATE devices SET revoked_ms=? WHERE username=? AND device_id=?"
+                              " AND revoked_ms IS NULL", (self.now(), username, device_id))
+            self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
+                              (auth.token_hash(token), username, device_id, self.now()))
+        return token, self._principal(acct, device_id)
+
+    def authenticate(self, token: str, device_id: str) -> Principal | None:
+        row = self.conn.execute(
+            "SELECT username, device_id, revoked_ms FROM devices WHERE token_hash=?",
+            (auth.token_hash(token),)).fetchone()
+        if row is None or row[2] is not None or row[1] != device_id:
+            return None
+        acct = self.account(row[0])
+        if acct is None or not acct["active"]:
+            return None
+        return self._principal(acct, device_id)
+
+    def revoke(self, username: str, device_id: str | None = None) -> int:
+        """Cut off a lost phone (or every phone of the account). Returns how many."""
+        sql = "UPDATE devices SET revoked_ms=? WHERE username=? AND revoked_ms IS NULL"
+        args = [self.now(), username]
+        if device_id:
+            sql += " AND device_id=?"
+            args.append(device_id)
+        with self.transaction():
+            return self.conn.execute(sql, args).rowcount
+
+    def devices(self, username: str) -> list[dict]:
+        rows = self.conn.execute("SELECT device_id, created_ms, last_seen_ms, revoked_ms FROM devices"
+                                 " WHERE username=? ORDER BY created_ms", (username,)).fetchall()
+        return [dict(zip(("device_id", "created_ms", "last_seen_ms", "revoked_ms"), r)) for r in rows]
+
+    @staticmethod
+    def _principal(acct: dict, device_id: str) -> Principal:
+        return Principal(acct["username"], acct["role"], frozenset(acct["grids"]), device_id)
+
+    # --- grids ----------------------------------------------------------------------
+    def add_grid(self, grid_id: str, name: str, village: str, township: str,
+                 lat: float | None = None, lon: float | None = None) -> None:
+        fields = {"name": name, "village": village, "township": township}
+        if lat is not None:
+            fields.update(lat=lat, lon=lon)
+        if self.get("grid", grid_id):
+            raise ValueError(f"grid {grid_id} exists already")
+        self.server_write("grid", grid_id, fields)
+
+    # --- writes made on the server itself ------------------------------------------
+    def server_write(self, entity: str, record: str, fields: dict,
+                     author: str = SYSTEM_AUTHOR, principal: Principal | None = None) -> dict:
+        """A change made on the server (admin commands, the office in the browser)."""
+        with self.transaction():
+            versions = self.versions(entity, record)
+            base = {n: merge.heads(versions, n)[:1] for n in fields if merge.heads(versions, n)}
+            ch = changes.make(entity, record, fields, self.clock.tick(), SERVER_DEVICE, author, base)
+            p = principal or Principal(author, "admin")
+            res = self.push(p, [ch], server_side=True).results[0]
+            if res["status"] != "applied":
+                raise ValueError(res.get("reason", res["status"]))
+        return ch
+
+    # --- push -----------------------------------------------------------------------
+    def push(self, p: Principal, batch: list, server_side: bool = False) -> PushResult:
+        now = self.now()
+        results: list[dict | None] = [None] * len(batch)
+        todo = []
+        for i, ch in enumerate(batch):
+            errs = changes.check_envelope(ch)
+            if errs:
+                results[i] = _rejected("invalid", errs)
+            else:
+                todo.append(i)
+        with self.transaction():
+            known = self._known([batch[i]["id"] for i in todo])
+            cache = self._preload(batch, todo)
+            for i in todo:
+                ch = batch[i]
+                if ch["id"] in known:
+                    results[i] = {"status": "duplicate"}
+                    continue
+                res = self._admit(p, ch, now, cache, server_side)
+                if res is not None:
+                    results[i] = res
+                    continue
+                known.add(ch["id"])
+                self.clock.receive(ch["hlc"])
+                results[i] = {"status": "applied"}
+            # (change, its scope keys) in order; case id -> scope keys it gained
+            accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
+            if accepted:
+                self._commit(accepted, cache, rescope, now)
+        return PushResult(results)
+
+    def _known(self, ids: list[str]) -> set[str]:
+        out = set()
+        for part in chunks(ids):
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT change_id FROM changes WHERE change_id IN ({','.join('?' * len(part))})", part))
+        return out
+
+    def _preload(self, batch, todo) -> dict:
+        """Rows of every record (and parent case) the batch names, loaded in bulk."""
+        wanted: dict[str, set] = {}
+        for i in todo:
+            ch = batch[i]
+            if ch["entity"] in ENTITIES:
+                wanted.setdefault(ch["entity"], set()).add(ch["record"])
+                cid = ch["fields"].get("case_id") if isinstance(ch["fields"], dict) else None
+                if isinstance(cid, str):
+                    wanted.setdefault("case", set()).add(cid)
+        cache: dict = {"__accepted__": [], "__rescope__": {}}
+        for entity, ids in wanted.items():
+            for rid, (row, ver) in self._load(entity, ids).items():
+                cache[(entity, rid)] = (row, ver, True)
+        return cache
+
+    def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool):
+        """Check one change against the rules and fold it into the cache; a rejection
+        result if it is refused, else None."""
+        entity = ch["entity"]
+        ent = ENTITIES[entity]
+        if ent.server_only and not server_side:
+            return _rejected("forbidden", [_err("entity", "server_only", entity=entity)])
+        if ch["author"] != p.username:
+            return _rejected("invalid", [_err("author", "author")])
+        e = changes.check_clock(ch, now)
+        if e:
+            return _rejected("invalid", [e])
+        key = (entity, ch["record"])
+        before = cache.get(key)
+        if before is None and ch.get("base"):
+            return _rejected("invalid", [_err("record", "unknown_record", entity=entity)])
+        errs = changes.check_fields(ch, existing=before is not None)
+        if errs:
+            return _rejected("invalid", errs)
+        row0, ver0 = (before[0], before[1]) if before else (None, {})
+        row, ver = merge.merge_change(row0, ver0, ch)
+        case = None
+        if ent.parent:
+            cid = row.get(ent.parent)
+            if cid is not None:
+                hit = cache.get(("case", cid))
+                if hit is None:
+                    return _rejected("invalid", [_err(ent.parent, "unknown_record", entity="case")])
+                case = hit[0]
+        keys_before = access.record_keys(entity, row0, case)
+        keys_after = access.record_keys(entity, row, case)
+        if not server_side and not access.may_write(p, ch["fields"], keys_before, keys_after):
+            return _rejected("forbidden", [_err("record", "forbidden", user=p.username)])
+        cache[key] = (row, ver, before is not None and before[2])
+        cache["__accepted__"].append((ch, keys_after))
+        if entity == "case" and row0 is not None:
+            added = keys_after - keys_before
+            if added:
+                cache["__rescope__"].setdefault(ch["record"], set()).update(added)
+        return None
+
+    def _commit(self, accepted, cache, rescope, now) -> None:
+        touched = {(ch["entity"], ch["record"]) for ch, _ in accepted}
+        self._write_rows({k: cache[k] for k in touched})
+        self.conn.executemany(
+            "INSERT INTO changes VALUES (?,?,?,?,?,?,?,?)",
+            [(ch["id"], ch["entity"], ch["record"], ch["hlc"], ch["device"], ch["author"], now,
+              json.dumps(ch, ensure_ascii=False, separators=(",", ":"))) for ch, _ in accepted])
+        log = []
+        for ch, keys in accepted:
+            for n, k in enumerate(sorted(keys) or ["-"]):
+                log.append((ch["id"], k, 1 if n == 0 else 0))
+        self.conn.executemany("INSERT INTO log (change_id, scope, origin) VALUES (?,?,?)", log)
+        for case_id, keys in rescope.items():
+            self._relog_case(case_id, keys)
+        self._set_meta("clock", json.dumps([self.clock.last_ms, self.clock.counter]))
+
+    def _relog_case(self, case_id: str, keys) -> None:
+        records = [case_id] + [r[0] for r in self.conn.execute(
+            " UNION ".join(f"SELECT id FROM {TABLES[e]} WHERE case_id=?" for e in CHILD_ENTITIES),
+            [case_id] * len(CHILD_ENTITIES))]
+        marks = ",".join("?" * len(records))
+        for key in sorted(keys):
+            self.conn.execute(
+                f"INSERT INTO log (change_id, scope, origin) SELECT change_id, ?, 0 FROM changes"
+                f" WHERE record IN ({marks}) AND change_id NOT IN"
+                f" (SELECT change_id FROM log WHERE scope=?) ORDER BY rowid",
+                [key, *records, key])
+
+    # --- pull -----------------------------------------------------------------------
+    def pull(self, p: Principal, cursor: str | None, limit: int = 1000) -> dict:
+        """Changes after the cursor that this person may see, oldest first.
+
+        The cursor is `<seq>.<scope hash>`: when the person's grids change, the hash
+        no longer matches and the pull starts over (what the phone has is skipped by
+        its change id), so a newly given grid arrives whole.
+        """
+        tag = self._scope_tag(p)
+        after = 0
+        if cursor:
+            seq, _, t = str(cursor).partition(".")
+            if t == tag and seq.isdigit():
+                after = int(seq)
+        if p.sees_all:
+            rows = self.conn.execute(
+                "SELECT l.seq, c.change_id, c.body FROM log l JOIN changes c ON c.change_id=l.change_id"
+                " WHERE l.origin=1 AND l.seq>? ORDER BY l.seq LIMIT ?", (after, limit)).fetchall()
+        else:
+            keys = sorted(p.keys)
+            rows = self.conn.execute(
+                "SELECT l.seq, c.change_id, c.body FROM log l JOIN changes c ON c.change_id=l.change_id"
+                f" WHERE l.scope IN ({','.join('?' * len(keys))}) AND l.seq>? ORDER BY l.seq LIMIT ?",
+                (*keys, after, limit)).fetchall()
+        seen, bodies = set(), []
+        for _, cid, body in rows:
+            if cid not in seen:
+                seen.add(cid)
+                bodies.append(body)
+        last = rows[-1][0] if rows else after
+        return {"bodies": bodies, "cursor": f"{last}.{tag}", "more": len(rows) == limit}
+
+    @staticmethod
+    def _scope_tag(p: Principal) -> str:
+        basis = "all" if p.sees_all else ",".join(sorted(p.keys))
+        return hashlib.sha256(basis.encode()).hexdigest()[:8]
+
+    def log_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+
+    def change_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT change_id FROM changes")]

@@ -1,0 +1,99 @@
+"""The change record: what every write becomes, and what travels between replicas.
+
+    {"id": "c-…",            client-generated, globally unique: the idempotency key
+     "entity": "case",        one of model.ENTITIES
+     "record": "r-…",         client-generated id of the record written
+     "fields": {...},         the field values written
+     "base": {"f": [stamp]},  per field, the stamps this write replaces (merge.py)
+     "hlc": "…",              hybrid logical clock stamp (clock.py)
+     "device": "…",           the device that wrote it
+     "author": "…"}           the account that wrote it
+
+Set once by the writing replica and never changed: the server stores the body as it
+came and serves the same bytes to every puller.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from . import clock
+from .model import ENTITIES, FieldError, _err, valid_id, validate_fields
+
+PROTOCOL_VERSION = 1
+# How far ahead of the server a stamp may be: more means a phone whose clock is
+# wrong, and accepting it would let that phone win every later edit.
+MAX_AHEAD_MS = 10 * 60 * 1000
+ENVELOPE = ("id", "entity", "record", "fields", "hlc", "device", "author")
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def make(entity: str, record: str, fields: dict, stamp: str, device: str, author: str,
+         base: dict | None = None) -> dict:
+    ch = {"id": new_id("c"), "entity": entity, "record": record, "fields": fields,
+          "hlc": stamp, "device": device, "author": author}
+    if base:
+        ch["base"] = base
+    return ch
+
+
+def check_envelope(ch) -> list[FieldError]:
+    """Problems with the parts every change has, before its fields are looked at."""
+    if not isinstance(ch, dict):
+        return [_err("change", "type", expected="an object")]
+    errs = []
+    for key in ENVELOPE:
+        if ch.get(key) is None:
+            errs.append(_err(key, "required"))
+    if errs:
+        return errs
+    for key in ("id", "record", "device"):
+        if not valid_id(ch[key]):
+            errs.append(_err(key, "id"))
+    if not isinstance(ch["author"], str) or not 0 < len(ch["author"]) <= 40:
+        errs.append(_err("author", "type", expected="a string"))
+    if ch["entity"] not in ENTITIES:
+        errs.append(_err("entity", "unknown_entity", choices=", ".join(ENTITIES)))
+    if not isinstance(ch["fields"], dict):
+        errs.append(_err("fields", "type", expected="an object"))
+    elif not ch["fields"]:
+        errs.append(_err("fields", "no_fields"))
+    try:
+        clock.decode(ch["hlc"])
+    except (ValueError, AttributeError, TypeError):
+        errs.append(_err("hlc", "clock"))
+        return errs
+    base = ch.get("base")
+    if base is not None:
+        ok = isinstance(base, dict) and all(
+            isinstance(v, list) and all(isinstance(s, str) and s < ch["hlc"] for s in v)
+            for v in base.values())
+        if not ok:
+            errs.append(_err("base", "base"))
+    return errs
+
+
+def check_clock(ch: dict, now_ms: int) -> FieldError | None:
+    ahead = clock.physical_ms(ch["hlc"]) - now_ms
+    if ahead > MAX_AHEAD_MS:
+        return _err("hlc", "clock_ahead", hours=ahead / 3_600_000)
+    return None
+
+
+def check_fields(ch: dict, existing: bool) -> list[FieldError]:
+    """Field rules; `existing` tells whether the record is already held."""
+    ent = ENTITIES[ch["entity"]]
+    if existing and ent.append_only:
+        return [_err("record", "append_only", entity=ent.name)]
+    return validate_fields(ent, ch["fields"], creating=not existing)
+
+
+def describe(errors: list[FieldError], lang: str = "en") -> str:
+    return "; ".join(f"{e.field}: {e.message(lang)}" for e in errors)
+
+
+def error_list(errors: list[FieldError]) -> list[dict]:
+    return [{"field": e.field, "rule": e.rule, "message": e.message("en")} for e in errors]

@@ -1,0 +1,177 @@
+"""`gridbook`: a thin shell over the library; each command opens a store and calls one
+method. Server-only modules are imported inside the commands that need them, so the
+phone-side package never pulls them in."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+
+def _password(args, prompt="Password: ") -> str:
+    if getattr(args, "password", None):
+        return args.password
+    env = os.environ.get("GRIDBOOK_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\n")
+        if line:
+            return line
+    return getpass.getpass(prompt)
+
+
+def _store(args):
+    from .central import CentralStore
+    return CentralStore(args.db)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+    from .server import create_app
+    app = create_app(args.db)
+    print(f"Gridbook township server on http://{args.host}:{args.port}  (store: {args.db})", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    _store(args).add_account(args.username, args.name or args.username, args.role,
+                             _password(args, "Password for the new account: "), args.grid or [])
+    print(f"added {args.role} {args.username}")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    rows = _store(args).accounts()
+    if not rows:
+        print("no accounts yet: add one with 'gridbook user add'")
+    for a in rows:
+        print(f"{a['username']:<16} {a['role']:<12} {','.join(a['grids']) or '-':<24} "
+              f"{a['devices']} device(s){'' if a['active'] else '  (disabled)'}")
+    return 0
+
+
+def cmd_user_revoke(args) -> int:
+    st = _store(args)
+    if st.account(args.username) is None:
+        raise SystemExit(f"error: no account named {args.username}")
+    n = st.revoke(args.username, args.device)
+    print(f"revoked {n} device token(s) of {args.username}")
+    return 0
+
+
+def cmd_grid_add(args) -> int:
+    _store(args).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
+    print(f"added grid {args.grid_id}")
+    return 0
+
+
+def cmd_grid_list(args) -> int:
+    st = _store(args)
+    rows = st.conn.execute("SELECT id, name, village, township FROM grids ORDER BY id").fetchall()
+    if not rows:
+        print("no grids yet: add one with 'gridbook grid add'")
+    for r in rows:
+        print(f"{r[0]:<12} {r[1]:<16} {r[2]:<12} {r[3]}")
+    return 0
+
+
+def cmd_sync(args) -> int:
+    from .client import SyncClient
+    from .device import DeviceReplica
+    from .errors import SyncError
+    replica = DeviceReplica.in_folder(args.data)
+    client = SyncClient(replica, args.server)
+    try:
+        if args.user or not client.signed_in:
+            if not args.user:
+                raise SystemExit("error: this data folder has not signed in yet: pass --user")
+            client.login(args.user, _password(args))
+        report = client.sync(progress=None if args.quiet else
+                             lambda p: print(json.dumps(p), file=sys.stderr))
+    except SyncError as e:
+        print(f"sync failed: {e.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_dict()))
+    for q in replica.quarantined():
+        print(f"quarantined {q['entity']} {q['record']}: {q['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import seed
+    info = seed(args.db)
+    print(json.dumps(info, ensure_ascii=False, indent=1))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridbook", description="Gridbook (网格台账) township server and tools")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    default_db = os.environ.get("GRIDBOOK_DB", "gridbook.db")
+
+    def with_db(sp):
+        sp.add_argument("--db", default=default_db, help="central store file (default: $GRIDBOOK_DB or gridbook.db)")
+        return sp
+
+    s = with_db(sub.add_parser("serve", help="run the township server"))
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(fn=cmd_serve)
+
+    user = sub.add_parser("user", help="accounts").add_subparsers(dest="sub", required=True)
+    s = with_db(user.add_parser("add", help="add an account"))
+    s.add_argument("username")
+    s.add_argument("--name")
+    s.add_argument("--role", required=True, choices=["grid_worker", "leader", "office", "admin"])
+    s.add_argument("--grid", action="append", help="a grid the account covers (repeatable)")
+    s.add_argument("--password", help="else $GRIDBOOK_PASSWORD, standard input, or a prompt")
+    s.set_defaults(fn=cmd_user_add)
+    s = with_db(user.add_parser("list", help="list accounts"))
+    s.set_defaults(fn=cmd_user_list)
+    s = with_db(user.add_parser("revoke", help="cut off an account's devices (a lost phone)"))
+    s.add_argument("username")
+    s.add_argument("--device", help="only this device id")
+    s.set_defaults(fn=cmd_user_revoke)
+
+    grid = sub.add_parser("grid", help="grids").add_subparsers(dest="sub", required=True)
+    s = with_db(grid.add_parser("add", help="add a grid"))
+    s.add_argument("grid_id")
+    s.add_argument("--name", required=True)
+    s.add_argument("--village", required=True)
+    s.add_argument("--township", required=True)
+    s.add_argument("--lat", type=float)
+    s.add_argument("--lon", type=float)
+    s.set_defaults(fn=cmd_grid_add)
+    s = with_db(grid.add_parser("list", help="list grids"))
+    s.set_defaults(fn=cmd_grid_list)
+
+    s = sub.add_parser("sync", help="sync a device data folder with the server")
+    s.add_argument("--data", required=True, help="the device's data folder")
+    s.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8080")
+    s.add_argument("--user", help="sign in as this account first")
+    s.add_argument("--password")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_sync)
+
+    s = with_db(sub.add_parser("demo", help="fill a new store with the demo township"))
+    s.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The sync client (httpx): push the outbox, then pull what is new, in batches.
+
+Used by the app's background task and by `gridbook sync`. Every request is retried
+with exponential backoff on network errors and 5xx answers; progress is persisted
+after each batch (outbox entries leave only when the server has answered for them,
+the pull cursor moves in the same transaction as the page it covers), so an
+interrupted sync resumes where it stopped and repeating a request is harmless.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+from . import changes, clock
+from .device import DeviceReplica
+from .errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable
+
+TIME_HEADER = "x-gridbook-server-time"
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    pulled: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class SyncClient:
+    def __init__(self, replica: DeviceReplica, server: str, *, http: httpx.Client | None = None,
+                 batch: int = 500, page: int = 1000, retries: int = 5, backoff_s: float = 0.5,
+                 timeout_s: float = 30.0, sleep: Callable[[float], None] = time.sleep):
+        self.replica = replica
+        self.server = server.rstrip("/")
+        self.http = http or httpx.Client(timeout=timeout_s)
+        self.batch, self.page = batch, page
+        self.retries, self.backoff_s, self.sleep = retries, backoff_s, sleep
+
+    # --- signing in ---------------------------------------------------------------
+    @property
+    def signed_in(self) -> bool:
+        return self.replica.meta("token") is not None
+
+    def account(self) -> dict | None:
+        raw = self.replica.meta("account")
+        return json.loads(raw) if raw else None
+
+    def login(self, username: str, password: str) -> dict:
+        r = self._request("POST", "/api/v1/auth/login", json={
+            "username": username, "password": password, "device_id": self.replica.device_id})
+        data = r.json()
+        with self.replica.transaction():
+            self.replica.set_meta("token", data["token"])
+            self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))
+            self.replica.set_meta("cursor", None)
+        self._learn_time(r)
+        return data["account"]
+
+    def logout(self) -> None:
+        self.replica.set_meta("token", None)
+
+    # --- the sync -----------------------------------------------------------------
+    def sync(self, progress: Callable[[dict], None] | None = None) -> SyncReport:
+        report = SyncReport()
+        self.push(report, progress)
+        self.pull(report, progress)
+        report.pending = self.replica.pending_count()
+        return report
+
+    def push(self, report: SyncReport | None = None, progress=None) -> SyncReport:
+        report = report or SyncReport()
+        size = self.batch
+        while True:
+            rows = self.replica.pending(size)
+            if not rows:
+                return report
+            body = ('{"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
+            r = self._request("POST", "/api/v1/sync/push", content=gzip.compress(body, 1),
+                              headers={"Content-Encoding": "gzip",
+                                       "Content-Type": "application/json"},
+                              ok=(200, 403, 413, 422, 400))
+            data = _json(r)
+            if isinstance(data, dict) and isinstance(data.get("results"), list):
+                self._settle(rows, data["results"], report)
+                size = self.batch
+            elif len(rows) > 1:
+                # The request as a whole was refused (too large, or unreadable): split it
+                # until the one change at fault stands alone, so it blocks nothing else.
+                size = max(1, len(rows) // 2)
+                continue
+            else:
+                msg = (data or {}).get("message") if isinstance(data, dict) else None
+                self.replica.quarantine(rows[0][0], msg or f"refused with HTTP {r.status_code}")
+                report.quarantined += 1
+            if progress:
+                progress({"phase": "push", "pushed": report.pushed, "quarantined": report.quarantined,
+                          "pending": self.replica.pending_count()})
+
+    def _settle(self, rows, results, report) -> None:
+        if len(results) != len(rows):
+            raise Refused("the server answered for a different number of changes", 200)
+        done = []
+        for (cid, _), res in zip(rows, results):
+            status = res.get("status")
+            if status in ("applied", "duplicate"):
+                done.append(cid)
+                report.pushed += status == "applied"
+                report.duplicates += status == "duplicate"
+            else:
+                self.replica.quarantine(cid, res.get("reason") or "refused", res.get("errors"))
+                report.quarantined += 1
+        self.replica.acknowledge(done)
+
+    def pull(self, report: SyncReport | None = None, progress=None) -> SyncReport:
+        report = report or SyncReport()
+        while True:
+            params = {"limit": self.page}
+            if self.replica.cursor:
+                params["cursor"] = self.replica.cursor
+            r = self._request("GET", "/api/v1/sync/pull", params=params)
+            data = r.json()
+            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"])
+            if progress:
+                progress({"phase": "pull", "pulled": report.pulled})
+            if not data["more"]:
+                self.replica.set_meta("last_sync_ms", str(clock.wall_ms()))
+                return report
+
+    # --- transport ------------------------------------------------------------------
+    def _headers(self) -> dict:
+        h = {"X-Gridbook-Protocol": str(changes.PROTOCOL_VERSION),
+             "X-Gridbook-Device": self.replica.device_id}
+        token = self.replica.meta("token")
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        return h
+
+    def _request(self, method: str, path: str, *, ok=(200,), headers=None, **kw) -> httpx.Response:
+        h = self._headers()
+        h.update(headers or {})
+        last = "no attempt made"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                r = self.http.request(method, self.server + path, headers=h, **kw)
+            except httpx.TransportError as e:
+                last = f"cannot reach the server: {type(e).__name__}"
+                continue
+            if r.status_code >= 500 or r.status_code == 429:
+                last = f"the server failed with HTTP {r.status_code}"
+                continue
+            self._learn_time(r)
+            if r.status_code in ok:
+                return r
+            data = _json(r)
+            msg = data.get("message") if isinstance(data, dict) else None
+            msg = msg or f"HTTP {r.status_code}"
+            if r.status_code == 401:
+                raise AuthRequired(msg, 401)
+            if r.status_code == 426:
+                raise ProtocolMismatch(msg, 426)
+            raise Refused(msg, r.status_code)
+        raise Unreachable(last)
+
+    def _learn_time(self, r: httpx.Response) -> None:
+        """Keep the clock offset to the server, so a phone whose clock is wrong still
+        stamps its changes with the township's time."""
+        t = r.headers.get(TIME_HEADER)
+        if t and t.isdigit():
+            offset = int(t) - self.replica.clock.now()
+            if abs(offset - self.replica.clock.offset_ms) > 1000:
+                self.replica.set_clock_offset(offset)
+
+
+def _json(r: httpx.Response):
+    try:
+        return r.json()
+    except ValueError:
+        return None
+
+
+__all__ = ["SyncClient", "SyncReport", "SyncError"]

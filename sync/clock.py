@@ -1,0 +1,70 @@
+"""Hybrid logical clock (Kulkarni et al.), encoded as a sortable string.
+
+A stamp is `PPPPPPPPPPPPP-CCCCC-node`: physical milliseconds, a counter that breaks
+ties when the physical part does not advance, and the node (device) id that makes
+every stamp unique. Plain string comparison orders stamps.
+
+A phone's clock may be hours wrong. The clock therefore takes its physical time
+through `offset_ms` (the server's time minus the phone's, learned at each sync) and
+never runs backwards: after receiving a stamp it only issues later ones, so an edit
+made after seeing another always sorts after it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+MAX_COUNTER = 99_999
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def encode(physical_ms: int, counter: int, node: str) -> str:
+    return f"{physical_ms:013d}-{counter:05d}-{node}"
+
+
+def decode(stamp: str) -> tuple[int, int, str]:
+    """Raises ValueError for anything that is not a stamp."""
+    p, c, node = stamp.split("-", 2)
+    if len(p) != 13 or len(c) != 5 or not p.isdigit() or not c.isdigit() or not node:
+        raise ValueError(f"not a clock stamp: {stamp!r}")
+    return int(p), int(c), node
+
+
+def physical_ms(stamp: str) -> int:
+    return int(stamp[:13])
+
+
+@dataclass
+class HLC:
+    node: str
+    last_ms: int = 0
+    counter: int = 0
+    offset_ms: int = 0
+    now: Callable[[], int] = wall_ms
+
+    def tick(self) -> str:
+        """A new stamp, later than every stamp issued or received before."""
+        pt = self.now() + self.offset_ms
+        if pt > self.last_ms:
+            self.last_ms, self.counter = pt, 0
+        else:
+            self._bump()
+        return encode(self.last_ms, self.counter, self.node)
+
+    def receive(self, stamp: str) -> None:
+        """Take note of a stamp seen in another replica's change."""
+        p, c, _ = decode(stamp)
+        if p > self.last_ms or (p == self.last_ms and c > self.counter):
+            self.last_ms, self.counter = p, c
+
+    def _bump(self) -> None:
+        if self.counter >= MAX_COUNTER:
+            # 100,000 stamps in one millisecond: borrow the next millisecond.
+            self.last_ms, self.counter = self.last_ms + 1, 0
+        else:
+            self.counter += 1

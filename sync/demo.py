@@ -1,0 +1,126 @@
+"""The demo township: 金山镇 with 白鹤村, 高山村 and 丰龙村, its people and its matters.
+
+Deterministic (a fixed seed), written through the same server-side write path as
+real data, so the demo exercises the real rules. Every account's password is
+DEMO_PASSWORD; it is printed by `make demo` and is for the demo only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from . import codes
+from .central import CentralStore
+
+DEMO_PASSWORD = "jinshan-demo"
+TOWNSHIP = "金山镇"
+VILLAGES = {  # village: (grid id prefix, centre lat, lon)
+    "白鹤村": ("bh", 29.0712, 119.6471),
+    "高山村": ("gs", 29.0925, 119.6803),
+    "丰龙村": ("fl", 29.0508, 119.6245),
+}
+ACCOUNTS = [  # username, name, role, grids
+    ("wangfang", "王芳", "grid_worker", ["bh-01", "bh-02"]),
+    ("zhangwei", "张伟", "grid_worker", ["gs-01", "gs-02"]),
+    ("liuyang", "刘洋", "grid_worker", ["fl-01", "fl-02"]),
+    ("lizhen", "李振华（镇长）", "leader", []),
+    ("chenshuji", "陈建国（书记）", "leader", []),
+    ("xinfang", "镇信访办", "office", []),
+    ("admin", "系统管理员", "admin", []),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱覃武戴孔汤庞樊兰殷施陶洪翟安颜倪严牛温芦季俞章鲁葛伍申尤毕聂柴焦向柳邢岳齐沿梅莫庄辛管祝左涂谷祁时舒耿牟卜路詹关苗凌费纪靳盛童欧甄项曲成游阳裴席卫查屈鲍位覃霍翁隋植甘景薄单包司柏宁柯阮桂闵欧阳解强丛华车冉房边辜吉饶刁瞿戚丘古米池滕晋苑邬臧畅宫来嵺苟全褚廉简娄盖符奚木穆党燕郎邸冀谈姬屠连郜晏栾郁商蒙计喻揭窦迟宇敖糜鄢冷卓花艾蓝都巩稽井练仲乐虞卞封竺冼原官衣楚佟栗匡宗应台巫鞠僧桑荆谌银扬明沙薄伏岑习胥保和蔺"
+GIVEN = "建国秀英桂兰志强海燕明华丽娟春梅文斌德福金凤永军小红玉珍国强淑芬红梅俊杰晓东云飞家豪"
+
+CASE_SEEDS = [  # category, kind, channel, risk, description
+    ("09", "dispute", "grid", "yellow", "邻居养猪场粪污外排，气味大、污染水渠，双方多次争吵（养殖污染）。"),
+    ("10", "petition", "visit", "orange", "某建材企业拖欠十余名农民工工资约二十万元，工人要求尽快支付。"),
+    ("08", "petition", "handed_down", "red", "征地拆迁补偿标准有异议，户主称评估面积漏算附属房，多次上访。"),
+    ("02", "dispute", "grid", "blue", "两户因宅前排水沟堵塞互相指责，尚未激化。"),
+    ("07", "dispute", "screening", "yellow", "山林承包界址不清，两户对一片竹林归属各执一词。"),
+    ("01", "dispute", "phone", "yellow", "赡养老人费用分担，兄弟三人意见不一。"),
+    ("13", "petition", "letter", "orange", "家属认为卫生院延误诊治，要求说明情况并赔偿。"),
+    ("03", "dispute", "grid", "yellow", "宅基地翻建占用公共通道，邻居反对。"),
+]
+STATUS_CYCLE = ["reported", "accepted", "assigned", "in_progress", "resolved", "called_back",
+                "closed", "declined", "reopened"]
+
+
+def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> dict:
+    rng = random.Random(rng_seed)
+    st = CentralStore(db_path)
+    if st.count("grid"):
+        return {"db": db_path, "note": "store already holds data; left as it was",
+                "password": DEMO_PASSWORD, "accounts": [a[0] for a in ACCOUNTS]}
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    with st.transaction():
+        grids = []
+        for village, (prefix, lat, lon) in VILLAGES.items():
+            for n in (1, 2):
+                gid = f"{prefix}-0{n}"
+                st.add_grid(gid, f"{village}第{n}网格", village, TOWNSHIP,
+                            round(lat + (n - 1.5) * 0.006, 6), round(lon + (n - 1.5) * 0.006, 6))
+                grids.append((gid, village, lat + (n - 1.5) * 0.006, lon + (n - 1.5) * 0.006))
+        for username, name, role, gs in ACCOUNTS:
+            st.add_account(username, name, role, DEMO_PASSWORD, gs)
+        worker_of = {g: a[0] for a in ACCOUNTS for g in a[3]}
+        needs = list(codes.NEEDS)
+        households = []
+        for gid, village, lat, lon in grids:
+            for i in range(households_per_grid):
+                rid = f"hh-{gid}-{i:03d}"
+                head = rng.choice(SURNAMES[:80]) + "".join(rng.sample(GIVEN, 2))
+                fields = {
+                    "grid_id": gid, "head_name": head,
+                    "address": f"{TOWNSHIP}{village}{rng.randint(1, 12)}组{rng.randint(1, 60)}号",
+                    "phone": f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}",
+                    "id_number": f"3307{rng.randint(10, 99)}19{rng.randint(40, 99)}{rng.randint(1, 12):02d}"
+                                 f"{rng.randint(1, 28):02d}{rng.randint(100, 999)}{rng.choice('0123456789X')}",
+                    "members": [{"name": head, "relation": "户主"}],
+                    "tags": rng.sample(needs, rng.choice([0, 0, 0, 1, 1, 2])),
+                    "lat": round(lat + rng.uniform(-0.004, 0.004), 6),
+                    "lon": round(lon + rng.uniform(-0.004, 0.004), 6),
+                    "next_visit_due": (now.date() + dt.timedelta(days=rng.randint(-10, 30))).isoformat(),
+                }
+                st.server_write("household", rid, fields, author=worker_of[gid])
+                households.append((rid, gid, fields))
+        for n, (rid, gid, h) in enumerate(rng.sample(households, 60)):
+            at = now - dt.timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 8))
+            st.server_write("visit", f"visit-{n:04d}", {
+                "grid_id": gid, "household_id": rid, "kind": "household", "visited_at": at.isoformat(),
+                "visitor": worker_of[gid], "lat": h["lat"], "lon": h["lon"], "accuracy_m": 12.0,
+                "location_source": "gps", "mocked": False, "distance_m": 8.0, "far_from_home": False,
+                "seen": "家中整洁，老人身体尚可。", "requests": rng.choice(["", "希望帮助申请低保。", "反映路灯不亮。"]),
+            }, author=worker_of[gid])
+        leaders = [a[0] for a in ACCOUNTS if a[2] == "leader"]
+        for n in range(36):
+            cat, kind, channel, risk, text = CASE_SEEDS[n % len(CASE_SEEDS)]
+            status = STATUS_CYCLE[n % len(STATUS_CYCLE)]
+            rid, gid, h = households[(n * 7) % len(households)]
+            at = now - dt.timedelta(days=rng.randint(1, 80))
+            fields = {
+                "grid_id": gid, "kind": kind, "channel": channel, "category": cat,
+                "title": text[:14], "parties": [h["head_name"]], "household_id": rid,
+                "place": h["address"], "lat": h["lat"], "lon": h["lon"], "accuracy_m": 15.0,
+                "location_source": "gps", "description": text, "risk": risk, "status": status,
+                "reported_by": worker_of[gid], "reported_at": at.isoformat(),
+                "ref": f"金山-{at.year}-{n + 1:04d}",
+            }
+            if status not in ("reported", "accepted", "declined"):
+                fields.update(owner=leaders[n % 2], departments=["综治办", "司法所"],
+                              deadline=(at.date() + dt.timedelta(days=60)).isoformat())
+            if status in ("resolved", "called_back", "closed"):
+                fields.update(outcome="mediation", method="村情理法工作室调解，双方签订调解协议。")
+            cid = f"case-{n:04d}"
+            st.server_write("case", cid, fields, author="xinfang")
+            st.server_write("case_event", f"ev-{n:04d}-1", {
+                "case_id": cid, "kind": "note", "at": at.isoformat(), "by": worker_of[gid],
+                "text": "网格员上报。"}, author="xinfang")
+            if status in ("called_back", "closed"):
+                st.server_write("callback", f"cb-{n:04d}", {
+                    "case_id": cid, "at": now.isoformat(), "by": "xinfang", "method": "phone",
+                    "answer": rng.choice(["satisfied", "satisfied", "basically"]), "comment": ""},
+                    author="xinfang")
+    return {"db": db_path, "township": TOWNSHIP, "grids": [g[0] for g in grids],
+            "households": len(households), "cases": 36, "password": DEMO_PASSWORD,
+            "accounts": [{"username": a[0], "name": a[1], "role": a[2]} for a in ACCOUNTS]}

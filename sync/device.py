@@ -1,0 +1,188 @@
+"""The device replica: the phone's SQLite file, its outbox, its clock.
+
+Every local write is validated, stamped, folded into the tables and queued in the
+outbox in one transaction: when `write` returns, the record is on disk and will be
+pushed. Pulled changes go through the same merge rule, so a pull can never undo an
+unpushed local edit: the edit stays in the outbox, and if a concurrent edit wins the
+field the local value is kept as a visible conflict (merge.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from . import changes, clock, merge
+from .model import ENTITIES, FieldError
+from .replica import Replica, chunks
+
+
+class ValidationError(ValueError):
+    def __init__(self, errors: list[FieldError]):
+        super().__init__(changes.describe(errors))
+        self.errors = errors
+
+
+class DeviceReplica(Replica):
+    def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms):
+        super().__init__(path)
+        self.device_id = device_id or self.meta("device_id") or changes.new_id("d")[:17]
+        if self.meta("device_id") is None:
+            self.set_meta("device_id", self.device_id)
+        st = json.loads(self.meta("clock") or "[0, 0, 0]")
+        self.clock = clock.HLC(self.device_id, st[0], st[1], st[2], now)
+
+    @classmethod
+    def in_folder(cls, folder: str, **kw) -> "DeviceReplica":
+        os.makedirs(folder, exist_ok=True)
+        return cls(os.path.join(folder, "gridbook.db"), **kw)
+
+    def _create_tables(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, change_id TEXT UNIQUE NOT NULL,"
+            " entity TEXT NOT NULL, record TEXT NOT NULL, body TEXT NOT NULL,"
+            " state TEXT NOT NULL DEFAULT 'pending', reason TEXT, errors TEXT)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq)")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS seen (change_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+
+    # --- small persistent settings (cursor, token, clock) -------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.conn.execute("DELETE FROM meta WHERE key=?", (key,))
+        else:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def _save_clock(self) -> None:
+        c = self.clock
+        self.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms]))
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        with self.transaction():
+            self.clock.offset_ms = offset_ms
+            self._save_clock()
+
+    # --- local writes -------------------------------------------------------------
+    def create(self, entity: str, fields: dict, author: str, record_id: str | None = None) -> dict:
+        return self._write(entity, record_id or changes.new_id("r"), fields, author, creating=True)
+
+    def update(self, entity: str, record_id: str, fields: dict, author: str) -> dict:
+        return self._write(entity, record_id, fields, author, creating=False)
+
+    def resolve_conflict(self, entity: str, record_id: str, field: str, value, author: str) -> dict:
+        """Write a value that replaces the shown value and every losing one."""
+        return self._write(entity, record_id, {field: value}, author, creating=False,
+                           resolve=True)
+
+    def _write(self, entity, record_id, fields, author, creating, resolve=False) -> dict:
+        ent = ENTITIES.get(entity)
+        if ent is None:
+            raise KeyError(entity)
+        with self.transaction():
+            existing = self._load(entity, [record_id]).get(record_id)
+            if creating and existing:
+                raise ValueError(f"{entity} {record_id} exists already")
+            if not creating and existing is None:
+                raise KeyError(f"no {entity} {record_id}")
+            errs = changes.check_fields({"entity": entity, "fields": fields}, existing is not None)
+            if errs:
+                raise ValidationError(errs)
+            versions = existing[1] if existing else {}
+            base = {}
+            for name in fields:
+                seen = merge.heads(versions, name)
+                if seen:
+                    base[name] = seen if resolve else seen[:1]
+            ch = changes.make(entity, record_id, fields, self.clock.tick(), self.device_id,
+                              author, base)
+            self._fold([ch])
+            self.conn.execute(
+                "INSERT INTO outbox (change_id, entity, record, body) VALUES (?,?,?,?)",
+                (ch["id"], entity, record_id, json.dumps(ch, ensure_ascii=False)))
+            self.conn.execute("INSERT INTO seen VALUES (?)", (ch["id"],))
+            self._save_clock()
+        return ch
+
+    # --- the outbox ---------------------------------------------------------------
+    def pending(self, limit: int = 500) -> list[tuple[str, str]]:
+        """(change id, body) of the oldest changes waiting to be pushed."""
+        return self.conn.execute(
+            "SELECT change_id, body FROM outbox WHERE state='pending' ORDER BY seq LIMIT ?",
+            (limit,)).fetchall()
+
+    def pending_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM outbox WHERE state='pending'").fetchone()[0]
+
+    def acknowledge(self, change_ids: list[str]) -> None:
+        """The server holds these: they leave the outbox."""
+        with self.transaction():
+            for part in chunks(change_ids):
+                self.conn.execute(
+                    f"DELETE FROM outbox WHERE change_id IN ({','.join('?' * len(part))})", part)
+
+    def quarantine(self, change_id: str, reason: str, errors: list | None = None) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE outbox SET state='quarantined', reason=?, errors=? WHERE change_id=?",
+                (reason, json.dumps(errors or [], ensure_ascii=False), change_id))
+
+    def quarantined(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT change_id, entity, record, body, reason, errors FROM outbox"
+            " WHERE state='quarantined' ORDER BY seq").fetchall()
+        return [{"change_id": r[0], "entity": r[1], "record": r[2], "change": json.loads(r[3]),
+                 "reason": r[4], "errors": json.loads(r[5] or "[]")} for r in rows]
+
+    def retry_quarantined(self, change_id: str) -> None:
+        """Put a quarantined change back in line, re-stamped with the clock as it is now
+        (the usual fix after a phone's date was corrected)."""
+        with self.transaction():
+            row = self.conn.execute("SELECT body FROM outbox WHERE change_id=? AND state='quarantined'",
+                                    (change_id,)).fetchone()
+            if row is None:
+                raise KeyError(change_id)
+            ch = json.loads(row[0])
+            ch["hlc"] = self.clock.tick()
+            self._save_clock()
+            self.conn.execute(
+                "UPDATE outbox SET state='pending', reason=NULL, errors=NULL, body=? WHERE change_id=?",
+                (json.dumps(ch, ensure_ascii=False), change_id))
+
+    def outbox_ids(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT change_id FROM outbox")}
+
+    # --- pulled changes -----------------------------------------------------------
+    @property
+    def cursor(self) -> str | None:
+        return self.meta("cursor")
+
+    def apply_pulled(self, pulled: list[dict], cursor: str) -> int:
+        """Fold a page of pulled changes and move the cursor, in one transaction, so an
+        interrupted pull resumes exactly where it stopped. Returns how many were new."""
+        with self.transaction():
+            new = self._unseen(pulled)
+            for ch in new:
+                self.clock.receive(ch["hlc"])
+            if new:
+                self._fold(new)
+                self.conn.executemany("INSERT INTO seen VALUES (?)", [(c["id"],) for c in new])
+                self._save_clock()
+            self.set_meta("cursor", str(cursor))
+        return len(new)
+
+    def _unseen(self, batch: list[dict]) -> list[dict]:
+        ids = [c["id"] for c in batch]
+        known = set()
+        for part in chunks(ids):
+            known.update(r[0] for r in self.conn.execute(
+                f"SELECT change_id FROM seen WHERE change_id IN ({','.join('?' * len(part))})", part))
+        out = []
+        for c in batch:
+            if c["id"] not in known:
+                known.add(c["id"])
+                out.append(c)
+        return out

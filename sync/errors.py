@@ -1,0 +1,32 @@
+"""Everything that can go wrong in a sync, as a small tree; the app turns each into
+words for the person in one place (fieldapp), never by parsing messages.
+
+    SyncError
+     ├── Unreachable        no answer, or the server failed, after every retry
+     ├── AuthRequired       401: sign in again (token revoked, or never signed in)
+     ├── ProtocolMismatch   426: app and server speak different protocol versions
+     └── Refused            another 4xx for the whole request; `message` says why
+"""
+
+
+class SyncError(Exception):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Unreachable(SyncError):
+    pass
+
+
+class AuthRequired(SyncError):
+    pass
+
+
+class ProtocolMismatch(SyncError):
+    pass
+
+
+class Refused(SyncError):
+    pass

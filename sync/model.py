@@ -1,0 +1,277 @@
+"""The entities the replicas hold, their fields, and the validation rules.
+
+Every entity is a flat record with a client-generated id. Its fields are declared
+here once; the SQLite tables, the push validation and the screens' forms all read
+these declarations. Validation returns `FieldError`s that name the field and the
+rule, with the message in English (the API) and Chinese (the screens).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from . import codes
+
+# Field kinds and the SQLite column type each is stored as.
+COLUMN_TYPES = {
+    "str": "TEXT", "text": "TEXT", "code": "TEXT", "date": "TEXT", "datetime": "TEXT",
+    "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
+    "codes": "TEXT", "strs": "TEXT", "members": "TEXT",
+}
+JSON_KINDS = {"codes", "strs", "members"}
+
+ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str = "str"
+    required: bool = False          # must be present when the record is created
+    max_len: int = 200              # characters for strings, items for lists
+    table: codes.Table | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    fields: tuple[Field, ...]
+    # Appended things (visits, timeline events, callbacks) are written once and never
+    # edited: they cannot conflict, and a correction is a new record.
+    append_only: bool = False
+    # Written only by the township server (admin commands); phones read them.
+    server_only: bool = False
+    parent: str | None = None       # field naming the case a child record belongs to
+    by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+_LOCATION = (
+    Field("lat", "float", min=-90, max=90),
+    Field("lon", "float", min=-180, max=180),
+    Field("accuracy_m", "float", min=0, max=100_000),
+    Field("location_source", "code", table=codes.LOCATION_SOURCES),
+    Field("mocked", "bool"),
+)
+
+ENTITIES: dict[str, Entity] = {e.name: e for e in (
+    Entity("grid", server_only=True, fields=(
+        Field("name", required=True, max_len=60),
+        Field("village", required=True, max_len=60),
+        Field("township", required=True, max_len=60),
+        Field("lat", "float", min=-90, max=90),
+        Field("lon", "float", min=-180, max=180),
+    )),
+    Entity("staff", server_only=True, fields=(
+        Field("username", required=True, max_len=40),
+        Field("name", required=True, max_len=40),
+        Field("role", "code", required=True, table=codes.ROLES),
+        Field("grids", "strs", max_len=100),
+        Field("active", "bool"),
+    )),
+    Entity("household", fields=(
+        Field("grid_id", required=True, max_len=64),
+        Field("head_name", required=True, max_len=40),
+        Field("id_number", max_len=18),
+        Field("address", required=True, max_len=200),
+        Field("phone", max_len=20),
+        Field("members", "members", max_len=30),
+        Field("tags", "codes", table=codes.NEEDS, max_len=20),
+        Field("lat", "float", min=-90, max=90),
+        Field("lon", "float", min=-180, max=180),
+        Field("note", "text", max_len=2000),
+        Field("next_visit_due", "date"),
+    )),
+    Entity("visit", append_only=True, parent="case_id", fields=(
+        Field("grid_id", required=True, max_len=64),
+        Field("household_id", max_len=64),
+        Field("case_id", max_len=64),
+        Field("kind", "code", required=True, table=codes.VISIT_KINDS),
+        Field("visited_at", "datetime", required=True),
+        Field("visitor", required=True, max_len=40),
+        *_LOCATION,
+        Field("distance_m", "float", min=0, max=50_000_000),
+        Field("far_from_home", "bool"),
+        Field("seen", "text", max_len=4000),
+        Field("requests", "text", max_len=4000),
+        Field("needs_found", "codes", table=codes.NEEDS, max_len=20),
+    )),
+    Entity("case", fields=(
+        Field("grid_id", required=True, max_len=64),
+        Field("ref", max_len=40),
+        Field("kind", "code", required=True, table=codes.CASE_KINDS),
+        Field("channel", "code", required=True, table=codes.CHANNELS),
+        Field("category", "code", required=True, table=codes.CATEGORIES),
+        Field("title", max_len=100),
+        Field("parties", "strs", max_len=50),
+        Field("household_id", max_len=64),
+        Field("place", max_len=200),
+        *_LOCATION,
+        Field("description", "text", required=True, max_len=8000),
+        Field("risk", "code", table=codes.RISK_LEVELS),
+        Field("status", "code", required=True, table=codes.CASE_STATUSES),
+        Field("owner", max_len=40),
+        Field("departments", "strs", max_len=30),
+        Field("deadline", "date"),
+        Field("outcome", "code", table=codes.OUTCOMES),
+        Field("method", "text", max_len=2000),
+        Field("reported_by", required=True, max_len=40),
+        Field("reported_at", "datetime", required=True),
+    )),
+    Entity("case_event", append_only=True, parent="case_id", fields=(
+        Field("case_id", required=True, max_len=64),
+        Field("kind", "code", required=True, table=codes.EVENT_KINDS),
+        Field("at", "datetime", required=True),
+        Field("by", required=True, max_len=40),
+        Field("text", "text", max_len=8000),
+    )),
+    Entity("callback", append_only=True, parent="case_id", fields=(
+        Field("case_id", required=True, max_len=64),
+        Field("at", "datetime", required=True),
+        Field("by", required=True, max_len=40),
+        Field("method", "code", required=True, table=codes.CALLBACK_METHODS),
+        Field("answer", "code", required=True, table=codes.SATISFACTION),
+        Field("comment", "text", max_len=2000),
+    )),
+)}
+
+
+# --- validation -------------------------------------------------------------------
+
+_MESSAGES = {
+    "unknown_field": ("is not a field of {entity}", "不是{entity}的字段"),
+    "required": ("is required", "必填"),
+    "type": ("must be {expected}", "须为{expected_zh}"),
+    "too_long": ("must be at most {max_len} characters", "最多{max_len}个字符"),
+    "too_many": ("must have at most {max_len} items", "最多{max_len}项"),
+    "range": ("must be between {min:g} and {max:g}", "须在{min:g}到{max:g}之间"),
+    "code": ("must be one of {choices}", "不是有效的选项"),
+    "date": ("must be a date written YYYY-MM-DD", "日期格式须为 年-月-日，如 2026-11-26"),
+    "datetime": ("must be an ISO 8601 date and time", "时间格式不正确"),
+    "id": ("must be 1-64 letters, digits or _.:-", "编号格式不正确"),
+    "unknown_entity": ("is not a known entity (one of {choices})", "不是已知的记录类型"),
+    "clock": ("is not a clock stamp", "时钟标记格式不正确"),
+    "clock_ahead": ("is {hours:.1f} hours ahead of the server's clock: set the phone's date and time",
+                    "比服务器时间快{hours:.1f}小时：请校正手机的日期和时间"),
+    "base": ("must map fields to lists of earlier clock stamps", "基础版本格式不正确"),
+    "no_fields": ("must name at least one field", "至少要有一个字段"),
+    "append_only": ("{entity} records are never edited: record a new one", "此类记录不可修改，请另行新增"),
+    "unknown_record": ("names a {entity} this server does not hold", "服务器上没有这条记录"),
+    "server_only": ("{entity} records are managed on the township server", "此类记录只能在镇服务器上管理"),
+    "forbidden": ("is outside what account {user} may change", "超出账号{user}的权限范围"),
+    "author": ("must be the signed-in account", "须为当前登录账号"),
+}
+_TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
+            "a list of strings": "文字列表", "a list of members": "成员列表"}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    rule: str
+    params: tuple = ()
+
+    def message(self, lang: str = "en") -> str:
+        en, zh = _MESSAGES[self.rule]
+        p = dict(self.params)
+        if "expected" in p:
+            p["expected_zh"] = _TYPE_ZH.get(p["expected"], p["expected"])
+        return (zh if lang == "zh" else en).format(**p)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message('en')}"
+
+
+def _err(name, rule, **params) -> FieldError:
+    return FieldError(name, rule, tuple(sorted(params.items())))
+
+
+def _check_value(f: Field, v) -> FieldError | None:
+    if v is None:
+        return _err(f.name, "required") if f.required else None
+    k = f.kind
+    if k in ("str", "text", "code", "date", "datetime"):
+        if not isinstance(v, str):
+            return _err(f.name, "type", expected="a string")
+        if k == "code":
+            if v not in f.table:
+                return _err(f.name, "code", choices=", ".join(f.table))
+        elif len(v) > f.max_len and k in ("str", "text"):
+            return _err(f.name, "too_long", max_len=f.max_len)
+        if k == "date":
+            if not DATE_RE.match(v):
+                return _err(f.name, "date")
+            try:
+                dt.date.fromisoformat(v)
+            except ValueError:
+                return _err(f.name, "date")
+        if k == "datetime":
+            try:
+                dt.datetime.fromisoformat(v)
+            except ValueError:
+                return _err(f.name, "datetime")
+        if f.required and k in ("str", "text") and not v.strip():
+            return _err(f.name, "required")
+        return None
+    if k in ("int", "float"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (k == "int" and not isinstance(v, int)):
+            return _err(f.name, "type", expected="a number")
+        if v != v or (f.min is not None and v < f.min) or (f.max is not None and v > f.max):
+            return _err(f.name, "range", min=f.min, max=f.max)
+        return None
+    if k == "bool":
+        return None if isinstance(v, bool) else _err(f.name, "type", expected="true or false")
+    if k in ("codes", "strs"):
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            return _err(f.name, "type", expected="a list of strings")
+        if len(v) > f.max_len:
+            return _err(f.name, "too_many", max_len=f.max_len)
+        if k == "codes":
+            bad = [x for x in v if x not in f.table]
+            if bad:
+                return _err(f.name, "code", choices=", ".join(f.table))
+        elif any(len(x) > 200 for x in v):
+            return _err(f.name, "too_long", max_len=200)
+        return None
+    if k == "members":
+        if not isinstance(v, list) or not all(
+                isinstance(m, dict) and all(isinstance(x, str) and len(x) <= 60 for x in m.values())
+                and set(m) <= {"name", "relation", "id_number", "note"} for m in v):
+            return _err(f.name, "type", expected="a list of members")
+        if len(v) > f.max_len:
+            return _err(f.name, "too_many", max_len=f.max_len)
+        return None
+    raise AssertionError(f"unknown field kind {k}")
+
+
+def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldError]:
+    """Every problem with these field values, each naming its field and rule."""
+    errors = []
+    for name, v in fields.items():
+        f = entity.by_name.get(name)
+        if f is None:
+            errors.append(_err(name, "unknown_field", entity=entity.name))
+            continue
+        e = _check_value(f, v)
+        if e:
+            errors.append(e)
+    if creating:
+        for f in entity.fields:
+            if f.required and fields.get(f.name) is None and f.name not in {e.field for e in errors}:
+                errors.append(_err(f.name, "required"))
+    return errors
+
+
+def valid_id(value) -> bool:
+    return isinstance(value, str) and bool(ID_RE.match(value))

@@ -1,0 +1,196 @@
+"""A SQLite replica: materialized tables kept by folding changes with the merge rule.
+
+Both the device replica (`device.py`) and the central store (`central.py`) are
+replicas; they differ in what else they keep (an outbox, a change log). Each entity
+has a table named in `TABLES` with one column per declared field, plus
+`_versions` (the merge state, see merge.py) and `_conflicts` (how many losing
+concurrent edits the record carries, to list them quickly).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from . import merge
+from .model import ENTITIES, JSON_KINDS, Entity
+
+TABLES = {
+    "grid": "grids", "staff": "staff", "household": "households", "visit": "visits",
+    "case": "cases", "case_event": "case_events", "callback": "callbacks",
+}
+_PY_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float}
+_INDEXES = {
+    "households": [["grid_id"]],
+    "visits": [["household_id"], ["case_id"], ["grid_id"]],
+    "cases": [["grid_id"], ["owner"], ["status"]],
+    "case_events": [["case_id"]],
+    "callbacks": [["case_id"]],
+}
+CHUNK = 500  # ids per IN (...) query
+
+
+def open_db(path: str, *, synchronous: str = "FULL") -> sqlite_utils.Database:
+    """A SQLite file in WAL mode. FULL sync: a commit survives a power cut, because
+    a phone deletes its outbox entry, and the server acknowledges a push, on it."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    db.enable_wal()
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
+def chunks(seq: list, n: int = CHUNK) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+class Replica:
+    def __init__(self, path: str):
+        self.path = path
+        self.db = open_db(path)
+        self.conn = self.db.conn
+        with self.transaction():
+            self._create_entity_tables()
+            self._create_tables()
+
+    # --- schema ---------------------------------------------------------------------
+    def _create_entity_tables(self) -> None:
+        from .model import COLUMN_TYPES
+        for name, ent in ENTITIES.items():
+            table = TABLES[name]
+            cols = {"id": str}
+            cols.update({f.name: _PY_TYPES[COLUMN_TYPES[f.kind]] for f in ent.fields})
+            cols.update({"_versions": str, "_conflicts": int})
+            self.db[table].create(cols, pk="id", not_null={"_versions", "_conflicts"},
+                                  defaults={"_conflicts": 0}, if_not_exists=True)
+            for idx in _INDEXES.get(table, []):
+                self.db[table].create_index(idx, if_not_exists=True)
+            self.db[table].create_index(["_conflicts"], if_not_exists=True)
+
+    def _create_tables(self) -> None:
+        """Subclasses add their own tables here."""
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- reading --------------------------------------------------------------------
+    def get(self, entity: str, record_id: str) -> dict | None:
+        rows = self._load(entity, [record_id])
+        hit = rows.get(record_id)
+        return hit[0] if hit else None
+
+    def versions(self, entity: str, record_id: str) -> dict:
+        hit = self._load(entity, [record_id]).get(record_id)
+        return hit[1] if hit else {}
+
+    def conflicts(self, entity: str, record_id: str) -> list[dict]:
+        return merge.conflicts(self.versions(entity, record_id))
+
+    def count(self, entity: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {TABLES[entity]}").fetchone()[0]
+
+    def table_rows(self, entity: str) -> list[tuple]:
+        """Every stored row, as stored, in id order: what convergence is judged on."""
+        return self.conn.execute(f"SELECT * FROM {TABLES[entity]} ORDER BY id").fetchall()
+
+    def _load(self, entity: str, ids: Iterable[str]) -> dict[str, tuple[dict, dict]]:
+        ent = ENTITIES[entity]
+        out = {}
+        ids = list(ids)
+        for part in chunks(ids):
+            cur = self.conn.execute(
+                f"SELECT * FROM {TABLES[entity]} WHERE id IN ({','.join('?' * len(part))})", part)
+            names = [d[0] for d in cur.description]
+            for raw in cur:
+                rec = dict(zip(names, raw))
+                versions = json.loads(rec.pop("_versions"))
+                rec.pop("_conflicts")
+                out[rec["id"]] = (decode_row(ent, rec), versions)
+        return out
+
+    # --- folding changes ------------------------------------------------------------
+    def _fold(self, changes: list[dict]) -> dict[tuple[str, str], tuple[dict, dict, bool]]:
+        """Merge new changes (already known to be unseen) into the tables.
+
+        Returns, per (entity, record), the final row, its versions and whether it
+        existed before this batch. Must run inside a transaction.
+        """
+        wanted: dict[str, set[str]] = {}
+        for ch in changes:
+            wanted.setdefault(ch["entity"], set()).add(ch["record"])
+        state: dict[tuple[str, str], tuple[dict, dict, bool]] = {}
+        for entity, ids in wanted.items():
+            for rid, (row, ver) in self._load(entity, ids).items():
+                state[(entity, rid)] = (row, ver, True)
+        for ch in changes:
+            key = (ch["entity"], ch["record"])
+            row, ver, existed = state.get(key, (None, {}, False))
+            row, ver = merge.merge_change(row, ver, ch)
+            state[key] = (row, ver, existed)
+        self._write_rows(state)
+        return state
+
+    def _write_rows(self, state) -> None:
+        by_entity: dict[str, list] = {}
+        for (entity, _), (row, ver, _) in state.items():
+            by_entity.setdefault(entity, []).append((row, ver))
+        for entity, items in by_entity.items():
+            ent = ENTITIES[entity]
+            cols = ["id", *ent.columns, "_versions", "_conflicts"]
+            sql = (f"INSERT OR REPLACE INTO {TABLES[entity]} ({','.join(cols)}) "
+                   f"VALUES ({','.join('?' * len(cols))})")
+            self.conn.executemany(sql, [
+                (*encode_row(ent, row), merge.dumps(ver),
+                 sum(len(v[3]) for v in ver.values() if len(v) > 2))
+                for row, ver in items])
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; re-entrant."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.outer:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def encode_row(ent: Entity, row: dict) -> list:
+    out = [row["id"]]
+    for f in ent.fields:
+        v = row.get(f.name)
+        if v is not None:
+            if f.kind in JSON_KINDS:
+                v = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            elif f.kind == "bool":
+                v = int(v)
+        out.append(v)
+    return out
+
+
+def decode_row(ent: Entity, rec: dict) -> dict:
+    for f in ent.fields:
+        v = rec.get(f.name)
+        if v is not None:
+            if f.kind in JSON_KINDS:
+                rec[f.name] = json.loads(v)
+            elif f.kind == "bool":
+                rec[f.name] = bool(v)
+    return rec
