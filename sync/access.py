@@ -11,6 +11,7 @@ and the admin see everything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 PUBLIC = "*"
 ALL_SEEING = {"office", "admin"}
@@ -29,7 +30,7 @@ class Principal:
     def sees_all(self) -> bool:
         return self.role in ALL_SEEING
 
-    @property
+    @cached_property
     def keys(self) -> frozenset:
         return frozenset({PUBLIC, f"u:{self.username}", *(f"g:{g}" for g in self.grids)})
 

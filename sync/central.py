@@ -14,6 +14,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+import orjson
+
 from . import access, auth, changes, clock, merge
 from .access import Principal
 from .model import ENTITIES, _err
@@ -66,7 +68,6 @@ class CentralStore(Replica):
         x("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, change_id TEXT NOT NULL,"
           " scope TEXT NOT NULL, origin INTEGER NOT NULL)")
         x("CREATE INDEX IF NOT EXISTS log_scope ON log(scope, seq)")
-        x("CREATE INDEX IF NOT EXISTS log_origin ON log(origin, seq)")
         x("CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, name TEXT NOT NULL,"
           " role TEXT NOT NULL, grids TEXT NOT NULL, password TEXT NOT NULL,"
           " active INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL)")
@@ -293,7 +294,7 @@ class CentralStore(Replica):
         self.conn.executemany(
             "INSERT INTO changes VALUES (?,?,?,?,?,?,?,?)",
             [(ch["id"], ch["entity"], ch["record"], ch["hlc"], ch["device"], ch["author"], now,
-              json.dumps(ch, ensure_ascii=False, separators=(",", ":"))) for ch, _ in accepted])
+              orjson.dumps(ch).decode()) for ch, _ in accepted])
         log = []
         for ch, keys in accepted:
             for n, k in enumerate(sorted(keys) or ["-"]):

@@ -30,7 +30,10 @@ def encode(physical_ms: int, counter: int, node: str) -> str:
 def decode(stamp: str) -> tuple[int, int, str]:
     """Raises ValueError for anything that is not a stamp."""
     p, c, node = stamp.split("-", 2)
-    if len(p) != 13 or len(c) != 5 or not p.isdigit() or not c.isdigit() or not node:
+    # isascii: str.isdigit() also accepts other scripts' digits, which int() reads but
+    # which sort after every real stamp (such a change would win every later edit).
+    if (len(p) != 13 or len(c) != 5 or not (p + c).isascii() or not p.isdigit()
+            or not c.isdigit() or not node):
         raise ValueError(f"not a clock stamp: {stamp!r}")
     return int(p), int(c), node
 

@@ -165,9 +165,8 @@ class DeviceReplica(Replica):
         interrupted pull resumes exactly where it stopped. Returns how many were new."""
         with self.transaction():
             new = self._unseen(pulled)
-            for ch in new:
-                self.clock.receive(ch["hlc"])
             if new:
+                self.clock.receive(max(ch["hlc"] for ch in new))
                 self._fold(new)
                 self.conn.executemany("INSERT INTO seen VALUES (?)", [(c["id"],) for c in new])
                 self._save_clock()

@@ -29,6 +29,8 @@ def merge_field(state: list | None, current: Any, stamp: str, value: Any,
 
     `state` is the stored list [w, a] or [w, a, r, c]; `current` the shown value.
     """
+    if state is None and not bases:
+        return [stamp, author], value       # the common case: a field's first write
     if state is None:
         heads: dict[str, list] = {}
         replaced: set[str] = set(bases)
@@ -39,8 +41,9 @@ def merge_field(state: list | None, current: Any, stamp: str, value: Any,
         replaced.update(bases)
     if stamp not in replaced:
         heads.setdefault(stamp, [value, author])
-    for b in replaced.intersection(heads):
-        del heads[b]
+    if replaced:
+        for b in replaced.intersection(heads):
+            del heads[b]
     winner = max(heads)
     shown, winner_author = heads.pop(winner)
     if not replaced and not heads:
@@ -50,10 +53,13 @@ def merge_field(state: list | None, current: Any, stamp: str, value: Any,
 
 def merge_change(row: dict | None, versions: dict, change: dict) -> tuple[dict, dict]:
     """Fold a change into a record (row of field values, versions by field)."""
+    stamp, author = change["hlc"], change["author"]
+    bases = change.get("base") or {}
+    if row is None and not bases:           # a create: nothing to merge with
+        row = {"id": change["record"], **change["fields"]}
+        return row, {name: [stamp, author] for name in change["fields"]}
     row = dict(row) if row else {"id": change["record"]}
     versions = dict(versions)
-    bases = change.get("base") or {}
-    stamp, author = change["hlc"], change["author"]
     for name, value in change["fields"].items():
         versions[name], row[name] = merge_field(
             versions.get(name), row.get(name), stamp, value, author, bases.get(name, ()))
@@ -78,5 +84,38 @@ def heads(versions: dict, name: str) -> list[str]:
     return [st[0], *(st[3] if len(st) > 2 else ())]
 
 
+# One encoder, built once: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
 def dumps(versions: dict) -> str:
-    return json.dumps(versions, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Canonical JSON of a record's versions. Most fields of most records were written
+    by one change (the create): their shared [stamp, author] is stored once, under the
+    key "" with the list of those fields, which cuts the stored size about threefold."""
+    first = next(iter(versions.values()), None)
+    if first is not None and len(versions) > 1 and all(
+            len(st) == 2 and st[0] == first[0] and st[1] == first[1] for st in versions.values()):
+        # a record nobody has edited since its create: the usual case, kept quick
+        return _encode({"": [first[0], first[1], sorted(versions)]})
+    groups: dict[tuple, list] = {}
+    for name, st in versions.items():
+        if len(st) == 2:
+            groups.setdefault((st[0], st[1]), []).append(name)
+    if groups:
+        (stamp, author), names = max(groups.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        if len(names) > 1:
+            shared = set(names)
+            out = {k: v for k, v in versions.items() if k not in shared}
+            out[""] = [stamp, author, sorted(names)]
+            versions = out
+    return _encode(versions)
+
+
+def loads(text: str) -> dict:
+    versions = json.loads(text)
+    shared = versions.pop("", None)
+    if shared:
+        stamp, author, names = shared
+        for name in names:
+            versions[name] = [stamp, author]
+    return versions

@@ -201,6 +201,17 @@ def _check_value(f: Field, v) -> FieldError | None:
     if v is None:
         return _err(f.name, "required") if f.required else None
     k = f.kind
+    # the values nearly every change carries, checked without the general path below
+    if k == "str" or k == "text":
+        if type(v) is str and 0 < len(v) <= f.max_len and (not f.required or not v.isspace()):
+            return None
+    elif k == "code":
+        if type(v) is str and v in f.table:
+            return None
+    elif k == "float":
+        if (type(v) is float or type(v) is int) and (f.min is None or f.min <= v) and (
+                f.max is None or v <= f.max):
+            return None
     if k in ("str", "text", "code", "date", "datetime"):
         if not isinstance(v, str):
             return _err(f.name, "type", expected="a string")

@@ -70,7 +70,9 @@ class Replica:
                                   defaults={"_conflicts": 0}, if_not_exists=True)
             for idx in _INDEXES.get(table, []):
                 self.db[table].create_index(idx, if_not_exists=True)
-            self.db[table].create_index(["_conflicts"], if_not_exists=True)
+            # Few records carry conflicts: a partial index costs nothing for the rest.
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_conflicted ON {table}(id)"
+                              " WHERE _conflicts > 0")
 
     def _create_tables(self) -> None:
         """Subclasses add their own tables here."""
@@ -111,7 +113,7 @@ class Replica:
             names = [d[0] for d in cur.description]
             for raw in cur:
                 rec = dict(zip(names, raw))
-                versions = json.loads(rec.pop("_versions"))
+                versions = merge.loads(rec.pop("_versions"))
                 rec.pop("_conflicts")
                 out[rec["id"]] = (decode_row(ent, rec), versions)
         return out
@@ -173,16 +175,25 @@ class _Transaction:
 
 
 def encode_row(ent: Entity, row: dict) -> list:
-    out = [row["id"]]
-    for f in ent.fields:
-        v = row.get(f.name)
+    out = [row["id"], *map(row.get, ent.columns)]
+    for i, kind in _converted(ent):
+        v = out[i]
         if v is not None:
-            if f.kind in JSON_KINDS:
-                v = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-            elif f.kind == "bool":
-                v = int(v)
-        out.append(v)
+            out[i] = int(v) if kind == "bool" else _encode(v)
     return out
+
+
+_CONVERTED: dict[str, list] = {}
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _converted(ent: Entity) -> list[tuple[int, str]]:
+    """(position in the encoded row, kind) of the fields SQLite cannot hold as they are."""
+    hit = _CONVERTED.get(ent.name)
+    if hit is None:
+        hit = _CONVERTED[ent.name] = [(i + 1, f.kind) for i, f in enumerate(ent.fields)
+                                      if f.kind in JSON_KINDS or f.kind == "bool"]
+    return hit
 
 
 def decode_row(ent: Entity, rec: dict) -> dict:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+
+import orjson
 import threading
 import zlib
 
@@ -175,8 +177,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY) -> FastAPI:
     async def push(request: Request, _: int = Depends(protocol), p: Principal = Depends(principal)):
         raw = await request.body()
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {e}")
         if not isinstance(body, dict) or not isinstance(body.get("changes"), list):
             raise ApiError(422, "invalid_request", "changes: must be a list of change objects")

@@ -1,0 +1,69 @@
+"""The admin commands: a thin shell over the central store; each is documented."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sync.central import CentralStore
+from sync.cli import main, parser
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_grid_and_user_commands_write_the_store(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    assert main(["grid", "add", "bh-01", "--name", "白鹤村第1网格", "--village", "白鹤村",
+                 "--township", "金山镇", "--db", db]) == 0
+    assert main(["user", "add", "wangfang", "--name", "王芳", "--role", "grid_worker",
+                 "--grid", "bh-01", "--password", "long-enough-1", "--db", db]) == 0
+    assert main(["grid", "list", "--db", db]) == 0
+    assert main(["user", "list", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "白鹤村第1网格" in out and "wangfang" in out and "bh-01" in out
+    st = CentralStore(db)
+    assert st.account("wangfang")["grids"] == ["bh-01"]
+    # the directory record phones pull
+    assert st.get("staff", "staff-wangfang")["name"] == "王芳"
+
+
+def test_user_add_refuses_unknown_grid_and_short_password(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    assert main(["user", "add", "x1", "--role", "grid_worker", "--grid", "nowhere",
+                 "--password", "long-enough-1", "--db", db]) == 1
+    assert "no grid nowhere" in capsys.readouterr().err
+    assert main(["user", "add", "x1", "--role", "office", "--password", "short", "--db", db]) == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert CentralStore(db).account("x1") is None
+
+
+def test_revoke_cuts_off_every_device_of_the_account(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    st = CentralStore(db)
+    st.add_account("li", "李", "leader", "long-enough-1")
+    token, _ = st.login("li", "long-enough-1", "phone-1")
+    assert st.authenticate(token, "phone-1") is not None
+    assert main(["user", "revoke", "li", "--db", db]) == 0
+    assert "revoked 1" in capsys.readouterr().out
+    assert st.authenticate(token, "phone-1") is None
+
+
+def test_revoke_of_unknown_account_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no account named ghost"):
+        main(["user", "revoke", "ghost", "--db", str(tmp_path / "t.db")])
+
+
+def _commands(p, prefix=()):
+    for action in p._subparsers._group_actions if p._subparsers else ():
+        for name, sub in action.choices.items():
+            if sub._subparsers:
+                yield from _commands(sub, (*prefix, name))
+            else:
+                yield " ".join((*prefix, name))
+
+
+def test_every_command_is_in_the_readme():
+    text = README.read_text()
+    missing = [c for c in _commands(parser()) if
+               not re.search(rf"gridbook {re.escape(c)}\b", text)]
+    assert missing == []
