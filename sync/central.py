@@ -278,7 +278,12 @@ class CentralStore(Replica):
                 case = hit[0]
         keys_before = access.record_keys(entity, row0, case)
         keys_after = access.record_keys(entity, row, case)
-        if not server_side and not access.may_write(p, ch["fields"], keys_before, keys_after):
+        if not server_side and not (
+                access.may_write(p, ch["fields"], keys_before, keys_after)
+                and (case is None or access.may_write(p, {}, frozenset(),
+                                                      access.record_keys("case", case)))):
+            # A child of a case (a visit made for it) is written only by someone who
+            # may write the case itself, whatever grid the child names.
             return _rejected("forbidden", [_err("record", "forbidden", user=p.username)])
         cache[key] = (row, ver, before is not None and before[2])
         cache["__accepted__"].append((ch, keys_after))

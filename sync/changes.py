@@ -63,13 +63,16 @@ def check_envelope(ch) -> list[FieldError]:
         errs.append(_err("fields", "no_fields"))
     try:
         clock.decode(ch["hlc"])
+        if len(ch["hlc"]) > 100:
+            raise ValueError("stamp too long")
     except (ValueError, AttributeError, TypeError):
         errs.append(_err("hlc", "clock"))
         return errs
     base = ch.get("base")
     if base is not None:
-        ok = isinstance(base, dict) and all(
-            isinstance(v, list) and all(isinstance(s, str) and s < ch["hlc"] for s in v)
+        ok = isinstance(base, dict) and len(base) <= 100 and all(
+            isinstance(v, list) and len(v) <= 50
+            and all(isinstance(s, str) and len(s) <= 100 and s < ch["hlc"] for s in v)
             for v in base.values())
         if not ok:
             errs.append(_err("base", "base"))

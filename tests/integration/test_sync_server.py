@@ -1,0 +1,448 @@
+"""The sync guarantees, checked against the real `gridbook serve` process on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from sync import changes
+from sync.errors import AuthRequired, Unreachable
+
+from .conftest import (PASSWORD, PROTO, auth_headers, case_fields, cli, household_fields,
+                       now_iso, phone)
+
+pytestmark = pytest.mark.integration
+
+
+def make_pending(replica, author: str, grid: str, n: int) -> list[str]:
+    """n pending changes of several kinds on a phone (creates, edits, timeline events)."""
+    ids = []
+    with replica.transaction():   # one commit for speed; each write is still its own change
+        households, cases = [], []
+        while len(ids) < n:
+            k = len(ids) % 4
+            if k == 0 or not households:
+                ch = replica.create("household", household_fields(grid, len(ids)), author)
+                households.append(ch["record"])
+            elif k == 1:
+                ch = replica.create("case", case_fields(grid, author), author)
+                cases.append(ch["record"])
+            elif k == 2:
+                ch = replica.create("case_event", {"case_id": cases[-1], "kind": "note",
+                                                   "at": now_iso(), "by": author, "text": "已电话联系。"},
+                                    author)
+            else:
+                ch = replica.update("household", households[-1], {"note": f"走访{len(ids)}"}, author)
+            ids.append(ch["id"])
+    return ids
+
+
+def assert_exactly_once(srv, device: str, made: list[str]) -> None:
+    stored = [r[0] for r in srv.sql("SELECT change_id FROM changes WHERE device=?", (device,))]
+    assert len(stored) == len(made)
+    assert set(stored) == set(made)
+    # ...and numbered once in the log (one origin row each): the office pulls it once.
+    rows, distinct = srv.sql(
+        "SELECT count(*), count(DISTINCT l.change_id) FROM log l JOIN changes c"
+        " ON c.change_id=l.change_id WHERE c.device=? AND l.origin=1", (device,))[0]
+    assert rows == distinct == len(made)
+
+
+def pull_all(srv, headers: dict, limit: int = 5000) -> list[dict]:
+    out, cursor = [], None
+    while True:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = httpx.get(srv.url + "/api/v1/sync/pull", headers=headers, params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        data = r.json()
+        out += data["changes"]
+        cursor = data["cursor"]
+        if not data["more"]:
+            return out
+
+
+def push_raw(srv, headers: dict, batch: list[dict]) -> httpx.Response:
+    return httpx.post(srv.url + "/api/v1/sync/push", headers=headers, json={"changes": batch},
+                      timeout=30)
+
+
+# --- a. a server killed in the middle of a push ----------------------------------------
+
+def test_server_killed_after_first_batch_client_retries_each_change_stored_once(fresh_server, tmp_path):
+    waits: list[float] = []
+    replica, client = phone(tmp_path / "phone", fresh_server, "worker1", batch=200, retries=12,
+                            sleep=lambda s: (waits.append(s), time.sleep(s)))
+    made = make_pending(replica, "worker1", "g1", 3000)
+    assert replica.pending_count() == 3000
+
+    restarts: list[threading.Thread] = []
+    failures: list[BaseException] = []
+
+    def restart_in_background():
+        try:
+            fresh_server.start()
+        except BaseException as e:  # surfaced by the assertion below
+            failures.append(e)
+
+    def progress(p):
+        if p["phase"] == "push" and not restarts:
+            fresh_server.kill()          # SIGKILL between the first and second batch
+            t = threading.Thread(target=restart_in_background)
+            restarts.append(t)
+            t.start()
+
+    try:
+        report = client.sync(progress)
+    except Unreachable:
+        # The retries ran out before the server was back: the person taps sync again.
+        restarts[0].join()
+        report = client.sync()
+    restarts[0].join()
+    assert not failures, failures
+    assert fresh_server.starts == 2
+    assert waits, "the client never found the server down: the kill missed the push"
+
+    assert replica.pending_count() == 0
+    assert replica.outbox_ids() == set()
+    assert replica.quarantined() == []
+    assert_exactly_once(fresh_server, replica.device_id, made)
+    households = fresh_server.sql("SELECT count(*), count(note) FROM households WHERE grid_id='g1'")[0]
+    assert households == (750, 750)
+
+
+class _AnswerLostAfterCommit(httpx.HTTPTransport):
+    """A real transport whose connection 'drops' after the server has answered the
+    n-th push: the server committed the batch, the phone never hears so."""
+
+    def __init__(self, nth: int, on_drop):
+        super().__init__()
+        self.nth, self.on_drop, self.pushes = nth, on_drop, 0
+
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        if request.url.path.endswith("/sync/push"):
+            self.pushes += 1
+            if self.pushes == self.nth:
+                response.read()
+                response.close()
+                self.on_drop()
+                raise httpx.ReadError("connection reset before the answer arrived", request=request)
+        return response
+
+
+def test_answer_lost_after_commit_and_server_killed_retry_pushes_duplicates_not_copies(
+        fresh_server, tmp_path):
+    restarts: list[threading.Thread] = []
+
+    def drop():
+        fresh_server.kill()
+        t = threading.Thread(target=fresh_server.start)
+        restarts.append(t)
+        t.start()
+
+    http = httpx.Client(transport=_AnswerLostAfterCommit(2, drop), timeout=30)
+    replica, client = phone(tmp_path / "phone", fresh_server, "worker1", batch=200, retries=12,
+                            http=http)
+    made = make_pending(replica, "worker1", "g1", 1000)
+    try:
+        report = client.push()
+    except Unreachable:
+        restarts[0].join()
+        report = client.push()
+    restarts[0].join()
+    assert fresh_server.starts == 2
+    # The second batch reached the store before the kill; resent, it is recognized.
+    assert (report.pushed, report.duplicates, report.quarantined) == (800, 200, 0)
+    assert replica.pending_count() == 0
+    assert_exactly_once(fresh_server, replica.device_id, made)
+
+
+# --- b. one bad record blocks nothing --------------------------------------------------
+
+def test_one_invalid_change_in_a_batch_of_100_is_quarantined_and_99_applied(server, tmp_path):
+    replica, client = phone(tmp_path / "phone", server, "worker1", batch=200)
+    statuses = []
+    client.http.event_hooks["response"].append(
+        lambda r: statuses.append(r.status_code) if r.request.url.path.endswith("/push") else None)
+    before = server.change_count()
+    good = []
+    for i in range(100):
+        if i == 50:
+            # DeviceReplica validates every write, so the app itself cannot queue lat=91.
+            # It happens when an older app (different rules) queued it, or a
+            # hand-edited/corrupted data file: we model that by writing the outbox row
+            # directly, exactly as DeviceReplica would, and then let the real
+            # SyncClient push the real outbox. That keeps the phone-side quarantine
+            # path real instead of asserting on a hand-made HTTP exchange.
+            with replica.transaction():
+                bad = changes.make("case", changes.new_id("r"), case_fields("g1", "worker1", lat=91.0),
+                                   replica.clock.tick(), replica.device_id, "worker1")
+                replica.conn.execute(
+                    "INSERT INTO outbox (change_id, entity, record, body) VALUES (?,?,?,?)",
+                    (bad["id"], "case", bad["record"], json.dumps(bad, ensure_ascii=False)))
+                replica._save_clock()
+        else:
+            good.append(replica.create("case", case_fields("g1", "worker1", title=f"案件{i}"),
+                                       "worker1")["id"])
+    assert replica.pending_count() == 100
+
+    report = client.push()
+
+    assert statuses == [422]          # one request, answered per change
+    assert (report.pushed, report.quarantined) == (99, 1)
+    assert replica.pending_count() == 0
+    [q] = replica.quarantined()
+    assert q["change_id"] == bad["id"]
+    assert "lat" in q["reason"] and "90" in q["reason"], q["reason"]
+    assert [e["field"] for e in q["errors"]] == ["lat"]
+    assert server.change_count() == before + 99
+    stored = {r[0] for r in server.sql(
+        "SELECT change_id FROM changes WHERE device=?", (replica.device_id,))}
+    assert stored == set(good)
+    assert server.sql("SELECT count(*) FROM cases WHERE id=?", (bad["record"],))[0][0] == 0
+
+    # The quarantined change stays visible and does not hold up later work.
+    later = replica.create("household", household_fields("g1", 7), "worker1")
+    report = client.sync()
+    assert (report.pushed, report.quarantined) == (1, 0)
+    assert len(replica.quarantined()) == 1
+    assert server.sql("SELECT count(*) FROM changes WHERE change_id=?", (later["id"],))[0][0] == 1
+
+
+# --- c. a grid worker stays inside their grids -----------------------------------------
+
+def test_grid_worker_can_neither_push_nor_pull_another_grids_records(server, tmp_path):
+    office, office_client = phone(tmp_path / "office", server, "office1")
+    theirs = office.create("case", case_fields("g2", "office1", title="高山村的案件"), "office1")
+    their_hh = office.create("household", household_fields("g2", 99), "office1")
+    assert office_client.sync().pushed == 2
+
+    w = auth_headers(server, "worker1")
+    before = server.fingerprint()
+
+    def change(entity, record, fields, **kw):
+        return changes.make(entity, record, fields, kw.get("hlc") or _stamp(), "dev-worker1", "worker1")
+
+    # A new case in someone else's grid.
+    r = push_raw(server, w, [change("case", changes.new_id("r"), case_fields("g2", "worker1"))])
+    assert r.status_code == 403, r.text
+    [res] = r.json()["results"]
+    assert res["status"] == "rejected" and res["code"] == "forbidden"
+    assert "worker1" in res["reason"] and "outside" in res["reason"], res["reason"]
+    # Editing the other grid's case, and pulling it into one's own grid.
+    for fields in ({"status": "accepted"}, {"grid_id": "g1"}):
+        r = push_raw(server, w, [change("case", theirs["record"], fields)])
+        assert r.status_code == 403, r.text
+        assert r.json()["results"][0]["code"] == "forbidden"
+    assert server.fingerprint() == before
+    assert server.sql("SELECT status, grid_id FROM cases WHERE id=?", (theirs["record"],)) == [
+        ("reported", "g2")]
+
+    # In a mixed batch the own-grid change still goes through; the answer is 403.
+    mine = change("household", changes.new_id("r"), household_fields("g1", 5))
+    r = push_raw(server, w, [mine, change("household", changes.new_id("r"), household_fields("g2", 6))])
+    assert r.status_code == 403
+    assert [x["status"] for x in r.json()["results"]] == ["applied", "rejected"]
+    assert r.json()["counts"] == {"applied": 1, "duplicate": 0, "rejected": 1}
+
+    # Pull: the worker's phone never receives g2's records; the office's does.
+    worker, worker_client = phone(tmp_path / "worker", server, "worker1")
+    worker_client.sync()
+    assert worker.get("case", theirs["record"]) is None
+    assert worker.get("household", their_hh["record"]) is None
+    assert worker.get("household", mine["record"]) is not None
+    assert worker.get("grid", "g2") is not None      # the public directory is for all
+    pulled = pull_all(server, w)
+    assert not [c for c in pulled if c["fields"].get("grid_id") == "g2"]
+    assert {theirs["id"], their_hh["id"]}.isdisjoint(c["id"] for c in pulled)
+    office_pulled = {c["id"] for c in pull_all(server, auth_headers(server, "office1"))}
+    assert {theirs["id"], their_hh["id"], mine["id"]} <= office_pulled
+
+
+def _stamp(offset_ms: int = 0) -> str:
+    from sync import clock
+    return clock.encode(clock.wall_ms() + offset_ms, 0, "dev-test")
+
+
+# --- d. a revoked device -----------------------------------------------------------------
+
+def test_revoked_device_gets_401_and_the_client_raises_auth_required(server, tmp_path):
+    lost, lost_client = phone(tmp_path / "lost", server, "lostphone")
+    kept, kept_client = phone(tmp_path / "kept", server, "lostphone")
+    lost_client.sync()
+    typed = lost.create("household", household_fields("g1", 1), "lostphone")
+
+    out = cli("user", "revoke", "lostphone", "--device", lost.device_id, "--db", str(server.db))
+    assert "revoked 1 device token(s)" in out.stdout
+
+    headers = {**PROTO, "X-Gridbook-Device": lost.device_id,
+               "Authorization": f"Bearer {lost.meta('token')}"}
+    r = httpx.get(server.url + "/api/v1/sync/pull", headers=headers, timeout=30)
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized" and "sign in again" in r.json()["message"]
+    with pytest.raises(AuthRequired) as e:
+        lost_client.sync()
+    assert e.value.status == 401
+    assert lost.pending_count() == 1       # nothing typed is lost
+    assert kept_client.sync().pending == 0  # the account's other phone still syncs
+
+    out = cli("user", "revoke", "lostphone", "--db", str(server.db))
+    assert "revoked 1 device token(s)" in out.stdout
+    with pytest.raises(AuthRequired):
+        kept_client.sync()
+
+    # Signing in again issues a new token, and what was typed goes up then.
+    lost_client.login("lostphone", PASSWORD)
+    assert lost_client.sync().pushed == 1
+    assert server.sql("SELECT count(*) FROM changes WHERE change_id=?", (typed["id"],))[0][0] == 1
+
+    r = cli("user", "revoke", "nosuchuser", "--db", str(server.db), check=False)
+    assert r.returncode != 0 and "no account named nosuchuser" in r.stderr
+
+
+# --- e. sign-in failures say nothing about which part was wrong -----------------------
+
+def test_wrong_password_and_unknown_user_get_identical_401(server, tmp_path):
+    def login(username, password):
+        return httpx.post(server.url + "/api/v1/auth/login", headers=PROTO, timeout=30,
+                          json={"username": username, "password": password, "device_id": "dev-e"})
+
+    wrong_pw = login("worker1", "not-the-password")
+    unknown = login("nobody-here", PASSWORD)
+    assert wrong_pw.status_code == unknown.status_code == 401
+    assert wrong_pw.content == unknown.content
+    assert wrong_pw.json()["message"] == "wrong username or password"
+    assert login("worker1", PASSWORD).status_code == 200
+
+    replica, client = phone(tmp_path / "p", server)
+    with pytest.raises(AuthRequired):
+        client.login("worker1", "not-the-password")
+    assert not client.signed_in
+
+
+# --- f. a case assigned to a leader arrives whole ----------------------------------------
+
+def test_case_assigned_to_leader_arrives_whole_with_earlier_timeline(server, tmp_path):
+    worker, worker_client = phone(tmp_path / "worker", server, "worker2")
+    case = worker.create("case", case_fields("g2", "worker2", title="山林界址", category="07",
+                                             description="山林承包界址不清，两户各执一词。"), "worker2")
+    cid = case["record"]
+    early = [worker.create("case_event", {"case_id": cid, "kind": k, "at": now_iso(),
+                                          "by": "worker2", "text": t}, "worker2")["record"]
+             for k, t in (("note", "网格员上报。"), ("progress", "已约双方到村委会。"))]
+    assert worker_client.sync().pushed == 3
+
+    leader, leader_client = phone(tmp_path / "leader", server, "leader1")
+    leader_client.sync()
+    assert leader.get("case", cid) is None     # not theirs yet
+
+    office, office_client = phone(tmp_path / "office", server, "office1")
+    office_client.sync()
+    office.update("case", cid, {"owner": "leader1", "status": "assigned", "deadline": "2026-12-31"},
+                  "office1")
+    assign = office.create("case_event", {"case_id": cid, "kind": "assign", "at": now_iso(),
+                                          "by": "office1", "text": "交包案领导。"}, "office1")["record"]
+    assert office_client.sync().pushed == 2
+
+    leader_client.sync()
+    got = leader.get("case", cid)
+    assert got is not None
+    assert got == office.get("case", cid)      # the same record the office holds
+    assert (got["owner"], got["status"], got["category"]) == ("leader1", "assigned", "07")
+    assert got["description"] == "山林承包界址不清，两户各执一词。"
+    assert got["reported_by"] == "worker2"
+    events = {r[0] for r in leader.conn.execute("SELECT id FROM case_events WHERE case_id=?", (cid,))}
+    assert events == {*early, assign}
+
+    # What the worker adds afterwards follows the case to the leader.
+    later = worker.create("callback", {"case_id": cid, "at": now_iso(), "by": "worker2",
+                                       "method": "phone", "answer": "satisfied"}, "worker2")
+    worker_client.sync()
+    leader_client.sync()
+    assert leader.get("callback", later["record"]) is not None
+    # ...and the leader sees no other cases.
+    owners = {r[0] for r in leader.conn.execute("SELECT owner FROM cases")}
+    assert owners == {"leader1"}
+
+
+# --- g. `gridbook sync` from the command line --------------------------------------------
+
+def test_gridbook_sync_command_pushes_and_pulls(server, tmp_path):
+    from sync.device import DeviceReplica
+    folder = tmp_path / "phone-data"
+    replica = DeviceReplica.in_folder(str(folder))
+    made = [replica.create("household", household_fields("g1", i), "worker1")["id"] for i in range(5)]
+    device = replica.device_id
+    replica.close()
+
+    r = cli("sync", "--data", str(folder), "--server", server.url, "--user", "worker1",
+            env={"GRIDBOOK_PASSWORD": PASSWORD})
+    assert r.returncode == 0
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (report["pushed"], report["quarantined"], report["pending"]) == (5, 0, 0)
+    assert report["pulled"] >= 2 + 5   # at least both grids and the staff list
+    assert {x[0] for x in server.sql("SELECT change_id FROM changes WHERE device=?", (device,))} == set(made)
+
+    replica = DeviceReplica.in_folder(str(folder))
+    assert replica.pending_count() == 0
+    assert replica.get("grid", "g1")["name"] == "白鹤村第1网格"
+    assert replica.get("staff", "staff-worker1")["role"] == "grid_worker"
+    replica.create("household", household_fields("g1", 9), "worker1")
+    replica.close()
+
+    # Signed in now: the stored token is enough, and --password on the command line works.
+    r = cli("sync", "--data", str(folder), "--server", server.url, "--quiet")
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (report["pushed"], report["pending"]) == (1, 0)
+
+    r = cli("sync", "--data", str(tmp_path / "other"), "--server", server.url, "--user", "worker1",
+            "--password", "wrong-password", check=False)
+    assert r.returncode == 2
+    assert "wrong username or password" in r.stderr
+
+
+# --- h. gzip both ways --------------------------------------------------------------------
+
+def test_gzip_push_is_accepted_and_large_pull_is_gzipped(server):
+    w = auth_headers(server, "worker1")
+    batch = [changes.make("household", changes.new_id("r"), household_fields("g1", i), _stamp(),
+                          "dev-worker1", "worker1") for i in range(300)]
+    raw = json.dumps({"changes": batch}).encode()
+    r = httpx.post(server.url + "/api/v1/sync/push", content=gzip.compress(raw), timeout=30,
+                   headers={**w, "Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"] == {"applied": 300, "duplicate": 0, "rejected": 0}
+    ids = [c["id"] for c in batch]
+    marks = ",".join("?" * len(ids))
+    assert server.sql(f"SELECT count(*) FROM changes WHERE change_id IN ({marks})", ids)[0][0] == 300
+
+    with httpx.Client(timeout=30) as http:
+        zipped = http.get(server.url + "/api/v1/sync/pull", params={"limit": 5000},
+                          headers={**w, "Accept-Encoding": "gzip"})
+        plain = http.get(server.url + "/api/v1/sync/pull", params={"limit": 5000},
+                         headers={**w, "Accept-Encoding": "identity"})
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert set(ids) <= {c["id"] for c in zipped.json()["changes"]}
+    assert zipped.json()["changes"] == plain.json()["changes"]
+    # On the wire the gzipped answer is several times smaller than the JSON it carries.
+    assert zipped.num_bytes_downloaded * 3 < len(zipped.content)
+    assert plain.num_bytes_downloaded == len(plain.content)
+
+
+# --- the published contract ----------------------------------------------------------------
+
+def test_openapi_describes_the_sync_endpoints(server):
+    r = httpx.get(server.url + "/openapi.json", timeout=30)
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    assert {"/api/v1/auth/login", "/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/health"} <= set(paths)
+    assert {"403", "413", "422"} <= set(paths["/api/v1/sync/push"]["post"]["responses"])
+    health = httpx.get(server.url + "/api/v1/health", timeout=30).json()
+    assert health["status"] == "ok" and health["protocol"] == changes.PROTOCOL_VERSION

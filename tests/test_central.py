@@ -1,0 +1,54 @@
+"""Central store rules that are not about the wire: scopes of children, stamp limits."""
+
+import pytest
+
+from sync import changes, clock
+from sync.access import Principal
+from sync.central import CentralStore
+
+PW = "long-enough-1"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setattr("sync.auth._N", 2 ** 4)  # fast scrypt: these tests are not about hashing
+    st = CentralStore(str(tmp_path / "c.db"))
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    st.add_grid("g2", "二组", "高山村", "金山镇")
+    st.server_write("case", "case-g2", {
+        "grid_id": "g2", "kind": "dispute", "channel": "grid", "category": "02",
+        "description": "高山村的纠纷", "status": "reported", "reported_by": "office",
+        "reported_at": "2026-11-01T09:00:00+08:00"}, author="office")
+    return st
+
+
+def _change(entity, fields, author="w1", record=None, stamp=None):
+    return changes.make(entity, record or changes.new_id("r"), fields,
+                        stamp or clock.encode(clock.wall_ms(), 0, "phone1"), "phone1", author)
+
+
+def test_visit_naming_own_grid_but_another_grids_case_is_forbidden(store):
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}))
+    visit = _change("visit", {"grid_id": "g1", "case_id": "case-g2", "kind": "home",
+                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "w1"})
+    res = store.push(w1, [visit])
+    assert res.results[0]["code"] == "forbidden" and res.http_status == 403
+    assert store.get("visit", visit["record"]) is None
+
+
+def test_leader_may_add_a_visit_to_a_case_they_own(store):
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li = Principal("li", "leader")
+    visit = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home",
+                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "li"},
+                    author="li")
+    assert store.push(li, [visit]).results[0]["status"] == "applied"
+    assert store.get("visit", visit["record"])["visitor"] == "li"
+
+
+def test_stamp_with_an_overlong_node_is_refused(store):
+    office = Principal("office", "office")
+    ch = _change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"},
+                 author="office", stamp=clock.encode(clock.wall_ms(), 0, "x" * 200))
+    res = store.push(office, [ch]).results[0]
+    assert res["status"] == "rejected" and res["errors"][0]["field"] == "hlc"
