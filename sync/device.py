@@ -29,8 +29,8 @@ class DeviceReplica(Replica):
         self.device_id = device_id or self.meta("device_id") or changes.new_id("d")[:17]
         if self.meta("device_id") is None:
             self.set_meta("device_id", self.device_id)
-        st = json.loads(self.meta("clock") or "[0, 0, 0]")
-        self.clock = clock.HLC(self.device_id, st[0], st[1], st[2], now)
+        self.clock = clock.HLC(self.device_id, now=now)
+        self._load_clock()
 
     @classmethod
     def in_folder(cls, folder: str, **kw) -> "DeviceReplica":
@@ -57,12 +57,20 @@ class DeviceReplica(Replica):
         else:
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def _load_clock(self) -> None:
+        """Read the clock back inside each write transaction: the app's screens and its
+        background sync open the same file, and each must stamp after what the other
+        has seen."""
+        st = json.loads(self.meta("clock") or "[0, 0, 0]")
+        self.clock.last_ms, self.clock.counter, self.clock.offset_ms = st[0], st[1], st[2]
+
     def _save_clock(self) -> None:
         c = self.clock
         self.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms]))
 
     def set_clock_offset(self, offset_ms: int) -> None:
         with self.transaction():
+            self._load_clock()
             self.clock.offset_ms = offset_ms
             self._save_clock()
 
@@ -83,6 +91,7 @@ class DeviceReplica(Replica):
         if ent is None:
             raise KeyError(entity)
         with self.transaction():
+            self._load_clock()
             existing = self._load(entity, [record_id]).get(record_id)
             if creating and existing:
                 raise ValueError(f"{entity} {record_id} exists already")
@@ -146,6 +155,7 @@ class DeviceReplica(Replica):
             if row is None:
                 raise KeyError(change_id)
             ch = json.loads(row[0])
+            self._load_clock()
             ch["hlc"] = self.clock.tick()
             self._save_clock()
             self.conn.execute(
@@ -166,6 +176,7 @@ class DeviceReplica(Replica):
         with self.transaction():
             new = self._unseen(pulled)
             if new:
+                self._load_clock()
                 self.clock.receive(max(ch["hlc"] for ch in new))
                 self._fold(new)
                 self.conn.executemany("INSERT INTO seen VALUES (?)", [(c["id"],) for c in new])

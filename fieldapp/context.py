@@ -1,0 +1,79 @@
+"""One open app window (a browser tab, or the phone's screen): its page, the phone
+it belongs to, the person's workspace, and navigation between screens."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import flet as ft
+
+from . import i18n
+from .phone import Phone
+
+
+class Context:
+    def __init__(self, page: ft.Page, phone: Phone):
+        self.page = page
+        self.phone = phone
+        self.ws = phone.workspace()
+        self._on_status: list[Callable] = []
+        self._unsubscribe = phone.runner.subscribe(self._status_changed)
+        self.geolocator = None   # created by the app once the page exists
+        self.root: Callable[[], ft.View] | None = None
+
+    # --- words ------------------------------------------------------------------------
+    @property
+    def lang(self) -> str:
+        return self.phone.settings.lang
+
+    def t(self, key: str, **kw) -> str:
+        return i18n.t(key, self.lang, **kw)
+
+    def code(self, table, value) -> str:
+        return i18n.code(table, value, self.lang)
+
+    # --- navigation -------------------------------------------------------------------
+    def show_root(self) -> None:
+        self._on_status.clear()  # the old root's listeners die with it
+        self.page.views.clear()
+        self.page.views.append(self.root())
+        self.page.update()
+
+    def push(self, view: ft.View) -> None:
+        self.page.views.append(view)
+        self.page.update()
+
+    def pop(self) -> None:
+        if len(self.page.views) > 1:
+            self.page.views.pop()
+            top = self.page.views[-1]
+            refresh = getattr(top, "data", None)
+            if callable(refresh):
+                refresh()
+        self.page.update()
+
+    def snack(self, text: str, error: bool = False) -> None:
+        self.page.show_dialog(ft.SnackBar(ft.Text(text), bgcolor=ft.Colors.RED_700 if error else None,
+                                          duration=ft.Duration(seconds=4)))
+
+    # --- after a write ------------------------------------------------------------------
+    def wrote(self) -> None:
+        """A record was saved: publish the new pending count and sync soon."""
+        self.phone.runner._publish()
+        self.phone.runner.request()
+
+    # --- sync status --------------------------------------------------------------------
+    def on_status(self, fn: Callable) -> None:
+        self._on_status.append(fn)
+
+    def _status_changed(self, status) -> None:
+        for fn in list(self._on_status):
+            fn(status)
+        try:
+            self.page.update()
+        except Exception:
+            self._unsubscribe()
+            raise
+
+    def close(self) -> None:
+        self._unsubscribe()

@@ -1,0 +1,1 @@
+"""One module per screen; each builds an ft.View from the Context."""

@@ -1,0 +1,134 @@
+"""One case: what it is, who owns it, its deadline, its whole timeline; a leader
+records home visits, progress and the resolution here."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from sync import codes
+from sync.device import ValidationError
+
+from .widgets import TOUCH, deadline_text, empty, header, risk_colour
+
+
+def _row(label: str, value: str, colour=None) -> ft.Control:
+    return ft.Row([ft.Text(label, width=90, color=ft.Colors.GREY_700),
+                   ft.Text(value or "—", expand=True, color=colour)],
+                  vertical_alignment=ft.CrossAxisAlignment.START)
+
+
+def open_case(ctx, cid: str) -> None:
+    from .visit_form import open_visit_form
+    if ctx.ws.case(cid) is None:
+        ctx.snack(ctx.t("case_missing"), error=True)
+        return
+    body = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
+    title = ft.Text()
+
+    def fill() -> None:
+        c = ctx.ws.case(cid)
+        names = ctx.ws.staff_names()
+        ctx.ws.mark_seen(cid) if hasattr(ctx.ws, "mark_seen") else None
+        title.value = c.get("title") or c["description"][:16]
+        dl, dl_colour = deadline_text(ctx, c.get("deadline"))
+        can_act = c.get("owner") == ctx.ws.username and c.get("status") not in ("resolved", "called_back", "closed")
+        body.controls = [ft.Container(ft.Column([
+            ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
+                    ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
+                    ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
+            _row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
+            _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
+            _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
+            _row(ctx.t("parties"), "、".join(c.get("parties") or [])),
+            _row(ctx.t("place"), c.get("place") or ""),
+            _row(ctx.t("description"), c.get("description") or ""),
+            _row(ctx.t("owner"), names.get(c.get("owner"), c.get("owner") or "")),
+            _row(ctx.t("departments"), "、".join(c.get("departments") or [])),
+            _row(ctx.t("deadline"), f"{c.get('deadline') or ''} {dl}".strip(), dl_colour),
+            _row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} "
+                                    f"{names.get(c.get('reported_by'), c.get('reported_by') or '')}"),
+            _row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
+            _row(ctx.t("method"), c.get("method") or ""),
+        ], spacing=6), padding=16)]
+        conflicts = ctx.ws.conflicts("case", cid)
+        if conflicts:
+            body.controls.append(header(ctx.t("conflicts_title")))
+            body.controls.extend(ft.Text(ctx.t("conflict_row", field=ctx.t(x["field"]) if x["field"] in
+                                               ("status", "risk", "owner", "deadline", "outcome") else x["field"],
+                                               value=x["value"], author=names.get(x["author"], x["author"])),
+                                         color=ft.Colors.ORANGE_900) for x in conflicts)
+        if can_act:
+            body.controls.append(ft.Container(ft.Row([
+                ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
+                                on_click=lambda e: open_visit_form(ctx, case=c)),
+                ft.OutlinedButton(ctx.t("add_progress"), icon=ft.Icons.NOTES, height=TOUCH,
+                                  on_click=lambda e: progress_dialog()),
+                ft.OutlinedButton(ctx.t("resolve"), icon=ft.Icons.TASK_ALT, height=TOUCH,
+                                  on_click=lambda e: resolve_dialog()),
+            ], wrap=True), padding=ft.Padding.symmetric(horizontal=16)))
+        body.controls.append(header(ctx.t("timeline")))
+        items = ctx.ws.timeline(cid)
+        if not items:
+            body.controls.append(empty(ctx.t("no_timeline")))
+        for it in items:
+            kind = (ctx.code(codes.EVENT_KINDS, it["kind"]) if it["type"] == "event" else
+                    ctx.code(codes.VISIT_KINDS, it["kind"]) if it["type"] == "visit" else
+                    ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
+                    f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
+            body.controls.append(ft.ListTile(
+                leading=ft.Icon({"visit": ft.Icons.DIRECTIONS_WALK, "callback": ft.Icons.PHONE}.get(
+                    it["type"], ft.Icons.CIRCLE_OUTLINED), size=20),
+                title=ft.Text(f"{it['at'][:16].replace('T', ' ')} {kind} · {names.get(it['by'], it['by'])}"),
+                subtitle=ft.Text(it["text"]) if it["text"] else None))
+
+    def progress_dialog() -> None:
+        text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, autofocus=True)
+
+        def ok(e):
+            if not (text.value or "").strip():
+                text.error = ctx.t("required_field")
+                ctx.page.update()
+                return
+            ctx.ws.add_progress(cid, text.value.strip())
+            ctx.page.pop_dialog()
+            ctx.wrote()
+            fill()
+            ctx.snack(ctx.t("progress_saved"))
+        ctx.page.show_dialog(ft.AlertDialog(title=ft.Text(ctx.t("add_progress")), content=text, actions=[
+            ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
+            ft.FilledButton(ctx.t("save"), on_click=ok)]))
+
+    def resolve_dialog() -> None:
+        outcome = ft.RadioGroup(value=None, content=ft.Column(
+            [ft.Radio(value=k, label=row[ctx.lang]) for k, row in codes.OUTCOMES.items()], spacing=0))
+        method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2)
+        msg = ft.Text(color=ft.Colors.RED_700)
+
+        def ok(e):
+            if not outcome.value or not (method.value or "").strip():
+                msg.value = ctx.t("fix_errors") + f"（{ctx.t('outcome')}、{ctx.t('method')}）"
+                ctx.page.update()
+                return
+            try:
+                ctx.ws.resolve_case(cid, outcome.value, method.value.strip())
+            except ValidationError as err:
+                msg.value = str(err)
+                ctx.page.update()
+                return
+            ctx.page.pop_dialog()
+            ctx.wrote()
+            fill()
+            ctx.snack(ctx.t("resolved_saved"))
+        ctx.page.show_dialog(ft.AlertDialog(
+            title=ft.Text(ctx.t("resolve_title")),
+            content=ft.Column([ft.Text(ctx.t("outcome")), outcome, method, msg], tight=True,
+                              scroll=ft.ScrollMode.AUTO),
+            actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
+                     ft.FilledButton(ctx.t("save"), on_click=ok)]))
+
+    fill()
+    view = ft.View(route=f"/case/{cid}", padding=0, controls=[body],
+                   appbar=ft.AppBar(title=title, leading=ft.IconButton(
+                       ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop())))
+    view.data = fill
+    ctx.push(view)

@@ -1,0 +1,63 @@
+"""Case lists: what a grid worker reported or their grids hold; a leader's own cases."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from .widgets import TOUCH, case_tile, empty
+
+PAGE = 50
+
+
+def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -> ft.Control:
+    from .case_detail import open_case
+    state = {"offset": 0, "query": dict(query)}
+    items = ft.ListView(expand=True)
+    more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
+    names = ctx.ws.staff_names()
+
+    def load(reset: bool) -> None:
+        if reset:
+            state["offset"] = 0
+            items.controls.clear()
+        rows = ctx.ws.cases(**state["query"], limit=PAGE + 1, offset=state["offset"])
+        more.visible = len(rows) > PAGE
+        rows = rows[:PAGE]
+        state["offset"] += len(rows)
+        items.controls.extend(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names) for c in rows)
+        if not items.controls:
+            items.controls.append(empty(empty_text))
+
+    more.on_click = lambda e: (load(False), ctx.page.update())
+    controls = []
+    if filters:
+        def choose(i):
+            def handler(e) -> None:
+                state["query"] = {**query, **filters[i][1]}
+                for j, chip in enumerate(row.controls):
+                    chip.selected = j == i
+                load(True)
+                ctx.page.update()
+            return handler
+        row = ft.Row([ft.Chip(label=ft.Text(label), selected=i == 0, on_select=choose(i))
+                      for i, (label, _) in enumerate(filters)], scroll=ft.ScrollMode.AUTO)
+        state["query"] = {**query, **filters[0][1]}
+        controls.append(ft.Container(row, padding=ft.Padding.only(left=12, right=12, top=8)))
+    load(True)
+    return ft.Column([*controls, items, more], expand=True, spacing=0)
+
+
+def reported_cases(ctx) -> ft.Control:
+    me = ctx.ws.username
+    return _case_list(ctx, {}, ctx.t("no_cases"), filters=[
+        (ctx.t("my_reports"), {"reported_by": me}),
+        (ctx.t("open_only"), {"open_only": True}),
+        (ctx.t("grid_cases"), {}),
+    ])
+
+
+def owned_cases(ctx) -> ft.Control:
+    return _case_list(ctx, {"owner": ctx.ws.username}, ctx.t("no_owned_cases"), filters=[
+        (ctx.t("open_only"), {"open_only": True}),
+        (ctx.t("grid_cases"), {}),
+    ])

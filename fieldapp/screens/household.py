@@ -1,0 +1,66 @@
+"""One household: who lives there (ID and phone masked), its needs, its visits."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from sync import codes
+
+from ..privacy import mask_id, mask_phone
+from .widgets import TOUCH, empty, header
+
+
+def _row(label: str, value: str) -> ft.Control:
+    return ft.Row([ft.Text(label, width=90, color=ft.Colors.GREY_700), ft.Text(value, expand=True, selectable=False)],
+                  vertical_alignment=ft.CrossAxisAlignment.START)
+
+
+def open_household(ctx, hid: str) -> None:
+    from .visit_form import open_visit_form
+    h = ctx.ws.household(hid)
+    if h is None:
+        ctx.snack(ctx.t("no_households"), error=True)
+        return
+    body = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
+
+    def fill() -> None:
+        hh = ctx.ws.household(hid) or h
+        names = ctx.ws.staff_names()
+        tags = "、".join(ctx.code(codes.NEEDS, t) for t in (hh.get("tags") or [])) or "—"
+        members = "、".join(f"{m.get('name', '')}（{m.get('relation', '')}）" for m in (hh.get("members") or []))
+        body.controls = [
+            ft.Container(ft.Column([
+                _row(ctx.t("head"), hh["head_name"]),
+                _row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
+                _row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
+                _row(ctx.t("address"), hh["address"]),
+                _row(ctx.t("members"), members or "—"),
+                _row(ctx.t("needs"), tags),
+            ], spacing=8), padding=16),
+            ft.Container(ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
+                                         on_click=lambda e: open_visit_form(ctx, household=hh)),
+                         padding=ft.Padding.symmetric(horizontal=16)),
+            header(ctx.t("visits")),
+        ]
+        vs = ctx.ws.household_visits(hid)
+        if not vs:
+            body.controls.append(empty(ctx.t("no_visits")))
+        for v in vs:
+            flags = []
+            if v.get("far_from_home"):
+                flags.append("⚠ " + ctx.t("far_from_home", d=f"{v.get('distance_m', 0):.0f} m",
+                                          limit=round(ctx.phone.settings.far_m)))
+            body.controls.append(ft.ListTile(
+                title=ft.Text(f"{v['visited_at'][:16].replace('T', ' ')} · "
+                              f"{names.get(v['visitor'], v['visitor'])}"),
+                subtitle=ft.Text("\n".join(x for x in (v.get("seen"), v.get("requests"), *flags) if x)
+                                 or "—"),
+                is_three_line=True))
+
+    fill()
+    view = ft.View(route=f"/household/{hid}", padding=0, controls=[body],
+                   appbar=ft.AppBar(title=ft.Text(h["head_name"]),
+                                    leading=ft.IconButton(ft.Icons.ARROW_BACK, tooltip=ctx.t("back"),
+                                                          on_click=lambda e: ctx.pop())))
+    view.data = fill
+    ctx.push(view)

@@ -1,0 +1,56 @@
+"""Signing in: once, online; afterwards the phone works offline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import flet as ft
+
+from sync.errors import AuthRequired, ProtocolMismatch, SyncError, Unreachable
+
+from .widgets import TOUCH
+
+
+def login_view(ctx, on_done) -> ft.View:
+    server = ft.TextField(label=ctx.t("server"), value=ctx.phone.settings.server,
+                          keyboard_type=ft.KeyboardType.URL)
+    user = ft.TextField(label=ctx.t("username"), autofocus=True)
+    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True)
+    message = ft.Text(color=ft.Colors.RED_700)
+    busy = ft.ProgressRing(visible=False, width=24, height=24)
+
+    async def submit(e=None):
+        message.value = ""
+        for f in (server, user, pw):
+            f.error = None if (f.value or "").strip() else ctx.t("required_field")
+        if any(f.error for f in (server, user, pw)):
+            return
+        busy.visible, button.disabled = True, True
+        ctx.page.update()
+        try:
+            await asyncio.to_thread(ctx.phone.sign_in, server.value.strip(), user.value.strip(), pw.value)
+        except AuthRequired:
+            message.value = ctx.t("bad_credentials")
+        except Unreachable:
+            message.value = ctx.t("unreachable")
+        except ProtocolMismatch:
+            message.value = ctx.t("outdated")
+        except SyncError as err:
+            message.value = err.message
+        else:
+            pw.value = ""
+            on_done()
+            return
+        finally:
+            busy.visible, button.disabled = False, False
+        ctx.page.update()
+
+    pw.on_submit = submit
+    button = ft.FilledButton(ctx.t("sign_in"), on_click=submit, height=TOUCH, expand=True)
+    return ft.View(route="/login", padding=24, scroll=ft.ScrollMode.AUTO, controls=[
+        ft.Text(ctx.t("app_title"), size=28, weight=ft.FontWeight.BOLD),
+        ft.Text(ctx.t("sign_in_hint"), color=ft.Colors.GREY_700),
+        server, user, pw,
+        ft.Row([button, busy]),
+        message,
+    ])

@@ -1,0 +1,57 @@
+"""Today: households due for a visit, cases that changed, records that need a look."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from .. import worklist
+from .widgets import TOUCH, case_tile, empty, header
+
+
+def today_panel(ctx) -> ft.Control:
+    from .case_detail import open_case
+    from .case_form import open_case_form
+    from .household import open_household
+    from .me import open_problems
+
+    work = worklist.today(ctx.ws)
+    names = ctx.ws.staff_names()
+    items: list[ft.Control] = []
+    if ctx.ws.role != "leader":
+        items.append(ft.Row([
+            ft.FilledButton(ctx.t("report_case"), icon=ft.Icons.REPORT, height=TOUCH,
+                            on_click=lambda e: open_case_form(ctx)),
+        ], wrap=True))
+        items.append(header(f"{ctx.t('today_due')} ({len(work.due)})"))
+        if not work.due:
+            items.append(empty(ctx.t("nothing_due")))
+        for h in work.due[:100]:
+            late = worklist.overdue_days(h.get("next_visit_due"))
+            items.append(ft.ListTile(
+                leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
+                title=ft.Text(h["head_name"]),
+                subtitle=ft.Text(h["address"], max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
+                trailing=ft.Text(ctx.t("overdue_days", n=late) if late else
+                                 ctx.t("due_on", date=h["next_visit_due"]), size=12,
+                                 color=ft.Colors.RED_700 if late else ft.Colors.GREY_700),
+                on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16))
+    items.append(header(f"{ctx.t('today_changed')} ({len(work.changed)})"))
+    if not work.changed:
+        items.append(empty(ctx.t("nothing_changed")))
+    for c in work.changed:
+        items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names))
+    items.append(header(f"{ctx.t('today_problems')} ({work.problems})"))
+    if not work.problems:
+        items.append(empty(ctx.t("no_problems")))
+    else:
+        if work.quarantined:
+            items.append(ft.ListTile(leading=ft.Icon(ft.Icons.ERROR, color=ft.Colors.RED_700),
+                                     title=ft.Text(ctx.t("quarantine_title")),
+                                     trailing=ft.Text(str(len(work.quarantined))),
+                                     on_click=lambda e: open_problems(ctx)))
+        if work.conflicted:
+            items.append(ft.ListTile(leading=ft.Icon(ft.Icons.CALL_SPLIT, color=ft.Colors.ORANGE_800),
+                                     title=ft.Text(ctx.t("conflicts_title")),
+                                     trailing=ft.Text(str(len(work.conflicted))),
+                                     on_click=lambda e: open_problems(ctx)))
+    return ft.ListView(items, expand=True, padding=ft.Padding.only(bottom=24))

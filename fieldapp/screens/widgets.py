@@ -1,0 +1,122 @@
+"""Pieces several screens use: the sync bar, empty states, headers, colours."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import flet as ft
+
+from ..syncer import SyncStatus
+
+RISK_COLOURS = {"red": ft.Colors.RED_600, "orange": ft.Colors.ORANGE_700,
+                "yellow": ft.Colors.AMBER_600, "blue": ft.Colors.BLUE_600}
+TOUCH = 48  # minimum touch target, logical pixels
+
+
+def risk_colour(risk: str | None) -> str:
+    return RISK_COLOURS.get(risk or "", ft.Colors.GREY_500)
+
+
+def header(text: str) -> ft.Control:
+    return ft.Container(ft.Text(text, size=16, weight=ft.FontWeight.BOLD),
+                        padding=ft.Padding.only(left=16, right=16, top=16, bottom=4))
+
+
+def empty(text: str) -> ft.Control:
+    return ft.Container(ft.Text(text, color=ft.Colors.GREY_700), padding=ft.Padding.symmetric(vertical=12, horizontal=16))
+
+
+def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
+    """(words, colour) for the sync state: the pending count always comes first."""
+    if st.state == "syncing":
+        return ctx.t("syncing"), ft.Colors.BLUE_700
+    parts = [ctx.t("pending_n", n=st.pending) if st.pending else ctx.t("all_synced")]
+    colour = ft.Colors.GREEN_800 if not st.pending else ft.Colors.ORANGE_900
+    if st.state == "offline":
+        parts.append(ctx.t("offline"))
+        colour = ft.Colors.GREY_800
+    elif st.state == "signed_out":
+        parts.append(ctx.t("signed_out_sync"))
+        colour = ft.Colors.RED_700
+    elif st.state == "outdated":
+        parts.append(ctx.t("outdated"))
+        colour = ft.Colors.RED_700
+    elif st.state == "error":
+        parts.append(ctx.t("sync_error", detail=st.detail))
+        colour = ft.Colors.RED_700
+    if st.quarantined:
+        parts.append(ctx.t("quarantined_n", n=st.quarantined))
+        colour = ft.Colors.RED_700
+    return " · ".join(parts), colour
+
+
+def last_sync_text(ctx, st: SyncStatus) -> str:
+    ms = st.last_sync_ms
+    if not ms:
+        raw = ctx.phone.replica.meta("last_sync_ms")
+        ms = int(raw) if raw else None
+    if not ms:
+        return ctx.t("never_synced")
+    when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone(dt.timedelta(hours=8)))
+    return ctx.t("last_sync", when=when.strftime("%m-%d %H:%M"))
+
+
+def sync_bar(ctx) -> ft.Control:
+    """Always in sight: what is waiting, whether it is moving, and a way to push it."""
+    label = ft.Text(size=14, weight=ft.FontWeight.W_500)
+    last = ft.Text(size=12, color=ft.Colors.GREY_700)
+    bar = ft.ProgressBar(visible=False, height=3)
+    icon = ft.Icon(ft.Icons.CLOUD_DONE, size=20)
+
+    def show(st: SyncStatus) -> None:
+        label.value, label.color = status_text(ctx, st)
+        last.value = last_sync_text(ctx, st)
+        bar.visible = st.state == "syncing"
+        bar.value = st.progress
+        icon.icon = {"syncing": ft.Icons.SYNC, "offline": ft.Icons.CLOUD_OFF}.get(
+            st.state, ft.Icons.CLOUD_UPLOAD if st.pending else ft.Icons.CLOUD_DONE)
+        icon.color = label.color
+
+    ctx.on_status(show)
+    st = ctx.phone.runner.status
+    show(SyncStatus(**{**st.__dict__, "pending": ctx.phone.replica.pending_count(),
+                       "quarantined": len(ctx.phone.replica.quarantined())}))
+    return ft.Container(
+        ft.Column([
+            ft.Row([icon, ft.Column([label, last], spacing=0, expand=True),
+                    ft.TextButton(ctx.t("sync_now"), on_click=lambda e: ctx.phone.runner.request(),
+                                  height=TOUCH)],
+                   vertical_alignment=ft.CrossAxisAlignment.CENTER),
+            bar], spacing=2),
+        padding=ft.Padding.only(left=12, right=4, top=2, bottom=2), bgcolor=ft.Colors.BLUE_GREY_50)
+
+
+def deadline_text(ctx, deadline: str | None, today: dt.date | None = None) -> tuple[str, str]:
+    if not deadline:
+        return "", ft.Colors.GREY_700
+    from ..worklist import days_left
+    n = days_left(deadline, today)
+    if n is None:
+        return deadline, ft.Colors.GREY_700
+    if n < 0:
+        return ctx.t("overdue", n=-n), ft.Colors.RED_700
+    if n == 0:
+        return ctx.t("due_today"), ft.Colors.ORANGE_900
+    return ctx.t("days_left", n=n), ft.Colors.ORANGE_900 if n <= 7 else ft.Colors.GREY_800
+
+
+def case_tile(ctx, case: dict, on_open, names: dict | None = None) -> ft.Control:
+    from sync import codes
+    from sync.queries import OPEN_STATUSES
+    dl, dl_colour = deadline_text(ctx, case.get("deadline")) if case.get("status") in OPEN_STATUSES else ("", None)
+    subtitle = " · ".join(x for x in (
+        ctx.code(codes.CASE_STATUSES, case.get("status")),
+        ctx.code(codes.CATEGORIES, case.get("category")),
+        (names or {}).get(case.get("owner"), case.get("owner") or "")) if x)
+    title = case.get("title") or (case.get("description") or "")[:20]
+    return ft.ListTile(
+        leading=ft.Container(width=12, height=40, bgcolor=risk_colour(case.get("risk")), border_radius=3),
+        title=ft.Text(title, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
+        subtitle=ft.Text(subtitle, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
+        trailing=ft.Text(dl, color=dl_colour, size=12) if dl else None,
+        on_click=lambda e: on_open(case["id"]), min_height=TOUCH + 16)

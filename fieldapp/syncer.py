@@ -1,0 +1,124 @@
+"""The background sync: one loop per app, whatever the number of open screens.
+
+It syncs soon after each local write, every `interval_s` when idle, and after a
+failure retries with a growing pause (up to `max_pause_s`), so a phone that comes
+back into signal syncs by itself. A person may always press "sync now". The status
+it publishes is plain data; screens turn it into words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from sync.client import SyncClient
+from sync.errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    state: str = "idle"            # idle | syncing | offline | signed_out | outdated | error
+    pending: int = 0
+    quarantined: int = 0
+    last_sync_ms: int | None = None
+    progress: float | None = None  # 0..1 while pushing; None when not known
+    detail: str = ""               # the server's own words for an error, if any
+    next_try_s: float | None = None
+    received: int = 0              # changes pulled since the app started: screens refresh on a rise
+
+
+def error_state(exc: SyncError) -> str:
+    """The one place a sync failure becomes a state the screens know how to say."""
+    if isinstance(exc, Unreachable):
+        return "offline"
+    if isinstance(exc, AuthRequired):
+        return "signed_out"
+    if isinstance(exc, ProtocolMismatch):
+        return "outdated"
+    if isinstance(exc, Refused):
+        return "error"
+    return "error"
+
+
+class SyncRunner:
+    def __init__(self, make_client: Callable[[], SyncClient], *, interval_s: float = 60,
+                 first_pause_s: float = 2, max_pause_s: float = 60):
+        self.make_client = make_client
+        self.interval_s, self.first_pause_s, self.max_pause_s = interval_s, first_pause_s, max_pause_s
+        self.listeners: list[Callable[[SyncStatus], None]] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._client: SyncClient | None = None
+        self.status = SyncStatus()
+
+    # --- for screens ----------------------------------------------------------------
+    def subscribe(self, fn: Callable[[SyncStatus], None]) -> Callable[[], None]:
+        self.listeners.append(fn)
+        return lambda: self.listeners.remove(fn) if fn in self.listeners else None
+
+    def request(self) -> None:
+        """Sync as soon as possible (after a local write, or "sync now")."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self.run_forever())
+
+    # --- the loop -----------------------------------------------------------------
+    async def run_forever(self) -> None:
+        pause = None
+        while True:
+            ok = await self.sync_once()
+            if ok:
+                pause, wait = None, self.interval_s
+            else:
+                pause = self.first_pause_s if pause is None else min(pause * 2, self.max_pause_s)
+                wait = pause
+            self._publish(next_try_s=wait if not ok else None)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def sync_once(self) -> bool:
+        loop = asyncio.get_running_loop()
+        client = self._client = self._client or self.make_client()
+        if not client.signed_in:
+            self._publish(state="signed_out")
+            return True
+        self._publish(state="syncing", progress=0.0, detail="")
+
+        def progress(p: dict) -> None:
+            frac = None
+            if p.get("phase") == "push":
+                done, left = p.get("pushed", 0), p.get("pending", 0)
+                frac = done / (done + left) if done + left else 1.0
+            loop.call_soon_threadsafe(self._publish, "syncing", frac)
+
+        try:
+            report = await asyncio.to_thread(client.sync, progress)
+        except SyncError as e:
+            self._publish(state=error_state(e), progress=None, detail=e.message)
+            return False
+        self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
+                      received=self.status.received + report.pulled)
+        return True
+
+    def _publish(self, state: str | None = None, progress: float | None = None, **kw) -> None:
+        client = self._client
+        counts = {}
+        if client is not None:
+            counts = {"pending": client.replica.pending_count(),
+                      "quarantined": len(client.replica.quarantined())}
+        self.status = replace(self.status, **({"state": state} if state else {}),
+                              progress=progress, **counts, **kw)
+        for fn in list(self.listeners):
+            try:
+                fn(self.status)
+            except Exception:  # a closed browser tab must not stop the sync
+                self.listeners.remove(fn)

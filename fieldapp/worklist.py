@@ -1,0 +1,58 @@
+"""What the Today screen decides: what is due, what is late, what needs a look.
+
+Plain functions over plain data, so they are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def today_cst() -> dt.date:
+    return dt.datetime.now(CST).date()
+
+
+def days_left(deadline: str | None, today: dt.date | None = None) -> int | None:
+    """Calendar days until a deadline (negative when past); None for no or bad date."""
+    if not deadline:
+        return None
+    try:
+        d = dt.date.fromisoformat(deadline[:10])
+    except ValueError:
+        return None
+    return (d - (today or today_cst())).days
+
+
+def overdue_days(due: str | None, today: dt.date | None = None) -> int:
+    n = days_left(due, today)
+    return -n if n is not None and n < 0 else 0
+
+
+@dataclass
+class Today:
+    due: list[dict] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)
+    quarantined: list[dict] = field(default_factory=list)
+    conflicted: list[tuple[str, dict]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> int:
+        return len(self.quarantined) + len(self.conflicted)
+
+
+def today(ws, on: dt.date | None = None) -> Today:
+    """Today's work for the person signed in on this phone."""
+    on = on or today_cst()
+    due = ws.due_households(on) if ws.role != "leader" else []
+    return Today(due=due, changed=ws.changed_cases(), quarantined=ws.quarantined(),
+                 conflicted=ws.conflicted())
+
+
+def split_parties(text: str) -> list[str]:
+    """"张三、李四, 王五" → ["张三", "李四", "王五"]: people type any separator."""
+    for sep in ("、", "，", ";", "；", "\n"):
+        text = text.replace(sep, ",")
+    return [p.strip() for p in text.split(",") if p.strip()]

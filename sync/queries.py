@@ -1,0 +1,189 @@
+"""Reads the screens need, over any replica's tables: one place for the SQL.
+
+Every function takes a replica and, where the store holds more than the person may
+see (the central store, in the office's browser), a `Scope`; on a phone the replica
+holds only what its account may see, so the scope is None there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from .model import ENTITIES
+from .replica import TABLES, Replica, decode_row
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one person may read: their grids and the cases they own."""
+    grids: frozenset
+    username: str
+
+    def where(self, grid_col: str = "grid_id", owner_col: str | None = None) -> tuple[str, list]:
+        marks = ",".join("?" * len(self.grids)) or "NULL"
+        sql = f"({grid_col} IN ({marks})"
+        args = list(self.grids)
+        if owner_col:
+            sql += f" OR {owner_col} = ?"
+            args.append(self.username)
+        return sql + ")", args
+
+
+def _rows(replica: Replica, entity: str, sql: str, args=()) -> list[dict]:
+    cur = replica.conn.execute(sql, args)
+    names = [d[0] for d in cur.description]
+    ent = ENTITIES[entity]
+    out = []
+    for raw in cur:
+        rec = dict(zip(names, raw))
+        rec.pop("_versions", None)
+        out.append(decode_row(ent, rec))
+    return out
+
+
+def _scoped(scope: Scope | None, owner: bool = False, prefix: str = "") -> tuple[str, list]:
+    if scope is None:
+        return "1", []
+    return scope.where(f"{prefix}grid_id", f"{prefix}owner" if owner else None)
+
+
+# --- the directory ------------------------------------------------------------------
+def grids(replica: Replica) -> list[dict]:
+    return _rows(replica, "grid", "SELECT * FROM grids ORDER BY id")
+
+
+def staff_names(replica: Replica) -> dict[str, str]:
+    return dict(replica.conn.execute("SELECT username, name FROM staff"))
+
+
+def leaders(replica: Replica) -> list[dict]:
+    return _rows(replica, "staff", "SELECT * FROM staff WHERE role='leader' ORDER BY username")
+
+
+# --- households ---------------------------------------------------------------------
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_households(replica: Replica, text: str = "", need: str | None = None,
+                      scope: Scope | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+    """Households whose head, address, phone or members match the text, by address."""
+    where, args = _scoped(scope)
+    text = text.strip()
+    if text:
+        where += (" AND (head_name LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\'"
+                  " OR phone LIKE ? ESCAPE '\\' OR members LIKE ? ESCAPE '\\')")
+        args += [_like(text)] * 4
+    if need:
+        where += " AND tags LIKE ?"
+        args.append(f'%"{need}"%')
+    return _rows(replica, "household",
+                 f"SELECT * FROM households WHERE {where} ORDER BY address, id LIMIT ? OFFSET ?",
+                 (*args, limit, offset))
+
+
+def nearest_households(replica: Replica, lat: float, lon: float, limit: int = 50,
+                       scope: Scope | None = None) -> list[tuple[float, dict]]:
+    """The households nearest a point, with their distance in metres (geodesic).
+
+    SQLite orders by a flat-earth distance (exact enough to rank within a township);
+    the few returned get the true geodesic distance from geopy.
+    """
+    from geopy.distance import geodesic
+    where, args = _scoped(scope)
+    k = math.cos(math.radians(lat)) ** 2
+    rows = _rows(replica, "household",
+                 f"SELECT * FROM households WHERE {where} AND lat IS NOT NULL AND lon IS NOT NULL"
+                 " ORDER BY (lat-?)*(lat-?) + (lon-?)*(lon-?)*? LIMIT ?",
+                 (*args, lat, lat, lon, lon, k, limit))
+    return [(geodesic((lat, lon), (r["lat"], r["lon"])).meters, r) for r in rows]
+
+
+def household(replica: Replica, household_id: str) -> dict | None:
+    return replica.get("household", household_id)
+
+
+def due_households(replica: Replica, today: dt.date, scope: Scope | None = None,
+                   limit: int = 200) -> list[dict]:
+    """Households whose next visit is due by today, the most overdue first."""
+    where, args = _scoped(scope)
+    return _rows(replica, "household",
+                 f"SELECT * FROM households WHERE {where} AND next_visit_due IS NOT NULL"
+                 " AND next_visit_due <= ? ORDER BY next_visit_due, address LIMIT ?",
+                 (*args, today.isoformat(), limit))
+
+
+def visits(replica: Replica, household_id: str | None = None, case_id: str | None = None,
+           limit: int = 100) -> list[dict]:
+    if household_id:
+        return _rows(replica, "visit", "SELECT * FROM visits WHERE household_id=?"
+                     " ORDER BY visited_at DESC LIMIT ?", (household_id, limit))
+    return _rows(replica, "visit", "SELECT * FROM visits WHERE case_id=?"
+                 " ORDER BY visited_at DESC LIMIT ?", (case_id, limit))
+
+
+# --- cases --------------------------------------------------------------------------
+OPEN_STATUSES = ("reported", "accepted", "assigned", "in_progress", "reopened")
+
+
+def cases(replica: Replica, *, reported_by: str | None = None, owner: str | None = None,
+          open_only: bool = False, status: str | None = None, scope: Scope | None = None,
+          limit: int = 50, offset: int = 0) -> list[dict]:
+    """Cases newest first; filtered by reporter, owner, state."""
+    where, args = _scoped(scope, owner=True)
+    if reported_by:
+        where += " AND reported_by=?"
+        args.append(reported_by)
+    if owner:
+        where += " AND owner=?"
+        args.append(owner)
+    if status:
+        where += " AND status=?"
+        args.append(status)
+    elif open_only:
+        where += f" AND status IN ({','.join('?' * len(OPEN_STATUSES))})"
+        args += OPEN_STATUSES
+    order = "deadline IS NULL, deadline, reported_at DESC" if owner else "reported_at DESC"
+    return _rows(replica, "case", f"SELECT * FROM cases WHERE {where} ORDER BY {order}, id"
+                 " LIMIT ? OFFSET ?", (*args, limit, offset))
+
+
+def timeline(replica: Replica, case_id: str) -> list[dict]:
+    """Everything that happened to a case, oldest first: events, visits, callbacks."""
+    items = []
+    case = replica.get("case", case_id)
+    if case and case.get("reported_at"):
+        items.append({"type": "report", "at": case["reported_at"], "by": case.get("reported_by") or "",
+                      "kind": case.get("channel") or "", "text": "", "id": ""})
+    for e in _rows(replica, "case_event", "SELECT * FROM case_events WHERE case_id=?", (case_id,)):
+        items.append({"type": "event", "at": e["at"], "by": e["by"], "kind": e["kind"],
+                      "text": e["text"] or "", "id": e["id"]})
+    for v in visits(replica, case_id=case_id, limit=500):
+        items.append({"type": "visit", "at": v["visited_at"], "by": v["visitor"], "kind": v["kind"],
+                      "text": "\n".join(x for x in (v["seen"], v["requests"]) if x), "id": v["id"],
+                      "lat": v["lat"], "lon": v["lon"], "accuracy_m": v["accuracy_m"]})
+    for c in _rows(replica, "callback", "SELECT * FROM callbacks WHERE case_id=?", (case_id,)):
+        items.append({"type": "callback", "at": c["at"], "by": c["by"], "kind": c["answer"],
+                      "text": c["comment"] or "", "id": c["id"]})
+    items.sort(key=lambda x: (_instant(x["at"]), x["id"]))
+    return items
+
+
+def _instant(text: str) -> dt.datetime:
+    """Times written in different zones still sort in true order."""
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def conflicted(replica: Replica) -> list[tuple[str, dict]]:
+    """(entity, record) of every record carrying a losing concurrent edit."""
+    out = []
+    for entity, table in TABLES.items():
+        for r in _rows(replica, entity, f"SELECT * FROM {table} WHERE _conflicts > 0"):
+            out.append((entity, r))
+    return out

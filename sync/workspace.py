@@ -1,0 +1,181 @@
+"""The store the screens talk to: domain verbs over a replica, for one signed-in person.
+
+Two implementations share the reads (sync/queries.py) and the verbs below and
+differ in how a write is made: on a phone, into the device replica's outbox
+(`DeviceWorkspace`); in the office's browser, straight into the central store with
+the person's permissions (issue 4). Screens never see SQL or HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import queries
+from .device import DeviceReplica
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def now_iso() -> str:
+    return dt.datetime.now(CST).replace(microsecond=0).isoformat()
+
+
+class Workspace:
+    replica = None
+
+    def __init__(self, account: dict):
+        self.account = account
+
+    # --- who -------------------------------------------------------------------------
+    @property
+    def username(self) -> str:
+        return self.account["username"]
+
+    @property
+    def role(self) -> str:
+        return self.account["role"]
+
+    @property
+    def grids(self) -> list[str]:
+        return list(self.account.get("grids") or [])
+
+    scope = None  # a phone's replica holds only what its account may see
+
+    # --- reads -----------------------------------------------------------------------
+    def grid_list(self) -> list[dict]:
+        mine = set(self.grids)
+        return [g for g in queries.grids(self.replica) if not mine or g["id"] in mine]
+
+    def staff_names(self) -> dict[str, str]:
+        return queries.staff_names(self.replica)
+
+    def search_households(self, text="", need=None, limit=50, offset=0):
+        return queries.search_households(self.replica, text, need, self.scope, limit, offset)
+
+    def nearest_households(self, lat, lon, limit=50):
+        return queries.nearest_households(self.replica, lat, lon, limit, self.scope)
+
+    def household(self, hid):
+        return queries.household(self.replica, hid)
+
+    def household_visits(self, hid):
+        return queries.visits(self.replica, household_id=hid)
+
+    def due_households(self, today: dt.date):
+        return queries.due_households(self.replica, today, self.scope)
+
+    def cases(self, **kw):
+        return queries.cases(self.replica, scope=self.scope, **kw)
+
+    def case(self, cid):
+        return self.replica.get("case", cid)
+
+    def timeline(self, cid):
+        return queries.timeline(self.replica, cid)
+
+    def conflicts(self, entity, rid):
+        return self.replica.conflicts(entity, rid)
+
+    def conflicted(self):
+        return queries.conflicted(self.replica)
+
+    # --- writes (each implementation) ----------------------------------------------
+    def create(self, entity: str, fields: dict) -> str:
+        raise NotImplementedError
+
+    def update(self, entity: str, rid: str, fields: dict) -> None:
+        raise NotImplementedError
+
+    # --- the verbs --------------------------------------------------------------------
+    def record_visit(self, fields: dict) -> str:
+        """A household visit (走访) or, with a case, a leader's home visit (下访)."""
+        f = {"kind": "household", "visitor": self.username, "visited_at": now_iso(), **fields}
+        if not f.get("grid_id"):
+            if f.get("household_id"):
+                hh = self.household(f["household_id"]) or {}
+                f["grid_id"] = hh.get("grid_id")
+            elif f.get("case_id"):
+                f["grid_id"] = (self.case(f["case_id"]) or {}).get("grid_id")
+        vid = self.create("visit", _clean(f))  # a visit for a case is on its timeline already
+        if f.get("household_id") and f.get("needs_found"):
+            hh = self.household(f["household_id"]) or {}
+            tags = sorted(set(hh.get("tags") or []) | set(f["needs_found"]))
+            if tags != sorted(hh.get("tags") or []):
+                self.update("household", f["household_id"], {"tags": tags})
+        return vid
+
+    def report_case(self, fields: dict) -> str:
+        """A dispute or petition sign reported from the field (上报矛盾纠纷)."""
+        f = {"kind": "dispute", "channel": "grid", "status": "reported",
+             "reported_by": self.username, "reported_at": now_iso(), **fields}
+        return self.create("case", _clean(f))  # its report opens its timeline (queries.timeline)
+
+    def add_progress(self, case_id: str, text: str) -> str:
+        case = self.case(case_id) or {}
+        eid = self.create("case_event", {"case_id": case_id, "kind": "progress", "at": now_iso(),
+                                         "by": self.username, "text": text})
+        if case.get("status") in ("assigned", "accepted", "reopened"):
+            self.update("case", case_id, {"status": "in_progress"})
+        return eid
+
+    def resolve_case(self, case_id: str, outcome: str, method: str) -> None:
+        self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method})
+        self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": now_iso(),
+                                   "by": self.username, "text": method})
+
+
+def _clean(fields: dict) -> dict:
+    """Leave out empty answers: an unanswered field is absent, not an empty string."""
+    return {k: v for k, v in fields.items() if v not in (None, "", [])}
+
+
+class DeviceWorkspace(Workspace):
+    """The phone's workspace: writes go to the device replica and its outbox."""
+
+    def __init__(self, replica: DeviceReplica, account: dict):
+        super().__init__(account)
+        self.replica = replica
+
+    def create(self, entity, fields):
+        return self.replica.create(entity, fields, self.username)["record"]
+
+    def update(self, entity, rid, fields):
+        self.replica.update(entity, rid, fields, self.username)
+
+    # --- what only a phone has ------------------------------------------------------
+    def pending_count(self) -> int:
+        return self.replica.pending_count()
+
+    def quarantined(self) -> list[dict]:
+        return self.replica.quarantined()
+
+    def retry_quarantined(self, change_id: str) -> None:
+        self.replica.retry_quarantined(change_id)
+
+    def mark_seen(self, case_id: str) -> None:
+        """Remember the case as the person last saw it, for "changed since" on Today."""
+        self.replica.set_meta(f"seen:{case_id}", _latest_stamp(self.replica.versions("case", case_id)))
+
+    def changed_cases(self) -> list[dict]:
+        """Cases this person reported or owns that someone else changed since they last looked."""
+        out = []
+        mine = self.cases(reported_by=self.username, limit=500) + (
+            self.cases(owner=self.username, limit=500) if self.role == "leader" else [])
+        seen_ids = set()
+        for c in mine:
+            if c["id"] in seen_ids:
+                continue
+            seen_ids.add(c["id"])
+            ver = self.replica.versions("case", c["id"])
+            latest = _latest_stamp(ver, exclude_author=self.username)
+            if latest and latest > (self.replica.meta(f"seen:{c['id']}") or ""):
+                out.append(c)
+        return out
+
+
+def _latest_stamp(versions: dict, exclude_author: str | None = None) -> str:
+    stamps = [st[0] for st in versions.values() if exclude_author is None or st[1] != exclude_author]
+    return max(stamps, default="")
+
+
+__all__ = ["Workspace", "DeviceWorkspace", "now_iso"]
