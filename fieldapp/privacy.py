@@ -18,6 +18,8 @@ def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
     p = phone.strip()
-    if len(p) < 7:
+    if len(p) < 8:
         return "*" * len(p)
+    if len(p) < 11:  # a landline: hiding only p[3:-4] would show nearly all of it
+        return "*" * (len(p) - 4) + p[-4:]
     return p[:3] + "*" * (len(p) - 7) + p[-4:]

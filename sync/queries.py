@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from . import merge
 from .model import ENTITIES
 from .replica import TABLES, Replica, decode_row
 
@@ -31,14 +32,18 @@ class Scope:
         return sql + ")", args
 
 
-def _rows(replica: Replica, entity: str, sql: str, args=()) -> list[dict]:
+def _rows(replica: Replica, entity: str, sql: str, args=(), stamped: bool = False) -> list[dict]:
+    """Decoded rows; `stamped` adds `_stamp`, the clock stamp of the record's first write
+    (the order in which two things recorded in the same second happened)."""
     cur = replica.conn.execute(sql, args)
     names = [d[0] for d in cur.description]
     ent = ENTITIES[entity]
     out = []
     for raw in cur:
         rec = dict(zip(names, raw))
-        rec.pop("_versions", None)
+        versions = rec.pop("_versions", None)
+        if stamped and versions:
+            rec["_stamp"] = min(st[0] for st in merge.loads(versions).values())
         out.append(decode_row(ent, rec))
     return out
 
@@ -107,11 +112,14 @@ def household(replica: Replica, household_id: str) -> dict | None:
 
 def due_households(replica: Replica, today: dt.date, scope: Scope | None = None,
                    limit: int = 200) -> list[dict]:
-    """Households whose next visit is due by today, the most overdue first."""
-    where, args = _scoped(scope)
+    """Households whose next visit is due by today and not yet made, the most overdue
+    first. A visit on or after the due date settles it: no write is needed for that."""
+    where, args = _scoped(scope, prefix="h.")
     return _rows(replica, "household",
-                 f"SELECT * FROM households WHERE {where} AND next_visit_due IS NOT NULL"
-                 " AND next_visit_due <= ? ORDER BY next_visit_due, address LIMIT ?",
+                 f"SELECT h.* FROM households h WHERE {where} AND h.next_visit_due IS NOT NULL"
+                 " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
+                 " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)"
+                 " ORDER BY h.next_visit_due, h.address LIMIT ?",
                  (*args, today.isoformat(), limit))
 
 
@@ -157,17 +165,17 @@ def timeline(replica: Replica, case_id: str) -> list[dict]:
     if case and case.get("reported_at"):
         items.append({"type": "report", "at": case["reported_at"], "by": case.get("reported_by") or "",
                       "kind": case.get("channel") or "", "text": "", "id": ""})
-    for e in _rows(replica, "case_event", "SELECT * FROM case_events WHERE case_id=?", (case_id,)):
+    for e in _rows(replica, "case_event", "SELECT * FROM case_events WHERE case_id=?", (case_id,), True):
         items.append({"type": "event", "at": e["at"], "by": e["by"], "kind": e["kind"],
-                      "text": e["text"] or "", "id": e["id"]})
-    for v in visits(replica, case_id=case_id, limit=500):
+                      "text": e["text"] or "", "id": e["id"], "stamp": e["_stamp"]})
+    for v in _rows(replica, "visit", "SELECT * FROM visits WHERE case_id=?", (case_id,), True):
         items.append({"type": "visit", "at": v["visited_at"], "by": v["visitor"], "kind": v["kind"],
                       "text": "\n".join(x for x in (v["seen"], v["requests"]) if x), "id": v["id"],
-                      "lat": v["lat"], "lon": v["lon"], "accuracy_m": v["accuracy_m"]})
-    for c in _rows(replica, "callback", "SELECT * FROM callbacks WHERE case_id=?", (case_id,)):
+                      "lat": v["lat"], "lon": v["lon"], "accuracy_m": v["accuracy_m"], "stamp": v["_stamp"]})
+    for c in _rows(replica, "callback", "SELECT * FROM callbacks WHERE case_id=?", (case_id,), True):
         items.append({"type": "callback", "at": c["at"], "by": c["by"], "kind": c["answer"],
-                      "text": c["comment"] or "", "id": c["id"]})
-    items.sort(key=lambda x: (_instant(x["at"]), x["id"]))
+                      "text": c["comment"] or "", "id": c["id"], "stamp": c["_stamp"]})
+    items.sort(key=lambda x: (_instant(x["at"]), x.get("stamp", "")))
     return items
 
 

@@ -8,7 +8,7 @@ import flet as ft
 from sync import codes
 from sync.device import ValidationError
 
-from .widgets import TOUCH, deadline_text, empty, header, risk_colour
+from .widgets import TOUCH, appbar, deadline_text, empty, header, risk_colour
 
 
 def _row(label: str, value: str, colour=None) -> ft.Control:
@@ -128,7 +128,6 @@ def open_case(ctx, cid: str) -> None:
 
     fill()
     view = ft.View(route=f"/case/{cid}", padding=0, controls=[body],
-                   appbar=ft.AppBar(title=title, leading=ft.IconButton(
-                       ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop())))
+                   appbar=appbar(ctx, title))
     view.data = fill
     ctx.push(view)

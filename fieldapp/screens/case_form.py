@@ -9,7 +9,7 @@ from sync.device import ValidationError
 
 from ..worklist import split_parties
 from .position import PositionPicker
-from .widgets import TOUCH, risk_colour
+from .widgets import TOUCH, appbar, risk_colour
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -33,8 +33,8 @@ def open_case_form(ctx, household: dict | None = None) -> None:
     by_field = {"category": category, "parties": parties, "place": place, "description": description}
 
     async def save(e) -> None:
-        for f in by_field.values():
-            f.error = None if not isinstance(f, ft.Dropdown) else f.error
+        for f in (parties, place, description):
+            f.error = None
         category.error_text = None
         loc, ok = picker.fields()
         grid = (household or {}).get("grid_id") or (ctx.ws.grids[0] if ctx.ws.grids else None)
@@ -67,12 +67,13 @@ def open_case_form(ctx, household: dict | None = None) -> None:
 
     view = ft.View(route="/report", padding=16, scroll=ft.ScrollMode.AUTO, controls=[
         ft.Text(ctx.t("case_kind"), weight=ft.FontWeight.BOLD), kind,
-        ft.Row([category]), parties, place, description,
+        # Flutter gives the dropdown no accessible name of its own: a screen reader
+        # (and the browser tests) find it by this label.
+        ft.Semantics(label=ctx.t("category"), button=True, content=ft.Row([category])),
+        parties, place, description,
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
         picker.control, message,
         ft.FilledButton(ctx.t("save"), icon=ft.Icons.SEND, on_click=save, height=TOUCH),
-    ], appbar=ft.AppBar(title=ft.Text(ctx.t("case_title")),
-                        leading=ft.IconButton(ft.Icons.ARROW_BACK, tooltip=ctx.t("back"),
-                                              on_click=lambda e: ctx.pop())))
+    ], appbar=appbar(ctx, ctx.t("case_title")))
     ctx.push(view)
     ctx.page.run_task(picker.locate)

@@ -7,7 +7,7 @@ import flet as ft
 from sync import codes
 
 from ..privacy import mask_id, mask_phone
-from .widgets import TOUCH, empty, header
+from .widgets import TOUCH, appbar, empty, header
 
 
 def _row(label: str, value: str) -> ft.Control:
@@ -59,8 +59,6 @@ def open_household(ctx, hid: str) -> None:
 
     fill()
     view = ft.View(route=f"/household/{hid}", padding=0, controls=[body],
-                   appbar=ft.AppBar(title=ft.Text(h["head_name"]),
-                                    leading=ft.IconButton(ft.Icons.ARROW_BACK, tooltip=ctx.t("back"),
-                                                          on_click=lambda e: ctx.pop())))
+                   appbar=appbar(ctx, h["head_name"]))
     view.data = fill
     ctx.push(view)

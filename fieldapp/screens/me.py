@@ -6,7 +6,7 @@ import flet as ft
 
 from sync import codes
 
-from .widgets import TOUCH, empty, header, last_sync_text, status_text
+from .widgets import TOUCH, appbar, empty, header, last_sync_text, status_text
 
 
 def problems_controls(ctx, refresh) -> list[ft.Control]:
@@ -52,9 +52,7 @@ def open_problems(ctx) -> None:
     def fill():
         body.controls = problems_controls(ctx, lambda: (fill(), ctx.page.update()))
     fill()
-    view = ft.View(route="/problems", padding=0, controls=[body], appbar=ft.AppBar(
-        title=ft.Text(ctx.t("today_problems")),
-        leading=ft.IconButton(ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop())))
+    view = ft.View(route="/problems", padding=0, controls=[body], appbar=appbar(ctx, ctx.t("today_problems")))
     view.data = fill
     ctx.push(view)
 

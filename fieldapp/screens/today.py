@@ -18,10 +18,10 @@ def today_panel(ctx) -> ft.Control:
     names = ctx.ws.staff_names()
     items: list[ft.Control] = []
     if ctx.ws.role != "leader":
-        items.append(ft.Row([
+        items.append(ft.Container(ft.Row([
             ft.FilledButton(ctx.t("report_case"), icon=ft.Icons.REPORT, height=TOUCH,
                             on_click=lambda e: open_case_form(ctx)),
-        ], wrap=True))
+        ], wrap=True), padding=ft.Padding.only(left=16, right=16, top=12)))
         items.append(header(f"{ctx.t('today_due')} ({len(work.due)})"))
         if not work.due:
             items.append(empty(ctx.t("nothing_due")))

@@ -8,7 +8,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .position import PositionPicker
-from .widgets import TOUCH
+from .widgets import TOUCH, appbar
 
 
 def open_visit_form(ctx, household: dict | None = None, case: dict | None = None) -> None:
@@ -60,8 +60,6 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
                      ft.Row(list(needs.values()), wrap=True)]
     controls += [message, ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=TOUCH)]
     view = ft.View(route="/visit", padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
-                   appbar=ft.AppBar(title=ft.Text(ctx.t("home_visit_title" if home_visit else "visit_title")),
-                                    leading=ft.IconButton(ft.Icons.ARROW_BACK, tooltip=ctx.t("back"),
-                                                          on_click=lambda e: ctx.pop())))
+                   appbar=appbar(ctx, ctx.t("home_visit_title" if home_visit else "visit_title")))
     ctx.push(view)
     ctx.page.run_task(picker.locate)

@@ -120,3 +120,10 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None) -> ft.Control
         subtitle=ft.Text(subtitle, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
         trailing=ft.Text(dl, color=dl_colour, size=12) if dl else None,
         on_click=lambda e: on_open(case["id"]), min_height=TOUCH + 16)
+
+
+def appbar(ctx, title) -> ft.AppBar:
+    """The bar of a pushed screen: its title and a back button a screen reader can name."""
+    back = ft.Semantics(label=ctx.t("back"), button=True, content=ft.IconButton(
+        ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop()))
+    return ft.AppBar(title=title if isinstance(title, ft.Control) else ft.Text(title), leading=back)

@@ -1,0 +1,136 @@
+"""Real processes for browser tests: the township server, a phone app instance, and
+Debian's Chromium driven by Playwright. Nothing here is a stand-in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(os.environ.get("GRIDBOOK_TEST_OUTPUT", ROOT / "test-output"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 360, "height": 780}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+class Process:
+    """A child process on a fixed port, which can be stopped and started again."""
+
+    def __init__(self, args: list[str], port: int, ready_path: str, log: Path, env: dict | None = None):
+        self.args, self.port, self.ready_path, self.log, self.env = args, port, ready_path, log, env
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Process":
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(self.env or {})})
+        wait_http(self.url + self.ready_path, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def server_process(db: str, log_dir: Path, port: int | None = None) -> Process:
+    port = port or free_port()
+    return Process([sys.executable, "-m", "sync.cli", "serve", "--db", db, "--host", "127.0.0.1",
+                    "--port", str(port), "--log-level", "warning"], port, "/api/v1/health",
+                   log_dir / "server.log")
+
+
+def app_process(data: str, server_url: str, log_dir: Path, name: str) -> Process:
+    port = free_port()
+    return Process([sys.executable, "-m", "fieldapp", "--data", data, "--server", server_url,
+                    "--host", "127.0.0.1", "--port", str(port)], port, "/", log_dir / f"app-{name}.log",
+                   env={"GRIDBOOK_SYNC_INTERVAL": "2", "GRIDBOOK_SYNC_MAX_PAUSE": "2"})
+
+
+OPEN_PAGES: list = []   # for a screenshot when a test fails
+
+
+class AppPage:
+    """A Flutter page seen through its accessibility tree, as a screen reader sees it."""
+
+    def __init__(self, page, shots: Path):
+        self.page, self.shots = page, shots
+        OPEN_PAGES.append(self)
+        self.font_responses: list = []
+        page.on("response", lambda r: self.font_responses.append(r) if r.url.endswith(".otf") else None)
+
+    def open(self, url: str) -> "AppPage":
+        self.page.goto(url)
+        placeholder = self.page.locator("flt-semantics-placeholder").first
+        placeholder.wait_for(state="attached", timeout=90_000)
+        placeholder.dispatch_event("click")
+        return self
+
+    def text(self, text: str, timeout_s: float = 30):
+        loc = self.page.get_by_text(text, exact=False).first
+        loc.wait_for(state="attached", timeout=timeout_s * 1000)
+        return loc
+
+    def button(self, name: str, role: str = "button"):
+        return self.page.get_by_role(role, name=name, exact=False).first
+
+    def tap(self, name: str, role: str = "button") -> None:
+        self.button(name, role).click()
+
+    def type(self, label: str, text: str) -> None:
+        field = self.page.get_by_label(label, exact=False).first
+        field.click()
+        self.page.wait_for_timeout(300)
+        self.page.keyboard.type(text, delay=15)
+
+    def shot(self, name: str) -> Path:
+        """A screenshot once the frame has settled (Flutter paints after the tree)."""
+        self.page.wait_for_timeout(700)
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+def launch(playwright, user_dir: Path, geolocation: dict | None = None):
+    kw = {}
+    if geolocation:
+        kw = {"geolocation": geolocation, "permissions": ["geolocation"]}
+    return playwright.chromium.launch_persistent_context(
+        str(user_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport=PHONE, locale="zh-CN", **kw)
