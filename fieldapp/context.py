@@ -40,12 +40,17 @@ class Context:
         self.page.update()
 
     def push(self, view: ft.View) -> None:
+        """Show a screen over the current one, with the sync bar on top: the state of the
+        sync stays in sight on every screen."""
+        from .screens.widgets import sync_bar
+        view.controls.insert(0, sync_bar(self, owner=view))
         self.page.views.append(view)
         self.page.update()
 
     def pop(self) -> None:
         if len(self.page.views) > 1:
-            self.page.views.pop()
+            gone = self.page.views.pop()
+            self._on_status = [(o, fn) for o, fn in self._on_status if o is not gone]
             top = self.page.views[-1]
             refresh = getattr(top, "data", None)
             if callable(refresh):
@@ -63,11 +68,12 @@ class Context:
         self.phone.runner.request()
 
     # --- sync status --------------------------------------------------------------------
-    def on_status(self, fn: Callable) -> None:
-        self._on_status.append(fn)
+    def on_status(self, fn: Callable, owner=None) -> None:
+        """Call fn with each new sync status while its owner (a view) is shown."""
+        self._on_status.append((owner, fn))
 
     def _status_changed(self, status) -> None:
-        for fn in list(self._on_status):
+        for _, fn in list(self._on_status):
             fn(status)
         try:
             self.page.update()

@@ -49,7 +49,7 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
         elif top is not view and callable(getattr(top, "data", None)):
             top.data()
 
-    ctx.on_status(synced)
+    ctx.on_status(synced)  # the root lives as long as the window
     nav = ft.NavigationBar(
         destinations=[ft.NavigationBarDestination(icon=icon, label=ctx.t(key)) for key, icon, _ in tabs],
         on_change=changed)

@@ -61,7 +61,7 @@ def last_sync_text(ctx, st: SyncStatus) -> str:
     return ctx.t("last_sync", when=when.strftime("%m-%d %H:%M"))
 
 
-def sync_bar(ctx) -> ft.Control:
+def sync_bar(ctx, owner=None) -> ft.Control:
     """Always in sight: what is waiting, whether it is moving, and a way to push it."""
     label = ft.Text(size=14, weight=ft.FontWeight.W_500)
     last = ft.Text(size=12, color=ft.Colors.GREY_700)
@@ -77,7 +77,7 @@ def sync_bar(ctx) -> ft.Control:
             st.state, ft.Icons.CLOUD_UPLOAD if st.pending else ft.Icons.CLOUD_DONE)
         icon.color = label.color
 
-    ctx.on_status(show)
+    ctx.on_status(show, owner)
     st = ctx.phone.runner.status
     show(SyncStatus(**{**st.__dict__, "pending": ctx.phone.replica.pending_count(),
                        "quarantined": len(ctx.phone.replica.quarantined())}))

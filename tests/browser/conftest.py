@@ -124,7 +124,8 @@ def pytest_runtest_makereport(item, call):
             try:
                 app.page.screenshot(path=str(app.shots / f"FAILED-{item.name}-{n}.png"))
                 (app.shots / f"FAILED-{item.name}-{n}.aria.txt").write_text(
-                    app.page.locator("body").aria_snapshot())
+                    app.page.locator("body").aria_snapshot() + "\n\n--- console ---\n"
+                    + "\n".join(app.console[-200:]))
             except Exception:
                 pass
     if report.when == "teardown":

@@ -93,6 +93,10 @@ class AppPage:
         self.page, self.shots = page, shots
         OPEN_PAGES.append(self)
         self.font_responses: list = []
+        self.console: list[str] = []
+        self.requests: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("response", lambda r: self.font_responses.append(r) if r.url.endswith(".otf") else None)
 
     def open(self, url: str) -> "AppPage":
