@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8080
+PHONE_PORT ?= 8550
 DEMO_DB ?= demo-data/township.db
 
 .PHONY: demo test bench clean
@@ -22,13 +23,14 @@ $(VENV)/.installed-test: pyproject.toml
 
 demo: $(VENV)/.installed
 	@mkdir -p $(dir $(DEMO_DB))
-	@$(PY) -m sync.demo_run --db $(DEMO_DB) --host $(HOST) --port $(PORT)
+	@$(PY) -m sync.demo_run --db $(DEMO_DB) --host $(HOST) --port $(PORT) --phone-port $(PHONE_PORT)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/sync_bench.py
+	$(PY) bench/app_bench.py
 
 clean:
 	rm -rf $(VENV) demo-data test-output .pytest_cache .hypothesis
