@@ -214,12 +214,14 @@ class CentralStore(Replica):
                 res = self._admit(p, ch, now, cache, server_side)
                 if res is not None:
                     results[i] = res
+                    cache["__refused__"].setdefault((ch["entity"], ch["record"]), res["reason"])
                     continue
                 known.add(ch["id"])
                 self.clock.receive(ch["hlc"])
                 results[i] = {"status": "applied"}
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
+            cache.pop("__refused__")
             if accepted:
                 self._commit(accepted, cache, rescope, now)
         return PushResult(results)
@@ -241,7 +243,7 @@ class CentralStore(Replica):
                 cid = ch["fields"].get("case_id") if isinstance(ch["fields"], dict) else None
                 if isinstance(cid, str):
                     wanted.setdefault("case", set()).add(cid)
-        cache: dict = {"__accepted__": [], "__rescope__": {}}
+        cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}}
         for entity, ids in wanted.items():
             for rid, (row, ver) in self._load(entity, ids).items():
                 cache[(entity, rid)] = (row, ver, True)
@@ -261,7 +263,11 @@ class CentralStore(Replica):
             return _rejected("invalid", [e])
         key = (entity, ch["record"])
         before = cache.get(key)
-        if before is None and ch.get("base"):
+        if before is None and key in cache["__refused__"]:
+            return _rejected("invalid", [_err("record", "held", reason=cache["__refused__"][key])])
+        required = [f.name for f in ent.fields if f.required]
+        if before is None and (ch.get("base") or not any(n in ch["fields"] for n in required)):
+            # an edit of a record this server never accepted: say so, not "X is required"
             return _rejected("invalid", [_err("record", "unknown_record", entity=entity)])
         errs = changes.check_fields(ch, existing=before is not None)
         if errs:

@@ -82,7 +82,10 @@ class SyncClient:
     def push(self, report: SyncReport | None = None, progress=None) -> SyncReport:
         report = report or SyncReport()
         size = self.batch
+        rp = self.replica
+        rp.release_clock_refusals(rp.clock.now() + rp.clock.offset_ms, changes.MAX_AHEAD_MS)
         while True:
+            report.quarantined += rp.hold_behind_refused()
             rows = self.replica.pending(size)
             if not rows:
                 return report

@@ -43,6 +43,7 @@ class DeviceReplica(Replica):
             " entity TEXT NOT NULL, record TEXT NOT NULL, body TEXT NOT NULL,"
             " state TEXT NOT NULL DEFAULT 'pending', reason TEXT, errors TEXT)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq)")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_record ON outbox(record, state)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS seen (change_id TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
 
@@ -147,20 +148,44 @@ class DeviceReplica(Replica):
                  "reason": r[4], "errors": json.loads(r[5] or "[]")} for r in rows]
 
     def retry_quarantined(self, change_id: str) -> None:
-        """Put a quarantined change back in line, re-stamped with the clock as it is now
-        (the usual fix after a phone's date was corrected)."""
+        """Put a refused change back in line, with the changes held behind it.
+
+        The stamp is kept: the phone's tables were folded with it, and a new stamp
+        would make the phone and the server disagree about the record."""
         with self.transaction():
-            row = self.conn.execute("SELECT body FROM outbox WHERE change_id=? AND state='quarantined'",
+            row = self.conn.execute("SELECT record FROM outbox WHERE change_id=? AND state='quarantined'",
                                     (change_id,)).fetchone()
             if row is None:
                 raise KeyError(change_id)
-            ch = json.loads(row[0])
-            self._load_clock()
-            ch["hlc"] = self.clock.tick()
-            self._save_clock()
-            self.conn.execute(
-                "UPDATE outbox SET state='pending', reason=NULL, errors=NULL, body=? WHERE change_id=?",
-                (json.dumps(ch, ensure_ascii=False), change_id))
+            self.conn.execute("UPDATE outbox SET state='pending', reason=NULL, errors=NULL"
+                              " WHERE change_id=? OR (record=? AND state='quarantined' AND errors LIKE ?)",
+                              (change_id, row[0], '%"rule": "held"%'))
+
+    def hold_behind_refused(self) -> int:
+        """Later changes of a record whose earlier change was refused are not sent: the
+        server would refuse them too, for a reason that would only confuse. They wait,
+        quarantined with the reason, and go with the refused one when it is retried."""
+        if self.conn.execute("SELECT 1 FROM outbox WHERE state='quarantined' LIMIT 1").fetchone() is None:
+            return 0
+        rows = self.conn.execute(
+            "SELECT o.change_id, (SELECT q.reason FROM outbox q WHERE q.record=o.record"
+            " AND q.state='quarantined' AND q.seq<o.seq ORDER BY q.seq LIMIT 1) FROM outbox o"
+            " WHERE o.state='pending' AND EXISTS (SELECT 1 FROM outbox q WHERE q.record=o.record"
+            " AND q.state='quarantined' AND q.seq<o.seq)").fetchall()
+        for cid, reason in rows:
+            msg = f"held back: an earlier change of this record was refused ({reason})"
+            self.quarantine(cid, msg, [{"field": "record", "rule": "held", "message": msg}])
+        return len(rows)
+
+    def release_clock_refusals(self, server_now_ms: int, ahead_ms: int) -> int:
+        """Changes refused for a stamp ahead of the server's clock go back in line once
+        the township's time has caught up with them (their stamp stays, see above)."""
+        rows = self.conn.execute("SELECT change_id, body FROM outbox WHERE state='quarantined'"
+                                 " AND errors LIKE ?", ('%"rule": "clock_ahead"%',)).fetchall()
+        due = [cid for cid, body in rows if clock.physical_ms(json.loads(body)["hlc"]) - server_now_ms <= ahead_ms]
+        for cid in due:
+            self.retry_quarantined(cid)
+        return len(due)
 
     def outbox_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT change_id FROM outbox")}

@@ -171,6 +171,8 @@ _MESSAGES = {
     "server_only": ("{entity} records are managed on the township server", "此类记录只能在镇服务器上管理"),
     "forbidden": ("is outside what account {user} may change", "超出账号{user}的权限范围"),
     "author": ("must be the signed-in account", "须为当前登录账号"),
+    "held": ("waits for an earlier change of this record, which was refused: {reason}",
+             "此记录之前的修改被退回，本条随之等待：{reason}"),
 }
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
             "a list of strings": "文字列表", "a list of members": "成员列表"}

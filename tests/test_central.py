@@ -52,3 +52,27 @@ def test_stamp_with_an_overlong_node_is_refused(store):
                  author="office", stamp=clock.encode(clock.wall_ms(), 0, "x" * 200))
     res = store.push(office, [ch]).results[0]
     assert res["status"] == "rejected" and res["errors"][0]["field"] == "hlc"
+
+
+def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
+    app = create_app(store.path)
+    phone = DeviceReplica(str(tmp_path / "p.db"))
+    client = SyncClient(phone, "http://testserver", http=TestClient(app))
+    client.login("w1", PW)
+    client.pull()
+    hh = phone.create("household", {"grid_id": "g2", "head_name": "外组", "address": "高山村"}, "w1")
+    phone.update("household", hh["record"], {"phone": "13900000000"}, "w1")
+    report = client.sync()
+    assert report.quarantined == 2 and report.pushed == 0
+    refused, held = phone.quarantined()
+    assert refused["errors"][0]["rule"] == "forbidden"
+    assert held["errors"][0]["rule"] == "held" and "was refused" in held["reason"]
+    # Retrying the refused one brings the held one along (and the server refuses both again).
+    phone.retry_quarantined(refused["change_id"])
+    assert phone.pending_count() == 2
