@@ -19,7 +19,7 @@ import orjson
 from . import access, auth, changes, clock, merge
 from .access import Principal
 from .model import ENTITIES, _err
-from .replica import Replica, TABLES, chunks
+from .replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
 SYSTEM_AUTHOR = "system"
@@ -203,7 +203,7 @@ class CentralStore(Replica):
                 results[i] = _rejected("invalid", errs)
             else:
                 todo.append(i)
-        with self.transaction():
+        with self.transaction(), gc_paused():
             known = self._known([batch[i]["id"] for i in todo])
             cache = self._preload(batch, todo)
             for i in todo:

@@ -14,7 +14,7 @@ import os
 
 from . import changes, clock, merge
 from .model import ENTITIES, FieldError
-from .replica import Replica, chunks
+from .replica import Replica, chunks, gc_paused
 
 
 class ValidationError(ValueError):
@@ -129,7 +129,7 @@ class DeviceReplica(Replica):
 
     def acknowledge(self, change_ids: list[str]) -> None:
         """The server holds these: they leave the outbox."""
-        with self.transaction():
+        with self.relaxed_transaction():
             for part in chunks(change_ids):
                 self.conn.execute(
                     f"DELETE FROM outbox WHERE change_id IN ({','.join('?' * len(part))})", part)
@@ -198,7 +198,7 @@ class DeviceReplica(Replica):
     def apply_pulled(self, pulled: list[dict], cursor: str) -> int:
         """Fold a page of pulled changes and move the cursor, in one transaction, so an
         interrupted pull resumes exactly where it stopped. Returns how many were new."""
-        with self.transaction():
+        with self.relaxed_transaction(), gc_paused():
             new = self._unseen(pulled)
             if new:
                 self._load_clock()
