@@ -110,6 +110,21 @@ NEEDS = _t(
     ("unemployed", "失业", "unemployed"),
 )
 
+URGENCY = _t(
+    ("normal", "一般", "normal"),
+    ("urgent", "紧急", "urgent"),
+    ("critical", "特急", "critical"),
+)
+
+# Escalation signals (domain.md): each raises the risk grade.
+SIGNALS = _t(
+    ("group", "集体访（5人以上）", "group of more than 5"),
+    ("repeated", "重复访", "repeated petition"),
+    ("level_skipping", "越级访", "level-skipping petition"),
+    ("criminal", "民转刑风险", "risk of turning criminal"),
+    ("extreme", "扬言极端", "threat of extreme acts"),
+)
+
 EVENT_KINDS = _t(
     ("note", "备注", "note"),
     ("progress", "进展", "progress"),
@@ -119,6 +134,12 @@ EVENT_KINDS = _t(
     ("consultation", "会商", "joint consultation"),
     ("extension", "延期", "extension"),
     ("resolution", "办结", "resolution"),
+    ("accept", "受理", "accepted"),
+    ("decline", "不予受理", "declined"),
+    ("grade", "分级", "graded"),
+    ("merge", "合并", "merged"),
+    ("reopen", "重办", "reopened"),
+    ("callback", "回访", "callback"),
 )
 
 CALLBACK_METHODS = _t(

@@ -128,6 +128,22 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("method", "text", max_len=2000),
         Field("reported_by", required=True, max_len=40),
         Field("reported_at", "datetime", required=True),
+        # the office's process (集分研化评): dates are the township's calendar days
+        Field("received_on", "date"),              # entered the office's ledger
+        Field("register_by", "date"),              # 15 days to register and route (art. 22)
+        Field("accepted_on", "date"),              # the 60 days run from here (art. 31)
+        Field("extended_days", "int", min=0, max=30),
+        Field("extension_reason", "text", max_len=2000),
+        Field("urgency", "code", table=codes.URGENCY),
+        Field("signals", "codes", table=codes.SIGNALS, max_len=10),
+        Field("decline_reason", "text", max_len=2000),
+        Field("reception_leader", max_len=40),     # the leader receiving visitors that day
+        Field("higher_ref", max_len=60),           # the higher body's reference (上级交办)
+        Field("higher_deadline", "date"),
+        Field("plan", "text", max_len=8000),       # the resolution plan (化解方案)
+        Field("consulted_on", "date"),             # the joint consultation (会商)
+        Field("resolved_on", "date"),
+        Field("merged_into", max_len=64),          # a duplicate, folded into this case
     )),
     Entity("case_event", append_only=True, parent="case_id", fields=(
         Field("case_id", required=True, max_len=64),

@@ -87,6 +87,10 @@ class Replica:
             cols.update({"_versions": str, "_conflicts": int})
             self.db[table].create(cols, pk="id", not_null={"_versions", "_conflicts"},
                                   defaults={"_conflicts": 0}, if_not_exists=True)
+            have = self.db[table].columns_dict
+            for name, typ in cols.items():
+                if name not in have:  # a store from an older version gains the new fields
+                    self.db[table].add_column(name, typ)
             for idx in _INDEXES.get(table, []):
                 self.db[table].create_index(idx, if_not_exists=True)
             # Few records carry conflicts: a partial index costs nothing for the rest.
