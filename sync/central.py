@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 
 import orjson
@@ -52,9 +53,19 @@ def _rejected(code: str, errors) -> dict:
             "errors": changes.error_list(errors)}
 
 
+class WriteRefused(ValueError):
+    """A write made on the server broke a rule; `result` says which, as a push would."""
+
+    def __init__(self, result: dict):
+        super().__init__(result.get("reason") or result.get("status"))
+        self.result = result
+        self.errors = result.get("errors") or []
+
+
 class CentralStore(Replica):
     def __init__(self, path: str, now=clock.wall_ms):
         super().__init__(path)
+        self.lock = threading.RLock()  # one connection, several threads (API, screens)
         self.now = now
         st = json.loads(self._meta("clock") or "[0, 0]")
         self.clock = clock.HLC(SERVER_DEVICE, st[0], st[1], 0, now)
@@ -181,16 +192,54 @@ class CentralStore(Replica):
     # --- writes made on the server itself ------------------------------------------
     def server_write(self, entity: str, record: str, fields: dict,
                      author: str = SYSTEM_AUTHOR, principal: Principal | None = None) -> dict:
-        """A change made on the server (admin commands, the office in the browser)."""
-        with self.transaction():
+        """A change made on the server itself (admin commands, the demo, references).
+
+        With a `principal` (a person at the office's browser) the change goes through
+        the same rules as one pushed from a phone; without one it is the system's."""
+        with self.lock, self.transaction():
+            self._load_clock()
             versions = self.versions(entity, record)
             base = {n: merge.heads(versions, n)[:1] for n in fields if merge.heads(versions, n)}
             ch = changes.make(entity, record, fields, self.clock.tick(), SERVER_DEVICE, author, base)
             p = principal or Principal(author, "admin")
-            res = self.push(p, [ch], server_side=True).results[0]
+            res = self.push(p, [ch], server_side=principal is None).results[0]
             if res["status"] != "applied":
-                raise ValueError(res.get("reason", res["status"]))
+                raise WriteRefused(res)
         return ch
+
+    def _load_clock(self) -> None:
+        """Several connections (the sync API, the office's screens) share one file: each
+        reads the server's clock back before stamping, so no two stamps repeat."""
+        st = json.loads(self._meta("clock") or "[0, 0]")
+        if (st[0], st[1]) > (self.clock.last_ms, self.clock.counter):
+            self.clock.last_ms, self.clock.counter = st[0], st[1]
+
+    # --- township references --------------------------------------------------------
+    def _ref_prefix(self) -> str:
+        prefix = self._meta("ref_prefix")
+        if prefix is None:
+            row = self.conn.execute("SELECT township FROM grids ORDER BY id LIMIT 1").fetchone()
+            name = (row[0] if row else "") or "镇"
+            for suffix in ("街道", "镇", "乡"):
+                if name.endswith(suffix) and len(name) > len(suffix):
+                    name = name[: -len(suffix)]
+            prefix = name
+            self._set_meta("ref_prefix", prefix)
+        return prefix
+
+    def _assign_refs(self, created_cases: list[tuple[str, dict]]) -> None:
+        """Every matter gets a township reference (金山-2026-0001), also one first
+        reported on a phone with no signal: the server writes it, the phone pulls it."""
+        done = set()
+        for rid, row in created_cases:
+            if row.get("ref") or rid in done:
+                continue
+            done.add(rid)
+            year = (row.get("reported_at") or "")[:4]
+            year = year if year.isdigit() else str(clock.wall_ms() // 31_557_600_000 + 1970)
+            n = int(self._meta(f"ref:{year}") or 0) + 1
+            self._set_meta(f"ref:{year}", str(n))
+            self.server_write("case", rid, {"ref": f"{self._ref_prefix()}-{year}-{n:04d}"})
 
     # --- push -----------------------------------------------------------------------
     def push(self, p: Principal, batch: list, server_side: bool = False) -> PushResult:
@@ -203,7 +252,8 @@ class CentralStore(Replica):
                 results[i] = _rejected("invalid", errs)
             else:
                 todo.append(i)
-        with self.transaction(), gc_paused():
+        with self.lock, self.transaction(), gc_paused():
+            self._load_clock()
             known = self._known([batch[i]["id"] for i in todo])
             cache = self._preload(batch, todo)
             for i in todo:
@@ -224,6 +274,8 @@ class CentralStore(Replica):
             cache.pop("__refused__")
             if accepted:
                 self._commit(accepted, cache, rescope, now)
+                self._assign_refs([(ch["record"], cache[("case", ch["record"])][0]) for ch, _ in accepted
+                                   if ch["entity"] == "case" and not cache[("case", ch["record"])][2]])
         return PushResult(results)
 
     def _known(self, ids: list[str]) -> set[str]:

@@ -9,7 +9,6 @@ import json
 import logging
 
 import orjson
-import threading
 import zlib
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -120,7 +119,7 @@ class LoginRequest(BaseModel):
 
 def create_app(db_path: str, *, max_body: int = MAX_BODY) -> FastAPI:
     store = CentralStore(db_path)
-    lock = threading.Lock()   # one writer: SQLite serializes writes anyway
+    lock = store.lock   # one connection shared by the threads serving requests
     app = FastAPI(title="Gridbook township server", version="0.1.0",
                   description="Sync API for Gridbook phones (protocol version "
                               f"{changes.PROTOCOL_VERSION}); see docs/sync-protocol.md.")

@@ -76,3 +76,24 @@ def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(sto
     # Retrying the refused one brings the held one along (and the server refuses both again).
     phone.retry_quarantined(refused["change_id"])
     assert phone.pending_count() == 2
+
+
+def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
+    phone = DeviceReplica(str(tmp_path / "p.db"))
+    client = SyncClient(phone, "http://testserver", http=TestClient(create_app(store.path)))
+    client.login("w1", PW)
+    made = [phone.create("case", {
+        "grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": f"纠纷{i}",
+        "status": "reported", "reported_by": "w1", "reported_at": f"{year}-11-0{i + 1}T09:00:00+08:00"}, "w1")
+        for i, year in enumerate((2026, 2026, 2027))]
+    client.sync()
+    refs = [phone.get("case", m["record"])["ref"] for m in made]
+    # case-g2 from the fixture was 2026's first
+    assert refs == ["金山-2026-0002", "金山-2026-0003", "金山-2027-0001"]
+    assert store.get("case", "case-g2")["ref"] == "金山-2026-0001"

@@ -1,0 +1,258 @@
+"""The office's rules as plain functions: statutory deadlines, the case state machine,
+risk grading and the reported rates. No I/O: screens, the server and the exports
+all call these, so a rule lives in one place and is tested once.
+
+Time limits are those of 信访工作条例 (2022), in calendar days (../shared/domain.md):
+register and route within 15 days (art. 22); handle within 60 days of acceptance
+(art. 31), extendable once by at most 30 days with the reason told to the
+petitioner (art. 34).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import codes
+
+REGISTER_DAYS = 15       # art. 22
+HANDLE_DAYS = 60         # art. 31
+MAX_EXTENSION_DAYS = 30  # art. 34, and only once
+
+# The states in which the clock of a case is still running.
+OPEN_STATUSES = ("reported", "accepted", "assigned", "in_progress", "reopened")
+
+
+# --- errors ---------------------------------------------------------------------------
+
+_MESSAGES = {
+    "not_accepted": ("the case has not been accepted: no handling period runs yet",
+                     "事项尚未受理，办理期限尚未起算"),
+    "extended_already": ("the handling period was already extended by {days} days: it may be"
+                         " extended only once (art. 34)",
+                         "办理期限已延长{days}天，只能延期一次（第三十四条）"),
+    "extension_days": ("an extension must be 1 to {max} days, not {days}",
+                       "延期须为1至{max}天，不能为{days}天"),
+    "extension_reason": ("an extension needs a reason, to be told to the petitioner (art. 34)",
+                         "延期须写明理由并告知信访人（第三十四条）"),
+    "deadline_before_accepted": ("the deadline {deadline} is before the acceptance date {accepted}",
+                                 "办理期限{deadline}早于受理日期{accepted}"),
+    "unknown_status": ("{status} is not a case status", "“{status}”不是有效的案件状态"),
+    "transition": ("a case cannot go from {from_en} to {to_en}",
+                   "案件不能从“{from_zh}”变为“{to_zh}”"),
+    "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
+                                   "事项办结后才能回访，当前状态为“{status_zh}”"),
+    "unknown_answer": ("{answer} is not a callback answer", "“{answer}”不是有效的回访结果"),
+    "unknown_risk": ("{risk} is not a risk level", "“{risk}”不是有效的风险等级"),
+}
+_STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}
+
+
+class RuleError(Exception):
+    """A rule of the office refused something; `code` says which, for programs, and
+    `message(lang)` says it in words, English for the API and Chinese for screens."""
+
+    def __init__(self, code: str, **params):
+        self.code = code
+        self.params = params
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        en, zh = _MESSAGES[self.code]
+        p = dict(self.params)
+        # states are named by their labels, so a person reads 已结案, not "closed"
+        for param, name in _STATE_PARAMS.items():
+            if p.get(param) is not None:
+                p[f"{name}_en"] = codes.label(codes.CASE_STATUSES, p[param], "en")
+                p[f"{name}_zh"] = codes.label(codes.CASE_STATUSES, p[param], "zh")
+        return (zh if lang == "zh" else en).format(**p)
+
+
+# --- deadlines --------------------------------------------------------------------------
+
+def _as_date(value) -> dt.date | None:
+    """A date from a date or an ISO string (a datetime string gives its own date)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def register_by(received: dt.date) -> dt.date:
+    """The last day to register and route a matter received that day (art. 22)."""
+    return received + dt.timedelta(days=REGISTER_DAYS)
+
+
+def handle_by(accepted: dt.date, extended_days: int = 0) -> dt.date:
+    """The last day of the handling period, with any extension granted (arts. 31, 34)."""
+    return accepted + dt.timedelta(days=HANDLE_DAYS + (extended_days or 0))
+
+
+def extend(accepted: dt.date | None, current_extended_days: int | None, days: int,
+           reason: str | None) -> int:
+    """The case's extended_days after granting an extension of `days`.
+
+    Art. 34 allows one extension of at most 30 days, with the reason told to the
+    petitioner: a second one, a longer one, or one without a reason is refused.
+    """
+    if accepted is None:
+        raise RuleError("not_accepted")
+    if current_extended_days:
+        raise RuleError("extended_already", days=current_extended_days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise RuleError("extension_days", days=days, max=MAX_EXTENSION_DAYS)
+    if not reason or not reason.strip():
+        raise RuleError("extension_reason")
+    return days
+
+
+def days_left(deadline, today: dt.date) -> int:
+    """Days until the deadline: 0 on the day itself, negative once it has passed."""
+    return (_as_date(deadline) - today).days
+
+
+def _open_deadline(case: dict) -> dt.date | None:
+    """The deadline of a case whose clock still runs, else None."""
+    if case.get("status") not in OPEN_STATUSES:
+        return None
+    return _as_date(case.get("deadline"))
+
+
+def is_overdue(case: dict, today: dt.date) -> bool:
+    """An open case whose deadline day has passed (the deadline day itself is in time)."""
+    deadline = _open_deadline(case)
+    return deadline is not None and deadline < today
+
+
+def due_within(case: dict, today: dt.date, days: int = 7) -> bool:
+    """An open case not yet overdue whose deadline falls within the next `days` days."""
+    deadline = _open_deadline(case)
+    return deadline is not None and 0 <= (deadline - today).days <= days
+
+
+# Worked back from the deadline (倒排时间节点): (key, label, anchor, offset in days).
+MILESTONES = (
+    ("plan", "会商研判、制定化解方案", "accepted", 10),
+    ("action", "化解方案落实", "deadline", -30),
+    ("resolve", "化解办结", "deadline", -7),
+    ("reply", "出具书面答复意见", "deadline", 0),
+)
+
+
+def milestones(accepted: dt.date, deadline: dt.date) -> list[tuple[str, str, dt.date]]:
+    """The dates the work must reach each step by, in order, within [accepted, deadline].
+
+    A short period (a higher body's earlier deadline) squeezes the steps together:
+    none falls before acceptance or after the deadline, and none before the one
+    preceding it, so the plan can always be read top to bottom.
+    """
+    accepted, deadline = _as_date(accepted), _as_date(deadline)
+    if deadline < accepted:
+        raise RuleError("deadline_before_accepted", deadline=deadline.isoformat(),
+                        accepted=accepted.isoformat())
+    anchors = {"accepted": accepted, "deadline": deadline}
+    out, floor = [], accepted
+    for key, label, anchor, offset in MILESTONES:
+        day = anchors[anchor] + dt.timedelta(days=offset)
+        day = min(max(day, floor), deadline)
+        out.append((key, label, day))
+        floor = day
+    return out
+
+
+# --- the case state machine -------------------------------------------------------------
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "reported": frozenset({"accepted", "declined"}),
+    "accepted": frozenset({"assigned", "in_progress", "resolved"}),
+    "assigned": frozenset({"in_progress", "resolved"}),
+    "in_progress": frozenset({"resolved"}),
+    "resolved": frozenset({"called_back", "reopened"}),
+    "called_back": frozenset({"closed", "reopened"}),
+    "reopened": frozenset({"assigned", "in_progress", "resolved"}),
+    "declined": frozenset({"reopened"}),  # the petitioner asks for a review (复查)
+    "closed": frozenset({"reopened"}),
+}
+
+
+def allowed_next(status: str) -> frozenset[str]:
+    """The states a case in `status` may move to (what a screen offers)."""
+    return TRANSITIONS.get(status, frozenset())
+
+
+def check_transition(from_status: str, to_status: str) -> None:
+    """Raise RuleError unless a case may move from one state to the other."""
+    for s in (from_status, to_status):
+        if s not in codes.CASE_STATUSES:
+            raise RuleError("unknown_status", status=s)
+    if to_status not in allowed_next(from_status):
+        raise RuleError("transition", from_status=from_status, to_status=to_status)
+
+
+def can_call_back(case: dict) -> bool:
+    """A callback asks how a resolution went: there is none to ask about before."""
+    return case.get("status") == "resolved"
+
+
+def check_call_back(case: dict) -> None:
+    if not can_call_back(case):
+        raise RuleError("callback_before_resolution", status=case.get("status") or "reported")
+
+
+def after_callback(answer: str) -> str:
+    """The state a resolved case moves to once the parties are called back: an
+    unsatisfied answer sends it back to work (重办)."""
+    if answer not in codes.SATISFACTION:
+        raise RuleError("unknown_answer", answer=answer)
+    return "reopened" if answer == "unsatisfied" else "called_back"
+
+
+# --- risk grading -----------------------------------------------------------------------
+
+# Lowest to highest; a township with another scheme changes it here (and in codes).
+RISK_ORDER = ("blue", "yellow", "orange", "red")
+GROUP_SIZE = 5  # a visit by more than this many people is a group visit (集体访)
+
+
+def grade(base_risk: str | None, signals: list[str] | tuple = (),
+          group_size: int | None = None) -> str:
+    """The risk grade: the assessed base (blue when none was given) raised one step
+    for each distinct escalation signal, up to red.
+
+    A group of more than 5 people counts as the group signal whether or not it was
+    ticked; a signal ticked twice counts once.
+    """
+    base = base_risk or RISK_ORDER[0]
+    if base not in RISK_ORDER:
+        raise RuleError("unknown_risk", risk=base)
+    raised = set(signals or ())
+    if group_size is not None and group_size > GROUP_SIZE:
+        raised.add("group")
+    step = min(RISK_ORDER.index(base) + len(raised), len(RISK_ORDER) - 1)
+    return RISK_ORDER[step]
+
+
+# --- rates ------------------------------------------------------------------------------
+
+SATISFIED_ANSWERS = frozenset({"satisfied", "basically"})  # 满意 + 基本满意
+
+
+def resolution_rate(resolved: int, due: int) -> float | None:
+    """化解率, a fraction; None when nothing was due (the screen shows "—")."""
+    if not due:
+        return None
+    return resolved / due
+
+
+def satisfaction_rate(answers: list[str]) -> float | None:
+    """满意度: satisfied and basically satisfied callbacks over all; None for none."""
+    if not answers:
+        return None
+    return sum(1 for a in answers if a in SATISFIED_ANSWERS) / len(answers)
+
+
+def format_rate(rate: float | None) -> str:
+    """A rate as people read it: "93.5%", or "—" when there was nothing to count."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
