@@ -87,6 +87,8 @@ class CentralStore(Replica):
           " revoked_ms INTEGER)")
         x("CREATE INDEX IF NOT EXISTS devices_user ON devices(username, device_id)")
         x("CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT)")
+        x("CREATE TABLE IF NOT EXISTS audit (at_ms INTEGER NOT NULL, username TEXT NOT NULL,"
+          " action TEXT NOT NULL, detail TEXT)")
 
     def _meta(self, key):
         row = self.conn.execute("SELECT value FROM server_meta WHERE key=?", (key,)).fetchone()
@@ -147,6 +149,7 @@ class CentralStore(Replica):
                               " AND revoked_ms IS NULL", (self.now(), username, device_id))
             self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
                               (auth.token_hash(token), username, device_id, self.now()))
+            self.audit(username, "login", device_id)
         return token, self._principal(acct, device_id)
 
     def authenticate(self, token: str, device_id: str) -> Principal | None:
@@ -178,6 +181,12 @@ class CentralStore(Replica):
     @staticmethod
     def _principal(acct: dict, device_id: str) -> Principal:
         return Principal(acct["username"], acct["role"], frozenset(acct["grids"]), device_id)
+
+    def audit(self, username: str, action: str, detail: str = "") -> None:
+        """Who signed in, who exported what: the trail the law asks for (PIPL art. 51).
+        Never the content itself."""
+        with self.lock:
+            self.conn.execute("INSERT INTO audit VALUES (?,?,?,?)", (self.now(), username, action, detail))
 
     # --- grids ----------------------------------------------------------------------
     def add_grid(self, grid_id: str, name: str, village: str, township: str,

@@ -32,7 +32,7 @@ def _store(args):
 def cmd_serve(args) -> int:
     import uvicorn
     from .server import create_app
-    app = create_app(args.db)
+    app = create_app(args.db, ui=True)
     print(f"Gridbook township server on http://{args.host}:{args.port}  (store: {args.db})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from . import codes
+from . import codes, rules
 from .central import CentralStore
 
 DEMO_PASSWORD = "jinshan-demo"
@@ -106,11 +106,21 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                 "reported_by": worker_of[gid], "reported_at": at.isoformat(),
                 "ref": f"金山-{at.year}-{n + 1:04d}",
             }
+            received = at.date()
+            fields.update(received_on=received.isoformat(), register_by=rules.register_by(received).isoformat())
+            if status == "declined":
+                fields.update(decline_reason="不属于本机关职权范围，已告知向县人社局反映。")
+            elif status != "reported":
+                accepted = received + dt.timedelta(days=rng.randint(1, 5))
+                fields.update(accepted_on=accepted.isoformat(), deadline=rules.handle_by(accepted).isoformat(),
+                              urgency="normal")
             if status not in ("reported", "accepted", "declined"):
                 fields.update(owner=leaders[n % 2], departments=["综治办", "司法所"],
-                              deadline=(at.date() + dt.timedelta(days=60)).isoformat())
+                              plan="包案领导牵头，综治办、司法所配合，先调解后依法处理。",
+                              consulted_on=(received + dt.timedelta(days=7)).isoformat())
             if status in ("resolved", "called_back", "closed"):
-                fields.update(outcome="mediation", method="村情理法工作室调解，双方签订调解协议。")
+                fields.update(outcome="mediation", method="村情理法工作室调解，双方签订调解协议。",
+                              resolved_on=min(now.date(), received + dt.timedelta(days=rng.randint(10, 50))).isoformat())
             cid = f"case-{n:04d}"
             st.server_write("case", cid, fields, author="xinfang")
             st.server_write("case_event", f"ev-{n:04d}-1", {
@@ -121,6 +131,13 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                     "case_id": cid, "at": now.isoformat(), "by": "xinfang", "method": "phone",
                     "answer": rng.choice(["satisfied", "satisfied", "basically"]), "comment": ""},
                     author="xinfang")
+        # 接访: the leaders' reception days, recorded as visits of kind "reception"
+        for n in range(24):
+            rid, gid, h = households[(n * 11) % len(households)]
+            at = now - dt.timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 6))
+            st.server_write("visit", f"reception-{n:04d}", {
+                "grid_id": gid, "household_id": rid, "kind": "reception", "visited_at": at.isoformat(),
+                "visitor": leaders[n % 2], "seen": "来访群众反映情况，已登记。"}, author="xinfang")
     return {"db": db_path, "township": TOWNSHIP, "grids": [g[0] for g in grids],
             "households": len(households), "cases": 36, "password": DEMO_PASSWORD,
             "accounts": [{"username": a[0], "name": a[1], "role": a[2]} for a in ACCOUNTS]}

@@ -25,7 +25,8 @@ def main() -> None:
     phone_data = args.phone_data or os.path.join(os.path.dirname(args.db) or ".", "phone-wangfang")
     print(f"""
 Gridbook demo — 金山镇 (白鹤村, 高山村, 丰龙村)
-  township server : {url}   (API docs: {url}/docs, health: {url}/api/v1/health)
+  township server : {url}   (the office's ledger in a browser: sign in as xinfang;
+                    API docs: {url}/docs, health: {url}/api/v1/health)
   a grid worker's phone (the app, in a browser): {phone_url}
       its own replica: {phone_data}/gridbook.db — sign in as wangfang
   logins (password for all: {DEMO_PASSWORD}):""")
@@ -40,7 +41,7 @@ Stop with Ctrl+C.
     try:
         import uvicorn
         from .server import create_app
-        uvicorn.run(create_app(args.db), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(args.db, ui=True), host=args.host, port=args.port, log_level="warning")
     finally:
         phone.terminate()
         phone.wait(10)

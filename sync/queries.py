@@ -138,9 +138,13 @@ OPEN_STATUSES = ("reported", "accepted", "assigned", "in_progress", "reopened")
 
 def cases(replica: Replica, *, reported_by: str | None = None, owner: str | None = None,
           open_only: bool = False, status: str | None = None, scope: Scope | None = None,
-          limit: int = 50, offset: int = 0) -> list[dict]:
-    """Cases newest first; filtered by reporter, owner, state."""
+          search: str = "", limit: int = 50, offset: int = 0) -> list[dict]:
+    """Cases newest first; filtered by reporter, owner, state, words."""
     where, args = _scoped(scope, owner=True)
+    if search.strip():
+        where += (" AND (ref LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'"
+                  " OR parties LIKE ? ESCAPE '\\' OR place LIKE ? ESCAPE '\\')")
+        args += [_like(search.strip())] * 5
     if reported_by:
         where += " AND reported_by=?"
         args.append(reported_by)
@@ -161,6 +165,9 @@ def cases(replica: Replica, *, reported_by: str | None = None, owner: str | None
 def timeline(replica: Replica, case_id: str) -> list[dict]:
     """Everything that happened to a case, oldest first: events, visits, callbacks."""
     items = []
+    merged = [r[0] for r in replica.conn.execute("SELECT id FROM cases WHERE merged_into=?", (case_id,))]
+    for dup in merged:  # a duplicate folded into this case brings its history along
+        items.extend(dict(it, merged_from=dup) for it in timeline(replica, dup))
     case = replica.get("case", case_id)
     if case and case.get("reported_at"):
         items.append({"type": "report", "at": case["reported_at"], "by": case.get("reported_by") or "",

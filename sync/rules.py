@@ -69,8 +69,9 @@ class RuleError(Exception):
 
 # --- deadlines --------------------------------------------------------------------------
 
-def _as_date(value) -> dt.date | None:
-    """A date from a date or an ISO string (a datetime string gives its own date)."""
+def as_date(value) -> dt.date | None:
+    """A date from a date or an ISO string (a datetime string gives its own date);
+    None for no date."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -78,6 +79,9 @@ def _as_date(value) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
+
+
+_as_date = as_date  # the name sync/office.py first used
 
 
 def register_by(received: dt.date) -> dt.date:
@@ -110,14 +114,14 @@ def extend(accepted: dt.date | None, current_extended_days: int | None, days: in
 
 def days_left(deadline, today: dt.date) -> int:
     """Days until the deadline: 0 on the day itself, negative once it has passed."""
-    return (_as_date(deadline) - today).days
+    return (as_date(deadline) - today).days
 
 
 def _open_deadline(case: dict) -> dt.date | None:
     """The deadline of a case whose clock still runs, else None."""
     if case.get("status") not in OPEN_STATUSES:
         return None
-    return _as_date(case.get("deadline"))
+    return as_date(case.get("deadline"))
 
 
 def is_overdue(case: dict, today: dt.date) -> bool:
@@ -148,7 +152,7 @@ def milestones(accepted: dt.date, deadline: dt.date) -> list[tuple[str, str, dt.
     none falls before acceptance or after the deadline, and none before the one
     preceding it, so the plan can always be read top to bottom.
     """
-    accepted, deadline = _as_date(accepted), _as_date(deadline)
+    accepted, deadline = as_date(accepted), as_date(deadline)
     if deadline < accepted:
         raise RuleError("deadline_before_accepted", deadline=deadline.isoformat(),
                         accepted=accepted.isoformat())

@@ -111,14 +111,85 @@ class ServerTime:
         await self.app(scope, receive, with_time)
 
 
+class Tickets:
+    """One-time links for the office's downloads: a browser tab cannot add a token
+    header to a download, so the screen asks for a ticket bound to the person, the
+    file and a few minutes, and opens /api/v1/export/<ticket>."""
+
+    TTL_MS = 5 * 60 * 1000
+
+    def __init__(self):
+        self._tickets: dict[str, tuple] = {}
+
+    def issue(self, principal: Principal, kind: str, params: dict) -> str:
+        import secrets
+        now = clock.wall_ms()
+        self._tickets = {k: v for k, v in self._tickets.items() if v[3] > now}
+        ticket = secrets.token_urlsafe(24)
+        self._tickets[ticket] = (principal, kind, dict(params), now + self.TTL_MS)
+        return ticket
+
+    def redeem(self, ticket: str):
+        got = self._tickets.pop(ticket, None)
+        if got is None or got[3] < clock.wall_ms():
+            return None
+        return got[:3]
+
+
+EXPORTS = {  # kind -> (media type, file name)
+    "ledger.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "信访事项台账.xlsx"),
+    "ledger.csv": ("text/csv; charset=utf-8", "信访事项台账.csv"),
+    "supervision.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "领导包案督办台账.xlsx"),
+    "monthly.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "信访工作月报.xlsx"),
+}
+
+
+def build_export(store: CentralStore, p: Principal, kind: str, params: dict) -> bytes:
+    """The bytes of one of the office's files, for what this person may see."""
+    import datetime as dt
+    import io
+    from . import export, stats
+    from .queries import Scope
+    scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
+    out = io.BytesIO()
+    with store.lock:
+        if kind in ("ledger.xlsx", "ledger.csv"):
+            start = dt.date.fromisoformat(params.get("start") or f"{dt.date.today().year}-01-01")
+            end = dt.date.fromisoformat(params.get("end") or f"{dt.date.today().year}-12-31")
+            rows = export.ledger_rows(store.conn, start, end, scope)
+            if kind.endswith(".csv"):
+                export.write_csv(rows, out)
+            else:
+                export.write_xlsx(rows, out)
+        elif kind == "supervision.xlsx":
+            export.write_xlsx(export.supervision_rows(store.conn, scope), out, title="领导包案督办台账")
+        elif kind == "monthly.xlsx":
+            year, month = int(params.get("year") or dt.date.today().year), int(params.get("month") or dt.date.today().month)
+            export.monthly_report_xlsx(stats.monthly_figures(store.conn, year, month), out, f"{year}年{month}月")
+        else:
+            raise ApiError(404, "unknown_export", f"no export named {kind}: one of {', '.join(EXPORTS)}")
+        store.audit(p.username, "export", f"{kind} {json.dumps(params, ensure_ascii=False)}")
+    return out.getvalue()
+
+
+def _file(kind: str, data: bytes) -> Response:
+    from urllib.parse import quote
+    media, name = EXPORTS[kind]
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=\"{kind}\"; filename*=UTF-8''{quote(name)}"})
+
+
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=200)
     device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-def create_app(db_path: str, *, max_body: int = MAX_BODY) -> FastAPI:
+def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> FastAPI:
+    """The township server. With `ui`, the office's screens are served at / on the
+    same port (the Flet app in web mode, on its own connection to the same file)."""
     store = CentralStore(db_path)
+    tickets = Tickets()
     lock = store.lock   # one connection shared by the threads serving requests
     app = FastAPI(title="Gridbook township server", version="0.1.0",
                   description="Sync API for Gridbook phones (protocol version "
@@ -218,6 +289,35 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY) -> FastAPI:
                 + ',"more":' + ("true" if page["more"] else "false")
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
         return Response(text, media_type="application/json")
+
+    @app.get("/api/v1/export/{ticket}")
+    def export_by_ticket(ticket: str):
+        got = tickets.redeem(ticket)
+        if got is None:
+            raise ApiError(404, "unknown_ticket", "this download link has expired or was used: ask again")
+        p, kind, params = got
+        return _file(kind, build_export(store, p, kind, params))
+
+    @app.get("/api/v1/ledger/{kind}")
+    def export_with_token(kind: str, start: str | None = None, end: str | None = None,
+                          year: int | None = None, month: int | None = None,
+                          _: int = Depends(protocol), p: Principal = Depends(principal)):
+        if kind not in EXPORTS:
+            raise ApiError(404, "unknown_export", f"no export named {kind}: one of {', '.join(EXPORTS)}")
+        if p.role not in ("office", "admin"):
+            raise ApiError(403, "forbidden", "the ledger is for the township office")
+        for name, value in (("start", start), ("end", end)):
+            if value is not None:
+                try:
+                    __import__("datetime").date.fromisoformat(value)
+                except ValueError:
+                    raise ApiError(422, "invalid_request", f"{name}: must be a date written YYYY-MM-DD")
+        params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v}
+        return _file(kind, build_export(store, p, kind, params))
+
+    if ui:
+        from fieldapp.office.app import office_asgi
+        app.mount("/", office_asgi(db_path, tickets))
 
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(ServerTime)

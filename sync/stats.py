@@ -95,6 +95,8 @@ def dashboard(conn: sqlite3.Connection, start: dt.date, end: dt.date,
     """
     ensure_indexes(conn)
     today = today or township_today()
+    # a form's empty choice ("") means no filter, as None does
+    village, category, channel = village or None, category or None, channel or None
     args = {
         "s": start.isoformat(), "e": end.isoformat(),
         "e1": (end + dt.timedelta(days=1)).isoformat(),   # stamps: day < e1

@@ -119,7 +119,9 @@ class Workspace:
         return eid
 
     def resolve_case(self, case_id: str, outcome: str, method: str) -> None:
-        self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method})
+        today = dt.datetime.now(CST).date().isoformat()
+        self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method,
+                                      "resolved_on": today})
         self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": now_iso(),
                                    "by": self.username, "text": method})
 

@@ -19,6 +19,7 @@ OUTPUT = Path(os.environ.get("GRIDBOOK_TEST_OUTPUT", ROOT / "test-output"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 360, "height": 780}
+DESKTOP = {"width": 1280, "height": 800}
 
 
 def free_port() -> int:
@@ -111,6 +112,18 @@ class AppPage:
         loc.wait_for(state="attached", timeout=timeout_s * 1000)
         return loc
 
+    def aria(self) -> str:
+        return self.page.locator("body").aria_snapshot()
+
+    def shows(self, text: str, timeout_s: float = 30) -> None:
+        """Wait until the text is anywhere in the accessibility tree (Flutter merges some
+        texts into one group's name, where get_by_text cannot see them)."""
+        deadline = time.time() + timeout_s
+        while text not in self.aria():
+            if time.time() > deadline:
+                raise AssertionError(f"{text!r} never appeared on screen")
+            self.page.wait_for_timeout(250)
+
     def button(self, name: str, role: str = "button"):
         return self.page.get_by_role(role, name=name, exact=False).first
 
@@ -131,10 +144,10 @@ class AppPage:
         return path
 
 
-def launch(playwright, user_dir: Path, geolocation: dict | None = None):
+def launch(playwright, user_dir: Path, geolocation: dict | None = None, viewport: dict = PHONE):
     kw = {}
     if geolocation:
         kw = {"geolocation": geolocation, "permissions": ["geolocation"]}
     return playwright.chromium.launch_persistent_context(
         str(user_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport=PHONE, locale="zh-CN", **kw)
+        viewport=viewport, locale="zh-CN", **kw)

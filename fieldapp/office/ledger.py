@@ -1,0 +1,110 @@
+"""The ledger (台账): every matter, whatever its channel, with its state at a glance."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from sync import codes, rules
+
+from ..screens.widgets import risk_colour
+from ..worklist import today_cst
+
+PAGE = 100
+
+
+def _filters(ctx):
+    ws = ctx.ws
+    return [("filter_all", lambda q, n, o: ws.cases(search=q, limit=n, offset=o)),
+            ("filter_new", lambda q, n, o: ws.cases(status="reported", search=q, limit=n, offset=o)),
+            ("filter_open", lambda q, n, o: ws.cases(open_only=True, search=q, limit=n, offset=o)),
+            ("filter_overdue", lambda q, n, o: ws.overdue()[o:o + n]),
+            ("filter_due7", lambda q, n, o: ws.due_soon()[o:o + n]),
+            ("filter_resolved", lambda q, n, o: ws.cases(status="resolved", search=q, limit=n, offset=o))]
+
+
+def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
+    dl = rules.days_left(c["deadline"], today_cst()) if c.get("deadline") else None
+    late = dl is not None and dl < 0 and c.get("status") in rules_open()
+    cells = [
+        (c.get("ref") or "（待编号）", 130), ((c.get("reported_at") or "")[:10], 90),
+        (ctx.code(codes.CHANNELS, c.get("channel")), 80), ("、".join(c.get("parties") or []), 130),
+        (ctx.code(codes.CATEGORIES, c.get("category")), 80),
+        (c.get("title") or (c.get("description") or "")[:24], 220),
+        (names.get(c.get("owner"), c.get("owner") or ""), 110), (c.get("deadline") or "", 90),
+        (ctx.code(codes.CASE_STATUSES, c.get("status")), 70),
+    ]
+    return ft.Container(ft.Row(
+        [ft.Container(width=10, height=28, bgcolor=risk_colour(c.get("risk")), border_radius=2)] +
+        [ft.Text(v, width=w, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
+                 color=ft.Colors.RED_700 if late and w == 90 and v == c.get("deadline") else None)
+         for v, w in cells], spacing=8),
+        padding=ft.Padding.symmetric(vertical=8, horizontal=4), on_click=lambda e: on_open(c["id"]),
+        border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.GREY_200)), ink=True)
+
+
+def rules_open():
+    from sync.queries import OPEN_STATUSES
+    return OPEN_STATUSES
+
+
+def header_row(ctx) -> ft.Control:
+    heads = [("编号", 130), ("登记日期", 90), ("来源", 80), ("当事人", 130), ("类别", 80), ("事项摘要", 220),
+             ("包案领导", 110), ("办理期限", 90), ("状态", 70)]
+    return ft.Container(ft.Row([ft.Container(width=10)] + [ft.Text(h, width=w, weight=ft.FontWeight.BOLD)
+                                                          for h, w in heads], spacing=8),
+                        padding=ft.Padding.symmetric(vertical=6, horizontal=4), bgcolor=ft.Colors.GREY_100)
+
+
+def ledger_panel(ctx) -> ft.Control:
+    from .matter import open_matter
+    filters = _filters(ctx)
+    state = {"f": 0, "q": "", "offset": 0}
+    rows = ft.ListView(expand=True, spacing=0)
+    count = ft.Text(color=ft.Colors.GREY_700)
+    more = ft.TextButton(ctx.t("load_more"), visible=False)
+    names = ctx.ws.staff_names()
+
+    def load(reset: bool) -> None:
+        if reset:
+            state["offset"] = 0
+            rows.controls.clear()
+        got = filters[state["f"]][1](state["q"], PAGE + 1, state["offset"])
+        more.visible = len(got) > PAGE
+        got = got[:PAGE]
+        state["offset"] += len(got)
+        rows.controls.extend(matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid)) for c in got)
+        count.value = ctx.t("n_matters", n=f"{state['offset']}{'+' if more.visible else ''}")
+        if not rows.controls:
+            rows.controls.append(ft.Text(ctx.t("ledger_empty"), color=ft.Colors.GREY_700))
+
+    def choose(i):
+        def handler(e):
+            state["f"] = i
+            for j, chip in enumerate(chips.controls):
+                chip.selected = j == i
+            load(True)
+            ctx.page.update()
+        return handler
+
+    def search(e):
+        state["q"] = e.control.value or ""
+        load(True)
+        ctx.page.update()
+
+    chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == 0, on_select=choose(i))
+                    for i, (k, _) in enumerate(filters)], wrap=True)
+    more.on_click = lambda e: (load(False), ctx.page.update())
+    load(True)
+    year = today_cst().year
+    exports = ft.Row([
+        ft.OutlinedButton(ctx.t("export_xlsx"), icon=ft.Icons.DOWNLOAD,
+                          on_click=lambda e: ctx.download("ledger.xlsx", start=f"{year}-01-01", end=f"{year}-12-31")),
+        ft.OutlinedButton(ctx.t("export_csv"), on_click=lambda e: ctx.download(
+            "ledger.csv", start=f"{year}-01-01", end=f"{year}-12-31")),
+        ft.OutlinedButton(ctx.t("export_supervision"), on_click=lambda e: ctx.download("supervision.xlsx")),
+        ft.OutlinedButton(ctx.t("export_monthly"), on_click=lambda e: ctx.download(
+            "monthly.xlsx", year=year, month=today_cst().month)),
+    ], wrap=True)
+    return ft.Column([
+        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True), count]),
+        chips, exports, header_row(ctx), rows, more], expand=True, spacing=8)

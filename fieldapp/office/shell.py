@@ -1,0 +1,44 @@
+"""The office's frame: a rail of tools on the left, the chosen one on the right."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from . import dashboard, ledger, lists, register
+
+
+def shell_view(ctx) -> ft.View:
+    tools = [("nav_ledger", ft.Icons.TABLE_ROWS, ledger.ledger_panel),
+             ("nav_register", ft.Icons.POST_ADD, register.register_panel),
+             ("nav_callbacks", ft.Icons.PHONE_CALLBACK, lists.callbacks_panel),
+             ("nav_supervision", ft.Icons.SUPERVISOR_ACCOUNT, lists.supervision_panel),
+             ("nav_dashboard", ft.Icons.INSIGHTS, dashboard.dashboard_panel)]
+    body = ft.Container(expand=True, padding=ft.Padding.only(left=16, right=16, top=8))
+    state = {"i": 0}
+
+    def show(i: int) -> None:
+        state["i"] = i
+        rail.selected_index = i
+        body.content = tools[i][2](ctx)
+
+    def changed(e) -> None:
+        show(int(e.control.selected_index))
+        ctx.page.update()
+
+    rail = ft.NavigationRail(
+        label_type=ft.NavigationRailLabelType.ALL, min_width=88,
+        destinations=[ft.NavigationRailDestination(icon=icon, label=ctx.t(key)) for key, icon, _ in tools],
+        on_change=changed)
+    ctx.show_main = lambda i: (show(i), ctx.page.update())
+    show(0)
+    who = ctx.ws.account
+    view = ft.View(route="/", padding=0, spacing=0, controls=[
+        ft.Container(ft.Row([ft.Text(ctx.t("office_title"), size=18, weight=ft.FontWeight.BOLD),
+                             ft.Text(f"{who.get('name') or who['username']}（{who['username']}）",
+                                     color=ft.Colors.GREY_700)],
+                            alignment=ft.MainAxisAlignment.SPACE_BETWEEN),
+                     padding=ft.Padding.symmetric(horizontal=16, vertical=8), bgcolor=ft.Colors.BLUE_GREY_50),
+        ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True, spacing=0,
+               vertical_alignment=ft.CrossAxisAlignment.START)])
+    view.data = lambda: show(state["i"])
+    return view

@@ -1,0 +1,356 @@
+"""The ledgers as the office keeps them, for Excel: the ledger of every matter
+(信访事项台账), the leader supervision ledger (领导包案督办台账), the monthly figures.
+
+Rows are dicts keyed by the Chinese column headers, read with a few joined queries
+(never one query per row: a township's ledger reaches 100,000 rows). The writers
+stream them out: openpyxl's write-only workbook, or CSV with a BOM.
+
+Exported text is typed by residents and staff, and a spreadsheet runs a cell that
+starts with = + - @ (or a tab or CR) as a formula: such cells are written as plain
+text (xlsx: a string cell with Excel's quote prefix; CSV: a leading ', as OWASP
+advises), so an exported ledger never runs what someone typed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import re
+from typing import Iterable, Iterator, Mapping
+
+import orjson
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from . import codes, rules
+
+CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
+
+LEDGER_COLUMNS = [
+    "编号", "登记日期", "来源", "村", "网格", "当事人", "类别", "事项摘要", "风险等级",
+    "包案领导", "协办部门", "办理期限", "状态", "办理结果", "回访", "满意度",
+]
+SUPERVISION_COLUMNS = [
+    "包案领导", "编号", "事项摘要", "协办部门", "化解方案", "办理期限", "剩余天数",
+    "最新进展", "状态",
+]
+REPORT_COLUMNS = ["指标"]  # the second header is the month
+
+SUMMARY_CHARS = 60
+JOINER = "、"  # how a Chinese list is written: 张三、李四
+NONE_SHOWN = "—"  # a figure with nothing to count (a rate with nothing due)
+# Timeline events that tell a supervisor how far the work has got.
+PROGRESS_KINDS = ("progress", "visit", "consultation", "resolution")
+
+# Column widths in characters, so the ledger opens readable; the rest get 12.
+_WIDTHS = {"事项摘要": 40, "当事人": 20, "协办部门": 20, "化解方案": 40, "最新进展": 40,
+           "编号": 16, "指标": 24}
+
+
+# --- reading ----------------------------------------------------------------------------
+
+def _connection(conn):
+    """A replica or a bare sqlite3 connection: the exports read either."""
+    return getattr(conn, "conn", conn)
+
+
+def _scoped(scope) -> tuple[str, list]:
+    """The SQL condition limiting cases to what the person may read (queries.Scope)."""
+    if scope is None:
+        return "1", []
+    return scope.where("c.grid_id", "c.owner")
+
+
+def _list(text: str | None) -> list[str]:
+    return orjson.loads(text) if text else []
+
+
+def _date(text: str | None) -> dt.date | None:
+    """A stored date or datetime as a calendar day of the township."""
+    if not text:
+        return None
+    if len(text) == 10:
+        return dt.date.fromisoformat(text)
+    t = dt.datetime.fromisoformat(text)
+    return (t.astimezone(CST) if t.tzinfo else t).date()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _summary(title: str | None, description: str | None) -> str:
+    """The title, or the opening of the description on one line."""
+    if title and title.strip():
+        return title.strip()
+    return _SPACE.sub(" ", description or "").strip()[:SUMMARY_CHARS]
+
+
+# Cases merged into another are not matters of their own: the one they joined is.
+_LEDGER_SQL = """
+WITH latest_callback AS (
+    SELECT case_id, at, answer,
+           row_number() OVER (PARTITION BY case_id ORDER BY at DESC, id DESC) AS n
+    FROM callbacks)
+SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day,
+       c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
+       c.risk, COALESCE(s.name, c.owner), c.departments, c.deadline, c.status,
+       c.outcome, cb.at, cb.answer
+FROM cases c
+LEFT JOIN grids g ON g.id = c.grid_id
+LEFT JOIN staff s ON s.username = c.owner
+LEFT JOIN latest_callback cb ON cb.case_id = c.id AND cb.n = 1
+WHERE c.merged_into IS NULL
+  AND COALESCE(c.received_on, substr(c.reported_at, 1, 10)) BETWEEN ? AND ? AND {scope}
+ORDER BY day, c.ref, c.id
+"""
+
+
+class Rows:
+    """An iterator of rows that knows its headers, so a writer gives an empty ledger
+    the right header row."""
+
+    def __init__(self, columns: list[str], rows: Iterable[dict]):
+        self.columns = columns
+        self._rows = iter(rows)
+
+    def __iter__(self) -> "Rows":
+        return self
+
+    def __next__(self) -> dict:
+        return next(self._rows)
+
+
+def ledger_rows(conn, start: dt.date, end: dt.date, scope=None) -> Rows:
+    """One row per matter received from `start` to `end`, both days included, in
+    the order received. A matter is dated by its entry in the office's ledger
+    (received_on), else by the day it was reported."""
+    where, args = _scoped(scope)
+    cur = _connection(conn).execute(_LEDGER_SQL.format(scope=where),
+                                    [start.isoformat(), end.isoformat(), *args])
+    return Rows(LEDGER_COLUMNS, map(_ledger_row, cur))
+
+
+def _ledger_row(raw: tuple) -> dict:
+    (cid, ref, day, channel, village, grid, parties, category, title, description, risk,
+     owner, departments, deadline, status, outcome, cb_at, cb_answer) = raw
+    return {
+        "编号": ref or cid,
+        "登记日期": _date(day),
+        "来源": codes.label(codes.CHANNELS, channel),
+        "村": village or "",
+        "网格": grid or "",
+        "当事人": JOINER.join(_list(parties)),
+        "类别": codes.label(codes.CATEGORIES, category),
+        "事项摘要": _summary(title, description),
+        "风险等级": codes.label(codes.RISK_LEVELS, risk),
+        "包案领导": owner or "",
+        "协办部门": JOINER.join(_list(departments)),
+        "办理期限": _date(deadline),
+        "状态": codes.label(codes.CASE_STATUSES, status),
+        "办理结果": codes.label(codes.OUTCOMES, outcome),
+        "回访": _date(cb_at),
+        "满意度": codes.label(codes.SATISFACTION, cb_answer),
+    }
+
+
+_SUPERVISION_SQL = """
+WITH latest_progress AS (
+    SELECT e.case_id, e.at, e.text,
+           row_number() OVER (PARTITION BY e.case_id ORDER BY e.at DESC, e.id DESC) AS n
+    FROM case_events e JOIN cases c ON c.id = e.case_id
+    WHERE c.owner IS NOT NULL AND e.kind IN ({kinds}) AND e.text IS NOT NULL)
+SELECT c.id, c.ref, COALESCE(s.name, c.owner) AS leader, c.title, c.description,
+       c.departments, c.plan, c.deadline, c.status, p.at, p.text
+FROM cases c
+LEFT JOIN staff s ON s.username = c.owner
+LEFT JOIN latest_progress p ON p.case_id = c.id AND p.n = 1
+WHERE c.owner IS NOT NULL AND c.owner != '' AND c.merged_into IS NULL AND {scope}
+ORDER BY leader, c.deadline IS NULL, c.deadline, c.ref, c.id
+"""
+
+
+def supervision_rows(conn, scope=None, today: dt.date | None = None) -> Rows:
+    """One row per case a leader owns, by leader and then the nearest deadline first.
+    剩余天数 counts only while the case is open (negative: overdue); a finished case
+    has no days left to count."""
+    today = today or dt.datetime.now(CST).date()
+    where, args = _scoped(scope)
+    sql = _SUPERVISION_SQL.format(kinds=",".join("?" * len(PROGRESS_KINDS)), scope=where)
+    cur = _connection(conn).execute(sql, [*PROGRESS_KINDS, *args])
+    return Rows(SUPERVISION_COLUMNS, (_supervision_row(raw, today) for raw in cur))
+
+
+def _supervision_row(raw: tuple, today: dt.date) -> dict:
+    (cid, ref, leader, title, description, departments, plan, deadline, status,
+     progress_at, progress) = raw
+    due = _date(deadline)
+    running = due is not None and status in rules.OPEN_STATUSES
+    return {
+        "包案领导": leader,
+        "编号": ref or cid,
+        "事项摘要": _summary(title, description),
+        "协办部门": JOINER.join(_list(departments)),
+        "化解方案": plan or "",
+        "办理期限": due,
+        "剩余天数": rules.days_left(due, today) if running else None,
+        "最新进展": f"{_date(progress_at).isoformat()} {progress}" if progress else "",
+        "状态": codes.label(codes.CASE_STATUSES, status),
+    }
+
+
+# --- cells that stay what they say ---------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DATE_FORMAT = "yyyy-mm-dd"
+PERCENT_FORMAT = "0.0%"
+# Figures given as fractions (0.925) that the report shows as percentages.
+RATE_LABEL_ENDINGS = ("率", "满意度")
+
+
+def looks_like_formula(text: str) -> bool:
+    return text.startswith(FORMULA_STARTS)
+
+
+def csv_safe(value) -> str:
+    """A CSV field that a spreadsheet shows as typed (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if isinstance(value, str) and looks_like_formula(text):
+        return "'" + text
+    return text
+
+
+def _xlsx_cell(ws, value, bold: Font | None = None, number_format: str | None = None):
+    """A value as it goes into the sheet: plain values as they are (fast), and a
+    cell object only where the plain value would be misread or needs a style."""
+    if isinstance(value, str):
+        if not value:
+            return None  # an empty cell is not written at all: a smaller, faster file
+        # control characters pasted into a phone make openpyxl refuse the whole file
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    elif isinstance(value, dt.date):
+        number_format = number_format or DATE_FORMAT
+    formula_like = isinstance(value, str) and looks_like_formula(value)
+    if not (formula_like or bold or number_format):
+        return value
+    cell = WriteOnlyCell(ws, value)
+    if formula_like:
+        cell.data_type = "s"      # openpyxl would store "=..." as a formula
+        cell.quotePrefix = True   # and Excel keeps it text when the cell is edited
+    if number_format:
+        cell.number_format = number_format
+    if bold:
+        cell.font = bold
+    return cell
+
+
+def _sheet_title(title: str) -> str:
+    """Excel allows 31 characters and none of []:*?/\\ in a sheet's name."""
+    return re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet"
+
+
+def _new_sheet(title: str, columns: list[str]):
+    wb = Workbook(write_only=True)
+    wb.properties.title = title
+    ws = wb.create_sheet(_sheet_title(title))
+    for i, name in enumerate(columns, 1):  # widths must come before the first row
+        ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 12)
+    ws.freeze_panes = "A2"  # the header stays in view while scrolling
+    return wb, ws
+
+
+def _header(ws, columns: list[str]) -> list:
+    bold = Font(bold=True)
+    return [_xlsx_cell(ws, name, bold=bold) for name in columns]
+
+
+def _columns(rows: Iterable[Mapping], columns: list[str] | None) -> tuple[list[str], Iterator]:
+    """The headers: the caller's, else those the rows carry (`Rows`), else the first
+    row's keys; a plain empty list of rows gets the ledger's."""
+    columns = columns or getattr(rows, "columns", None)
+    rows = iter(rows)
+    if columns is not None:
+        return list(columns), rows
+    first = next(rows, None)
+    if first is None:
+        return list(LEDGER_COLUMNS), rows
+    return list(first), _chain(first, rows)
+
+
+def _chain(first, rest) -> Iterator:
+    yield first
+    yield from rest
+
+
+def write_xlsx(rows: Iterable[Mapping], path_or_file, title: str = "信访事项台账",
+               columns: list[str] | None = None) -> int:
+    """Write rows (dicts keyed by header) to an .xlsx file or binary file object:
+    a bold header row, real dates, text kept as text. Returns the number of rows."""
+    columns, rows = _columns(rows, columns)
+    wb, ws = _new_sheet(title, columns)
+    ws.append(_header(ws, columns))
+    n = 0
+    for row in rows:
+        ws.append([_xlsx_cell(ws, row.get(c)) for c in columns])
+        n += 1
+    wb.save(path_or_file)
+    return n
+
+
+@contextlib.contextmanager
+def _text_out(file):
+    """A text stream over a path, a binary file, or a text file."""
+    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+        with open(file, "w", encoding="utf-8-sig", newline="") as f:
+            yield f
+    elif isinstance(file, io.TextIOBase):
+        file.write("\ufeff")
+        yield file
+    else:
+        wrapper = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+        try:
+            yield wrapper
+        finally:
+            wrapper.flush()
+            wrapper.detach()  # the caller's file stays open
+
+
+def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None) -> int:
+    """Write rows as CSV in UTF-8 with a BOM (so Excel reads the Chinese), with
+    formula-like text neutralized. Returns the number of rows."""
+    columns, rows = _columns(rows, columns)
+    n = 0
+    with _text_out(file) as out:
+        w = csv.writer(out)
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([csv_safe(row.get(c)) for c in columns])
+            n += 1
+    return n
+
+
+def monthly_report_xlsx(figures: Mapping[str, float | int | None], path_or_file,
+                        month_label: str) -> None:
+    """The month's figures as name / value rows under the headers 指标 and the month.
+    A figure with nothing to count (None) reads "—"; a rate (化解率, 满意度: a
+    fraction) shows as a percentage and stays a number for the office's formulas."""
+    columns = [*REPORT_COLUMNS, month_label]
+    wb, ws = _new_sheet(f"信访工作月报 {month_label}", columns)
+    ws.append(_header(ws, columns))
+    for name, value in figures.items():
+        if value is None:
+            cell = _xlsx_cell(ws, NONE_SHOWN)
+        elif str(name).endswith(RATE_LABEL_ENDINGS) and isinstance(value, float):
+            cell = _xlsx_cell(ws, value, number_format=PERCENT_FORMAT)
+        else:
+            cell = _xlsx_cell(ws, value)
+        ws.append([_xlsx_cell(ws, str(name)), cell])
+    wb.save(path_or_file)

@@ -1,0 +1,204 @@
+"""The township office's workspace: the verbs of 集分研化评 over the central store,
+each checked against the office's rules (rules.py) and written with the signed-in
+person's permissions, each leaving its trace on the case timeline.
+
+Server-side: it works on the central store directly (the office's browser), so no
+sync is involved; phones see the result on their next pull.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+
+from . import changes, rules
+from .access import Principal
+from .central import CentralStore
+from .queries import OPEN_STATUSES, Scope, _rows
+from .workspace import CST, Workspace, _clean, now_iso
+
+class Missing(ValueError):
+    """A field the office must fill in was left empty."""
+
+    def __init__(self, field: str):
+        super().__init__(f"{field}: is required")
+        self.field = field
+
+
+DUPLICATE_DAYS = 30
+NEAR_M = 200.0
+SIMILAR = 0.5
+
+
+def today() -> dt.date:
+    return dt.datetime.now(CST).date()
+
+
+class CentralWorkspace(Workspace):
+    def __init__(self, store: CentralStore, account: dict):
+        super().__init__(account)
+        self.replica = store
+        self.principal = Principal(account["username"], account["role"], frozenset(account.get("grids") or []))
+        self.scope = None if self.principal.sees_all else Scope(frozenset(self.grids), self.username)
+
+    # --- writes: the same rules as a phone's push --------------------------------------
+    def create(self, entity, fields):
+        rid = changes.new_id("r")
+        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
+        return rid
+
+    def update(self, entity, rid, fields):
+        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
+
+    def _event(self, cid: str, kind: str, text: str = "") -> None:
+        self.create("case_event", {"case_id": cid, "kind": kind, "at": now_iso(), "by": self.username,
+                                   "text": text})
+
+    def _move(self, case: dict, to: str, fields: dict | None = None, event: tuple | None = None) -> None:
+        rules.check_transition(case["status"], to)
+        self.update("case", case["id"], {"status": to, **(fields or {})})
+        if event:
+            self._event(case["id"], *event)
+
+    def _case(self, cid: str) -> dict:
+        case = self.case(cid)
+        if case is None:
+            raise KeyError(cid)
+        return case
+
+    # --- 集 collect ----------------------------------------------------------------------
+    def register_matter(self, fields: dict, on: dt.date | None = None) -> str:
+        """A matter from any channel enters the one ledger; its reference comes from the
+        server, its registration deadline from the rules."""
+        on = on or today()
+        f = {"kind": "petition", "status": "reported", "reported_by": self.username,
+             "reported_at": now_iso(), "received_on": on.isoformat(),
+             "register_by": rules.register_by(on).isoformat(), **fields}
+        cid = self.create("case", _clean(f))
+        self._event(cid, "note", f"登记（{f.get('channel', '')}）")
+        return cid
+
+    def likely_duplicates(self, fields: dict, exclude: str | None = None) -> list[tuple[dict, str]]:
+        """Matters that may be the same one: the same household or party with the same
+        category within 30 days, or a report within 200 m with similar text."""
+        from geopy.distance import geodesic
+        since = (today() - dt.timedelta(days=DUPLICATE_DAYS)).isoformat()
+        rows = _rows(self.replica, "case", "SELECT * FROM cases WHERE reported_at >= ? AND merged_into IS NULL",
+                     (since,))
+        parties = set(fields.get("parties") or [])
+        text = fields.get("description") or ""
+        out = []
+        for c in rows:
+            if c["id"] == exclude:
+                continue
+            same_cat = c["category"] == fields.get("category")
+            if same_cat and fields.get("household_id") and c.get("household_id") == fields["household_id"]:
+                out.append((c, "same_household"))
+            elif same_cat and parties & set(c.get("parties") or []):
+                out.append((c, "same_party"))
+            elif (fields.get("lat") is not None and c.get("lat") is not None
+                  and geodesic((fields["lat"], fields["lon"]), (c["lat"], c["lon"])).meters <= NEAR_M
+                  and difflib.SequenceMatcher(None, text, c["description"] or "").ratio() >= SIMILAR):
+                out.append((c, "near_similar"))
+        return out
+
+    def merge(self, duplicate: str, into: str) -> None:
+        """Fold a duplicate into the matter kept: both keep their history, the kept
+        one's timeline shows the other's (queries.timeline), the duplicate is closed."""
+        dup, keep = self._case(duplicate), self._case(into)
+        self.update("case", duplicate, {"merged_into": into})
+        self._event(into, "merge", f"并入 {dup.get('ref') or duplicate}")
+        self._event(duplicate, "merge", f"并入 {keep.get('ref') or into}")
+
+    # --- 分 classify ---------------------------------------------------------------------
+    def accept(self, cid: str, on: dt.date | None = None) -> None:
+        """Accepted: the 60 days start; the deadline is computed, never typed."""
+        on = on or today()
+        case = self._case(cid)
+        received = {}
+        if not case.get("received_on"):  # a phone's report enters the ledger when accepted
+            got = rules.as_date(case.get("reported_at")) or on
+            received = {"received_on": got.isoformat(), "register_by": rules.register_by(got).isoformat()}
+        self._move(case, "accepted", {**received, "accepted_on": on.isoformat(),
+                                      "deadline": rules.handle_by(on).isoformat()},
+                   ("accept", f"受理，办理期限 {rules.handle_by(on).isoformat()}"))
+
+    def decline(self, cid: str, reason: str) -> None:
+        if not reason.strip():
+            raise Missing("decline_reason")
+        self._move(self._case(cid), "declined", {"decline_reason": reason.strip()}, ("decline", reason.strip()))
+
+    def grade(self, cid: str, risk: str, urgency: str = "normal", signals: list[str] = (),
+              group_size: int | None = None) -> str:
+        """The assessed risk, raised by the escalation signals (rules.grade)."""
+        graded = rules.grade(risk, list(signals), group_size)
+        self.update("case", cid, {"risk": graded, "urgency": urgency, "signals": sorted(set(signals))})
+        from .codes import RISK_LEVELS, SIGNALS, URGENCY, label
+        self._event(cid, "grade", f"{label(RISK_LEVELS, graded)} · {label(URGENCY, urgency)} · "
+                                  f"{'、'.join(label(SIGNALS, x) for x in signals) or '无升级信号'}")
+        return graded
+
+    # --- 研 plan -------------------------------------------------------------------------
+    def consult(self, cid: str, on: dt.date, departments: list[str], plan: str, owner: str) -> None:
+        """The joint consultation (会商): the plan, the owning leader, the departments."""
+        case = self._case(cid)
+        if not plan.strip():
+            raise Missing("plan")
+        if not owner:
+            raise Missing("owner")
+        fields = {"consulted_on": on.isoformat(), "departments": departments, "plan": plan.strip(),
+                  "owner": owner}
+        if case["status"] in ("accepted", "reopened"):
+            self._move(case, "assigned", fields)
+        else:
+            self.update("case", cid, fields)
+        self._event(cid, "consultation", f"{'、'.join(departments)}会商：{plan.strip()}")
+        self._event(cid, "assign", f"包案领导 {owner}")
+
+    def extend(self, cid: str, days: int, reason: str) -> None:
+        case = self._case(cid)
+        accepted = rules.as_date(case.get("accepted_on"))
+        total = rules.extend(accepted, case.get("extended_days"), days, reason)
+        deadline = rules.handle_by(accepted, total)
+        self.update("case", cid, {"extended_days": total, "extension_reason": reason.strip(),
+                                  "deadline": deadline.isoformat()})
+        self._event(cid, "extension", f"延期 {days} 天至 {deadline.isoformat()}：{reason.strip()}")
+
+    # --- 化 resolve ----------------------------------------------------------------------
+    def resolve_case(self, cid: str, outcome: str, method: str) -> None:
+        case = self._case(cid)
+        self._move(case, "resolved", {"outcome": outcome, "method": method, "resolved_on": today().isoformat()},
+                   ("resolution", method))
+
+    # --- 评 evaluate ---------------------------------------------------------------------
+    def call_back(self, cid: str, method: str, answer: str, comment: str = "") -> str:
+        """A callback after resolution; an unsatisfied answer reopens the matter."""
+        case = self._case(cid)
+        rules.check_call_back(case)
+        self.create("callback", _clean({"case_id": cid, "at": now_iso(), "by": self.username,
+                                        "method": method, "answer": answer, "comment": comment}))
+        to = rules.after_callback(answer)
+        self._move(case, to, event=("reopen", comment or "回访不满意，重新办理") if to == "reopened" else None)
+        return to
+
+    def close(self, cid: str) -> None:
+        self._move(self._case(cid), "closed", event=("status", "结案"))
+
+    # --- lists -------------------------------------------------------------------------
+    def callback_queue(self) -> list[dict]:
+        return self.cases(status="resolved", limit=500)
+
+    def overdue(self, on: dt.date | None = None) -> list[dict]:
+        on = on or today()
+        return [c for c in self.cases(open_only=True, limit=100_000) if rules.is_overdue(c, on)]
+
+    def due_soon(self, on: dt.date | None = None, days: int = 7) -> list[dict]:
+        on = on or today()
+        return [c for c in self.cases(open_only=True, limit=100_000) if rules.due_within(c, on, days)]
+
+    def supervision(self) -> list[dict]:
+        """The leader supervision ledger: each leader's cases with plan, deadline, state."""
+        return [c for c in self.cases(limit=100_000) if c.get("owner")]
+
+
+__all__ = ["CentralWorkspace", "OPEN_STATUSES"]

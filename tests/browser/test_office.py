@@ -1,0 +1,109 @@
+"""The township office in the browser, served by `gridbook serve` on the server's own
+port, working the process 集分研化评 on a matter a grid worker's phone reported."""
+
+from sync.client import SyncClient
+from sync.device import DeviceReplica
+
+from .conftest import HOME, PW, query
+from .harness import DESKTOP, AppPage, app_process
+from .test_field_app import GPS, sign_in
+
+
+def phone_reports(server_url: str, tmp_path) -> str:
+    """A grid worker's phone reports a dispute; it reaches the server by sync."""
+    phone = DeviceReplica(str(tmp_path / "worker.db"))
+    client = SyncClient(phone, server_url)
+    client.login("wangfang", PW)
+    client.pull()
+    ch = phone.create("case", {
+        "grid_id": "bh-01", "kind": "dispute", "channel": "grid", "category": "07",
+        "title": "村道塌方占地纠纷", "description": "村道塌方后两户争执修复占用的土地，情绪激动",
+        "parties": ["张建国", "李秀英"], "status": "reported", "reported_by": "wangfang",
+        "reported_at": "2026-11-26T08:30:00+08:00", "lat": HOME[0], "lon": HOME[1]}, "wangfang")
+    assert client.sync().pushed == 1
+    return ch["record"]
+
+
+def office_sign_in(app: AppPage) -> None:
+    app.type("用户名", "xinfang")
+    app.type("密码", PW)
+    app.tap("登录")
+    app.text("信访工作台账")
+
+
+def rail(app: AppPage, name: str) -> None:
+    app.tap(f"{name} Tab")
+
+
+def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(
+        township, tmp_path, browser, shots):
+    server, db = township
+    cid = phone_reports(server.url, tmp_path)
+    ref = query(db, "SELECT ref FROM cases WHERE id=?", (cid,))[0]["ref"]
+    assert ref.startswith("金山-2026-")   # numbered by the server on arrival
+
+    office = browser(server.url, viewport=DESKTOP)
+    office_sign_in(office)
+    rail(office, "统计")
+    office.shows("登记事项 2 办结 0 化解率 — 满意度 —")     # the seed's matter and this one
+    rail(office, "台账")
+    office.text(ref)
+    office.shot("office-ledger")
+    office.tap(ref)
+    office.text("村道塌方后两户争执")
+    office.tap("受理")
+    office.text("办理期限")
+    office.tap("分级")
+    office.tap("红色", role="radio")
+    office.tap("越级访", role="checkbox")
+    office.tap("保存")
+    office.text("红色")
+    office.tap("会商")
+    office.type("协办部门", "国土所、司法所")
+    office.type("化解方案", "国土所测量界址，司法所组织调解，两周内修复村道")
+    office.tap("李振华", role="radio")
+    office.tap("保存")
+    office.text("国土所测量界址")
+    office.shot("office-matter-assigned")
+    row = query(db, "SELECT status, risk, owner, deadline, accepted_on FROM cases WHERE id=?", (cid,))[0]
+    assert (row["status"], row["risk"], row["owner"]) == ("assigned", "red", "lizhen")
+    assert row["deadline"] and row["accepted_on"]   # computed: 60 days from acceptance
+
+    # The leader's phone receives it on its next sync, and the leader resolves it there.
+    phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "leader").start()
+    try:
+        leader = browser(phone.url, GPS)
+        sign_in(leader, "lizhen")
+        leader.text("村道塌方占地纠纷", timeout_s=60)
+        leader.tap("村道塌方占地纠纷")
+        leader.text("国土所、司法所")
+        leader.tap("办结")
+        leader.tap("调解协议", role="radio")
+        leader.type("化解方式", "双方签订调解协议，村道已修复")
+        leader.tap("保存")
+        leader.text("已记录办结，待同步")
+        leader.text("已全部同步", timeout_s=60)
+    finally:
+        phone.stop()
+    assert query(db, "SELECT status FROM cases WHERE id=?", (cid,))[0]["status"] == "resolved"
+
+    # Back at the office: the satisfied callback, then the figures.
+    office.tap("返回")
+    rail(office, "回访")
+    office.tap(ref)
+    office.text("已办结")
+    office.tap("回访")
+    office.tap("满意", role="radio")
+    office.type("回访意见", "村道已修好，双方满意")
+    office.tap("保存")
+    office.text("已回访")
+    office.tap("返回")
+    rail(office, "统计")
+    # resolved today by its owning leader, and called back satisfied
+    office.shows("登记事项 2 办结 1 化解率 100.0% 满意度 100.0%")
+    office.shows("包案领导化解 1")
+    office.shot("office-dashboard")
+    assert query(db, "SELECT answer, by FROM callbacks WHERE case_id=?", (cid,)) == [
+        {"answer": "satisfied", "by": "xinfang"}]
+    events = [e["kind"] for e in query(db, "SELECT kind FROM case_events WHERE case_id=? ORDER BY at", (cid,))]
+    assert {"accept", "grade", "consultation", "assign", "resolution"} <= set(events)
