@@ -27,7 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from . import codes, rules
+from . import codes, rules, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
@@ -295,14 +295,8 @@ def write_xlsx(rows: Iterable[Mapping], path_or_file, title: str = "信访事项
     """Write rows (dicts keyed by header) to an .xlsx file or binary file object:
     a bold header row, real dates, text kept as text. Returns the number of rows."""
     columns, rows = _columns(rows, columns)
-    wb, ws = _new_sheet(title, columns)
-    ws.append(_header(ws, columns))
-    n = 0
-    for row in rows:
-        ws.append([_xlsx_cell(ws, row.get(c)) for c in columns])
-        n += 1
-    wb.save(path_or_file)
-    return n
+    return xlsx_stream.write(path_or_file, title, columns, ([row.get(c) for c in columns] for row in rows),
+                             [_WIDTHS.get(c, 12) for c in columns])
 
 
 @contextlib.contextmanager

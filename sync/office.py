@@ -188,13 +188,24 @@ class CentralWorkspace(Workspace):
     def callback_queue(self) -> list[dict]:
         return self.cases(status="resolved", limit=500)
 
+    def _open_by_deadline(self, lo: str | None, hi: str) -> list[dict]:
+        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        sql = (f"SELECT * FROM cases WHERE {where} AND status IN ({marks}) AND deadline IS NOT NULL"
+               + (" AND deadline >= ?" if lo else "") + " AND deadline <= ? ORDER BY deadline, id")
+        return _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES, *([lo] if lo else []), hi))
+
     def overdue(self, on: dt.date | None = None) -> list[dict]:
+        """Open matters past their deadline, the longest overdue first (rules.is_overdue)."""
         on = on or today()
-        return [c for c in self.cases(open_only=True, limit=100_000) if rules.is_overdue(c, on)]
+        return [c for c in self._open_by_deadline(None, (on - dt.timedelta(days=1)).isoformat())
+                if rules.is_overdue(c, on)]
 
     def due_soon(self, on: dt.date | None = None, days: int = 7) -> list[dict]:
+        """Open matters due within the next `days` days (rules.due_within)."""
         on = on or today()
-        return [c for c in self.cases(open_only=True, limit=100_000) if rules.due_within(c, on, days)]
+        return [c for c in self._open_by_deadline(on.isoformat(), (on + dt.timedelta(days=days)).isoformat())
+                if rules.due_within(c, on, days)]
 
     def supervision(self) -> list[dict]:
         """The leader supervision ledger: each leader's cases with plan, deadline, state."""

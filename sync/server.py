@@ -189,6 +189,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
     """The township server. With `ui`, the office's screens are served at / on the
     same port (the Flet app in web mode, on its own connection to the same file)."""
     store = CentralStore(db_path)
+    from . import stats
+    stats.ensure_indexes(store.conn)  # at start-up, not on the office's first dashboard
     tickets = Tickets()
     lock = store.lock   # one connection shared by the threads serving requests
     app = FastAPI(title="Gridbook township server", version="0.1.0",

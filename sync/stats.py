@@ -36,8 +36,9 @@ _RISK_ORDER = ("red", "orange", "yellow", "blue")
 # index alone, never from the wide case rows (about 1.5 KB each with their versions).
 # The cases index leads with the grouping columns so the GROUP BY follows its order.
 _STATS_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS cases_stats ON cases(grid_id, category, channel, status,"
-    " deadline, resolved_on, reported_at, owner, merged_into, risk, lat, lon, id)",
+    "DROP INDEX IF EXISTS cases_stats",
+    "CREATE INDEX IF NOT EXISTS cases_stats_v2 ON cases(grid_id, category, channel, status,"
+    " deadline, resolved_on, received_on, reported_at, owner, merged_into, risk, lat, lon, id)",
     "CREATE INDEX IF NOT EXISTS visits_stats ON visits(kind, visited_at, grid_id)",
     "CREATE INDEX IF NOT EXISTS callbacks_stats ON callbacks(at, answer, case_id)",
 )
@@ -147,7 +148,7 @@ _FIGURES = ("registered", "resolved", "due", "due_resolved", "overdue", "due_soo
 # 0/1 condition; a NULL date makes its condition NULL, which sum() skips.
 _MATTERS_SQL = f"""
 SELECT grid_id, category, channel,
-  sum(reported_at >= :s AND reported_at < :e1),
+  sum(coalesce(received_on, substr(reported_at, 1, 10)) BETWEEN :s AND :e),
   sum(resolved_on BETWEEN :s AND :e),
   sum({_DUE}),
   sum({_DUE} AND resolved_on <= :e),

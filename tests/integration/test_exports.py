@@ -1,0 +1,40 @@
+"""The office's files over HTTP, from the real server: the ledger as a spreadsheet the
+office can open, and only for the office."""
+
+import io
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+
+from .conftest import auth_headers, case_fields, phone
+
+pytestmark = pytest.mark.integration
+
+
+def test_office_downloads_the_years_ledger_and_a_grid_worker_may_not(server, tmp_path):
+    replica, client = phone(tmp_path / "p", server, "worker1")
+    replica.create("case", case_fields("g1", "worker1", parties=["=1+2", "张三"]), "worker1")
+    client.sync()
+    r = httpx.get(f"{server.url}/api/v1/ledger/ledger.xlsx", params={"start": "2000-01-01", "end": "2100-12-31"},
+                  headers=auth_headers(server, "office1"), timeout=30)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    ws = load_workbook(io.BytesIO(r.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "编号" and "当事人" in rows[0]
+    parties = rows[0].index("当事人")
+    mine = [row for row in rows[1:] if row[parties] and "张三" in row[parties]]
+    assert len(mine) == 1 and mine[0][parties].startswith("=1+2")   # kept as text
+    assert str(mine[0][0]).startswith("金")                           # the server's reference
+
+    r = httpx.get(f"{server.url}/api/v1/ledger/ledger.xlsx", headers=auth_headers(server, "worker1"), timeout=30)
+    assert r.status_code == 403
+    r = httpx.get(f"{server.url}/api/v1/ledger/ledger.xlsx", params={"start": "2026-13-01"},
+                  headers=auth_headers(server, "office1"), timeout=30)
+    assert r.status_code == 422 and "start" in r.json()["message"]
+
+
+def test_a_download_link_works_once(server):
+    r = httpx.get(f"{server.url}/api/v1/export/not-a-ticket", timeout=10)
+    assert r.status_code == 404 and "expired or was used" in r.json()["message"]

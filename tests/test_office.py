@@ -1,0 +1,112 @@
+"""The office's verbs over a real central store: the process, its rules, its trace."""
+
+import datetime as dt
+
+import pytest
+
+from sync.central import CentralStore, WriteRefused
+from sync.office import CentralWorkspace, Missing
+from sync.rules import RuleError
+
+OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.setattr("sync.auth._N", 2 ** 4)
+    st = CentralStore(str(tmp_path / "c.db"))
+    st.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
+    st.add_account("xinfang", "镇信访办", "office", "long-enough-1")
+    st.add_account("lizhen", "李振华", "leader", "long-enough-1")
+    st.add_account("w1", "王芳", "grid_worker", "long-enough-1", ["g1"])
+    return CentralWorkspace(st, OFFICE)
+
+
+def matter(ws, **over) -> str:
+    return ws.register_matter({"channel": "visit", "category": "10", "grid_id": "g1",
+                               "parties": ["赵师傅"], "description": "拖欠工资", **over},
+                              on=dt.date(2026, 1, 20))
+
+
+def test_registration_gets_a_reference_and_a_computed_register_by_date(ws):
+    c = ws.case(matter(ws))
+    assert c["ref"] == "金山-2026-0001"      # the year of the report, numbered by the server
+    assert (c["received_on"], c["register_by"]) == ("2026-01-20", "2026-02-04")
+    assert c["status"] == "reported"
+
+
+def test_the_process_from_acceptance_to_a_satisfied_callback_leaves_its_trace(ws):
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 31))
+    assert ws.case(cid)["deadline"] == "2026-04-01"   # 60 days across February
+    assert ws.grade(cid, "yellow", "urgent", ["repeated", "level_skipping"]) == "red"
+    ws.consult(cid, dt.date(2026, 2, 3), ["人社所"], "先行垫付", "lizhen")
+    assert ws.case(cid)["status"] == "assigned" and ws.case(cid)["owner"] == "lizhen"
+    ws.extend(cid, 30, "需等待法院执行")
+    assert ws.case(cid)["deadline"] == "2026-05-01"
+    with pytest.raises(RuleError):
+        ws.extend(cid, 10, "再延一次")
+    with pytest.raises(RuleError):
+        ws.call_back(cid, "phone", "satisfied")      # no callback before resolution
+    ws.resolve_case(cid, "mediation", "签订调解协议")
+    assert ws.call_back(cid, "phone", "satisfied") == "called_back"
+    kinds = [it["kind"] for it in ws.timeline(cid) if it["type"] == "event"]
+    assert kinds[:1] == ["note"] and {"accept", "grade", "consultation", "assign", "extension",
+                                       "resolution"} <= set(kinds)
+    assert all(it["by"] == "xinfang" for it in ws.timeline(cid) if it["type"] == "event")
+
+
+def test_an_unsatisfied_callback_reopens_the_matter(ws):
+    cid = matter(ws)
+    ws.accept(cid)
+    ws.resolve_case(cid, "explained", "已解释政策")
+    assert ws.call_back(cid, "visit", "unsatisfied", "仍有异议") == "reopened"
+    assert ws.case(cid)["status"] == "reopened"
+
+
+def test_declining_needs_a_reason(ws):
+    cid = matter(ws)
+    with pytest.raises(Missing):
+        ws.decline(cid, "  ")
+    ws.decline(cid, "不属于本机关职权范围")
+    assert ws.case(cid)["status"] == "declined"
+
+
+def test_likely_duplicates_by_party_and_category_and_by_place_and_text(ws):
+    today = dt.date.today()
+    first = ws.register_matter({"channel": "phone", "category": "10", "grid_id": "g1", "parties": ["赵师傅"],
+                                "description": "建材厂拖欠十二名农民工工资约二十万元", "lat": 29.07, "lon": 119.64},
+                               on=today)
+    same_party = ws.likely_duplicates({"category": "10", "parties": ["赵师傅", "钱某"], "description": "另一件"})
+    assert [(c["id"], why) for c, why in same_party] == [(first, "same_party")]
+    near = ws.likely_duplicates({"category": "02", "parties": ["孙某"], "lat": 29.0705, "lon": 119.6402,
+                                 "description": "建材厂拖欠十二名农民工工资二十万"})
+    assert [why for _, why in near] == ["near_similar"]
+    assert ws.likely_duplicates({"category": "02", "parties": ["孙某"], "description": "邻里噪音"}) == []
+
+
+def test_merging_keeps_both_histories_on_the_kept_matter(ws):
+    keep, dup = matter(ws), matter(ws, parties=["赵师傅", "李某"])
+    ws.merge(dup, keep)
+    assert ws.case(dup)["merged_into"] == keep
+    merged = [it for it in ws.timeline(keep) if it.get("merged_from") == dup]
+    assert merged and merged[0]["type"] == "report"
+
+
+def test_a_grid_worker_at_the_browser_cannot_assign_an_owner(ws):
+    worker = CentralWorkspace(ws.replica, {"username": "w1", "name": "王芳", "role": "grid_worker",
+                                           "grids": ["g1"]})
+    cid = matter(ws)
+    with pytest.raises(WriteRefused):
+        worker.update("case", cid, {"owner": "lizhen"})
+    assert worker.case(cid)["owner"] is None
+
+
+def test_overdue_and_due_soon_lists(ws):
+    late, soon, later = matter(ws), matter(ws), matter(ws)
+    on = dt.date(2026, 3, 1)
+    ws.accept(late, on=dt.date(2025, 12, 1))
+    ws.accept(soon, on=dt.date(2026, 1, 3))      # due 2026-03-04
+    ws.accept(later, on=dt.date(2026, 2, 20))
+    assert [c["id"] for c in ws.overdue(on)] == [late]
+    assert [c["id"] for c in ws.due_soon(on)] == [soon]
