@@ -207,7 +207,23 @@ def _callback_figures(conn, args) -> dict:
     total = sum(answers.values())
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
     return {"callbacks": total, "satisfied": sat + basic,
-            "satisfaction_rate": _satisfaction_rate(sat, basic, total)}
+            "satisfaction_rate": _satisfaction_rate(sat, basic, total),
+            "satisfaction_by_owner": _satisfaction_by(conn, args, "c.owner"),
+            "satisfaction_by_department": _satisfaction_by(conn, args, "d.value",
+                                                           "JOIN json_each(c.departments) d")}
+
+
+def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
+    """Satisfaction per owning leader or per cooperating department: the figure tied
+    to officials' performance and departments' funds (domain.md, 评)."""
+    filters = _case_filter(args, prefix="c.")
+    sql = (f"SELECT {key}, sum(cb.answer IN ('satisfied', 'basically')), count(*)"
+           f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
+           f" WHERE cb.at >= :s AND cb.at < :e1 AND {key} IS NOT NULL{filters}"
+           f" GROUP BY {key} ORDER BY {key}")
+    names = dict(conn.execute("SELECT username, name FROM staff"))
+    return [{"key": k, "label": names.get(k, k), "callbacks": n,
+             "satisfaction_rate": _ratio(good, n)} for k, good, n in conn.execute(sql, args)]
 
 
 def _open_points(conn, args) -> list[dict]:

@@ -188,3 +188,26 @@ def test_rates_are_none_without_a_denominator():
     assert stats._satisfaction_rate(0, 0, 0) is None
     assert stats._resolution_rate(37, 40) == 0.925
     assert stats._satisfaction_rate(1, 1, 3) == 0.6667
+
+
+def test_satisfaction_is_reported_per_owning_leader_and_per_department(tmp_path):
+    import datetime as dt
+
+    from sync.central import CentralStore
+    st = CentralStore(str(tmp_path / "s.db"))
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    for n, (owner, depts, answer) in enumerate([("lizhen", ["司法所", "人社所"], "satisfied"),
+                                                ("lizhen", ["司法所"], "unsatisfied"),
+                                                ("chen", ["人社所"], "basically")]):
+        st.server_write("case", f"c{n}", {"grid_id": "g1", "kind": "dispute", "channel": "phone", "category": "02",
+                                          "description": "x", "status": "called_back", "reported_by": "x",
+                                          "reported_at": "2026-05-01T09:00:00+08:00", "owner": owner,
+                                          "departments": depts})
+        st.server_write("callback", f"cb{n}", {"case_id": f"c{n}", "at": "2026-05-20T10:00:00+08:00", "by": "x",
+                                               "method": "phone", "answer": answer})
+    from sync import stats
+    f = stats.dashboard(st.conn, dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+    by_owner = {r["key"]: (r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]}
+    assert by_owner == {"lizhen": (2, 0.5), "chen": (1, 1.0)}
+    by_dept = {r["key"]: (r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_department"]}
+    assert by_dept == {"司法所": (2, 0.5), "人社所": (2, 1.0)}

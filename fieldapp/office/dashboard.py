@@ -15,6 +15,7 @@ from sync.rules import format_rate
 from ..screens.widgets import risk_colour
 from ..worklist import today_cst
 
+PRESETS = ("this_year", "this_month", "last_30")
 FIGURES = [("fig_receptions", "receptions"), ("fig_household_visits", "household_visits"),
            ("fig_registered", "registered"), ("fig_resolved", "resolved"),
            ("fig_resolution_rate", "resolution_rate"), ("fig_satisfaction_rate", "satisfaction_rate"),
@@ -48,7 +49,10 @@ def bars(title: str, rows: list[dict]) -> ft.Control:
         bottom_axis=fch.ChartAxis(label_size=36, labels=[
             fch.ChartAxisLabel(value=i, label=ft.Text(r["label"][:4], size=11)) for i, r in enumerate(rows)]),
         left_axis=fch.ChartAxis(label_size=36))
-    return ft.Column([ft.Text(title, weight=ft.FontWeight.BOLD), chart], spacing=4)
+    legend = ft.Row([ft.Container(width=10, height=10, bgcolor=ft.Colors.BLUE_600), ft.Text("登记", size=11),
+                     ft.Container(width=10, height=10, bgcolor=ft.Colors.GREEN_600), ft.Text("办结", size=11)],
+                    spacing=4)
+    return ft.Column([ft.Row([ft.Text(title, weight=ft.FontWeight.BOLD), legend], spacing=12), chart], spacing=4)
 
 
 def dashboard_panel(ctx) -> ft.Control:
@@ -69,6 +73,9 @@ def dashboard_panel(ctx) -> ft.Control:
             ft.Row([bars(ctx.t("by_village"), f.get("by_village", [])),
                     bars(ctx.t("by_category"), f.get("by_category", [])),
                     bars(ctx.t("by_channel"), f.get("by_channel", []))], wrap=True, spacing=24),
+            ft.Row([satisfaction_table(ctx.t("sat_by_owner"), f.get("satisfaction_by_owner", [])),
+                    satisfaction_table(ctx.t("sat_by_department"), f.get("satisfaction_by_department", []))],
+                   wrap=True, spacing=24, vertical_alignment=ft.CrossAxisAlignment.START),
             ft.Text(ctx.t("open_map"), weight=ft.FontWeight.BOLD),
             open_map(f.get("open_points", []), ctx),
         ]
@@ -76,7 +83,7 @@ def dashboard_panel(ctx) -> ft.Control:
     def pick(i):
         def handler(e):
             state["p"] = i
-            for j, c in enumerate(period_chips.controls):
+            for j, c in enumerate(period_chips.controls[:len(PRESETS)]):
                 c.selected = j == i
             fill()
             ctx.page.update()
@@ -91,6 +98,26 @@ def dashboard_panel(ctx) -> ft.Control:
 
     period_chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == 0, on_select=pick(i))
                            for i, (k, _, _) in enumerate(choices)])
+    start_f = ft.TextField(label=ctx.t("period_start"), width=150, dense=True)
+    end_f = ft.TextField(label=ctx.t("period_end"), width=150, dense=True)
+
+    def custom(e):
+        try:
+            start, end = dt.date.fromisoformat(start_f.value.strip()), dt.date.fromisoformat(end_f.value.strip())
+            if end < start:
+                raise ValueError
+        except (AttributeError, ValueError):
+            start_f.error = ctx.t("date_hint")
+            ctx.page.update()
+            return
+        start_f.error = None
+        choices.append(("custom", start, end))
+        state["p"] = len(choices) - 1
+        for c in period_chips.controls[:len(PRESETS)]:
+            c.selected = False
+        fill()
+        ctx.page.update()
+    period_chips.controls.extend([start_f, end_f, ft.OutlinedButton(ctx.t("apply"), on_click=custom)])
     any_opt = [ft.DropdownOption(key="", text=ctx.t("filter_all"))]
     filters = ft.Row([
         ft.Dropdown(label=ctx.t("village"), width=160, value="", on_select=filt("village"),
@@ -103,6 +130,12 @@ def dashboard_panel(ctx) -> ft.Control:
     fill()
     return ft.ListView([ft.Row([ft.Text(ctx.t("period"), weight=ft.FontWeight.BOLD), period_chips]), filters, body],
                        expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))
+
+
+def satisfaction_table(title: str, rows: list[dict]) -> ft.Control:
+    lines = [ft.Row([ft.Text(r["label"], width=140), ft.Text(str(r["callbacks"]), width=50),
+                     ft.Text(format_rate(r["satisfaction_rate"]), width=70)]) for r in rows]
+    return ft.Column([ft.Text(title, weight=ft.FontWeight.BOLD), *(lines or [ft.Text("—")])], spacing=2)
 
 
 def open_map(points: list[dict], ctx) -> ft.Control:

@@ -52,12 +52,12 @@ def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(
     office.tap(ref)
     office.text("村道塌方后两户争执")
     office.tap("受理")
-    office.text("办理期限")
+    office.shows("已受理")                     # the page redrawn with the new state
     office.tap("分级")
     office.tap("红色", role="radio")
     office.tap("越级访", role="checkbox")
     office.tap("保存")
-    office.text("红色")
+    office.shows("红色 · 一般 · 越级访")        # on the timeline, with who and when
     office.tap("会商")
     office.type("协办部门", "国土所、司法所")
     office.type("化解方案", "国土所测量界址，司法所组织调解，两周内修复村道")
