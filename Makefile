@@ -31,6 +31,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) bench/sync_bench.py
 	$(PY) bench/app_bench.py
+	$(PY) bench/office_bench.py
 
 clean:
 	rm -rf $(VENV) demo-data test-output .pytest_cache .hypothesis
