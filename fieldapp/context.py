@@ -7,11 +7,11 @@ from typing import Callable
 
 import flet as ft
 
-from . import i18n
+from .navigation import Screens
 from .phone import Phone
 
 
-class Context:
+class Context(Screens):
     def __init__(self, page: ft.Page, phone: Phone):
         self.page = page
         self.phone = phone
@@ -21,16 +21,9 @@ class Context:
         self.geolocator = None   # created by the app once the page exists
         self.root: Callable[[], ft.View] | None = None
 
-    # --- words ------------------------------------------------------------------------
     @property
     def lang(self) -> str:
         return self.phone.settings.lang
-
-    def t(self, key: str, **kw) -> str:
-        return i18n.t(key, self.lang, **kw)
-
-    def code(self, table, value) -> str:
-        return i18n.code(table, value, self.lang)
 
     # --- navigation -------------------------------------------------------------------
     def show_root(self) -> None:
@@ -44,22 +37,10 @@ class Context:
         sync stays in sight on every screen."""
         from .screens.widgets import sync_bar
         view.controls.insert(0, sync_bar(self, owner=view))
-        self.page.views.append(view)
-        self.page.update()
+        super().push(view)
 
-    def pop(self) -> None:
-        if len(self.page.views) > 1:
-            gone = self.page.views.pop()
-            self._on_status = [(o, fn) for o, fn in self._on_status if o is not gone]
-            top = self.page.views[-1]
-            refresh = getattr(top, "data", None)
-            if callable(refresh):
-                refresh()
-        self.page.update()
-
-    def snack(self, text: str, error: bool = False) -> None:
-        self.page.show_dialog(ft.SnackBar(ft.Text(text), bgcolor=ft.Colors.RED_700 if error else None,
-                                          duration=ft.Duration(seconds=4)))
+    def popped(self, view: ft.View) -> None:
+        self._on_status = [(o, fn) for o, fn in self._on_status if o is not view]
 
     # --- after a write ------------------------------------------------------------------
     def wrote(self) -> None:

@@ -10,37 +10,15 @@ from sync.office import Missing
 from sync.rules import RuleError
 
 from .. import i18n
+from ..navigation import Screens
 from . import words  # noqa: F401  (adds the office's words to the string table)
 
 
-class OfficeContext:
+class OfficeContext(Screens):
     def __init__(self, page: ft.Page, store, tickets):
         self.page, self.store, self.tickets = page, store, tickets
         self.ws = None
-        self.lang = "zh"
         self.show_main = None
-
-    def t(self, key: str, **kw) -> str:
-        return i18n.t(key, self.lang, **kw)
-
-    def code(self, table, value) -> str:
-        return i18n.code(table, value, self.lang)
-
-    def push(self, view: ft.View) -> None:
-        self.page.views.append(view)
-        self.page.update()
-
-    def pop(self) -> None:
-        if len(self.page.views) > 1:
-            self.page.views.pop()
-            refresh = getattr(self.page.views[-1], "data", None)
-            if callable(refresh):
-                refresh()
-        self.page.update()
-
-    def snack(self, text: str, error: bool = False) -> None:
-        self.page.show_dialog(ft.SnackBar(ft.Text(text), bgcolor=ft.Colors.RED_700 if error else None,
-                                          duration=ft.Duration(seconds=4)))
 
     def act(self, fn, *args, done: str | None = None, **kw) -> bool:
         """Run an office verb; a refusal by the rules is shown, never raised to Flet."""

@@ -10,7 +10,7 @@ import flet as ft
 from sync import codes, rules
 from sync.queries import leaders
 
-from ..screens.widgets import risk_colour
+from ..screens.widgets import risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 
 ACTIONS = {  # the buttons each state offers, in the order of the process
@@ -88,13 +88,8 @@ def open_matter(ctx, cid: str) -> None:
                         ctx.act(ctx.ws.merge, cid, keep, done=ctx.t("done")), ctx.pop()))))
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
         for it in ctx.ws.timeline(cid):
-            kind = (ctx.code(codes.EVENT_KINDS, it["kind"]) if it["type"] == "event" else
-                    ctx.code(codes.VISIT_KINDS, it["kind"]) if it["type"] == "visit" else
-                    ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
-                    f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
-            body.controls.append(ft.Text(
-                f"{it['at'][:16].replace('T', ' ')}  {kind} · {names.get(it['by'], it['by'])}"
-                + (f"：{it['text']}" if it["text"] else "")))
+            body.controls.append(ft.Text(timeline_heading(ctx, it, names)
+                                         + (f"：{it['text']}" if it["text"] else "")))
 
     fill()
     view = ft.View(route=f"/matter/{cid}", padding=0, controls=[body], appbar=ft.AppBar(

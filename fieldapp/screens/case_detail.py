@@ -8,7 +8,7 @@ import flet as ft
 from sync import codes
 from sync.device import ValidationError
 
-from .widgets import TOUCH, appbar, deadline_text, empty, header, risk_colour
+from .widgets import TOUCH, appbar, deadline_text, empty, header, risk_colour, timeline_heading
 
 
 def _row(label: str, value: str, colour=None) -> ft.Control:
@@ -71,14 +71,10 @@ def open_case(ctx, cid: str) -> None:
         if not items:
             body.controls.append(empty(ctx.t("no_timeline")))
         for it in items:
-            kind = (ctx.code(codes.EVENT_KINDS, it["kind"]) if it["type"] == "event" else
-                    ctx.code(codes.VISIT_KINDS, it["kind"]) if it["type"] == "visit" else
-                    ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
-                    f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
             body.controls.append(ft.ListTile(
                 leading=ft.Icon({"visit": ft.Icons.DIRECTIONS_WALK, "callback": ft.Icons.PHONE}.get(
                     it["type"], ft.Icons.CIRCLE_OUTLINED), size=20),
-                title=ft.Text(f"{it['at'][:16].replace('T', ' ')} {kind} · {names.get(it['by'], it['by'])}"),
+                title=ft.Text(timeline_heading(ctx, it, names)),
                 subtitle=ft.Text(it["text"]) if it["text"] else None))
 
     def progress_dialog() -> None:

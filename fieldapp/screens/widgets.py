@@ -127,3 +127,13 @@ def appbar(ctx, title) -> ft.AppBar:
     back = ft.Semantics(label=ctx.t("back"), button=True, content=ft.IconButton(
         ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop()))
     return ft.AppBar(title=title if isinstance(title, ft.Control) else ft.Text(title), leading=back)
+
+
+def timeline_heading(ctx, it: dict, names: dict) -> str:
+    """"2026-11-26 10:30 下访 · 李振华": when, what and who, for one timeline entry."""
+    from sync import codes
+    kind = (ctx.code(codes.EVENT_KINDS, it["kind"]) if it["type"] == "event" else
+            ctx.code(codes.VISIT_KINDS, it["kind"]) if it["type"] == "visit" else
+            ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
+            f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
+    return f"{it['at'][:16].replace('T', ' ')} {kind} · {names.get(it['by'], it['by'])}"
