@@ -14,6 +14,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "sign_in_hint": ("首次使用需联网登录一次，之后可离线工作。", "Sign in once while online; then work offline."),
     "bad_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "too_many_attempts": ("登录失败次数过多，请15分钟后再试", "Too many failed sign-ins: try again in 15 minutes"),
     "unreachable": ("无法连接服务器，请检查网络或服务器地址", "Cannot reach the server: check the network or the address"),
     "outdated": ("应用版本与服务器不一致，请更新应用", "The app and the server versions differ: update the app"),
     "required_field": ("必填", "Required"),

@@ -162,7 +162,7 @@ class SyncClient:
             except httpx.TransportError as e:
                 last = f"cannot reach the server: {type(e).__name__}"
                 continue
-            if r.status_code >= 500 or r.status_code == 429:
+            if r.status_code >= 500 or (r.status_code == 429 and "/auth/" not in path):
                 last = f"the server failed with HTTP {r.status_code}"
                 continue
             self._learn_time(r)

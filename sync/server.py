@@ -179,6 +179,29 @@ def _file(kind: str, data: bytes) -> Response:
         "Content-Disposition": f"attachment; filename=\"{kind}\"; filename*=UTF-8''{quote(name)}"})
 
 
+class LoginThrottle:
+    """Slows down password guessing: after MAX failures for one username within WINDOW,
+    further attempts are refused for the rest of the window, whether or not the name
+    exists (the answer tells nothing about which names are real)."""
+
+    MAX, WINDOW_MS = 5, 15 * 60 * 1000
+
+    def __init__(self):
+        self._failures: dict[str, list[int]] = {}
+
+    def wait_s(self, username: str) -> int:
+        now = clock.wall_ms()
+        recent = [t for t in self._failures.get(username.lower(), []) if now - t < self.WINDOW_MS]
+        self._failures[username.lower()] = recent
+        return 0 if len(recent) < self.MAX else (recent[0] + self.WINDOW_MS - now) // 1000 + 1
+
+    def failed(self, username: str) -> None:
+        self._failures.setdefault(username.lower(), []).append(clock.wall_ms())
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username.lower(), None)
+
+
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=200)
@@ -192,6 +215,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
     from . import stats
     stats.ensure_indexes(store.conn)  # at start-up, not on the office's first dashboard
     tickets = Tickets()
+    throttle = LoginThrottle()
     lock = store.lock   # one connection shared by the threads serving requests
     app = FastAPI(title="Gridbook township server", version="0.1.0",
                   description="Sync API for Gridbook phones (protocol version "
@@ -246,11 +270,18 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
 
     @app.post("/api/v1/auth/login")
     def login(req: LoginRequest, _: int = Depends(protocol)):
+        wait = throttle.wait_s(req.username)
+        if wait:
+            raise ApiError(429, "too_many_attempts",
+                           f"too many failed sign-ins for this account: try again in {wait // 60 + 1} minutes",
+                           retry_after_s=wait)
         with lock:
             got = store.login(req.username, req.password, req.device_id)
         if got is None:
+            throttle.failed(req.username)
             # Same words whether the name or the password was wrong.
             raise ApiError(401, "bad_credentials", "wrong username or password")
+        throttle.succeeded(req.username)
         token, p = got
         acct = store.account(p.username)
         return {"token": token, "server_time": clock.wall_ms(),
@@ -319,7 +350,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
 
     if ui:
         from fieldapp.office.app import office_asgi
-        app.mount("/", office_asgi(db_path, tickets))
+        app.mount("/", office_asgi(db_path, tickets, throttle))
 
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(ServerTime)

@@ -14,7 +14,7 @@ from .context import OfficeContext
 OFFICE_ROLES = {"office", "admin"}
 
 
-def make_office_main(db_path: str, tickets):
+def make_office_main(db_path: str, tickets, throttle=None):
     store = CentralStore(db_path)  # the screens' own connection to the township's file
 
     async def main(page: ft.Page) -> None:
@@ -23,6 +23,7 @@ def make_office_main(db_path: str, tickets):
         page.theme = ft.Theme(font_family="cjk", color_scheme_seed=ft.Colors.BLUE_800)
         page.padding = 0
         ctx = OfficeContext(page, store, tickets)
+        ctx.throttle = throttle
         page.on_view_pop = lambda e: ctx.pop()
         page.views.clear()
         page.views.append(login_view(ctx))
@@ -38,13 +39,22 @@ def login_view(ctx: OfficeContext) -> ft.View:
     msg = ft.Text(color=ft.Colors.RED_700)
 
     def submit(e=None):
+        name = (user.value or "").strip()
+        if ctx.throttle and ctx.throttle.wait_s(name):
+            msg.value = ctx.t("too_many_attempts")
+            ctx.page.update()
+            return
         with ctx.store.lock:
-            acct = ctx.store.account((user.value or "").strip())
+            acct = ctx.store.account(name)
             ok = auth.check_password(pw.value or "", acct["password"] if acct else None) and acct["active"]
         if not ok:
+            if ctx.throttle:
+                ctx.throttle.failed(name)
             msg.value = ctx.t("wrong_login")
             ctx.page.update()
             return
+        if ctx.throttle:
+            ctx.throttle.succeeded(name)
         if acct["role"] not in OFFICE_ROLES:
             msg.value = ctx.t("office_only")
             ctx.page.update()
@@ -61,5 +71,6 @@ def login_view(ctx: OfficeContext) -> ft.View:
         user, pw, ft.FilledButton(ctx.t("sign_in"), on_click=submit, width=320, height=48), msg])
 
 
-def office_asgi(db_path: str, tickets):
-    return ft.run(make_office_main(db_path, tickets), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True)
+def office_asgi(db_path: str, tickets, throttle=None):
+    return ft.run(make_office_main(db_path, tickets, throttle), export_asgi_app=True, assets_dir=ASSETS,
+                  no_cdn=True)

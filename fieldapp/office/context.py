@@ -19,6 +19,7 @@ class OfficeContext(Screens):
         self.page, self.store, self.tickets = page, store, tickets
         self.ws = None
         self.show_main = None
+        self.throttle = None
 
     def act(self, fn, *args, done: str | None = None, **kw) -> bool:
         """Run an office verb; a refusal by the rules is shown, never raised to Flet."""

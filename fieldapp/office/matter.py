@@ -40,6 +40,7 @@ def _date(text: str) -> dt.date | None:
 
 
 def open_matter(ctx, cid: str) -> None:
+    ctx.store.audit(ctx.ws.username, "view", cid)  # who read a petitioner's file, and when
     body = ft.ListView(expand=True, spacing=6, padding=16)
     title = ft.Text()
 

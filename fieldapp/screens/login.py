@@ -36,7 +36,7 @@ def login_view(ctx, on_done) -> ft.View:
         except ProtocolMismatch:
             message.value = ctx.t("outdated")
         except SyncError as err:
-            message.value = err.message
+            message.value = ctx.t("too_many_attempts") if err.status == 429 else err.message
         else:
             pw.value = ""
             on_done()

@@ -448,3 +448,17 @@ def test_openapi_describes_the_sync_endpoints(server):
     assert {"403", "413", "422"} <= set(paths["/api/v1/sync/push"]["post"]["responses"])
     health = httpx.get(server.url + "/api/v1/health", timeout=30).json()
     assert health["status"] == "ok" and health["protocol"] == changes.PROTOCOL_VERSION
+
+
+def test_password_guessing_is_slowed_down_without_telling_which_names_exist(fresh_server):
+    url = f"{fresh_server.url}/api/v1/auth/login"
+    hdr = {"X-Gridbook-Protocol": "1"}
+    for name in ("worker2", "nobody-here"):
+        codes = [httpx.post(url, headers=hdr, json={"username": name, "password": "guess-%d" % i,
+                                                    "device_id": "dev-guess"}, timeout=10).status_code
+                 for i in range(6)]
+        assert codes == [401] * 5 + [429]
+    r = httpx.post(url, headers=hdr, json={"username": "worker2", "password": PASSWORD, "device_id": "d"}, timeout=10)
+    assert r.status_code == 429 and "try again" in r.json()["message"]   # even the right password waits
+    ok = httpx.post(url, headers=hdr, json={"username": "worker1", "password": PASSWORD, "device_id": "d"}, timeout=10)
+    assert ok.status_code == 200                                          # other accounts are not affected
