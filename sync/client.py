@@ -83,7 +83,7 @@ class SyncClient:
         report = report or SyncReport()
         size = self.batch
         rp = self.replica
-        rp.release_clock_refusals(rp.clock.now() + rp.clock.offset_ms, changes.MAX_AHEAD_MS)
+        rp.release_clock_refusals(rp.clock.physical(), changes.MAX_AHEAD_MS)
         while True:
             report.quarantined += rp.hold_behind_refused()
             rows = self.replica.pending(size)
@@ -183,9 +183,7 @@ class SyncClient:
         stamps its changes with the township's time."""
         t = r.headers.get(TIME_HEADER)
         if t and t.isdigit():
-            offset = int(t) - self.replica.clock.now()
-            if abs(offset - self.replica.clock.offset_ms) > 1000:
-                self.replica.set_clock_offset(offset)
+            self.replica.learn_server_time(int(t))
 
 
 def _json(r: httpx.Response):

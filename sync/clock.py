@@ -5,8 +5,8 @@ ties when the physical part does not advance, and the node (device) id that make
 every stamp unique. Plain string comparison orders stamps.
 
 A phone's clock may be hours wrong. The clock therefore takes its physical time
-through `offset_ms` (the server's time minus the phone's, learned at each sync) and
-never runs backwards: after receiving a stamp it only issues later ones, so an edit
+through `offset_ms` (the server's time minus the phone's, learned at each sync), or
+better through the boot clock since the last sync (`anchor`), and never runs backwards: after receiving a stamp it only issues later ones, so an edit
 made after seeing another always sorts after it.
 """
 
@@ -21,6 +21,15 @@ MAX_COUNTER = 99_999
 
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def boot_ms() -> int | None:
+    """Milliseconds since the phone booted, suspend included: a clock the person cannot
+    set, unlike the date in the settings. None where the platform has none."""
+    try:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 1_000_000
+    except (AttributeError, OSError):
+        return None
 
 
 def encode(physical_ms: int, counter: int, node: str) -> str:
@@ -49,10 +58,30 @@ class HLC:
     counter: int = 0
     offset_ms: int = 0
     now: Callable[[], int] = wall_ms
+    # The server's time at the last sync and the boot clock then: until the phone
+    # restarts, "server time now" is that plus the boot time elapsed, whatever the
+    # person does to the date in the settings meanwhile.
+    anchor_server_ms: int | None = None
+    anchor_boot_ms: int | None = None
+    boot: Callable[[], int | None] = boot_ms
+
+    def physical(self) -> int:
+        """Our best reading of the township's time."""
+        if self.anchor_server_ms is not None and self.anchor_boot_ms is not None:
+            b = self.boot()
+            if b is not None and b >= self.anchor_boot_ms:  # same boot as the anchor
+                return self.anchor_server_ms + (b - self.anchor_boot_ms)
+        return self.now() + self.offset_ms
+
+    def anchor(self, server_ms: int) -> None:
+        """Learn the server's time (from an answer's header)."""
+        self.offset_ms = server_ms - self.now()
+        b = self.boot()
+        self.anchor_server_ms, self.anchor_boot_ms = (server_ms, b) if b is not None else (None, None)
 
     def tick(self) -> str:
         """A new stamp, later than every stamp issued or received before."""
-        pt = self.now() + self.offset_ms
+        pt = self.physical()
         if pt > self.last_ms:
             self.last_ms, self.counter = pt, 0
         else:

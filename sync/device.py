@@ -24,12 +24,12 @@ class ValidationError(ValueError):
 
 
 class DeviceReplica(Replica):
-    def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms):
+    def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms, boot=clock.boot_ms):
         super().__init__(path)
         self.device_id = device_id or self.meta("device_id") or changes.new_id("d")[:17]
         if self.meta("device_id") is None:
             self.set_meta("device_id", self.device_id)
-        self.clock = clock.HLC(self.device_id, now=now)
+        self.clock = clock.HLC(self.device_id, now=now, boot=boot)
         self._load_clock()
 
     @classmethod
@@ -62,17 +62,22 @@ class DeviceReplica(Replica):
         """Read the clock back inside each write transaction: the app's screens and its
         background sync open the same file, and each must stamp after what the other
         has seen."""
-        st = json.loads(self.meta("clock") or "[0, 0, 0]")
-        self.clock.last_ms, self.clock.counter, self.clock.offset_ms = st[0], st[1], st[2]
+        st = json.loads(self.meta("clock") or "[0, 0, 0, null, null]") + [None, None]
+        c = self.clock
+        c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms, c.anchor_boot_ms = st[:5]
 
     def _save_clock(self) -> None:
         c = self.clock
-        self.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms]))
+        self.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms,
+                                           c.anchor_boot_ms]))
 
-    def set_clock_offset(self, offset_ms: int) -> None:
+    def learn_server_time(self, server_ms: int) -> None:
+        """Re-anchor the clock when the server's time and ours part by over a second."""
+        if abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None:
+            return
         with self.transaction():
             self._load_clock()
-            self.clock.offset_ms = offset_ms
+            self.clock.anchor(server_ms)
             self._save_clock()
 
     # --- local writes -------------------------------------------------------------

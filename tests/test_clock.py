@@ -79,3 +79,28 @@ def test_encoded_stamps_sort_as_their_time_and_counter(a, b):
 def test_decode_rejects_garbage(garbage):
     with pytest.raises(ValueError):
         decode(garbage)
+
+
+def test_after_a_sync_the_phone_keeps_the_township_time_when_its_date_is_changed():
+    wall_now, boot_now = [1_000_000], [50_000]
+    h = HLC("phone", now=lambda: wall_now[0], boot=lambda: boot_now[0])
+    h.anchor(2_000_000)                      # the server says 2,000,000 at boot 50,000
+    wall_now[0] += 3 * 3_600_000             # the person sets the date 3 hours ahead
+    boot_now[0] += 60_000                    # one minute really passes
+    assert decode(h.tick())[0] == 2_060_000  # stamped with the township's time
+
+
+def test_after_a_restart_the_phone_falls_back_to_its_date_and_the_last_offset():
+    wall_now, boot_now = [1_000_000], [50_000]
+    h = HLC("phone", now=lambda: wall_now[0], boot=lambda: boot_now[0])
+    h.anchor(2_000_000)                      # offset +1,000,000
+    boot_now[0] = 5_000                      # rebooted: the boot clock started again
+    wall_now[0] += 10_000
+    assert decode(h.tick())[0] == 2_010_000
+
+
+def test_without_a_boot_clock_the_offset_is_used():
+    h = HLC("phone", now=lambda: 1_000, boot=lambda: None)
+    h.anchor(5_000)
+    assert (h.anchor_server_ms, h.offset_ms) == (None, 4_000)
+    assert decode(h.tick())[0] == 5_000
