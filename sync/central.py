@@ -23,6 +23,7 @@ from .model import ENTITIES, _err
 from .replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
+EXIT = "exit:"  # log entries telling a scope's phones to let a case go
 SYSTEM_AUTHOR = "system"
 CHILD_ENTITIES = ("visit", "case_event", "callback")
 
@@ -280,9 +281,11 @@ class CentralStore(Replica):
                 results[i] = {"status": "applied"}
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
+            scoped = cache.pop("__scoped__")
             cache.pop("__refused__")
             if accepted:
                 self._commit(accepted, cache, rescope, now)
+                self._log_exits(scoped, cache)
                 self._assign_refs([(ch["record"], cache[("case", ch["record"])][0]) for ch, _ in accepted
                                    if ch["entity"] == "case" and not cache[("case", ch["record"])][2]])
         return PushResult(results)
@@ -304,7 +307,7 @@ class CentralStore(Replica):
                 cid = ch["fields"].get("case_id") if isinstance(ch["fields"], dict) else None
                 if isinstance(cid, str):
                     wanted.setdefault("case", set()).add(cid)
-        cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}}
+        cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}, "__scoped__": {}}
         for entity, ids in wanted.items():
             for rid, (row, ver) in self._load(entity, ids).items():
                 cache[(entity, rid)] = (row, ver, True)
@@ -354,10 +357,12 @@ class CentralStore(Replica):
             return _rejected("forbidden", [_err("record", "forbidden", user=p.username)])
         cache[key] = (row, ver, before is not None and before[2])
         cache["__accepted__"].append((ch, keys_after))
-        if entity == "case" and row0 is not None:
+        if entity == "case" and row0 is not None and keys_after != keys_before:
             added = keys_after - keys_before
             if added:
                 cache["__rescope__"].setdefault(ch["record"], set()).update(added)
+            # every key the case held in this batch: those it no longer has get an exit
+            cache["__scoped__"].setdefault(ch["record"], set()).update(keys_before | keys_after)
         return None
 
     def _commit(self, accepted, cache, rescope, now) -> None:
@@ -376,17 +381,27 @@ class CentralStore(Replica):
             self._relog_case(case_id, keys)
         self._set_meta("clock", json.dumps([self.clock.last_ms, self.clock.counter]))
 
+    def _log_exits(self, scoped: dict, cache: dict) -> None:
+        """A case that left someone's scope (reassigned to another leader, moved to another
+        grid) is logged as an exit under the keys it lost: their phones delete it on the
+        next pull, unless they still see it another way (queries in `pull`)."""
+        rows = []
+        for case_id, held in scoped.items():
+            lost = held - access.record_keys("case", cache[("case", case_id)][0])
+            rows += [(f"{EXIT}{case_id}", key, 0) for key in sorted(lost)]
+        self.conn.executemany("INSERT INTO log (change_id, scope, origin) VALUES (?,?,?)", rows)
+
     def _relog_case(self, case_id: str, keys) -> None:
         records = [case_id] + [r[0] for r in self.conn.execute(
             " UNION ".join(f"SELECT id FROM {TABLES[e]} WHERE case_id=?" for e in CHILD_ENTITIES),
             [case_id] * len(CHILD_ENTITIES))]
         marks = ",".join("?" * len(records))
+        # All of them, even those once logged under the key: a phone that let the case go
+        # (an exit) must get it whole again. Phones skip what they hold by change id.
         for key in sorted(keys):
             self.conn.execute(
                 f"INSERT INTO log (change_id, scope, origin) SELECT change_id, ?, 0 FROM changes"
-                f" WHERE record IN ({marks}) AND change_id NOT IN"
-                f" (SELECT change_id FROM log WHERE scope=?) ORDER BY rowid",
-                [key, *records, key])
+                f" WHERE record IN ({marks}) ORDER BY rowid", [key, *records])
 
     # --- pull -----------------------------------------------------------------------
     def pull(self, p: Principal, cursor: str | None, limit: int = 1000) -> dict:
@@ -409,16 +424,24 @@ class CentralStore(Replica):
         else:
             keys = sorted(p.keys)
             rows = self.conn.execute(
-                "SELECT l.seq, c.change_id, c.body FROM log l JOIN changes c ON c.change_id=l.change_id"
+                "SELECT l.seq, l.change_id, c.body FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
                 f" WHERE l.scope IN ({','.join('?' * len(keys))}) AND l.seq>? ORDER BY l.seq LIMIT ?",
                 (*keys, after, limit)).fetchall()
-        seen, bodies = set(), []
+        seen, bodies, exits = set(), [], []
         for _, cid, body in rows:
-            if cid not in seen:
-                seen.add(cid)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            if body is not None:
                 bodies.append(body)
+            elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):]):
+                exits.append(cid[len(EXIT):])
         last = rows[-1][0] if rows else after
-        return {"bodies": bodies, "cursor": f"{last}.{tag}", "more": len(rows) == limit}
+        return {"bodies": bodies, "exits": exits, "cursor": f"{last}.{tag}", "more": len(rows) == limit}
+
+    def _still_visible(self, p: Principal, case_id: str) -> bool:
+        case = self.get("case", case_id)
+        return bool(case) and bool(access.record_keys("case", case) & (p.keys - {access.PUBLIC}))
 
     @staticmethod
     def _scope_tag(p: Principal) -> str:

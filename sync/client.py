@@ -134,7 +134,7 @@ class SyncClient:
                 params["cursor"] = self.replica.cursor
             r = self._request("GET", "/api/v1/sync/pull", params=params)
             data = r.json()
-            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"])
+            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [])
             if progress:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:

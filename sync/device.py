@@ -14,7 +14,7 @@ import os
 
 from . import changes, clock, merge
 from .model import ENTITIES, FieldError
-from .replica import Replica, chunks, gc_paused
+from .replica import TABLES, Replica, chunks, gc_paused
 
 
 class ValidationError(ValueError):
@@ -44,7 +44,11 @@ class DeviceReplica(Replica):
             " state TEXT NOT NULL DEFAULT 'pending', reason TEXT, errors TEXT)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_record ON outbox(record, state)")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS seen (change_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS seen (change_id TEXT PRIMARY KEY, record TEXT)"
+                          " WITHOUT ROWID")
+        if "record" not in {r[1] for r in self.conn.execute("PRAGMA table_info(seen)")}:
+            self.conn.execute("ALTER TABLE seen ADD COLUMN record TEXT")  # a replica from before exits
+        self.conn.execute("CREATE INDEX IF NOT EXISTS seen_record ON seen(record)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
 
     # --- small persistent settings (cursor, token, clock) -------------------------
@@ -118,7 +122,7 @@ class DeviceReplica(Replica):
             self.conn.execute(
                 "INSERT INTO outbox (change_id, entity, record, body) VALUES (?,?,?,?)",
                 (ch["id"], entity, record_id, json.dumps(ch, ensure_ascii=False)))
-            self.conn.execute("INSERT INTO seen VALUES (?)", (ch["id"],))
+            self.conn.execute("INSERT INTO seen VALUES (?, ?)", (ch["id"], record_id))
             self._save_clock()
         return ch
 
@@ -200,19 +204,37 @@ class DeviceReplica(Replica):
     def cursor(self) -> str | None:
         return self.meta("cursor")
 
-    def apply_pulled(self, pulled: list[dict], cursor: str) -> int:
-        """Fold a page of pulled changes and move the cursor, in one transaction, so an
-        interrupted pull resumes exactly where it stopped. Returns how many were new."""
+    def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = ()) -> int:
+        """Fold a page of pulled changes, let go of the cases that left this person's scope,
+        and move the cursor, in one transaction, so an interrupted pull resumes exactly
+        where it stopped. Returns how many changes were new."""
         with self.relaxed_transaction(), gc_paused():
             new = self._unseen(pulled)
             if new:
                 self._load_clock()
                 self.clock.receive(max(ch["hlc"] for ch in new))
                 self._fold(new)
-                self.conn.executemany("INSERT INTO seen VALUES (?)", [(c["id"],) for c in new])
+                self.conn.executemany("INSERT INTO seen VALUES (?, ?)", [(c["id"], c["record"]) for c in new])
                 self._save_clock()
+            for case_id in exits:
+                self._let_go(case_id)
             self.set_meta("cursor", str(cursor))
         return len(new)
+
+    def _let_go(self, case_id: str) -> None:
+        """Delete a case and what hangs on it (visits, events, callbacks), and forget
+        having seen their changes, so the case arrives whole if it comes back. Kept if
+        this phone still has unsent work on it: that is never thrown away."""
+        records = [case_id] + [r[0] for r in self.conn.execute(
+            " UNION ".join(f"SELECT id FROM {TABLES[e]} WHERE case_id=?" for e in ("visit", "case_event", "callback")),
+            [case_id] * 3)]
+        marks = ",".join("?" * len(records))
+        if self.conn.execute(f"SELECT 1 FROM outbox WHERE record IN ({marks}) LIMIT 1", records).fetchone():
+            return
+        self.conn.execute("DELETE FROM cases WHERE id=?", (case_id,))
+        for entity in ("visit", "case_event", "callback"):
+            self.conn.execute(f"DELETE FROM {TABLES[entity]} WHERE case_id=?", (case_id,))
+        self.conn.execute(f"DELETE FROM seen WHERE record IN ({marks})", records)
 
     def _unseen(self, batch: list[dict]) -> list[dict]:
         ids = [c["id"] for c in batch]

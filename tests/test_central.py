@@ -97,3 +97,58 @@ def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline
     # case-g2 from the fixture was 2026's first
     assert refs == ["金山-2026-0002", "金山-2026-0003", "金山-2027-0001"]
     assert store.get("case", "case-g2")["ref"] == "金山-2026-0001"
+
+
+def test_a_case_reassigned_to_another_leader_leaves_the_first_leaders_phone_whole(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    store.add_account("li", "李", "leader", PW)
+    store.add_account("chen", "陈", "leader", PW)
+    http = TestClient(create_app(store.path))
+
+    def phone_of(name):
+        replica = DeviceReplica(str(tmp_path / f"{name}.db"))
+        client = SyncClient(replica, "http://testserver", http=http)
+        client.login(name, PW)
+        return replica, client
+
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li, li_client = phone_of("li")
+    li_client.sync()
+    li.create("case_event", {"case_id": "case-g2", "kind": "progress", "at": "2026-11-26T10:00:00+08:00",
+                             "by": "li", "text": "已约谈"}, "li")
+    li_client.sync()
+    assert li.get("case", "case-g2") is not None and li.count("case_event") == 1
+
+    store.server_write("case", "case-g2", {"owner": "chen"}, author="office")
+    li_client.sync()
+    assert li.get("case", "case-g2") is None and li.count("case_event") == 0   # let go, with its timeline
+    chen, chen_client = phone_of("chen")
+    chen_client.sync()
+    assert chen.get("case", "case-g2")["owner"] == "chen" and chen.count("case_event") == 1
+
+    # Given back, it arrives whole again on the first leader's phone.
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li_client.sync()
+    assert li.get("case", "case-g2")["owner"] == "li" and li.count("case_event") == 1
+
+
+def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    store.add_account("li", "李", "leader", PW)
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li = DeviceReplica(str(tmp_path / "li.db"))
+    client = SyncClient(li, "http://testserver", http=TestClient(create_app(store.path)))
+    client.login("li", PW)
+    client.sync()
+    li.update("case", "case-g2", {"status": "in_progress"}, "li")      # typed, not yet sent
+    store.server_write("case", "case-g2", {"owner": "chen2"}, author="office")
+    client.pull()
+    assert li.get("case", "case-g2") is not None and li.pending_count() == 1
