@@ -5,11 +5,11 @@ Server-only: phones never import this module (it needs FastAPI).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import logging
+import zlib
 
 import orjson
-import zlib
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +22,6 @@ from . import changes, clock
 from .access import Principal
 from .central import CentralStore
 
-log = logging.getLogger("gridbook.server")
 
 PROTOCOL_HEADER = "X-Gridbook-Protocol"
 DEVICE_HEADER = "X-Gridbook-Device"
@@ -146,7 +145,6 @@ EXPORTS = {  # kind -> (media type, file name)
 
 def build_export(store: CentralStore, p: Principal, kind: str, params: dict) -> bytes:
     """The bytes of one of the office's files, for what this person may see."""
-    import datetime as dt
     import io
     from . import export, stats
     from .queries import Scope
@@ -343,7 +341,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
         for name, value in (("start", start), ("end", end)):
             if value is not None:
                 try:
-                    __import__("datetime").date.fromisoformat(value)
+                    dt.date.fromisoformat(value)
                 except ValueError:
                     raise ApiError(422, "invalid_request", f"{name}: must be a date written YYYY-MM-DD")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v}
