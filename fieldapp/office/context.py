@@ -20,6 +20,11 @@ class OfficeContext(Screens):
         self.ws = None
         self.show_main = None
         self.throttle = None
+        self._lang = "zh"
+
+    @property
+    def lang(self) -> str:
+        return self._lang
 
     def act(self, fn, *args, done: str | None = None, **kw) -> bool:
         """Run an office verb; a refusal by the rules is shown, never raised to Flet."""

@@ -36,7 +36,7 @@ def card(label: str, value) -> ft.Control:
                         width=150, padding=12, border_radius=8, bgcolor=ft.Colors.BLUE_GREY_50)
 
 
-def bars(title: str, rows: list[dict]) -> ft.Control:
+def bars(ctx, title: str, rows: list[dict], table=None) -> ft.Control:
     """Registered (blue) and resolved (green) side by side, per key."""
     rows = rows[:12]
     top = max([1] + [max(r["registered"], r["resolved"]) for r in rows])
@@ -47,10 +47,11 @@ def bars(title: str, rows: list[dict]) -> ft.Control:
             for i, r in enumerate(rows)],
         max_y=top * 1.15, width=max(260, 60 * len(rows)), height=220,
         bottom_axis=fch.ChartAxis(label_size=36, labels=[
-            fch.ChartAxisLabel(value=i, label=ft.Text(r["label"][:4], size=11)) for i, r in enumerate(rows)]),
+            fch.ChartAxisLabel(value=i, label=ft.Text((ctx.code(table, r["key"]) if table else r["label"])[:6],
+                                                      size=11)) for i, r in enumerate(rows)]),
         left_axis=fch.ChartAxis(label_size=36))
-    legend = ft.Row([ft.Container(width=10, height=10, bgcolor=ft.Colors.BLUE_600), ft.Text("登记", size=11),
-                     ft.Container(width=10, height=10, bgcolor=ft.Colors.GREEN_600), ft.Text("办结", size=11)],
+    legend = ft.Row([ft.Container(width=10, height=10, bgcolor=ft.Colors.BLUE_600), ft.Text(ctx.t("fig_registered"), size=11),
+                     ft.Container(width=10, height=10, bgcolor=ft.Colors.GREEN_600), ft.Text(ctx.t("fig_resolved"), size=11)],
                     spacing=4)
     return ft.Column([ft.Row([ft.Text(title, weight=ft.FontWeight.BOLD), legend], spacing=12), chart], spacing=4)
 
@@ -70,9 +71,9 @@ def dashboard_panel(ctx) -> ft.Control:
         body.controls = [
             ft.Text(f"{start.isoformat()} — {end.isoformat()}", color=ft.Colors.GREY_700),
             ft.Row([card(ctx.t(label), f.get(key)) for label, key in FIGURES], wrap=True),
-            ft.Row([bars(ctx.t("by_village"), f.get("by_village", [])),
-                    bars(ctx.t("by_category"), f.get("by_category", [])),
-                    bars(ctx.t("by_channel"), f.get("by_channel", []))], wrap=True, spacing=24),
+            ft.Row([bars(ctx, ctx.t("by_village"), f.get("by_village", [])),
+                    bars(ctx, ctx.t("by_category"), f.get("by_category", []), codes.CATEGORIES),
+                    bars(ctx, ctx.t("by_channel"), f.get("by_channel", []), codes.CHANNELS)], wrap=True, spacing=24),
             ft.Row([satisfaction_table(ctx.t("sat_by_owner"), f.get("satisfaction_by_owner", [])),
                     satisfaction_table(ctx.t("sat_by_department"), f.get("satisfaction_by_department", []))],
                    wrap=True, spacing=24, vertical_alignment=ft.CrossAxisAlignment.START),

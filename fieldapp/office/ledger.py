@@ -26,7 +26,7 @@ def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
     dl = rules.days_left(c["deadline"], today_cst()) if c.get("deadline") else None
     late = dl is not None and dl < 0 and c.get("status") in rules_open()
     cells = [
-        (c.get("ref") or "（待编号）", 130), ((c.get("reported_at") or "")[:10], 90),
+        (c.get("ref") or ctx.t("no_ref_yet"), 130), ((c.get("reported_at") or "")[:10], 90),
         (ctx.code(codes.CHANNELS, c.get("channel")), 80), ("、".join(c.get("parties") or []), 130),
         (ctx.code(codes.CATEGORIES, c.get("category")), 80),
         (c.get("title") or (c.get("description") or "")[:24], 220),
@@ -48,9 +48,9 @@ def rules_open():
 
 
 def header_row(ctx) -> ft.Control:
-    heads = [("编号", 130), ("登记日期", 90), ("来源", 80), ("当事人", 130), ("类别", 80), ("事项摘要", 220),
-             ("包案领导", 110), ("办理期限", 90), ("状态", 70)]
-    return ft.Container(ft.Row([ft.Container(width=10)] + [ft.Text(h, width=w, weight=ft.FontWeight.BOLD)
+    heads = [("col_ref", 130), ("col_date", 90), ("col_channel", 80), ("col_parties", 130), ("col_category", 80),
+             ("col_summary", 220), ("col_owner", 110), ("col_deadline", 90), ("col_status", 70)]
+    return ft.Container(ft.Row([ft.Container(width=10)] + [ft.Text(ctx.t(h), width=w, weight=ft.FontWeight.BOLD)
                                                           for h, w in heads], spacing=8),
                         padding=ft.Padding.symmetric(vertical=6, horizontal=4), bgcolor=ft.Colors.GREY_100)
 

@@ -51,7 +51,7 @@ def open_matter(ctx, cid: str) -> None:
         dl = rules.days_left(c["deadline"], today_cst()) if c.get("deadline") else None
         body.controls = [
             ft.Row([ft.Container(width=16, height=16, bgcolor=risk_colour(c.get("risk")), border_radius=8),
-                    ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "未分级"),
+                    ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or ctx.t("not_graded")),
                     ft.Text(ctx.code(codes.CASE_STATUSES, c["status"]), weight=ft.FontWeight.BOLD, size=16),
                     ft.Text(ctx.code(codes.URGENCY, c.get("urgency")))]),
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),

@@ -7,7 +7,7 @@ import flet as ft
 from . import dashboard, ledger, lists, register
 
 
-def shell_view(ctx) -> ft.View:
+def shell_view(ctx, selected: int = 0) -> ft.View:
     tools = [("nav_ledger", ft.Icons.TABLE_ROWS, ledger.ledger_panel),
              ("nav_register", ft.Icons.POST_ADD, register.register_panel),
              ("nav_callbacks", ft.Icons.PHONE_CALLBACK, lists.callbacks_panel),
@@ -30,12 +30,21 @@ def shell_view(ctx) -> ft.View:
         destinations=[ft.NavigationRailDestination(icon=icon, label=ctx.t(key)) for key, icon, _ in tools],
         on_change=changed)
     ctx.show_main = lambda i: (show(i), ctx.page.update())
-    show(0)
+    show(selected)
     who = ctx.ws.account
+
+    def switch_language(e) -> None:
+        ctx._lang = "en" if ctx.lang == "zh" else "zh"
+        ctx.page.views.clear()
+        ctx.page.views.append(shell_view(ctx, state["i"]))
+        ctx.page.update()
+
     view = ft.View(route="/", padding=0, spacing=0, controls=[
         ft.Container(ft.Row([ft.Text(ctx.t("office_title"), size=18, weight=ft.FontWeight.BOLD),
-                             ft.Text(f"{who.get('name') or who['username']}（{who['username']}）",
-                                     color=ft.Colors.GREY_700)],
+                             ft.Row([ft.Text(f"{who.get('name') or who['username']}（{who['username']}）",
+                                             color=ft.Colors.GREY_700),
+                                     ft.TextButton("English" if ctx.lang == "zh" else "中文",
+                                                   on_click=switch_language)])],
                             alignment=ft.MainAxisAlignment.SPACE_BETWEEN),
                      padding=ft.Padding.symmetric(horizontal=16, vertical=8), bgcolor=ft.Colors.BLUE_GREY_50),
         ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True, spacing=0,

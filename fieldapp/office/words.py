@@ -87,6 +87,11 @@ OFFICE_STRINGS = {
     "done": ("已保存", "Saved"),
     "refused": ("未能保存：{why}", "Not saved: {why}"),
     "wrong_login": ("用户名或密码错误", "Wrong username or password"),
+    "col_ref": ("编号", "Ref."), "col_date": ("登记日期", "Date"), "col_channel": ("来源", "Channel"),
+    "col_parties": ("当事人", "Parties"), "col_category": ("类别", "Category"),
+    "col_summary": ("事项摘要", "Summary"), "col_owner": ("包案领导", "Owner"),
+    "col_deadline": ("办理期限", "Deadline"), "col_status": ("状态", "Status"),
+    "no_ref_yet": ("（待编号）", "(numbering)"), "not_graded": ("未分级", "not graded"),
 }
 
 i18n.STRINGS.update(OFFICE_STRINGS)

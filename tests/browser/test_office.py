@@ -103,6 +103,9 @@ def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(
     office.shows("登记事项 2 办结 1 化解率 100.0% 满意度 100.0%")
     office.shows("包案领导化解 1")
     office.shot("office-dashboard")
+    office.tap("English")
+    office.shows("Resolution rate 100.0%")     # the same figures, for a visitor's English
+    office.shot("office-dashboard-english")
     assert query(db, "SELECT answer, by FROM callbacks WHERE case_id=?", (cid,)) == [
         {"answer": "satisfied", "by": "xinfang"}]
     # every reading of the file at the office is on record, with who
