@@ -164,6 +164,20 @@ class CentralStore(Replica):
             return None
         return self._principal(acct, device_id)
 
+    def set_grids(self, username: str, grids: list[str]) -> None:
+        """Give an account other grids. Its phones start over on their next pull: what
+        they hold of the old grids goes, the new grids arrive whole."""
+        acct = self.account(username)
+        if acct is None:
+            raise ValueError(f"no account named {username}")
+        known = {r[0] for r in self.conn.execute("SELECT id FROM grids")}
+        missing = [g for g in grids if g not in known]
+        if missing:
+            raise ValueError(f"no grid {', '.join(missing)}: add it first with 'gridbook grid add'")
+        with self.lock, self.transaction():
+            self.conn.execute("UPDATE accounts SET grids=? WHERE username=?", (json.dumps(list(grids)), username))
+            self.server_write("staff", f"staff-{username}", {"grids": list(grids)})
+
     def revoke(self, username: str, device_id: str | None = None) -> int:
         """Cut off a lost phone (or every phone of the account). Returns how many."""
         sql = "UPDATE devices SET revoked_ms=? WHERE username=? AND revoked_ms IS NULL"
@@ -412,11 +426,13 @@ class CentralStore(Replica):
         its change id), so a newly given grid arrives whole.
         """
         tag = self._scope_tag(p)
-        after = 0
+        after, reset = 0, False
         if cursor:
             seq, _, t = str(cursor).partition(".")
             if t == tag and seq.isdigit():
                 after = int(seq)
+            else:  # the person's grids changed: the phone starts over from what they now see
+                reset = True
         if p.sees_all:
             rows = self.conn.execute(
                 "SELECT l.seq, c.change_id, c.body FROM log l JOIN changes c ON c.change_id=l.change_id"
@@ -437,7 +453,8 @@ class CentralStore(Replica):
             elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):]):
                 exits.append(cid[len(EXIT):])
         last = rows[-1][0] if rows else after
-        return {"bodies": bodies, "exits": exits, "cursor": f"{last}.{tag}", "more": len(rows) == limit}
+        return {"bodies": bodies, "exits": exits, "reset": reset, "cursor": f"{last}.{tag}",
+                "more": len(rows) == limit}
 
     def _still_visible(self, p: Principal, case_id: str) -> bool:
         case = self.get("case", case_id)

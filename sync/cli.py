@@ -64,6 +64,12 @@ def cmd_user_revoke(args) -> int:
     return 0
 
 
+def cmd_user_grids(args) -> int:
+    _store(args).set_grids(args.username, args.grid or [])
+    print(f"{args.username} now covers {', '.join(args.grid or []) or 'no grid'}")
+    return 0
+
+
 def cmd_grid_add(args) -> int:
     _store(args).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
     print(f"added grid {args.grid_id}")
@@ -134,6 +140,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_user_add)
     s = with_db(user.add_parser("list", help="list accounts"))
     s.set_defaults(fn=cmd_user_list)
+    s = with_db(user.add_parser("grids", help="give an account other grids"))
+    s.add_argument("username")
+    s.add_argument("--grid", action="append", help="a grid the account covers (repeatable)")
+    s.set_defaults(fn=cmd_user_grids)
     s = with_db(user.add_parser("revoke", help="cut off an account's devices (a lost phone)"))
     s.add_argument("username")
     s.add_argument("--device", help="only this device id")

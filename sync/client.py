@@ -32,6 +32,7 @@ class SyncReport:
     quarantined: int = 0
     pulled: int = 0
     pending: int = 0
+    reset: bool = False
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -67,6 +68,14 @@ class SyncClient:
             self.replica.set_meta("cursor", None)
         self._learn_time(r)
         return data["account"]
+
+    def _refresh_account(self) -> None:
+        """After a reset, the account's grids as the directory now says."""
+        acct = self.account()
+        staff = self.replica.get("staff", f"staff-{acct['username']}") if acct else None
+        if staff:
+            acct["grids"] = staff.get("grids") or []
+            self.replica.set_meta("account", json.dumps(acct, ensure_ascii=False))
 
     def logout(self) -> None:
         self.replica.set_meta("token", None)
@@ -134,11 +143,16 @@ class SyncClient:
                 params["cursor"] = self.replica.cursor
             r = self._request("GET", "/api/v1/sync/pull", params=params)
             data = r.json()
+            if data.get("reset"):
+                self.replica.start_over()
+                report.reset = True
             report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [])
             if progress:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:
                 self.replica.set_meta("last_sync_ms", str(clock.wall_ms()))
+                if report.reset:
+                    self._refresh_account()
                 return report
 
     # --- transport ------------------------------------------------------------------

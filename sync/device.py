@@ -221,6 +221,17 @@ class DeviceReplica(Replica):
             self.set_meta("cursor", str(cursor))
         return len(new)
 
+    def start_over(self) -> None:
+        """The account's scope changed: keep only what this phone has not sent yet, and
+        pull everything it may now see from the start (the server says so with "reset")."""
+        with self.relaxed_transaction():
+            keep = [r[0] for r in self.conn.execute("SELECT DISTINCT record FROM outbox")]
+            marks = ",".join("?" * len(keep)) or "NULL"
+            for table in TABLES.values():
+                self.conn.execute(f"DELETE FROM {table} WHERE id NOT IN ({marks})", keep)
+            self.conn.execute("DELETE FROM seen WHERE change_id NOT IN (SELECT change_id FROM outbox)")
+            self.set_meta("cursor", None)
+
     def _let_go(self, case_id: str) -> None:
         """Delete a case and what hangs on it (visits, events, callbacks), and forget
         having seen their changes, so the case arrives whole if it comes back. Kept if

@@ -317,6 +317,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
             page = store.pull(p, cursor, limit)
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
+                + ',"reset":' + ("true" if page["reset"] else "false")
                 + ',"cursor":' + json.dumps(page["cursor"])
                 + ',"more":' + ("true" if page["more"] else "false")
                 + ',"server_time":' + str(clock.wall_ms()) + "}")

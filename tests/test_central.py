@@ -152,3 +152,26 @@ def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, tmp_path):
     store.server_write("case", "case-g2", {"owner": "chen2"}, author="office")
     client.pull()
     assert li.get("case", "case-g2") is not None and li.pending_count() == 1
+
+
+def test_a_worker_given_other_grids_starts_over_keeping_only_unsent_work(store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
+    store.server_write("household", "hh-g1", {"grid_id": "g1", "head_name": "甲", "address": "白鹤村1号"})
+    store.server_write("household", "hh-g2", {"grid_id": "g2", "head_name": "乙", "address": "高山村1号"})
+    phone = DeviceReplica(str(tmp_path / "p.db"))
+    client = SyncClient(phone, "http://testserver", http=TestClient(create_app(store.path)))
+    client.login("w1", PW)
+    client.sync()
+    assert [r[0] for r in phone.table_rows("household")] == ["hh-g1"]
+    unsent = phone.create("household", {"grid_id": "g1", "head_name": "丙", "address": "白鹤村2号"}, "w1")
+    store.set_grids("w1", ["g2"])
+    client.pull()
+    held = {r[0] for r in phone.table_rows("household")}
+    assert held == {"hh-g2", unsent["record"]}     # the old grid gone, the new one whole, unsent kept
+    assert phone.pending_count() == 1
+    assert client.account()["grids"] == ["g2"]      # the screens show the new grids
