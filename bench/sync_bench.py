@@ -113,7 +113,7 @@ def main() -> None:
             phone.create("case", case_fields(i, "bench-01", "worker"), "worker")
     server = Server(db).start()
     try:
-        client = SyncClient(phone, server.url, batch=2000)
+        client = SyncClient(phone, server.url, batch=5000)
         client.login("worker", PASSWORD)
         client.pull()  # the directory (grids, staff), as after a first sign-in
         t = time.perf_counter()

@@ -24,6 +24,7 @@ from .replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
+REF = "ref:"    # log entries carrying a case's township reference
 SYSTEM_AUTHOR = "system"
 CHILD_ENTITIES = ("visit", "case_event", "callback")
 
@@ -251,19 +252,31 @@ class CentralStore(Replica):
             self._set_meta("ref_prefix", prefix)
         return prefix
 
-    def _assign_refs(self, created_cases: list[tuple[str, dict]]) -> None:
+    def _assign_refs(self, accepted: list, cache: dict) -> list[tuple[str, frozenset]]:
         """Every matter gets a township reference (金山-2026-0001), also one first
-        reported on a phone with no signal: the server writes it, the phone pulls it."""
-        done = set()
-        for rid, row in created_cases:
-            if row.get("ref") or rid in done:
+        reported on a phone with no signal. The server alone writes it, once, into the
+        row: it needs no merge and travels as a `refs` entry of the pull (log id
+        "ref:<case>"), not as a change. Returns (case id, scope keys) to log."""
+        counters: dict[str, int] = {}
+        prefix, out = None, []
+        for ch, _ in accepted:
+            key = ("case", ch["record"])
+            if ch["entity"] != "case" or key not in cache:
                 continue
-            done.add(rid)
+            row, ver, existed = cache[key]
+            if existed or row.get("ref"):
+                continue
             year = (row.get("reported_at") or "")[:4]
             year = year if year.isdigit() else str(clock.wall_ms() // 31_557_600_000 + 1970)
-            n = int(self._meta(f"ref:{year}") or 0) + 1
+            if year not in counters:
+                counters[year] = int(self._meta(f"ref:{year}") or 0)
+            counters[year] += 1
+            prefix = prefix or self._ref_prefix()
+            row["ref"] = f"{prefix}-{year}-{counters[year]:04d}"
+            out.append((ch["record"], access.record_keys("case", row)))
+        for year, n in counters.items():
             self._set_meta(f"ref:{year}", str(n))
-            self.server_write("case", rid, {"ref": f"{self._ref_prefix()}-{year}-{n:04d}"})
+        return out
 
     # --- push -----------------------------------------------------------------------
     def push(self, p: Principal, batch: list, server_side: bool = False) -> PushResult:
@@ -298,10 +311,10 @@ class CentralStore(Replica):
             scoped = cache.pop("__scoped__")
             cache.pop("__refused__")
             if accepted:
+                refs = self._assign_refs(accepted, cache)
                 self._commit(accepted, cache, rescope, now)
+                self._log_entries(REF, refs)
                 self._log_exits(scoped, cache)
-                self._assign_refs([(ch["record"], cache[("case", ch["record"])][0]) for ch, _ in accepted
-                                   if ch["entity"] == "case" and not cache[("case", ch["record"])][2]])
         return PushResult(results)
 
     def _known(self, ids: list[str]) -> set[str]:
@@ -336,6 +349,8 @@ class CentralStore(Replica):
             return _rejected("forbidden", [_err("entity", "server_only", entity=entity)])
         if ch["author"] != p.username:
             return _rejected("invalid", [_err("author", "author")])
+        if "ref" in ch["fields"] and not server_side:
+            return _rejected("forbidden", [_err("ref", "server_assigned")])
         e = changes.check_clock(ch, now)
         if e:
             return _rejected("invalid", [e])
@@ -395,6 +410,13 @@ class CentralStore(Replica):
             self._relog_case(case_id, keys)
         self._set_meta("clock", json.dumps([self.clock.last_ms, self.clock.counter]))
 
+    def _log_entries(self, kind: str, items: list[tuple[str, frozenset]]) -> None:
+        """Log entries that are not changes (references): once per scope key, the first
+        as the origin the office pulls."""
+        self.conn.executemany("INSERT INTO log (change_id, scope, origin) VALUES (?,?,?)",
+                              [(f"{kind}{rid}", k, 1 if n == 0 else 0)
+                               for rid, keys in items for n, k in enumerate(sorted(keys) or ["-"])])
+
     def _log_exits(self, scoped: dict, cache: dict) -> None:
         """A case that left someone's scope (reassigned to another leader, moved to another
         grid) is logged as an exit under the keys it lost: their phones delete it on the
@@ -412,10 +434,14 @@ class CentralStore(Replica):
         marks = ",".join("?" * len(records))
         # All of them, even those once logged under the key: a phone that let the case go
         # (an exit) must get it whole again. Phones skip what they hold by change id.
+        has_ref = self.conn.execute("SELECT ref IS NOT NULL FROM cases WHERE id=?", (case_id,)).fetchone()
         for key in sorted(keys):
             self.conn.execute(
                 f"INSERT INTO log (change_id, scope, origin) SELECT change_id, ?, 0 FROM changes"
                 f" WHERE record IN ({marks}) ORDER BY rowid", [key, *records])
+            if has_ref and has_ref[0]:
+                self.conn.execute("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)",
+                                  (f"{REF}{case_id}", key))
 
     # --- pull -----------------------------------------------------------------------
     def pull(self, p: Principal, cursor: str | None, limit: int = 1000) -> dict:
@@ -435,7 +461,7 @@ class CentralStore(Replica):
                 reset = True
         if p.sees_all:
             rows = self.conn.execute(
-                "SELECT l.seq, c.change_id, c.body FROM log l JOIN changes c ON c.change_id=l.change_id"
+                "SELECT l.seq, l.change_id, c.body FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
                 " WHERE l.origin=1 AND l.seq>? ORDER BY l.seq LIMIT ?", (after, limit)).fetchall()
         else:
             keys = sorted(p.keys)
@@ -443,17 +469,23 @@ class CentralStore(Replica):
                 "SELECT l.seq, l.change_id, c.body FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
                 f" WHERE l.scope IN ({','.join('?' * len(keys))}) AND l.seq>? ORDER BY l.seq LIMIT ?",
                 (*keys, after, limit)).fetchall()
-        seen, bodies, exits = set(), [], []
+        seen, bodies, exits, ref_ids = set(), [], [], []
         for _, cid, body in rows:
             if cid in seen:
                 continue
             seen.add(cid)
             if body is not None:
                 bodies.append(body)
+            elif cid.startswith(REF):
+                ref_ids.append(cid[len(REF):])
             elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):]):
                 exits.append(cid[len(EXIT):])
+        refs = {}
+        for part in chunks(ref_ids):
+            refs.update(self.conn.execute(
+                f"SELECT id, ref FROM cases WHERE id IN ({','.join('?' * len(part))})", part))
         last = rows[-1][0] if rows else after
-        return {"bodies": bodies, "exits": exits, "reset": reset, "cursor": f"{last}.{tag}",
+        return {"bodies": bodies, "exits": exits, "refs": refs, "reset": reset, "cursor": f"{last}.{tag}",
                 "more": len(rows) == limit}
 
     def _still_visible(self, p: Principal, case_id: str) -> bool:

@@ -146,7 +146,8 @@ class SyncClient:
             if data.get("reset"):
                 self.replica.start_over()
                 report.reset = True
-            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [])
+            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
+                                                       data.get("refs") or {})
             if progress:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:

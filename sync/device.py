@@ -204,7 +204,7 @@ class DeviceReplica(Replica):
     def cursor(self) -> str | None:
         return self.meta("cursor")
 
-    def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = ()) -> int:
+    def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = (), refs: dict | None = None) -> int:
         """Fold a page of pulled changes, let go of the cases that left this person's scope,
         and move the cursor, in one transaction, so an interrupted pull resumes exactly
         where it stopped. Returns how many changes were new."""
@@ -216,6 +216,8 @@ class DeviceReplica(Replica):
                 self._fold(new)
                 self.conn.executemany("INSERT INTO seen VALUES (?, ?)", [(c["id"], c["record"]) for c in new])
                 self._save_clock()
+            if refs:  # the township's references: the server's alone, set as given
+                self.conn.executemany("UPDATE cases SET ref=? WHERE id=?", [(r, c) for c, r in refs.items()])
             for case_id in exits:
                 self._let_go(case_id)
             self.set_meta("cursor", str(cursor))

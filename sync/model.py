@@ -187,6 +187,7 @@ _MESSAGES = {
     "server_only": ("{entity} records are managed on the township server", "此类记录只能在镇服务器上管理"),
     "forbidden": ("is outside what account {user} may change", "超出账号{user}的权限范围"),
     "author": ("must be the signed-in account", "须为当前登录账号"),
+    "server_assigned": ("is assigned by the township server", "由镇服务器分配"),
     "held": ("waits for an earlier change of this record, which was refused: {reason}",
              "此记录之前的修改被退回，本条随之等待：{reason}"),
 }

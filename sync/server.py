@@ -27,7 +27,7 @@ PROTOCOL_HEADER = "X-Gridbook-Protocol"
 DEVICE_HEADER = "X-Gridbook-Device"
 TIME_HEADER = "X-Gridbook-Server-Time"
 MAX_BODY = 8 * 1024 * 1024       # bytes after decompression
-MAX_BATCH = 2000                 # changes per push
+MAX_BATCH = 5000                 # changes per push
 MAX_PAGE = 5000                  # changes per pull page
 
 
@@ -317,6 +317,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
             page = store.pull(p, cursor, limit)
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
+                + ',"refs":' + json.dumps(page["refs"], ensure_ascii=False)
                 + ',"reset":' + ("true" if page["reset"] else "false")
                 + ',"cursor":' + json.dumps(page["cursor"])
                 + ',"more":' + ("true" if page["more"] else "false")

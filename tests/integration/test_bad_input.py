@@ -93,9 +93,10 @@ def test_changes_not_a_list_is_422_naming_changes(guard, body):
 
 def test_more_changes_than_one_push_may_carry_is_413(guard):
     srv, h = guard
-    r = post(srv, PUSH, h, json={"changes": [{}] * 2001})
+    from sync.server import MAX_BATCH
+    r = post(srv, PUSH, h, json={"changes": [{}] * (MAX_BATCH + 1)})
     assert r.status_code == 413
-    assert "2000" in r.json()["message"]
+    assert str(MAX_BATCH) in r.json()["message"]
 
 
 def raw_http(srv, headers: dict, body_parts) -> tuple[int, dict]:
