@@ -114,7 +114,7 @@ class SyncRunner:
         counts = {}
         if client is not None:
             counts = {"pending": client.replica.pending_count(),
-                      "quarantined": len(client.replica.quarantined())}
+                      "quarantined": client.replica.quarantined_count()}
         self.status = replace(self.status, **({"state": state} if state else {}),
                               progress=progress, **counts, **kw)
         for fn in list(self.listeners):

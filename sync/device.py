@@ -110,12 +110,7 @@ class DeviceReplica(Replica):
             errs = changes.check_fields({"entity": entity, "fields": fields}, existing is not None)
             if errs:
                 raise ValidationError(errs)
-            versions = existing[1] if existing else {}
-            base = {}
-            for name in fields:
-                seen = merge.heads(versions, name)
-                if seen:
-                    base[name] = seen if resolve else seen[:1]
+            base = merge.bases(existing[1] if existing else {}, fields, all_heads=resolve)
             ch = changes.make(entity, record_id, fields, self.clock.tick(), self.device_id,
                               author, base)
             self._fold([ch])
@@ -148,6 +143,9 @@ class DeviceReplica(Replica):
             self.conn.execute(
                 "UPDATE outbox SET state='quarantined', reason=?, errors=? WHERE change_id=?",
                 (reason, json.dumps(errors or [], ensure_ascii=False), change_id))
+
+    def quarantined_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM outbox WHERE state='quarantined'").fetchone()[0]
 
     def quarantined(self) -> list[dict]:
         rows = self.conn.execute(

@@ -88,6 +88,17 @@ def heads(versions: dict, name: str) -> list[str]:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
+def bases(versions: dict, fields, all_heads: bool = False) -> dict:
+    """The `base` of a new write of these fields: per field, the shown stamp it replaces
+    (or, when resolving a conflict, every head)."""
+    out = {}
+    for name in fields:
+        seen = heads(versions, name)
+        if seen:
+            out[name] = seen if all_heads else seen[:1]
+    return out
+
+
 def dumps(versions: dict) -> str:
     """Canonical JSON of a record's versions. Most fields of most records were written
     by one change (the create): their shared [stamp, author] is stored once, under the

@@ -212,4 +212,4 @@ class CentralWorkspace(Workspace):
         return [c for c in self.cases(limit=100_000) if c.get("owner")]
 
 
-__all__ = ["CentralWorkspace", "OPEN_STATUSES"]
+__all__ = ["CentralWorkspace", "Missing"]

@@ -69,6 +69,8 @@ def chunks(seq: list, n: int = CHUNK) -> Iterator[list]:
 
 
 class Replica:
+    indexes = _INDEXES  # per table, the columns indexed
+
     def __init__(self, path: str):
         self.path = path
         self.db = open_db(path)
@@ -91,7 +93,7 @@ class Replica:
             for name, typ in cols.items():
                 if name not in have:  # a store from an older version gains the new fields
                     self.db[table].add_column(name, typ)
-            for idx in _INDEXES.get(table, []):
+            for idx in self.indexes.get(table, []):
                 self.db[table].create_index(idx, if_not_exists=True)
             # Few records carry conflicts: a partial index costs nothing for the rest.
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_conflicted ON {table}(id)"

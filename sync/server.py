@@ -210,8 +210,6 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
     """The township server. With `ui`, the office's screens are served at / on the
     same port (the Flet app in web mode, on its own connection to the same file)."""
     store = CentralStore(db_path)
-    from . import stats
-    stats.ensure_indexes(store.conn)  # at start-up, not on the office's first dashboard
     tickets = Tickets()
     throttle = LoginThrottle()
     lock = store.lock   # one connection shared by the threads serving requests

@@ -38,9 +38,7 @@ _RISK_ORDER = ("red", "orange", "yellow", "blue")
 _STATS_INDEXES = (
     "DROP INDEX IF EXISTS cases_stats",
     "DROP INDEX IF EXISTS cases_stats_v2",
-    # the stats index leads with grid_id: the plain one would be a second copy to keep
-    # up to date on every write of a case
-    "DROP INDEX IF EXISTS idx_cases_grid_id",
+    "DROP INDEX IF EXISTS idx_cases_grid_id",  # made by older central stores (CentralStore.indexes)
     "CREATE INDEX IF NOT EXISTS cases_stats_v3 ON cases(grid_id, category, channel, status,"
     " deadline, resolved_on, received_on, reported_at, owner, merged_into)",
     "CREATE INDEX IF NOT EXISTS visits_stats ON visits(kind, visited_at, grid_id)",

@@ -22,6 +22,24 @@ def store(tmp_path, monkeypatch):
     return st
 
 
+@pytest.fixture
+def phone_of(store, tmp_path):
+    """A phone signed in as the account, syncing with the real app in-process."""
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server import create_app
+    http = TestClient(create_app(store.path))
+
+    def phone(name: str):
+        replica = DeviceReplica(str(tmp_path / f"{name}.db"))
+        client = SyncClient(replica, "http://testserver", http=http)
+        client.login(name, PW)
+        return replica, client
+    return phone
+
+
 def _change(entity, fields, author="w1", record=None, stamp=None):
     return changes.make(entity, record or changes.new_id("r"), fields,
                         stamp or clock.encode(clock.wall_ms(), 0, "phone1"), "phone1", author)
@@ -54,17 +72,9 @@ def test_stamp_with_an_overlong_node_is_refused(store):
     assert res["status"] == "rejected" and res["errors"][0]["field"] == "hlc"
 
 
-def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(store, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from sync.client import SyncClient
-    from sync.device import DeviceReplica
-    from sync.server import create_app
+def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(store, phone_of):
     store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
-    app = create_app(store.path)
-    phone = DeviceReplica(str(tmp_path / "p.db"))
-    client = SyncClient(phone, "http://testserver", http=TestClient(app))
-    client.login("w1", PW)
+    phone, client = phone_of("w1")
     client.pull()
     hh = phone.create("household", {"grid_id": "g2", "head_name": "外组", "address": "高山村"}, "w1")
     phone.update("household", hh["record"], {"phone": "13900000000"}, "w1")
@@ -78,16 +88,9 @@ def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(sto
     assert phone.pending_count() == 2
 
 
-def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline(store, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from sync.client import SyncClient
-    from sync.device import DeviceReplica
-    from sync.server import create_app
+def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline(store, phone_of):
     store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
-    phone = DeviceReplica(str(tmp_path / "p.db"))
-    client = SyncClient(phone, "http://testserver", http=TestClient(create_app(store.path)))
-    client.login("w1", PW)
+    phone, client = phone_of("w1")
     made = [phone.create("case", {
         "grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": f"纠纷{i}",
         "status": "reported", "reported_by": "w1", "reported_at": f"{year}-11-0{i + 1}T09:00:00+08:00"}, "w1")
@@ -99,22 +102,9 @@ def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline
     assert store.get("case", "case-g2")["ref"] == "金山-2026-0001"
 
 
-def test_a_case_reassigned_to_another_leader_leaves_the_first_leaders_phone_whole(store, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from sync.client import SyncClient
-    from sync.device import DeviceReplica
-    from sync.server import create_app
+def test_a_case_reassigned_to_another_leader_leaves_the_first_leaders_phone_whole(store, phone_of):
     store.add_account("li", "李", "leader", PW)
     store.add_account("chen", "陈", "leader", PW)
-    http = TestClient(create_app(store.path))
-
-    def phone_of(name):
-        replica = DeviceReplica(str(tmp_path / f"{name}.db"))
-        client = SyncClient(replica, "http://testserver", http=http)
-        client.login(name, PW)
-        return replica, client
-
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
     li, li_client = phone_of("li")
     li_client.sync()
@@ -136,17 +126,10 @@ def test_a_case_reassigned_to_another_leader_leaves_the_first_leaders_phone_whol
     assert li.get("case", "case-g2")["owner"] == "li" and li.count("case_event") == 1
 
 
-def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from sync.client import SyncClient
-    from sync.device import DeviceReplica
-    from sync.server import create_app
+def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, phone_of):
     store.add_account("li", "李", "leader", PW)
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
-    li = DeviceReplica(str(tmp_path / "li.db"))
-    client = SyncClient(li, "http://testserver", http=TestClient(create_app(store.path)))
-    client.login("li", PW)
+    li, client = phone_of("li")
     client.sync()
     li.update("case", "case-g2", {"status": "in_progress"}, "li")      # typed, not yet sent
     store.server_write("case", "case-g2", {"owner": "chen2"}, author="office")
@@ -154,18 +137,11 @@ def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, tmp_path):
     assert li.get("case", "case-g2") is not None and li.pending_count() == 1
 
 
-def test_a_worker_given_other_grids_starts_over_keeping_only_unsent_work(store, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from sync.client import SyncClient
-    from sync.device import DeviceReplica
-    from sync.server import create_app
+def test_a_worker_given_other_grids_starts_over_keeping_only_unsent_work(store, phone_of):
     store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
     store.server_write("household", "hh-g1", {"grid_id": "g1", "head_name": "甲", "address": "白鹤村1号"})
     store.server_write("household", "hh-g2", {"grid_id": "g2", "head_name": "乙", "address": "高山村1号"})
-    phone = DeviceReplica(str(tmp_path / "p.db"))
-    client = SyncClient(phone, "http://testserver", http=TestClient(create_app(store.path)))
-    client.login("w1", PW)
+    phone, client = phone_of("w1")
     client.sync()
     assert [r[0] for r in phone.table_rows("household")] == ["hh-g1"]
     unsent = phone.create("household", {"grid_id": "g1", "head_name": "丙", "address": "白鹤村2号"}, "w1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from sync import codes, rules
+from sync.queries import OPEN_STATUSES
 
 from ..screens.widgets import risk_colour
 from ..worklist import today_cst
@@ -24,7 +25,7 @@ def _filters(ctx):
 
 def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
     dl = rules.days_left(c["deadline"], today_cst()) if c.get("deadline") else None
-    late = dl is not None and dl < 0 and c.get("status") in rules_open()
+    late = dl is not None and dl < 0 and c.get("status") in OPEN_STATUSES
     cells = [
         (c.get("ref") or ctx.t("no_ref_yet"), 130), ((c.get("reported_at") or "")[:10], 90),
         (ctx.code(codes.CHANNELS, c.get("channel")), 80), ("、".join(c.get("parties") or []), 130),
@@ -40,11 +41,6 @@ def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
          for v, w in cells], spacing=8),
         padding=ft.Padding.symmetric(vertical=8, horizontal=4), on_click=lambda e: on_open(c["id"]),
         border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.GREY_200)), ink=True)
-
-
-def rules_open():
-    from sync.queries import OPEN_STATUSES
-    return OPEN_STATUSES
 
 
 def header_row(ctx) -> ft.Control:

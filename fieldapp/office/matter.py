@@ -10,7 +10,7 @@ import flet as ft
 from sync import codes, rules
 from sync.queries import leaders
 
-from ..screens.widgets import risk_colour, timeline_heading
+from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 
 ACTIONS = {  # the buttons each state offers, in the order of the process
@@ -26,10 +26,6 @@ ACTIONS = {  # the buttons each state offers, in the order of the process
 }
 
 
-def _row(label: str, value: str, colour=None) -> ft.Control:
-    return ft.Row([ft.Text(label, width=110, color=ft.Colors.GREY_700),
-                   ft.Text(value or "—", expand=True, color=colour)],
-                  vertical_alignment=ft.CrossAxisAlignment.START)
 
 
 def _date(text: str) -> dt.date | None:
@@ -37,6 +33,10 @@ def _date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text.strip())
     except (AttributeError, ValueError):
         return None
+
+
+def _row(label: str, value: str, colour=None) -> ft.Control:
+    return info_row(label, value, colour, width=110)
 
 
 def open_matter(ctx, cid: str) -> None:

@@ -8,13 +8,9 @@ import flet as ft
 from sync import codes
 from sync.device import ValidationError
 
-from .widgets import TOUCH, appbar, deadline_text, empty, header, risk_colour, timeline_heading
+from .widgets import TOUCH, appbar, deadline_text, empty, header, info_row, risk_colour, timeline_heading
 
 
-def _row(label: str, value: str, colour=None) -> ft.Control:
-    return ft.Row([ft.Text(label, width=90, color=ft.Colors.GREY_700),
-                   ft.Text(value or "—", expand=True, color=colour)],
-                  vertical_alignment=ft.CrossAxisAlignment.START)
 
 
 def open_case(ctx, cid: str) -> None:
@@ -36,19 +32,19 @@ def open_case(ctx, cid: str) -> None:
             ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
                     ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
                     ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
-            _row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
-            _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
-            _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
-            _row(ctx.t("parties"), "、".join(c.get("parties") or [])),
-            _row(ctx.t("place"), c.get("place") or ""),
-            _row(ctx.t("description"), c.get("description") or ""),
-            _row(ctx.t("owner"), names.get(c.get("owner"), c.get("owner") or "")),
-            _row(ctx.t("departments"), "、".join(c.get("departments") or [])),
-            _row(ctx.t("deadline"), f"{c.get('deadline') or ''} {dl}".strip(), dl_colour),
-            _row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} "
+            info_row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
+            info_row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
+            info_row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
+            info_row(ctx.t("parties"), "、".join(c.get("parties") or [])),
+            info_row(ctx.t("place"), c.get("place") or ""),
+            info_row(ctx.t("description"), c.get("description") or ""),
+            info_row(ctx.t("owner"), names.get(c.get("owner"), c.get("owner") or "")),
+            info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
+            info_row(ctx.t("deadline"), f"{c.get('deadline') or ''} {dl}".strip(), dl_colour),
+            info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} "
                                     f"{names.get(c.get('reported_by'), c.get('reported_by') or '')}"),
-            _row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
-            _row(ctx.t("method"), c.get("method") or ""),
+            info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
+            info_row(ctx.t("method"), c.get("method") or ""),
         ], spacing=6), padding=16)]
         conflicts = ctx.ws.conflicts("case", cid)
         if conflicts:

@@ -7,12 +7,9 @@ import flet as ft
 from sync import codes
 
 from ..privacy import mask_id, mask_phone
-from .widgets import TOUCH, appbar, empty, header
+from .widgets import TOUCH, appbar, empty, header, info_row
 
 
-def _row(label: str, value: str) -> ft.Control:
-    return ft.Row([ft.Text(label, width=90, color=ft.Colors.GREY_700), ft.Text(value, expand=True, selectable=False)],
-                  vertical_alignment=ft.CrossAxisAlignment.START)
 
 
 def open_household(ctx, hid: str) -> None:
@@ -30,12 +27,12 @@ def open_household(ctx, hid: str) -> None:
         members = "、".join(f"{m.get('name', '')}（{m.get('relation', '')}）" for m in (hh.get("members") or []))
         body.controls = [
             ft.Container(ft.Column([
-                _row(ctx.t("head"), hh["head_name"]),
-                _row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
-                _row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
-                _row(ctx.t("address"), hh["address"]),
-                _row(ctx.t("members"), members or "—"),
-                _row(ctx.t("needs"), tags),
+                info_row(ctx.t("head"), hh["head_name"]),
+                info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
+                info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
+                info_row(ctx.t("address"), hh["address"]),
+                info_row(ctx.t("members"), members or "—"),
+                info_row(ctx.t("needs"), tags),
             ], spacing=8), padding=16),
             ft.Container(ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
                                          on_click=lambda e: open_visit_form(ctx, household=hh)),

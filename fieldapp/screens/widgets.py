@@ -17,6 +17,13 @@ def risk_colour(risk: str | None) -> str:
     return RISK_COLOURS.get(risk or "", ft.Colors.GREY_500)
 
 
+def info_row(label: str, value: str, colour=None, width: int = 90) -> ft.Control:
+    """A label and its value, on the detail screens; an empty value reads "—"."""
+    return ft.Row([ft.Text(label, width=width, color=ft.Colors.GREY_700),
+                   ft.Text(value or "—", expand=True, color=colour)],
+                  vertical_alignment=ft.CrossAxisAlignment.START)
+
+
 def header(text: str) -> ft.Control:
     return ft.Container(ft.Text(text, size=16, weight=ft.FontWeight.BOLD),
                         padding=ft.Padding.only(left=16, right=16, top=16, bottom=4))
@@ -80,7 +87,7 @@ def sync_bar(ctx, owner=None) -> ft.Control:
     ctx.on_status(show, owner)
     st = ctx.phone.runner.status
     show(SyncStatus(**{**st.__dict__, "pending": ctx.phone.replica.pending_count(),
-                       "quarantined": len(ctx.phone.replica.quarantined())}))
+                       "quarantined": ctx.phone.replica.quarantined_count()}))
     return ft.Container(
         ft.Column([
             ft.Row([icon, ft.Column([label, last], spacing=0, expand=True),
