@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml
 
 demo: $(VENV)/.installed
 	@mkdir -p $(dir $(DEMO_DB))
-	@$(PY) -m sync.demo_run --db $(DEMO_DB) --host $(HOST) --port $(PORT) --phone-port $(PHONE_PORT)
+	@$(PY) -m township demo-run --db $(DEMO_DB) --host $(HOST) --port $(PORT) --phone-port $(PHONE_PORT)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

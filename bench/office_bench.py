@@ -24,10 +24,10 @@ import time
 
 from sync import changes, clock, codes, merge
 from sync.access import Principal
-from sync.central import CentralStore
+from sync.server.central import CentralStore
 from sync.model import ENTITIES
 from sync.replica import TABLES, encode_row, gc_paused
-from sync.stats import dashboard
+from sync.server.stats import dashboard
 
 BATCH = 5_000
 YEAR = dt.date(2026, 1, 1)
@@ -155,9 +155,9 @@ def time_dashboard(conn) -> tuple[float, float, float, dict]:
 
 def time_export(conn, tmp: str) -> tuple[float | None, float | None]:
     """The year's ledger to xlsx, if sync/export.py has been written (by another hand)."""
-    if importlib.util.find_spec("sync.export") is None:
+    if importlib.util.find_spec("sync.server.export") is None:
         return None, None
-    from sync.export import ledger_rows, write_xlsx
+    from sync.server.export import ledger_rows, write_xlsx
     path = os.path.join(tmp, "ledger.xlsx")
     t = time.perf_counter()
     write_xlsx(ledger_rows(conn, *YEAR_2026), path)

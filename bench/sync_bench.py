@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from sync.central import CentralStore
+from sync.server.central import CentralStore
 from sync.client import SyncClient
 from sync.device import DeviceReplica
 
@@ -39,7 +39,7 @@ class Server:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sync.cli", "serve", "--db", self.db, "--host", "127.0.0.1",
+            [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30

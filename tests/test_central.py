@@ -4,14 +4,14 @@ import pytest
 
 from sync import changes, clock
 from sync.access import Principal
-from sync.central import CentralStore
+from sync.server.central import CentralStore
 
 PW = "long-enough-1"
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setattr("sync.auth._N", 2 ** 4)  # fast scrypt: these tests are not about hashing
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)  # fast scrypt: these tests are not about hashing
     st = CentralStore(str(tmp_path / "c.db"))
     st.add_grid("g1", "一组", "白鹤村", "金山镇")
     st.add_grid("g2", "二组", "高山村", "金山镇")
@@ -29,7 +29,7 @@ def phone_of(store, tmp_path):
 
     from sync.client import SyncClient
     from sync.device import DeviceReplica
-    from sync.server import create_app
+    from sync.server.app import create_app
     http = TestClient(create_app(store.path))
 
     def phone(name: str):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.central import CentralStore
-from sync.cli import main, parser
+from sync.server.central import CentralStore
+from sync.server.cli import main, parser
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -23,11 +23,12 @@ from fastapi.testclient import TestClient
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from sync import auth, clock, merge
+from sync import clock, merge
+from sync.server import auth
 from sync.client import SyncClient
 from sync.device import DeviceReplica
 from sync.errors import SyncError
-from sync.server import create_app
+from sync.server.app import create_app
 
 PASSWORD = "test-password"
 HOUR, MINUTE = 3_600_000, 60_000

@@ -7,8 +7,8 @@ import io
 import openpyxl
 import pytest
 
-from sync import export
-from sync.central import CentralStore
+from sync.server import export
+from sync.server.central import CentralStore
 from sync.queries import Scope
 
 PW = "long-enough-1"
@@ -24,7 +24,7 @@ def _case(store, cid, grid, **fields):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setattr("sync.auth._N", 2 ** 4)  # fast scrypt: these tests are not about hashing
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)  # fast scrypt: these tests are not about hashing
     st = CentralStore(str(tmp_path / "c.db"))
     st.add_grid("g1", "一组", "白鹤村", "金山镇")
     st.add_grid("g2", "二组", "高山村", "金山镇")

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from sync.central import CentralStore, WriteRefused
-from sync.office import CentralWorkspace, Missing
+from sync.server.central import CentralStore, WriteRefused
+from sync.server.office import CentralWorkspace, Missing
 from sync.rules import RuleError
 
 OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}
@@ -13,7 +13,7 @@ OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grid
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
-    monkeypatch.setattr("sync.auth._N", 2 ** 4)
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
     st = CentralStore(str(tmp_path / "c.db"))
     st.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
     st.add_account("xinfang", "镇信访办", "office", "long-enough-1")

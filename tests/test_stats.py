@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from sync import stats
-from sync.central import CentralStore
+from sync.server import stats
+from sync.server.central import CentralStore
 
 OCT = (date(2026, 10, 1), date(2026, 10, 31))
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
@@ -193,7 +193,7 @@ def test_rates_are_none_without_a_denominator():
 def test_satisfaction_is_reported_per_owning_leader_and_per_department(tmp_path):
     import datetime as dt
 
-    from sync.central import CentralStore
+    from sync.server.central import CentralStore
     st = CentralStore(str(tmp_path / "s.db"))
     st.add_grid("g1", "一组", "白鹤村", "金山镇")
     for n, (owner, depts, answer) in enumerate([("lizhen", ["司法所", "人社所"], "satisfied"),
@@ -205,7 +205,7 @@ def test_satisfaction_is_reported_per_owning_leader_and_per_department(tmp_path)
                                           "departments": depts})
         st.server_write("callback", f"cb{n}", {"case_id": f"c{n}", "at": "2026-05-20T10:00:00+08:00", "by": "x",
                                                "method": "phone", "answer": answer})
-    from sync import stats
+    from sync.server import stats
     f = stats.dashboard(st.conn, dt.date(2026, 5, 1), dt.date(2026, 5, 31))
     by_owner = {r["key"]: (r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]}
     assert by_owner == {"lizhen": (2, 0.5), "chen": (1, 1.0)}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import flet as ft
 
-from sync import auth
-from sync.central import CentralStore
-from sync.office import CentralWorkspace
+from sync.server import auth
+from sync.server.central import CentralStore
+from sync.server.office import CentralWorkspace
 
 from ..app import ASSETS, FONT
 from .context import OfficeContext

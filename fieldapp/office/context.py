@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import flet as ft
 
-from sync.central import WriteRefused
-from sync.office import Missing
+from sync.server.central import WriteRefused
+from sync.server.office import Missing
 from sync.rules import RuleError
 
 from .. import i18n

@@ -9,7 +9,8 @@ import flet as ft
 import flet_charts as fch
 import flet_map as fm
 
-from sync import codes, stats
+from sync import codes
+from sync.server import stats
 from sync.rules import format_rate
 
 from ..screens.widgets import risk_colour

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.central import CentralStore
+from sync.server.central import CentralStore
 
 from .harness import CHROMIUM, OPEN_PAGES, OUTPUT, AppPage, launch, server_process
 

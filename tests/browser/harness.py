@@ -72,7 +72,7 @@ class Process:
 
 def server_process(db: str, log_dir: Path, port: int | None = None) -> Process:
     port = port or free_port()
-    return Process([sys.executable, "-m", "sync.cli", "serve", "--db", db, "--host", "127.0.0.1",
+    return Process([sys.executable, "-m", "township", "serve", "--db", db, "--host", "127.0.0.1",
                     "--port", str(port), "--log-level", "warning"], port, "/api/v1/health",
                    log_dir / "server.log")
 

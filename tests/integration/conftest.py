@@ -44,9 +44,9 @@ GRIDS = [("g1", "白鹤村第1网格", "白鹤村"), ("g2", "高山村第1网格
 # --- the CLI ------------------------------------------------------------------------
 
 def cli(*args: str, env: dict | None = None, check: bool = True, timeout: float = 120):
-    """Run `gridbook ...` as a real process (python -m sync.cli)."""
+    """Run `gridbook ...` as a real process (python -m township)."""
     full_env = {**os.environ, **(env or {})}
-    r = subprocess.run([sys.executable, "-m", "sync.cli", *args], cwd=REPO, env=full_env,
+    r = subprocess.run([sys.executable, "-m", "township", *args], cwd=REPO, env=full_env,
                        capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"gridbook {' '.join(args)} exited {r.returncode}\n"
@@ -78,7 +78,7 @@ class ServerProcess:
             assert self.proc is None or self.proc.poll() is not None, "already running"
             self.log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sync.cli", "serve", "--db", str(self.db),
+                [sys.executable, "-m", "township", "serve", "--db", str(self.db),
                  "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
                 cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
             self.starts += 1

@@ -93,7 +93,7 @@ def test_changes_not_a_list_is_422_naming_changes(guard, body):
 
 def test_more_changes_than_one_push_may_carry_is_413(guard):
     srv, h = guard
-    from sync.server import MAX_BATCH
+    from sync.server.app import MAX_BATCH
     r = post(srv, PUSH, h, json={"changes": [{}] * (MAX_BATCH + 1)})
     assert r.status_code == 413
     assert str(MAX_BATCH) in r.json()["message"]

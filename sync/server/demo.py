@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from . import codes, rules
+from .. import codes, rules
 from .central import CentralStore
 
 DEMO_PASSWORD = "jinshan-demo"

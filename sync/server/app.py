@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import changes, clock
-from .access import Principal
+from .. import changes, clock
+from ..access import Principal
 from .central import CentralStore
 
 
@@ -147,7 +147,7 @@ def build_export(store: CentralStore, p: Principal, kind: str, params: dict) -> 
     """The bytes of one of the office's files, for what this person may see."""
     import io
     from . import export, stats
-    from .queries import Scope
+    from ..queries import Scope
     scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
     out = io.BytesIO()
     with store.lock:
@@ -206,9 +206,10 @@ class LoginRequest(BaseModel):
     device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> FastAPI:
-    """The township server. With `ui`, the office's screens are served at / on the
-    same port (the Flet app in web mode, on its own connection to the same file)."""
+def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
+    """The township server. `ui`, when given, builds the office's screens as an ASGI
+    app from (db_path, tickets, throttle); it is mounted at / on the same port. The
+    caller composes the two (township.py): this package never imports the screens."""
     store = CentralStore(db_path)
     tickets = Tickets()
     throttle = LoginThrottle()
@@ -347,9 +348,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui: bool = False) -> F
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v}
         return _file(kind, build_export(store, p, kind, params))
 
-    if ui:
-        from fieldapp.office.app import office_asgi
-        app.mount("/", office_asgi(db_path, tickets, throttle))
+    if ui is not None:
+        app.mount("/", ui(db_path, tickets, throttle))
 
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(ServerTime)

@@ -31,8 +31,8 @@ def _store(args):
 
 def cmd_serve(args) -> int:
     import uvicorn
-    from .server import create_app
-    app = create_app(args.db, ui=True)
+    from .app import create_app
+    app = create_app(args.db, ui=args.ui)
     print(f"Gridbook township server on http://{args.host}:{args.port}  (store: {args.db})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
@@ -87,9 +87,9 @@ def cmd_grid_list(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    from .client import SyncClient
-    from .device import DeviceReplica
-    from .errors import SyncError
+    from ..client import SyncClient
+    from ..device import DeviceReplica
+    from ..errors import SyncError
     replica = DeviceReplica.in_folder(args.data)
     client = SyncClient(replica, args.server)
     try:
@@ -174,8 +174,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, ui=None) -> int:
+    """`ui`: the office's screens to mount at / of `gridbook serve` (township.py gives
+    them); without it the server answers the API alone."""
     args = parser().parse_args(argv)
+    args.ui = ui
     try:
         return args.fn(args)
     except ValueError as e:

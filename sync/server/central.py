@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from . import access, auth, changes, clock, merge
-from .access import Principal
-from .model import ENTITIES, _err
-from .replica import Replica, TABLES, chunks, gc_paused
+from .. import access, changes, clock, merge
+from . import auth
+from ..access import Principal
+from ..model import ENTITIES, _err
+from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
@@ -108,7 +109,7 @@ class CentralStore(Replica):
     # --- accounts and devices -------------------------------------------------------
     def add_account(self, username: str, name: str, role: str, password: str,
                     grids: list[str] = ()) -> None:
-        from .codes import ROLES
+        from ..codes import ROLES
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if not username or len(username) > 40 or not changes.valid_id(username):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 
-from . import changes, rules
-from .access import Principal
+from .. import changes, rules
+from ..access import Principal
 from .central import CentralStore
-from .queries import OPEN_STATUSES, Scope, _rows
-from .workspace import CST, Workspace, _clean, now_iso
+from ..queries import OPEN_STATUSES, Scope, _rows
+from ..workspace import CST, Workspace, _clean, now_iso
 
 class Missing(ValueError):
     """A field the office must fill in was left empty."""
@@ -133,7 +133,7 @@ class CentralWorkspace(Workspace):
         """The assessed risk, raised by the escalation signals (rules.grade)."""
         graded = rules.grade(risk, list(signals), group_size)
         self.update("case", cid, {"risk": graded, "urgency": urgency, "signals": sorted(set(signals))})
-        from .codes import RISK_LEVELS, SIGNALS, URGENCY, label
+        from ..codes import RISK_LEVELS, SIGNALS, URGENCY, label
         self._event(cid, "grade", f"{label(RISK_LEVELS, graded)} · {label(URGENCY, urgency)} · "
                                   f"{'、'.join(label(SIGNALS, x) for x in signals) or '无升级信号'}")
         return graded

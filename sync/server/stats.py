@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from . import codes
-from .queries import OPEN_STATUSES
+from .. import codes
+from ..queries import OPEN_STATUSES
 
 SOON_DAYS = 7
 MAX_POINTS = 5_000
