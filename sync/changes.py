@@ -25,6 +25,7 @@ PROTOCOL_VERSION = 1
 # wrong, and accepting it would let that phone win every later edit.
 MAX_AHEAD_MS = 10 * 60 * 1000
 ENVELOPE = ("id", "entity", "record", "fields", "hlc", "device", "author")
+KEYS = frozenset(ENVELOPE) | {"base"}  # everything else is refused, never stored and resent
 
 
 def new_id(prefix: str = "") -> str:
@@ -44,7 +45,7 @@ def check_envelope(ch) -> list[FieldError]:
     """Problems with the parts every change has, before its fields are looked at."""
     if not isinstance(ch, dict):
         return [_err("change", "type", expected="an object")]
-    errs = []
+    errs = [_err(str(k)[:64], "unknown_key") for k in ch if k not in KEYS][:5]
     for key in ENVELOPE:
         if ch.get(key) is None:
             errs.append(_err(key, "required"))
@@ -55,16 +56,17 @@ def check_envelope(ch) -> list[FieldError]:
             errs.append(_err(key, "id"))
     if not isinstance(ch["author"], str) or not 0 < len(ch["author"]) <= 40:
         errs.append(_err("author", "type", expected="a string"))
-    if ch["entity"] not in ENTITIES:
+    if not isinstance(ch["entity"], str) or ch["entity"] not in ENTITIES:
         errs.append(_err("entity", "unknown_entity", choices=", ".join(ENTITIES)))
     if not isinstance(ch["fields"], dict):
         errs.append(_err("fields", "type", expected="an object"))
     elif not ch["fields"]:
         errs.append(_err("fields", "no_fields"))
     try:
-        clock.decode(ch["hlc"])
-        if len(ch["hlc"]) > 100:
-            raise ValueError("stamp too long")
+        # A stamp names the device that made it: two devices can then never issue the
+        # same stamp, which the merge rule relies on (merge.py).
+        if len(ch["hlc"]) > 100 or clock.decode(ch["hlc"])[2] != ch["device"]:
+            raise ValueError("stamp too long, or of another device")
     except (ValueError, AttributeError, TypeError):
         errs.append(_err("hlc", "clock"))
         return errs

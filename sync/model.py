@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from . import codes
 
-# Field kinds and the SQLite column type each is stored as.
+# Field kinds and the SQLite column type each is stored as. "id" names another record
+# or an account (letters, digits and _.:- only), so it can never smuggle text.
 COLUMN_TYPES = {
-    "str": "TEXT", "text": "TEXT", "code": "TEXT", "date": "TEXT", "datetime": "TEXT",
+    "str": "TEXT", "text": "TEXT", "code": "TEXT", "date": "TEXT", "datetime": "TEXT", "id": "TEXT",
     "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
     "codes": "TEXT", "strs": "TEXT", "members": "TEXT",
 }
@@ -24,6 +25,13 @@ JSON_KINDS = {"codes", "strs", "members"}
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ISO 8601 with the offset from UTC: a time without one means a different instant on
+# every phone, and the township's figures count days in its own time zone.
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+# The dates a record may hold: wide enough for any real matter, narrow enough that
+# every later reading (exports, deadlines, time zones) stays within the calendar.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+MAX_ERRORS = 20  # per change: a change with 600,000 bad fields gets a short answer
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("active", "bool"),
     )),
     Entity("household", fields=(
-        Field("grid_id", required=True, max_len=64),
+        Field("grid_id", "id", required=True, max_len=64),
         Field("head_name", required=True, max_len=40),
         Field("id_number", max_len=18),
         Field("address", required=True, max_len=200),
@@ -94,12 +102,12 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("next_visit_due", "date"),
     )),
     Entity("visit", append_only=True, parent="case_id", fields=(
-        Field("grid_id", required=True, max_len=64),
-        Field("household_id", max_len=64),
-        Field("case_id", max_len=64),
+        Field("grid_id", "id", required=True, max_len=64),
+        Field("household_id", "id", max_len=64),
+        Field("case_id", "id", max_len=64),
         Field("kind", "code", required=True, table=codes.VISIT_KINDS),
         Field("visited_at", "datetime", required=True),
-        Field("visitor", required=True, max_len=40),
+        Field("visitor", "id", required=True, max_len=40),
         *_LOCATION,
         Field("distance_m", "float", min=0, max=50_000_000),
         Field("far_from_home", "bool"),
@@ -108,25 +116,25 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("needs_found", "codes", table=codes.NEEDS, max_len=20),
     )),
     Entity("case", fields=(
-        Field("grid_id", required=True, max_len=64),
+        Field("grid_id", "id", required=True, max_len=64),
         Field("ref", max_len=40),
         Field("kind", "code", required=True, table=codes.CASE_KINDS),
         Field("channel", "code", required=True, table=codes.CHANNELS),
         Field("category", "code", required=True, table=codes.CATEGORIES),
         Field("title", max_len=100),
         Field("parties", "strs", max_len=50),
-        Field("household_id", max_len=64),
+        Field("household_id", "id", max_len=64),
         Field("place", max_len=200),
         *_LOCATION,
         Field("description", "text", required=True, max_len=8000),
         Field("risk", "code", table=codes.RISK_LEVELS),
         Field("status", "code", required=True, table=codes.CASE_STATUSES),
-        Field("owner", max_len=40),
+        Field("owner", "id", max_len=40),
         Field("departments", "strs", max_len=30),
         Field("deadline", "date"),
         Field("outcome", "code", table=codes.OUTCOMES),
         Field("method", "text", max_len=2000),
-        Field("reported_by", required=True, max_len=40),
+        Field("reported_by", "id", required=True, max_len=40),
         Field("reported_at", "datetime", required=True),
         # the office's process (集分研化评): dates are the township's calendar days
         Field("received_on", "date"),              # entered the office's ledger
@@ -137,25 +145,25 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("urgency", "code", table=codes.URGENCY),
         Field("signals", "codes", table=codes.SIGNALS, max_len=10),
         Field("decline_reason", "text", max_len=2000),
-        Field("reception_leader", max_len=40),     # the leader receiving visitors that day
+        Field("reception_leader", "id", max_len=40),     # the leader receiving visitors that day
         Field("higher_ref", max_len=60),           # the higher body's reference (上级交办)
         Field("higher_deadline", "date"),
         Field("plan", "text", max_len=8000),       # the resolution plan (化解方案)
         Field("consulted_on", "date"),             # the joint consultation (会商)
         Field("resolved_on", "date"),
-        Field("merged_into", max_len=64),          # a duplicate, folded into this case
+        Field("merged_into", "id", max_len=64),          # a duplicate, folded into this case
     )),
     Entity("case_event", append_only=True, parent="case_id", fields=(
-        Field("case_id", required=True, max_len=64),
+        Field("case_id", "id", required=True, max_len=64),
         Field("kind", "code", required=True, table=codes.EVENT_KINDS),
         Field("at", "datetime", required=True),
-        Field("by", required=True, max_len=40),
+        Field("by", "id", required=True, max_len=40),
         Field("text", "text", max_len=8000),
     )),
     Entity("callback", append_only=True, parent="case_id", fields=(
-        Field("case_id", required=True, max_len=64),
+        Field("case_id", "id", required=True, max_len=64),
         Field("at", "datetime", required=True),
-        Field("by", required=True, max_len=40),
+        Field("by", "id", required=True, max_len=40),
         Field("method", "code", required=True, table=codes.CALLBACK_METHODS),
         Field("answer", "code", required=True, table=codes.SATISFACTION),
         Field("comment", "text", max_len=2000),
@@ -166,33 +174,59 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
 # --- validation -------------------------------------------------------------------
 
 _MESSAGES = {
-    "unknown_field": ("is not a field of {entity}", "不是{entity}的字段"),
+    "unknown_field": ("is not a field of {entity}", "不是{entity_zh}的字段"),
+    "too_many_fields": ("names more fields than a {entity} has ({n})", "字段数超过{entity_zh}的字段总数（{n}）"),
+    "unknown_key": ("is not part of a change (id, entity, record, fields, base, hlc, device, author)",
+                    "不是变更记录的组成部分"),
     "required": ("is required", "必填"),
     "type": ("must be {expected}", "须为{expected_zh}"),
     "too_long": ("must be at most {max_len} characters", "最多{max_len}个字符"),
     "too_many": ("must have at most {max_len} items", "最多{max_len}项"),
     "range": ("must be between {min:g} and {max:g}", "须在{min:g}到{max:g}之间"),
     "code": ("must be one of {choices}", "不是有效的选项"),
-    "date": ("must be a date written YYYY-MM-DD", "日期格式须为 年-月-日，如 2026-11-26"),
-    "datetime": ("must be an ISO 8601 date and time", "时间格式不正确"),
+    "date": ("must be a date written YYYY-MM-DD, for example 2026-11-27", "格式应为 2026-11-27"),
+    "date_range": ("must be between 2000-01-01 and 2100-12-31", "须在2000-01-01至2100-12-31之间"),
+    "datetime": ("must be an ISO 8601 date and time with its offset, for example 2026-11-27T09:30:00+08:00",
+                 "格式应为 2026-11-27T09:30:00+08:00（含时区）"),
     "id": ("must be 1-64 letters, digits or _.:-", "编号格式不正确"),
     "unknown_entity": ("is not a known entity (one of {choices})", "不是已知的记录类型"),
-    "clock": ("is not a clock stamp", "时钟标记格式不正确"),
+    "clock": ("is not a clock stamp of this device", "时钟标记格式不正确"),
     "clock_ahead": ("is {hours:.1f} hours ahead of the server's clock: set the phone's date and time",
                     "比服务器时间快{hours:.1f}小时：请校正手机的日期和时间"),
     "base": ("must map fields to lists of earlier clock stamps", "基础版本格式不正确"),
     "no_fields": ("must name at least one field", "至少要有一个字段"),
     "append_only": ("{entity} records are never edited: record a new one", "此类记录不可修改，请另行新增"),
-    "unknown_record": ("names a {entity} this server does not hold", "服务器上没有这条记录"),
+    "unknown_record": ("names a {entity} this server does not hold", "服务器上没有这条{entity_zh}记录"),
     "server_only": ("{entity} records are managed on the township server", "此类记录只能在镇服务器上管理"),
     "forbidden": ("is outside what account {user} may change", "超出账号{user}的权限范围"),
     "author": ("must be the signed-in account", "须为当前登录账号"),
+    "device": ("must be the device the account signed in on", "须为当前登录的设备"),
     "server_assigned": ("is assigned by the township server", "由镇服务器分配"),
     "held": ("waits for an earlier change of this record, which was refused: {reason}",
              "此记录之前的修改被退回，本条随之等待：{reason}"),
+    # the write rules (permissions.py)
+    "create_forbidden": ("a {role_en} may not create {entity} records", "{role_zh}不能新增{entity_zh}记录"),
+    "update_forbidden": ("a {role_en} may not change {entity} records", "{role_zh}不能修改{entity_zh}记录"),
+    "field_forbidden": ("may not be written by a {role_en}", "{role_zh}不能填写或修改此项"),
+    "state": ("cannot be changed by a {role_en} while the case is {status_en}",
+              "事项为“{status_zh}”时，{role_zh}不能修改"),
+    "transition": ("a {role_en} may not move a case from {from_en} to {to_en}",
+                   "{role_zh}不能将事项从“{from_zh}”改为“{to_zh}”"),
+    "set_once": ("is written when the record is created and never changed", "登记后不能修改"),
+    "initial_status": ("a new case starts as reported", "新登记的事项状态须为“已上报”"),
+    "role_value": ("{value} may not be recorded by a {role_en}", "{role_zh}不能记录“{value}”"),
+    "not_leader": ("must name a leader's account", "须为包案领导的账号"),
+    "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
+    "merged_self": ("cannot name the case itself", "不能并入自身"),
+    "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
 }
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
-            "a list of strings": "文字列表", "a list of members": "成员列表"}
+            "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象"}
+ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
+             "case_event": "办理记录", "callback": "回访"}
+# params naming a code: shown by its label, so a person reads 已结案, not "closed"
+_LABELLED = {"role": codes.ROLES, "status": codes.CASE_STATUSES, "from": codes.CASE_STATUSES,
+             "to": codes.CASE_STATUSES}
 
 
 @dataclass(frozen=True)
@@ -206,6 +240,12 @@ class FieldError:
         p = dict(self.params)
         if "expected" in p:
             p["expected_zh"] = _TYPE_ZH.get(p["expected"], p["expected"])
+        if "entity" in p:
+            p["entity_zh"] = ENTITY_ZH.get(p["entity"], p["entity"])
+        for name, table in _LABELLED.items():
+            if name in p:
+                p[f"{name}_en"] = codes.label(table, p[name], "en")
+                p[f"{name}_zh"] = codes.label(table, p[name], "zh")
         return (zh if lang == "zh" else en).format(**p)
 
     def __str__(self) -> str:
@@ -214,6 +254,30 @@ class FieldError:
 
 def _err(name, rule, **params) -> FieldError:
     return FieldError(name, rule, tuple(sorted(params.items())))
+
+
+def check_date(v: str) -> str | None:
+    """None for a calendar date in range, else the rule it breaks ("date", "date_range")."""
+    if not DATE_RE.match(v):
+        return "date"
+    try:
+        d = dt.date.fromisoformat(v)
+    except ValueError:
+        return "date"
+    return None if FIRST_DAY <= d <= LAST_DAY else "date_range"
+
+
+def check_datetime(v: str) -> str | None:
+    """None for an ISO 8601 time with its offset within the calendar's range."""
+    if not DATETIME_RE.match(v):
+        return "datetime"
+    try:
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return "datetime"
+    if abs(t.utcoffset()) > dt.timedelta(hours=14):
+        return "datetime"
+    return None if FIRST_DAY <= t.date() <= LAST_DAY else "date_range"
 
 
 def _check_value(f: Field, v) -> FieldError | None:
@@ -227,30 +291,31 @@ def _check_value(f: Field, v) -> FieldError | None:
     elif k == "code":
         if type(v) is str and v in f.table:
             return None
+    elif k == "id":
+        if type(v) is str and len(v) <= f.max_len and ID_RE.match(v):
+            return None
     elif k == "float":
         if (type(v) is float or type(v) is int) and (f.min is None or f.min <= v) and (
                 f.max is None or v <= f.max):
             return None
-    if k in ("str", "text", "code", "date", "datetime"):
+    if k in ("str", "text", "code", "date", "datetime", "id"):
         if not isinstance(v, str):
             return _err(f.name, "type", expected="a string")
         if k == "code":
             if v not in f.table:
                 return _err(f.name, "code", choices=", ".join(f.table))
-        elif len(v) > f.max_len and k in ("str", "text"):
+        elif len(v) > f.max_len and k in ("str", "text", "id"):
             return _err(f.name, "too_long", max_len=f.max_len)
+        if k == "id" and not ID_RE.match(v):
+            return _err(f.name, "id")
         if k == "date":
-            if not DATE_RE.match(v):
-                return _err(f.name, "date")
-            try:
-                dt.date.fromisoformat(v)
-            except ValueError:
-                return _err(f.name, "date")
+            rule = check_date(v)
+            if rule:
+                return _err(f.name, rule)
         if k == "datetime":
-            try:
-                dt.datetime.fromisoformat(v)
-            except ValueError:
-                return _err(f.name, "datetime")
+            rule = check_datetime(v)
+            if rule:
+                return _err(f.name, rule)
         if f.required and k in ("str", "text") and not v.strip():
             return _err(f.name, "required")
         return None
@@ -286,12 +351,15 @@ def _check_value(f: Field, v) -> FieldError | None:
 
 
 def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldError]:
-    """Every problem with these field values, each naming its field and rule."""
+    """Every problem with these field values, each naming its field and rule (at most
+    MAX_ERRORS: the answer to a hostile change stays short)."""
+    if len(fields) > len(entity.fields):
+        return [_err("fields", "too_many_fields", entity=entity.name, n=len(entity.fields))]
     errors = []
     for name, v in fields.items():
         f = entity.by_name.get(name)
         if f is None:
-            errors.append(_err(name, "unknown_field", entity=entity.name))
+            errors.append(_err(name if len(name) <= 64 else name[:64] + "…", "unknown_field", entity=entity.name))
             continue
         e = _check_value(f, v)
         if e:
@@ -300,7 +368,7 @@ def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldE
         for f in entity.fields:
             if f.required and fields.get(f.name) is None and f.name not in {e.field for e in errors}:
                 errors.append(_err(f.name, "required"))
-    return errors
+    return errors[:MAX_ERRORS]
 
 
 def valid_id(value) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import queries
-from .device import DeviceReplica
+from . import permissions, queries
+from .access import Principal
+from .device import DeviceReplica, ValidationError
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -40,6 +41,31 @@ class Workspace:
         return list(self.account.get("grids") or [])
 
     scope = None  # a phone's replica holds only what its account may see
+    device = ""
+    complete = False  # a phone's replica lacks what its account may not see
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.username, self.role, frozenset(self.grids), self.device)
+
+    # --- the write rules (permissions.py): what a screen may offer -------------------
+    def refusals(self, entity: str, before: dict | None, fields: dict) -> list:
+        """The rules a write would break (empty: the server will take it)."""
+        return permissions.check(self.principal, entity, before, fields, self.replica.get, self.complete)
+
+    def may(self, entity: str, before: dict | None, fields: dict) -> bool:
+        return not self.refusals(entity, before, fields)
+
+    def may_progress(self, case: dict) -> bool:
+        return self.may("case_event", None, {"case_id": case["id"], "kind": "progress", "at": now_iso(),
+                                             "by": self.username})
+
+    def may_resolve(self, case: dict) -> bool:
+        return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-"})
+
+    def may_home_visit(self, case: dict) -> bool:
+        return self.may("visit", None, {"grid_id": case.get("grid_id"), "case_id": case["id"], "kind": "home",
+                                        "visited_at": now_iso(), "visitor": self.username})
 
     # --- reads -----------------------------------------------------------------------
     def grid_list(self) -> list[dict]:
@@ -97,10 +123,10 @@ class Workspace:
             elif f.get("case_id"):
                 f["grid_id"] = (self.case(f["case_id"]) or {}).get("grid_id")
         vid = self.create("visit", _clean(f))  # a visit for a case is on its timeline already
-        if f.get("household_id") and f.get("needs_found"):
-            hh = self.household(f["household_id"]) or {}
+        hh = self.household(f["household_id"]) if f.get("household_id") else None
+        if hh and f.get("needs_found"):
             tags = sorted(set(hh.get("tags") or []) | set(f["needs_found"]))
-            if tags != sorted(hh.get("tags") or []):
+            if tags != sorted(hh.get("tags") or []) and self.may("household", hh, {"tags": tags}):
                 self.update("household", f["household_id"], {"tags": tags})
         return vid
 
@@ -114,7 +140,9 @@ class Workspace:
         case = self.case(case_id) or {}
         eid = self.create("case_event", {"case_id": case_id, "kind": "progress", "at": now_iso(),
                                          "by": self.username, "text": text})
-        if case.get("status") in ("assigned", "accepted", "reopened"):
+        # the owner's progress starts the work; anyone else's is a note on the timeline
+        if case.get("status") in ("assigned", "accepted", "reopened") and self.may(
+                "case", case, {"status": "in_progress"}):
             self.update("case", case_id, {"status": "in_progress"})
         return eid
 
@@ -137,12 +165,22 @@ class DeviceWorkspace(Workspace):
     def __init__(self, replica: DeviceReplica, account: dict):
         super().__init__(account)
         self.replica = replica
+        self.device = replica.device_id
 
     def create(self, entity, fields):
+        self._check(entity, None, fields)
         return self.replica.create(entity, fields, self.username)["record"]
 
     def update(self, entity, rid, fields):
+        self._check(entity, self.replica.get(entity, rid), fields)
         self.replica.update(entity, rid, fields, self.username)
+
+    def _check(self, entity, before, fields) -> None:
+        """The phone queues nothing the server would refuse for its rules (the server
+        still judges: another phone may have moved the case on meanwhile)."""
+        errs = self.refusals(entity, before, fields)
+        if errs:
+            raise ValidationError(errs)
 
     # --- what only a phone has ------------------------------------------------------
     def pending_count(self) -> int:

@@ -46,7 +46,7 @@ def _change(entity, fields, author="w1", record=None, stamp=None):
 
 
 def test_visit_naming_own_grid_but_another_grids_case_is_forbidden(store):
-    w1 = Principal("w1", "grid_worker", frozenset({"g1"}))
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
     visit = _change("visit", {"grid_id": "g1", "case_id": "case-g2", "kind": "home",
                               "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "w1"})
     res = store.push(w1, [visit])
@@ -56,7 +56,7 @@ def test_visit_naming_own_grid_but_another_grids_case_is_forbidden(store):
 
 def test_leader_may_add_a_visit_to_a_case_they_own(store):
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
-    li = Principal("li", "leader")
+    li = Principal("li", "leader", device="phone1")
     visit = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home",
                               "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "li"},
                     author="li")
@@ -65,7 +65,7 @@ def test_leader_may_add_a_visit_to_a_case_they_own(store):
 
 
 def test_stamp_with_an_overlong_node_is_refused(store):
-    office = Principal("office", "office")
+    office = Principal("office", "office", device="phone1")
     ch = _change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"},
                  author="office", stamp=clock.encode(clock.wall_ms(), 0, "x" * 200))
     res = store.push(office, [ch]).results[0]

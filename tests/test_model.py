@@ -93,7 +93,7 @@ def test_validate_refuses_members_with_unknown_keys():
 
 @pytest.mark.parametrize("fields, zh", [
     ({"lat": 91}, "须在-90到90之间"),
-    ({"next_visit_due": "2026-02-30"}, "日期格式须为"),
+    ({"next_visit_due": "2026-02-30"}, "格式应为 2026-11-27"),
     ({"head_name": "王" * 41}, "最多40个字符"),
     ({"lat": "north"}, "须为数字"),
 ])

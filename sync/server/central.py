@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import access, changes, clock, merge
+from .. import access, changes, clock, merge, permissions
 from . import auth
 from ..access import Principal
 from ..model import ENTITIES, _err
@@ -331,21 +331,40 @@ class CentralStore(Replica):
                 f"SELECT change_id FROM changes WHERE change_id IN ({','.join('?' * len(part))})", part))
         return out
 
+    # Fields naming another record that the write rules look at (permissions.py).
+    _REFERENCES = (("case_id", "case"), ("merged_into", "case"), ("household_id", "household"))
+
     def _preload(self, batch, todo) -> dict:
-        """Rows of every record (and parent case) the batch names, loaded in bulk."""
+        """Rows of every record the batch names, and of the records and accounts its fields
+        refer to (parent case, household, leader), loaded in bulk."""
         wanted: dict[str, set] = {}
         for i in todo:
             ch = batch[i]
-            if ch["entity"] in ENTITIES:
-                wanted.setdefault(ch["entity"], set()).add(ch["record"])
-                cid = ch["fields"].get("case_id") if isinstance(ch["fields"], dict) else None
-                if isinstance(cid, str):
-                    wanted.setdefault("case", set()).add(cid)
+            wanted.setdefault(ch["entity"], set()).add(ch["record"])
+            fields = ch["fields"] if isinstance(ch["fields"], dict) else {}
+            for name, entity in self._REFERENCES:
+                if isinstance(fields.get(name), str):
+                    wanted.setdefault(entity, set()).add(fields[name])
+            for name in ("owner", "reception_leader"):
+                if isinstance(fields.get(name), str):
+                    wanted.setdefault("staff", set()).add(f"staff-{fields[name]}")
         cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}, "__scoped__": {}}
         for entity, ids in wanted.items():
             for rid, (row, ver) in self._load(entity, ids).items():
                 cache[(entity, rid)] = (row, ver, True)
         return cache
+
+    def _lookup(self, cache: dict):
+        """Another record as this batch leaves it (for the write rules)."""
+        def lookup(entity: str, rid: str):
+            hit = cache.get((entity, rid))
+            if hit is None:
+                got = self._load(entity, [rid]).get(rid)
+                if got is None:
+                    return None
+                hit = cache[(entity, rid)] = (got[0], got[1], True)
+            return hit[0]
+        return lookup
 
     def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool):
         """Check one change against the rules and fold it into the cache; a rejection
@@ -355,9 +374,9 @@ class CentralStore(Replica):
         if ent.server_only and not server_side:
             return _rejected("forbidden", [_err("entity", "server_only", entity=entity)])
         if ch["author"] != p.username:
-            return _rejected("invalid", [_err("author", "author")])
-        if "ref" in ch["fields"] and not server_side:
-            return _rejected("forbidden", [_err("ref", "server_assigned")])
+            return _rejected("forbidden", [_err("author", "author")])
+        if not server_side and ch["device"] != p.device:
+            return _rejected("forbidden", [_err("device", "device")])
         e = changes.check_clock(ch, now)
         if e:
             return _rejected("invalid", [e])
@@ -373,24 +392,21 @@ class CentralStore(Replica):
         if errs:
             return _rejected("invalid", errs)
         row0, ver0 = (before[0], before[1]) if before else (None, {})
-        row, ver = merge.merge_change(row0, ver0, ch)
         case = None
         if ent.parent:
-            cid = row.get(ent.parent)
+            cid = ch["fields"].get(ent.parent, (row0 or {}).get(ent.parent))
             if cid is not None:
                 hit = cache.get(("case", cid))
                 if hit is None:
                     return _rejected("invalid", [_err(ent.parent, "unknown_record", entity="case")])
                 case = hit[0]
+        if not server_side:
+            errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache))
+            if errs:
+                return _rejected("forbidden", errs)
+        row, ver = merge.merge_change(row0, ver0, ch)
         keys_before = access.record_keys(entity, row0, case)
         keys_after = access.record_keys(entity, row, case)
-        if not server_side and not (
-                access.may_write(p, ch["fields"], keys_before, keys_after)
-                and (case is None or access.may_write(p, {}, frozenset(),
-                                                      access.record_keys("case", case)))):
-            # A child of a case (a visit made for it) is written only by someone who
-            # may write the case itself, whatever grid the child names.
-            return _rejected("forbidden", [_err("record", "forbidden", user=p.username)])
         cache[key] = (row, ver, before is not None and before[2])
         cache["__accepted__"].append((ch, keys_after))
         if entity == "case" and row0 is not None and keys_after != keys_before:

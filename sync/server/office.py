@@ -12,8 +12,7 @@ import datetime as dt
 import difflib
 
 from .. import changes, rules
-from ..access import Principal
-from .central import CentralStore
+from .central import SERVER_DEVICE, CentralStore
 from ..queries import OPEN_STATUSES, Scope, _rows
 from ..workspace import CST, Workspace, _clean, now_iso
 
@@ -35,10 +34,12 @@ def today() -> dt.date:
 
 
 class CentralWorkspace(Workspace):
+    complete = True  # the central store holds every record
+
     def __init__(self, store: CentralStore, account: dict):
         super().__init__(account)
         self.replica = store
-        self.principal = Principal(account["username"], account["role"], frozenset(account.get("grids") or []))
+        self.device = SERVER_DEVICE  # the office's writes are the server's own
         self.scope = None if self.principal.sees_all else Scope(frozenset(self.grids), self.username)
 
     # --- writes: the same rules as a phone's push --------------------------------------

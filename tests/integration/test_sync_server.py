@@ -268,7 +268,7 @@ def test_grid_worker_can_neither_push_nor_pull_another_grids_records(server, tmp
 
 def _stamp(offset_ms: int = 0) -> str:
     from sync import clock
-    return clock.encode(clock.wall_ms() + offset_ms, 0, "dev-test")
+    return clock.encode(clock.wall_ms() + offset_ms, 0, "dev-worker1")
 
 
 # --- d. a revoked device -----------------------------------------------------------------
@@ -345,11 +345,12 @@ def test_case_assigned_to_leader_arrives_whole_with_earlier_timeline(server, tmp
 
     office, office_client = phone(tmp_path / "office", server, "office1")
     office_client.sync()
+    office.update("case", cid, {"status": "accepted"}, "office1")
     office.update("case", cid, {"owner": "leader1", "status": "assigned", "deadline": "2026-12-31"},
                   "office1")
     assign = office.create("case_event", {"case_id": cid, "kind": "assign", "at": now_iso(),
                                           "by": "office1", "text": "交包案领导。"}, "office1")["record"]
-    assert office_client.sync().pushed == 2
+    assert office_client.sync().pushed == 3
 
     leader_client.sync()
     got = leader.get("case", cid)
@@ -362,11 +363,11 @@ def test_case_assigned_to_leader_arrives_whole_with_earlier_timeline(server, tmp
     assert events == {*early, assign}
 
     # What the worker adds afterwards follows the case to the leader.
-    later = worker.create("callback", {"case_id": cid, "at": now_iso(), "by": "worker2",
-                                       "method": "phone", "answer": "satisfied"}, "worker2")
-    worker_client.sync()
+    later = worker.create("case_event", {"case_id": cid, "at": now_iso(), "by": "worker2",
+                                         "kind": "progress", "text": "双方同意再谈。"}, "worker2")
+    assert worker_client.sync().pushed == 1
     leader_client.sync()
-    assert leader.get("callback", later["record"]) is not None
+    assert leader.get("case_event", later["record"]) is not None
     # ...and the leader sees no other cases.
     owners = {r[0] for r in leader.conn.execute("SELECT owner FROM cases")}
     assert owners == {"leader1"}

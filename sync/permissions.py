@@ -1,0 +1,257 @@
+"""Who may write what: one table, consulted by every path that writes.
+
+The push admission on the server (server/central.py), the office's verbs (they write
+through the same admission) and the phone's own screens (workspace.py, before a
+write reaches the outbox) all ask `check`, so a phone never offers what the server
+would refuse, and nothing the office's screens do escapes the rules.
+
+The table is data: `GRANTS[entity][action][role]` says which fields a role may write
+when it creates (or changes) a record of that entity, where (`where`: the record's
+scope), and in which states of the case (`states`). Around it, rules that hold for
+every role: authorship (`AUTHOR_FIELDS`), fields set once (`SET_ONCE`), fields only the
+server writes (`SERVER_FIELDS`), codes a role may record (`ROLE_CODES`), the state
+machine per role (`TRANSITIONS`), and the references a field must make
+(`check_references`). `docs/security.md` prints the table; the permission-matrix test
+is generated from it.
+
+Scope predicates (`where`, any one of its tuples, every predicate in it):
+  grid      the record's grid (before and after the change) is one of the writer's grids
+  case      the case (the record itself, or the case it belongs to) is within the
+            writer's reach: in one of their grids, or owned by them (holds when there is
+            no case)
+  owned     the case (itself or the parent) is owned by the writer
+  reporter  the case was reported by the writer
+  any       anywhere (the office and the admin)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import rules
+from .access import Principal
+from .model import ENTITIES, FieldError, _err
+
+ROLES = ("grid_worker", "leader", "office", "admin")
+ALL = None  # every field of the entity the role may write at all (see _fields)
+
+
+@dataclass(frozen=True)
+class Grant:
+    fields: frozenset | None = ALL
+    where: tuple[tuple[str, ...], ...] = (("any",),)
+    states: frozenset | None = None  # statuses of the case (itself or parent); None: any
+
+    def describe_where(self) -> str:
+        return " | ".join(" & ".join(alt) for alt in self.where)
+
+
+# What a field report holds: the worker's own account of the matter.
+REPORT_FIELDS = frozenset({
+    "kind", "category", "title", "parties", "household_id", "place", "lat", "lon", "accuracy_m",
+    "location_source", "mocked", "description", "risk"})
+REPORT_CREATE = REPORT_FIELDS | {"grid_id", "channel", "status", "reported_by", "reported_at"}
+# The leader's part: the work on a case they own, and its resolution with an outcome.
+LEADER_CASE_FIELDS = frozenset({"status", "outcome", "method", "resolved_on"})
+WORKING_STATES = frozenset({"accepted", "assigned", "in_progress", "reopened"})
+
+_OFFICE = Grant()
+GRANTS: dict[str, dict[str, dict[str, Grant]]] = {
+    "household": {
+        "create": {"grid_worker": Grant(where=(("grid",),)), "office": _OFFICE, "admin": _OFFICE},
+        # moving a household to another grid is the office's
+        "update": {"grid_worker": Grant(ENTITIES["household"].by_name.keys() - {"grid_id"}, (("grid",),)),
+                   "office": _OFFICE, "admin": _OFFICE},
+    },
+    "visit": {
+        "create": {"grid_worker": Grant(where=(("grid", "case"),)),
+                   "leader": Grant(where=(("grid", "case"), ("owned",))),
+                   "office": _OFFICE, "admin": _OFFICE},
+        "update": {},  # append-only: a correction is a new record
+    },
+    "case": {
+        "create": {"grid_worker": Grant(REPORT_CREATE, (("grid",),)),
+                   "leader": Grant(REPORT_CREATE, (("grid",),)),
+                   "office": _OFFICE, "admin": _OFFICE},
+        "update": {"grid_worker": Grant(REPORT_FIELDS, (("grid", "reporter"),), frozenset({"reported"})),
+                   "leader": Grant(LEADER_CASE_FIELDS, (("owned",),), WORKING_STATES),
+                   "office": _OFFICE, "admin": _OFFICE},
+    },
+    "case_event": {
+        "create": {"grid_worker": Grant(where=(("case",),)), "leader": Grant(where=(("case",),)),
+                   "office": _OFFICE, "admin": _OFFICE},
+        "update": {},
+    },
+    "callback": {  # calling the parties back (评) is the office's, once a case is resolved
+        "create": {"office": Grant(states=frozenset({"resolved"})),
+                   "admin": Grant(states=frozenset({"resolved"}))},
+        "update": {},
+    },
+    # grids and staff: written by the server's own commands only (Entity.server_only)
+    "grid": {"create": {}, "update": {}},
+    "staff": {"create": {}, "update": {}},
+}
+
+# Fields that name who did it: the signed-in account, whoever writes.
+AUTHOR_FIELDS = {"case": "reported_by", "visit": "visitor", "case_event": "by", "callback": "by"}
+# Written with the record and never changed.
+SET_ONCE = {"case": frozenset({"reported_by", "reported_at", "channel"})}
+# Written by the township server alone (references are assigned in the commit).
+SERVER_FIELDS = {"case": frozenset({"ref"})}
+# A new case starts at the start of the state machine.
+CREATE_VALUES = {("case", "status"): frozenset({"reported"})}
+# Codes a role may record; a role not named may record any.
+ROLE_CODES = {
+    ("case", "channel"): {"grid_worker": frozenset({"grid", "screening"}),
+                          "leader": frozenset({"grid", "screening"})},
+    ("visit", "kind"): {"grid_worker": frozenset({"household", "callback"}),
+                        "leader": frozenset({"home", "household", "callback"})},
+    ("case_event", "kind"): {"grid_worker": frozenset({"progress", "note"}),
+                             "leader": frozenset({"progress", "note", "visit", "resolution"})},
+}
+_ALL_MOVES = frozenset((a, b) for a, nxt in rules.TRANSITIONS.items() for b in nxt)
+# The state machine (rules.TRANSITIONS) as each role may walk it.
+TRANSITIONS: dict[str, frozenset] = {
+    "grid_worker": frozenset(),
+    "leader": frozenset({(s, "in_progress") for s in ("accepted", "assigned", "reopened")}
+                        | {(s, "resolved") for s in WORKING_STATES}),
+    "office": _ALL_MOVES,
+    "admin": _ALL_MOVES,
+}
+# Fields naming an account that must be a leader's.
+LEADER_FIELDS = {("case", "owner"), ("case", "reception_leader")}
+
+
+def fields_of(entity: str, action: str, role: str) -> frozenset:
+    """The fields a role may write in this action (before the other rules)."""
+    grant = GRANTS[entity][action].get(role)
+    if grant is None:
+        return frozenset()
+    names = frozenset(ENTITIES[entity].by_name) if grant.fields is ALL else frozenset(grant.fields)
+    names -= SERVER_FIELDS.get(entity, frozenset())
+    if action == "update":
+        names -= SET_ONCE.get(entity, frozenset())
+    return names
+
+
+# --- scope predicates ----------------------------------------------------------------
+
+def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict | None) -> bool:
+    if pred == "any":
+        return True
+    if pred == "grid":
+        return after.get("grid_id") in p.grids and (before is None or before.get("grid_id") in p.grids)
+    if pred == "case":
+        return case is None or case.get("grid_id") in p.grids or case.get("owner") == p.username
+    if pred == "owned":
+        return case is not None and case.get("owner") == p.username
+    if pred == "reporter":
+        return case is not None and case.get("reported_by") == p.username
+    raise AssertionError(f"unknown scope predicate {pred}")
+
+
+def in_scope(grant: Grant, p: Principal, entity: str, before: dict | None, after: dict,
+             parent: dict | None) -> bool:
+    """Whether the write falls within the grant's `where`. A case is judged as it was and
+    as it will be (nobody moves a case out of their own reach); a child by its case."""
+    cases = ([after] + ([before] if before is not None else [])) if entity == "case" else [parent]
+    return any(all(_holds(x, p, before, after, c) for x in alt for c in cases) for alt in grant.where)
+
+
+Lookup = Callable[[str, str], "dict | None"]
+
+
+def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,
+          complete: bool = True) -> list[FieldError]:
+    """Every rule this write breaks, each naming its field (empty: allowed).
+
+    `before` is the record as the writer's store holds it (None: a create), `fields`
+    what the write sets, `lookup(entity, id)` reads another record of the same store.
+    `complete`: the store holds every record (the server); a phone's replica does not,
+    so a reference it cannot see is left for the server to judge."""
+    action = "create" if before is None else "update"
+    grant = GRANTS[entity][action].get(p.role)
+    if grant is None:
+        return [_err("record", f"{action}_forbidden", role=p.role, entity=entity)]
+    after = {**(before or {}), **fields}
+    parent = None
+    if entity != "case" and after.get("case_id"):
+        parent = lookup("case", after["case_id"])
+    errs: list[FieldError] = []
+    allowed = fields_of(entity, action, p.role)
+    for name in fields:
+        if name in SERVER_FIELDS.get(entity, ()):
+            errs.append(_err(name, "server_assigned"))
+        elif action == "update" and name in SET_ONCE.get(entity, ()):
+            errs.append(_err(name, "set_once"))
+        elif name not in allowed:
+            errs.append(_err(name, "field_forbidden", role=p.role))
+    if not in_scope(grant, p, entity, before, after, parent):
+        errs.append(_err("record", "forbidden", user=p.username))
+    status = ((before or {}) if entity == "case" else (parent or {})).get("status")
+    if grant.states is not None and status not in grant.states:
+        errs.append(_err("record", "state", role=p.role, status=status or "reported"))
+    author_field = AUTHOR_FIELDS.get(entity)
+    if action == "create" and author_field and fields.get(author_field) not in (None, p.username):
+        errs.append(_err(author_field, "author"))
+    for (ent, name), values in CREATE_VALUES.items():
+        if ent == entity and action == "create" and name in fields and fields[name] not in values:
+            errs.append(_err(name, "initial_status"))
+    for (ent, name), by_role in ROLE_CODES.items():
+        codes_ok = by_role.get(p.role)
+        if ent == entity and codes_ok is not None and name in fields and fields[name] not in codes_ok:
+            errs.append(_err(name, "role_value", role=p.role, value=str(fields[name])))
+    if entity == "case" and action == "update" and "status" in fields and fields["status"] != before.get("status"):
+        move = (before.get("status"), fields["status"])
+        if move not in TRANSITIONS.get(p.role, frozenset()):
+            errs.append(_err("status", "transition", role=p.role, **{"from": move[0] or "reported", "to": move[1]}))
+    if entity == "case" and after.get("status") == "resolved" and not after.get("outcome"):
+        errs.append(_err("outcome", "outcome_needed"))
+    errs += check_references(p, entity, after, fields, lookup, complete)
+    return errs
+
+
+def check_references(p: Principal, entity: str, after: dict, fields: dict, lookup: Lookup,
+                     complete: bool) -> list[FieldError]:
+    """Fields naming another record or an account name one that exists and fits."""
+    errs = []
+    for (ent, name) in LEADER_FIELDS:
+        if ent == entity and fields.get(name) is not None:
+            staff = lookup("staff", f"staff-{fields[name]}")
+            if staff is None and not complete:
+                continue
+            if staff is None or staff.get("role") != "leader" or staff.get("active") is False:
+                errs.append(_err(name, "not_leader"))
+    if entity == "case" and fields.get("merged_into") is not None:
+        if fields["merged_into"] == after.get("id"):
+            errs.append(_err("merged_into", "merged_self"))
+        elif lookup("case", fields["merged_into"]) is None and complete:
+            errs.append(_err("merged_into", "unknown_record", entity="case"))
+    hid = fields.get("household_id")
+    if hid is not None and entity in ("case", "visit"):
+        hh = lookup("household", hid)
+        if hh is None:
+            if complete:
+                errs.append(_err("household_id", "unknown_record", entity="household"))
+        elif entity == "visit" and after.get("grid_id") != hh.get("grid_id"):
+            errs.append(_err("grid_id", "household_grid"))
+        elif not p.sees_all and hh.get("grid_id") not in p.grids:
+            # a leader may name the household of a case they own, in a grid not theirs
+            case = after if entity == "case" else lookup("case", after.get("case_id") or "")
+            if not (case and case.get("owner") == p.username and case.get("household_id") == hid):
+                errs.append(_err("household_id", "forbidden", user=p.username))
+    return errs
+
+
+def allowed(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,
+            complete: bool = False) -> bool:
+    """What a screen asks before it offers an action."""
+    return not check(p, entity, before, fields, lookup, complete)
+
+
+def may_move(role: str, from_status: str | None, to_status: str) -> bool:
+    return (from_status, to_status) in TRANSITIONS.get(role, frozenset())
+
+
+__all__ = ["GRANTS", "Grant", "check", "allowed", "fields_of", "may_move", "ROLES", "TRANSITIONS"]
