@@ -146,8 +146,9 @@ class SyncClient:
             if data.get("reset"):
                 self.replica.start_over()
                 report.reset = True
+            acct = self.account() or {}
             report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
-                                                       data.get("refs") or {})
+                                                       data.get("refs") or {}, frozenset(acct.get("grids") or ()))
             if progress:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:

@@ -34,7 +34,7 @@ class DeviceReplica(Replica):
 
     @classmethod
     def in_folder(cls, folder: str, **kw) -> "DeviceReplica":
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         return cls(os.path.join(folder, "gridbook.db"), **kw)
 
     def _create_tables(self) -> None:
@@ -202,7 +202,8 @@ class DeviceReplica(Replica):
     def cursor(self) -> str | None:
         return self.meta("cursor")
 
-    def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = (), refs: dict | None = None) -> int:
+    def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = (), refs: dict | None = None,
+                     grids: frozenset = frozenset()) -> int:
         """Fold a page of pulled changes, let go of the cases that left this person's scope,
         and move the cursor, in one transaction, so an interrupted pull resumes exactly
         where it stopped. Returns how many changes were new."""
@@ -217,7 +218,7 @@ class DeviceReplica(Replica):
             if refs:  # the township's references: the server's alone, set as given
                 self.conn.executemany("UPDATE cases SET ref=? WHERE id=?", [(r, c) for c, r in refs.items()])
             for case_id in exits:
-                self._let_go(case_id)
+                self._let_go(case_id, grids)
             self.set_meta("cursor", str(cursor))
         return len(new)
 
@@ -232,20 +233,23 @@ class DeviceReplica(Replica):
             self.conn.execute("DELETE FROM seen WHERE change_id NOT IN (SELECT change_id FROM outbox)")
             self.set_meta("cursor", None)
 
-    def _let_go(self, case_id: str) -> None:
-        """Delete a case and what hangs on it (visits, events, callbacks), and forget
-        having seen their changes, so the case arrives whole if it comes back. Kept if
-        this phone still has unsent work on it: that is never thrown away."""
-        records = [case_id] + [r[0] for r in self.conn.execute(
-            " UNION ".join(f"SELECT id FROM {TABLES[e]} WHERE case_id=?" for e in ("visit", "case_event", "callback")),
-            [case_id] * 3)]
-        marks = ",".join("?" * len(records))
-        if self.conn.execute(f"SELECT 1 FROM outbox WHERE record IN ({marks}) LIMIT 1", records).fetchone():
+    def _let_go(self, case_id: str, grids: frozenset = frozenset()) -> None:
+        """Delete a case and what hangs on it (visits, events, callbacks) that this phone
+        no longer sees, and forget having seen their changes, so the case arrives whole
+        if it comes back. A visit made in one of the account's grids stays: it is seen
+        through its household's grid, not only through the case (access.record_keys).
+        Kept whole if this phone still has unsent work on it: that is never thrown away."""
+        x = self.conn.execute
+        marks = ",".join("?" * len(grids)) or "NULL"
+        going = [("case", case_id)] + [(e, r[0]) for e in ("visit", "case_event", "callback") for r in x(
+            f"SELECT id FROM {TABLES[e]} WHERE case_id=?" + (f" AND grid_id NOT IN ({marks})" if e == "visit" else ""),
+            [case_id, *(grids if e == "visit" else ())])]
+        ids = [rid for _, rid in going]
+        if x(f"SELECT 1 FROM outbox WHERE record IN ({','.join('?' * len(ids))}) LIMIT 1", ids).fetchone():
             return
-        self.conn.execute("DELETE FROM cases WHERE id=?", (case_id,))
-        for entity in ("visit", "case_event", "callback"):
-            self.conn.execute(f"DELETE FROM {TABLES[entity]} WHERE case_id=?", (case_id,))
-        self.conn.execute(f"DELETE FROM seen WHERE record IN ({marks})", records)
+        for entity, rid in going:
+            x(f"DELETE FROM {TABLES[entity]} WHERE id=?", (rid,))
+            x("DELETE FROM seen WHERE record=?", (rid,))
 
     def _unseen(self, batch: list[dict]) -> list[dict]:
         ids = [c["id"] for c in batch]

@@ -219,6 +219,8 @@ _MESSAGES = {
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
     "merged_self": ("cannot name the case itself", "不能并入自身"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
+    "masked": ("is a masked number that stands for none this record holds: type the whole number",
+               "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
             "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import sqlite3
 from typing import Iterable, Iterator
 
@@ -35,9 +36,29 @@ _INDEXES = {
 CHUNK = 500  # ids per IN (...) query
 
 
+def private_file(path: str) -> None:
+    """Create the file readable by its owner alone (0600), or make it so: the store holds
+    names, ID numbers and complaints. SQLite gives its -wal and -shm files the
+    database's own permissions."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    # Never open and close a file SQLite may hold open in this process: closing any
+    # descriptor of it drops every POSIX lock the process has on it (SQLite's own
+    # connections included). O_EXCL: only a file that did not exist is created here.
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        pass
+    for p in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(p) and os.stat(p).st_mode & 0o077:
+            os.chmod(p, 0o600)
+
+
 def open_db(path: str, *, synchronous: str = "FULL") -> sqlite_utils.Database:
-    """A SQLite file in WAL mode. FULL sync: a commit survives a power cut, because
-    a phone deletes its outbox entry, and the server acknowledges a push, on it."""
+    """A SQLite file in WAL mode, private to its owner. FULL sync: a commit survives a
+    power cut, because a phone deletes its outbox entry, and the server acknowledges a
+    push, on it."""
+    private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     # Records are wide (a case is about 1.5 KB with its versions): 8 KB pages hold more
     # of them per page; this takes effect only when the file is new.

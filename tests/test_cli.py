@@ -41,11 +41,27 @@ def test_revoke_cuts_off_every_device_of_the_account(tmp_path, capsys):
     db = str(tmp_path / "t.db")
     st = CentralStore(db)
     st.add_account("li", "李", "leader", "long-enough-1")
-    token, _ = st.login("li", "long-enough-1", "phone-1")
+    token, _, _ = st.login("li", "long-enough-1", "phone-1")
     assert st.authenticate(token, "phone-1") is not None
     assert main(["user", "revoke", "li", "--db", db]) == 0
     assert "revoked 1" in capsys.readouterr().out
     assert st.authenticate(token, "phone-1") is None
+
+
+def test_disable_ends_every_sign_in_and_enable_lets_the_account_back(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    st = CentralStore(db)
+    st.add_account("li", "李", "leader", "long-enough-1")
+    token, _, _ = st.login("li", "long-enough-1", "phone-1")
+    office_token, office_device = st.open_session("li")
+    assert main(["user", "disable", "li", "--db", db]) == 0
+    assert "2 sign-in(s) ended" in capsys.readouterr().out
+    assert st.authenticate(token, "phone-1") is None and st.authenticate(office_token, office_device) is None
+    assert st.login("li", "long-enough-1", "phone-2") is None      # the right password no longer opens it
+    assert st.get("staff", "staff-li")["active"] is False           # phones learn it from the directory
+    assert main(["user", "enable", "li", "--db", db]) == 0
+    assert st.login("li", "long-enough-1", "phone-2") is not None
+    assert [a["active"] for a in st.accounts()] == [True]
 
 
 def test_revoke_of_unknown_account_says_so(tmp_path):

@@ -1,17 +1,28 @@
-"""The office's app in the browser: sign in, then the ledger and its tools."""
+"""The office's app in the browser: sign in, then the ledger and its tools.
+
+A sign-in here is kept in the store like a phone's (a device row, `office-…`), so
+`gridbook user revoke` and `gridbook user disable` end it; the tab checks it every few
+seconds and at every action, and signs out after a spell of doing nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+
 import flet as ft
 
-from sync.server import auth
 from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
 
 from ..app import ASSETS, FONT
+from ..webserve import served
 from .context import OfficeContext
 
 OFFICE_ROLES = {"office", "admin"}
+# Password checks at once from office tabs (each ~70 ms and ~16 MB of scrypt).
+_CHECKS = threading.BoundedSemaphore(2)
+WATCH_S = float(os.environ.get("GRIDBOOK_OFFICE_WATCH_S", 2))
 
 
 def make_office_main(db_path: str, tickets, throttle=None):
@@ -25,52 +36,80 @@ def make_office_main(db_path: str, tickets, throttle=None):
         ctx = OfficeContext(page, store, tickets)
         ctx.throttle = throttle
         page.on_view_pop = lambda e: ctx.pop()
+        page.on_close = lambda e: ctx.end_session("closed")
         page.views.clear()
         page.views.append(login_view(ctx))
         page.update()
 
+        async def watch():
+            """Ends the session here as soon as the account is disabled or its sign-ins
+            revoked elsewhere, or when the person has been idle too long."""
+            while True:
+                await asyncio.sleep(WATCH_S)
+                if ctx.session is None:
+                    continue
+                reason = await asyncio.get_running_loop().run_in_executor(None, ctx.session_problem)
+                if reason:
+                    ctx.sign_out(reason)
+                    try:
+                        page.update()
+                    except Exception:  # the tab is gone: its session ends with it
+                        return
+        page.run_task(watch)
+
     return main
 
 
-def login_view(ctx: OfficeContext) -> ft.View:
+def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
     from .shell import shell_view
-    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True)
-    pw = ft.TextField(label=ctx.t("password"), width=320, password=True, can_reveal_password=True)
-    msg = ft.Text(color=ft.Colors.RED_700)
+    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40)
+    pw = ft.TextField(label=ctx.t("password"), width=320, password=True, can_reveal_password=True,
+                      max_length=200)
+    msg = ft.Text(notice, color=ft.Colors.RED_700)
 
     def submit(e=None):
-        name = (user.value or "").strip()
-        if ctx.throttle and ctx.throttle.wait_s(name):
-            msg.value = ctx.t("too_many_attempts")
+        name = (user.value or "").strip()[:40]
+        address = ctx.page.client_ip or ""
+        user.error = ctx.t("required_field") if not name else None
+        pw.error = ctx.t("required_field") if not pw.value else None
+        if user.error or pw.error:
             ctx.page.update()
             return
-        with ctx.store.lock:
-            acct = ctx.store.account(name)
-            ok = auth.check_password(pw.value or "", acct["password"] if acct else None) and acct["active"]
-        if not ok:
+        wait = ctx.throttle.wait_s(name, address) if ctx.throttle else 0
+        if wait:
+            msg.value = ctx.t("too_many_attempts_wait", minutes=wait // 60 + 1)
+            ctx.store.audit(name, "office_sign_in_slowed", f"wait {wait} s", address=address)
+            ctx.page.update()
+            return
+        with _CHECKS:
+            acct = ctx.store.check_password(name, pw.value or "")
+        if acct is None:
             if ctx.throttle:
-                ctx.throttle.failed(name)
+                ctx.throttle.failed(name, address)
+            ctx.store.audit(name, "office_sign_in_failed", "", address=address)
             msg.value = ctx.t("wrong_login")
+            pw.value = ""
             ctx.page.update()
             return
         if ctx.throttle:
-            ctx.throttle.succeeded(name)
+            ctx.throttle.succeeded(name, address)
         if acct["role"] not in OFFICE_ROLES:
             msg.value = ctx.t("office_only")
             ctx.page.update()
             return
-        ctx.store.audit(acct["username"], "office_sign_in")
-        ctx.ws = CentralWorkspace(ctx.store, {k: acct[k] for k in ("username", "name", "role", "grids")})
+        ctx.start_session(acct, address)
         ctx.page.views.clear()
         ctx.page.views.append(shell_view(ctx))
         ctx.page.update()
 
     pw.on_submit = submit
+    ctx.show_login = lambda notice="": (ctx.page.views.clear(), ctx.page.views.append(login_view(ctx, notice)))
     return ft.View(route="/", padding=40, controls=[
         ft.Text(ctx.t("office_title"), size=28, weight=ft.FontWeight.BOLD),
         user, pw, ft.FilledButton(ctx.t("sign_in"), on_click=submit, width=320, height=48), msg])
 
 
 def office_asgi(db_path: str, tickets, throttle=None):
-    return ft.run(make_office_main(db_path, tickets, throttle), export_asgi_app=True, assets_dir=ASSETS,
-                  no_cdn=True)
+    flet_app = ft.run(make_office_main(db_path, tickets, throttle), export_asgi_app=True, assets_dir=ASSETS,
+                      no_cdn=True)
+    return served(flet_app, mounted=True)

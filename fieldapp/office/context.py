@@ -3,9 +3,13 @@ one place where a refused action becomes words on the screen."""
 
 from __future__ import annotations
 
+import os
+import time
+
 import flet as ft
 
 from sync.server.central import WriteRefused
+from sync.server.office import CentralWorkspace
 from sync.server.office import Missing
 from sync.rules import RuleError
 
@@ -14,20 +18,81 @@ from ..navigation import Screens
 from . import words  # noqa: F401  (adds the office's words to the string table)
 
 
+IDLE_S = float(os.environ.get("GRIDBOOK_OFFICE_IDLE_MIN", 30)) * 60
+
+
 class OfficeContext(Screens):
     def __init__(self, page: ft.Page, store, tickets):
         self.page, self.store, self.tickets = page, store, tickets
         self.ws = None
         self.show_main = None
+        self.show_login = None
         self.throttle = None
+        self.session: tuple[str, str] | None = None  # (token, device id) of this tab's sign-in
+        self.address = ""
+        self.last_active = time.monotonic()
+        self.launcher = ft.UrlLauncher()  # kept: a service no one holds is unregistered
         self._lang = "zh"
 
     @property
     def lang(self) -> str:
         return self._lang
 
+    # --- the sign-in of this tab ---------------------------------------------------------
+    def start_session(self, acct: dict, address: str) -> None:
+        self.session = self.store.open_session(acct["username"])
+        self.address = address
+        self.touch()
+        self.store.audit(acct["username"], "office_sign_in", "", device=self.session[1], address=address)
+        self.ws = CentralWorkspace(self.store, {k: acct[k] for k in ("username", "name", "role", "grids")})
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+    def session_problem(self) -> str | None:
+        """Why this tab's sign-in no longer holds (words for the sign-in page), or None."""
+        if self.session is None:
+            return None
+        if self.store.authenticate(*self.session) is None:
+            return self.t("session_ended")
+        if time.monotonic() - self.last_active > IDLE_S:
+            return self.t("session_idle")
+        return None
+
+    def end_session(self, why: str) -> None:
+        if self.session is not None:
+            token, device = self.session
+            self.session = None
+            self.store.close_session(token)
+            self.store.audit(self.ws.username if self.ws else "-", "office_sign_out", why, device=device,
+                             address=self.address)
+        self.ws = None
+
+    def sign_out(self, notice: str = "") -> None:
+        """Back to the sign-in page, the session ended and nothing of the ledger left on screen."""
+        self.end_session("signed out" if not notice else "ended")
+        try:
+            self.page.pop_dialog()
+        except Exception:
+            pass
+        if self.show_login:
+            self.show_login(notice)
+
+    def push(self, view) -> None:
+        self.touch()
+        super().push(view)
+
+    def pop(self) -> None:
+        self.touch()
+        super().pop()
+
     def act(self, fn, *args, done: str | None = None, **kw) -> bool:
         """Run an office verb; a refusal by the rules is shown, never raised to Flet."""
+        self.touch()
+        problem = self.session_problem()
+        if problem:
+            self.sign_out(problem)
+            return False
         try:
             fn(*args, **kw)
         except RuleError as e:
@@ -46,6 +111,9 @@ class OfficeContext(Screens):
         return True
 
     def download(self, kind: str, **params) -> None:
-        """A one-time link for a file of the ledger, valid for this person a short while."""
+        """A one-time link for a file of the ledger, valid for this person a short while,
+        opened in this tab: the browser saves the file and the ledger stays on screen."""
+        if not self.act(lambda: None):
+            return
         ticket = self.tickets.issue(self.ws.principal, kind, params)
-        self.page.launch_url(f"/api/v1/export/{ticket}")
+        self.page.run_task(self.launcher.launch_url, f"/api/v1/export/{ticket}", web_only_window_name="_self")

@@ -40,7 +40,9 @@ def _row(label: str, value: str, colour=None) -> ft.Control:
 
 
 def open_matter(ctx, cid: str) -> None:
-    ctx.store.audit(ctx.ws.username, "view", cid)  # who read a petitioner's file, and when
+    # who read a petitioner's file, and when, from where
+    ctx.store.audit(ctx.ws.username, "view", f"case {cid}", device=ctx.session[1] if ctx.session else "",
+                    address=ctx.address)
     body = ft.ListView(expand=True, spacing=6, padding=16)
     title = ft.Text()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from . import dashboard, ledger, lists, register
+from . import audit, dashboard, ledger, lists, register
 
 
 def shell_view(ctx, selected: int = 0) -> ft.View:
@@ -13,6 +13,8 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
              ("nav_callbacks", ft.Icons.PHONE_CALLBACK, lists.callbacks_panel),
              ("nav_supervision", ft.Icons.SUPERVISOR_ACCOUNT, lists.supervision_panel),
              ("nav_dashboard", ft.Icons.INSIGHTS, dashboard.dashboard_panel)]
+    if ctx.ws.role == "admin":  # the trail of who read and changed what is the admin's to review
+        tools.append(("nav_audit", ft.Icons.POLICY, audit.audit_panel))
     body = ft.Container(expand=True, padding=ft.Padding.only(left=16, right=16, top=8))
     state = {"i": 0}
 
@@ -22,6 +24,7 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
         body.content = tools[i][2](ctx)
 
     def changed(e) -> None:
+        ctx.touch()
         show(int(e.control.selected_index))
         ctx.page.update()
 
@@ -44,7 +47,9 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
                              ft.Row([ft.Text(f"{who.get('name') or who['username']}（{who['username']}）",
                                              color=ft.Colors.GREY_700),
                                      ft.TextButton("English" if ctx.lang == "zh" else "中文",
-                                                   on_click=switch_language)])],
+                                                   on_click=switch_language),
+                                     ft.OutlinedButton(ctx.t("sign_out"), icon=ft.Icons.LOGOUT,
+                                                       on_click=lambda e: ctx.sign_out(ctx.t("signed_out")))])],
                             alignment=ft.MainAxisAlignment.SPACE_BETWEEN),
                      padding=ft.Padding.symmetric(horizontal=16, vertical=8), bgcolor=ft.Colors.BLUE_GREY_50),
         ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True, spacing=0,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import access, changes, clock, merge, permissions
+from .. import access, changes, clock, merge, permissions, privacy
 from . import auth
 from ..access import Principal
 from ..model import ENTITIES, _err
@@ -79,9 +79,13 @@ class CentralStore(Replica):
 
     def _create_tables(self) -> None:
         x = self.conn.execute
+        # body: the change as its author sent it; body_masked: the same with ID numbers
+        # masked, what phones receive (NULL when it holds none, the usual case).
         x("CREATE TABLE IF NOT EXISTS changes (change_id TEXT PRIMARY KEY, entity TEXT NOT NULL,"
           " record TEXT NOT NULL, hlc TEXT NOT NULL, device TEXT NOT NULL, author TEXT NOT NULL,"
-          " received_ms INTEGER NOT NULL, body TEXT NOT NULL)")
+          " received_ms INTEGER NOT NULL, body TEXT NOT NULL, body_masked TEXT)")
+        if "body_masked" not in {r[1] for r in x("PRAGMA table_info(changes)")}:
+            x("ALTER TABLE changes ADD COLUMN body_masked TEXT")  # a store from before masking
         x("CREATE INDEX IF NOT EXISTS changes_record ON changes(record)")
         x("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, change_id TEXT NOT NULL,"
           " scope TEXT NOT NULL, origin INTEGER NOT NULL)")
@@ -97,7 +101,12 @@ class CentralStore(Replica):
         from . import stats
         stats.ensure_indexes(self.conn)  # built with the store, not on the first dashboard
         x("CREATE TABLE IF NOT EXISTS audit (at_ms INTEGER NOT NULL, username TEXT NOT NULL,"
-          " action TEXT NOT NULL, detail TEXT)")
+          " action TEXT NOT NULL, detail TEXT, device TEXT, address TEXT)")
+        have = {r[1] for r in x("PRAGMA table_info(audit)")}
+        for col in ("device", "address"):
+            if col not in have:
+                x(f"ALTER TABLE audit ADD COLUMN {col} TEXT")
+        x("CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms)")
 
     def _meta(self, key):
         row = self.conn.execute("SELECT value FROM server_meta WHERE key=?", (key,)).fetchone()
@@ -146,31 +155,78 @@ class CentralStore(Replica):
         return [{"username": r[0], "name": r[1], "role": r[2], "grids": json.loads(r[3]),
                  "active": bool(r[4]), "devices": r[5]} for r in rows]
 
-    def login(self, username: str, password: str, device_id: str) -> tuple[str, Principal] | None:
-        acct = self.account(username)
+    def login(self, username: str, password: str, device_id: str, address: str = ""):
+        """(token, principal, name) for the right password of an active account, else None.
+        The password is checked outside every lock: it takes tens of milliseconds."""
+        with self.lock:
+            acct = self.account(username)
         ok = auth.check_password(password, acct["password"] if acct else None)
         if not ok or not acct["active"]:
+            # the name as typed, cut short: it may be a real name, or a password typed in the wrong box
+            self.audit((username or "")[:40], "login_failed", "", device=device_id, address=address)
             return None
         token = auth.new_token()
-        with self.transaction():
+        with self.lock, self.transaction():
             # One live token per account and device: signing in again replaces it.
             self.conn.execute("UPDATE devices SET revoked_ms=? WHERE username=? AND device_id=?"
                               " AND revoked_ms IS NULL", (self.now(), username, device_id))
             self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
                               (auth.token_hash(token), username, device_id, self.now()))
-            self.audit(username, "login", device_id)
-        return token, self._principal(acct, device_id)
+            self.audit(username, "login", "", device=device_id, address=address)
+        return token, self._principal(acct, device_id), acct["name"]
+
+    def check_password(self, username: str, password: str) -> dict | None:
+        """The account if the password is right and the account active (the office's
+        sign-in, which then opens a session of its own: `open_session`)."""
+        with self.lock:
+            acct = self.account(username)
+        ok = auth.check_password(password, acct["password"] if acct else None)
+        return acct if ok and acct["active"] else None
+
+    def open_session(self, username: str, kind: str = "office") -> tuple[str, str]:
+        """A sign-in of the office's browser, kept like a phone's: (token, device id).
+        Revoking the account's devices, or disabling it, ends it."""
+        token, device = auth.new_token(), f"{kind}-{auth.new_token()[:16]}"
+        with self.lock, self.transaction():
+            self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
+                              (auth.token_hash(token), username, device, self.now()))
+        return token, device
+
+    def close_session(self, token: str) -> None:
+        with self.lock, self.transaction():
+            self.conn.execute("UPDATE devices SET revoked_ms=? WHERE token_hash=? AND revoked_ms IS NULL",
+                              (self.now(), auth.token_hash(token)))
+
+    def device_is_live(self, username: str, device_id: str) -> bool:
+        """Whether this device holds a live sign-in of the account (the owner's own phone)."""
+        with self.lock:
+            return self.conn.execute(
+                "SELECT 1 FROM devices WHERE username=? AND device_id=? AND revoked_ms IS NULL LIMIT 1",
+                ((username or "")[:40], device_id)).fetchone() is not None
 
     def authenticate(self, token: str, device_id: str) -> Principal | None:
-        row = self.conn.execute(
-            "SELECT username, device_id, revoked_ms FROM devices WHERE token_hash=?",
-            (auth.token_hash(token),)).fetchone()
-        if row is None or row[2] is not None or row[1] != device_id:
-            return None
-        acct = self.account(row[0])
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT username, device_id, revoked_ms FROM devices WHERE token_hash=?",
+                (auth.token_hash(token),)).fetchone()
+            if row is None or row[2] is not None or row[1] != device_id:
+                return None
+            acct = self.account(row[0])
         if acct is None or not acct["active"]:
             return None
         return self._principal(acct, device_id)
+
+    def set_active(self, username: str, active: bool) -> int:
+        """Disable an account (or enable it again). Disabling ends every sign-in it has, on
+        phones and in office browsers, at once; returns how many were ended."""
+        if self.account(username) is None:
+            raise ValueError(f"no account named {username}")
+        with self.lock, self.transaction():
+            self.conn.execute("UPDATE accounts SET active=? WHERE username=?", (int(active), username))
+            self.server_write("staff", f"staff-{username}", {"active": bool(active)})
+            ended = 0 if active else self.revoke(username)
+            self.audit(SYSTEM_AUTHOR, "account_enabled" if active else "account_disabled", username)
+        return ended
 
     def set_grids(self, username: str, grids: list[str]) -> None:
         """Give an account other grids. Its phones start over on their next pull: what
@@ -193,7 +249,7 @@ class CentralStore(Replica):
         if device_id:
             sql += " AND device_id=?"
             args.append(device_id)
-        with self.transaction():
+        with self.lock, self.transaction():
             return self.conn.execute(sql, args).rowcount
 
     def devices(self, username: str) -> list[dict]:
@@ -205,11 +261,14 @@ class CentralStore(Replica):
     def _principal(acct: dict, device_id: str) -> Principal:
         return Principal(acct["username"], acct["role"], frozenset(acct["grids"]), device_id)
 
-    def audit(self, username: str, action: str, detail: str = "") -> None:
-        """Who signed in, who exported what: the trail the law asks for (PIPL art. 51).
-        Never the content itself."""
-        with self.lock:
-            self.conn.execute("INSERT INTO audit VALUES (?,?,?,?)", (self.now(), username, action, detail))
+    def audit(self, username: str, action: str, detail: str = "", device: str = "", address: str = "") -> None:
+        """Who signed in or failed to, who read, pulled, exported what, which changes were
+        refused: the trail the law asks for (PIPL art. 51). Never a record's content.
+        Written without waiting for the disk (a power cut may lose the last second of
+        it, never the store's consistency)."""
+        with self.lock, self.relaxed_transaction():
+            self.conn.execute("INSERT INTO audit (at_ms, username, action, detail, device, address)"
+                              " VALUES (?,?,?,?,?,?)", (self.now(), username, action, detail, device, address))
 
     # --- grids ----------------------------------------------------------------------
     def add_grid(self, grid_id: str, name: str, village: str, township: str,
@@ -286,7 +345,7 @@ class CentralStore(Replica):
         return out
 
     # --- push -----------------------------------------------------------------------
-    def push(self, p: Principal, batch: list, server_side: bool = False) -> PushResult:
+    def push(self, p: Principal, batch: list, server_side: bool = False, address: str = "") -> PushResult:
         now = self.now()
         results: list[dict | None] = [None] * len(batch)
         todo = []
@@ -322,7 +381,24 @@ class CentralStore(Replica):
                 self._commit(accepted, cache, rescope, now)
                 self._log_entries(REF, refs)
                 self._log_exits(scoped, cache)
+            if not server_side:
+                self._audit_refusals(p, batch, results, address)
         return PushResult(results)
+
+    def _audit_refusals(self, p: Principal, batch: list, results: list, address: str) -> None:
+        """Every refused change is on the trail: which change of which record, and the rules
+        it broke (never its values)."""
+        rows = []
+        for ch, res in zip(batch, results):
+            if res["status"] == "rejected":
+                env = ch if isinstance(ch, dict) else {}
+                what = " ".join(str(env.get(k))[:64] for k in ("id", "entity", "record"))
+                rules = ",".join(sorted({f"{e['field'][:40]}:{e['rule']}" for e in res.get("errors") or []}))
+                rows.append((self.now(), p.username, "refused", f"{what} {res.get('code')} {rules}"[:500],
+                             p.device, address))
+        if rows:
+            self.conn.executemany("INSERT INTO audit (at_ms, username, action, detail, device, address)"
+                                  " VALUES (?,?,?,?,?,?)", rows)
 
     def _known(self, ids: list[str]) -> set[str]:
         out = set()
@@ -392,6 +468,11 @@ class CentralStore(Replica):
         if errs:
             return _rejected("invalid", errs)
         row0, ver0 = (before[0], before[1]) if before else (None, {})
+        fields, masked_at = privacy.restore_masked(entity, ch["fields"], row0)
+        if masked_at:
+            return _rejected("invalid", [_err(masked_at, "masked")])
+        if fields is not ch["fields"]:
+            ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
         case = None
         if ent.parent:
             cid = ch["fields"].get(ent.parent, (row0 or {}).get(ent.parent))
@@ -420,10 +501,13 @@ class CentralStore(Replica):
     def _commit(self, accepted, cache, rescope, now) -> None:
         touched = {(ch["entity"], ch["record"]) for ch, _ in accepted}
         self._write_rows({k: cache[k] for k in touched})
+        def masked(ch):
+            fields = privacy.masked_fields(ch["entity"], ch["fields"])
+            return None if fields is None else orjson.dumps(dict(ch, fields=fields)).decode()
         self.conn.executemany(
-            "INSERT INTO changes VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO changes VALUES (?,?,?,?,?,?,?,?,?)",
             [(ch["id"], ch["entity"], ch["record"], ch["hlc"], ch["device"], ch["author"], now,
-              orjson.dumps(ch).decode()) for ch, _ in accepted])
+              orjson.dumps(ch).decode(), masked(ch)) for ch, _ in accepted])
         log = []
         for ch, keys in accepted:
             for n, k in enumerate(sorted(keys) or ["-"]):
@@ -451,63 +535,73 @@ class CentralStore(Replica):
         self.conn.executemany("INSERT INTO log (change_id, scope, origin) VALUES (?,?,?)", rows)
 
     def _relog_case(self, case_id: str, keys) -> None:
-        records = [case_id] + [r[0] for r in self.conn.execute(
-            " UNION ".join(f"SELECT id FROM {TABLES[e]} WHERE case_id=?" for e in CHILD_ENTITIES),
-            [case_id] * len(CHILD_ENTITIES))]
-        marks = ",".join("?" * len(records))
+        """Log a case's changes, and its own children's, again under keys it gained.
+        By entity and record, never by a bare id: a household that happens to share an
+        id with the case (or a visit of it) is not the case's, and is not resent."""
+        x = self.conn.execute
         # All of them, even those once logged under the key: a phone that let the case go
         # (an exit) must get it whole again. Phones skip what they hold by change id.
-        has_ref = self.conn.execute("SELECT ref IS NOT NULL FROM cases WHERE id=?", (case_id,)).fetchone()
+        has_ref = x("SELECT ref IS NOT NULL FROM cases WHERE id=?", (case_id,)).fetchone()
+        children = " UNION ALL ".join(
+            f"SELECT change_id, rowid FROM changes WHERE entity='{e}' AND record IN"
+            f" (SELECT id FROM {TABLES[e]} WHERE case_id=:case)" for e in CHILD_ENTITIES)
         for key in sorted(keys):
-            self.conn.execute(
-                f"INSERT INTO log (change_id, scope, origin) SELECT change_id, ?, 0 FROM changes"
-                f" WHERE record IN ({marks}) ORDER BY rowid", [key, *records])
+            x("INSERT INTO log (change_id, scope, origin) SELECT change_id, :key, 0 FROM ("
+              "SELECT change_id, rowid FROM changes WHERE entity='case' AND record=:case"
+              f" UNION ALL {children}) ORDER BY rowid", {"key": key, "case": case_id})
             if has_ref and has_ref[0]:
-                self.conn.execute("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)",
-                                  (f"{REF}{case_id}", key))
+                x("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)", (f"{REF}{case_id}", key))
 
     # --- pull -----------------------------------------------------------------------
-    def pull(self, p: Principal, cursor: str | None, limit: int = 1000) -> dict:
+    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None) -> dict:
         """Changes after the cursor that this person may see, oldest first.
 
         The cursor is `<seq>.<scope hash>`: when the person's grids change, the hash
         no longer matches and the pull starts over (what the phone has is skipped by
-        its change id), so a newly given grid arrives whole.
+        its change id), so a newly given grid arrives whole. Phones receive ID numbers
+        masked; the office and the admin whole. A pull that delivered anything is
+        audited (who, how much, which grids) when `address` is given (an API pull).
         """
         tag = self._scope_tag(p)
         after, reset = 0, False
         if cursor:
             seq, _, t = str(cursor).partition(".")
-            if t == tag and seq.isdigit():
+            if t == tag and seq.isdigit() and len(seq) <= 18:
                 after = int(seq)
-            else:  # the person's grids changed: the phone starts over from what they now see
+            else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True
-        if p.sees_all:
-            rows = self.conn.execute(
-                "SELECT l.seq, l.change_id, c.body FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
-                " WHERE l.origin=1 AND l.seq>? ORDER BY l.seq LIMIT ?", (after, limit)).fetchall()
-        else:
-            keys = sorted(p.keys)
-            rows = self.conn.execute(
-                "SELECT l.seq, l.change_id, c.body FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
-                f" WHERE l.scope IN ({','.join('?' * len(keys))}) AND l.seq>? ORDER BY l.seq LIMIT ?",
-                (*keys, after, limit)).fetchall()
-        seen, bodies, exits, ref_ids = set(), [], [], []
-        for _, cid, body in rows:
-            if cid in seen:
-                continue
-            seen.add(cid)
-            if body is not None:
-                bodies.append(body)
-            elif cid.startswith(REF):
-                ref_ids.append(cid[len(REF):])
-            elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):]):
-                exits.append(cid[len(EXIT):])
-        refs = {}
-        for part in chunks(ref_ids):
-            refs.update(self.conn.execute(
-                f"SELECT id, ref FROM cases WHERE id IN ({','.join('?' * len(part))})", part))
+        body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
+        with self.lock:
+            if p.sees_all:
+                rows = self.conn.execute(
+                    f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
+                    " WHERE l.origin=1 AND l.seq>? ORDER BY l.seq LIMIT ?", (after, limit)).fetchall()
+            else:
+                keys = sorted(p.keys)
+                rows = self.conn.execute(
+                    f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
+                    f" WHERE l.scope IN ({','.join('?' * len(keys))}) AND l.seq>? ORDER BY l.seq LIMIT ?",
+                    (*keys, after, limit)).fetchall()
+            seen, bodies, exits, ref_ids = set(), [], [], []
+            for _, cid, text in rows:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                if text is not None:
+                    bodies.append(text)
+                elif cid.startswith(REF):
+                    ref_ids.append(cid[len(REF):])
+                elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):]):
+                    exits.append(cid[len(EXIT):])
+            refs = {}
+            for part in chunks(ref_ids):
+                refs.update(self.conn.execute(
+                    f"SELECT id, ref FROM cases WHERE id IN ({','.join('?' * len(part))})", part))
         last = rows[-1][0] if rows else after
+        if address is not None and (bodies or exits or reset):
+            grids = "all" if p.sees_all else ",".join(sorted(p.grids)) or "-"
+            self.audit(p.username, "pull", f"changes={len(bodies)} exits={len(exits)} reset={int(reset)}"
+                                           f" grids={grids}", device=p.device, address=address)
         return {"bodies": bodies, "exits": exits, "refs": refs, "reset": reset, "cursor": f"{last}.{tag}",
                 "more": len(rows) == limit}
 

@@ -34,7 +34,11 @@ def cmd_serve(args) -> int:
     from .app import create_app
     app = create_app(args.db, ui=args.ui)
     print(f"Gridbook township server on http://{args.host}:{args.port}  (store: {args.db})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # The client's address (the sign-in throttle keys on it) comes from the proxy's
+    # X-Forwarded-For only when that proxy is named: anyone else could forge it.
+    proxies = ",".join(args.trusted_proxy or [])
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False)
     return 0
 
 
@@ -60,7 +64,19 @@ def cmd_user_revoke(args) -> int:
     if st.account(args.username) is None:
         raise SystemExit(f"error: no account named {args.username}")
     n = st.revoke(args.username, args.device)
-    print(f"revoked {n} device token(s) of {args.username}")
+    print(f"revoked {n} device token(s) of {args.username} (office browsers signed in as it are signed out too)")
+    return 0
+
+
+def cmd_user_disable(args) -> int:
+    n = _store(args).set_active(args.username, False)
+    print(f"disabled {args.username}: {n} sign-in(s) ended (phones and office browsers)")
+    return 0
+
+
+def cmd_user_enable(args) -> int:
+    _store(args).set_active(args.username, True)
+    print(f"enabled {args.username}: the account may sign in again")
     return 0
 
 
@@ -128,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--trusted-proxy", action="append", metavar="ADDRESS",
+                   help="the reverse proxy's address, whose X-Forwarded-For names the client (repeatable)")
     s.set_defaults(fn=cmd_serve)
 
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="sub", required=True)
@@ -144,6 +162,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("username")
     s.add_argument("--grid", action="append", help="a grid the account covers (repeatable)")
     s.set_defaults(fn=cmd_user_grids)
+    s = with_db(user.add_parser("disable", help="disable an account: every sign-in ends at once"))
+    s.add_argument("username")
+    s.set_defaults(fn=cmd_user_disable)
+    s = with_db(user.add_parser("enable", help="let a disabled account sign in again"))
+    s.add_argument("username")
+    s.set_defaults(fn=cmd_user_enable)
     s = with_db(user.add_parser("revoke", help="cut off an account's devices (a lost phone)"))
     s.add_argument("username")
     s.add_argument("--device", help="only this device id")

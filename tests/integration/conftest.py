@@ -65,8 +65,8 @@ def free_port() -> int:
 class ServerProcess:
     """`gridbook serve` on one db file and one port; can be SIGKILLed and restarted."""
 
-    def __init__(self, db: Path, log: Path, port: int | None = None):
-        self.db, self.log_path = db, log
+    def __init__(self, db: Path, log: Path, port: int | None = None, args: tuple = ()):
+        self.db, self.log_path, self.args = db, log, tuple(args)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -79,7 +79,7 @@ class ServerProcess:
             self.log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "township", "serve", "--db", str(self.db),
-                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", *self.args],
                 cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
             self.starts += 1
             end = time.monotonic() + deadline_s   # a start-up deadline, not a timing assertion
@@ -176,14 +176,14 @@ def template_db(tmp_path_factory) -> Path:
     return db
 
 
-def _server_from(template: Path, folder: Path) -> ServerProcess:
+def _server_from(template: Path, folder: Path, args: tuple = ()) -> ServerProcess:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "gridbook.db"
     for suffix in ("", "-wal", "-shm"):
         src = Path(str(template) + suffix)
         if src.exists():
             shutil.copy(src, str(db) + suffix)
-    return ServerProcess(db, folder / "server.log")
+    return ServerProcess(db, folder / "server.log", args=args)
 
 
 @pytest.fixture(scope="session")
@@ -201,6 +201,18 @@ def server(template_db, tmp_path_factory):
 def fresh_server(template_db, tmp_path):
     """A server of its own (store copied from the seeded template): for tests that kill it."""
     srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.kill()
+
+
+@pytest.fixture
+def proxied_server(template_db, tmp_path):
+    """A server of its own behind a pretend reverse proxy on loopback: the client's
+    address is what X-Forwarded-For says (gridbook serve --trusted-proxy 127.0.0.1)."""
+    srv = _server_from(template_db, tmp_path / "server", args=("--trusted-proxy", "127.0.0.1"))
     try:
         srv.start()
         yield srv

@@ -451,15 +451,40 @@ def test_openapi_describes_the_sync_endpoints(server):
     assert health["status"] == "ok" and health["protocol"] == changes.PROTOCOL_VERSION
 
 
-def test_password_guessing_is_slowed_down_without_telling_which_names_exist(fresh_server):
-    url = f"{fresh_server.url}/api/v1/auth/login"
-    hdr = {"X-Gridbook-Protocol": "1"}
-    for name in ("worker2", "nobody-here"):
-        codes = [httpx.post(url, headers=hdr, json={"username": name, "password": "guess-%d" % i,
-                                                    "device_id": "dev-guess"}, timeout=10).status_code
-                 for i in range(6)]
-        assert codes == [401] * 5 + [429]
-    r = httpx.post(url, headers=hdr, json={"username": "worker2", "password": PASSWORD, "device_id": "d"}, timeout=10)
-    assert r.status_code == 429 and "try again" in r.json()["message"]   # even the right password waits
-    ok = httpx.post(url, headers=hdr, json={"username": "worker1", "password": PASSWORD, "device_id": "d"}, timeout=10)
-    assert ok.status_code == 200                                          # other accounts are not affected
+def _login(srv, name: str, password: str, device: str, address: str) -> httpx.Response:
+    return httpx.post(f"{srv.url}/api/v1/auth/login", timeout=30,
+                      headers={**PROTO, "X-Forwarded-For": address},
+                      json={"username": name, "password": password, "device_id": device})
+
+
+def test_a_stranger_guessing_slows_down_but_never_locks_out_the_owner(proxied_server):
+    srv = proxied_server
+    assert _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.2").status_code == 200  # the owner's phone
+    got = [_login(srv, "worker2", f"guess-{i}", "dev-x", "203.0.113.9").status_code for i in range(8)]
+    assert got[:5] == [401] * 5 and 429 in got[5:]        # the stranger is slowed after five tries
+    r = _login(srv, "worker2", PASSWORD, "dev-x", "203.0.113.9")
+    assert r.status_code == 429 and r.json()["retry_after_s"] >= 1 and "try again" in r.json()["message"]
+    # The owner's own phone, from wherever it is now, still gets in at once.
+    assert _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.77").status_code == 200
+    rows = srv.sql("SELECT action, address FROM audit WHERE username='worker2' ORDER BY rowid")
+    assert rows.count(("login_failed", "203.0.113.9")) == 5 and ("login", "10.0.0.77") in rows
+    assert ("login_slowed", "203.0.113.9") in rows
+
+
+def test_a_sprayer_trying_many_accounts_from_one_address_is_slowed(proxied_server):
+    srv = proxied_server
+    names = ["worker1", "worker2", "leader1", "office1", "lostphone", "nobody"]
+    got = [_login(srv, n, f"spring-{i}", "dev-s", "198.51.100.7").status_code for i in range(2) for n in names]
+    assert got[:10] == [401] * 10 and set(got[10:]) == {429}   # ten free, then each waits
+    # ...whatever name it tries next, while the same password from another place goes through
+    assert _login(srv, "worker1", PASSWORD, "dev-s", "198.51.100.7").status_code == 429
+    assert _login(srv, "worker1", PASSWORD, "dev-w", "10.1.1.1").status_code == 200
+
+
+def test_real_and_unknown_names_get_the_same_answers(proxied_server):
+    srv = proxied_server
+    real = [(r.status_code, r.json()["error"]) for r in
+            (_login(srv, "worker1", f"no-{i}", "d", "192.0.2.1") for i in range(7))]
+    ghost = [(r.status_code, r.json()["error"]) for r in
+             (_login(srv, "nobody-here", f"no-{i}", "d", "192.0.2.2") for i in range(7))]
+    assert real == ghost and real[0] == (401, "bad_credentials") and real[-1][0] == 429

@@ -1,0 +1,133 @@
+"""Serving a Flet app to a browser from this machine alone (the office's screens, and
+the phone app run in a browser for the demo and the tests).
+
+- `OfflineRive`: flet-web 1.0.5's client loads the Rive runtime from cdn.jsdelivr.net at
+  start-up, whatever `no_cdn` says (the URL is compiled into main.dart.js and
+  main.dart.wasm). The app uses no Rive animation: the two files are served with the
+  URL pointed here (same length, so the wasm binary stays valid), and the runtime's
+  script is a stub that says "not available", which the client takes calmly.
+- `SessionBinding`: Flet resumes a session for any browser that presents its session
+  id (kept in the tab's sessionStorage) from the same address and user agent. An
+  HttpOnly cookie, which page scripts cannot read, is folded into the user agent Flet
+  hashes into its session key: a copied session id alone resumes nothing.
+- `flet_lifespan`: a Flet app mounted inside another FastAPI app does not get its own
+  start-up run, so nothing would ever expire its sessions; the host app runs this.
+
+Imports flet_web only when called: the phone's package never serves pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import tempfile
+from http.cookies import CookieError, SimpleCookie
+
+RIVE_CDN = b"https://cdn.jsdelivr.net/npm/@rive-app/flutter-native-wasm@44.0.0/"
+_LOCAL = b"/_offline/rive-app/flutter-native-wasm@44.0.0/"
+# The "./" segments vanish when the browser resolves the URL; they keep the length.
+RIVE_LOCAL = _LOCAL + b"./" * ((len(RIVE_CDN) - len(_LOCAL)) // 2)
+assert len(RIVE_LOCAL) == len(RIVE_CDN)
+RIVE_STUBS = {(_LOCAL + b"wasm/rive_native.js").decode(), (_LOCAL + b"wasm_compatibility/rive_native.js").decode()}
+RIVE_STUB = (b"// The Rive runtime is not served here: the app uses no Rive animation.\n"
+             b"window.RiveNative = function () { return Promise.reject(new Error('Rive is not available')); };\n")
+BIND_COOKIE = "gridbook_bind"
+
+
+def _patched_client(folder: str | None = None) -> dict[str, str]:
+    """Copies of the client's two entry points with the CDN address replaced: url -> file.
+    A flet-web build without exactly one such address fails here, loudly."""
+    import flet_web
+    web = flet_web.get_package_web_dir()
+    folder = folder or tempfile.mkdtemp(prefix="gridbook-web-")
+    out = {}
+    for name in ("main.dart.js", "main.dart.wasm"):
+        with open(os.path.join(web, name), "rb") as f:
+            data = f.read()
+        if data.count(RIVE_CDN) != 1:
+            raise RuntimeError(f"flet-web {name}: expected the Rive CDN address once, found {data.count(RIVE_CDN)}")
+        path = os.path.join(folder, name)
+        with open(path, "wb") as f:
+            f.write(data.replace(RIVE_CDN, RIVE_LOCAL))
+        out["/" + name] = path
+    return out
+
+
+class OfflineRive:
+    def __init__(self, app):
+        self.app = app
+        self.files = _patched_client()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            from starlette.responses import FileResponse, Response
+            path = scope["path"]
+            if path in self.files:
+                media = "application/wasm" if path.endswith(".wasm") else "text/javascript"
+                return await FileResponse(self.files[path], media_type=media)(scope, receive, send)
+            if path in RIVE_STUBS:
+                return await Response(RIVE_STUB, media_type="text/javascript")(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def _cookie(scope) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(v.decode("latin-1"))
+            except CookieError:
+                return None
+            if BIND_COOKIE in jar:
+                return jar[BIND_COOKIE].value
+    return None
+
+
+class SessionBinding:
+    """See the module's docstring. A websocket without the cookie gets a binding of its
+    own that nobody else has: it can start a session, never resume one."""
+
+    def __init__(self, app, ws_path: str = "/ws", secure: bool = False):
+        self.app, self.ws_path, self.secure = app, ws_path, secure
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and scope["path"] == self.ws_path:
+            tag = hashlib.sha256((_cookie(scope) or secrets.token_urlsafe(32)).encode()).hexdigest()[:24]
+            headers = [(k, v) for k, v in scope["headers"] if k != b"user-agent"]
+            agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
+            headers.append((b"user-agent", agent + b" gridbook-bind/" + tag.encode()))
+            return await self.app(dict(scope, headers=headers), receive, send)
+        if scope["type"] != "http" or _cookie(scope):
+            return await self.app(scope, receive, send)
+
+        async def with_cookie(msg):
+            if msg["type"] == "http.response.start" and dict(msg.get("headers", [])).get(
+                    b"content-type", b"").startswith(b"text/html"):
+                value = (f"{BIND_COOKIE}={secrets.token_urlsafe(32)}; Path=/; HttpOnly; SameSite=Strict"
+                         + ("; Secure" if self.secure else ""))
+                msg["headers"] = [*msg.get("headers", []), (b"set-cookie", value.encode())]
+            await send(msg)
+
+        await self.app(scope, receive, with_cookie)
+
+
+@contextlib.asynccontextmanager
+async def flet_lifespan():
+    """Flet's session manager: it expires sessions whose browser went away
+    (FLET_SESSION_TIMEOUT seconds later), which closes their pages."""
+    from flet_web.fastapi import app_manager
+    await app_manager.start()
+    try:
+        yield
+    finally:
+        await app_manager.shutdown()
+
+
+def served(flet_asgi, mounted: bool):
+    """A Flet ASGI app made to load nothing from outside and to resume sessions only for
+    their own browser; `mounted` apps carry the lifespan their host must run."""
+    app = SessionBinding(OfflineRive(flet_asgi))
+    app.lifespans = [flet_lifespan] if mounted else []
+    return app

@@ -1,0 +1,79 @@
+"""What a phone holds and shows of a resident: ID numbers masked.
+
+The server sends phones ID numbers masked (a grid worker tells two people apart by
+the ends of the number; the whole number is the office's). A phone may still write a
+whole number, registering a household; a masked number it sends back unchanged
+(editing a household's members, say) stands for the number the server holds.
+"""
+
+from __future__ import annotations
+
+MASK = "*"
+
+
+def mask_id(number: str | None) -> str:
+    """330702199001011234 → 3307**********1234: enough to tell two people apart."""
+    if not number:
+        return ""
+    n = number.strip()
+    if len(n) <= 8:
+        return MASK * len(n)
+    return n[:4] + MASK * (len(n) - 8) + n[-4:]
+
+
+def mask_phone(phone: str | None) -> str:
+    """13812345678 → 138****5678."""
+    if not phone:
+        return ""
+    p = phone.strip()
+    if len(p) < 8:
+        return MASK * len(p)
+    if len(p) < 11:  # a landline: hiding only p[3:-4] would show nearly all of it
+        return MASK * (len(p) - 4) + p[-4:]
+    return p[:3] + MASK * (len(p) - 7) + p[-4:]
+
+
+def masked_fields(entity: str, fields: dict) -> dict | None:
+    """The fields as a phone receives them, or None when nothing in them is masked."""
+    if entity != "household":
+        return None
+    out = None
+    if fields.get("id_number"):
+        out = dict(fields)
+        out["id_number"] = mask_id(fields["id_number"])
+    members = fields.get("members")
+    if isinstance(members, list) and any(isinstance(m, dict) and m.get("id_number") for m in members):
+        out = out or dict(fields)
+        out["members"] = [{**m, "id_number": mask_id(m["id_number"])} if m.get("id_number") else m
+                          for m in members]
+    return out
+
+
+def restore_masked(entity: str, fields: dict, before: dict | None) -> tuple[dict, str | None]:
+    """Masked numbers a phone sent back, replaced by the numbers they stand for.
+    Returns (fields, None), or (fields, the field at fault) when a masked number stands
+    for none the record holds."""
+    if entity != "household":
+        return fields, None
+    out = fields
+    idn = fields.get("id_number")
+    if isinstance(idn, str) and MASK in idn:
+        real = (before or {}).get("id_number")
+        if not real or mask_id(real) != idn:
+            return fields, "id_number"
+        out = {**out, "id_number": real}
+    members = fields.get("members")
+    if isinstance(members, list) and any(isinstance(m, dict) and MASK in (m.get("id_number") or "")
+                                         for m in members):
+        known = {mask_id(m.get("id_number")): m.get("id_number")
+                 for m in (before or {}).get("members") or [] if isinstance(m, dict) and m.get("id_number")}
+        restored = []
+        for m in members:
+            masked = m.get("id_number") if isinstance(m, dict) else None
+            if masked and MASK in masked:
+                if masked not in known:
+                    return fields, "members"
+                m = {**m, "id_number": known[masked]}
+            restored.append(m)
+        out = {**out, "members": restored}
+    return out, None
