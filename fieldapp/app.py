@@ -50,8 +50,9 @@ def make_main(phone: Phone):
 
 def asgi_app(phone: Phone):
     """The app as an ASGI app served to a browser (demo, tests, the office)."""
+    from .webserve import served
     os.environ.setdefault("FLET_WEB_NO_CDN", "1")
-    return ft.run(make_main(phone), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True)
+    return served(ft.run(make_main(phone), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True), mounted=False)
 
 
 def run_phone() -> None:

@@ -186,7 +186,5 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
     assert served and served[0].status == 200
     assert int(served[0].headers.get("content-length", len(served[0].body()))) == FONT.stat().st_size
     outside = [u for u in app.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
-    # Flet 1.0.5's web client probes a CDN for the Rive animation runtime at start-up,
-    # whatever no_cdn says (hard-coded in flet-web's main.dart.js); the app uses no Rive
-    # and works without it, as this very test shows offline.
-    assert [u for u in outside if "@rive-app/" not in u] == []
+    # Not even the Rive runtime Flet's client asks a CDN for (fieldapp/webserve.py).
+    assert outside == []

@@ -110,6 +110,6 @@ def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(
         {"answer": "satisfied", "by": "xinfang"}]
     # every reading of the file at the office is on record, with who
     assert {"xinfang"} == {r["username"] for r in query(db, "SELECT username FROM audit WHERE action='view'"
-                                                            " AND detail=?", (cid,))}
+                                                            " AND detail=?", (f"case {cid}",))}
     events = [e["kind"] for e in query(db, "SELECT kind FROM case_events WHERE case_id=? ORDER BY at", (cid,))]
     assert {"accept", "grade", "consultation", "assign", "resolution"} <= set(events)
