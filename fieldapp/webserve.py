@@ -125,9 +125,25 @@ async def flet_lifespan():
         await app_manager.shutdown()
 
 
+# FastAPI's interactive pages, which Flet's own app serves: they load from a CDN.
+CDN_PAGES = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def _strip_cdn_pages(app) -> None:
+    """Flet nests one FastAPI app in another: each has the pages, remove them all."""
+    router = getattr(app, "router", None)
+    if router is None:
+        return
+    router.routes = [r for r in router.routes if getattr(r, "path", None) not in CDN_PAGES]
+    for r in router.routes:
+        if getattr(r, "app", None) is not None and r.app is not app:
+            _strip_cdn_pages(r.app)
+
+
 def served(flet_asgi, mounted: bool):
     """A Flet ASGI app made to load nothing from outside and to resume sessions only for
     their own browser; `mounted` apps carry the lifespan their host must run."""
+    _strip_cdn_pages(flet_asgi)
     app = SessionBinding(OfflineRive(flet_asgi))
     app.lifespans = [flet_lifespan] if mounted else []
     return app

@@ -62,6 +62,9 @@ def check_envelope(ch) -> list[FieldError]:
         errs.append(_err("fields", "type", expected="an object"))
     elif not ch["fields"]:
         errs.append(_err("fields", "no_fields"))
+    elif isinstance(ch["entity"], str) and ch["entity"] in ENTITIES and len(ch["fields"]) > len(ENTITIES[ch["entity"]].fields):
+        # before anything reads them: a change of 600,000 fields is answered at once
+        errs.append(_err("fields", "too_many_fields", entity=ch["entity"], n=len(ENTITIES[ch["entity"]].fields)))
     try:
         # A stamp names the device that made it: two devices can then never issue the
         # same stamp, which the merge rule relies on (merge.py).

@@ -186,13 +186,14 @@ def timeline(replica: Replica, case_id: str) -> list[dict]:
     return items
 
 
-def _instant(text: str) -> dt.datetime:
-    """Times written in different zones still sort in true order."""
+def _instant(text: str) -> float:
+    """Times written in different zones still sort in true order (as seconds since the
+    epoch); what no clock can read sorts first, and nothing stored makes it fail."""
     try:
         t = dt.datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        return (t if t.tzinfo else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return float("-inf")
 
 
 def conflicted(replica: Replica) -> list[tuple[str, dict]]:

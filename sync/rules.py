@@ -71,14 +71,18 @@ class RuleError(Exception):
 
 def as_date(value) -> dt.date | None:
     """A date from a date or an ISO string (a datetime string gives its own date);
-    None for no date."""
+    None for no date, or for text no calendar has (a record from an older version, or
+    typed by hand into the store, never makes a reading fail)."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value)[:10])
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 _as_date = as_date  # the name sync/office.py first used
@@ -112,9 +116,11 @@ def extend(accepted: dt.date | None, current_extended_days: int | None, days: in
     return days
 
 
-def days_left(deadline, today: dt.date) -> int:
-    """Days until the deadline: 0 on the day itself, negative once it has passed."""
-    return (as_date(deadline) - today).days
+def days_left(deadline, today: dt.date) -> int | None:
+    """Days until the deadline: 0 on the day itself, negative once it has passed; None
+    for no deadline."""
+    day = as_date(deadline)
+    return None if day is None else (day - today).days
 
 
 def _open_deadline(case: dict) -> dt.date | None:

@@ -75,8 +75,9 @@ def open_matter(ctx, cid: str) -> None:
             _row(ctx.t("method"), c.get("method") or ""),
             ft.Row([action_button(ctx, a, c, fill) for a in ACTIONS.get(c["status"], [])], wrap=True),
         ]
-        if c.get("accepted_on") and c.get("deadline"):
-            ms = rules.milestones(dt.date.fromisoformat(c["accepted_on"]), dt.date.fromisoformat(c["deadline"]))
+        accepted, deadline = rules.as_date(c.get("accepted_on")), rules.as_date(c.get("deadline"))
+        if accepted and deadline and accepted <= deadline:
+            ms = rules.milestones(accepted, deadline)
             body.controls.append(ft.Text(ctx.t("milestones"), weight=ft.FontWeight.BOLD))
             body.controls.append(ft.Row([ft.Chip(label=ft.Text(f"{label} {d.isoformat()}")) for _, label, d in ms],
                                         wrap=True))

@@ -72,13 +72,24 @@ def _list(text: str | None) -> list[str]:
 
 
 def _date(text: str | None) -> dt.date | None:
-    """A stored date or datetime as a calendar day of the township."""
+    """A stored date or datetime as a calendar day of the township; None for none, and
+    for text no calendar has (nothing stored may make an export fail)."""
     if not text:
         return None
-    if len(text) == 10:
-        return dt.date.fromisoformat(text)
-    t = dt.datetime.fromisoformat(text)
-    return (t.astimezone(CST) if t.tzinfo else t).date()
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        t = dt.datetime.fromisoformat(text)
+        return (t.astimezone(CST) if t.tzinfo else t).date()
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def _day(text: str | None):
+    """A day for a cell: the date, or, when it is not one, the text as stored (the clerk
+    sees what is there and can have it corrected)."""
+    day = _date(text)
+    return day if day is not None or not text else str(text)
 
 
 _SPACE = re.compile(r"\s+")
@@ -141,7 +152,7 @@ def _ledger_row(raw: tuple) -> dict:
      owner, departments, deadline, status, outcome, cb_at, cb_answer) = raw
     return {
         "编号": ref or cid,
-        "登记日期": _date(day),
+        "登记日期": _day(day),
         "来源": codes.label(codes.CHANNELS, channel),
         "村": village or "",
         "网格": grid or "",
@@ -151,10 +162,10 @@ def _ledger_row(raw: tuple) -> dict:
         "风险等级": codes.label(codes.RISK_LEVELS, risk),
         "包案领导": owner or "",
         "协办部门": JOINER.join(_list(departments)),
-        "办理期限": _date(deadline),
+        "办理期限": _day(deadline),
         "状态": codes.label(codes.CASE_STATUSES, status),
         "办理结果": codes.label(codes.OUTCOMES, outcome),
-        "回访": _date(cb_at),
+        "回访": _day(cb_at),
         "满意度": codes.label(codes.SATISFACTION, cb_answer),
     }
 
@@ -197,9 +208,9 @@ def _supervision_row(raw: tuple, today: dt.date) -> dict:
         "事项摘要": _summary(title, description),
         "协办部门": JOINER.join(_list(departments)),
         "化解方案": plan or "",
-        "办理期限": due,
+        "办理期限": _day(deadline),
         "剩余天数": rules.days_left(due, today) if running else None,
-        "最新进展": f"{_date(progress_at).isoformat()} {progress}" if progress else "",
+        "最新进展": f"{_day(progress_at) or ''} {progress}".strip() if progress else "",
         "状态": codes.label(codes.CASE_STATUSES, status),
     }
 

@@ -1,0 +1,357 @@
+"""The server trusts no phone: a valid token of an ordinary grid worker or leader, sending
+what no screen of the app would send, against the real `gridbook serve` process.
+
+Each test is one finding of the issue "The server trusts no phone"; each failed on the
+code before it (see the issue's list).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import sqlite3
+import stat
+import zipfile
+
+import httpx
+import pytest
+
+from sync import changes, clock
+
+from .conftest import PROTO, auth_headers, case_fields, household_fields, now_iso, phone
+
+pytestmark = pytest.mark.integration
+PUSH = "/api/v1/sync/push"
+_counter = itertools.count()
+
+
+def mk(user: str, kind: str, record: str, fields: dict, *, device: str | None = None,
+       node: str | None = None, base: dict | None = None, **over) -> dict:
+    """A change as the app of `user` would build it, on the device it signed in on;
+    `over` replaces parts of it, as a tampered app would."""
+    device = device or f"dev-{user}"
+    stamp = clock.encode(clock.wall_ms(), next(_counter) % 99_999, node or device)
+    ch = changes.make(kind, record, fields, stamp, device, user, base)
+    ch.update(over)
+    return ch
+
+
+def push(srv, user: str, *batch: dict) -> httpx.Response:
+    return httpx.post(srv.url + PUSH, headers=auth_headers(srv, user), json={"changes": list(batch)}, timeout=60)
+
+
+def pushed_ok(srv, user: str, *batch: dict) -> None:
+    r = push(srv, user, *batch)
+    assert r.status_code == 200, r.text
+
+
+def refused(r: httpx.Response, status: int) -> list[tuple[str, str]]:
+    """(field, rule) of every problem of the one refused change."""
+    assert r.status_code == status, r.text
+    [res] = r.json()["results"]
+    assert res["status"] == "rejected"
+    return [(e["field"], e["rule"]) for e in res["errors"]]
+
+
+def pull_all(srv, user: str) -> list[dict]:
+    out, cursor = [], None
+    while True:
+        params = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
+        r = httpx.get(srv.url + "/api/v1/sync/pull", headers=auth_headers(srv, user), params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        out += r.json()["changes"]
+        cursor = r.json()["cursor"]
+        if not r.json()["more"]:
+            return out
+
+
+def case_row(srv, cid: str):
+    return srv.sql("SELECT * FROM cases WHERE id=?", (cid,))
+
+
+def leader_case(srv, grid: str = "g1") -> str:
+    """A matter the office registered, accepted and gave to leader1."""
+    cid = changes.new_id("r")
+    pushed_ok(srv, "office1", mk("office1", "case", cid, case_fields(grid, "office1", channel="visit")))
+    pushed_ok(srv, "office1", mk("office1", "case", cid, {"status": "accepted", "accepted_on": "2026-11-01",
+                                                          "deadline": "2026-12-31"}))
+    pushed_ok(srv, "office1", mk("office1", "case", cid, {"status": "assigned", "owner": "leader1"}))
+    return cid
+
+
+# --- workflow fields ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("fields, field, rule", [
+    ({"status": "closed"}, "status", "field_forbidden"),
+    ({"deadline": "2099-01-01"}, "deadline", "field_forbidden"),
+    ({"accepted_on": "2026-01-01"}, "accepted_on", "field_forbidden"),
+    ({"extended_days": 30}, "extended_days", "field_forbidden"),
+    ({"merged_into": "case-elsewhere"}, "merged_into", "field_forbidden"),
+    ({"reported_by": "worker1"}, "reported_by", "set_once"),
+    ({"owner": "worker1"}, "owner", "field_forbidden"),
+    ({"grid_id": "g2"}, "grid_id", "field_forbidden"),
+    ({"ref": "金山-2026-9999"}, "ref", "server_assigned"),
+])
+def test_a_grid_worker_cannot_move_a_matter_through_the_office_process(server, fields, field, rule):
+    cid = leader_case(server)
+    before = case_row(server, cid)
+    problems = refused(push(server, "worker1", mk("worker1", "case", cid, fields)), 403)
+    assert (field, rule) in problems
+    assert case_row(server, cid) == before
+    # the matter is still in the office's ledger, as it was
+    ledger = httpx.get(server.url + "/api/v1/ledger/ledger.csv", headers=auth_headers(server, "office1"),
+                       timeout=60)
+    ref = server.sql("SELECT ref FROM cases WHERE id=?", (cid,))[0][0]
+    assert ledger.status_code == 200 and ref and ref in ledger.text
+
+
+def test_a_timeline_entry_or_visit_in_another_accounts_name_is_refused(server):
+    cid = leader_case(server)
+    event = mk("worker1", "case_event", changes.new_id("r"), {"case_id": cid, "kind": "progress",
+                                                              "at": now_iso(), "by": "office1", "text": "已办结"})
+    assert ("by", "author") in refused(push(server, "worker1", event), 403)
+    visit = mk("worker1", "visit", changes.new_id("r"), {"grid_id": "g1", "kind": "household",
+                                                         "visited_at": now_iso(), "visitor": "leader1"})
+    assert ("visitor", "author") in refused(push(server, "worker1", visit), 403)
+    # and an office kind of event is not a worker's to write, even in their own name
+    accept = mk("worker1", "case_event", changes.new_id("r"), {"case_id": cid, "kind": "accept",
+                                                               "at": now_iso(), "by": "worker1"})
+    assert ("kind", "role_value") in refused(push(server, "worker1", accept), 403)
+    assert server.sql("SELECT count(*) FROM case_events WHERE case_id=?", (cid,)) == [(0,)]
+
+
+def test_a_leader_works_an_owned_case_but_cannot_move_it_or_close_it(server):
+    cid = leader_case(server)
+    assert ("grid_id", "field_forbidden") in refused(
+        push(server, "leader1", mk("leader1", "case", cid, {"grid_id": "g2"})), 403)
+    assert ("status", "transition") in refused(
+        push(server, "leader1", mk("leader1", "case", cid, {"status": "closed"})), 403)
+    assert ("outcome", "outcome_needed") in refused(
+        push(server, "leader1", mk("leader1", "case", cid, {"status": "resolved"})), 403)
+    pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "mediation",
+                                                             "method": "调解", "resolved_on": "2026-11-20"}))
+    assert server.sql("SELECT status, grid_id, outcome FROM cases WHERE id=?", (cid,)) == [
+        ("resolved", "g1", "mediation")]
+    # the callback that follows is the office's
+    callback = mk("leader1", "callback", changes.new_id("r"), {"case_id": cid, "at": now_iso(), "by": "leader1",
+                                                               "method": "phone", "answer": "satisfied"})
+    assert ("record", "create_forbidden") in refused(push(server, "leader1", callback), 403)
+
+
+def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
+    shared = changes.new_id("shared")
+    secret = {**household_fields("g2", 7), "head_name": "赵秘密", "id_number": "330702199001011234",
+              "phone": "13912345678"}
+    pushed_ok(server, "office1", mk("office1", "household", shared, secret))
+    # a case in the worker's own grid, with the household's id as its record id
+    pushed_ok(server, "worker1", mk("worker1", "case", shared, case_fields("g1", "worker1")))
+    # the case changes hands: it is logged again for its new reader
+    pushed_ok(server, "office1", mk("office1", "case", shared, {"status": "accepted"}))
+    pushed_ok(server, "office1", mk("office1", "case", shared, {"status": "assigned", "owner": "leader1"}))
+    for user in ("leader1", "worker1"):
+        got = pull_all(server, user)
+        assert not [c for c in got if c["entity"] == "household" and c["record"] == shared], user
+        assert "赵秘密" not in json.dumps(got, ensure_ascii=False)
+        assert "330702199001011234" not in json.dumps(got) and "13912345678" not in json.dumps(got)
+    assert [c for c in pull_all(server, "leader1") if c["entity"] == "case" and c["record"] == shared]
+
+
+# --- what a record may hold --------------------------------------------------------------
+
+def test_times_outside_the_calendar_are_refused(server):
+    cid = leader_case(server)
+    pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "explained"}))
+    far = mk("office1", "callback", changes.new_id("r"), {"case_id": cid, "at": "9999-12-31T23:59:59-14:00",
+                                                          "by": "office1", "method": "phone", "answer": "satisfied"})
+    assert ("at", "date_range") in refused(push(server, "office1", far), 422)
+    early = mk("office1", "case_event", changes.new_id("r"), {"case_id": cid, "kind": "note",
+                                                              "at": "0001-01-01T00:00:00+08:00", "by": "office1"})
+    assert ("at", "date_range") in refused(push(server, "office1", early), 422)
+    naive = mk("office1", "case_event", changes.new_id("r"), {"case_id": cid, "kind": "note",
+                                                              "at": "2026-11-26T09:30:00", "by": "office1"})
+    assert ("at", "datetime") in refused(push(server, "office1", naive), 422)
+    late = mk("office1", "case", cid, {"higher_deadline": "2101-01-01"})
+    assert ("higher_deadline", "date_range") in refused(push(server, "office1", late), 422)
+
+
+def test_nothing_already_stored_can_make_the_exports_or_a_pull_fail(fresh_server):
+    srv = fresh_server
+    cid = leader_case(srv)
+    # records written by an older version, or by hand, that no push would take today
+    conn = sqlite3.connect(srv.db)
+    conn.execute("UPDATE cases SET deadline='2099-02-30', received_on='yesterday', reported_at='9999-12-31T23:59:59-14:00'"
+                 " WHERE id=?", (cid,))
+    conn.execute("INSERT INTO callbacks (id, case_id, at, by, method, answer, _versions) VALUES"
+                 " ('cb-bad', ?, '9999-12-31T23:59:59-14:00', 'office1', 'phone', 'nonsense', '{}')", (cid,))
+    conn.execute("INSERT INTO case_events (id, case_id, kind, at, by, text, _versions) VALUES"
+                 " ('ev-bad', ?, 'progress', '0001-01-01T00:00:00+08:00', 'leader1', 'x', '{}')", (cid,))
+    conn.commit()
+    conn.close()
+    office = auth_headers(srv, "office1")
+    for path in ("ledger/ledger.xlsx?start=2000-01-01&end=2100-12-31", "ledger/ledger.csv",
+                 "ledger/supervision.xlsx", "ledger/monthly.xlsx?year=2026&month=11"):
+        r = httpx.get(f"{srv.url}/api/v1/{path}", headers=office, timeout=60)
+        assert r.status_code == 200, (path, r.text[:300])
+        if path.startswith("ledger/ledger.xlsx") or "supervision" in path:
+            assert zipfile.is_zipfile(io.BytesIO(r.content))
+    for user in ("office1", "leader1"):
+        assert pull_all(srv, user)
+
+
+def test_a_change_comes_from_the_signed_in_device_and_holds_nothing_unknown(server):
+    before = server.fingerprint()
+    other = mk("worker1", "household", changes.new_id("r"), household_fields("g1"), device="dev-worker2")
+    assert ("device", "device") in refused(push(server, "worker1", other), 403)
+    stolen_stamp = mk("worker1", "household", changes.new_id("r"), household_fields("g1"), node="dev-office1")
+    assert ("hlc", "clock") in refused(push(server, "worker1", stolen_stamp), 422)
+    extra = mk("worker1", "household", changes.new_id("r"), household_fields("g1"), note_to_all="看我")
+    assert ("note_to_all", "unknown_key") in refused(push(server, "worker1", extra), 422)
+    field = mk("worker1", "household", changes.new_id("r"), {**household_fields("g1"), "secret": "x"})
+    assert ("secret", "unknown_field") in refused(push(server, "worker1", field), 422)
+    assert server.fingerprint() == before
+    assert "看我" not in json.dumps(pull_all(server, "worker2"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/api/v1/sync/pull", {"cursor": "9" * 30}),
+    ("/api/v1/sync/pull", {"cursor": "-5.abc"}),
+    ("/api/v1/ledger/monthly.xlsx", {"year": 2026, "month": 13}),
+    ("/api/v1/ledger/monthly.xlsx", {"year": 10000, "month": 1}),
+    ("/api/v1/ledger/monthly.xlsx", {"year": -5, "month": 1}),
+    ("/api/v1/ledger/ledger.xlsx", {"start": "2026-02-30"}),
+    ("/api/v1/ledger/ledger.xlsx", {"start": "2026-12-01", "end": "2026-01-01"}),
+    ("/api/v1/ledger/ledger.csv", {"start": "1999-12-31"}),
+])
+def test_parameters_that_used_to_answer_500_get_a_clear_422(server_alive_after, path, params):
+    r = httpx.get(server_alive_after.url + path, params=params, timeout=30,
+                  headers=auth_headers(server_alive_after, "office1"))
+    assert r.status_code == 422, r.text
+    assert set(r.json()) >= {"error", "message"} and r.json()["message"]
+
+
+def test_a_cursor_past_any_sequence_starts_over_rather_than_failing(server_alive_after):
+    r = httpx.get(server_alive_after.url + "/api/v1/sync/pull", params={"cursor": "999999999999999999.ffff"},
+                  headers=auth_headers(server_alive_after, "worker1"), timeout=30)
+    assert r.status_code == 200 and r.json()["reset"] is True
+
+
+@pytest.mark.parametrize("entity", [[1], {"a": 1}, 7, None, True])
+def test_an_entity_that_is_not_a_name_is_refused_naming_it(server_alive_after, entity):
+    srv = server_alive_after
+    ch = mk("worker1", "household", changes.new_id("r"), household_fields("g1"), entity=entity)
+    problems = refused(push(srv, "worker1", ch), 422)
+    assert problems and problems[0][0] == "entity"
+
+
+def test_a_change_with_600000_unknown_fields_gets_a_short_answer(server_alive_after):
+    srv = server_alive_after
+    huge = mk("worker1", "household", changes.new_id("r"), {f"f{i}": 1 for i in range(600_000)})
+    r = push(srv, "worker1", huge)
+    assert refused(r, 422) == [("fields", "too_many_fields")]
+    assert len(r.content) < 2000
+    assert httpx.get(srv.url + "/api/v1/health", timeout=30).status_code == 200
+
+
+def test_a_username_past_its_length_is_refused_before_any_password_check(server_alive_after):
+    r = httpx.post(server_alive_after.url + "/api/v1/auth/login", headers=PROTO, timeout=30,
+                   json={"username": "u" * 10_000, "password": "x", "device_id": "d"})
+    assert r.status_code == 422 and "username" in r.json()["message"]
+
+
+# --- pages, files and what travels -------------------------------------------------------
+
+def test_no_page_can_be_framed_and_the_api_pages_load_nothing_from_outside(server):
+    for path in ("/", "/api/v1/health", "/openapi.json"):
+        r = httpx.get(server.url + path, timeout=30)
+        assert r.status_code == 200
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert "access-control-allow-origin" not in r.headers
+    # the interactive API pages load their scripts from a CDN: they are not served
+    # (the office's own page answers there, as at any other address)
+    docs = httpx.get(server.url + "/docs", timeout=30).text
+    assert "swagger" not in docs.lower() and "cdn." not in docs
+    page = httpx.get(server.url + "/", timeout=30).text
+    assert "https://" not in page and "http://" not in page.replace("http://www.w3.org", "")
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_the_store_and_a_phones_replica_are_private_files(server, tmp_path):
+    replica, client = phone(tmp_path / "phone", server, "worker1")
+    client.sync()
+    for path in (server.db, f"{server.db}-wal", replica.path, f"{replica.path}-wal"):
+        assert _mode(path) == 0o600, (path, oct(_mode(path)))
+    assert _mode(tmp_path / "phone") == 0o700
+
+
+def test_phones_receive_id_numbers_masked_and_the_office_whole(server):
+    hid = changes.new_id("r")
+    members = [{"name": "钱一", "relation": "户主", "id_number": "33070219800101123X"},
+               {"name": "钱二", "relation": "配偶", "id_number": "330702198203035678"}]
+    pushed_ok(server, "office1", mk("office1", "household", hid, {
+        **household_fields("g1", 3), "id_number": "33070219800101123X", "members": members}))
+    mine = [c for c in pull_all(server, "worker1") if c["record"] == hid]
+    text = json.dumps(mine)
+    assert mine and "33070219800101123X" not in text and "330702198203035678" not in text
+    assert mine[0]["fields"]["id_number"] == "3307**********123X"
+    # The worker adds a member, sending back the masked numbers the phone holds:
+    # the server keeps the numbers they stand for.
+    shown = mine[0]["fields"]["members"]
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, {
+        "members": shown + [{"name": "钱三", "relation": "子女", "id_number": "330702201001012345"}]}))
+    stored = json.loads(server.sql("SELECT members FROM households WHERE id=?", (hid,))[0][0])
+    assert [m["id_number"] for m in stored] == ["33070219800101123X", "330702198203035678", "330702201001012345"]
+    whole = [c for c in pull_all(server, "office1") if c["record"] == hid]
+    assert "330702198203035678" in json.dumps(whole)
+    # A masked number that stands for nothing the household holds is refused.
+    bad = mk("worker1", "household", hid, {"id_number": "1111**********2222"})
+    assert ("id_number", "masked") in refused(push(server, "worker1", bad), 422)
+
+
+def test_pulls_failed_sign_ins_and_refused_changes_are_audited_without_content(fresh_server):
+    srv = fresh_server
+    hid = changes.new_id("r")
+    pushed_ok(srv, "worker1", mk("worker1", "household", hid, {**household_fields("g1"), "head_name": "孙审计"}))
+    pull_all(srv, "worker1")
+    refused(push(srv, "worker1", mk("worker1", "case", changes.new_id("r"), case_fields("g2", "worker1"))), 403)
+    httpx.post(srv.url + "/api/v1/auth/login", headers=PROTO, timeout=30,
+               json={"username": "worker2", "password": "wrong-guess", "device_id": "dev-x"})
+    rows = srv.sql("SELECT username, action, detail, device, address FROM audit ORDER BY rowid")
+    actions = {(r[0], r[1]) for r in rows}
+    assert {("worker1", "pull"), ("worker1", "refused"), ("worker2", "login_failed")} <= actions
+    pull = next(r for r in rows if r[1] == "pull")
+    assert "grids=g1" in pull[2] and pull[3] == "dev-worker1" and pull[4] == "127.0.0.1"
+    refusal = next(r for r in rows if r[1] == "refused")
+    assert "forbidden" in refusal[2] and "record:forbidden" in refusal[2]
+    assert not [r for r in rows if "孙审计" in (r[2] or "") or "宅前排水沟" in (r[2] or "")]
+
+
+# --- a case that moves ---------------------------------------------------------------------
+
+def test_a_case_moved_away_leaves_the_visits_seen_through_their_household(server, tmp_path):
+    hid = changes.new_id("r")
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, household_fields("g1", 11)))
+    cid = changes.new_id("r")
+    pushed_ok(server, "office1", mk("office1", "case", cid, case_fields("g1", "office1", household_id=hid)))
+    worker, worker_client = phone(tmp_path / "worker", server, "worker1")
+    worker_client.sync()
+    visit = worker.create("visit", {"grid_id": "g1", "household_id": hid, "case_id": cid, "kind": "household",
+                                    "visited_at": now_iso(), "visitor": "worker1", "seen": "屋顶漏水"}, "worker1")
+    event = worker.create("case_event", {"case_id": cid, "kind": "progress", "at": now_iso(), "by": "worker1",
+                                         "text": "已上门"}, "worker1")
+    assert worker_client.sync().pushed == 2
+    # The office moves the case to the other village's grid.
+    pushed_ok(server, "office1", mk("office1", "case", cid, {"grid_id": "g2"}))
+    worker_client.sync()
+    assert worker.get("case", cid) is None and worker.get("case_event", event["record"]) is None
+    assert worker.get("visit", visit["record"]) is not None        # still seen through the household
+    # A phone signed in afresh in grid g1 holds the same.
+    fresh, fresh_client = phone(tmp_path / "fresh", server, "worker1")
+    fresh_client.sync()
+    assert fresh.get("case", cid) is None and fresh.get("visit", visit["record"]) is not None
+    assert fresh.get("visit", visit["record"]) == worker.get("visit", visit["record"])
