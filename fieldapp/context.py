@@ -19,6 +19,7 @@ class Context(Screens):
         self._on_status: list[Callable] = []
         self._unsubscribe = phone.runner.subscribe(self._status_changed)
         self.geolocator = None   # created by the app once the page exists
+        self.launcher = ft.UrlLauncher()  # kept: a service no one holds is unregistered
         self.root: Callable[[], ft.View] | None = None
 
     @property

@@ -19,6 +19,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "outdated": ("应用版本与服务器不一致，请更新应用", "The app and the server versions differ: update the app"),
     "required_field": ("必填", "Required"),
     "sign_out": ("退出登录", "Sign out"),
+    "call": ("拨打电话", "Call"),
     "sign_out_blocked": ("还有 {n} 条记录未同步，联网同步后才能退出", "{n} records are not synced yet: sync before signing out"),
     # navigation
     "tab_today": ("今日", "Today"),

@@ -1,11 +1,12 @@
-"""Who may see and change what: scope keys, as plain functions.
+"""Who may see what: scope keys, as plain functions (who may *write* what is the
+table in permissions.py).
 
 Every record carries a set of scope keys computed from its fields: `g:<grid>` for
 the grid it belongs to, `u:<leader>` for the leader who owns a case, `*` for the
 public directory (grids, staff). Children of a case (visits made for it, timeline
 events, callbacks) carry the case's keys too. A person's own keys are their grids
-and their name; they see and change a record when the two sets meet. The office
-and the admin see everything.
+and their name; they see a record when the two sets meet. The office and the admin
+see everything.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from functools import cached_property
 
 PUBLIC = "*"
 ALL_SEEING = {"office", "admin"}
-# Fields that only the office sets: who owns a case, and its township reference.
-OFFICE_FIELDS = frozenset({"owner", "ref"})
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,3 @@ def record_keys(entity: str, row: dict | None, case: dict | None = None) -> froz
         if case.get("owner"):
             keys.add(f"u:{case['owner']}")
     return frozenset(keys)
-
-
-def may_write(p: Principal, fields: dict, keys_before: frozenset, keys_after: frozenset) -> bool:
-    """A change is allowed when the record was, and stays, within the writer's scope."""
-    if p.sees_all:
-        return True
-    if OFFICE_FIELDS.intersection(fields):
-        return False
-    mine = p.keys - {PUBLIC}
-    if not keys_after & mine:
-        return False
-    return not keys_before or bool(keys_before & mine)

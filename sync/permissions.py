@@ -14,7 +14,7 @@ machine per role (`TRANSITIONS`), and the references a field must make
 (`check_references`). `docs/security.md` prints the table; the permission-matrix test
 is generated from it.
 
-Scope predicates (`where`, any one of its tuples, every predicate in it):
+Scope predicates (`where`: any one of its tuples, and every predicate in that one):
   grid      the record's grid (before and after the change) is one of the writer's grids
   case      the case (the record itself, or the case it belongs to) is within the
             writer's reach: in one of their grids, or owned by them (holds when there is
@@ -44,7 +44,7 @@ class Grant:
     states: frozenset | None = None  # statuses of the case (itself or parent); None: any
 
     def describe_where(self) -> str:
-        return " | ".join(" & ".join(alt) for alt in self.where)
+        return " or ".join(" and ".join(alt) for alt in self.where)
 
 
 # What a field report holds: the worker's own account of the matter.
@@ -96,7 +96,7 @@ GRANTS: dict[str, dict[str, dict[str, Grant]]] = {
 # Fields that name who did it: the signed-in account, whoever writes.
 AUTHOR_FIELDS = {"case": "reported_by", "visit": "visitor", "case_event": "by", "callback": "by"}
 # Written with the record and never changed.
-SET_ONCE = {"case": frozenset({"reported_by", "reported_at", "channel"})}
+SET_ONCE = {"case": frozenset({"reported_by", "reported_at"})}
 # Written by the township server alone (references are assigned in the commit).
 SERVER_FIELDS = {"case": frozenset({"ref"})}
 # A new case starts at the start of the state machine.
@@ -242,6 +242,44 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             if not (case and case.get("owner") == p.username and case.get("household_id") == hid):
                 errs.append(_err("household_id", "forbidden", user=p.username))
     return errs
+
+
+def table_markdown() -> str:
+    """The table as docs/security.md prints it (a test keeps the two the same)."""
+    lines = ["| entity | action | role | fields it may write | where | case states |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for entity, actions in GRANTS.items():
+        for action in ("create", "update"):
+            for role in ROLES:
+                grant = actions[action].get(role)
+                if grant is None:
+                    continue
+                names = fields_of(entity, action, role)
+                every = names == fields_of(entity, action, "admin") and grant.fields is ALL
+                shown = "all" if every else ", ".join(sorted(names))
+                states = "any" if grant.states is None else ", ".join(sorted(grant.states))
+                lines.append(f"| {entity} | {action} | {role} | {shown} | {grant.describe_where()} | {states} |")
+    lines += ["", "Nothing else: a role, entity and action not listed may not write at all "
+                  "(grid and staff records are written by the server's own commands).", "",
+              "| rule | holds |", "| --- | --- |"]
+    lines.append("| written by the signed-in account | "
+                 + ", ".join(f"{e}.{f}" for e, f in AUTHOR_FIELDS.items()) + " |")
+    lines.append("| set once, at creation | " + ", ".join(f"{e}.{f}" for e, fs in SET_ONCE.items()
+                                                          for f in sorted(fs)) + " |")
+    lines.append("| written by the server alone | " + ", ".join(f"{e}.{f}" for e, fs in SERVER_FIELDS.items()
+                                                                 for f in sorted(fs)) + " |")
+    lines.append("| a new record holds | " + ", ".join(f"{e}.{f} = {' or '.join(sorted(v))}"
+                                                      for (e, f), v in CREATE_VALUES.items()) + " |")
+    for (e, f), by_role in ROLE_CODES.items():
+        lines.append(f"| codes of {e}.{f} | " + "; ".join(f"{r}: {', '.join(sorted(v))}"
+                                                          for r, v in by_role.items()) + "; others: any |")
+    lines.append("| names a leader's account | " + ", ".join(f"{e}.{f}" for e, f in sorted(LEADER_FIELDS)) + " |")
+    lines.append("| a resolved case has | an outcome |")
+    lines += ["", "| role | moves of the state machine it may make |", "| --- | --- |"]
+    for role in ROLES:
+        moves = sorted(TRANSITIONS[role])
+        lines.append(f"| {role} | " + (", ".join(f"{a}→{b}" for a, b in moves) or "none") + " |")
+    return "\n".join(lines) + "\n"
 
 
 def allowed(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,

@@ -98,6 +98,7 @@ OFFICE_STRINGS = {
     "audit_empty": ("没有符合条件的记录。", "No entries match."),
     "n_entries": ("共 {n} 条", "{n} entries"),
     "export_audit": ("导出 CSV", "Export CSV"),
+    "audit_search": ("查询", "Search"),
     "date_format": ("格式应为 2026-11-27", "Write it as 2026-11-27"),
     "end_before_start": ("止日不能早于起日", "The end cannot be before the start"),
     "col_ref": ("编号", "Ref."), "col_date": ("登记日期", "Date"), "col_channel": ("来源", "Channel"),

@@ -20,6 +20,10 @@ def open_household(ctx, hid: str) -> None:
         return
     body = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
 
+    def call(hh: dict) -> None:
+        """The number is shown masked; the phone dials it whole."""
+        ctx.page.run_task(ctx.launcher.launch_url, f"tel:{hh['phone']}")
+
     def fill() -> None:
         hh = ctx.ws.household(hid) or h
         names = ctx.ws.staff_names()
@@ -29,7 +33,9 @@ def open_household(ctx, hid: str) -> None:
             ft.Container(ft.Column([
                 info_row(ctx.t("head"), hh["head_name"]),
                 info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
-                info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
+                ft.Row([ft.Container(info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"), expand=True),
+                        *([ft.IconButton(ft.Icons.CALL, tooltip=ctx.t("call"), on_click=lambda e: call(hh))]
+                          if hh.get("phone") else [])]),
                 info_row(ctx.t("address"), hh["address"]),
                 info_row(ctx.t("members"), members or "—"),
                 info_row(ctx.t("needs"), tags),

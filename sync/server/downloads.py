@@ -94,14 +94,7 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
         raise NotAllowed(kind)
     scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
     out = io.BytesIO()
-    if kind == "audit.csv":
-        from . import audit
-        period = ledger_period(params.get("start"), params.get("end"))
-        with store.lock:
-            rows = audit.query(store.conn, user=params.get("user") or None, action=params.get("action") or None,
-                               since=period.start, until=period.end, limit=1_000_000)
-        audit.write_csv(rows, out)
-    elif kind == "monthly.xlsx":
+    if kind == "monthly.xlsx":
         year, month = report_month(params.get("year"), params.get("month"))
     else:
         period = ledger_period(params.get("start"), params.get("end"))
@@ -112,6 +105,11 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
             (export.write_csv if kind.endswith(".csv") else export.write_xlsx)(rows, out)
         elif kind == "supervision.xlsx":
             export.write_xlsx(export.supervision_rows(store.conn, scope), out, title="领导包案督办台账")
+        elif kind == "audit.csv":
+            from . import audit
+            audit.write_csv(audit.query(store.conn, user=params.get("user") or None,
+                                        action=params.get("action") or None, since=period.start,
+                                        until=period.end, limit=10_000_000), out)
         else:
             export.monthly_report_xlsx(stats.monthly_figures(store.conn, year, month), out, f"{year}年{month}月")
     store.audit(p.username, "export", f"{kind} {json.dumps(params, ensure_ascii=False, sort_keys=True)}",

@@ -72,6 +72,7 @@ def seed(db: str) -> dict:
     st.add_account("wangfang", "王芳", "grid_worker", PW, ["bh-01"])
     st.add_account("lizhen", "李振华", "leader", PW)
     st.add_account("xinfang", "镇信访办", "office", PW)
+    st.add_account("guanli", "系统管理员", "admin", PW)
     households = {
         "hh-1": ("张建国", "白鹤村3组12号", 0.0003, 0.0002, "2026-01-01"),
         "hh-2": ("李秀英", "白鹤村3组15号", 0.0010, -0.0004, None),

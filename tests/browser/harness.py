@@ -70,11 +70,11 @@ class Process:
                 self.proc.wait(5)
 
 
-def server_process(db: str, log_dir: Path, port: int | None = None) -> Process:
+def server_process(db: str, log_dir: Path, port: int | None = None, env: dict | None = None) -> Process:
     port = port or free_port()
     return Process([sys.executable, "-m", "township", "serve", "--db", db, "--host", "127.0.0.1",
                     "--port", str(port), "--log-level", "warning"], port, "/api/v1/health",
-                   log_dir / "server.log")
+                   log_dir / "server.log", env=env)
 
 
 def app_process(data: str, server_url: str, log_dir: Path, name: str) -> Process:

@@ -36,6 +36,7 @@ ACCOUNTS = [
     ("worker2", "grid_worker", ["g2"]),
     ("leader1", "leader", []),
     ("office1", "office", []),
+    ("admin1", "admin", []),
     ("lostphone", "grid_worker", ["g1"]),
 ]
 GRIDS = [("g1", "白鹤村第1网格", "白鹤村"), ("g2", "高山村第1网格", "高山村")]
