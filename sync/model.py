@@ -32,6 +32,8 @@ DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z
 # every later reading (exports, deadlines, time zones) stays within the calendar.
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 MAX_ERRORS = 20  # per change: a change with 600,000 bad fields gets a short answer
+# Characters no one types: a NUL or an escape in a name breaks exports and screens.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ _MESSAGES = {
     "required": ("is required", "必填"),
     "type": ("must be {expected}", "须为{expected_zh}"),
     "too_long": ("must be at most {max_len} characters", "最多{max_len}个字符"),
+    "control": ("must not hold control characters", "含有不可见的控制字符"),
     "too_many": ("must have at most {max_len} items", "最多{max_len}项"),
     "range": ("must be between {min:g} and {max:g}", "须在{min:g}到{max:g}之间"),
     "code": ("must be one of {choices}", "不是有效的选项"),
@@ -288,7 +291,8 @@ def _check_value(f: Field, v) -> FieldError | None:
     k = f.kind
     # the values nearly every change carries, checked without the general path below
     if k == "str" or k == "text":
-        if type(v) is str and 0 < len(v) <= f.max_len and (not f.required or not v.isspace()):
+        if (type(v) is str and 0 < len(v) <= f.max_len and (not f.required or not v.isspace())
+                and not CONTROL_RE.search(v)):
             return None
     elif k == "code":
         if type(v) is str and v in f.table:
@@ -308,6 +312,8 @@ def _check_value(f: Field, v) -> FieldError | None:
                 return _err(f.name, "code", choices=", ".join(f.table))
         elif len(v) > f.max_len and k in ("str", "text", "id"):
             return _err(f.name, "too_long", max_len=f.max_len)
+        if k in ("str", "text") and CONTROL_RE.search(v):
+            return _err(f.name, "control")
         if k == "id" and not ID_RE.match(v):
             return _err(f.name, "id")
         if k == "date":
@@ -340,10 +346,13 @@ def _check_value(f: Field, v) -> FieldError | None:
                 return _err(f.name, "code", choices=", ".join(f.table))
         elif any(len(x) > 200 for x in v):
             return _err(f.name, "too_long", max_len=200)
+        elif any(CONTROL_RE.search(x) for x in v):
+            return _err(f.name, "control")
         return None
     if k == "members":
         if not isinstance(v, list) or not all(
-                isinstance(m, dict) and all(isinstance(x, str) and len(x) <= 60 for x in m.values())
+                isinstance(m, dict) and all(isinstance(x, str) and len(x) <= 60 and not CONTROL_RE.search(x)
+                                            for x in m.values())
                 and set(m) <= {"name", "relation", "id_number", "note"} for m in v):
             return _err(f.name, "type", expected="a list of members")
         if len(v) > f.max_len:

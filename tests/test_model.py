@@ -159,3 +159,13 @@ def test_check_clock_accepts_a_stamp_minutes_ahead_or_hours_behind():
 def test_check_fields_refuses_an_edit_of_an_appended_record():
     ch = {"entity": "case_event", "fields": {"text": "改一下"}}
     assert [(e.field, e.rule) for e in changes.check_fields(ch, existing=True)] == [("record", "append_only")]
+
+
+@pytest.mark.parametrize("fields", [{"head_name": "王\x00五"}, {"note": "a\x1bb"}, {"members": [{"name": "x\x07"}]}])
+def test_control_characters_are_refused_naming_the_field(fields):
+    (err,) = validate_fields(ENTITIES["household"], fields, creating=False)
+    assert err.field == next(iter(fields)) and err.rule in ("control", "type")
+
+
+def test_newlines_and_tabs_in_text_are_kept():
+    assert validate_fields(ENTITIES["household"], {"note": "第一行\n第二行\t完"}, creating=False) == []

@@ -27,7 +27,10 @@ def open_case(ctx, cid: str) -> None:
         ctx.ws.mark_seen(cid) if hasattr(ctx.ws, "mark_seen") else None
         title.value = c.get("title") or c["description"][:16]
         dl, dl_colour = deadline_text(ctx, c.get("deadline"))
-        can_act = c.get("owner") == ctx.ws.username and c.get("status") not in ("resolved", "called_back", "closed")
+        # What the write rules let this person do here (sync/permissions.py): the screen
+        # offers nothing the server would refuse.
+        may_visit, may_progress, may_resolve = (ctx.ws.may_home_visit(c), ctx.ws.may_progress(c),
+                                                ctx.ws.may_resolve(c))
         body.controls = [ft.Container(ft.Column([
             ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
                     ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
@@ -53,15 +56,16 @@ def open_case(ctx, cid: str) -> None:
                                                ("status", "risk", "owner", "deadline", "outcome") else x["field"],
                                                value=x["value"], author=names.get(x["author"], x["author"])),
                                          color=ft.Colors.ORANGE_900) for x in conflicts)
-        if can_act:
-            body.controls.append(ft.Container(ft.Row([
-                ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
-                                on_click=lambda e: open_visit_form(ctx, case=c)),
-                ft.OutlinedButton(ctx.t("add_progress"), icon=ft.Icons.NOTES, height=TOUCH,
-                                  on_click=lambda e: progress_dialog()),
-                ft.OutlinedButton(ctx.t("resolve"), icon=ft.Icons.TASK_ALT, height=TOUCH,
-                                  on_click=lambda e: resolve_dialog()),
-            ], wrap=True), padding=ft.Padding.symmetric(horizontal=16)))
+        actions = [
+            *([ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
+                               on_click=lambda e: open_visit_form(ctx, case=c))] if may_visit else []),
+            *([ft.OutlinedButton(ctx.t("add_progress"), icon=ft.Icons.NOTES, height=TOUCH,
+                                 on_click=lambda e: progress_dialog())] if may_progress else []),
+            *([ft.OutlinedButton(ctx.t("resolve"), icon=ft.Icons.TASK_ALT, height=TOUCH,
+                                 on_click=lambda e: resolve_dialog())] if may_resolve else []),
+        ]
+        if actions:
+            body.controls.append(ft.Container(ft.Row(actions, wrap=True), padding=ft.Padding.symmetric(horizontal=16)))
         body.controls.append(header(ctx.t("timeline")))
         items = ctx.ws.timeline(cid)
         if not items:
@@ -81,7 +85,12 @@ def open_case(ctx, cid: str) -> None:
                 text.error = ctx.t("required_field")
                 ctx.page.update()
                 return
-            ctx.ws.add_progress(cid, text.value.strip())
+            try:
+                ctx.ws.add_progress(cid, text.value.strip())
+            except ValidationError as err:
+                text.error = err.errors[0].message(ctx.lang) if err.errors else str(err)
+                ctx.page.update()
+                return
             ctx.page.pop_dialog()
             ctx.wrote()
             fill()
@@ -104,7 +113,7 @@ def open_case(ctx, cid: str) -> None:
             try:
                 ctx.ws.resolve_case(cid, outcome.value, method.value.strip())
             except ValidationError as err:
-                msg.value = str(err)
+                msg.value = "；".join(e.message(ctx.lang) for e in err.errors) or str(err)
                 ctx.page.update()
                 return
             ctx.page.pop_dialog()

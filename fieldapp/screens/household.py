@@ -33,16 +33,17 @@ def open_household(ctx, hid: str) -> None:
             ft.Container(ft.Column([
                 info_row(ctx.t("head"), hh["head_name"]),
                 info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
-                ft.Row([ft.Container(info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"), expand=True),
-                        *([ft.IconButton(ft.Icons.CALL, tooltip=ctx.t("call"), on_click=lambda e: call(hh))]
-                          if hh.get("phone") else [])]),
+                info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
                 info_row(ctx.t("address"), hh["address"]),
                 info_row(ctx.t("members"), members or "—"),
                 info_row(ctx.t("needs"), tags),
             ], spacing=8), padding=16),
-            ft.Container(ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
-                                         on_click=lambda e: open_visit_form(ctx, household=hh)),
-                         padding=ft.Padding.symmetric(horizontal=16)),
+            ft.Container(ft.Row([
+                ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
+                                on_click=lambda e: open_visit_form(ctx, household=hh)),
+                *([ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH, on_click=lambda e: call(hh))]
+                  if hh.get("phone") else [])], wrap=True),
+                padding=ft.Padding.symmetric(horizontal=16)),
             header(ctx.t("visits")),
         ]
         vs = ctx.ws.household_visits(hid)

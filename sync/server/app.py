@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from .. import changes, clock
 from ..access import Principal
@@ -39,6 +40,9 @@ MAX_PAGE = 5000                  # changes per pull page
 # Password checks at once: scrypt takes ~16 MB and ~70 ms each; more at a time than
 # cores only queues them in memory and takes the CPU from the syncs.
 LOGIN_SLOTS = max(1, min(4, os.cpu_count() or 1))
+# [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
+# must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class ApiError(Exception):
@@ -54,6 +58,26 @@ def client_address(request: Request) -> str:
     """The caller's address as uvicorn gives it (the proxy's header when the proxy is
     trusted: `gridbook serve --trusted-proxy`)."""
     return request.client.host if request.client else ""
+
+
+class NotServed:
+    """Under /api only the API answers: a path it does not have, or a method a path does
+    not take, is an error in the one shape (not the screens' page, nor their
+    {"detail": ...}). An ASGI app, so that its route takes every method."""
+
+    def __init__(self, routes: list):
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        allow = sorted({meth for r in self.routes if r.matches(scope)[0] is not Match.NONE
+                        for meth in r.methods})
+        if allow:
+            answer = JSONResponse({"error": "method_not_allowed",
+                                   "message": f"this path takes {', '.join(allow)}, not {scope['method'][:20]}"},
+                                  status_code=405, headers={"Allow": ", ".join(allow)})
+        else:
+            answer = _error(404, "not_found", "no such API route: see /openapi.json")
+        await answer(scope, receive, send)
 
 
 def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
@@ -224,9 +248,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     @app.get("/api/v1/ledger/{kind}", tags=["office"], response_class=Response,
              responses={200: m.FILE_CONTENT, **m.errors(400, 401, 403, 404, 422, 426)})
     def export_with_token(kind: m.ExportKind,
-                          start: str | None = Query(default=None, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                          start: str | None = Query(default=None, max_length=10, pattern=DAY_PATTERN,
                                                     description="ledgers: first day, YYYY-MM-DD (default 1 January)"),
-                          end: str | None = Query(default=None, max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                          end: str | None = Query(default=None, max_length=10, pattern=DAY_PATTERN,
                                                   description="ledgers: last day, YYYY-MM-DD (default 31 December)"),
                           year: int | None = Query(default=None, ge=2000, le=2100, description="monthly report"),
                           month: int | None = Query(default=None, ge=1, le=12, description="monthly report"),
@@ -235,6 +259,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
             raise ApiError(403, "forbidden", "the ledger is for the township office")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v is not None}
         return _file(p, kind.value, params)
+
+    # After the API's routes and before the screens' mount: the rest of /api is answered
+    # by the API, not by the screens.
+    not_served = NotServed([r for r in app.routes if r.path.startswith("/api/")])
+    for path in ("/api", "/api/{rest:path}"):
+        app.router.routes.append(Route(path, not_served, include_in_schema=False))
 
     if ui is not None:
         screens = ui(db_path, tickets, throttle)
