@@ -123,6 +123,7 @@ SIGNALS = _t(
     ("level_skipping", "越级访", "level-skipping petition"),
     ("criminal", "民转刑风险", "risk of turning criminal"),
     ("extreme", "扬言极端", "threat of extreme acts"),
+    ("beijing", "进京非访", "irregular petition in Beijing"),
 )
 
 EVENT_KINDS = _t(
@@ -140,6 +141,17 @@ EVENT_KINDS = _t(
     ("merge", "合并", "merged"),
     ("reopen", "重办", "reopened"),
     ("callback", "回访", "callback"),
+    ("notice", "告知", "petitioner told"),
+    ("document", "文书", "document issued"),
+    ("review", "复查", "review"),
+    ("recheck", "复核", "re-review"),
+)
+
+# What a review (复查) or re-review (复核) decided about the opinion (art. 35, 36).
+REVIEW_OUTCOMES = _t(
+    ("upheld", "维持", "upheld"),
+    ("changed", "变更", "changed"),
+    ("revoked", "撤销", "revoked"),
 )
 
 CALLBACK_METHODS = _t(

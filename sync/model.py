@@ -116,6 +116,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("seen", "text", max_len=4000),
         Field("requests", "text", max_len=4000),
         Field("needs_found", "codes", table=codes.NEEDS, max_len=20),
+        Field("cards", "int", min=0, max=1000),    # 明白卡 handed out on the visit
     )),
     Entity("case", fields=(
         Field("grid_id", "id", required=True, max_len=64),
@@ -154,6 +155,18 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("consulted_on", "date"),             # the joint consultation (会商)
         Field("resolved_on", "date"),
         Field("merged_into", "id", max_len=64),          # a duplicate, folded into this case
+        Field("notice_sent_on", "date"),           # the petitioner told (art. 23)
+        Field("visitors", "int", min=1, max=10_000),  # people who came (a group visit: more than 5)
+        Field("litigation", "bool"),               # 涉法涉诉
+        # after the written opinion: 复查 (art. 35) and 复核 (art. 36)
+        Field("review_requested_on", "date"),
+        Field("review_due", "date"),
+        Field("review_answered_on", "date"),
+        Field("review_outcome", "code", table=codes.REVIEW_OUTCOMES),
+        Field("recheck_requested_on", "date"),
+        Field("recheck_due", "date"),
+        Field("recheck_answered_on", "date"),
+        Field("recheck_outcome", "code", table=codes.REVIEW_OUTCOMES),
     )),
     Entity("case_event", append_only=True, parent="case_id", fields=(
         Field("case_id", "id", required=True, max_len=64),
@@ -222,11 +235,19 @@ _MESSAGES = {
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
     "merged_self": ("cannot name the case itself", "不能并入自身"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
+    "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
+    "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
     "masked": ("is a masked number that stands for none this record holds: type the whole number",
                "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
             "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象"}
+# Labels of the dates the office's rules compare (statute.DATE_ORDER), for messages
+# that name the other field; the screens' own labels are in fieldapp/i18n.py.
+DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", "consulted_on": "会商日期",
+                  "resolved_on": "办结日期", "higher_deadline": "上级要求办结日期", "notice_sent_on": "告知日期",
+                  "review_requested_on": "申请复查日期", "review_answered_on": "复查答复日期",
+                  "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
              "case_event": "办理记录", "callback": "回访"}
 # params naming a code: shown by its label, so a person reads 已结案, not "closed"
@@ -247,6 +268,8 @@ class FieldError:
             p["expected_zh"] = _TYPE_ZH.get(p["expected"], p["expected"])
         if "entity" in p:
             p["entity_zh"] = ENTITY_ZH.get(p["entity"], p["entity"])
+        if "other" in p:
+            p["other_zh"] = DATE_LABELS_ZH.get(p["other"], p["other"])
         for name, table in _LABELLED.items():
             if name in p:
                 p[f"{name}_en"] = codes.label(table, p[name], "en")

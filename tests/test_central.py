@@ -151,3 +151,34 @@ def test_a_worker_given_other_grids_starts_over_keeping_only_unsent_work(store, 
     assert held == {"hh-g2", unsent["record"]}     # the old grid gone, the new one whole, unsent kept
     assert phone.pending_count() == 1
     assert client.account()["grids"] == ["g2"]      # the screens show the new grids
+
+
+def test_references_never_repeat_after_the_demo_wrote_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    from sync.server.demo import seed
+    from sync.server.office import CentralWorkspace
+    db = str(tmp_path / "demo.db")
+    seed(db, households_per_grid=10)
+    st = CentralStore(db)
+    before = {r[0] for r in st.conn.execute("SELECT ref FROM cases")}
+    ws = CentralWorkspace(st, {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []})
+    cid = ws.register_matter({"channel": "visit", "category": "10", "grid_id": "bh-01", "description": "欠薪"})
+    ref = ws.case(cid)["ref"]
+    assert ref and ref not in before
+    assert st.conn.execute("SELECT count(*) FROM cases WHERE ref=?", (ref,)).fetchone()[0] == 1
+
+
+def test_a_store_with_repeated_references_is_healed_when_opened(store):
+    row = store.get("case", "case-g2")
+    store.server_write("case", "case-b", {k: v for k, v in row.items() if v is not None and k not in ("id", "ref")},
+                       author="office")
+    x = store.conn.execute
+    x("DROP INDEX cases_ref_unique")
+    x("UPDATE cases SET ref='金山-2026-0007'")            # as the demo used to leave them
+    x("DELETE FROM server_meta WHERE key LIKE 'ref:%'")
+    reopened = CentralStore(store.path)
+    refs = sorted(r[0] for r in reopened.conn.execute("SELECT ref FROM cases"))
+    assert refs == ["金山-2026-0007", "金山-2026-0008"]
+    assert reopened.conn.execute("SELECT 1 FROM sqlite_master WHERE name='cases_ref_unique'").fetchone()
+    # the renumbered one reaches the phones of its grid as a reference
+    assert x("SELECT count(*) FROM log WHERE change_id LIKE 'ref:%'").fetchone()[0] >= 3

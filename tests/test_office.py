@@ -22,10 +22,9 @@ def ws(tmp_path, monkeypatch):
     return CentralWorkspace(st, OFFICE)
 
 
-def matter(ws, **over) -> str:
+def matter(ws, on=dt.date(2026, 1, 20), **over) -> str:
     return ws.register_matter({"channel": "visit", "category": "10", "grid_id": "g1",
-                               "parties": ["赵师傅"], "description": "拖欠工资", **over},
-                              on=dt.date(2026, 1, 20))
+                               "parties": ["赵师傅"], "description": "拖欠工资", **over}, on=on)
 
 
 def test_registration_gets_a_reference_and_a_computed_register_by_date(ws):
@@ -103,7 +102,7 @@ def test_a_grid_worker_at_the_browser_cannot_assign_an_owner(ws):
 
 
 def test_overdue_and_due_soon_lists(ws):
-    late, soon, later = matter(ws), matter(ws), matter(ws)
+    late, soon, later = matter(ws, on=dt.date(2025, 11, 30)), matter(ws, on=dt.date(2026, 1, 2)), matter(ws)
     on = dt.date(2026, 3, 1)
     ws.accept(late, on=dt.date(2025, 12, 1))
     ws.accept(soon, on=dt.date(2026, 1, 3))      # due 2026-03-04

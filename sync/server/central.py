@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import access, changes, clock, merge, permissions, privacy
+from .. import access, changes, clock, merge, permissions, privacy, statute
 from . import auth
 from ..access import Principal
 from ..model import ENTITIES, _err
@@ -56,6 +56,20 @@ def _rejected(code: str, errors) -> dict:
             "errors": changes.error_list(errors)}
 
 
+def township_today(now_ms: int):
+    """The township's calendar day (China Standard Time) at that instant."""
+    import datetime as dt
+    return dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone(dt.timedelta(hours=8))).date()
+
+
+def _ref_number(ref: str) -> tuple[str | None, int]:
+    """("2026", 12) from 金山-2026-0012; (None, 0) from anything else."""
+    parts = str(ref).rsplit("-", 2)
+    if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) == 4 and parts[2].isdigit():
+        return parts[1], int(parts[2])
+    return None, 0
+
+
 class WriteRefused(ValueError):
     """A write made on the server broke a rule; `result` says which, as a push would."""
 
@@ -76,6 +90,8 @@ class CentralStore(Replica):
         self.now = now
         st = json.loads(self._meta("clock") or "[0, 0]")
         self.clock = clock.HLC(SERVER_DEVICE, st[0], st[1], 0, now)
+        with self.lock, self.transaction():
+            self._heal_refs()
 
     def _create_tables(self) -> None:
         x = self.conn.execute
@@ -322,7 +338,11 @@ class CentralStore(Replica):
         """Every matter gets a township reference (金山-2026-0001), also one first
         reported on a phone with no signal. The server alone writes it, once, into the
         row: it needs no merge and travels as a `refs` entry of the pull (log id
-        "ref:<case>"), not as a change. Returns (case id, scope keys) to log."""
+        "ref:<case>"), not as a change. Returns (case id, scope keys) to log.
+
+        The counter of a year never falls behind a reference already present, whoever
+        wrote it (the demo and imports write theirs): a written one moves it on, and a
+        unique index on cases.ref makes a repeat impossible."""
         counters: dict[str, int] = {}
         prefix, out = None, []
         for ch, _ in accepted:
@@ -330,12 +350,17 @@ class CentralStore(Replica):
             if ch["entity"] != "case" or key not in cache:
                 continue
             row, ver, existed = cache[key]
+            if isinstance(ch["fields"].get("ref"), str):  # written by the server's own commands
+                year, n = _ref_number(ch["fields"]["ref"])
+                if year:
+                    counters[year] = max(counters.get(year) or self._ref_counter(year), n)
+                continue
             if existed or row.get("ref"):
                 continue
             year = (row.get("reported_at") or "")[:4]
             year = year if year.isdigit() else str(clock.wall_ms() // 31_557_600_000 + 1970)
             if year not in counters:
-                counters[year] = int(self._meta(f"ref:{year}") or 0)
+                counters[year] = self._ref_counter(year)
             counters[year] += 1
             prefix = prefix or self._ref_prefix()
             row["ref"] = f"{prefix}-{year}-{counters[year]:04d}"
@@ -343,6 +368,42 @@ class CentralStore(Replica):
         for year, n in counters.items():
             self._set_meta(f"ref:{year}", str(n))
         return out
+
+    def _ref_counter(self, year: str) -> int:
+        return int(self._meta(f"ref:{year}") or 0)
+
+    def _heal_refs(self) -> None:
+        """A store from before the unique index: the demo wrote references without moving
+        the counter, so a later matter could repeat one. Each repeat but the first is
+        numbered anew (its phones learn it like any reference), every year's counter is
+        moved past the highest reference present, and the index is made."""
+        x = self.conn.execute
+        if x("SELECT 1 FROM sqlite_master WHERE name='cases_ref_unique'").fetchone():
+            return
+        highest: dict[str, int] = {}
+        for (ref,) in x("SELECT ref FROM cases WHERE ref IS NOT NULL"):
+            year, n = _ref_number(ref)
+            if year:
+                highest[year] = max(highest.get(year, 0), n)
+        for year, n in highest.items():
+            if n > self._ref_counter(year):
+                self._set_meta(f"ref:{year}", str(n))
+        repeats = x("SELECT id, ref FROM cases WHERE ref IN (SELECT ref FROM cases WHERE ref IS NOT NULL"
+                    " GROUP BY ref HAVING count(*) > 1) ORDER BY ref, rowid").fetchall()
+        seen, renumbered = set(), []
+        for cid, ref in repeats:
+            if ref not in seen:
+                seen.add(ref)
+                continue
+            year, _ = _ref_number(ref)
+            year = year or str(clock.wall_ms() // 31_557_600_000 + 1970)
+            n = self._ref_counter(year) + 1
+            self._set_meta(f"ref:{year}", str(n))
+            new = f"{self._ref_prefix()}-{year}-{n:04d}"
+            x("UPDATE cases SET ref=? WHERE id=?", (new, cid))
+            renumbered.append((cid, access.record_keys("case", self.get("case", cid))))
+        self._log_entries(REF, renumbered)
+        x("CREATE UNIQUE INDEX cases_ref_unique ON cases(ref) WHERE ref IS NOT NULL")
 
     # --- push -----------------------------------------------------------------------
     def push(self, p: Principal, batch: list, server_side: bool = False, address: str = "") -> PushResult:
@@ -485,6 +546,11 @@ class CentralStore(Replica):
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache))
             if errs:
                 return _rejected("forbidden", errs)
+            if entity == "case":
+                errs = [_err(f, rule, other=other) for f, rule, other in
+                        statute.date_problems(row0 or {}, ch["fields"], township_today(now))]
+                if errs:
+                    return _rejected("invalid", errs)
         row, ver = merge.merge_change(row0, ver0, ch)
         keys_before = access.record_keys(entity, row0, case)
         keys_after = access.record_keys(entity, row, case)

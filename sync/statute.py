@@ -1,0 +1,235 @@
+"""The time limits of 信访工作条例 (2022) that run around a matter, as plain functions:
+what is due by when, which deadline applies, the stages after the written opinion
+(复查, 复核), and the order dates must keep. Calendar days (../shared/domain.md).
+
+No I/O and no clock: every function takes the matter as a dict and, where it needs
+one, `today`. rules.py holds the handling period itself (60 days, one extension),
+the state machine, grading and rates; the screens, the verbs, the lists and the
+figures all ask here, so each limit is computed in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .rules import OPEN_STATUSES, REGISTER_DAYS, as_date, handle_by
+
+NOTICE_DAYS = 15            # art. 23: tell the petitioner it was received, and how it will be handled
+REVIEW_REQUEST_DAYS = 30    # art. 35: the petitioner may ask for 复查 within 30 days of the opinion
+REVIEW_ANSWER_DAYS = 30     # ... and is answered within 30 days
+RECHECK_REQUEST_DAYS = 30   # art. 36: 复核 within 30 days of the 复查 opinion
+RECHECK_ANSWER_DAYS = 30    # ... answered within 30 days; then the same claim is not accepted again
+FINISHED = ("resolved", "called_back", "closed")
+
+
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def received(case: dict) -> dt.date | None:
+    """The day the matter entered the office's ledger (or, before, the day it was reported)."""
+    return as_date(case.get("received_on")) or as_date(case.get("reported_at"))
+
+
+# --- 15 days to register and route (art. 22), 15 to tell the petitioner (art. 23) ------------
+
+def register_due(case: dict) -> dt.date | None:
+    day = as_date(case.get("register_by"))
+    if day is None and received(case):
+        day = received(case) + _days(REGISTER_DAYS)
+    return day
+
+
+def register_overdue(case: dict, today: dt.date) -> bool:
+    """Still waiting to be accepted or declined after its 15 days (a merged duplicate is
+    the other matter's business)."""
+    due = register_due(case)
+    return (case.get("status") == "reported" and not case.get("merged_into")
+            and due is not None and due < today)
+
+
+def notice_due(case: dict) -> dt.date | None:
+    day = received(case)
+    return day + _days(NOTICE_DAYS) if day else None
+
+
+def notice_overdue(case: dict, today: dt.date) -> bool:
+    """The petitioner has not been told, and the 15 days are over."""
+    due = notice_due(case)
+    return (not case.get("notice_sent_on") and not case.get("merged_into")
+            and due is not None and due < today)
+
+
+# --- the handling period and a higher body's deadline ----------------------------------------
+
+def statutory_deadline(case: dict) -> dt.date | None:
+    accepted = as_date(case.get("accepted_on"))
+    return handle_by(accepted, case.get("extended_days") or 0) if accepted else None
+
+
+def deadline(accepted: dt.date, extended_days: int = 0, higher: dt.date | None = None,
+             today: dt.date | None = None) -> tuple[dt.date, str]:
+    """(the deadline that applies, "statute" or "higher"): the earlier of the statutory
+    period and a higher body's deadline, when that one is still to come (an expired
+    higher deadline does not shorten a fresh period: see `reopen`)."""
+    statutory = handle_by(accepted, extended_days)
+    if higher is not None and higher < statutory and (today is None or higher >= today):
+        return higher, "higher"
+    return statutory, "statute"
+
+
+def deadline_source(case: dict) -> str | None:
+    """Which limit the matter's stored deadline is: "higher", "statute", or None."""
+    due = as_date(case.get("deadline"))
+    if due is None:
+        return None
+    higher = as_date(case.get("higher_deadline"))
+    return "higher" if higher is not None and due == higher and due != statutory_deadline(case) else "statute"
+
+
+def reopen(today: dt.date, higher: dt.date | None = None) -> dict:
+    """The fields of a matter taken up again (an unsatisfied callback, a review): a fresh
+    handling period from today, its one extension available again."""
+    due, _ = deadline(today, 0, higher, today)
+    return {"accepted_on": today.isoformat(), "deadline": due.isoformat(), "extended_days": 0}
+
+
+# --- after the written opinion: 复查 and 复核 --------------------------------------------------
+
+def opinion_day(case: dict) -> dt.date | None:
+    """The day of the written opinion (信访处理意见书): the day the matter was resolved."""
+    return as_date(case.get("resolved_on"))
+
+
+def stage(case: dict) -> str | None:
+    """None (handling), "review" (复查 asked), "recheck" (复核 asked) or "final"."""
+    if case.get("recheck_answered_on"):
+        return "final"
+    if case.get("recheck_requested_on"):
+        return "recheck"
+    if case.get("review_requested_on"):
+        return "review"
+    return None
+
+
+def review_window(case: dict) -> tuple[dt.date, dt.date] | None:
+    """(first, last) day the petitioner may ask for 复查: from the opinion, 30 days."""
+    day = opinion_day(case)
+    return (day, day + _days(REVIEW_REQUEST_DAYS)) if day else None
+
+
+def recheck_window(case: dict) -> tuple[dt.date, dt.date] | None:
+    day = as_date(case.get("review_answered_on"))
+    return (day, day + _days(RECHECK_REQUEST_DAYS)) if day else None
+
+
+def answer_due(requested: dt.date) -> dt.date:
+    """复查 and 复核 are each answered within 30 days of the request."""
+    return requested + _days(REVIEW_ANSWER_DAYS)
+
+
+def may_request(case: dict, kind: str, on: dt.date) -> str | None:
+    """None when a request for 复查 ("review") or 复核 ("recheck") made on that day is
+    within the law; else the reason, as a rule code (see RULE_WORDS)."""
+    if kind == "review":
+        if case.get("status") not in FINISHED or opinion_day(case) is None:
+            return "no_opinion"
+        if stage(case) is not None:
+            return "review_exists"
+        window = review_window(case)
+    else:
+        if stage(case) != "review" or not case.get("review_answered_on"):
+            return "no_review_answer"
+        window = recheck_window(case)
+    if on < window[0]:
+        return "before_opinion"
+    if on > window[1]:
+        return "window_closed"
+    return None
+
+
+def answer_overdue(case: dict, today: dt.date) -> bool:
+    """A 复查 or 复核 asked for and not answered within its 30 days."""
+    st = stage(case)
+    if st == "review" and not case.get("review_answered_on"):
+        due = as_date(case.get("review_due"))
+    elif st == "recheck" and not case.get("recheck_answered_on"):
+        due = as_date(case.get("recheck_due"))
+    else:
+        return False
+    return due is not None and due < today
+
+
+def is_final(case: dict) -> bool:
+    """复核 answered: the same claim is not accepted again (art. 36)."""
+    return stage(case) == "final"
+
+
+# --- overdue, all limits together -------------------------------------------------------------
+
+def overdue_reasons(case: dict, today: dt.date) -> list[str]:
+    """Every limit the matter has passed: "register" (art. 22), "notice" (art. 23),
+    "handling" (arts. 31, 34, or the higher body's), "answer" (arts. 35, 36)."""
+    out = []
+    if register_overdue(case, today):
+        out.append("register")
+    if notice_overdue(case, today):
+        out.append("notice")
+    due = as_date(case.get("deadline"))
+    if case.get("status") in OPEN_STATUSES and case.get("status") != "reported" and due is not None and due < today:
+        out.append("handling")
+    if answer_overdue(case, today):
+        out.append("answer")
+    return out
+
+
+# --- the order dates keep ---------------------------------------------------------------------
+
+# (later field, earlier field): a matter is received before it is accepted, consulted on,
+# resolved; a higher body's deadline is not before the matter reached the township.
+DATE_ORDER = (
+    ("accepted_on", "received_on"), ("consulted_on", "received_on"), ("consulted_on", "accepted_on"),
+    ("resolved_on", "accepted_on"), ("higher_deadline", "received_on"), ("notice_sent_on", "received_on"),
+    ("review_requested_on", "resolved_on"), ("review_answered_on", "review_requested_on"),
+    ("recheck_requested_on", "review_answered_on"), ("recheck_answered_on", "recheck_requested_on"),
+)
+# Days that cannot be in the future: things that have happened.
+HAPPENED = ("received_on", "accepted_on", "consulted_on", "resolved_on", "notice_sent_on",
+            "review_requested_on", "review_answered_on", "recheck_requested_on", "recheck_answered_on")
+
+
+def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+    """(field, rule, the other field) for each date this write sets out of order: a
+    consultation dated before the matter was received, a higher deadline before it
+    reached the township, a day that has not come yet. Only the fields written are
+    judged (a record from before is not refused for what it already held)."""
+    after = {**case, **changed}
+    out = []
+    for later, earlier in DATE_ORDER:
+        if later not in changed and earlier not in changed:
+            continue
+        a, b = as_date(after.get(later)), as_date(after.get(earlier))
+        if a is not None and b is not None and a < b:
+            field = later if later in changed else earlier
+            out.append((field, "date_before", earlier if field == later else later))
+    for name in HAPPENED:
+        if name in changed and (as_date(changed[name]) or today) > today + _days(1):
+            out.append((name, "date_future", ""))
+    return out
+
+
+# --- 倒排时间节点, ticked as the steps are done ------------------------------------------------
+
+STEP_DONE = {"plan": "consulted_on", "resolve": "resolved_on", "reply": "resolved_on"}
+
+
+def milestone_progress(case: dict, milestones: list, has_progress: bool, today: dt.date) -> list[dict]:
+    """The milestones worked back from the deadline (rules.milestones), each with whether
+    its step is done and whether it is late: the plan by the consultation, the plan's
+    work by a progress entry, the resolution and the written reply by the resolution."""
+    out = []
+    for key, label, day in milestones:
+        done = has_progress if key == "action" else bool(case.get(STEP_DONE[key]))
+        out.append({"key": key, "label": label, "day": day, "done": done, "late": not done and day < today})
+    return out
+

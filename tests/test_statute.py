@@ -1,0 +1,140 @@
+"""The statute's time limits around a matter (sync/statute.py), with dates across month
+and year ends."""
+
+import datetime as dt
+
+from sync import rules, statute
+
+D = dt.date
+
+
+def matter(**over):
+    return {"status": "reported", "received_on": "2026-12-20", "register_by": "2027-01-04", **over}
+
+
+# --- art. 22: 15 days to register and route --------------------------------------------------
+
+def test_register_overdue_after_its_15_days_across_the_year_end():
+    m = matter()
+    assert statute.register_due(m) == D(2027, 1, 4)
+    assert not statute.register_overdue(m, D(2027, 1, 4))      # the last day is in time
+    assert statute.register_overdue(m, D(2027, 1, 5))
+
+
+def test_register_overdue_only_while_waiting_to_be_accepted():
+    assert not statute.register_overdue(matter(status="accepted"), D(2027, 3, 1))
+    assert not statute.register_overdue(matter(merged_into="c-2"), D(2027, 3, 1))
+
+
+def test_register_due_from_the_report_day_when_never_registered():
+    m = {"status": "reported", "reported_at": "2026-01-25T09:00:00+08:00"}
+    assert statute.register_due(m) == D(2026, 2, 9)
+
+
+# --- art. 23: the petitioner told within 15 days ---------------------------------------------
+
+def test_notice_due_15_days_after_receipt_across_a_month_end():
+    m = matter(received_on="2026-01-20")
+    assert statute.notice_due(m) == D(2026, 2, 4)
+    assert not statute.notice_overdue(m, D(2026, 2, 4))
+    assert statute.notice_overdue(m, D(2026, 2, 5))
+    assert not statute.notice_overdue({**m, "notice_sent_on": "2026-01-30"}, D(2026, 3, 1))
+
+
+def test_a_declined_matter_still_owes_its_notice():
+    assert statute.notice_overdue(matter(status="declined", received_on="2026-01-01"), D(2026, 2, 1))
+
+
+# --- the handling period and a higher body's deadline ----------------------------------------
+
+def test_the_earlier_of_the_statute_and_a_higher_bodys_deadline_applies_and_says_which():
+    assert statute.deadline(D(2026, 11, 1)) == (D(2026, 12, 31), "statute")
+    assert statute.deadline(D(2026, 11, 1), higher=D(2026, 12, 10)) == (D(2026, 12, 10), "higher")
+    assert statute.deadline(D(2026, 11, 1), higher=D(2027, 2, 1)) == (D(2026, 12, 31), "statute")
+    assert statute.deadline(D(2026, 12, 15), 30) == (D(2027, 3, 15), "statute")
+
+
+def test_deadline_source_tells_a_higher_deadline_from_the_statutes():
+    m = {"accepted_on": "2026-11-01", "deadline": "2026-12-10", "higher_deadline": "2026-12-10"}
+    assert statute.deadline_source(m) == "higher"
+    assert statute.deadline_source({**m, "deadline": "2026-12-31"}) == "statute"
+    assert statute.deadline_source({"accepted_on": "2026-11-01"}) is None
+
+
+def test_a_reopened_matter_gets_a_fresh_period_not_an_expired_one():
+    fields = statute.reopen(D(2027, 1, 10), higher=D(2026, 12, 1))   # the higher deadline has passed
+    assert fields == {"accepted_on": "2027-01-10", "deadline": "2027-03-11", "extended_days": 0}
+    assert not rules.is_overdue({"status": "reopened", "deadline": fields["deadline"]}, D(2027, 1, 11))
+
+
+# --- arts. 35, 36: 复查 and 复核 ---------------------------------------------------------------
+
+def resolved(**over):
+    return {"status": "resolved", "resolved_on": "2026-12-15", **over}
+
+
+def test_review_may_be_asked_within_30_days_of_the_opinion_across_the_year_end():
+    assert statute.review_window(resolved()) == (D(2026, 12, 15), D(2027, 1, 14))
+    assert statute.may_request(resolved(), "review", D(2027, 1, 14)) is None
+    assert statute.may_request(resolved(), "review", D(2027, 1, 15)) == "window_closed"
+    assert statute.may_request(resolved(status="in_progress"), "review", D(2026, 12, 20)) == "no_opinion"
+
+
+def test_review_and_recheck_are_answered_within_30_days_and_then_the_claim_is_final():
+    asked = resolved(review_requested_on="2026-12-20", review_due="2027-01-19")
+    assert statute.stage(asked) == "review"
+    assert statute.answer_due(D(2026, 12, 20)) == D(2027, 1, 19)
+    assert not statute.answer_overdue(asked, D(2027, 1, 19))
+    assert statute.answer_overdue(asked, D(2027, 1, 20))
+    assert statute.may_request(asked, "recheck", D(2027, 1, 1)) == "no_review_answer"
+    answered = {**asked, "review_answered_on": "2027-01-31"}
+    assert statute.recheck_window(answered) == (D(2027, 1, 31), D(2027, 3, 2))
+    assert statute.may_request(answered, "recheck", D(2027, 3, 2)) is None
+    assert statute.may_request(answered, "review", D(2027, 1, 2)) == "review_exists"
+    final = {**answered, "recheck_requested_on": "2027-02-10", "recheck_answered_on": "2027-03-01"}
+    assert statute.stage(final) == "final" and statute.is_final(final)
+
+
+# --- everything overdue at once ----------------------------------------------------------------
+
+def test_overdue_reasons_name_every_limit_passed():
+    m = matter(received_on="2026-10-01", register_by="2026-10-16")
+    assert statute.overdue_reasons(m, D(2026, 11, 1)) == ["register", "notice"]
+    handling = {"status": "in_progress", "received_on": "2026-09-01", "notice_sent_on": "2026-09-02",
+                "accepted_on": "2026-09-02", "deadline": "2026-10-31"}
+    assert statute.overdue_reasons(handling, D(2026, 11, 1)) == ["handling"]
+    assert statute.overdue_reasons({**handling, "status": "resolved"}, D(2026, 11, 1)) == []
+
+
+# --- the order of dates ------------------------------------------------------------------------
+
+def test_a_consultation_before_the_matter_was_received_is_out_of_order():
+    m = {"received_on": "2026-03-01", "accepted_on": "2026-03-05"}
+    assert statute.date_problems(m, {"consulted_on": "2019-06-01"}, D(2026, 11, 26)) == [
+        ("consulted_on", "date_before", "received_on"), ("consulted_on", "date_before", "accepted_on")]
+    assert statute.date_problems(m, {"consulted_on": "2026-03-06"}, D(2026, 11, 26)) == []
+
+
+def test_a_higher_deadline_before_receipt_and_a_day_not_yet_come_are_refused():
+    m = {"received_on": "2026-03-01"}
+    assert ("higher_deadline", "date_before", "received_on") in statute.date_problems(
+        m, {"higher_deadline": "2020-01-01"}, D(2026, 11, 26))
+    assert ("resolved_on", "date_future", "") in statute.date_problems(
+        m, {"resolved_on": "2026-12-31"}, D(2026, 11, 26))
+
+
+def test_only_the_dates_written_are_judged():
+    old = {"received_on": "2026-03-01", "consulted_on": "2019-01-01"}   # as an older version stored it
+    assert statute.date_problems(old, {"plan": "先调解"}, D(2026, 11, 26)) == []
+
+
+# --- 倒排 milestones tick ----------------------------------------------------------------------
+
+def test_milestones_tick_as_their_steps_are_done():
+    ms = rules.milestones(D(2026, 11, 1), D(2026, 12, 31))
+    m = {"consulted_on": "2026-11-05"}
+    got = statute.milestone_progress(m, ms, has_progress=False, today=D(2026, 12, 5))
+    assert [(x["key"], x["done"], x["late"]) for x in got] == [
+        ("plan", True, False), ("action", False, True), ("resolve", False, False), ("reply", False, False)]
+    done = statute.milestone_progress({**m, "resolved_on": "2026-12-20"}, ms, True, D(2027, 1, 5))
+    assert all(x["done"] and not x["late"] for x in done)
