@@ -151,6 +151,35 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
+# Labels of the records' fields, for messages that name a field (the screens' own
+# words above may say more, such as how to separate parties).
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "record": ("此记录", "this record"), "fields": ("字段", "fields"), "grid_id": ("网格", "Grid"),
+    "ref": ("编号", "Reference"), "kind": ("类型", "Type"), "title": ("标题", "Title"),
+    "household_id": ("住户", "Household"), "case_id": ("事项", "Matter"), "accuracy_m": ("定位精度", "Accuracy"),
+    "location_source": ("位置来源", "Position source"), "reported_by": ("上报人", "Reported by"),
+    "reported_at": ("上报时间", "Reported at"), "received_on": ("登记日期", "Received on"),
+    "register_by": ("登记转送期限", "Register-by"), "accepted_on": ("受理日期", "Accepted on"),
+    "extended_days": ("延期天数", "Days of extension"), "extension_reason": ("延期理由", "Reason for extending"),
+    "consulted_on": ("会商日期", "Consultation date"), "resolved_on": ("办结日期", "Resolved on"),
+    "merged_into": ("并入事项", "Merged into"), "notice_sent_on": ("告知日期", "Petitioner told on"),
+    "visitors": ("来访人数", "People who came"), "litigation": ("涉法涉诉", "Litigation-related"),
+    "review_requested_on": ("申请复查日期", "Review asked on"), "review_due": ("复查答复期限", "Review due"),
+    "review_answered_on": ("复查答复日期", "Review answered on"), "review_outcome": ("复查结论", "Review outcome"),
+    "recheck_requested_on": ("申请复核日期", "Re-review asked on"), "recheck_due": ("复核答复期限", "Re-review due"),
+    "recheck_answered_on": ("复核答复日期", "Re-review answered on"), "recheck_outcome": ("复核结论", "Re-review outcome"),
+    "at": ("时间", "Time"), "by": ("记录人", "Recorded by"), "answer": ("满意度", "Satisfaction"),
+    "comment": ("回访意见", "Comment"), "visited_at": ("走访时间", "Visited at"), "visitor": ("走访人", "Visitor"),
+    "distance_m": ("距住户距离", "Distance from the household"), "cards": ("发放明白卡（张）", "Explanation cards handed out"),
+    "head_name": ("户主", "Head"), "tags": ("需求标签", "Needs"), "note": ("备注", "Note"),
+    "next_visit_due": ("下次走访日期", "Next visit due"), "higher_ref": ("上级交办文号", "Higher body's reference"),
+    "higher_deadline": ("上级要求办结日期", "Higher body's deadline"), "plan": ("化解方案", "Resolution plan"),
+    "urgency": ("紧急程度", "Urgency"), "signals": ("升级信号", "Escalation signals"),
+    "decline_reason": ("不予受理理由", "Reason for declining"), "reception_leader": ("接访领导", "Receiving leader"),
+    "days": ("延期天数", "Days"), "reason": ("理由", "Reason"),
+}
+
+
 def t(key: str, lang: str = "zh", **kw) -> str:
     zh, en = STRINGS[key]
     text = en if lang == "en" else zh
@@ -162,4 +191,8 @@ def code(table: codes.Table, value: str | None, lang: str = "zh") -> str:
 
 
 def field_label(name: str, lang: str = "zh") -> str:
+    """A field's name as a person reads it (its code, for a field no one has named)."""
+    if name in FIELD_LABELS:
+        zh, en = FIELD_LABELS[name]
+        return en if lang == "en" else zh
     return t(name, lang) if name in STRINGS else name

@@ -43,6 +43,14 @@ _MESSAGES = {
                                    "事项办结后才能回访，当前状态为“{status_zh}”"),
     "unknown_answer": ("{answer} is not a callback answer", "“{answer}”不是有效的回访结果"),
     "unknown_risk": ("{risk} is not a risk level", "“{risk}”不是有效的风险等级"),
+    "review_no_opinion": ("a review is asked of a written opinion: the matter has none yet",
+                          "事项尚未出具处理意见，不能申请复查"),
+    "review_review_exists": ("a review was asked already", "已申请过复查"),
+    "review_no_review_answer": ("a re-review is asked of a review's answer: there is none yet (art. 36)",
+                                "复查尚未答复，不能申请复核（第三十六条）"),
+    "review_before_opinion": ("the request is dated before the opinion it is about", "申请日期早于处理意见日期"),
+    "review_window_closed": ("more than 30 days after the opinion: the request is out of time (arts. 35, 36)",
+                             "已超过30日申请期限（第三十五、三十六条）"),
 }
 _STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}
 

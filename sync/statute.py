@@ -187,9 +187,11 @@ def overdue_reasons(case: dict, today: dt.date) -> list[str]:
 
 # (later field, earlier field): a matter is received before it is accepted, consulted on,
 # resolved; a higher body's deadline is not before the matter reached the township.
+# (Acceptance is not compared with consultation or resolution: a reopened matter is
+# accepted anew after both.)
 DATE_ORDER = (
-    ("accepted_on", "received_on"), ("consulted_on", "received_on"), ("consulted_on", "accepted_on"),
-    ("resolved_on", "accepted_on"), ("higher_deadline", "received_on"), ("notice_sent_on", "received_on"),
+    ("accepted_on", "received_on"), ("consulted_on", "received_on"), ("resolved_on", "received_on"),
+    ("higher_deadline", "received_on"), ("notice_sent_on", "received_on"),
     ("review_requested_on", "resolved_on"), ("review_answered_on", "review_requested_on"),
     ("recheck_requested_on", "review_answered_on"), ("recheck_answered_on", "recheck_requested_on"),
 )

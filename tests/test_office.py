@@ -104,8 +104,42 @@ def test_a_grid_worker_at_the_browser_cannot_assign_an_owner(ws):
 def test_overdue_and_due_soon_lists(ws):
     late, soon, later = matter(ws, on=dt.date(2025, 11, 30)), matter(ws, on=dt.date(2026, 1, 2)), matter(ws)
     on = dt.date(2026, 3, 1)
+    for cid, told in ((late, dt.date(2025, 12, 1)), (soon, dt.date(2026, 1, 3)), (later, dt.date(2026, 1, 21))):
+        ws.notice(cid, told)
     ws.accept(late, on=dt.date(2025, 12, 1))
     ws.accept(soon, on=dt.date(2026, 1, 3))      # due 2026-03-04
     ws.accept(later, on=dt.date(2026, 2, 20))
     assert [c["id"] for c in ws.overdue(on)] == [late]
     assert [c["id"] for c in ws.due_soon(on)] == [soon]
+
+
+def test_the_overdue_list_holds_every_statutory_limit_passed(ws):
+    waiting = matter(ws, on=dt.date(2026, 1, 2))            # never accepted nor declined
+    untold = matter(ws, on=dt.date(2026, 1, 2))
+    ws.accept(untold, on=dt.date(2026, 1, 5))                # accepted, but nobody told the petitioner
+    in_time = matter(ws, on=dt.date(2026, 1, 20))
+    ws.accept(in_time, on=dt.date(2026, 1, 21))
+    ws.notice(in_time, dt.date(2026, 1, 22))
+    got = {c["id"] for c in ws.overdue(dt.date(2026, 1, 25))}
+    assert got == {waiting, untold}
+
+
+def test_a_higher_bodys_earlier_deadline_applies_and_a_reopened_matter_starts_afresh(ws):
+    cid = matter(ws, higher_deadline="2026-02-28", channel="handed_down", higher_ref="县信访局交〔2026〕3号")
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    assert ws.case(cid)["deadline"] == "2026-02-28"          # not 2026-03-22
+    ws.consult(cid, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+    ws.resolve_case(cid, "supported", "已支付")
+    ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
+    case = ws.case(cid)
+    assert case["status"] == "reopened" and case["deadline"] > dt.date.today().isoformat()
+
+
+def test_a_consultation_dated_before_the_matter_was_received_is_refused_naming_the_date(ws):
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    with pytest.raises(WriteRefused) as e:
+        ws.consult(cid, dt.date(2019, 6, 1), ["人社所"], "先行垫付", "lizhen")
+    assert [(x.field, x.rule) for x in e.value.field_errors][:1] == [("consulted_on", "date_before")]
+    assert "不能早于登记日期" in e.value.field_errors[0].message("zh")
+    assert ws.case(cid)["status"] == "accepted"

@@ -51,9 +51,16 @@ class PushResult:
         return 403 if "forbidden" in codes else 422
 
 
+class Rejection(dict):
+    """A refused change's result, as the API answers it; it keeps the FieldErrors too,
+    so that the office's screens say each in the person's language."""
+    field_errors: list = []
+
+
 def _rejected(code: str, errors) -> dict:
-    return {"status": "rejected", "code": code, "reason": changes.describe(errors),
-            "errors": changes.error_list(errors)}
+    out = Rejection(status="rejected", code=code, reason=changes.describe(errors), errors=changes.error_list(errors))
+    out.field_errors = list(errors)
+    return out
 
 
 def township_today(now_ms: int):
@@ -77,6 +84,7 @@ class WriteRefused(ValueError):
         super().__init__(result.get("reason") or result.get("status"))
         self.result = result
         self.errors = result.get("errors") or []
+        self.field_errors = getattr(result, "field_errors", [])
 
 
 class CentralStore(Replica):
@@ -298,15 +306,18 @@ class CentralStore(Replica):
 
     # --- writes made on the server itself ------------------------------------------
     def server_write(self, entity: str, record: str, fields: dict,
-                     author: str = SYSTEM_AUTHOR, principal: Principal | None = None) -> dict:
+                     author: str = SYSTEM_AUTHOR, principal: Principal | None = None,
+                     all_heads: bool = False) -> dict:
         """A change made on the server itself (admin commands, the demo, references).
 
         With a `principal` (a person at the office's browser) the change goes through
-        the same rules as one pushed from a phone; without one it is the system's."""
+        the same rules as one pushed from a phone; without one it is the system's.
+        `all_heads`: the write replaces every concurrent value of its fields (it settles
+        a conflict)."""
         with self.lock, self.transaction():
             self._load_clock()
             versions = self.versions(entity, record)
-            base = merge.bases(versions, fields)
+            base = merge.bases(versions, fields, all_heads=all_heads)
             ch = changes.make(entity, record, fields, self.clock.tick(), SERVER_DEVICE, author, base)
             p = principal or Principal(author, "admin")
             res = self.push(p, [ch], server_side=principal is None).results[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 
-from .. import changes, rules
+from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
 from ..queries import OPEN_STATUSES, Scope, _rows
 from ..workspace import CST, Workspace, _clean, now_iso
@@ -51,6 +51,10 @@ class CentralWorkspace(Workspace):
     def update(self, entity, rid, fields):
         self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
 
+    def name(self, username: str | None) -> str:
+        """A person as the timeline names them: their name, not their account."""
+        return self.staff_names().get(username, username or "")
+
     def _event(self, cid: str, kind: str, text: str = "") -> None:
         self.create("case_event", {"case_id": cid, "kind": kind, "at": now_iso(), "by": self.username,
                                    "text": text})
@@ -76,7 +80,10 @@ class CentralWorkspace(Workspace):
              "reported_at": now_iso(), "received_on": on.isoformat(),
              "register_by": rules.register_by(on).isoformat(), **fields}
         cid = self.create("case", _clean(f))
-        self._event(cid, "note", f"登记（{f.get('channel', '')}）")
+        how = codes.label(codes.CHANNELS, f.get("channel"))
+        if f.get("reception_leader"):
+            how += f"，接访领导 {self.name(f['reception_leader'])}"
+        self._event(cid, "note", f"登记（{how}）")
         return cid
 
     def likely_duplicates(self, fields: dict, exclude: str | None = None) -> list[tuple[dict, str]]:
@@ -84,8 +91,8 @@ class CentralWorkspace(Workspace):
         category within 30 days, or a report within 200 m with similar text."""
         from geopy.distance import geodesic
         since = (today() - dt.timedelta(days=DUPLICATE_DAYS)).isoformat()
-        rows = _rows(self.replica, "case", "SELECT * FROM cases WHERE reported_at >= ? AND merged_into IS NULL",
-                     (since,))
+        rows = _rows(self.replica, "case", "SELECT * FROM cases WHERE (reported_at >= ? OR recheck_answered_on IS NOT"
+                     " NULL) AND merged_into IS NULL", (since,))
         parties = set(fields.get("parties") or [])
         text = fields.get("description") or ""
         out = []
@@ -93,6 +100,14 @@ class CentralWorkspace(Workspace):
             if c["id"] == exclude:
                 continue
             same_cat = c["category"] == fields.get("category")
+            if statute.is_final(c):
+                # 复核 answered: the same claim is not accepted again (art. 36), however old
+                if same_cat and (parties & set(c.get("parties") or []) or (
+                        fields.get("household_id") and c.get("household_id") == fields["household_id"])):
+                    out.append((c, "final"))
+                continue
+            if (c.get("reported_at") or "") < since:
+                continue
             if same_cat and fields.get("household_id") and c.get("household_id") == fields["household_id"]:
                 out.append((c, "same_household"))
             elif same_cat and parties & set(c.get("parties") or []):
@@ -113,16 +128,23 @@ class CentralWorkspace(Workspace):
 
     # --- 分 classify ---------------------------------------------------------------------
     def accept(self, cid: str, on: dt.date | None = None) -> None:
-        """Accepted: the 60 days start; the deadline is computed, never typed."""
+        """Accepted: the 60 days start; the deadline is computed, never typed (the higher
+        body's, when it is earlier)."""
         on = on or today()
         case = self._case(cid)
         received = {}
         if not case.get("received_on"):  # a phone's report enters the ledger when accepted
             got = rules.as_date(case.get("reported_at")) or on
             received = {"received_on": got.isoformat(), "register_by": rules.register_by(got).isoformat()}
-        self._move(case, "accepted", {**received, "accepted_on": on.isoformat(),
-                                      "deadline": rules.handle_by(on).isoformat()},
-                   ("accept", f"受理，办理期限 {rules.handle_by(on).isoformat()}"))
+        due, source = statute.deadline(on, 0, rules.as_date(case.get("higher_deadline")), on)
+        self._move(case, "accepted", {**received, "accepted_on": on.isoformat(), "deadline": due.isoformat()},
+                   ("accept", f"受理，办理期限 {due.isoformat()}" + ("（上级要求）" if source == "higher" else "")))
+
+    def notice(self, cid: str, on: dt.date | None = None) -> None:
+        """The petitioner was told the matter was received and how it will be handled (art. 23)."""
+        on = on or today()
+        self.update("case", cid, {"notice_sent_on": on.isoformat()})
+        self._event(cid, "notice", f"已告知信访人（{on.isoformat()}）")
 
     def decline(self, cid: str, reason: str) -> None:
         if not reason.strip():
@@ -154,13 +176,13 @@ class CentralWorkspace(Workspace):
         else:
             self.update("case", cid, fields)
         self._event(cid, "consultation", f"{'、'.join(departments)}会商：{plan.strip()}")
-        self._event(cid, "assign", f"包案领导 {owner}")
+        self._event(cid, "assign", f"包案领导 {self.name(owner)}")
 
     def extend(self, cid: str, days: int, reason: str) -> None:
         case = self._case(cid)
         accepted = rules.as_date(case.get("accepted_on"))
         total = rules.extend(accepted, case.get("extended_days"), days, reason)
-        deadline = rules.handle_by(accepted, total)
+        deadline, _ = statute.deadline(accepted, total, rules.as_date(case.get("higher_deadline")))
         self.update("case", cid, {"extended_days": total, "extension_reason": reason.strip(),
                                   "deadline": deadline.isoformat()})
         self._event(cid, "extension", f"延期 {days} 天至 {deadline.isoformat()}：{reason.strip()}")
@@ -168,26 +190,67 @@ class CentralWorkspace(Workspace):
     # --- 化 resolve ----------------------------------------------------------------------
     def resolve_case(self, cid: str, outcome: str, method: str) -> None:
         case = self._case(cid)
-        self._move(case, "resolved", {"outcome": outcome, "method": method, "resolved_on": today().isoformat()},
-                   ("resolution", method))
+        if not outcome:
+            raise Missing("outcome")
+        if not (method or "").strip():
+            raise Missing("method")
+        self._move(case, "resolved", {"outcome": outcome, "method": method.strip(),
+                                      "resolved_on": today().isoformat()},
+                   ("resolution", f"{codes.label(codes.OUTCOMES, outcome)}：{method.strip()}"))
 
     # --- 评 evaluate ---------------------------------------------------------------------
     def call_back(self, cid: str, method: str, answer: str, comment: str = "") -> str:
         """A callback after resolution; an unsatisfied answer reopens the matter."""
         case = self._case(cid)
         rules.check_call_back(case)
+        if not answer:
+            raise Missing("answer")
         self.create("callback", _clean({"case_id": cid, "at": now_iso(), "by": self.username,
                                         "method": method, "answer": answer, "comment": comment}))
         to = rules.after_callback(answer)
-        self._move(case, to, event=("reopen", comment or "回访不满意，重新办理") if to == "reopened" else None)
+        fresh = statute.reopen(today(), rules.as_date(case.get("higher_deadline"))) if to == "reopened" else {}
+        self._move(case, to, fresh, event=("reopen", f"{comment or '回访不满意'}，重新办理，办理期限"
+                                                     f" {fresh.get('deadline')}") if fresh else None)
         return to
+
+    # --- after the written opinion: 复查 (art. 35), 复核 (art. 36) ---------------------------
+    def request_review(self, cid: str, kind: str, on: dt.date) -> None:
+        """The petitioner asked for 复查 ("review") or 复核 ("recheck") on that day."""
+        case = self._case(cid)
+        why = statute.may_request(case, kind, on)
+        if why:
+            raise rules.RuleError(f"review_{why}")
+        due = statute.answer_due(on)
+        self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat()})
+        self._event(cid, kind, f"申请{'复查' if kind == 'review' else '复核'}（{on.isoformat()}），"
+                               f"答复期限 {due.isoformat()}")
+
+    def answer_review(self, cid: str, kind: str, on: dt.date, outcome: str) -> None:
+        """The higher body answered the 复查 or 复核."""
+        if not outcome:
+            raise Missing(f"{kind}_outcome")
+        self.update("case", cid, {f"{kind}_answered_on": on.isoformat(), f"{kind}_outcome": outcome})
+        word = "复查" if kind == "review" else "复核"
+        self._event(cid, kind, f"{word}答复：{codes.label(codes.REVIEW_OUTCOMES, outcome)}（{on.isoformat()}）"
+                               + ("。复核终结，同一事项不再受理" if kind == "recheck" else ""))
+
+    # --- documents and conflicts --------------------------------------------------------
+    def documented(self, cid: str, title: str) -> None:
+        """A document was produced for the matter: it is on the timeline."""
+        self._event(cid, "document", f"生成《{title}》")
+
+    def resolve_conflict(self, entity: str, rid: str, field: str, value) -> None:
+        """Settle concurrent edits of a field: a write whose base names every head (the
+        merge rule then shows this value alone, on every replica)."""
+        self.replica.server_write(entity, rid, {field: value}, author=self.username, principal=self.principal,
+                                  all_heads=True)
 
     def close(self, cid: str) -> None:
         self._move(self._case(cid), "closed", event=("status", "结案"))
 
     # --- lists -------------------------------------------------------------------------
     def callback_queue(self) -> list[dict]:
-        return self.cases(status="resolved", limit=500)
+        return [c for c in self.cases(status="resolved", limit=500) if not c.get("merged_into")]
 
     def _open_by_deadline(self, lo: str | None, hi: str) -> list[dict]:
         where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
@@ -197,10 +260,17 @@ class CentralWorkspace(Workspace):
         return _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES, *([lo] if lo else []), hi))
 
     def overdue(self, on: dt.date | None = None) -> list[dict]:
-        """Open matters past their deadline, the longest overdue first (rules.is_overdue)."""
+        """Matters past any statutory limit (statute.overdue_reasons: 15 days to register,
+        15 to tell the petitioner, the handling period, a review's answer), the longest
+        overdue first."""
         on = on or today()
-        return [c for c in self._open_by_deadline(None, (on - dt.timedelta(days=1)).isoformat())
-                if rules.is_overdue(c, on)]
+        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        rows = _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND merged_into IS NULL AND ("
+                     "(status IN ('reported','accepted','assigned','in_progress','reopened')) OR notice_sent_on IS NULL"
+                     " OR (review_requested_on IS NOT NULL AND review_answered_on IS NULL)"
+                     " OR (recheck_requested_on IS NOT NULL AND recheck_answered_on IS NULL))", args)
+        late = [(c, statute.overdue_reasons(c, on)) for c in rows]
+        return [c for c, why in sorted(((c, w) for c, w in late if w), key=lambda cw: _first_due(cw[0]))]
 
     def due_soon(self, on: dt.date | None = None, days: int = 7) -> list[dict]:
         """Open matters due within the next `days` days (rules.due_within)."""
@@ -209,8 +279,22 @@ class CentralWorkspace(Workspace):
                 if rules.due_within(c, on, days)]
 
     def supervision(self) -> list[dict]:
-        """The leader supervision ledger: each leader's cases with plan, deadline, state."""
-        return [c for c in self.cases(limit=100_000) if c.get("owner")]
+        """The leader supervision ledger: each leader's matters, the most pressing first:
+        overdue and nearest deadlines before later ones, finished ones last."""
+        owned = [c for c in self.cases(limit=100_000) if c.get("owner") and not c.get("merged_into")]
+        return sorted(owned, key=lambda c: (c.get("status") not in rules.OPEN_STATUSES,
+                                            c.get("deadline") or "9999", c.get("ref") or c["id"]))
+
+    def conflicted_records(self) -> list[tuple[str, dict]]:
+        """(entity, record) of the matters and households that carry concurrent edits."""
+        return [(e, r) for e, r in self.conflicted() if e in ("case", "household")]
+
+
+def _first_due(case: dict) -> str:
+    """The earliest limit a matter has, for ordering the overdue list."""
+    days = [d for d in (statute.register_due(case), statute.notice_due(case), rules.as_date(case.get("deadline")))
+            if d is not None]
+    return min(days).isoformat() if days else "9999"
 
 
 __all__ = ["CentralWorkspace", "Missing"]
