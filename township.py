@@ -14,10 +14,10 @@ import subprocess
 import sys
 
 
-def office_ui(db_path: str, tickets, throttle):
+def office_ui(db_path: str, tickets, throttle, hub):
     """The office's screens (Flet, web mode) as an ASGI app, for `create_app(ui=...)`."""
     from fieldapp.office.app import office_asgi
-    return office_asgi(db_path, tickets, throttle)
+    return office_asgi(db_path, tickets, throttle, hub)
 
 
 def main(argv: list[str] | None = None) -> int:

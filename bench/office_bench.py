@@ -37,7 +37,7 @@ CATEGORIES, CHANNELS = list(codes.CATEGORIES), list(codes.CHANNELS)
 STATUSES, RISKS = list(codes.CASE_STATUSES), list(codes.RISK_LEVELS)
 RESOLVED = {"resolved", "called_back", "closed"}
 ANSWERS = ("satisfied", "satisfied", "satisfied", "basically", "unsatisfied")
-OFFICE = Principal("office", "office")
+OFFICE = Principal("office", "office", device="bench")
 
 
 class Stamps:

@@ -8,6 +8,7 @@ from pathlib import Path
 import flet as ft
 
 from .context import Context
+from .navigation import apply_locale
 from .phone import Phone
 
 ASSETS = str(Path(__file__).resolve().parent.parent / "assets")
@@ -24,6 +25,7 @@ def make_main(phone: Phone):
                               visual_density=ft.VisualDensity.STANDARD)
         page.padding = 0
         ctx = Context(page, phone)
+        apply_locale(page, ctx.lang)
         try:
             import flet_geolocator as fg
             ctx.geolocator = fg.Geolocator(configuration=fg.GeolocatorConfiguration(
@@ -52,7 +54,8 @@ def asgi_app(phone: Phone):
     """The app as an ASGI app served to a browser (demo, tests, the office)."""
     from .webserve import served
     os.environ.setdefault("FLET_WEB_NO_CDN", "1")
-    return served(ft.run(make_main(phone), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True), mounted=False)
+    return served(ft.run(make_main(phone), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True), mounted=False,
+                  fonts={"cjk": FONT})
 
 
 def run_phone() -> None:

@@ -8,6 +8,16 @@ import flet as ft
 from . import i18n
 
 
+LOCALES = {"zh": ft.Locale("zh", "CN"), "en": ft.Locale("en", "US")}
+
+
+def apply_locale(page: ft.Page, lang: str) -> None:
+    """Flutter's own words (a field's "还可输入 N 个字符", a date picker's months) follow the
+    person's language too, not only ours."""
+    page.locale_configuration = ft.LocaleConfiguration(supported_locales=list(LOCALES.values()),
+                                                       current_locale=LOCALES.get(lang, LOCALES["zh"]))
+
+
 class Screens:
     page: ft.Page
 

@@ -105,6 +105,12 @@ class SyncRunner:
         except SyncError as e:
             self._publish(state=error_state(e), progress=None, detail=e.message)
             return False
+        except Exception as e:  # a bug must not stop the background sync for good: say it, retry later
+            import logging
+            logging.getLogger("gridbook.sync").exception("sync failed")
+            self._publish(state="error", progress=None, detail=f"{type(e).__name__}")
+            self._client = None  # a fresh client (and connection) next time
+            return False
         self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
                       received=self.status.received + report.pulled)
         return True

@@ -34,6 +34,11 @@ RIVE_STUBS = {(_LOCAL + b"wasm/rive_native.js").decode(), (_LOCAL + b"wasm_compa
 RIVE_STUB = (b"// The Rive runtime is not served here: the app uses no Rive animation.\n"
              b"window.RiveNative = function () { return Promise.reject(new Error('Rive is not available')); };\n")
 BIND_COOKIE = "gridbook_bind"
+# Flutter asks for Noto Sans SC fallback slices here even when the page's font covers
+# the text: each is answered with the characters the screens use (assets/fonts/make_fallback.py).
+FALLBACK_PREFIX = "/assets/fonts/notosanssc/"
+FALLBACK_FONT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "fonts",
+                             "ui-fallback.woff2")
 
 
 def _patched_client(folder: str | None = None) -> dict[str, str]:
@@ -55,10 +60,28 @@ def _patched_client(folder: str | None = None) -> dict[str, str]:
     return out
 
 
+def _font_manifest(fonts: dict[str, str]) -> bytes:
+    """Flutter's font manifest with the app's own fonts added: the engine loads those
+    before its first frame, so Chinese is never drawn before its font has arrived (text
+    drawn early came out as boxes, or as the wrong glyph, and sent the engine asking for
+    fallback font files the server does not have)."""
+    import json
+
+    import flet_web
+    with open(os.path.join(flet_web.get_package_web_dir(), "assets", "FontManifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    # asset paths are relative to /assets/; the app's own assets are served at /
+    manifest += [{"family": family, "fonts": [{"asset": f"../{path}"}]} for family, path in fonts.items()]
+    return json.dumps(manifest).encode()
+
+
 class OfflineRive:
-    def __init__(self, app):
+    def __init__(self, app, fonts: dict[str, str] | None = None):
         self.app = app
         self.files = _patched_client()
+        self.manifest = _font_manifest(fonts) if fonts else None
+        import flet_web
+        self.roboto = os.path.join(flet_web.get_package_web_dir(), "assets", "fonts", "roboto.woff2")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -69,6 +92,14 @@ class OfflineRive:
                 return await FileResponse(self.files[path], media_type=media)(scope, receive, send)
             if path in RIVE_STUBS:
                 return await Response(RIVE_STUB, media_type="text/javascript")(scope, receive, send)
+            if path == "/assets/FontManifest.json" and self.manifest is not None:
+                return await Response(self.manifest, media_type="application/json")(scope, receive, send)
+            if path.startswith(FALLBACK_PREFIX) and path.endswith(".woff2"):
+                return await FileResponse(FALLBACK_FONT, media_type="font/woff2",
+                                          headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
+            if "/fonts/roboto/" in path and path.endswith(".woff2"):  # the engine's Latin fallback, offline
+                return await FileResponse(self.roboto, media_type="font/woff2",
+                                          headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
         await self.app(scope, receive, send)
 
 
@@ -140,10 +171,11 @@ def _strip_cdn_pages(app) -> None:
             _strip_cdn_pages(r.app)
 
 
-def served(flet_asgi, mounted: bool):
+def served(flet_asgi, mounted: bool, fonts: dict[str, str] | None = None):
     """A Flet ASGI app made to load nothing from outside and to resume sessions only for
-    their own browser; `mounted` apps carry the lifespan their host must run."""
+    their own browser, its `fonts` loaded before the first frame; `mounted` apps carry
+    the lifespan their host must run."""
     _strip_cdn_pages(flet_asgi)
-    app = SessionBinding(OfflineRive(flet_asgi))
+    app = SessionBinding(OfflineRive(flet_asgi, fonts))
     app.lifespans = [flet_lifespan] if mounted else []
     return app

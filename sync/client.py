@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,6 +32,7 @@ class SyncReport:
     duplicates: int = 0
     quarantined: int = 0
     pulled: int = 0
+    discarded: int = 0
     pending: int = 0
     reset: bool = False
     errors: list[str] = field(default_factory=list)
@@ -83,6 +85,7 @@ class SyncClient:
     # --- the sync -----------------------------------------------------------------
     def sync(self, progress: Callable[[dict], None] | None = None) -> SyncReport:
         report = SyncReport()
+        self.settle_discards(report)
         self.push(report, progress)
         self.pull(report, progress)
         report.pending = self.replica.pending_count()
@@ -119,6 +122,29 @@ class SyncClient:
             if progress:
                 progress({"phase": "push", "pushed": report.pushed, "quarantined": report.quarantined,
                           "pending": self.replica.pending_count()})
+
+    def settle_discards(self, report: SyncReport | None = None) -> SyncReport:
+        """Refused changes the person gave up: the server audits each and answers the
+        record's accepted changes (those this person may see); the phone rebuilds the
+        record from them (DeviceReplica.apply_discard). Before the push, so a correction
+        written in the same transaction goes with it. A discard the server refuses (an
+        older server without the route) keeps waiting, and says why."""
+        report = report or SyncReport()
+        for d in self.replica.pending_discards():
+            try:
+                r = self._request("POST", "/api/v1/sync/discard", json=d)
+            except Refused as e:
+                report.errors.append(f"discard {d['change_id']}: {e.message}")
+                continue
+            data = r.json()
+            try:
+                self.replica.apply_discard(d["change_id"], data.get("changes") or [], data.get("ref"))
+            except (KeyError, ValueError, sqlite3.Error) as e:
+                # rolled back whole: it waits for the next sync, and never stops this one
+                report.errors.append(f"discard {d['change_id']}: {e}")
+                continue
+            report.discarded += 1
+        return report
 
     def _settle(self, rows, results, report) -> None:
         if len(results) != len(rows):

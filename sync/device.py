@@ -44,6 +44,10 @@ class DeviceReplica(Replica):
             " state TEXT NOT NULL DEFAULT 'pending', reason TEXT, errors TEXT)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq)")
         self.conn.execute("CREATE INDEX IF NOT EXISTS outbox_record ON outbox(record, state)")
+        if "correction" not in {r[1] for r in self.conn.execute("PRAGMA table_info(outbox)")}:
+            # a refused change the person gave up (state 'discarding'), and what they
+            # wrote instead, waiting for the server's accepted state of the record
+            self.conn.execute("ALTER TABLE outbox ADD COLUMN correction TEXT")
         self.conn.execute("CREATE TABLE IF NOT EXISTS seen (change_id TEXT PRIMARY KEY, record TEXT)"
                           " WITHOUT ROWID")
         if "record" not in {r[1] for r in self.conn.execute("PRAGMA table_info(seen)")}:
@@ -148,11 +152,14 @@ class DeviceReplica(Replica):
         return self.conn.execute("SELECT count(*) FROM outbox WHERE state='quarantined'").fetchone()[0]
 
     def quarantined(self) -> list[dict]:
+        """The refused changes, and those given up that wait for the server (state
+        'discarding', with the correction to write, if any)."""
         rows = self.conn.execute(
-            "SELECT change_id, entity, record, body, reason, errors FROM outbox"
-            " WHERE state='quarantined' ORDER BY seq").fetchall()
+            "SELECT change_id, entity, record, body, reason, errors, state, correction FROM outbox"
+            " WHERE state IN ('quarantined', 'discarding') ORDER BY seq").fetchall()
         return [{"change_id": r[0], "entity": r[1], "record": r[2], "change": json.loads(r[3]),
-                 "reason": r[4], "errors": json.loads(r[5] or "[]")} for r in rows]
+                 "reason": r[4], "errors": json.loads(r[5] or "[]"), "state": r[6],
+                 "correction": json.loads(r[7]) if r[7] else None} for r in rows]
 
     def retry_quarantined(self, change_id: str) -> None:
         """Put a refused change back in line, with the changes held behind it.
@@ -171,14 +178,16 @@ class DeviceReplica(Replica):
     def hold_behind_refused(self) -> int:
         """Later changes of a record whose earlier change was refused are not sent: the
         server would refuse them too, for a reason that would only confuse. They wait,
-        quarantined with the reason, and go with the refused one when it is retried."""
-        if self.conn.execute("SELECT 1 FROM outbox WHERE state='quarantined' LIMIT 1").fetchone() is None:
+        quarantined with the reason, and go with the refused one when it is retried (or
+        are discarded with it)."""
+        if self.conn.execute("SELECT 1 FROM outbox WHERE state IN ('quarantined', 'discarding')"
+                             " LIMIT 1").fetchone() is None:
             return 0
         rows = self.conn.execute(
             "SELECT o.change_id, (SELECT q.reason FROM outbox q WHERE q.record=o.record"
-            " AND q.state='quarantined' AND q.seq<o.seq ORDER BY q.seq LIMIT 1) FROM outbox o"
-            " WHERE o.state='pending' AND EXISTS (SELECT 1 FROM outbox q WHERE q.record=o.record"
-            " AND q.state='quarantined' AND q.seq<o.seq)").fetchall()
+            " AND q.state IN ('quarantined', 'discarding') AND q.seq<o.seq ORDER BY q.seq LIMIT 1)"
+            " FROM outbox o WHERE o.state='pending' AND EXISTS (SELECT 1 FROM outbox q"
+            " WHERE q.record=o.record AND q.state IN ('quarantined', 'discarding') AND q.seq<o.seq)").fetchall()
         for cid, reason in rows:
             msg = f"held back: an earlier change of this record was refused ({reason})"
             self.quarantine(cid, msg, [{"field": "record", "rule": "held", "message": msg}])
@@ -196,6 +205,145 @@ class DeviceReplica(Replica):
 
     def outbox_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT change_id FROM outbox")}
+
+    # --- giving up a refused change (discard, correct) -------------------------------
+    # The phone keeps no bodies of what it pulled, so the record's last accepted state
+    # comes from the server (POST /api/v1/sync/discard, which also audits the discard).
+    # Giving up is therefore a request that waits in the outbox (state 'discarding')
+    # until the next sync reaches the server; `apply_discard` then rebuilds the record
+    # in one transaction (docs/phone.md, "Refused records").
+    def discard_plan(self, change_id: str, dependents: bool = True) -> dict:
+        """What giving up this change takes with it: the later changes of the record
+        (held behind it) and, when the record would be gone, the unsent records that
+        name it (a progress entry of a refused report). For the screen to say so."""
+        entry = self._outbox_entry(change_id)
+        own = self.conn.execute("SELECT change_id, seq FROM outbox WHERE entity=? AND record=? ORDER BY seq",
+                                (entry["entity"], entry["record"])).fetchall()
+        local_only = self._local_only(entry["record"])
+        earlier = [cid for cid, s in own if s < entry["seq"]]
+        return {"change_id": change_id, "entity": entry["entity"], "record": entry["record"],
+                "later": [cid for cid, s in own if s > entry["seq"]], "earlier": earlier,
+                "dependents": self._dependents(entry["entity"], entry["record"]) if dependents and not earlier else [],
+                # the record will be gone: the server holds none of it, and nothing before
+                # the given-up change is left to rebuild it from
+                "gone": local_only and not earlier}
+
+    def request_discard(self, change_id: str, correction: dict | None = None) -> None:
+        """Give up a refused change: it stops being retried and waits for the server's
+        accepted state of its record. `correction` ({"fields", "author"}): what to write
+        in its place once the record is rebuilt (a corrected visit, report, progress)."""
+        with self.transaction():
+            entry = self._outbox_entry(change_id)
+            if entry["state"] not in ("quarantined", "discarding"):
+                raise ValueError(f"change {change_id} was not refused")
+            self.conn.execute("UPDATE outbox SET state='discarding', correction=? WHERE change_id=?",
+                              (json.dumps(correction, ensure_ascii=False) if correction else None, change_id))
+
+    def pending_discards(self) -> list[dict]:
+        return [{"change_id": r[0], "entity": r[1], "record": r[2]} for r in self.conn.execute(
+            "SELECT change_id, entity, record FROM outbox WHERE state='discarding' ORDER BY seq")]
+
+    def apply_discard(self, change_id: str, accepted: list[dict], ref: str | None = None) -> dict:
+        """Rebuild the record of a given-up change from the changes the server accepted
+        (`accepted`, the bodies it answered) and this phone's unsent changes of it made
+        *before* the given-up one; drop the given-up change and every later change of the
+        record from the outbox (they were held behind it); when the record is gone (the
+        server never accepted it), drop the unsent records that name it too; then write
+        the correction, if any. One transaction: an interruption leaves it all undone.
+
+        Returns {"dropped": [change ids], "record": the rebuilt row or None, "written":
+        the correction's change or None}."""
+        with self.relaxed_transaction(), gc_paused():
+            entry = self._outbox_entry(change_id)
+            entity, record, seq = entry["entity"], entry["record"], entry["seq"]
+            x = self.conn.execute
+            own = x("SELECT change_id, body, seq FROM outbox WHERE entity=? AND record=? ORDER BY seq",
+                    (entity, record)).fetchall()
+            dropped = [cid for cid, _, s in own if s >= seq]
+            was_local = self._local_only(record)  # the server never had any of it
+            server_ids = {ch["id"] for ch in accepted}
+            kept = [json.loads(b) for cid, b, s in own if s < seq and cid not in server_ids]
+            table = TABLES[entity]
+            old_ref = None
+            if entity == "case":
+                row = x("SELECT ref FROM cases WHERE id=?", (record,)).fetchone()
+                old_ref = row[0] if row else None
+            x(f"DELETE FROM {table} WHERE id=?", (record,))
+            for part in chunks(dropped):
+                x(f"DELETE FROM seen WHERE change_id IN ({','.join('?' * len(part))})", part)
+            mine = [ch for ch in accepted if ch.get("entity") == entity and ch.get("record") == record]
+            self._load_clock()
+            if mine:  # stamp the correction after everything the record holds
+                self.clock.receive(max(ch["hlc"] for ch in mine))
+                self._save_clock()
+            if mine or kept:
+                self._fold(_unique(mine + kept))
+            self.conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", [(c["id"], record) for c in mine])
+            if entity == "case" and (ref or old_ref):
+                x("UPDATE cases SET ref=? WHERE id=?", (ref or old_ref, record))
+            rebuilt = self._load(entity, [record]).get(record)
+            if rebuilt is None and was_local:
+                for dep_entity, dep_record, ids in self._dependents(entity, record, with_ids=True):
+                    x(f"DELETE FROM {TABLES[dep_entity]} WHERE id=?", (dep_record,))
+                    x("DELETE FROM seen WHERE record=?", (dep_record,))
+                    dropped += ids
+            for part in chunks(dropped):
+                x(f"DELETE FROM outbox WHERE change_id IN ({','.join('?' * len(part))})", part)
+            if rebuilt is None:
+                # nothing of it this person may see: forget it whole, so it arrives whole
+                # if it is ever theirs again; a case lets go of what hangs on it (exits)
+                x("DELETE FROM seen WHERE record=?", (record,))
+                if entity == "case" and not was_local:
+                    acct = json.loads(self.meta("account") or "{}")
+                    self._let_go(record, frozenset(acct.get("grids") or ()))
+            written = None
+            correction = json.loads(entry["correction"]) if entry["correction"] else None
+            if correction and (rebuilt is not None or correction.get("create")):
+                # a correction of an edit needs the record: one the server no longer shows
+                # this person (moved out of their grids) takes none
+                fields = correction["fields"]
+                if rebuilt is not None:
+                    now = rebuilt[0]
+                    fields = {k: v for k, v in fields.items() if now.get(k) != v}
+                if fields:
+                    written = self._write(entity, record, fields, correction["author"], creating=rebuilt is None)
+                    rebuilt = self._load(entity, [record]).get(record)
+        return {"dropped": dropped, "record": rebuilt[0] if rebuilt else None, "written": written}
+
+    def _outbox_entry(self, change_id: str) -> dict:
+        row = self.conn.execute("SELECT seq, entity, record, state, correction FROM outbox WHERE change_id=?",
+                                (change_id,)).fetchone()
+        if row is None:
+            raise KeyError(change_id)
+        return dict(zip(("seq", "entity", "record", "state", "correction"), row))
+
+    def _local_only(self, record: str) -> bool:
+        """Every change of the record this phone knows is still in its outbox: the server
+        has accepted none of them (nothing was acknowledged or pulled)."""
+        return self.conn.execute("SELECT 1 FROM seen s WHERE s.record=? AND NOT EXISTS"
+                                 " (SELECT 1 FROM outbox o WHERE o.change_id=s.change_id) LIMIT 1",
+                                 (record,)).fetchone() is None
+
+    _REFERRING = {"case": ("case_id",), "household": ("household_id",)}
+
+    def _dependents(self, entity: str, record: str, with_ids: bool = False) -> list:
+        """Records made on this phone that name this one (a visit or progress entry of a
+        report, a visit of a household) and that the server holds nothing of: if this
+        record is gone, the server would refuse them all."""
+        names = self._REFERRING.get(entity, ())
+        if not names or not self._local_only(record):
+            return []
+        out = []
+        rows = self.conn.execute("SELECT entity, record, change_id, body FROM outbox WHERE record<>? ORDER BY seq",
+                                 (record,)).fetchall()
+        by_record: dict[tuple, list] = {}
+        for ent, rid, cid, body in rows:
+            by_record.setdefault((ent, rid), []).append((cid, json.loads(body)))
+        for (ent, rid), chs in by_record.items():
+            if any(ch["fields"].get(n) == record for _, ch in chs for n in names) and self._local_only(rid):
+                out.append((ent, rid, [cid for cid, _ in chs]) if with_ids else
+                           {"entity": ent, "record": rid, "changes": len(chs)})
+        return out
 
     # --- pulled changes -----------------------------------------------------------
     @property
@@ -263,3 +411,12 @@ class DeviceReplica(Replica):
                 known.add(c["id"])
                 out.append(c)
         return out
+
+
+def _unique(chs: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for ch in chs:
+        if ch["id"] not in seen:
+            seen.add(ch["id"])
+            out.append(ch)
+    return out

@@ -237,6 +237,9 @@ _MESSAGES = {
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
+                    "or explanation cards handed out",
+                    "走访记录不能为空：请至少填写看到的情况、群众诉求、发现的需求或发放明白卡数量中的一项"),
     "masked": ("is a masked number that stands for none this record holds: type the whole number",
                "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }
@@ -384,6 +387,24 @@ def _check_value(f: Field, v) -> FieldError | None:
     raise AssertionError(f"unknown field kind {k}")
 
 
+# What a household visit must hold at least one of (empty text does not count): a visit
+# with nothing recorded would count in the figures as a visit made.
+VISIT_CONTENT = ("seen", "requests", "needs_found", "cards")
+
+
+def visit_problems(fields: dict) -> list[FieldError]:
+    """A new household visit (走访) that records nothing, refused naming the form's first
+    field ("seen")."""
+    if fields.get("kind", "household") != "household":
+        return []
+    for name in VISIT_CONTENT:
+        v = fields.get(name)
+        if isinstance(v, str) and v.strip() or isinstance(v, list) and v or (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
+            return []
+    return [_err("seen", "empty_visit")]
+
+
 def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldError]:
     """Every problem with these field values, each naming its field and rule (at most
     MAX_ERRORS: the answer to a hostile change stays short)."""
@@ -402,6 +423,8 @@ def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldE
         for f in entity.fields:
             if f.required and fields.get(f.name) is None and f.name not in {e.field for e in errors}:
                 errors.append(_err(f.name, "required"))
+        if entity.name == "visit" and not errors:
+            errors += visit_problems(fields)
     return errors[:MAX_ERRORS]
 
 

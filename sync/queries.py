@@ -42,6 +42,7 @@ def _rows(replica: Replica, entity: str, sql: str, args=(), stamped: bool = Fals
     for raw in cur:
         rec = dict(zip(names, raw))
         versions = rec.pop("_versions", None)
+        rec.pop("_address_key", None)  # a sort key (replica.SORT_KEYS), not a field
         if stamped and versions:
             rec["_stamp"] = min(st[0] for st in merge.loads(versions).values())
         out.append(decode_row(ent, rec))
@@ -74,7 +75,8 @@ def _like(text: str) -> str:
 
 def search_households(replica: Replica, text: str = "", need: str | None = None,
                       scope: Scope | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
-    """Households whose head, address, phone or members match the text, by address."""
+    """Households whose head, address, phone or members match the text, in the natural
+    order of their addresses (1组, 2组, … 10组; 3号 before 12号: replica.natural_key)."""
     where, args = _scoped(scope)
     text = text.strip()
     if text:
@@ -85,7 +87,7 @@ def search_households(replica: Replica, text: str = "", need: str | None = None,
         where += " AND tags LIKE ?"
         args.append(f'%"{need}"%')
     return _rows(replica, "household",
-                 f"SELECT * FROM households WHERE {where} ORDER BY address, id LIMIT ? OFFSET ?",
+                 f"SELECT * FROM households WHERE {where} ORDER BY _address_key, id LIMIT ? OFFSET ?",
                  (*args, limit, offset))
 
 
@@ -119,7 +121,7 @@ def due_households(replica: Replica, today: dt.date, scope: Scope | None = None,
                  f"SELECT h.* FROM households h WHERE {where} AND h.next_visit_due IS NOT NULL"
                  " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
                  " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)"
-                 " ORDER BY h.next_visit_due, h.address LIMIT ?",
+                 " ORDER BY h.next_visit_due, h._address_key, h.id LIMIT ?",
                  (*args, today.isoformat(), limit))
 
 

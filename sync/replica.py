@@ -13,7 +13,9 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sqlite3
+import unicodedata
 from typing import Iterable, Iterator
 
 import sqlite_utils
@@ -34,6 +36,28 @@ _INDEXES = {
     "callbacks": [["case_id"]],
 }
 CHUNK = 500  # ids per IN (...) query
+_DIGITS = re.compile(r"\d+")
+
+
+def natural_key(text: str | None) -> str | None:
+    """A key whose text order is the natural order of addresses: 3组 before 12组, 1组
+    before 10组. Each run of digits (full-width ones too) is written as its length (two
+    digits) and then the number without leading zeros, so a shorter number sorts first
+    and numbers of one length sort by their digits; the rest is left as it is."""
+    if text is None:
+        return None
+
+    def run(m: re.Match) -> str:
+        d = "".join(str(unicodedata.digit(c)) for c in m.group()).lstrip("0") or "0"
+        return f"{min(len(d), 99):02d}{d}"
+    return _DIGITS.sub(run, text)
+
+
+# Sort keys kept with the rows (written with every row, indexed): table -> (key column,
+# field it is made from, function). Addresses sort naturally (10组 after 9组). A SQLite
+# collation would do the same only as a Python callback per comparison: listing 10,000
+# households in address order took 0.12-0.23 s with one, 0.0005 s with the indexed key.
+SORT_KEYS = {"households": ("_address_key", "address", natural_key)}
 
 
 def private_file(path: str) -> None:
@@ -116,9 +140,21 @@ class Replica:
                     self.db[table].add_column(name, typ)
             for idx in self.indexes.get(table, []):
                 self.db[table].create_index(idx, if_not_exists=True)
+            if table in SORT_KEYS:
+                self._create_sort_key(table, *SORT_KEYS[table])
             # Few records carry conflicts: a partial index costs nothing for the rest.
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_conflicted ON {table}(id)"
                               " WHERE _conflicts > 0")
+
+    def _create_sort_key(self, table: str, column: str, source: str, fn) -> None:
+        """The key column and its index; rows without a key (a store from before it, or
+        rows written by hand) get theirs here."""
+        if column not in self.db[table].columns_dict:
+            self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {table}{column} ON {table}({column}, id)")
+        missing = self.conn.execute(f"SELECT id, {source} FROM {table} WHERE {column} IS NULL"
+                                    f" AND {source} IS NOT NULL").fetchall()
+        self.conn.executemany(f"UPDATE {table} SET {column}=? WHERE id=?", [(fn(v), rid) for rid, v in missing])
 
     def _create_tables(self) -> None:
         """Subclasses add their own tables here."""
@@ -177,6 +213,8 @@ class Replica:
                 rec = dict(zip(names, raw))
                 versions = merge.loads(rec.pop("_versions"))
                 rec.pop("_conflicts")
+                for key in SORT_KEYS.get(TABLES[entity], ())[:1]:
+                    rec.pop(key, None)
                 out[rec["id"]] = (decode_row(ent, rec), versions)
         return out
 
@@ -209,11 +247,15 @@ class Replica:
         for entity, items in by_entity.items():
             ent = ENTITIES[entity]
             cols = ["id", *ent.columns, "_versions", "_conflicts"]
+            key = SORT_KEYS.get(TABLES[entity])
+            if key:
+                cols.append(key[0])
             sql = (f"INSERT OR REPLACE INTO {TABLES[entity]} ({','.join(cols)}) "
                    f"VALUES ({','.join('?' * len(cols))})")
             self.conn.executemany(sql, [
                 (*encode_row(ent, row), merge.dumps(ver),
-                 sum(len(v[3]) for v in ver.values() if len(v) > 2))
+                 sum(len(v[3]) for v in ver.values() if len(v) > 2),
+                 *((key[2](row.get(key[1])),) if key else ()))
                 for row, ver in items])
 
 

@@ -13,12 +13,20 @@ import datetime as dt
 from . import permissions, queries
 from .access import Principal
 from .device import DeviceReplica, ValidationError
+from .model import ENTITIES, FieldError, validate_fields, visit_problems
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def now_iso() -> str:
     return dt.datetime.now(CST).replace(microsecond=0).isoformat()
+
+
+# Rules the verbs keep that the field table (model.py) has no words for yet: a change
+# that breaks one is never queued. Once model.py knows the rule (the server's own
+# check), its words are used.
+# A refused rule's words: model.py holds every rule's (kept as a name the screens use).
+VerbError = FieldError
 
 
 class Workspace:
@@ -87,6 +95,9 @@ class Workspace:
     def household_visits(self, hid):
         return queries.visits(self.replica, household_id=hid)
 
+    def case_visits(self, cid):
+        return queries.visits(self.replica, case_id=cid)
+
     def due_households(self, today: dt.date):
         return queries.due_households(self.replica, today, self.scope)
 
@@ -113,8 +124,8 @@ class Workspace:
         raise NotImplementedError
 
     # --- the verbs --------------------------------------------------------------------
-    def record_visit(self, fields: dict) -> str:
-        """A household visit (走访) or, with a case, a leader's home visit (下访)."""
+    def visit_fields(self, fields: dict) -> dict:
+        """The fields of a visit as recorded: who, when, the grid of the household (or case)."""
         f = {"kind": "household", "visitor": self.username, "visited_at": now_iso(), **fields}
         if not f.get("grid_id"):
             if f.get("household_id"):
@@ -122,7 +133,16 @@ class Workspace:
                 f["grid_id"] = hh.get("grid_id")
             elif f.get("case_id"):
                 f["grid_id"] = (self.case(f["case_id"]) or {}).get("grid_id")
-        vid = self.create("visit", _clean(f))  # a visit for a case is on its timeline already
+        return _clean(f)
+
+    def record_visit(self, fields: dict) -> str:
+        """A household visit (走访) or, with a case, a leader's home visit (下访). A
+        household visit with nothing recorded is refused (`visit_problems`)."""
+        f = self.visit_fields(fields)
+        errs = visit_problems(f)
+        if errs:
+            raise ValidationError(errs)
+        vid = self.create("visit", f)  # a visit for a case is on its timeline already
         hh = self.household(f["household_id"]) if f.get("household_id") else None
         if hh and f.get("needs_found"):
             tags = sorted(set(hh.get("tags") or []) | set(f["needs_found"]))
@@ -130,11 +150,13 @@ class Workspace:
                 self.update("household", f["household_id"], {"tags": tags})
         return vid
 
+    def report_fields(self, fields: dict) -> dict:
+        return _clean({"kind": "dispute", "channel": "grid", "status": "reported",
+                       "reported_by": self.username, "reported_at": now_iso(), **fields})
+
     def report_case(self, fields: dict) -> str:
         """A dispute or petition sign reported from the field (上报矛盾纠纷)."""
-        f = {"kind": "dispute", "channel": "grid", "status": "reported",
-             "reported_by": self.username, "reported_at": now_iso(), **fields}
-        return self.create("case", _clean(f))  # its report opens its timeline (queries.timeline)
+        return self.create("case", self.report_fields(fields))  # its report opens its timeline
 
     def add_progress(self, case_id: str, text: str) -> str:
         case = self.case(case_id) or {}
@@ -177,8 +199,11 @@ class DeviceWorkspace(Workspace):
 
     def _check(self, entity, before, fields) -> None:
         """The phone queues nothing the server would refuse for its rules (the server
-        still judges: another phone may have moved the case on meanwhile)."""
+        still judges: another phone may have moved the case on meanwhile), nor an empty
+        household visit."""
         errs = self.refusals(entity, before, fields)
+        if entity == "visit" and before is None:
+            errs = visit_problems(fields) + errs
         if errs:
             raise ValidationError(errs)
 
@@ -191,6 +216,67 @@ class DeviceWorkspace(Workspace):
 
     def retry_quarantined(self, change_id: str) -> None:
         self.replica.retry_quarantined(change_id)
+
+    # --- giving up a refused change, or correcting it (docs/phone.md) ----------------
+    def discard_plan(self, change_id: str) -> dict:
+        """What a discard takes with it, for the screen to say before it is done."""
+        return self.replica.discard_plan(change_id)
+
+    def discard(self, change_id: str) -> None:
+        """Give up a refused change: at the next sync the server's accepted state of the
+        record replaces it (and the server audits it); until then it waits."""
+        self.replica.request_discard(change_id)
+
+    # What the phone's forms can correct: a visit, a report, a progress entry.
+    CORRECTABLE = ("visit", "case", "case_event")
+
+    def correctable(self, item: dict) -> bool:
+        """Whether a form can correct this refused change: a visit, a progress entry or a
+        report the server never took, or an edit of a report while it may be edited."""
+        ch = item["change"]
+        if item["entity"] not in self.CORRECTABLE or item.get("state") == "discarding":
+            return False
+        gone = self.replica.discard_plan(item["change_id"], dependents=False)["gone"]
+        if item["entity"] == "case_event":
+            return ch["fields"].get("kind") == "progress" and gone
+        if item["entity"] == "visit" or gone:
+            return gone
+        row = self.replica.get("case", item["record"])  # an edit of a report: while it may be edited
+        return row is not None and self.may("case", row, {"description": row.get("description") or "-"})
+
+    def correction_fields(self, change_id: str, form: dict) -> tuple[dict, bool]:
+        """(the corrected record's fields, whether it is created anew): the refused values
+        with the form's over them, completed as the verbs complete them."""
+        item = next(q for q in self.quarantined() if q["change_id"] == change_id)
+        entity, refused = item["entity"], item["change"]["fields"]
+        create = self.replica.discard_plan(change_id, False)["gone"]
+        if entity == "visit":
+            # when and where it happened stay as recorded unless the form changes them;
+            # the grid is the household's as this phone now holds it
+            full = self.visit_fields({**{k: v for k, v in refused.items() if k != "grid_id"}, **form})
+        elif entity == "case":
+            full = self.report_fields({**refused, **form}) if create else _clean(form)
+        else:
+            full = _clean({**refused, **form})
+        if not create:
+            allowed = permissions.fields_of(entity, "update", self.role)
+            full = {k: v for k, v in full.items() if k in allowed}
+        return full, create
+
+    def correct(self, change_id: str, form: dict) -> None:
+        """Give up a refused change and write the form's values in its place. The new
+        values are checked now (they are written when the server has answered the
+        discard, maybe offline hours later) and refused here with the field named."""
+        fields, create = self.correction_fields(change_id, form)
+        item = next(q for q in self.quarantined() if q["change_id"] == change_id)
+        before = None if create else self.replica.get(item["entity"], item["record"])
+        errs = validate_fields(ENTITIES[item["entity"]], fields, creating=create)
+        errs += self.refusals(item["entity"], before, fields)
+        if item["entity"] == "visit" and create:
+            errs = visit_problems(fields) + errs
+        if errs:
+            raise ValidationError(errs)
+        self.replica.request_discard(change_id, {"fields": fields, "author": self.username, "create": create})
 
     def mark_seen(self, case_id: str) -> None:
         """Remember the case as the person last saw it, for "changed since" on Today."""
@@ -218,4 +304,4 @@ def _latest_stamp(versions: dict, exclude_author: str | None = None) -> str:
     return max(stamps, default="")
 
 
-__all__ = ["Workspace", "DeviceWorkspace", "now_iso"]
+__all__ = ["Workspace", "DeviceWorkspace", "VerbError", "now_iso", "visit_problems"]

@@ -83,3 +83,13 @@ def test_every_command_is_in_the_readme():
     missing = [c for c in _commands(parser()) if
                not re.search(rf"gridbook {re.escape(c)}\b", text)]
     assert missing == []
+
+
+def test_setting_shows_and_changes_the_townships_far_visit_threshold(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    assert main(["setting", "--db", db]) == 0
+    assert "far_m = 300.0" in capsys.readouterr().out
+    assert main(["setting", "far_m", "500", "--db", db]) == 0
+    assert CentralStore(db).settings()["far_m"] == 500.0
+    assert main(["setting", "far_m", "a lot", "--db", db]) == 1
+    assert main(["setting", "nothing", "1", "--db", db]) == 1

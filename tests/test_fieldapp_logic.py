@@ -268,9 +268,10 @@ def test_record_visit_adds_newly_found_needs_to_household_tags(ws, replica):
 
 def test_record_visit_leaves_out_unanswered_fields(ws, replica):
     hid = add_household(replica, "h1")
-    ws.record_visit({"household_id": hid, "seen": "", "requests": None, "needs_found": []})
+    ws.record_visit({"household_id": hid, "seen": "", "requests": None, "needs_found": [], "cards": 2})
     [visit] = ws.household_visits(hid)
     assert visit["seen"] is None and visit["requests"] is None and visit["needs_found"] is None
+    assert visit["cards"] == 2
     assert ws.household(hid)["tags"] is None
 
 
@@ -414,8 +415,8 @@ def test_progress_and_resolution_move_an_assigned_case_on(replica):
 def test_a_visit_on_or_after_the_due_date_takes_the_household_off_the_due_list(ws, replica):
     add_household(replica, "late", next_visit_due="2026-02-20")
     add_household(replica, "old_visit", next_visit_due="2026-02-20")
-    ws.record_visit({"household_id": "late", "visited_at": "2026-02-25T10:00:00+08:00"})
-    ws.record_visit({"household_id": "old_visit", "visited_at": "2026-01-05T10:00:00+08:00"})
+    ws.record_visit({"household_id": "late", "visited_at": "2026-02-25T10:00:00+08:00", "seen": "在家"})
+    ws.record_visit({"household_id": "old_visit", "visited_at": "2026-01-05T10:00:00+08:00", "seen": "在家"})
     assert [h["id"] for h in ws.due_households(dt.date(2026, 3, 2))] == ["old_visit"]
 
 
@@ -483,3 +484,334 @@ def test_sync_without_a_token_reports_signed_out(replica):
 ])
 def test_error_state_maps_each_sync_error_to_a_screen_state(exc, state):
     assert error_state(exc) == state
+
+
+# --- issue "The office as a clerk finds it" -------------------------------------------
+# (what these tests use that the code before the issue lacked is imported in each test,
+# so each fails on that code by itself)
+from types import SimpleNamespace  # noqa: E402
+
+from sync.device import ValidationError  # noqa: E402
+
+
+# 1. an empty household visit is refused, on the form's first field, and nothing is queued
+@pytest.mark.parametrize("content", [{}, {"seen": "   ", "requests": ""}, {"needs_found": []}, {"cards": 0}])
+def test_a_household_visit_with_nothing_recorded_is_refused_and_nothing_is_queued(ws, replica, content):
+    hid = add_household(replica, "h1")
+    before = ws.pending_count()
+    with pytest.raises(ValidationError) as got:
+        ws.record_visit({"household_id": hid, **content})
+    [err] = got.value.errors
+    assert (err.field, err.rule) == ("seen", "empty_visit")
+    assert "走访记录不能为空" in err.message("zh") and "household visit" in err.message("en")
+    with pytest.raises(ValidationError):  # the workspace's own write path refuses it too
+        ws.create("visit", {"grid_id": "g1", "household_id": hid, "kind": "household",
+                            "visited_at": "2026-03-01T10:00:00+08:00", "visitor": "w1", "lat": 29.07, "lon": 119.65})
+    assert ws.pending_count() == before and ws.household_visits(hid) == []
+
+
+@pytest.mark.parametrize("content", [{"seen": "屋顶漏雨"}, {"requests": "申请补助"}, {"needs_found": ["dibao"]},
+                                     {"cards": 1}])
+def test_a_household_visit_with_any_one_thing_recorded_is_saved(ws, replica, content):
+    hid = add_household(replica, "h1")
+    ws.record_visit({"household_id": hid, **content})
+    assert len(ws.household_visits(hid)) == 1
+
+
+def test_a_leaders_home_visit_is_not_held_to_the_household_visit_rule(replica):
+    cid = add_case(replica, "c1", owner="l1")
+    DeviceWorkspace(replica, LEADER).record_visit({"case_id": cid, "kind": "home"})
+    assert [v["kind"] for v in queries_visits(replica, cid)] == ["home"]
+
+
+def queries_visits(replica, cid):
+    from sync import queries
+    return queries.visits(replica, case_id=cid)
+
+
+def test_the_visit_forms_card_count_takes_whole_numbers_0_to_1000():
+    from fieldapp.screens.visit_form import parse_cards
+    assert parse_cards("") == (None, True) and parse_cards(" 3 ") == (3, True)
+    assert parse_cards("1000") == (1000, True)
+    assert parse_cards("-1")[1] is False and parse_cards("1001")[1] is False and parse_cards("两")[1] is False
+
+
+# 2. addresses in natural order
+def test_natural_key_orders_numbers_by_value_whatever_their_width():
+    from sync.replica import natural_key
+    addrs = ["白鹤村10组1号", "白鹤村1组12号", "白鹤村1组3号", "白鹤村2组5号", "白鹤村１组２号", "白鹤村01组04号"]
+    assert sorted(addrs, key=natural_key) == ["白鹤村１组２号", "白鹤村1组3号", "白鹤村01组04号", "白鹤村1组12号",
+                                               "白鹤村2组5号", "白鹤村10组1号"]
+    assert natural_key(None) is None and natural_key("新村A栋") == "新村A栋"
+
+
+def test_households_are_listed_and_paged_in_natural_address_order(ws, replica):
+    for i, addr in enumerate(["白鹤村10组1号", "白鹤村1组12号", "白鹤村2组5号", "白鹤村1组3号", "白鹤村9组20号"]):
+        add_household(replica, f"h{i}", address=addr)
+    first, rest = ws.search_households(limit=2), ws.search_households(limit=10, offset=2)
+    assert [h["address"] for h in first + rest] == ["白鹤村1组3号", "白鹤村1组12号", "白鹤村2组5号",
+                                                     "白鹤村9组20号", "白鹤村10组1号"]
+    assert "_address_key" not in first[0] and "_address_key" not in ws.household("h0")
+    assert [h["address"] for h in ws.search_households("白鹤村1")] == ["白鹤村1组3号", "白鹤村1组12号",
+                                                                       "白鹤村10组1号"]
+    replica.update("household", "h1", {"address": "白鹤村1组2号"}, "w1")  # an edit moves it
+    assert ws.search_households(limit=1)[0]["id"] == "h1"
+
+
+def test_a_replica_from_before_the_sort_key_gets_its_keys_when_opened(tmp_path):
+    path = str(tmp_path / "old.db")
+    r = DeviceReplica(path, device_id="dold")
+    add_household(r, "a", address="村10组")
+    add_household(r, "b", address="村9组")
+    r.conn.execute("UPDATE households SET _address_key=NULL")
+    r.close()
+    r = DeviceReplica(path)
+    assert [h["id"] for h in DeviceWorkspace(r, WORKER).search_households()] == ["b", "a"]
+    r.close()
+
+
+# 3. the case page: plan, urgency, signals, departments, which deadline, review stage
+class FakeCtx:
+    lang = "zh"
+
+    def t(self, key, **kw):
+        return i18n.t(key, self.lang, **kw)
+
+    def code(self, table, value):
+        return i18n.code(table, value, self.lang)
+
+
+def texts(controls) -> list[str]:
+    out = []
+    for c in controls:
+        if getattr(c, "value", None) and isinstance(c.value, str):
+            out.append(c.value)
+        out += texts(getattr(c, "controls", None) or [])
+    return out
+
+
+def test_the_case_page_shows_plan_urgency_signals_the_limit_and_the_review_stage_in_words():
+    from fieldapp.screens.case_detail import case_rows
+    case = {"id": "c1", "ref": "金山-2026-0007", "category": "10", "channel": "handed_down", "status": "in_progress",
+            "urgency": "urgent", "signals": ["group", "repeated"], "plan": "先行垫付一半工资，余款一月内付清",
+            "departments": ["人社所", "司法所"], "owner": "l1", "reported_by": "office1", "reception_leader": "l1",
+            "reported_at": "2026-03-01T09:00:00+08:00", "accepted_on": "2026-03-02", "higher_deadline": "2026-03-20",
+            "deadline": "2026-03-20", "description": "拖欠工资", "review_requested_on": "2026-04-01",
+            "review_due": "2026-05-01"}
+    shown = "\n".join(texts(case_rows(FakeCtx(), case, {"l1": "李振华", "office1": "镇信访办"})))
+    for words in ("化解方案", "先行垫付一半工资", "紧急程度", "紧急", "升级信号", "集体访（5人以上）", "重复访",
+                  "人社所、司法所", "2026-03-20", "上级要求", "已申请复查，答复期限 2026-05-01", "李振华", "镇信访办",
+                  "上级交办", "劳动争议"):
+        assert words in shown, words
+    for raw in ("urgent", "group", "repeated", "handed_down", "l1", "office1", "in_progress"):
+        assert raw not in shown, raw   # codes by their labels, accounts by names
+    statutory = dict(case, higher_deadline=None, deadline="2026-05-01")
+    shown = "\n".join(texts(case_rows(FakeCtx(), statutory, {})))
+    assert "法定期限" in shown and "上级要求" not in shown
+
+
+def test_the_case_page_says_which_deadline_applies_in_english_too():
+    from fieldapp.screens.case_detail import deadline_words, stage_words
+    ctx = FakeCtx()
+    ctx.lang = "en"
+    case = {"status": "accepted", "accepted_on": "2026-03-02", "higher_deadline": "2026-03-20", "deadline": "2026-03-20"}
+    assert deadline_words(ctx, case).endswith("higher body's deadline")
+    assert stage_words(ctx, {"recheck_answered_on": "2026-06-01"}).startswith("Re-review answered")
+    assert stage_words(ctx, {}) == ""
+
+
+# 4. a fix is fresh, or it is not used
+def test_a_fix_over_a_minute_old_or_far_from_where_the_phone_is_is_stale():
+    from fieldapp.geo import MAX_FIX_AGE_S, fix_age_s, stale_reason
+    now = 1_800_000_000_000
+    fresh = Fix(*HOME, accuracy_m=9, taken_ms=now - 5_000)
+    assert stale_reason(fresh, now) is None and fix_age_s(fresh, now) == 5
+    assert stale_reason(Fix(*HOME, taken_ms=now - int(MAX_FIX_AGE_S * 1000) - 1), now) == "old"
+    assert stale_reason(Fix(*HOME), now) == "old"  # when it was taken is unknown
+    here = Fix(*point(2000), accuracy_m=15, taken_ms=now)
+    assert stale_reason(fresh, now, here=here) == "moved"
+    assert stale_reason(fresh, now, here=Fix(*point(50), accuracy_m=10, taken_ms=now)) is None
+    assert stale_reason(Fix(*HOME, source="manual"), now) is None  # typed: the person's word
+
+
+def test_a_positions_time_is_read_with_its_zone_and_a_zoneless_one_as_local():
+    from fieldapp.geo import position_time_ms
+    received = 1_800_000_000_000
+    aware = dt.datetime.fromtimestamp((received - 90_000) / 1000, dt.timezone.utc)
+    assert position_time_ms(aware, received) == received - 90_000
+    naive = dt.datetime.fromtimestamp((received - 3_000) / 1000)  # the phone's local time
+    assert position_time_ms(naive, received) == received - 3_000
+    hours_off = dt.datetime.fromtimestamp((received - 5 * 3_600_000) / 1000)
+    assert position_time_ms(hours_off, received) == received  # another zone: the arrival
+    assert position_time_ms(None, received) == received
+
+
+# 5. discarding or correcting a refused change, on a real device replica
+def server_change(entity, record, fields, n=0, base=None, author="office"):
+    return changes.make(entity, record, fields, clock.encode(1_790_000_000_000 + n, 0, "server"), "server",
+                        author, base)
+
+
+CASE = {"grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": "邻里纠纷",
+        "status": "reported", "reported_by": "w1", "reported_at": "2026-03-01T09:00:00+08:00"}
+
+
+@pytest.fixture
+def accepted_case(replica):
+    """A report the server accepted (and numbered), then an edit by the office, pulled."""
+    first = server_change("case", "c1", CASE, author="w1")
+    replica.apply_pulled([first], cursor="1", refs={"c1": "金山-2026-0001"})
+    edit = server_change("case", "c1", {"risk": "orange"}, 1, base={})
+    replica.apply_pulled([edit], cursor="2")
+    return [first, edit]
+
+
+def reference_rows(tmp_path, accepted, ref=None):
+    """The rows a phone holds that pulled only what the server accepted."""
+    other = DeviceReplica(str(tmp_path / "reference.db"), device_id="dref")
+    other.apply_pulled(accepted, cursor="1", refs={"c1": ref} if ref else None)
+    rows = other.table_rows("case")
+    other.close()
+    return rows
+
+
+def test_discarding_a_refused_edit_returns_the_record_to_its_accepted_state_and_drops_what_was_held(
+        ws, replica, accepted_case, tmp_path):
+    ws.update("case", "c1", {"description": "邻里纠纷，已调解"})
+    ws.update("case", "c1", {"place": "白鹤村3组"})
+    refused, held = [cid for cid, _ in replica.pending()]
+    replica.quarantine(refused, "description: refused", [{"field": "description", "rule": "state", "message": "x"}])
+    assert replica.hold_behind_refused() == 1
+    plan = ws.discard_plan(refused)
+    assert plan["later"] == [held] and not plan["gone"] and plan["dependents"] == []
+    ws.discard(refused)
+    assert [d["change_id"] for d in replica.pending_discards()] == [refused]
+    assert ws.case("c1")["description"] == "邻里纠纷，已调解"  # until the server answers: as it was
+    done = replica.apply_discard(refused, accepted_case, "金山-2026-0001")
+    assert set(done["dropped"]) == {refused, held}
+    assert replica.table_rows("case") == reference_rows(tmp_path, accepted_case, "金山-2026-0001")
+    assert ws.quarantined() == [] and replica.pending_count() == 0
+    assert replica.outbox_ids().isdisjoint({refused, held})
+    seen = {r[0] for r in replica.conn.execute("SELECT change_id FROM seen")}
+    assert {c["id"] for c in accepted_case} <= seen and not seen & {refused, held}
+    # a later pull of the same changes changes nothing
+    replica.apply_pulled(accepted_case, cursor="3")
+    assert replica.table_rows("case") == reference_rows(tmp_path, accepted_case, "金山-2026-0001")
+
+
+def test_a_discard_keeps_the_unsent_changes_made_before_the_refused_one(ws, replica, accepted_case):
+    ws.update("case", "c1", {"place": "白鹤村3组"})                # waits, not refused
+    ws.update("case", "c1", {"description": "邻里纠纷，已调解"})    # refused
+    earlier, refused = [cid for cid, _ in replica.pending()]
+    replica.quarantine(refused, "refused")
+    ws.discard(refused)
+    replica.apply_discard(refused, accepted_case)
+    case = ws.case("c1")
+    assert (case["place"], case["description"], case["risk"]) == ("白鹤村3组", "邻里纠纷", "orange")
+    assert case["ref"] == "金山-2026-0001"   # kept: the server's, set by a pull
+    assert [cid for cid, _ in replica.pending()] == [earlier]
+
+
+def test_discarding_a_report_the_server_never_took_deletes_it_with_its_unsent_progress(ws, replica):
+    cid = ws.report_case({"grid_id": "g1", "category": "02", "description": "邻里纠纷"})
+    ws.add_progress(cid, "已上门")
+    report = replica.pending()[0][0]
+    replica.quarantine(report, "refused")
+    plan = ws.discard_plan(report)
+    assert plan["gone"] and plan["later"] == [] and len(plan["dependents"]) == 1
+    ws.discard(report)
+    done = replica.apply_discard(report, [])
+    assert done["record"] is None and len(done["dropped"]) == 2
+    assert ws.case(cid) is None and ws.timeline(cid) == [] and replica.pending_count() == 0
+    assert replica.count("case_event") == 0 and ws.quarantined() == []
+
+
+def test_a_change_made_while_a_discard_waits_is_held_and_discarded_with_it(ws, replica, accepted_case):
+    ws.update("case", "c1", {"description": "邻里纠纷，已调解"})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused")
+    ws.discard(refused)
+    ws.update("case", "c1", {"place": "村口"})
+    assert replica.hold_behind_refused() == 1 and replica.pending_count() == 0
+    replica.apply_discard(refused, accepted_case)
+    assert replica.outbox_ids() == set() and ws.case("c1")["place"] is None
+
+
+def test_correcting_a_refused_visit_writes_the_corrected_one_in_its_place(ws, replica):
+    hid = add_household(replica, "h1", lat=HOME[0], lon=HOME[1])
+    replica.acknowledge([cid for cid, _ in replica.pending()])
+    vid = ws.record_visit({"household_id": hid, "seen": "老人在家", "visited_at": "2026-03-01T10:00:00+08:00",
+                           "lat": HOME[0], "lon": HOME[1], "accuracy_m": 8.0, "location_source": "gps"})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "seen: refused", [{"field": "seen", "rule": "too_long", "message": "x"}])
+    [item] = ws.quarantined()
+    assert ws.correctable(item)
+    with pytest.raises(ValidationError) as got:  # corrected to nothing: refused now, with the field named
+        ws.correct(refused, {"seen": "", "requests": ""})
+    assert got.value.errors[0].rule == "empty_visit"
+    assert replica.quarantined()[0]["state"] == "quarantined"
+    ws.correct(refused, {"seen": "老人在家，腿脚不便", "needs_found": ["disability"]})
+    [waiting] = ws.quarantined()
+    assert waiting["state"] == "discarding" and waiting["correction"]["fields"]["seen"] == "老人在家，腿脚不便"
+    done = replica.apply_discard(refused, [])
+    visit = ws.replica.get("visit", vid)
+    assert visit["seen"] == "老人在家，腿脚不便" and visit["needs_found"] == ["disability"]
+    assert visit["visited_at"] == "2026-03-01T10:00:00+08:00" and visit["accuracy_m"] == 8.0  # as recorded
+    assert done["written"]["record"] == vid and [cid for cid, _ in replica.pending()] == [done["written"]["id"]]
+    assert ws.quarantined() == []
+
+
+def test_correcting_a_refused_edit_of_a_report_writes_only_what_changed(ws, replica, accepted_case):
+    ws.update("case", "c1", {"description": "x" * 10})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused")
+    ws.correct(refused, {"description": "邻里纠纷，双方同意调解", "category": "02", "grid_id": "g1"})
+    done = replica.apply_discard(refused, accepted_case)
+    assert done["written"]["fields"] == {"description": "邻里纠纷，双方同意调解"}
+    assert ws.case("c1")["description"] == "邻里纠纷，双方同意调解" and ws.case("c1")["risk"] == "orange"
+
+
+def test_a_discard_waits_in_the_outbox_while_the_server_cannot_be_reached(ws, replica, accepted_case):
+    replica.set_meta("token", "t-1")
+    ws.update("case", "c1", {"description": "邻里纠纷，已调解"})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused")
+    ws.discard(refused)
+    client = SyncClient(replica, f"http://127.0.0.1:{closed_port()}", retries=0, timeout_s=2)
+    with pytest.raises(Unreachable):
+        client.sync()
+    assert [d["change_id"] for d in replica.pending_discards()] == [refused]
+    assert ws.case("c1")["description"] == "邻里纠纷，已调解"
+
+
+def test_a_refusal_is_said_in_chinese_naming_the_field_by_its_label():
+    from fieldapp.screens.me import refused_reasons
+    from fieldapp.screens.widgets import refusal_text
+    ctx = SimpleNamespace(lang="zh", ws=SimpleNamespace(username="w1", role="grid_worker"),
+                          t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    item = {"entity": "case", "reason": "title: must be at most 100 characters", "errors": [
+        {"field": "title", "rule": "too_long", "message": "must be at most 100 characters"},
+        {"field": "record", "rule": "state",
+         "message": "cannot be changed by a grid worker while the case is accepted"}]}
+    said = refused_reasons(ctx, item)
+    assert "最多100个字符" in said and "事项为“已受理”时，网格员不能修改" in said
+    assert said.startswith(i18n.field_label("title", "zh") + "：")
+    assert refusal_text(ctx, "case", {"field": "x", "rule": "unknown", "message": "as said"}) == "as said"
+    ctx.lang = "en"
+    assert refusal_text(ctx, "case", item["errors"][1]) == "cannot be changed by a grid worker while the case is accepted"
+
+
+def test_a_discard_of_a_case_the_person_no_longer_sees_lets_it_go_whole(ws, replica, accepted_case):
+    replica.set_meta("account", '{"username": "w1", "role": "grid_worker", "grids": ["g1"]}')
+    visit = server_change("visit", "v1", {"grid_id": "g2", "case_id": "c1", "kind": "home", "visitor": "l1",
+                                          "visited_at": "2026-03-02T10:00:00+08:00", "seen": "上门"}, 2)
+    replica.apply_pulled([visit], cursor="3")
+    ws.update("case", "c1", {"description": "邻里纠纷，已调解"})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused")
+    ws.discard(refused)
+    done = replica.apply_discard(refused, [])   # moved out of the person's grids: the server shows nothing
+    assert done["record"] is None and ws.case("c1") is None and replica.get("visit", "v1") is None
+    assert replica.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+    replica.apply_pulled(accepted_case + [visit], cursor="4")   # given back: it arrives whole
+    assert ws.case("c1")["risk"] == "orange" and replica.get("visit", "v1")["seen"] == "上门"

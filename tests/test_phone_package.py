@@ -78,3 +78,21 @@ def test_no_import_arrow_runs_both_ways_between_server_and_screens():
         if "office" not in f.parts:
             assert not {m for m in _imports(f) if m.startswith(SERVER_PACKAGES)}, f
     assert len(PHONE_MODULES) > 20
+
+
+def test_every_character_the_screens_use_is_in_the_fonts_the_pages_load():
+    """A character outside the app's CJK font shows as a box on a phone with no signal;
+    one outside the fallback font makes the office page ask for a file it cannot get
+    (assets/fonts/make_fallback.py rebuilds it)."""
+    import importlib.util
+
+    from fontTools.ttLib import TTFont
+    spec = importlib.util.spec_from_file_location("make_fallback", ROOT / "assets" / "fonts" / "make_fallback.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    used = make.ui_characters()
+    main = TTFont(ROOT / "assets" / "fonts" / "NotoSansSC-GBK.otf").getBestCmap()
+    fallback = TTFont(ROOT / "assets" / "fonts" / "ui-fallback.woff2").getBestCmap()
+    assert sorted(c for c in used if ord(c) not in main) == []
+    assert sorted(c for c in used if ord(c) not in fallback) == []
+    assert len(used) > 500

@@ -1,7 +1,10 @@
-"""The dashboard and monthly figures, as the township office would check them by hand.
+"""The figures (stats.figures: the dashboard's and the monthly report's), as the
+township office would check them by hand.
 
 One small township: 白鹤村 (grids g1, g3) and 高山村 (g2); matters, visits and callbacks
-in October and November 2026, plus one matter reported in September.
+in October and November 2026, plus one matter reported in September. Every petitioner
+was told on the day (notice_sent_on), so 超期 here is about the other limits;
+tests/test_figures.py counts each limit on its own.
 """
 
 from datetime import date
@@ -57,7 +60,7 @@ CALLBACKS = [
 def _case_fields(grid, category, channel, status, reported, deadline, resolved, owner, extra):
     fields = {"grid_id": grid, "kind": "petition", "channel": channel, "category": category,
               "description": "群众反映的问题", "status": status, "reported_by": "xinfang",
-              "reported_at": reported + ":00+08:00", **extra}
+              "reported_at": reported + ":00+08:00", "notice_sent_on": reported[:10], **extra}
     for name, value in (("deadline", deadline), ("resolved_on", resolved), ("owner", owner)):
         if value is not None:
             fields[name] = value
@@ -74,7 +77,8 @@ def conn(tmp_path_factory):
         store.server_write("case", cid, _case_fields(*row), author="xinfang")
     for i, (grid, kind, at) in enumerate(VISITS):
         store.server_write("visit", f"v{i}", {"grid_id": grid, "kind": kind, "visitor": "xinfang",
-                                              "visited_at": at + ":00+08:00"}, author="xinfang")
+                                              "visited_at": at + ":00+08:00", "seen": "家中情况正常"},
+                           author="xinfang")
     for i, (cid, at, answer) in enumerate(CALLBACKS):
         store.server_write("callback", f"cb{i}", {"case_id": cid, "at": at + ":00+08:00",
                                                   "by": "xinfang", "method": "phone",
@@ -84,7 +88,7 @@ def conn(tmp_path_factory):
 
 
 def test_october_counts_visits_and_matters_in_the_period(conn):
-    d = stats.dashboard(conn, *OCT, today=TODAY)
+    d = stats.figures(conn, *OCT, today=TODAY)
     assert (d["receptions"], d["household_visits"], d["home_visits"]) == (2, 3, 1)
     assert d["registered"] == 4      # c1-c4; c4 was reported at 23:30 on the 31st
     assert d["resolved"] == 2        # c1, c2
@@ -92,70 +96,85 @@ def test_october_counts_visits_and_matters_in_the_period(conn):
 
 
 def test_resolution_rate_counts_a_matter_due_but_unresolved_against_the_month(conn):
-    d = stats.dashboard(conn, *OCT, today=TODAY)
+    d = stats.figures(conn, *OCT, today=TODAY)
     # due: c0 (resolved only in November), c1, c2, c3 (still open)
     assert (d["due"], d["due_resolved"]) == (4, 2)
     assert d["resolution_rate"] == 0.5
 
 
 def test_november_resolution_rate_counts_the_late_resolution_and_skips_the_declined(conn):
-    d = stats.dashboard(conn, *NOV, today=TODAY)
-    # due: c0 (resolved on 11-03), c4, c5 (open), c7; c8 was declined, never due
-    assert (d["due"], d["due_resolved"]) == (4, 3)
-    assert d["resolution_rate"] == 0.75
+    # on 11-26 November is counted up to that day: c5, due on 11-28, is not due yet
+    d = stats.figures(conn, *NOV, today=TODAY)
+    # due: c0 (resolved on 11-03), c4, c7; c8 was declined, never due
+    assert (d["due"], d["due_resolved"], d["counted_to"]) == (3, 3, "2026-11-26")
+    assert d["resolution_rate"] == 1.0
     assert d["resolved"] == 3 and d["leader_resolved"] == 2   # c4 (wang), c7 (li)
+    # once the month is over, c5 (still open) counts against it
+    done = stats.figures(conn, *NOV, today=date(2026, 12, 3))
+    assert (done["due"], done["due_resolved"], done["resolution_rate"]) == (4, 3, 0.75)
+    assert done["counted_to"] == "2026-11-30"
+
+
+def test_a_running_period_reads_the_same_whatever_its_end(conn):
+    """"This month" on screen (the 1st to today) and the running month's report (the
+    1st to the 30th) are one count: a running period is counted up to today."""
+    whole = stats.figures(conn, *NOV, today=TODAY)
+    to_today = stats.figures(conn, NOV[0], TODAY, today=TODAY)
+    assert {k: v for k, v in whole.items() if k != "end"} == {k: v for k, v in to_today.items() if k != "end"}
 
 
 def test_declined_matter_is_registered_but_a_merged_duplicate_is_not(conn):
-    d = stats.dashboard(conn, *NOV, today=TODAY)
+    d = stats.figures(conn, *NOV, today=TODAY)
     assert d["registered"] == 4      # c5, c6, c7, c8; not c9, folded into c6
 
 
 def test_visit_ten_minutes_into_a_month_belongs_to_that_month(conn):
-    d = stats.dashboard(conn, *NOV, today=TODAY)
+    d = stats.figures(conn, *NOV, today=TODAY)
     assert (d["receptions"], d["household_visits"], d["home_visits"]) == (1, 2, 0)
 
 
 def test_satisfaction_counts_basically_satisfied_as_satisfied(conn):
-    oct_, nov = stats.dashboard(conn, *OCT, today=TODAY), stats.dashboard(conn, *NOV, today=TODAY)
+    oct_, nov = stats.figures(conn, *OCT, today=TODAY), stats.figures(conn, *NOV, today=TODAY)
     assert (oct_["callbacks"], oct_["satisfaction_rate"]) == (2, 1.0)
     assert (nov["callbacks"], nov["satisfied"], nov["satisfaction_rate"]) == (4, 3, 0.75)
 
 
 def test_period_with_nothing_due_and_no_callbacks_has_no_rates_rather_than_zero(conn):
-    d = stats.dashboard(conn, date(2026, 6, 1), date(2026, 6, 30), today=TODAY)
+    d = stats.figures(conn, date(2026, 6, 1), date(2026, 6, 30), today=TODAY)
     assert d["resolution_rate"] is None and d["satisfaction_rate"] is None
     assert d["due"] == 0 and d["registered"] == 0 and d["receptions"] == 0
 
 
 def test_overdue_and_due_soon_are_counted_from_the_given_today(conn):
-    d = stats.dashboard(conn, *NOV, today=TODAY)
-    assert (d["overdue"], d["due_soon"], d["open"]) == (1, 1, 3)   # c3; c5 due on 11-28
-    later = stats.dashboard(conn, *NOV, today=date(2026, 12, 1))
-    assert (later["overdue"], later["due_soon"]) == (2, 0)
+    d = stats.figures(conn, *NOV, today=TODAY)
+    # c3 past its deadline; c6 still waiting to be accepted 21 days after it came in
+    assert (d["overdue"], d["overdue_handling"], d["overdue_register"]) == (2, 1, 1)
+    assert (d["due_soon"], d["open"]) == (1, 3)                   # c5 due on 11-28
+    later = stats.figures(conn, *NOV, today=date(2026, 12, 1))
+    assert (later["overdue"], later["overdue_handling"], later["due_soon"]) == (3, 2, 0)
 
 
 def test_village_filter_narrows_matters_visits_and_callbacks(conn):
-    d = stats.dashboard(conn, *NOV, village="白鹤村", today=TODAY)
+    d = stats.figures(conn, *NOV, village="白鹤村", today=TODAY)
     assert d["registered"] == 2 and d["resolved"] == 1           # c6, c8; c4 (grid g3)
     assert (d["due"], d["resolution_rate"]) == (1, 1.0)
     assert (d["receptions"], d["household_visits"]) == (1, 1)    # both in g3
     assert (d["callbacks"], d["satisfaction_rate"]) == (2, 0.5)  # c2 satisfied, c4 not
-    assert d["overdue"] == 0 and d["open_points"] == []
+    assert d["overdue"] == 1 and d["open_points"] == []           # c6, not yet accepted
 
 
 def test_category_and_channel_filters(conn):
-    land = stats.dashboard(conn, *BOTH, category="08", today=TODAY)
+    land = stats.figures(conn, *BOTH, category="08", today=TODAY)
     assert (land["registered"], land["resolved"], land["leader_resolved"]) == (2, 2, 2)
     assert [r["label"] for r in land["by_category"]] == ["征地拆迁"]
-    grid = stats.dashboard(conn, *BOTH, channel="grid", today=TODAY)
+    grid = stats.figures(conn, *BOTH, channel="grid", today=TODAY)
     assert grid["registered"] == 3                                # c1, c4, c5
     assert grid["by_channel"] == [{"key": "grid", "label": "网格员上报", "registered": 3,
                                    "resolved": 2}]
 
 
 def test_breakdowns_by_village_and_category_carry_chinese_labels(conn):
-    d = stats.dashboard(conn, *BOTH, today=TODAY)
+    d = stats.figures(conn, *BOTH, today=TODAY)
     villages = {r["label"]: (r["registered"], r["resolved"]) for r in d["by_village"]}
     assert villages == {"白鹤村": (5, 3), "高山村": (3, 2)}
     categories = {r["label"]: (r["registered"], r["resolved"]) for r in d["by_category"]}
@@ -166,21 +185,27 @@ def test_breakdowns_by_village_and_category_carry_chinese_labels(conn):
 
 
 def test_map_shows_open_matters_with_a_position_riskiest_first(conn):
-    d = stats.dashboard(conn, *NOV, today=TODAY)
+    d = stats.figures(conn, *NOV, today=TODAY)
     assert [(p["id"], p["risk"]) for p in d["open_points"]] == [("c3", "red"), ("c5", "yellow")]
     assert d["open_points"][0]["lat"] == 29.07
 
 
 def test_monthly_figures_use_the_report_labels(conn):
     nov = stats.monthly_figures(conn, 2026, 11, today=TODAY)
-    assert nov == {"接访": 1, "走访": 2, "登记事项": 4, "办结": 3, "化解率": 0.75,
-                   "满意度": 0.75, "超期": 1, "包案领导化解": 2}
+    assert list(nov) == [stats.BY_KEY[k].zh for k in stats.REPORT]
+    assert {k: nov[k] for k in ("接访", "走访", "登记事项", "办结", "化解率", "满意度", "超期",
+                                "包案领导化解", "上级交办化解", "统计截至")} == {
+        "接访": 1, "走访": 2, "登记事项": 4, "办结": 3, "化解率": 1.0, "满意度": 0.75, "超期": 2,
+        "包案领导化解": 2, "上级交办化解": 1, "统计截至": TODAY}
 
 
 def test_monthly_overdue_of_a_past_month_is_counted_as_at_its_end(conn):
-    # at the end of October only c3 had passed its deadline; c5's came later
-    assert stats.monthly_figures(conn, 2026, 10, today=date(2026, 12, 15))["超期"] == 1
-    assert stats.monthly_figures(conn, 2026, 12, today=date(2026, 12, 15))["超期"] == 2
+    # at the end of October c3 and c0 had passed their deadlines (c0 was resolved only
+    # on 11-03); c5's came later, and c6 had not come in yet
+    assert stats.monthly_figures(conn, 2026, 10, today=date(2026, 12, 15))["超期"] == 2
+    assert stats.monthly_figures(conn, 2026, 10, today=date(2026, 11, 2))["超期"] == 2
+    # December, as at the 15th: c3 and c5 past their deadlines, c6 never accepted
+    assert stats.monthly_figures(conn, 2026, 12, today=date(2026, 12, 15))["超期"] == 3
 
 
 def test_rates_are_none_without_a_denominator():
@@ -206,7 +231,7 @@ def test_satisfaction_is_reported_per_owning_leader_and_per_department(tmp_path)
         st.server_write("callback", f"cb{n}", {"case_id": f"c{n}", "at": "2026-05-20T10:00:00+08:00", "by": "x",
                                                "method": "phone", "answer": answer})
     from sync.server import stats
-    f = stats.dashboard(st.conn, dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+    f = stats.figures(st.conn, dt.date(2026, 5, 1), dt.date(2026, 5, 31))
     by_owner = {r["key"]: (r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]}
     assert by_owner == {"lizhen": (2, 0.5), "chen": (1, 1.0)}
     by_dept = {r["key"]: (r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_department"]}

@@ -16,6 +16,7 @@ from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
 
 from ..app import ASSETS, FONT
+from ..navigation import apply_locale
 from ..webserve import served
 from .context import OfficeContext
 
@@ -25,16 +26,19 @@ _CHECKS = threading.BoundedSemaphore(2)
 WATCH_S = float(os.environ.get("GRIDBOOK_OFFICE_WATCH_S", 2))
 
 
-def make_office_main(db_path: str, tickets, throttle=None):
+def make_office_main(db_path: str, tickets, throttle=None, hub=None):
     store = CentralStore(db_path)  # the screens' own connection to the township's file
 
     async def main(page: ft.Page) -> None:
         page.title = "信访工作台账"
-        page.fonts = {"cjk": FONT}
+        # the CJK font is in Flutter's font manifest (webserve.served): loaded before
+        # the first frame, not registered again here
         page.theme = ft.Theme(font_family="cjk", color_scheme_seed=ft.Colors.BLUE_800)
         page.padding = 0
+        apply_locale(page, "zh")
         ctx = OfficeContext(page, store, tickets)
         ctx.throttle = throttle
+        ctx.hub = hub
         page.on_view_pop = lambda e: ctx.pop()
         page.on_close = lambda e: ctx.end_session("closed")
         page.views.clear()
@@ -109,7 +113,7 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
         user, pw, ft.FilledButton(ctx.t("sign_in"), on_click=submit, width=320, height=48), msg])
 
 
-def office_asgi(db_path: str, tickets, throttle=None):
-    flet_app = ft.run(make_office_main(db_path, tickets, throttle), export_asgi_app=True, assets_dir=ASSETS,
+def office_asgi(db_path: str, tickets, throttle=None, hub=None):
+    flet_app = ft.run(make_office_main(db_path, tickets, throttle, hub), export_asgi_app=True, assets_dir=ASSETS,
                       no_cdn=True)
-    return served(flet_app, mounted=True)
+    return served(flet_app, mounted=True, fonts={"cjk": FONT})

@@ -11,7 +11,7 @@ import flet as ft
 from sync.server import audit
 
 from ..worklist import today_cst
-from .matter import _date
+from .forms import parse_date as _date
 
 PAGE = 100
 

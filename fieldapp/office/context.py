@@ -32,6 +32,9 @@ class OfficeContext(Screens):
         self.address = ""
         self.last_active = time.monotonic()
         self.launcher = ft.UrlLauncher()  # kept: a service no one holds is unregistered
+        self.hub = None            # news of phones' syncs (sync/server/events.py)
+        self._unsubscribe = None
+        self.ledger_state = {"f": 0, "q": ""}  # kept across refreshes: a clerk's filter and search stay
         self._lang = "zh"
 
     @property
@@ -45,6 +48,25 @@ class OfficeContext(Screens):
         self.touch()
         self.store.audit(acct["username"], "office_sign_in", "", device=self.session[1], address=address)
         self.ws = CentralWorkspace(self.store, {k: acct[k] for k in ("username", "name", "role", "grids")})
+        if self.hub is not None:
+            self._unsubscribe = self.hub.subscribe(self._heard)
+
+    def _heard(self, event: dict) -> None:
+        """From the thread that committed a phone's push: redraw on this tab's own loop."""
+        self.page.run_task(self.arrived, event)
+
+    async def arrived(self, event: dict) -> None:
+        """Phones synced: the screen on top redraws from the store (a matter page only when
+        it is one of the matters touched), and says what arrived and from whom."""
+        if self.ws is None:
+            return
+        top = self.page.views[-1] if self.page.views else None
+        shows = getattr(top, "case_id", None)
+        refresh = getattr(top, "data", None)
+        if callable(refresh) and (shows is None or shows in event.get("cases", ())):
+            refresh()
+        self.snack(self.t("arrived", n=event.get("applied", 0), who=self.ws.name(event.get("by"))))
+        self.page.update()
 
     def touch(self) -> None:
         self.last_active = time.monotonic()
@@ -60,6 +82,9 @@ class OfficeContext(Screens):
         return None
 
     def end_session(self, why: str) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self.session is not None:
             token, device = self.session
             self.session = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from sync import codes, rules
+from sync import codes, rules, statute
 from sync.queries import OPEN_STATUSES
 
 from ..screens.widgets import risk_colour
@@ -16,28 +16,37 @@ PAGE = 100
 def _filters(ctx):
     ws = ctx.ws
     return [("filter_all", lambda q, n, o: ws.cases(search=q, limit=n, offset=o)),
-            ("filter_new", lambda q, n, o: ws.cases(status="reported", search=q, limit=n, offset=o)),
+            ("filter_new", lambda q, n, o: ws.acceptance_queue(search=q, limit=n, offset=o)),
             ("filter_open", lambda q, n, o: ws.cases(open_only=True, search=q, limit=n, offset=o)),
             ("filter_overdue", lambda q, n, o: ws.overdue()[o:o + n]),
             ("filter_due7", lambda q, n, o: ws.due_soon()[o:o + n]),
             ("filter_resolved", lambda q, n, o: ws.cases(status="resolved", search=q, limit=n, offset=o))]
 
 
+def limit_text(ctx, c: dict) -> tuple[str, bool]:
+    """The deadline cell: the day, or the limit passed (登记超期, 告知超期 …)."""
+    reasons = statute.overdue_reasons(c, today_cst())
+    text = c.get("deadline") or (statute.register_due(c).isoformat() if c.get("status") == "reported"
+                                 and statute.register_due(c) else "")
+    if reasons:
+        text = "、".join(ctx.t(f"late_{r}") for r in reasons) + (f" {c['deadline']}" if "handling" in reasons else "")
+    return text, bool(reasons)
+
+
 def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
-    dl = rules.days_left(c["deadline"], today_cst()) if c.get("deadline") else None
-    late = dl is not None and dl < 0 and c.get("status") in OPEN_STATUSES
+    deadline, late = limit_text(ctx, c)
     cells = [
         (c.get("ref") or ctx.t("no_ref_yet"), 130), ((c.get("reported_at") or "")[:10], 90),
         (ctx.code(codes.CHANNELS, c.get("channel")), 80), ("、".join(c.get("parties") or []), 130),
         (ctx.code(codes.CATEGORIES, c.get("category")), 80),
         (c.get("title") or (c.get("description") or "")[:24], 220),
-        (names.get(c.get("owner"), c.get("owner") or ""), 110), (c.get("deadline") or "", 90),
+        (names.get(c.get("owner"), c.get("owner") or ""), 110), (deadline, 120),
         (ctx.code(codes.CASE_STATUSES, c.get("status")), 70),
     ]
     return ft.Container(ft.Row(
         [ft.Container(width=10, height=28, bgcolor=risk_colour(c.get("risk")), border_radius=2)] +
         [ft.Text(v, width=w, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
-                 color=ft.Colors.RED_700 if late and w == 90 and v == c.get("deadline") else None)
+                 color=ft.Colors.RED_700 if late and w == 120 else None)
          for v, w in cells], spacing=8),
         padding=ft.Padding.symmetric(vertical=8, horizontal=4), on_click=lambda e: on_open(c["id"]),
         border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.GREY_200)), ink=True)
@@ -45,7 +54,7 @@ def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
 
 def header_row(ctx) -> ft.Control:
     heads = [("col_ref", 130), ("col_date", 90), ("col_channel", 80), ("col_parties", 130), ("col_category", 80),
-             ("col_summary", 220), ("col_owner", 110), ("col_deadline", 90), ("col_status", 70)]
+             ("col_summary", 220), ("col_owner", 110), ("col_deadline", 120), ("col_status", 70)]
     return ft.Container(ft.Row([ft.Container(width=10)] + [ft.Text(ctx.t(h), width=w, weight=ft.FontWeight.BOLD)
                                                           for h, w in heads], spacing=8),
                         padding=ft.Padding.symmetric(vertical=6, horizontal=4), bgcolor=ft.Colors.GREY_100)
@@ -54,7 +63,8 @@ def header_row(ctx) -> ft.Control:
 def ledger_panel(ctx) -> ft.Control:
     from .matter import open_matter
     filters = _filters(ctx)
-    state = {"f": 0, "q": "", "offset": 0}
+    state = ctx.ledger_state        # the clerk's filter and search survive a redraw
+    state["offset"] = 0
     rows = ft.ListView(expand=True, spacing=0)
     count = ft.Text(color=ft.Colors.GREY_700)
     more = ft.TextButton(ctx.t("load_more"), visible=False)
@@ -87,7 +97,7 @@ def ledger_panel(ctx) -> ft.Control:
         load(True)
         ctx.page.update()
 
-    chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == 0, on_select=choose(i))
+    chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
                     for i, (k, _) in enumerate(filters)], wrap=True)
     more.on_click = lambda e: (load(False), ctx.page.update())
     load(True)
@@ -102,5 +112,6 @@ def ledger_panel(ctx) -> ft.Control:
             "monthly.xlsx", year=year, month=today_cst().month)),
     ], wrap=True)
     return ft.Column([
-        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True), count]),
+        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
+                             value=state["q"], max_length=100), count]),
         chips, exports, header_row(ctx), rows, more], expand=True, spacing=8)

@@ -1,9 +1,9 @@
 """Registering a matter from any channel (集): walk-in, letter, phone, online, grid
-report, screening, discipline referral, handed down from above."""
+report, screening, discipline referral, handed down from above. Every field says its
+limit before anyone types, every refusal appears next to its field, and the
+duplicate check warns of a claim already finally decided (复核终结)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import flet as ft
 
@@ -11,71 +11,101 @@ from sync import codes
 from sync.queries import leaders
 
 from ..worklist import split_parties
+from .forms import Form, date_field, text_field
 
 
 def register_panel(ctx) -> ft.Control:
     from .matter import open_matter
     lang = ctx.lang
-    channel = ft.Dropdown(label=ctx.t("channel"), width=220, value="visit", options=[
+    channel = ft.Dropdown(label=ctx.t("channel") + " *", width=220, value="visit", options=[
         ft.DropdownOption(key=k, text=row[lang]) for k, row in codes.CHANNELS.items()])
     kind = ft.RadioGroup(value="petition", content=ft.Row(
         [ft.Radio(value=k, label=row[lang]) for k, row in codes.CASE_KINDS.items()]))
-    category = ft.Dropdown(label=ctx.t("category"), width=220, options=[
+    category = ft.Dropdown(label=ctx.t("category") + " *", width=240, options=[
         ft.DropdownOption(key=k, text=f"{k} {row[lang]}") for k, row in codes.CATEGORIES.items()])
-    grid = ft.Dropdown(label=ctx.t("grid"), width=260, options=[
+    grid = ft.Dropdown(label=ctx.t("grid") + " *", width=260, options=[
         ft.DropdownOption(key=g["id"], text=f"{g['village']} · {g['name']}") for g in ctx.ws.grid_list()])
-    parties = ft.TextField(label=ctx.t("parties"))
-    description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=3)
-    place = ft.TextField(label=ctx.t("place"))
+    parties = text_field(ctx, "parties", hint=ctx.t("parties_hint"), max_length=600)
+    description = text_field(ctx, "description", multiline=True, required=True)
+    place = text_field(ctx, "place")
     reception = ft.Dropdown(label=ctx.t("reception_leader"), width=260, options=[
         ft.DropdownOption(key=p["username"], text=p["name"]) for p in leaders(ctx.ws.replica)])
-    higher_ref = ft.TextField(label=ctx.t("higher_ref"), width=260)
-    higher_deadline = ft.TextField(label=ctx.t("higher_deadline"), width=260)
+    visitors = ft.TextField(label=ctx.t("visitors_row"), width=160, keyboard_type=ft.KeyboardType.NUMBER,
+                            max_length=5, helper=ctx.t("group_size_hint"))
+    higher_ref = text_field(ctx, "higher_ref", width=260)
+    higher_deadline = date_field(ctx, "higher_deadline", width=260)
+    litigation = ft.Checkbox(label=ctx.t("litigation_box"))
+    form = Form(ctx, {"channel": channel, "category": category, "grid_id": grid, "parties": parties,
+                      "description": description, "place": place, "reception_leader": reception,
+                      "visitors": visitors, "higher_ref": higher_ref, "higher_deadline": higher_deadline})
     dups = ft.Column()
-    msg = ft.Text(color=ft.Colors.RED_700)
 
     def fields() -> dict:
+        text = (description.value or "").strip()
         f = {"channel": channel.value, "kind": kind.value, "category": category.value, "grid_id": grid.value,
-             "parties": split_parties(parties.value or ""), "description": (description.value or "").strip(),
-             "place": (place.value or "").strip(), "title": (description.value or "").strip()[:20]}
-        if channel.value == "visit" and reception.value:
-            f["reception_leader"] = reception.value
+             "parties": split_parties(parties.value or ""), "description": text,
+             "place": (place.value or "").strip(), "title": text[:20]}
+        if channel.value == "visit":
+            if reception.value:
+                f["reception_leader"] = reception.value
+            if (visitors.value or "").strip().isdigit():
+                f["visitors"] = int(visitors.value)
         if channel.value == "handed_down":
             f["higher_ref"] = (higher_ref.value or "").strip()
             f["higher_deadline"] = (higher_deadline.value or "").strip()
+        if litigation.value:
+            f["litigation"] = True
         return f
 
-    def check(e=None) -> None:
+    def check(e=None) -> list:
+        ctx.touch()
         found = ctx.ws.likely_duplicates(fields())
         dups.controls = [ft.Text(ctx.t("duplicates") if found else ctx.t("no_duplicates"),
                                  weight=ft.FontWeight.BOLD if found else None)]
         dups.controls += [ft.ListTile(title=ft.Text(f"{d.get('ref') or ''} {d.get('title') or d['description'][:20]}"),
-                                      subtitle=ft.Text(ctx.t(f"dup_{why}")),
+                                      subtitle=ft.Text(ctx.t(f"dup_{why}"),
+                                                       color=ft.Colors.RED_700 if why == "final" else None),
                                       on_click=lambda e, cid=d["id"]: open_matter(ctx, cid))
                           for d, why in found]
-        ctx.page.update()
+        if e is not None:
+            ctx.page.update()
+        return found
 
     def save(e) -> None:
-        f = fields()
-        if f.get("higher_deadline"):
-            try:
-                dt.date.fromisoformat(f["higher_deadline"])
-            except ValueError:
-                higher_deadline.error = ctx.t("out_of_range")
-                ctx.page.update()
-                return
+        form.clear()
+        ok = form.required("category", "grid_id", "description")
+        form.dates("higher_deadline")
+        text = (visitors.value or "").strip()
+        if text and not (text.isdigit() and 0 < int(text) <= 10_000):
+            form.say("visitors", ctx.t("number_between", lo=1, hi=10_000))
+        if channel.value == "handed_down" and not (higher_ref.value or "").strip():
+            form.say("higher_ref", ctx.t("required_field"))
+        if not ok or form.has_errors:
+            ctx.page.update()
+            return
         holder = {}
 
         def register():
-            holder["id"] = ctx.ws.register_matter(f)
-        if ctx.act(register, done=ctx.t("registered")):
+            holder["id"] = ctx.ws.register_matter(fields())
+        if form.run(register):
+            ctx.snack(ctx.t("registered"))
             open_matter(ctx, holder["id"])
         ctx.page.update()
 
+    def channel_changed(e) -> None:
+        walk_in = channel.value == "visit"
+        handed = channel.value == "handed_down"
+        reception.visible = visitors.visible = walk_in
+        higher_ref.visible = higher_deadline.visible = handed
+        ctx.page.update()
+
+    channel.on_select = channel_changed
+    higher_ref.visible = higher_deadline.visible = False
     return ft.ListView([
         ft.Text(ctx.t("register_title"), size=20, weight=ft.FontWeight.BOLD),
+        ft.Text(ctx.t("required_note"), color=ft.Colors.GREY_700),
         ft.Row([channel, category, grid], wrap=True), kind, parties, description, place,
-        ft.Row([reception, higher_ref, higher_deadline], wrap=True),
+        ft.Row([reception, visitors, higher_ref, higher_deadline], wrap=True), litigation,
         ft.Row([ft.OutlinedButton(ctx.t("check_duplicates"), on_click=check, height=44),
                 ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=44)]),
-        msg, dups], expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))
+        form.foot, dups], expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import flet as ft
 
-from . import audit, dashboard, ledger, lists, register
+from ..navigation import apply_locale
+from . import audit, conflicts, dashboard, ledger, lists, register, visits
 
 
 def shell_view(ctx, selected: int = 0) -> ft.View:
@@ -12,7 +13,9 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
              ("nav_register", ft.Icons.POST_ADD, register.register_panel),
              ("nav_callbacks", ft.Icons.PHONE_CALLBACK, lists.callbacks_panel),
              ("nav_supervision", ft.Icons.SUPERVISOR_ACCOUNT, lists.supervision_panel),
-             ("nav_dashboard", ft.Icons.INSIGHTS, dashboard.dashboard_panel)]
+             ("nav_dashboard", ft.Icons.INSIGHTS, dashboard.dashboard_panel),
+             ("nav_visits", ft.Icons.WHERE_TO_VOTE, visits.visits_panel),
+             ("nav_conflicts", ft.Icons.CALL_SPLIT, conflicts.conflicts_panel)]
     if ctx.ws.role == "admin":  # the trail of who read and changed what is the admin's to review
         tools.append(("nav_audit", ft.Icons.POLICY, audit.audit_panel))
     body = ft.Container(expand=True, padding=ft.Padding.only(left=16, right=16, top=8))
@@ -38,6 +41,7 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
 
     def switch_language(e) -> None:
         ctx._lang = "en" if ctx.lang == "zh" else "zh"
+        apply_locale(ctx.page, ctx.lang)
         ctx.page.views.clear()
         ctx.page.views.append(shell_view(ctx, state["i"]))
         ctx.page.update()

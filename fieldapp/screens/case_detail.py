@@ -1,16 +1,107 @@
-"""One case: what it is, who owns it, its deadline, its whole timeline; a leader
-records home visits, progress and the resolution here."""
+"""One case: what it is, who owns it, the plan, its urgency and signals, its deadline and
+which limit that is, the review stage, its whole timeline; a leader records home visits,
+progress and the resolution here."""
 
 from __future__ import annotations
 
 import flet as ft
 
-from sync import codes
+from sync import codes, statute
 from sync.device import ValidationError
 
-from .widgets import TOUCH, appbar, deadline_text, empty, header, info_row, risk_colour, timeline_heading
+from .. import i18n
+from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, refusal_text, risk_colour, shown_value,
+                      timeline_heading)
 
 
+def deadline_words(ctx, case: dict) -> str:
+    """"2027-01-19 剩 12 天 · 法定期限": the day, what is left, and which limit it is
+    (statute.deadline_source: the statutory period or the higher body's deadline)."""
+    if not case.get("deadline"):
+        return ""
+    left = deadline_text(ctx, case["deadline"])[0] if case.get("status") in statute.OPEN_STATUSES else ""
+    source = statute.deadline_source(case)
+    which = ctx.t("deadline_higher" if source == "higher" else "deadline_statute") if source else ""
+    return " · ".join(x for x in (f"{case['deadline']} {left}".strip(), which) if x)
+
+
+def stage_words(ctx, case: dict) -> str:
+    """The review stage after the written opinion (statute.stage), or "" while handling."""
+    st = statute.stage(case)
+    if st == "review":
+        return ctx.t("stage_review", due=case.get("review_due") or "—")
+    if st == "recheck":
+        return ctx.t("stage_recheck", due=case.get("recheck_due") or "—")
+    if st == "final":
+        return ctx.t("stage_final")
+    return ""
+
+
+def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
+    """What the page says of a case: labels for codes, names for accounts."""
+    dl_colour = deadline_text(ctx, c.get("deadline"))[1] if c.get("status") in statute.OPEN_STATUSES else None
+    person = lambda field: shown_value(ctx, "case", field, c.get(field), names)  # noqa: E731
+    rows = [
+        info_row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
+        info_row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
+        info_row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
+        info_row(ctx.t("urgency"), ctx.code(codes.URGENCY, c.get("urgency"))),
+        info_row(ctx.t("signals"), shown_value(ctx, "case", "signals", c.get("signals")),
+                 ft.Colors.RED_700 if c.get("signals") else None),
+        info_row(ctx.t("parties_shown"), "、".join(c.get("parties") or [])),
+        info_row(ctx.t("place"), c.get("place") or ""),
+        info_row(ctx.t("description"), c.get("description") or ""),
+        info_row(ctx.t("plan"), c.get("plan") or ""),
+        info_row(ctx.t("owner"), person("owner")),
+        info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
+        info_row(ctx.t("deadline"), deadline_words(ctx, c), dl_colour),
+    ]
+    if c.get("higher_ref"):
+        rows.append(info_row(ctx.t("higher_ref"), c["higher_ref"]))
+    if c.get("reception_leader"):
+        rows.append(info_row(ctx.t("reception_leader"), person("reception_leader")))
+    if statute.stage(c):
+        rows.append(info_row(ctx.t("stage"), stage_words(ctx, c), ft.Colors.ORANGE_900))
+    rows += [
+        info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} {person('reported_by')}".strip()),
+        info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
+        info_row(ctx.t("method"), c.get("method") or ""),
+    ]
+    return rows
+
+
+def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> None:
+    """Record a progress entry (进展) of a case; or correct a refused one (its text fills
+    the box, the refusal is said next to it)."""
+    text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, autofocus=True,
+                        value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
+    if correcting and correcting.get("errors"):
+        text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
+                               f"{refusal_text(ctx, 'case_event', e)}" for e in correcting["errors"])
+
+    def ok(e):
+        if not (text.value or "").strip():
+            text.error = ctx.t("required_field")
+            ctx.page.update()
+            return
+        try:
+            if correcting:
+                ctx.ws.correct(correcting["change_id"], {"text": text.value.strip()})
+            else:
+                ctx.ws.add_progress(cid, text.value.strip())
+        except ValidationError as err:
+            text.error = "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
+                                   for fe in err.errors) if err.errors else str(err)
+            ctx.page.update()
+            return
+        ctx.page.pop_dialog()
+        ctx.wrote()
+        on_saved()
+        ctx.snack(ctx.t("correction_queued" if correcting else "progress_saved"))
+    ctx.page.show_dialog(ft.AlertDialog(
+        title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), content=text, actions=[
+            ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
+            ft.FilledButton(ctx.t("save"), on_click=ok)]))
 
 
 def open_case(ctx, cid: str) -> None:
@@ -26,7 +117,6 @@ def open_case(ctx, cid: str) -> None:
         names = ctx.ws.staff_names()
         ctx.ws.mark_seen(cid) if hasattr(ctx.ws, "mark_seen") else None
         title.value = c.get("title") or c["description"][:16]
-        dl, dl_colour = deadline_text(ctx, c.get("deadline"))
         # What the write rules let this person do here (sync/permissions.py): the screen
         # offers nothing the server would refuse.
         may_visit, may_progress, may_resolve = (ctx.ws.may_home_visit(c), ctx.ws.may_progress(c),
@@ -35,32 +125,20 @@ def open_case(ctx, cid: str) -> None:
             ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
                     ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
                     ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
-            info_row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
-            info_row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
-            info_row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
-            info_row(ctx.t("parties"), "、".join(c.get("parties") or [])),
-            info_row(ctx.t("place"), c.get("place") or ""),
-            info_row(ctx.t("description"), c.get("description") or ""),
-            info_row(ctx.t("owner"), names.get(c.get("owner"), c.get("owner") or "")),
-            info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
-            info_row(ctx.t("deadline"), f"{c.get('deadline') or ''} {dl}".strip(), dl_colour),
-            info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} "
-                                    f"{names.get(c.get('reported_by'), c.get('reported_by') or '')}"),
-            info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
-            info_row(ctx.t("method"), c.get("method") or ""),
+            *case_rows(ctx, c, names),
         ], spacing=6), padding=16)]
         conflicts = ctx.ws.conflicts("case", cid)
         if conflicts:
             body.controls.append(header(ctx.t("conflicts_title")))
-            body.controls.extend(ft.Text(ctx.t("conflict_row", field=ctx.t(x["field"]) if x["field"] in
-                                               ("status", "risk", "owner", "deadline", "outcome") else x["field"],
-                                               value=x["value"], author=names.get(x["author"], x["author"])),
+            body.controls.extend(ft.Text(ctx.t("conflict_row", field=i18n.field_label(x["field"], ctx.lang),
+                                               value=shown_value(ctx, "case", x["field"], x["value"], names),
+                                               author=names.get(x["author"], x["author"])),
                                          color=ft.Colors.ORANGE_900) for x in conflicts)
         actions = [
             *([ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
                                on_click=lambda e: open_visit_form(ctx, case=c))] if may_visit else []),
             *([ft.OutlinedButton(ctx.t("add_progress"), icon=ft.Icons.NOTES, height=TOUCH,
-                                 on_click=lambda e: progress_dialog())] if may_progress else []),
+                                 on_click=lambda e: progress_dialog(ctx, cid, fill))] if may_progress else []),
             *([ft.OutlinedButton(ctx.t("resolve"), icon=ft.Icons.TASK_ALT, height=TOUCH,
                                  on_click=lambda e: resolve_dialog())] if may_resolve else []),
         ]
@@ -76,28 +154,6 @@ def open_case(ctx, cid: str) -> None:
                     it["type"], ft.Icons.CIRCLE_OUTLINED), size=20),
                 title=ft.Text(timeline_heading(ctx, it, names)),
                 subtitle=ft.Text(it["text"]) if it["text"] else None))
-
-    def progress_dialog() -> None:
-        text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, autofocus=True)
-
-        def ok(e):
-            if not (text.value or "").strip():
-                text.error = ctx.t("required_field")
-                ctx.page.update()
-                return
-            try:
-                ctx.ws.add_progress(cid, text.value.strip())
-            except ValidationError as err:
-                text.error = err.errors[0].message(ctx.lang) if err.errors else str(err)
-                ctx.page.update()
-                return
-            ctx.page.pop_dialog()
-            ctx.wrote()
-            fill()
-            ctx.snack(ctx.t("progress_saved"))
-        ctx.page.show_dialog(ft.AlertDialog(title=ft.Text(ctx.t("add_progress")), content=text, actions=[
-            ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-            ft.FilledButton(ctx.t("save"), on_click=ok)]))
 
     def resolve_dialog() -> None:
         outcome = ft.RadioGroup(value=None, content=ft.Column(

@@ -1,4 +1,5 @@
-"""Reporting a dispute or a petition sign (上报矛盾纠纷) from the field."""
+"""Reporting a dispute or a petition sign (上报矛盾纠纷) from the field; or correcting a
+report the server refused (the form prefilled with the refused values)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import flet as ft
 from sync import codes
 from sync.device import ValidationError
 
+from .. import i18n
 from ..worklist import split_parties
 from .position import PositionPicker
-from .widgets import TOUCH, appbar, risk_colour
+from .widgets import TOUCH, appbar, refusal_text, risk_colour
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -17,27 +19,52 @@ def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioG
         [ft.Radio(value=c, label=row[ctx.lang]) for c, row in table.items()], wrap=True))
 
 
-def open_case_form(ctx, household: dict | None = None) -> None:
-    picker = PositionPicker(ctx, household)
-    kind = _choice(ctx, codes.CASE_KINDS, "dispute", ctx.t("case_kind"))
-    category = ft.Dropdown(label=ctx.t("category"), expand=True, options=[
+def open_case_form(ctx, household: dict | None = None, correcting: dict | None = None) -> None:
+    """`correcting`: a refused report or edit of one (an item of ws.quarantined()): the
+    report as it would have been fills the form; saving gives the refused change up for
+    the corrected values."""
+    was = {}
+    if correcting:
+        was = {**(ctx.ws.case(correcting["record"]) or {}), **correcting["change"]["fields"]}
+        household = ctx.ws.household(was["household_id"]) if was.get("household_id") else None
+    picker = PositionPicker(ctx, household, recorded=was if correcting else None)
+    kind = _choice(ctx, codes.CASE_KINDS, was.get("kind") or "dispute", ctx.t("case_kind"))
+    category = ft.Dropdown(label=ctx.t("category"), expand=True, value=was.get("category"), options=[
         ft.DropdownOption(key=c, text=f"{c} {row[ctx.lang]}") for c, row in codes.CATEGORIES.items()])
     parties = ft.TextField(label=ctx.t("parties"),
-                           value=household["head_name"] if household else "")
-    place = ft.TextField(label=ctx.t("place"), value=household["address"] if household else "")
-    description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=4, max_length=8000)
-    risk = ft.RadioGroup(value="yellow", content=ft.Row([
+                           value="、".join(was.get("parties") or []) if correcting else
+                           household["head_name"] if household else "")
+    place = ft.TextField(label=ctx.t("place"), value=was.get("place") if correcting else
+                         household["address"] if household else "")
+    description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=4, max_length=8000,
+                               value=was.get("description") or "")
+    risk = ft.RadioGroup(value=was.get("risk") or "yellow", content=ft.Row([
         ft.Radio(value=c, label=row[ctx.lang], fill_color=risk_colour(c))
         for c, row in codes.RISK_LEVELS.items()], wrap=True))
     message = ft.Text(color=ft.Colors.RED_700)
     by_field = {"category": category, "parties": parties, "place": place, "description": description}
 
+    def mark(name: str, text: str) -> None:
+        target = by_field.get(name)
+        if isinstance(target, ft.Dropdown):
+            target.error_text = text
+        elif target is not None:
+            target.error = text
+
+    if correcting:  # why the server refused it, next to the fields it names
+        said = [(e.get("field", ""), refusal_text(ctx, "case", e)) for e in correcting.get("errors") or []]
+        for name, text in said:
+            mark(name, text)
+        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
+            f"{i18n.field_label(n, ctx.lang)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
+
     async def save(e) -> None:
         for f in (parties, place, description):
             f.error = None
         category.error_text = None
-        loc, ok = picker.fields()
-        grid = (household or {}).get("grid_id") or (ctx.ws.grids[0] if ctx.ws.grids else None)
+        loc, ok = await picker.fields_for_save()
+        mine = was.get("grid_id") if was.get("grid_id") in ctx.ws.grids else None  # a grid not theirs: refused
+        grid = (household or {}).get("grid_id") or mine or (ctx.ws.grids[0] if ctx.ws.grids else None)
         record = {**loc, "kind": kind.value, "category": category.value,
                   "parties": split_parties(parties.value or ""), "place": (place.value or "").strip(),
                   "description": (description.value or "").strip(), "risk": risk.value,
@@ -49,21 +76,21 @@ def open_case_form(ctx, household: dict | None = None) -> None:
         try:
             if problems:
                 raise ValidationError([])
-            ctx.ws.report_case(record)
+            if correcting:
+                ctx.ws.correct(correcting["change_id"], record)
+            else:
+                ctx.ws.report_case(record)
         except ValidationError as err:
             for fe in err.errors:
-                target = by_field.get(fe.field)
-                if isinstance(target, ft.Dropdown):
-                    target.error_text = fe.message(ctx.lang)
-                elif target is not None:
-                    target.error = fe.message(ctx.lang)
-                problems.append(f"{ctx.t(fe.field) if fe.field in by_field else fe.field}：{fe.message(ctx.lang)}")
+                mark(fe.field, fe.message(ctx.lang))
+                label = ctx.t(fe.field) if fe.field in by_field else i18n.field_label(fe.field, ctx.lang)
+                problems.append(f"{label}：{fe.message(ctx.lang)}")
             message.value = ctx.t("fix_errors") + "（" + "；".join(problems) + "）"
             ctx.page.update()
             return
         ctx.wrote()
         ctx.pop()
-        ctx.snack(ctx.t("case_saved"))
+        ctx.snack(ctx.t("correction_queued" if correcting else "case_saved"))
 
     view = ft.View(route="/report", padding=16, scroll=ft.ScrollMode.AUTO, controls=[
         ft.Text(ctx.t("case_kind"), weight=ft.FontWeight.BOLD), kind,
@@ -74,6 +101,8 @@ def open_case_form(ctx, household: dict | None = None) -> None:
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
         picker.control, message,
         ft.FilledButton(ctx.t("save"), icon=ft.Icons.SEND, on_click=save, height=TOUCH),
-    ], appbar=appbar(ctx, ctx.t("case_title")))
+    ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
-    ctx.page.run_task(picker.locate)
+    if not picker.recorded:
+        ctx.page.run_task(picker.locate)
+    ctx.page.run_task(picker.keep_age_current, view)

@@ -6,7 +6,81 @@ import flet as ft
 
 from sync import codes
 
-from .widgets import TOUCH, appbar, empty, header, last_sync_text, status_text
+from .. import i18n
+from .widgets import TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text
+
+
+def entity_words(ctx, entity: str) -> str:
+    return ctx.t(f"entity_{entity}") if f"entity_{entity}" in i18n.STRINGS else entity
+
+
+def refused_summary(ctx, item: dict) -> str:
+    """What a refused change was about: the kind of record and its head, title or words."""
+    f = item["change"]["fields"]
+    what = f.get("head_name") or f.get("title") or f.get("seen") or f.get("text") or f.get("description") \
+        or f.get("requests") or item["record"]
+    return f"{entity_words(ctx, item['entity'])} · {str(what)[:24]}"
+
+
+def refused_reasons(ctx, item: dict) -> str:
+    """Why the server refused it, each rule in the person's words, naming the field."""
+    errs = item.get("errors") or []
+    if not errs:
+        return item.get("reason") or ""
+    return "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, item['entity'], e)}"
+                     for e in errs)
+
+
+def open_correction(ctx, item: dict, refresh) -> None:
+    """The record's own form, prefilled with the refused values."""
+    from .case_detail import progress_dialog
+    from .case_form import open_case_form
+    from .visit_form import open_visit_form
+    f = item["change"]["fields"]
+    if item["entity"] == "visit":
+        case = ctx.ws.case(f["case_id"]) if f.get("case_id") and f.get("kind") == "home" else None
+        hh = ctx.ws.household(f["household_id"]) if f.get("household_id") else None
+        open_visit_form(ctx, household=hh, case=case, correcting=item)
+    elif item["entity"] == "case":
+        open_case_form(ctx, correcting=item)
+    else:
+        progress_dialog(ctx, f.get("case_id"), refresh, correcting=item)
+
+
+def can_open_correction(ctx, item: dict) -> bool:
+    f = item["change"]["fields"]
+    if not ctx.ws.correctable(item):
+        return False
+    if item["entity"] == "visit":
+        return bool(ctx.ws.case(f["case_id"]) if f.get("kind") == "home" and f.get("case_id")
+                    else f.get("household_id") and ctx.ws.household(f["household_id"]))
+    return True
+
+
+def discard_dialog(ctx, item: dict, refresh) -> None:
+    """Say what a discard does (and takes with it) before it is done."""
+    plan = ctx.ws.discard_plan(item["change_id"])
+    lines = [ctx.t("discard_body")]
+    if plan["gone"]:
+        lines.append(ctx.t("discard_gone"))
+    if plan["later"]:
+        lines.append(ctx.t("discard_later", n=len(plan["later"])))
+    if plan["dependents"]:
+        lines.append(ctx.t("discard_dependents", n=len(plan["dependents"])))
+    lines.append(ctx.t("discard_offline"))
+
+    def ok(e) -> None:
+        ctx.ws.discard(item["change_id"])
+        ctx.page.pop_dialog()
+        ctx.wrote()  # the sync that finishes it starts now, if there is a network
+        refresh()
+        ctx.snack(ctx.t("discard_queued"))
+    ctx.page.show_dialog(ft.AlertDialog(
+        title=ft.Text(ctx.t("discard_title")),
+        content=ft.Column([ft.Text(refused_summary(ctx, item), weight=ft.FontWeight.BOLD),
+                           *(ft.Text(x) for x in lines)], tight=True, spacing=8),
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
+                 ft.FilledButton(ctx.t("discard"), on_click=ok)]))
 
 
 def problems_controls(ctx, refresh) -> list[ft.Control]:
@@ -18,19 +92,31 @@ def problems_controls(ctx, refresh) -> list[ft.Control]:
         out.append(ft.Container(ft.Text(ctx.t("quarantine_help"), size=12, color=ft.Colors.GREY_800),
                                 padding=ft.Padding.symmetric(horizontal=16)))
     for item in q:
-        ch = item["change"]
-        what = ch["fields"].get("head_name") or ch["fields"].get("title") or ch["fields"].get("seen") or item["record"]
+        if item["state"] == "discarding":
+            out.append(ft.ListTile(
+                leading=ft.Icon(ft.Icons.HOURGLASS_TOP, color=ft.Colors.GREY_700),
+                title=ft.Text(refused_summary(ctx, item)),
+                subtitle=ft.Text(ctx.t("correction_waiting" if item.get("correction") else "discard_waiting"))))
+            continue
 
         def retry(e, cid=item["change_id"]):
             ctx.ws.retry_quarantined(cid)
             ctx.wrote()
             refresh()
-        out.append(ft.ListTile(
-            leading=ft.Icon(ft.Icons.ERROR, color=ft.Colors.RED_700),
-            title=ft.Text(f"{item['entity']} · {str(what)[:24]}"),
-            subtitle=ft.Text(item["reason"] or ""),
-            trailing=ft.TextButton(ctx.t("retry"), on_click=retry, height=TOUCH)))
+        buttons = [ft.TextButton(ctx.t("retry"), on_click=retry, height=TOUCH)]
+        if can_open_correction(ctx, item):
+            buttons.append(ft.TextButton(ctx.t("correct"), height=TOUCH,
+                                         on_click=lambda e, it=item: open_correction(ctx, it, refresh)))
+        buttons.append(ft.TextButton(ctx.t("discard"), height=TOUCH,
+                                     on_click=lambda e, it=item: discard_dialog(ctx, it, refresh)))
+        out.append(ft.Container(ft.Column([
+            ft.Row([ft.Icon(ft.Icons.ERROR, color=ft.Colors.RED_700),
+                    ft.Text(refused_summary(ctx, item), weight=ft.FontWeight.W_500, expand=True)]),
+            ft.Text(refused_reasons(ctx, item), color=ft.Colors.RED_700, size=13),
+            ft.Row(buttons, wrap=True, spacing=0),
+        ], spacing=2), padding=ft.Padding.only(left=16, right=16, top=8)))
     conflicted = ctx.ws.conflicted()
+    names = ctx.ws.staff_names()
     out.append(header(ctx.t("conflicts_title")))
     if not conflicted:
         out.append(empty(ctx.t("no_problems")))
@@ -42,19 +128,33 @@ def problems_controls(ctx, refresh) -> list[ft.Control]:
             out.append(ft.ListTile(
                 leading=ft.Icon(ft.Icons.CALL_SPLIT, color=ft.Colors.ORANGE_800),
                 title=ft.Text(rec.get("title") or rec.get("head_name") or rec["id"]),
-                subtitle=ft.Text(ctx.t("conflict_row", field=x["field"], value=x["value"], author=x["author"]))))
+                subtitle=ft.Text(ctx.t("conflict_row", field=i18n.field_label(x["field"], ctx.lang),
+                                       value=shown_value(ctx, entity, x["field"], x["value"], names),
+                                       author=names.get(x["author"], x["author"])))))
     return out
 
 
 def open_problems(ctx) -> None:
     body = ft.ListView(expand=True)
+    seen = {"state": None}
 
     def fill():
         body.controls = problems_controls(ctx, lambda: (fill(), ctx.page.update()))
+        seen["state"] = _outbox_state(ctx)
     fill()
     view = ft.View(route="/problems", padding=0, controls=[body], appbar=appbar(ctx, ctx.t("today_problems")))
     view.data = fill
+
+    def synced(st) -> None:
+        """A sync finished a discard (or quarantined something new): show the list anew."""
+        if st.state != "syncing" and _outbox_state(ctx) != seen["state"]:
+            fill()
+    ctx.on_status(synced, owner=view)
     ctx.push(view)
+
+
+def _outbox_state(ctx) -> tuple:
+    return tuple((q["change_id"], q["state"]) for q in ctx.ws.quarantined())
 
 
 def me_panel(ctx) -> ft.Control:

@@ -1,4 +1,5 @@
-"""Recording a visit: a household visit (走访) or a leader's home visit (下访)."""
+"""Recording a visit: a household visit (走访) or a leader's home visit (下访); or
+correcting a visit the server refused (the form prefilled with the refused values)."""
 
 from __future__ import annotations
 
@@ -7,48 +8,90 @@ import flet as ft
 from sync import codes
 from sync.device import ValidationError
 
+from .. import i18n
 from .position import PositionPicker
-from .widgets import TOUCH, appbar
+from .widgets import TOUCH, appbar, refusal_text
 
 
-def open_visit_form(ctx, household: dict | None = None, case: dict | None = None) -> None:
+def parse_cards(text: str | None) -> tuple[int | None, bool]:
+    """(the number of 明白卡 handed out, ok): empty is none; a whole number 0-1000."""
+    text = (text or "").strip()
+    if not text:
+        return None, True
+    try:
+        n = int(text)
+    except ValueError:
+        return None, False
+    return (n, True) if 0 <= n <= 1000 else (None, False)
+
+
+def open_visit_form(ctx, household: dict | None = None, case: dict | None = None,
+                    correcting: dict | None = None) -> None:
+    """`correcting`: a refused visit (an item of ws.quarantined()): its values fill the
+    form, its position stays as recorded, and saving gives it up for the corrected one."""
+    refused = (correcting or {}).get("change", {}).get("fields", {})
     home_visit = case is not None
-    picker = PositionPicker(ctx, household)
-    seen = ft.TextField(label=ctx.t("seen"), multiline=True, min_lines=3, max_length=4000)
-    requests = ft.TextField(label=ctx.t("requests"), multiline=True, min_lines=2, max_length=4000)
-    needs = {code: ft.Checkbox(label=row[ctx.lang]) for code, row in codes.NEEDS.items()}
+    picker = PositionPicker(ctx, household, recorded=refused if correcting else None)
+    seen = ft.TextField(label=ctx.t("seen"), multiline=True, min_lines=3, max_length=4000,
+                        value=refused.get("seen") or "")
+    requests = ft.TextField(label=ctx.t("requests"), multiline=True, min_lines=2, max_length=4000,
+                            value=refused.get("requests") or "")
+    needs = {code: ft.Checkbox(label=row[ctx.lang], value=code in (refused.get("needs_found") or []))
+             for code, row in codes.NEEDS.items()}
+    cards = ft.TextField(label=ctx.t("cards"), width=220, keyboard_type=ft.KeyboardType.NUMBER,
+                         value=str(refused["cards"]) if refused.get("cards") is not None else "")
     message = ft.Text(color=ft.Colors.RED_700)
-    fields_by_name = {"seen": seen, "requests": requests}
+    fields_by_name = {"seen": seen, "requests": requests, "cards": cards}
+
+    def show_errors(errors) -> None:
+        """Each rule broken, next to its field when the form has it, and named by its
+        label in the message under the form."""
+        for fe in errors:
+            if fe.field in fields_by_name:
+                fields_by_name[fe.field].error = fe.message(ctx.lang)
+        message.value = ctx.t("fix_errors") + "：" + "；".join(
+            f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}" for fe in errors)
+
+    if correcting:  # why the server refused it, next to the fields it names
+        for err in correcting.get("errors") or []:
+            text = refusal_text(ctx, correcting["entity"], err)
+            if err.get("field") in fields_by_name:
+                fields_by_name[err["field"]].error = text
+        message.value = f"{ctx.t('refused_because')}：" + "；".join(
+            f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, correcting['entity'], e)}"
+            for e in correcting.get("errors") or []) if correcting.get("errors") else correcting.get("reason") or ""
 
     async def save(e) -> None:
-        loc, ok = picker.fields()
         for f in fields_by_name.values():
             f.error = None
-        if not ok:
+        message.value = ""
+        n_cards, cards_ok = parse_cards(cards.value)
+        loc, ok = await picker.fields_for_save()
+        if not cards_ok:
+            cards.error = ctx.t("whole_number")
+        if not ok or not cards_ok:
             message.value = ctx.t("fix_errors")
             ctx.page.update()
             return
-        record = {**loc, "seen": (seen.value or "").strip(), "requests": (requests.value or "").strip(),
-                  "needs_found": [c for c, box in needs.items() if box.value]}
+        record = {**loc, "seen": (seen.value or "").strip(), "requests": (requests.value or "").strip()}
         if home_visit:
             record.update(kind="home", case_id=case["id"], grid_id=case["grid_id"],
                           household_id=case.get("household_id"))
         else:
-            record.update(kind="household", household_id=household["id"], grid_id=household["grid_id"])
+            record.update(kind="household", household_id=household["id"], grid_id=household["grid_id"],
+                          needs_found=[c for c, box in needs.items() if box.value], cards=n_cards)
         try:
-            ctx.ws.record_visit(record)
+            if correcting:
+                ctx.ws.correct(correcting["change_id"], record)
+            else:
+                ctx.ws.record_visit(record)
         except ValidationError as err:
-            for fe in err.errors:
-                if fe.field in fields_by_name:
-                    fields_by_name[fe.field].error = fe.message(ctx.lang)
-            message.value = ctx.t("fix_errors") + "：" + "；".join(
-                f"{ctx.t(fe.field) if fe.field in ('seen', 'requests', 'lat', 'lon') else fe.field} {fe.message(ctx.lang)}"
-                for fe in err.errors)
+            show_errors(err.errors)
             ctx.page.update()
             return
         ctx.wrote()
         ctx.pop()
-        ctx.snack(ctx.t("saved_pending"))
+        ctx.snack(ctx.t("correction_queued" if correcting else "saved_pending"))
 
     who = (case.get("title") or case.get("description", "")[:20]) if home_visit else household["head_name"]
     controls = [
@@ -57,9 +100,12 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     ]
     if not home_visit:
         controls += [ft.Text(ctx.t("needs_found"), weight=ft.FontWeight.BOLD),
-                     ft.Row(list(needs.values()), wrap=True)]
+                     ft.Row(list(needs.values()), wrap=True), cards]
     controls += [message, ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=TOUCH)]
+    title = ctx.t("correct_title") if correcting else ctx.t("home_visit_title" if home_visit else "visit_title")
     view = ft.View(route="/visit", padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
-                   appbar=appbar(ctx, ctx.t("home_visit_title" if home_visit else "visit_title")))
+                   appbar=appbar(ctx, title))
     ctx.push(view)
-    ctx.page.run_task(picker.locate)
+    if not picker.recorded:
+        ctx.page.run_task(picker.locate)
+    ctx.page.run_task(picker.keep_age_current, view)

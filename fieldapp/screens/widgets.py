@@ -144,3 +144,73 @@ def timeline_heading(ctx, it: dict, names: dict) -> str:
             ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
             f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
     return f"{it['at'][:16].replace('T', ' ')} {kind} · {names.get(it['by'], it['by'])}"
+
+
+def refusal_text(ctx, entity: str, err: dict) -> str:
+    """One rule a refused change broke (the server's {"field", "rule", "message"}) in the
+    person's language. The server words it in English and sends no parameters: they are
+    read back from its sentence (the rule's English template) or from the field table,
+    so the Chinese sentence is the one the phone itself would have said."""
+    import re
+
+    from sync import codes as code_tables
+    from sync.model import _MESSAGES, ENTITIES
+    from sync.workspace import VerbError
+    field, rule, said = str(err.get("field") or ""), str(err.get("rule") or ""), str(err.get("message") or "")
+    params: dict = {"entity": entity, "user": ctx.ws.username, "role": ctx.ws.role}
+    f = ENTITIES[entity].by_name.get(field) if entity in ENTITIES else None
+    if f is not None:
+        params.update(max_len=f.max_len, min=f.min if f.min is not None else 0, max=f.max if f.max is not None else 0)
+    if rule in _MESSAGES:
+        en = _MESSAGES[rule][0]
+        names = re.findall(r"{(\w+)[^}]*}", en)
+        pattern = re.escape(re.sub(r"{(\w+)[^}]*}", "\x00", en))
+        for name in names:
+            pattern = pattern.replace("\x00", f"(?P<{name}>.+?)" if name != names[-1] else f"(?P<{name}>.+)", 1)
+        m = re.fullmatch(pattern, said) if names else None
+        labelled = {"role_en": ("role", code_tables.ROLES), "status_en": ("status", code_tables.CASE_STATUSES),
+                    "from_en": ("from", code_tables.CASE_STATUSES), "to_en": ("to", code_tables.CASE_STATUSES)}
+        for name, value in (m.groupdict() if m else {}).items():
+            if name in labelled:
+                key, table = labelled[name]
+                params[key] = next((c for c, row in table.items() if row["en"] == value), value)
+            elif name in ("max_len", "n", "min", "max", "hours"):
+                try:
+                    params[name] = float(value) if name in ("min", "max", "hours") else int(value)
+                except ValueError:
+                    pass
+            else:
+                params[name] = value
+        for name in re.findall(r"{(\w+)[^}]*}", _MESSAGES[rule][1]):
+            base = name.removesuffix("_zh").removesuffix("_en")
+            params.setdefault(base if base in ("entity", "other", "expected", "role", "status", "from", "to")
+                              else name, "")
+    try:
+        text = VerbError(field, rule, tuple(sorted(params.items()))).message(ctx.lang)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return said or rule
+    return text.rstrip("：: ")
+
+
+# Fields naming an account: shown by the person's name.
+PERSON_FIELDS = {"owner", "reported_by", "reception_leader", "visitor", "by"}
+
+
+def shown_value(ctx, entity: str, field: str, value, names: dict | None = None) -> str:
+    """A stored value as a person reads it: a code by its label, an account by the
+    person's name, a list joined; never a raw code."""
+    from sync.model import ENTITIES
+    if value is None or value == "" or value == []:
+        return ""
+    f = ENTITIES[entity].by_name.get(field) if entity in ENTITIES else None
+    if field in PERSON_FIELDS and isinstance(value, str):
+        return (names or {}).get(value) or value
+    if f is not None and f.table is not None:
+        if isinstance(value, list):
+            return "、".join(ctx.code(f.table, v) for v in value)
+        return ctx.code(f.table, value)
+    if isinstance(value, bool):
+        return ("是" if value else "否") if ctx.lang == "zh" else ("yes" if value else "no")
+    if isinstance(value, list):
+        return "、".join(str(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)

@@ -101,6 +101,24 @@ class PullPage(BaseModel):
     server_time: int
 
 
+EntityName = enum.Enum("EntityName", {k: k for k in ENTITIES}, type=str)
+
+
+class DiscardRequest(BaseModel):
+    """A refused change the phone gives up (POST /api/v1/sync/discard)."""
+    model_config = ConfigDict(extra="forbid")
+    change_id: str = Field(max_length=64, pattern=ID_PATTERN, description="the refused change's id")
+    entity: EntityName
+    record: str = Field(max_length=64, pattern=ID_PATTERN)
+
+
+class DiscardAnswer(BaseModel):
+    changes: list[dict] = Field(description="the record's accepted changes the caller may see, oldest first "
+                                            "(none for a record it may not see); ID numbers masked for phones")
+    ref: str | None = Field(default=None, description="a case's township reference")
+    server_time: int
+
+
 ExportKind = enum.Enum("ExportKind", {k.replace(".", "_"): k for k in EXPORTS}, type=str)
 
 FILE_CONTENT = {"description": "the file",

@@ -29,7 +29,8 @@ from .. import changes, clock
 from ..access import Principal
 from . import api_models as m
 from .central import CentralStore
-from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_export, disposition
+from .events import Hub, arrived
+from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
 from .http import MAX_BODY, BodyLimitAndGunzip, SecurityHeaders, ServerTime, TIME_HEADER  # noqa: F401
 from .throttle import SignInThrottle
 
@@ -82,11 +83,12 @@ class NotServed:
 
 def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     """The township server. `ui`, when given, builds the office's screens as an ASGI
-    app from (db_path, tickets, throttle); it is mounted at / on the same port. The
+    app from (db_path, tickets, throttle, hub); it is mounted at / on the same port. The
     caller composes the two (township.py): this package never imports the screens."""
     store = CentralStore(db_path)
     tickets = Tickets()
     throttle = SignInThrottle()
+    hub = Hub()  # the office's open screens listen: they refresh when phones sync
     login_slots = asyncio.Semaphore(LOGIN_SLOTS)
     lifespans = []
 
@@ -108,6 +110,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     app.state.lock = store.lock
     app.state.throttle = throttle
     app.state.tickets = tickets
+    app.state.hub = hub
 
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
@@ -192,6 +195,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
         res = store.push(p, batch, address=address)
+        event = arrived(batch, res.results, p.username)
+        if event:
+            hub.publish(event)
         return JSONResponse({"results": res.results, "counts": res.counts,
                              "server_time": clock.wall_ms()}, status_code=res.http_status)
 
@@ -225,16 +231,30 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
         return Response(text, media_type="application/json")
 
+    @app.post("/api/v1/sync/discard", tags=["sync"], response_model=m.DiscardAnswer,
+              responses=m.errors(400, 401, 413, 422, 426))
+    def discard(req: m.DiscardRequest, request: Request, _: int = Depends(protocol),
+                p: Principal = Depends(principal)):
+        """The phone gives up a refused change: audited; answers the record's accepted
+        changes the caller may see (as a pull would), to rebuild it from."""
+        from .records import discard as give_up
+        got = give_up(store, p, req.change_id, req.entity.value, req.record, client_address(request))
+        return {**got, "server_time": clock.wall_ms()}
+
     def _file(p: Principal, kind: str, params: dict) -> Response:
+        name = None
         try:
-            data = build_export(store, p, kind, params)
+            if kind == "document" and p.sees_all:
+                data, name = build_document(store, p, params.get("case") or "", params.get("document") or "")
+            else:
+                data = build_export(store, p, kind, params)
         except KeyError:
             raise ApiError(404, "unknown_export", f"no export named {kind}: one of {', '.join(EXPORTS)}")
         except BadParams as e:
             raise ApiError(422, "invalid_request", str(e))
         except NotAllowed:
-            raise ApiError(403, "forbidden", f"{kind} is for the administrator")
-        return Response(data, **disposition(kind))
+            raise ApiError(403, "forbidden", f"{kind} is not this account's to take")
+        return Response(data, **disposition(kind, name))
 
     @app.get("/api/v1/export/{ticket}", tags=["office"], response_class=Response,
              responses={200: m.FILE_CONTENT, **m.errors(404, 422)})
@@ -267,7 +287,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         app.router.routes.append(Route(path, not_served, include_in_schema=False))
 
     if ui is not None:
-        screens = ui(db_path, tickets, throttle)
+        screens = ui(db_path, tickets, throttle, hub)
         lifespans.extend(getattr(screens, "lifespans", ()))
         app.mount("/", screens)
 

@@ -132,6 +132,30 @@ class CentralStore(Replica):
                 x(f"ALTER TABLE audit ADD COLUMN {col} TEXT")
         x("CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms)")
 
+    # --- the township's settings (the far-visit threshold, ...) -------------------------
+    SETTINGS = {"far_m": 300.0}  # defaults; `gridbook setting NAME VALUE` changes one
+
+    def settings(self) -> dict:
+        with self.lock:
+            return {**self.SETTINGS, **json.loads(self._meta("settings") or "{}")}
+
+    def set_setting(self, name: str, value) -> dict:
+        if name not in self.SETTINGS:
+            raise ValueError(f"no setting named {name}: one of {', '.join(self.SETTINGS)}")
+        kind = type(self.SETTINGS[name])
+        try:
+            value = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a {kind.__name__}")
+        if name == "far_m" and not 10 <= value <= 100_000:
+            raise ValueError("far_m must be between 10 and 100000 metres")
+        with self.lock, self.transaction():
+            current = json.loads(self._meta("settings") or "{}")
+            current[name] = value
+            self._set_meta("settings", json.dumps(current))
+            self.audit(SYSTEM_AUTHOR, "setting", f"{name}={value}")
+        return self.settings()
+
     def _meta(self, key):
         row = self.conn.execute("SELECT value FROM server_meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None

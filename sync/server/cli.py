@@ -86,6 +86,17 @@ def cmd_user_grids(args) -> int:
     return 0
 
 
+def cmd_setting(args) -> int:
+    st = _store(args)
+    if args.name:
+        if args.value is None:
+            raise ValueError(f"give a value: gridbook setting {args.name} VALUE")
+        st.set_setting(args.name, args.value)
+    for name, value in st.settings().items():
+        print(f"{name} = {value}")
+    return 0
+
+
 def cmd_grid_add(args) -> int:
     _store(args).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
     print(f"added grid {args.grid_id}")
@@ -192,6 +203,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--password")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_sync)
+
+    s = with_db(sub.add_parser("setting", help="show the township's settings, or change one (far_m: the far-visit threshold)"))
+    s.add_argument("name", nargs="?")
+    s.add_argument("value", nargs="?")
+    s.set_defaults(fn=cmd_setting)
 
     s = with_db(sub.add_parser("demo", help="fill a new store with the demo township"))
     s.set_defaults(fn=cmd_demo)

@@ -91,6 +91,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                 "visitor": worker_of[gid], "lat": h["lat"], "lon": h["lon"], "accuracy_m": 12.0,
                 "location_source": "gps", "mocked": False, "distance_m": 8.0, "far_from_home": False,
                 "seen": "家中整洁，老人身体尚可。", "requests": rng.choice(["", "希望帮助申请低保。", "反映路灯不亮。"]),
+                "cards": rng.choice([0, 1, 1, 2]),
             }, author=worker_of[gid])
         leaders = [a[0] for a in ACCOUNTS if a[2] == "leader"]
         for n in range(36):
@@ -108,12 +109,23 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             }
             received = at.date()
             fields.update(received_on=received.isoformat(), register_by=rules.register_by(received).isoformat())
+            if n % 5 != 4:  # most were told within the 15 days (art. 23); a few were not, and show it
+                fields["notice_sent_on"] = (received + dt.timedelta(days=rng.randint(1, 10))).isoformat()
+            if channel == "visit":  # a walk-in on a leader's reception day
+                fields.update(reception_leader=leaders[n % 2], visitors=rng.choice([1, 2, 3, 7]))
+            if channel == "handed_down":
+                fields.update(higher_ref=f"县信访局交〔{at.year}〕{n + 1}号")
+            if cat in ("08", "13"):
+                fields["litigation"] = True
             if status == "declined":
                 fields.update(decline_reason="不属于本机关职权范围，已告知向县人社局反映。")
             elif status != "reported":
                 accepted = received + dt.timedelta(days=rng.randint(1, 5))
                 fields.update(accepted_on=accepted.isoformat(), deadline=rules.handle_by(accepted).isoformat(),
                               urgency="normal")
+                if channel == "handed_down":  # the county wants it sooner than the statute's 60 days
+                    higher = accepted + dt.timedelta(days=40)
+                    fields.update(higher_deadline=higher.isoformat(), deadline=higher.isoformat())
             if status not in ("reported", "accepted", "declined"):
                 fields.update(owner=leaders[n % 2], departments=["综治办", "司法所"],
                               plan="包案领导牵头，综治办、司法所配合，先调解后依法处理。",
@@ -126,6 +138,12 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             st.server_write("case_event", f"ev-{n:04d}-1", {
                 "case_id": cid, "kind": "note", "at": at.isoformat(), "by": worker_of[gid],
                 "text": "网格员上报。"}, author="xinfang")
+            if status == "closed" and n % 2 == 0 and fields.get("resolved_on"):
+                # the petitioner asked for a review (复查) of the written opinion (art. 35)
+                asked = min(now.date(), rules.as_date(fields["resolved_on"]) + dt.timedelta(days=10))
+                st.server_write("case", cid, {"review_requested_on": asked.isoformat(),
+                                              "review_due": (asked + dt.timedelta(days=30)).isoformat()},
+                                author="xinfang")
             if status in ("called_back", "closed"):
                 st.server_write("callback", f"cb-{n:04d}", {
                     "case_id": cid, "at": now.isoformat(), "by": "xinfang", "method": "phone",

@@ -25,7 +25,10 @@ EXPORTS = {  # kind -> (media type, file name)
     "supervision.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "领导包案督办台账.xlsx"),
     "monthly.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "信访工作月报.xlsx"),
     "audit.csv": ("text/csv; charset=utf-8", "审计日志.csv"),
+    # one of the statutory documents of a matter (documents.py); its name is the matter's
+    "document": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "文书.docx"),
 }
+OFFICE_ONLY = {"document"}  # written on the matter's timeline as the office's act
 ADMIN_ONLY = {"audit.csv"}  # the trail of everyone's reading is the admin's to review
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -92,6 +95,10 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
         raise KeyError(kind)
     if kind in ADMIN_ONLY and p.role != "admin":
         raise NotAllowed(kind)
+    if kind in OFFICE_ONLY and not p.sees_all:
+        raise NotAllowed(kind)
+    if kind == "document":
+        return build_document(store, p, params.get("case") or "", params.get("document") or "")[0]
     scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
     out = io.BytesIO()
     if kind == "monthly.xlsx":
@@ -117,9 +124,35 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
     return out.getvalue()
 
 
-def disposition(kind: str) -> dict:
+def build_document(store, p: Principal, case_id: str, kind: str) -> tuple[bytes, str]:
+    """(the .docx, its file name) of one statutory document of a matter, put on the
+    matter's timeline in the name of the person who made it."""
+    from .. import changes
+    from ..workspace import now_iso
+    from . import documents
+    from .central import township_today
+    case = store.get("case", case_id)
+    if case is None:
+        raise BadParams(f"case: no matter {case_id[:64]}")
+    if kind not in documents.KINDS:
+        raise BadParams(f"document: one of {', '.join(documents.KINDS)}")
+    with store.lock:
+        row = store.conn.execute("SELECT township FROM grids ORDER BY id LIMIT 1").fetchone()
+    try:
+        data = documents.render(kind, case, row[0] if row else "", township_today(store.now()))
+    except documents.DocumentError as e:
+        raise BadParams(e.message("en"))
+    store.server_write("case_event", changes.new_id("r"), {
+        "case_id": case_id, "kind": "document", "at": now_iso(), "by": p.username,
+        "text": documents.timeline_text(kind, case)}, author=p.username, principal=p)
+    store.audit(p.username, "export", f"{documents.KINDS[kind]} {case.get('ref') or case_id}", device=p.device)
+    return data, documents.filename(kind, case)
+
+
+def disposition(kind: str, name: str | None = None) -> dict:
     from urllib.parse import quote
-    media, name = EXPORTS[kind]
+    media, default = EXPORTS[kind]
+    name = name or default
     return {"media_type": media,
             "headers": {"Content-Disposition": f"attachment; filename=\"{kind}\"; filename*=UTF-8''{quote(name)}"}}
 

@@ -28,7 +28,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from .. import codes, rules
-from . import xlsx_stream
+from . import stats, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
@@ -343,20 +343,45 @@ def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None) -
     return n
 
 
-def monthly_report_xlsx(figures: Mapping[str, float | int | None], path_or_file,
+def monthly_report_xlsx(figures: Mapping[str, float | int | dt.date | None], path_or_file,
                         month_label: str) -> None:
-    """The month's figures as name / value rows under the headers 指标 and the month.
-    A figure with nothing to count (None) reads "—"; a rate (化解率, 满意度: a
-    fraction) shows as a percentage and stays a number for the office's formulas."""
+    """The month's figures as name / value rows under the headers 指标 and the month;
+    `figures` is stats.monthly_figures (the dashboard's own count of the month, under
+    the report's labels, in the report's order). A figure with nothing to count (None)
+    reads "—"; a rate (化解率, 满意度: a fraction) shows as a percentage and stays a
+    number for the office's formulas; 统计截至 is a date. A second sheet, 口径, says how
+    each figure is counted (stats.FIGURES, as docs/office.md does)."""
     columns = [*REPORT_COLUMNS, month_label]
     wb, ws = _new_sheet(f"信访工作月报 {month_label}", columns)
     ws.append(_header(ws, columns))
     for name, value in figures.items():
-        if value is None:
-            cell = _xlsx_cell(ws, NONE_SHOWN)
-        elif str(name).endswith(RATE_LABEL_ENDINGS) and isinstance(value, float):
-            cell = _xlsx_cell(ws, value, number_format=PERCENT_FORMAT)
-        else:
-            cell = _xlsx_cell(ws, value)
-        ws.append([_xlsx_cell(ws, str(name)), cell])
+        ws.append([_xlsx_cell(ws, str(name)), _report_cell(ws, str(name), value)])
+    known = [stats.BY_LABEL[str(name)] for name in figures if str(name) in stats.BY_LABEL]
+    if known:
+        defs = wb.create_sheet(DEFINITIONS_SHEET)
+        defs.column_dimensions["A"].width = _WIDTHS["指标"]
+        defs.column_dimensions["B"].width = 100
+        defs.freeze_panes = "A2"
+        defs.append(_header(defs, DEFINITION_COLUMNS))
+        for figure in known:
+            defs.append([figure.zh, figure.definition])
+        defs.append([PERIOD_RULE_NAME, PERIOD_RULE])
     wb.save(path_or_file)
+
+
+DEFINITIONS_SHEET = "口径"
+DEFINITION_COLUMNS = ["指标", "口径"]
+PERIOD_RULE_NAME = "统计期间"
+PERIOD_RULE = ("自然月，首尾两日都计入；本月尚未结束时统计至今日。走访、回访按记录时间（北京时间）的日期计，"
+               "事项按登记日期计；超期按下月1日（本月尚未结束时按今日）判断；并入其他事项的重复件不单独计。")
+
+
+def _report_cell(ws, name: str, value):
+    if value is None:
+        return _xlsx_cell(ws, NONE_SHOWN)
+    figure = stats.BY_LABEL.get(name)
+    if figure is not None:
+        rate = figure.kind == "rate" and isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        rate = name.endswith(RATE_LABEL_ENDINGS) and isinstance(value, float)
+    return _xlsx_cell(ws, value, number_format=PERCENT_FORMAT) if rate else _xlsx_cell(ws, value)

@@ -13,7 +13,7 @@ import difflib
 
 from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
-from ..queries import OPEN_STATUSES, Scope, _rows
+from ..queries import OPEN_STATUSES, Scope, _like, _rows
 from ..workspace import CST, Workspace, _clean, now_iso
 
 class Missing(ValueError):
@@ -245,10 +245,28 @@ class CentralWorkspace(Workspace):
         self.replica.server_write(entity, rid, {field: value}, author=self.username, principal=self.principal,
                                   all_heads=True)
 
+    def reopen_declined(self, cid: str) -> None:
+        """A declined matter taken up again (the petitioner's request was upheld): a fresh
+        handling period from today."""
+        case = self._case(cid)
+        fresh = statute.reopen(today(), rules.as_date(case.get("higher_deadline")))
+        self._move(case, "reopened", fresh, ("reopen", f"重新受理，办理期限 {fresh['deadline']}"))
+
     def close(self, cid: str) -> None:
         self._move(self._case(cid), "closed", event=("status", "结案"))
 
     # --- lists -------------------------------------------------------------------------
+    def acceptance_queue(self, search: str = "", limit: int = 100, offset: int = 0) -> list[dict]:
+        """Matters waiting to be accepted or declined; a duplicate merged into another
+        has left the queue (its history stays, shown on the one it joined)."""
+        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        if search.strip():
+            where += (" AND (ref LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'"
+                      " OR parties LIKE ? ESCAPE '\\')")
+            args = [*args, *[_like(search.strip())] * 4]
+        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='reported'"
+                     " AND merged_into IS NULL ORDER BY reported_at DESC, id LIMIT ? OFFSET ?", (*args, limit, offset))
+
     def callback_queue(self) -> list[dict]:
         return [c for c in self.cases(status="resolved", limit=500) if not c.get("merged_into")]
 
@@ -284,6 +302,12 @@ class CentralWorkspace(Workspace):
         owned = [c for c in self.cases(limit=100_000) if c.get("owner") and not c.get("merged_into")]
         return sorted(owned, key=lambda c: (c.get("status") not in rules.OPEN_STATUSES,
                                             c.get("deadline") or "9999", c.get("ref") or c["id"]))
+
+    def recent_visits(self, limit: int = 500) -> list[dict]:
+        """The latest visits this person may see, newest first (the office's review)."""
+        where, args = (self.scope.where("grid_id") if self.scope else ("1", []))
+        return _rows(self.replica, "visit", f"SELECT * FROM visits WHERE {where} ORDER BY visited_at DESC, id"
+                     " LIMIT ?", (*args, limit))
 
     def conflicted_records(self) -> list[tuple[str, dict]]:
         """(entity, record) of the matters and households that carry concurrent edits."""

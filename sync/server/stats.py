@@ -1,28 +1,35 @@
-"""The figures the township reports and the dashboard shows, over a replica's tables.
+"""The figures the township reports, for any period: one definition each, shared by the
+dashboard (fieldapp/office/dashboard.py) and the monthly report (export.py).
 
-Plain functions over a SQLite connection (the central store's, in practice). Each
-figure is counted by SQLite in a handful of aggregate queries: the matters are read
-once, grouped by (grid, category, channel), and the few thousand groups are summed
-here into totals and breakdowns; no figure walks the matters one by one in Python.
+`figures(conn, start, end, ...)` is the only place a figure is counted; the dashboard
+shows what it returns and `monthly_figures` labels the same dict for the report, so a
+month reads the same on screen and on paper. `FIGURES` names each figure (Chinese and
+English) and says in one line how it is counted; docs/office.md ("Figures") says the
+same in English.
 
-Definitions (domain.md, "Figures the township reports"):
-- a period is a pair of calendar days, both included; a stamp's day is the day it
-  was written with (phones and the office write +08:00, the township's time);
-- registered: matters reported in the period; resolved: `resolved_on` in the period;
-- due: matters whose deadline falls in the period, or that were resolved in it;
-  resolved-among-due: those of them resolved by the end of the period (a matter
-  resolved before its deadline counts for the month of the deadline too);
-- 化解率 = resolved-among-due / due; 满意度 = (满意 + 基本满意) / all callbacks;
-  either is None when its denominator is empty (nothing due is not 0 %);
-- overdue / due soon: open matters, deadline before today / within 7 days of it.
-A duplicate folded into another case (`merged_into`) is not a matter of its own and
-is left out; a declined matter (不予受理) is never due.
+Plain SQL over a SQLite connection (the central store's, in practice). The matters are
+read once, grouped by (grid, category, channel) from a covering index, and the groups
+are summed here into totals and breakdowns; no figure walks the matters one by one.
+
+The period and its days:
+- a period is a pair of calendar days, both included. A period still running is
+  counted up to today: its last counted day (`counted_to`) is min(end, today), so
+  "this month" on screen and the running month's report are the same count;
+- a stamp (visits, callbacks, reported_at) belongs to the day it was written with
+  (+08:00, the township's time); a matter belongs to the day it was received
+  (received_on, else the day it was reported);
+- limits (超期) are judged as at the start of day `as_of` = min(end + 1, today): for a
+  past period, at the end of its last day; for a running one, today, as the office's
+  overdue list does (statute.overdue_reasons).
+A duplicate folded into another matter (`merged_into`) is not a matter of its own and
+is counted nowhere; a declined matter (不予受理) is registered but never due.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from typing import NamedTuple
 
 from .. import codes
 from ..queries import OPEN_STATUSES
@@ -31,17 +38,78 @@ SOON_DAYS = 7
 MAX_POINTS = 5_000
 TOWNSHIP_TZ = dt.timezone(dt.timedelta(hours=8))
 _RISK_ORDER = ("red", "orange", "yellow", "blue")
+FINISHED = ("resolved", "called_back", "closed")   # a resolution that stands
 
-# What the dashboard reads, as covering indexes: each query below is answered from an
+
+class Figure(NamedTuple):
+    key: str           # in the dict `figures` returns
+    zh: str            # the label of the township's report and the screen
+    en: str
+    kind: str          # "count", "rate" (a fraction, None when nothing to count) or "day"
+    definition: str    # how it is counted, in one line (the report's 口径 sheet)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("receptions", "接访", "Receptions", "count",
+           "接访记录与来访登记之和（见下两行）"),
+    Figure("reception_visits", "其中：接访记录", "Reception records", "count",
+           "期间内的接访记录（走访记录类型“接访”）"),
+    Figure("walk_in_receptions", "其中：来访登记", "Walk-in registrations", "count",
+           "期间内登记、来源为来访且填了接访领导的事项；已有接访记录指向它的（记录的事项字段）不再计"),
+    Figure("household_visits", "走访", "Household visits", "count", "期间内的走访记录（类型“走访”）"),
+    Figure("home_visits", "下访", "Leaders' home visits", "count", "期间内的领导下访记录（类型“下访”）"),
+    Figure("cards", "明白卡", "Explanation cards handed out", "count", "期间内各类走访记录所发明白卡张数之和"),
+    Figure("registered", "登记事项", "Registered", "count", "期间内登记（收到）的事项，含不予受理的；并入其他事项的重复件不计"),
+    Figure("resolved", "办结", "Resolved", "count", "办结日期在期间内、且办结仍然有效（已办结、已回访、已结案）的事项"),
+    Figure("due", "应办结事项", "Due", "count", "受理的事项中，办理期限在期间内或在期间内办结的"),
+    Figure("due_resolved", "其中已化解", "Of which resolved", "count", "应办结事项中，截至统计日已办结且办结有效的"),
+    Figure("resolution_rate", "化解率", "Resolution rate", "rate", "其中已化解 ÷ 应办结事项；无应办结事项时为“—”"),
+    Figure("callbacks", "回访", "Callbacks", "count", "期间内的回访"),
+    Figure("satisfied", "满意（含基本满意）", "Satisfied", "count", "期间内回访结果为满意或基本满意的"),
+    Figure("satisfaction_rate", "满意度", "Satisfaction rate", "rate", "满意（含基本满意）÷ 回访；无回访时为“—”"),
+    Figure("overdue", "超期", "Overdue", "count",
+           "统计日（期间已过：期末次日；期间未完：今日）已超过任一法定期限而未完成的事项（登记转送、告知、办理期限、复查复核答复）"),
+    Figure("overdue_register", "其中：登记转送超期", "Overdue: register", "count",
+           "仍待受理，登记转送期限（收到后15日）已过"),
+    Figure("overdue_notice", "其中：告知超期", "Overdue: notice", "count",
+           "收到后15日内未告知信访人，截至统计日仍未告知"),
+    Figure("overdue_handling", "其中：办理超期", "Overdue: handling", "count",
+           "办理期限已过，截至统计日尚未办结"),
+    Figure("overdue_answer", "其中：复查复核答复超期", "Overdue: review answer", "count",
+           "复查或复核申请30日内未答复，截至统计日仍未答复"),
+    Figure("leader_resolved", "包案领导化解", "Resolved by owning leaders", "count", "办结事项中有包案领导的"),
+    Figure("handed_down_resolved", "上级交办化解", "Handed down and resolved", "count", "办结事项中来源为上级交办的"),
+    Figure("litigation_resolved", "涉法涉诉化解", "Litigation-prone resolved", "count", "办结事项中标为涉法涉诉的"),
+    Figure("beijing", "进京非访登记", "Irregular petitions in Beijing", "count",
+           "期间内登记、带“进京非访”信号的事项"),
+    Figure("open", "未办结", "Open", "count", "当前仍在办理中的事项（已上报、已受理、已分派、办理中、已重办）"),
+    Figure("due_soon", "7日内到期", "Due within 7 days", "count", "仍在办理、办理期限在统计日起7日内的事项"),
+    Figure("counted_to", "统计截至", "Counted to", "day", "期间的最后一天，期间未完时为今日"),
+)
+BY_KEY = {f.key: f for f in FIGURES}
+BY_LABEL = {f.zh: f for f in FIGURES}
+# The rows of the monthly report, in order: every figure of the township's report.
+REPORT = ("receptions", "reception_visits", "walk_in_receptions", "household_visits", "home_visits",
+          "cards", "registered", "resolved", "due", "due_resolved", "resolution_rate", "callbacks",
+          "satisfied", "satisfaction_rate", "overdue", "overdue_register", "overdue_notice",
+          "overdue_handling", "overdue_answer", "leader_resolved", "handed_down_resolved",
+          "litigation_resolved", "beijing", "counted_to")
+
+# What the figures read, as covering indexes: each query below is answered from an
 # index alone, never from the wide case rows (about 1.5 KB each with their versions).
 # The cases index leads with the grouping columns so the GROUP BY follows its order.
 _STATS_INDEXES = (
     "DROP INDEX IF EXISTS cases_stats",
     "DROP INDEX IF EXISTS cases_stats_v2",
+    "DROP INDEX IF EXISTS cases_stats_v3",
+    "DROP INDEX IF EXISTS visits_stats",
+    "DROP INDEX IF EXISTS visits_reception",
     "DROP INDEX IF EXISTS idx_cases_grid_id",  # made by older central stores (CentralStore.indexes)
-    "CREATE INDEX IF NOT EXISTS cases_stats_v3 ON cases(grid_id, category, channel, status,"
-    " deadline, resolved_on, received_on, reported_at, owner, merged_into)",
-    "CREATE INDEX IF NOT EXISTS visits_stats ON visits(kind, visited_at, grid_id)",
+    "CREATE INDEX IF NOT EXISTS cases_stats_v4 ON cases(grid_id, category, channel, status,"
+    " deadline, resolved_on, received_on, reported_at, owner, merged_into, reception_leader,"
+    " litigation, signals, register_by, notice_sent_on, review_requested_on, review_due,"
+    " review_answered_on, recheck_requested_on, recheck_due, recheck_answered_on, id)",
+    "CREATE INDEX IF NOT EXISTS visits_stats_v2 ON visits(kind, visited_at, grid_id, cards)",
     "CREATE INDEX IF NOT EXISTS callbacks_stats ON callbacks(at, answer, case_id)",
 )
 _indexed: set[tuple[int, str]] = set()
@@ -66,8 +134,6 @@ def _db_file(conn: sqlite3.Connection) -> str:
 
 
 # --- the rules, as plain functions ---------------------------------------------------
-# Private on purpose: sync/rules.py will hold the office's rules; until then these are
-# the two ratios the dashboard and the monthly report share.
 def _ratio(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 4)
 
@@ -87,33 +153,64 @@ def township_today() -> dt.date:
     return dt.datetime.now(TOWNSHIP_TZ).date()
 
 
-# --- the dashboard -------------------------------------------------------------------
-def dashboard(conn: sqlite3.Connection, start: dt.date, end: dt.date,
-              village: str | None = None, category: str | None = None,
-              channel: str | None = None, today: dt.date | None = None) -> dict:
-    """Every dashboard figure for the period, as JSON-able values.
+def counting_days(end: dt.date, today: dt.date) -> tuple[dt.date, dt.date]:
+    """(the last day counted, the day limits are judged at) of a period ending `end`:
+    (end, end + 1) for a past period, (today, today) for one still running."""
+    return min(end, today), min(end + dt.timedelta(days=1), today)
+
+
+def month_period(year: int, month: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, month, 1)
+    return start, (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+# --- the figures -----------------------------------------------------------------------
+def figures(conn: sqlite3.Connection, start: dt.date, end: dt.date,
+            village: str | None = None, category: str | None = None,
+            channel: str | None = None, today: dt.date | None = None) -> dict:
+    """Every figure for the period (see FIGURES), the breakdowns, the satisfaction per
+    leader and department and the open matters for the map, as JSON-able values.
 
     The filters narrow every figure about matters (and callbacks, through their
-    matter); visits are narrowed by village only, through the visit's grid.
-    """
+    matter); visits are narrowed by village only, through the visit's grid (a visit
+    has no category or channel)."""
     ensure_indexes(conn)
     today = today or township_today()
+    counted_to, as_of = counting_days(end, today)
     # a form's empty choice ("") means no filter, as None does
     village, category, channel = village or None, category or None, channel or None
     args = {
-        "s": start.isoformat(), "e": end.isoformat(),
-        "e1": (end + dt.timedelta(days=1)).isoformat(),   # stamps: day < e1
-        "today": today.isoformat(),
-        "soon": (today + dt.timedelta(days=SOON_DAYS)).isoformat(),
+        "s": start.isoformat(), "c": counted_to.isoformat(),
+        "c1": (counted_to + dt.timedelta(days=1)).isoformat(),   # stamps: day < c1
+        "a": as_of.isoformat(),
+        "soon": (as_of + dt.timedelta(days=SOON_DAYS)).isoformat(),
         "village": village, "category": category, "channel": channel,
     }
-    out = {"start": args["s"], "end": args["e"], "today": args["today"],
+    out = {"start": start.isoformat(), "end": end.isoformat(), "today": today.isoformat(),
+           "counted_to": counted_to.isoformat(), "as_of": as_of.isoformat(),
            "filters": {"village": village, "category": category, "channel": channel}}
-    out.update(_visit_counts(conn, args))
+    visits = _visit_counts(conn, args)
+    out.update(visits)
     out.update(_matter_figures(conn, args))
+    out["receptions"] = visits["reception_visits"] + out["walk_in_receptions"]
     out.update(_callback_figures(conn, args))
     out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
     out["open_points"] = _open_points(conn, args)
+    return out
+
+
+dashboard = figures  # the name the dashboard's first version (and bench/) call
+
+
+def labelled(f: dict, keys: tuple[str, ...] = REPORT, lang: str = "zh") -> dict:
+    """The figures under their labels, in the given order (a date as a date)."""
+    out = {}
+    for key in keys:
+        fig = BY_KEY[key]
+        value = f[key]
+        if fig.kind == "day" and value is not None:
+            value = dt.date.fromisoformat(value)
+        out[fig.zh if lang == "zh" else fig.en] = value
     return out
 
 
@@ -133,43 +230,84 @@ def _visit_counts(conn, args) -> dict:
     where = ""
     if args["village"] is not None:
         where = " AND grid_id IN (SELECT id FROM grids WHERE village = :village)"
-    counts = dict(conn.execute(
-        "SELECT kind, count(*) FROM visits WHERE kind IN ('reception', 'household', 'home')"
-        f" AND visited_at >= :s AND visited_at < :e1{where} GROUP BY kind", args))
-    return {"receptions": counts.get("reception", 0),
+    counts, cards = {}, 0
+    for kind, n, handed in conn.execute(
+            "SELECT kind, count(*), total(cards) FROM visits"
+            f" WHERE visited_at >= :s AND visited_at < :c1{where} GROUP BY kind", args):
+        counts[kind] = n
+        cards += int(handed)
+    return {"reception_visits": counts.get("reception", 0),
             "household_visits": counts.get("household", 0),
-            "home_visits": counts.get("home", 0)}
+            "home_visits": counts.get("home", 0), "cards": cards}
 
 
+# One pass over the matters, grouped by the keys of the breakdowns. Each figure counts
+# the matters meeting its condition; a NULL date makes a condition NULL: not met.
+_RECEIVED = "coalesce(received_on, substr(reported_at, 1, 10))"
+_IN = "BETWEEN :s AND :c"
+_FIN = "status IN ({})".format(", ".join(f"'{s}'" for s in FINISHED))
 _OPEN = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
-_DUE = ("status <> 'declined' AND (deadline BETWEEN :s AND :e"
-        " OR resolved_on BETWEEN :s AND :e)")
-_FIGURES = ("registered", "resolved", "due", "due_resolved", "overdue", "due_soon",
-            "open", "leader_resolved")
-# One pass over the matters, grouped by the keys of the breakdowns. Every sum is of a
-# 0/1 condition; a NULL date makes its condition NULL, which sum() skips.
-_MATTERS_SQL = f"""
-SELECT grid_id, category, channel,
-  sum(coalesce(received_on, substr(reported_at, 1, 10)) BETWEEN :s AND :e),
-  sum(resolved_on BETWEEN :s AND :e),
-  sum({_DUE}),
-  sum({_DUE} AND resolved_on <= :e),
-  sum({_OPEN} AND deadline < :today),
-  sum({_OPEN} AND deadline BETWEEN :today AND :soon),
-  sum({_OPEN}),
-  sum(resolved_on BETWEEN :s AND :e AND owner IS NOT NULL AND owner <> '')
-FROM cases WHERE merged_into IS NULL{{filters}}
-GROUP BY grid_id, category, channel"""
+_HANDLING = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES if s != "reported"))
+_RESOLVED = f"(resolved_on {_IN} AND {_FIN})"
+_DUE = f"(status <> 'declined' AND (deadline {_IN} OR {_RESOLVED}))"
+
+
+def _not_by(col: str) -> str:
+    """The step was not done by the last day counted (not done, or done later)."""
+    return f"({col} IS NULL OR {col} > :c)"
+
+
+# The statutory limits (statute.overdue_reasons), each passed when its last day is
+# before :a and its step was not done by :c. For a running period (:a = :c = today)
+# this is statute.overdue_reasons on the record as it stands; for a past one, steps
+# done after the period (a late notice, resolution or answer) still count as undone.
+_OVERDUE = {
+    # art. 22: still waiting to be accepted or declined (the status is all that tells:
+    # acceptance is dated anew when a matter is reopened)
+    "overdue_register": f"(status = 'reported' AND coalesce(register_by, date({_RECEIVED}, '+15 days')) < :a)",
+    # art. 23: the petitioner told within 15 days of receipt
+    "overdue_notice": f"({_not_by('notice_sent_on')} AND date({_RECEIVED}, '+15 days') < :a)",
+    # arts. 31, 34, or the higher body's deadline: being handled, or resolved only later
+    "overdue_handling": f"(deadline < :a AND ({_HANDLING} OR ({_FIN} AND resolved_on > :c)))",
+    # arts. 35, 36: a 复查 or 复核 answered within 30 days of the request
+    "overdue_answer": ("((review_requested_on IS NOT NULL AND review_due < :a"
+                       f" AND {_not_by('review_answered_on')} AND {_not_by('recheck_requested_on')}"
+                       f" AND {_not_by('recheck_answered_on')})"
+                       " OR (recheck_requested_on IS NOT NULL AND recheck_due < :a"
+                       f" AND {_not_by('recheck_answered_on')}))"),
+}
+_WALK_IN = (f"(channel = 'visit' AND reception_leader IS NOT NULL AND {_RECEIVED} {_IN}"
+            " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id AND v.kind = 'reception'))")
+_SUMS = {
+    "registered": f"{_RECEIVED} {_IN}",
+    "resolved": _RESOLVED,
+    "due": _DUE,
+    "due_resolved": f"{_DUE} AND {_FIN} AND resolved_on <= :c",
+    **_OVERDUE,
+    "overdue": " OR ".join(_OVERDUE.values()),
+    "due_soon": f"deadline BETWEEN :a AND :soon AND {_OPEN}",
+    "open": _OPEN,
+    "leader_resolved": f"owner IS NOT NULL AND {_RESOLVED}",
+    "handed_down_resolved": f"channel = 'handed_down' AND {_RESOLVED}",
+    "litigation_resolved": f"litigation = 1 AND {_RESOLVED}",
+    "beijing": f"signals IS NOT NULL AND instr(signals, '\"beijing\"') > 0 AND {_RECEIVED} {_IN}",
+    "walk_in_receptions": _WALK_IN,
+}
+# count(CASE WHEN ...): a condition in a WHEN is evaluated lazily (the first false term
+# of an AND ends it), several times quicker than summing the 0/1 values of the terms.
+_MATTERS_SQL = ("SELECT grid_id, category, channel, "
+                + ", ".join(f"count(CASE WHEN {cond} THEN 1 END)" for cond in _SUMS.values())
+                + " FROM cases WHERE merged_into IS NULL{filters} GROUP BY grid_id, category, channel")
 
 
 def _matter_figures(conn, args) -> dict:
-    totals = dict.fromkeys(_FIGURES, 0)
+    totals = dict.fromkeys(_SUMS, 0)
     per = {"village": {}, "category": {}, "channel": {}}
     villages = dict(conn.execute("SELECT id, village FROM grids"))
     for grid_id, category, channel, *sums in conn.execute(
             _MATTERS_SQL.format(filters=_case_filter(args)), args):
         sums = [n or 0 for n in sums]
-        for name, n in zip(_FIGURES, sums):
+        for name, n in zip(_SUMS, sums):
             totals[name] += n
         for axis, key in (("village", villages.get(grid_id)), ("category", category),
                           ("channel", channel)):
@@ -202,9 +340,9 @@ def _callback_figures(conn, args) -> dict:
     filters = _case_filter(args, prefix="c.")
     if filters:
         sql = ("SELECT cb.answer, count(*) FROM callbacks cb JOIN cases c ON c.id = cb.case_id"
-               f" WHERE cb.at >= :s AND cb.at < :e1{filters} GROUP BY cb.answer")
+               f" WHERE cb.at >= :s AND cb.at < :c1{filters} GROUP BY cb.answer")
     else:
-        sql = "SELECT answer, count(*) FROM callbacks WHERE at >= :s AND at < :e1 GROUP BY answer"
+        sql = "SELECT answer, count(*) FROM callbacks WHERE at >= :s AND at < :c1 GROUP BY answer"
     answers = dict(conn.execute(sql, args))
     total = sum(answers.values())
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
@@ -221,7 +359,7 @@ def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
     filters = _case_filter(args, prefix="c.")
     sql = (f"SELECT {key}, sum(cb.answer IN ('satisfied', 'basically')), count(*)"
            f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
-           f" WHERE cb.at >= :s AND cb.at < :e1 AND {key} IS NOT NULL{filters}"
+           f" WHERE cb.at >= :s AND cb.at < :c1 AND {key} IS NOT NULL{filters}"
            f" GROUP BY {key} ORDER BY {key}")
     names = dict(conn.execute("SELECT username, name FROM staff"))
     return [{"key": k, "label": names.get(k, k), "callbacks": n,
@@ -240,22 +378,10 @@ def _open_points(conn, args) -> list[dict]:
 
 
 # --- the monthly report ----------------------------------------------------------------
-MONTHLY_LABELS = {
-    "接访": "receptions", "走访": "household_visits", "登记事项": "registered",
-    "办结": "resolved", "化解率": "resolution_rate", "满意度": "satisfaction_rate",
-    "超期": "overdue", "包案领导化解": "leader_resolved",
-}
-
-
 def monthly_figures(conn: sqlite3.Connection, year: int, month: int,
                     today: dt.date | None = None) -> dict:
-    """The month's figures under the labels of the township's report. Rates are
-    fractions (0.925), None when nothing was due or nobody was called back.
-
-    超期 is counted as at the end of the month (open matters whose deadline passed by
-    then), or as at today for the month still running."""
-    start = dt.date(year, month, 1)
-    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    as_of = min(end + dt.timedelta(days=1), today or township_today())
-    figures = dashboard(conn, start, end, today=as_of)
-    return {label: figures[key] for label, key in MONTHLY_LABELS.items()}
+    """The month's figures under the labels of the township's report (REPORT, in
+    order): `figures` for the whole month, as the dashboard's "this month" shows them.
+    Rates are fractions (0.925), None when nothing was due or nobody was called back;
+    统计截至 is the last day counted (today, for the month still running)."""
+    return labelled(figures(conn, *month_period(year, month), today=today))

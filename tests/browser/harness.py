@@ -4,6 +4,7 @@ Debian's Chromium driven by Playwright. Nothing here is a stand-in."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -129,6 +130,14 @@ class AppPage:
 
     def tap(self, name: str, role: str = "button") -> None:
         self.button(name, role).click()
+
+    def tab(self, name: str):
+        """A tab of the office's rail (its accessible name: "台账 第 1 个标签，共 7 个",
+        or "Ledger Tab 1 of 7" in English)."""
+        return self.page.get_by_role("button", name=re.compile(rf"^{re.escape(name)} (第 \d+ 个标签|Tab)")).first
+
+    def open_tab(self, name: str) -> None:
+        self.tab(name).click()
 
     def type(self, label: str, text: str) -> None:
         field = self.page.get_by_label(label, exact=False).first

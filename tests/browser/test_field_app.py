@@ -1,6 +1,8 @@
 """The field app in Debian's Chromium, against a real township server and a real app
 instance on loopback, at phone size, through the accessibility tree."""
 
+import time
+
 import pytest
 
 from sync.client import SyncClient
@@ -84,7 +86,9 @@ def office_assigns(server_url: str, tmp_path, case_id: str, leader: str) -> None
     client.login("xinfang", PW)
     client.pull()
     office.update("case", case_id, {"owner": leader, "status": "assigned", "deadline": "2027-01-19",
-                                    "departments": ["人社所", "司法所"]}, "xinfang")
+                                    "departments": ["人社所", "司法所"], "higher_deadline": "2027-01-19",
+                                    "plan": "先行垫付一半工资，余款一月内付清", "urgency": "urgent",
+                                    "signals": ["group", "repeated"]}, "xinfang")
     report = client.push()
     assert report.pushed == 1 and office.pending_count() == 0
 
@@ -105,6 +109,10 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         app.tap("拖欠农民工工资")
         app.text("人社所、司法所会商")            # the timeline came whole, from before
         app.text("剩 ")                            # the deadline, counted down
+        for words in ("化解方案", "先行垫付一半工资，余款一月内付清", "紧急程度", "升级信号",
+                      "集体访（5人以上）、重复访", "上级要求", "李振华", "人社所、司法所"):
+            app.shows(words)                       # the plan, urgency, signals, which limit, names
+        assert "urgent" not in app.aria() and "lizhen" not in app.aria()
         app.shot("leader-case-detail")
         app.tap("记录下访")
         app.text("精度 ±9 米")
@@ -154,6 +162,7 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
         app.text("精度 ±9 米")
         app.shot("05-visit-form")
         app.tap("返回")
+        app.text("还没有走访记录")     # the household again (the form's screen has gone)
         app.tap("返回")
         app.tap("案件", role="tab")
         app.tap("本网格", role="checkbox")
@@ -188,3 +197,169 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
     outside = [u for u in app.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
     # Not even the Rive runtime Flet's client asks a CDN for (fieldapp/webserve.py).
     assert outside == []
+
+
+# --- a fresh position on every visit (issue "The office as a clerk finds it", 4) ----------
+MOVED = {"latitude": HOME[0] + 0.018, "longitude": HOME[1] + 0.0002, "accuracy": 15}  # ~2 km north
+
+
+def open_phone_browser(playwright, user_dir, shots, url: str, device: str | None) -> tuple:
+    """Debian's Chromium at phone size, or emulating a phone (Playwright's device
+    descriptor: its user agent, viewport, pixel ratio, touch), the GPS set to GPS."""
+    from .harness import CHROMIUM, CHROMIUM_ARGS, PHONE
+    kw = {k: v for k, v in playwright.devices[device].items() if k != "default_browser_type"} if device \
+        else {"viewport": PHONE}
+    ctx = playwright.chromium.launch_persistent_context(
+        str(user_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, locale="zh-CN",
+        geolocation=GPS, permissions=["geolocation"], **kw)
+    if not device:
+        return ctx, AppPage(ctx.pages[0], shots).open(url)
+    # On a touch screen Flutter turns its accessibility tree on for a tap on the middle of
+    # its placeholder (which then covers the page), not for a click event without a place.
+    app = AppPage(ctx.pages[0], shots)
+    app.page.goto(url)
+    placeholder = app.page.locator("flt-semantics-placeholder").first
+    placeholder.wait_for(state="attached", timeout=90_000)
+    deadline = time.time() + 60
+    while app.page.locator("flt-semantics-placeholder").count():  # gone once the tree is on
+        assert time.time() < deadline, "Flutter's accessibility tree never came on"
+        try:
+            placeholder.tap(force=True, timeout=5_000)
+        except Exception:  # removed between the count and the tap
+            pass
+        app.page.wait_for_timeout(1_000)
+    return ctx, app
+
+
+def tap_until(app: AppPage, name: str, shown: str, role: str = "button", tries: int = 3) -> None:
+    """Tap, and tap again if what it opens has not come (a tap that lands while Flutter
+    redraws the screen after a sync is lost)."""
+    for n in range(tries):
+        app.tap(name, role=role)
+        try:
+            app.shows(shown, timeout_s=15)
+            return
+        except AssertionError:
+            if n == tries - 1:
+                raise
+
+
+@pytest.mark.parametrize("device", [None, "Pixel 7"], ids=["chromium", "pixel7"])
+def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
+        township, tmp_path, playwright_instance, shots, device):
+    server, db = township
+    phone = app_process(str(tmp_path / "phone"), server.url, tmp_path, f"moved-{device}").start()
+    ctx = None
+    try:
+        ctx, app = open_phone_browser(playwright_instance, tmp_path / "chromium", shots, phone.url, device)
+        sign_in(app, "wangfang")
+        app.shows("已全部同步", timeout_s=60)
+        tap_until(app, "住户", "张建国", role="tab")
+        tap_until(app, "张建国", "记录走访")
+        app.tap("记录走访")
+        app.text("精度 ±9 米")
+        app.tap("保存")                # nothing recorded: refused next to the field, nothing queued
+        app.shows("走访记录不能为空")
+        app.shows("已全部同步")
+        app.page.wait_for_timeout(700)   # the form has grown the message: let it settle before typing
+        app.type("看到的情况", "第一次走访：老人在家")
+        app.tap("保存")
+        app.text("已保存，待同步")
+
+        ctx.set_geolocation(MOVED)   # the phone is carried 2 km away
+        app.tap("记录走访")
+        app.text("精度 ±15 米")       # a new fix, not the one taken 2 km back
+        app.text("秒前")              # with its age
+        app.shows("超过 300 米")       # far from the household's registered place: flagged
+        app.shot(f"moved-2km-form-{device or 'chromium'}")
+        app.type("看到的情况", "第二次走访：在村委会见到户主")
+        app.tap("保存")
+        app.text("已保存，待同步")
+        app.text("已全部同步", timeout_s=60)
+        app.shot(f"moved-2km-{device or 'chromium'}")
+    except Exception:
+        if ctx is not None:  # the failure hook's picture needs the page: taken here, before it closes
+            app.shot(f"FAILED-moved-2km-{device or 'chromium'}")
+            (shots / f"FAILED-moved-2km-{device or 'chromium'}.aria.txt").write_text(app.aria())
+        raise
+    finally:
+        if ctx is not None:
+            ctx.close()
+        phone.stop()
+
+    visits = query(db, "SELECT * FROM visits WHERE household_id='hh-1' ORDER BY visited_at, seen")
+    by_text = {v["seen"][:5]: v for v in visits}
+    assert set(by_text) == {"第一次走访", "第二次走访"}
+    first, second = by_text["第一次走访"], by_text["第二次走访"]
+    assert (first["lat"], first["lon"], first["accuracy_m"]) == (
+        pytest.approx(GPS["latitude"]), pytest.approx(GPS["longitude"]), 9.0)
+    assert (second["lat"], second["lon"], second["accuracy_m"]) == (
+        pytest.approx(MOVED["latitude"]), pytest.approx(MOVED["longitude"]), 15.0)
+    assert first["far_from_home"] == 0 and second["far_from_home"] == 1
+    assert second["distance_m"] == pytest.approx(2000, rel=0.05)
+
+
+# --- the quarantine acted on (issue "The office as a clerk finds it", 5) ------------------
+def refused_report(data_dir, title: str, description: str) -> dict:
+    """What an app that does not check the write rules (an older or tampered one) would
+    queue: a report in a grid that is not the worker's. Written into the running app's
+    own replica file; its background sync pushes it and the server refuses it."""
+    from sync.workspace import now_iso
+    replica = DeviceReplica(str(data_dir / "gridbook.db"))
+    try:
+        return replica.create("case", {
+            "grid_id": "bh-09", "kind": "dispute", "channel": "grid", "category": "02", "title": title,
+            "description": description, "status": "reported", "reported_by": "wangfang",
+            "reported_at": now_iso()}, "wangfang")
+    finally:
+        replica.close()
+
+
+def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(township, tmp_path, browser):
+    server, db = township
+    data = tmp_path / "phone"
+    phone = app_process(str(data), server.url, tmp_path, "discard").start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "wangfang")
+        app.shows("已全部同步", timeout_s=60)
+        gone = refused_report(data, "越界上报", "邻村两户争水")
+        fixed = refused_report(data, "待更正的上报", "村道塌方，两户通行受阻")
+        app.text("2 条被服务器退回", timeout_s=60)
+        tap_until(app, "我的", "同步问题", role="tab")
+        tap_until(app, "同步问题", "越界上报")
+        app.shows("超出账号wangfang的权限范围")      # why, in Chinese
+        app.shot("quarantine-before")
+        app.button("放弃").click()                 # the first refused record's
+        app.text("放弃这条修改？")
+        app.shows("服务器从未接受这条记录")
+        app.page.get_by_role("button", name="放弃", exact=True).last.click()   # the dialog's
+        deadline = time.time() + 60
+        while "越界上报" in app.aria():            # the sync finishes it: gone from the list
+            assert time.time() < deadline, "the discarded report is still listed"
+            app.page.wait_for_timeout(250)
+        app.shows("待更正的上报")
+        app.tap("更正")
+        app.text("更正被退回的记录")                 # the report's own form, filled in
+        app.text("退回原因")
+        app.tap("保存")
+        app.text("已更正，联网同步时提交")
+        app.text("没有同步问题", timeout_s=60)
+        app.text("已全部同步", timeout_s=60)
+        app.shot("quarantine-after")
+    finally:
+        phone.stop()
+
+    audited = {r["detail"].split()[0] for r in query(db, "SELECT detail FROM audit WHERE action='discard'"
+                                                         " AND username='wangfang'")}
+    assert audited == {gone["id"], fixed["id"]}
+    assert query(db, "SELECT id FROM cases WHERE id=?", (gone["record"],)) == []
+    [case] = query(db, "SELECT grid_id, description, status, reported_by FROM cases WHERE id=?", (fixed["record"],))
+    assert case == {"grid_id": "bh-01", "description": "村道塌方，两户通行受阻", "status": "reported",
+                    "reported_by": "wangfang"}
+    replica = DeviceReplica(str(data / "gridbook.db"))
+    try:
+        assert replica.get("case", gone["record"]) is None and replica.quarantined() == []
+        assert replica.get("case", fixed["record"])["grid_id"] == "bh-01"
+    finally:
+        replica.close()

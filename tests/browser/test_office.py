@@ -32,7 +32,7 @@ def office_sign_in(app: AppPage) -> None:
 
 
 def rail(app: AppPage, name: str) -> None:
-    app.tap(f"{name} Tab")
+    app.open_tab(name)
 
 
 def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(

@@ -112,7 +112,7 @@ def test_a_timeline_entry_or_visit_in_another_accounts_name_is_refused(server):
     event = mk("worker1", "case_event", changes.new_id("r"), {"case_id": cid, "kind": "progress",
                                                               "at": now_iso(), "by": "office1", "text": "已办结"})
     assert ("by", "author") in refused(push(server, "worker1", event), 403)
-    visit = mk("worker1", "visit", changes.new_id("r"), {"grid_id": "g1", "kind": "household",
+    visit = mk("worker1", "visit", changes.new_id("r"), {"grid_id": "g1", "kind": "household", "seen": "家中无人",
                                                          "visited_at": now_iso(), "visitor": "leader1"})
     assert ("visitor", "author") in refused(push(server, "worker1", visit), 403)
     # and an office kind of event is not a worker's to write, even in their own name
@@ -355,3 +355,9 @@ def test_a_case_moved_away_leaves_the_visits_seen_through_their_household(server
     fresh_client.sync()
     assert fresh.get("case", cid) is None and fresh.get("visit", visit["record"]) is not None
     assert fresh.get("visit", visit["record"]) == worker.get("visit", visit["record"])
+
+
+def test_an_empty_household_visit_is_refused_by_the_server_too(server_alive_after):
+    empty = mk("worker1", "visit", changes.new_id("r"), {"grid_id": "g1", "kind": "household",
+                                                         "visited_at": now_iso(), "visitor": "worker1", "seen": "  "})
+    assert ("seen", "empty_visit") in refused(push(server_alive_after, "worker1", empty), 422)

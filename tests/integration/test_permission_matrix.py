@@ -73,8 +73,8 @@ def value_for(entity: str, field: str, scope: str, user: str, state: str | None 
         return [sorted(f.table)[0]]
     if kind == "strs":
         return ["甲"]
-    if kind == "date":
-        return "2026-12-15"
+    if kind == "date":  # a day already past: dates of things done may not be in the future
+        return (dt.date.today() - dt.timedelta(days=10)).isoformat()
     if kind == "datetime":
         return now_iso()
     if kind == "int":
@@ -92,6 +92,8 @@ def required(entity: str, scope: str, user: str, case_id: str | None) -> dict:
     base = {f.name: value_for(entity, f.name, scope, user) for f in ENTITIES[entity].fields if f.required}
     if ENTITIES[entity].parent:
         base["case_id"] = case_id
+    if entity == "visit":
+        base["seen"] = "家中情况正常"  # a household visit records something
     return base
 
 
