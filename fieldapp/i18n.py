@@ -144,6 +144,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "language": ("语言 / Language", "Language / 语言"),
     "settings": ("设置", "Settings"),
     "far_limit": ("走访距离提醒（米）", "Far-visit warning (metres)"),
+    "far_township": ("走访距离提醒：{m} 米（本镇设定，同步时更新）", "Far-visit warning: {m} m (the township's, updated at each sync)"),
     "tile_url": ("地图底图地址", "Map tile URL"),
     "device": ("本机编号", "Device id"),
     "settings_saved": ("设置已保存", "Settings saved"),

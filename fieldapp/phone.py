@@ -74,6 +74,16 @@ class Phone:
         acct = self.account()
         return DeviceWorkspace(self.replica, acct) if acct else None
 
+    @property
+    def far_m(self) -> float:
+        """The far-visit threshold: the township's (a setting of the office, learned at each
+        sync), or the default until the first sync."""
+        raw = json.loads(self.replica.meta("township_settings") or "{}")
+        try:
+            return float(raw.get("far_m") or self.settings.far_m)
+        except (TypeError, ValueError):
+            return self.settings.far_m
+
     def save_settings(self) -> None:
         self.settings.save(self.replica)
         self.runner._client = None

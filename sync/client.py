@@ -175,6 +175,8 @@ class SyncClient:
             acct = self.account() or {}
             report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
                                                        data.get("refs") or {}, frozenset(acct.get("grids") or ()))
+            if isinstance(data.get("settings"), dict):  # the township's, which the phone follows
+                self.replica.set_meta("township_settings", json.dumps(data["settings"]))
             if progress:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:

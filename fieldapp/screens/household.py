@@ -53,7 +53,7 @@ def open_household(ctx, hid: str) -> None:
             flags = []
             if v.get("far_from_home"):
                 flags.append("⚠ " + ctx.t("far_from_home", d=f"{v.get('distance_m', 0):.0f} m",
-                                          limit=round(ctx.phone.settings.far_m)))
+                                          limit=round(ctx.phone.far_m)))
             body.controls.append(ft.ListTile(
                 title=ft.Text(f"{v['visited_at'][:16].replace('T', ' ')} · "
                               f"{names.get(v['visitor'], v['visitor'])}"),

@@ -7,6 +7,7 @@ import flet as ft
 from sync import codes
 
 from .. import i18n
+from ..navigation import apply_locale
 from .widgets import TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text
 
 
@@ -162,24 +163,15 @@ def me_panel(ctx) -> ft.Control:
     st = ctx.phone.runner.status
     words, colour = status_text(ctx, st)
     s = ctx.phone.settings
-    far = ft.TextField(label=ctx.t("far_limit"), value=str(int(s.far_m)), width=200,
-                       keyboard_type=ft.KeyboardType.NUMBER)
+    far = ft.Text(ctx.t("far_township", m=round(ctx.phone.far_m)), color=ft.Colors.GREY_800)
     tiles = ft.TextField(label=ctx.t("tile_url"), value=s.tile_url, hint_text="https://…/{z}/{x}/{y}.png")
     lang = ft.RadioGroup(value=s.lang, content=ft.Row([ft.Radio(value="zh", label="中文"),
                                                         ft.Radio(value="en", label="English")]))
 
     def save(e) -> None:
-        try:
-            far_m = float(far.value)
-            if not 10 <= far_m <= 100_000:
-                raise ValueError
-        except (TypeError, ValueError):
-            far.error = ctx.t("out_of_range") + "（10–100000）"
-            ctx.page.update()
-            return
-        far.error = None
-        s.far_m, s.tile_url, s.lang = far_m, (tiles.value or "").strip(), lang.value
+        s.tile_url, s.lang = (tiles.value or "").strip(), lang.value
         ctx.phone.save_settings()
+        apply_locale(ctx.page, s.lang)
         ctx.snack(ctx.t("settings_saved"))
         ctx.show_root()
 

@@ -166,10 +166,10 @@ class PositionPicker:
             warn.append(t("poor_accuracy"))
         if fix.mocked:
             warn.append(t("mocked"))
-        loc = visit_location_fields(fix, self.household, self.ctx.phone.settings.far_m)
+        loc = visit_location_fields(fix, self.household, self.ctx.phone.far_m)
         if loc.get("far_from_home"):
             warn.append(t("far_from_home", d=format_distance(loc["distance_m"]),
-                          limit=round(self.ctx.phone.settings.far_m)))
+                          limit=round(self.ctx.phone.far_m)))
         self.warnings.controls.extend(ft.Text(w, color=ft.Colors.ORANGE_900) for w in warn)
 
     def _typed(self) -> tuple[Fix | None, bool]:
@@ -190,7 +190,7 @@ class PositionPicker:
         if typed is not None:
             self.fix, self.recorded = typed, False
             self.render()
-        return visit_location_fields(self.fix, self.household, self.ctx.phone.settings.far_m), True
+        return visit_location_fields(self.fix, self.household, self.ctx.phone.far_m), True
 
     async def fields_for_save(self) -> tuple[dict, bool]:
         """(location fields, ok) fit for a record made now: a GPS fix over a minute old is

@@ -98,6 +98,8 @@ class PullPage(BaseModel):
     reset: bool = Field(description="the caller's scope changed: start over, keeping unsent work")
     cursor: str
     more: bool
+    settings: dict = Field(default_factory=dict, description="the township's settings phones follow (far_m: the "
+                                                              "far-visit threshold in metres)")
     server_time: int
 
 

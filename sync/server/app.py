@@ -228,6 +228,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                 + ',"reset":' + ("true" if page["reset"] else "false")
                 + ',"cursor":' + json.dumps(page["cursor"])
                 + ',"more":' + ("true" if page["more"] else "false")
+                + ',"settings":' + json.dumps(store.settings())
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
         return Response(text, media_type="application/json")
 

@@ -103,6 +103,14 @@ class AppPage:
 
     def open(self, url: str) -> "AppPage":
         self.page.goto(url)
+        return self.accessible()
+
+    def reload(self) -> "AppPage":
+        self.page.reload()
+        return self.accessible()
+
+    def accessible(self) -> "AppPage":
+        """Turn Flutter's accessibility tree on (it is off until asked for)."""
         placeholder = self.page.locator("flt-semantics-placeholder").first
         placeholder.wait_for(state="attached", timeout=90_000)
         placeholder.dispatch_event("click")

@@ -60,8 +60,8 @@ def _concurrent_edit(db: str) -> None:
 
 
 class Crawl:
-    def __init__(self, app: AppPage):
-        self.app = app
+    def __init__(self, app: AppPage, who: str):
+        self.app, self.who = app, who
         self.page = app.page
         self.errors: list[str] = []
 
@@ -121,6 +121,7 @@ def check_exports(crawl: Crawl) -> None:
     monthly = openpyxl.load_workbook(io.BytesIO(crawl.download("导出月报")))
     assert monthly.active.max_row > 3
     crawl.look("ledger after the exports")
+    app.shot(f"office-ledger-{crawl.who}")
 
 
 def crawl_matter(crawl: Crawl, status_label: str) -> bool:
@@ -141,6 +142,7 @@ def crawl_matter(crawl: Crawl, status_label: str) -> bool:
             if attempt == 3:
                 raise
     crawl.look(f"matter {status_label}")
+    app.shot(f"office-matter-{crawl.who}-{status_label}")
     for action in ACTIONS:
         if not crawl.has(action):
             continue
@@ -179,6 +181,7 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
     app.tap("保存")
     app.shows("必填")
     crawl.look("registration saved empty")
+    app.shot(f"office-register-refused-{crawl.who}")
     app.tap("查重")
     crawl.look("duplicate check")
     # the figures: every period, a period typed wrong
@@ -190,11 +193,13 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
     app.type("起（年-月-日）", "2026-13-01")
     app.tap("统计", role="button")
     crawl.look("figures with a wrong date")
+    app.shot(f"office-dashboard-{crawl.who}")
     # the visits the office checks, the conflicts it settles
     app.open_tab("走访核查")
     app.page.get_by_role("switch").first.click()
     crawl.look("all visits")
     app.open_tab("冲突")
+    app.shot(f"office-conflicts-{crawl.who}")
     if crawl.has("以选中的为准"):
         app.tap("以选中的为准")
         app.shows("没有需要处理的冲突")
@@ -214,7 +219,7 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
 def test_every_office_screen_button_and_dialog_works(demo_township, browser, user):
     server, db = demo_township
     app = browser(server.url + "/", viewport=DESKTOP)
-    crawl = Crawl(app)
+    crawl = Crawl(app, user)
     sign_in(app, user, DEMO_PW)
     crawl_everything(crawl, admin=user == "admin")
     app.shot(f"crawl-{user}-end")

@@ -361,3 +361,14 @@ def test_an_empty_household_visit_is_refused_by_the_server_too(server_alive_afte
     empty = mk("worker1", "visit", changes.new_id("r"), {"grid_id": "g1", "kind": "household",
                                                          "visited_at": now_iso(), "visitor": "worker1", "seen": "  "})
     assert ("seen", "empty_visit") in refused(push(server_alive_after, "worker1", empty), 422)
+
+
+def test_phones_follow_the_townships_far_visit_threshold(fresh_server, tmp_path):
+    from fieldapp.phone import Phone
+    from .conftest import PASSWORD, cli
+    cli("setting", "far_m", "450", "--db", str(fresh_server.db))
+    phone = Phone(str(tmp_path / "phone"), fresh_server.url)
+    phone.sign_in(fresh_server.url, "worker1", PASSWORD)
+    assert phone.far_m == 300.0                      # before the first sync: the default
+    phone._sync_client().sync()
+    assert phone.far_m == 450.0                      # the office's setting, not the phone's
