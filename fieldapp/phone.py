@@ -74,13 +74,19 @@ class Phone:
         acct = self.account()
         return DeviceWorkspace(self.replica, acct) if acct else None
 
+    def township(self) -> dict:
+        """The township's settings (sync/settings.py), as learned at the last sync."""
+        from sync import settings
+        try:
+            return settings.resolve(json.loads(self.replica.meta("township_settings") or "{}"))
+        except ValueError:
+            return settings.defaults()
+
     @property
     def far_m(self) -> float:
-        """The far-visit threshold: the township's (a setting of the office, learned at each
-        sync), or the default until the first sync."""
-        raw = json.loads(self.replica.meta("township_settings") or "{}")
+        """The far-visit threshold: the township's, not this phone's."""
         try:
-            return float(raw.get("far_m") or self.settings.far_m)
+            return float(self.township()["far_m"])
         except (TypeError, ValueError):
             return self.settings.far_m
 

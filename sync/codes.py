@@ -172,3 +172,16 @@ def label(table: Table, code: str | None, lang: str = "zh") -> str:
         return ""
     row = table.get(code)
     return row[lang] if row else code
+
+# A household's place in the registry: kept whatever happens, never deleted.
+HOUSEHOLD_STATUSES = _t(
+    ("active", "在册", "registered"),
+    ("moved_out", "已迁出", "moved out"),
+    ("deceased", "户主已故", "head deceased"),
+)
+
+# What a record may carry besides its text (the bytes travel apart: attachments).
+ATTACHMENT_KINDS = _t(
+    ("photo", "照片", "photo"),
+    ("audio", "录音", "voice note"),
+)

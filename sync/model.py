@@ -19,9 +19,11 @@ from . import codes
 COLUMN_TYPES = {
     "str": "TEXT", "text": "TEXT", "code": "TEXT", "date": "TEXT", "datetime": "TEXT", "id": "TEXT",
     "int": "INTEGER", "float": "REAL", "bool": "INTEGER",
-    "codes": "TEXT", "strs": "TEXT", "members": "TEXT",
+    "codes": "TEXT", "strs": "TEXT", "members": "TEXT", "attachments": "TEXT",
 }
-JSON_KINDS = {"codes", "strs", "members"}
+JSON_KINDS = {"codes", "strs", "members", "attachments"}
+HASH_RE = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 of an attachment's bytes
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -102,6 +104,9 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("lon", "float", min=-180, max=180),
         Field("note", "text", max_len=2000),
         Field("next_visit_due", "date"),
+        Field("hh_number", max_len=40),            # 户号, where the roster has one
+        Field("status", "code", table=codes.HOUSEHOLD_STATUSES),  # moved out, deceased: kept, archived
+        Field("attachments", "attachments", max_len=10),
     )),
     Entity("visit", append_only=True, parent="case_id", fields=(
         Field("grid_id", "id", required=True, max_len=64),
@@ -117,6 +122,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("requests", "text", max_len=4000),
         Field("needs_found", "codes", table=codes.NEEDS, max_len=20),
         Field("cards", "int", min=0, max=1000),    # 明白卡 handed out on the visit
+        Field("attachments", "attachments", max_len=10),
     )),
     Entity("case", fields=(
         Field("grid_id", "id", required=True, max_len=64),
@@ -167,6 +173,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("recheck_due", "date"),
         Field("recheck_answered_on", "date"),
         Field("recheck_outcome", "code", table=codes.REVIEW_OUTCOMES),
+        Field("attachments", "attachments", max_len=10),
     )),
     Entity("case_event", append_only=True, parent="case_id", fields=(
         Field("case_id", "id", required=True, max_len=64),
@@ -174,6 +181,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("at", "datetime", required=True),
         Field("by", "id", required=True, max_len=40),
         Field("text", "text", max_len=8000),
+        Field("attachments", "attachments", max_len=10),
     )),
     Entity("callback", append_only=True, parent="case_id", fields=(
         Field("case_id", "id", required=True, max_len=64),
@@ -244,7 +252,8 @@ _MESSAGES = {
                "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
-            "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象"}
+            "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象",
+            "a list of attachments": "附件列表"}
 # Labels of the dates the office's rules compare (statute.DATE_ORDER), for messages
 # that name the other field; the screens' own labels are in fieldapp/i18n.py.
 DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", "consulted_on": "会商日期",
@@ -374,6 +383,20 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "too_long", max_len=200)
         elif any(CONTROL_RE.search(x) for x in v):
             return _err(f.name, "control")
+        return None
+    if k == "attachments":
+        ok = isinstance(v, list) and all(
+            isinstance(a, dict) and set(a) <= {"hash", "kind", "size", "name"}
+            and isinstance(a.get("hash"), str) and HASH_RE.match(a["hash"])
+            and a.get("kind") in codes.ATTACHMENT_KINDS
+            and type(a.get("size")) is int and 0 < a["size"] <= MAX_ATTACHMENT_BYTES
+            and (a.get("name") is None or (isinstance(a["name"], str) and len(a["name"]) <= 100
+                                           and not CONTROL_RE.search(a["name"])))
+            for a in v)
+        if not ok:
+            return _err(f.name, "type", expected="a list of attachments")
+        if len(v) > f.max_len:
+            return _err(f.name, "too_many", max_len=f.max_len)
         return None
     if k == "members":
         if not isinstance(v, list) or not all(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from ..navigation import apply_locale
-from . import audit, conflicts, dashboard, ledger, lists, register, visits
+from . import audit, conflicts, dashboard, households, ledger, lists, register, roster, visits
 
 
 def shell_view(ctx, selected: int = 0) -> ft.View:
@@ -15,6 +15,8 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
              ("nav_supervision", ft.Icons.SUPERVISOR_ACCOUNT, lists.supervision_panel),
              ("nav_dashboard", ft.Icons.INSIGHTS, dashboard.dashboard_panel),
              ("nav_visits", ft.Icons.WHERE_TO_VOTE, visits.visits_panel),
+             ("nav_households", ft.Icons.HOME_WORK, households.households_panel),
+             ("nav_import", ft.Icons.UPLOAD_FILE, roster.roster_panel),
              ("nav_conflicts", ft.Icons.CALL_SPLIT, conflicts.conflicts_panel)]
     if ctx.ws.role == "admin":  # the trail of who read and changed what is the admin's to review
         tools.append(("nav_audit", ft.Icons.POLICY, audit.audit_panel))

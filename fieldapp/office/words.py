@@ -158,6 +158,8 @@ OFFICE_STRINGS = {
     # visits the office reviews
     "arrived": ("同步到达 {n} 条记录（{who}）", "{n} records arrived by sync ({who})"),
     "nav_visits": ("走访核查", "Visit checks"),
+    "nav_households": ("住户", "Households"),
+    "nav_import": ("导入", "Import"),
     "visits_review": ("走访与下访（位置核查）", "Visits (position checks)"),
     "distance_from_home": ("距住户登记位置 {d} 米", "{d} m from the registered address"),
     "far_flag": ("超过 {limit} 米", "over {limit} m"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 
@@ -28,6 +29,7 @@ from starlette.routing import Match, Route
 from .. import changes, clock
 from ..access import Principal
 from . import api_models as m
+from . import blobs, tiles
 from .central import CentralStore
 from .events import Hub, arrived
 from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
@@ -44,6 +46,17 @@ LOGIN_SLOTS = max(1, min(4, os.cpu_count() or 1))
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
 # must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+@dataclasses.dataclass(frozen=True)
+class RouteDeps:
+    """What a module's routes need from the app (sync/server/blobs.py, tiles.py)."""
+    store: object
+    protocol: object      # Depends(...) on the protocol header
+    principal: object     # Depends(...) on the signed-in device
+    error: type           # ApiError: raise error(status, code, message)
+    client_address: object
+    hub: object
 
 
 class ApiError(Exception):
@@ -280,6 +293,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
             raise ApiError(403, "forbidden", "the ledger is for the township office")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v is not None}
         return _file(p, kind.value, params)
+
+    # Routes that live in modules of their own (attachments, the township's map): the same
+    # dependencies, the same error shape.
+    deps = RouteDeps(store=store, protocol=protocol, principal=principal, error=ApiError,
+                     client_address=client_address, hub=hub)
+    for module in (blobs, tiles):
+        module.add_routes(app, deps)
 
     # After the API's routes and before the screens' mount: the rest of /api is answered
     # by the API, not by the screens.

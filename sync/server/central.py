@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import orjson
 
 from .. import access, changes, clock, merge, permissions, privacy, statute
+from .. import settings as township_settings
 from . import auth
 from ..access import Principal
 from ..model import ENTITIES, _err
@@ -133,22 +134,14 @@ class CentralStore(Replica):
         x("CREATE INDEX IF NOT EXISTS audit_at ON audit(at_ms)")
 
     # --- the township's settings (the far-visit threshold, ...) -------------------------
-    SETTINGS = {"far_m": 300.0}  # defaults; `gridbook setting NAME VALUE` changes one
-
     def settings(self) -> dict:
+        """The township's settings (sync/settings.py), the stored ones over the defaults."""
         with self.lock:
-            return {**self.SETTINGS, **json.loads(self._meta("settings") or "{}")}
+            return township_settings.resolve(json.loads(self._meta("settings") or "{}"))
 
     def set_setting(self, name: str, value) -> dict:
-        if name not in self.SETTINGS:
-            raise ValueError(f"no setting named {name}: one of {', '.join(self.SETTINGS)}")
-        kind = type(self.SETTINGS[name])
-        try:
-            value = kind(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a {kind.__name__}")
-        if name == "far_m" and not 10 <= value <= 100_000:
-            raise ValueError("far_m must be between 10 and 100000 metres")
+        """`gridbook setting NAME VALUE`: checked against the setting's rule, audited."""
+        value = township_settings.parse(name, value)
         with self.lock, self.transaction():
             current = json.loads(self._meta("settings") or "{}")
             current[name] = value

@@ -97,6 +97,16 @@ def cmd_setting(args) -> int:
     return 0
 
 
+def cmd_household_import(args) -> int:
+    from .roster import import_command
+    return import_command(args)
+
+
+def cmd_tiles_import(args) -> int:
+    from .tiles import import_command
+    return import_command(args)
+
+
 def cmd_grid_add(args) -> int:
     _store(args).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
     print(f"added grid {args.grid_id}")
@@ -203,6 +213,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--password")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_sync)
+
+    household = sub.add_parser("household", help="households").add_subparsers(dest="sub", required=True)
+    s = with_db(household.add_parser("import", help="import a roster (.xlsx or .csv): one JSON line of counts"))
+    s.add_argument("file")
+    s.add_argument("--grid", help="the grid of rows that name none")
+    s.add_argument("--report", help="write every refused row with its reasons to this .xlsx")
+    s.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    s.set_defaults(fn=cmd_household_import)
+
+    tiles_cmd = sub.add_parser("tiles", help="the township's base map").add_subparsers(dest="sub", required=True)
+    s = with_db(tiles_cmd.add_parser("import", help="load an MBTiles or PMTiles extract"))
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_tiles_import)
 
     s = with_db(sub.add_parser("setting", help="show the township's settings, or change one (far_m: the far-visit threshold)"))
     s.add_argument("name", nargs="?")
