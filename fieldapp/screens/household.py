@@ -1,24 +1,44 @@
-"""One household: who lives there (ID and phone masked), its needs, its visits."""
+"""One household: who lives there (ID and phone masked), its needs, when it is next
+due, whether it is still in the registry, its visits; and the way to change it."""
 
 from __future__ import annotations
 
 import flet as ft
 
-from sync import codes
+from sync import codes, households
 
 from ..privacy import mask_id, mask_phone
 from .widgets import TOUCH, appbar, empty, header, info_row
 
 
+def member_lines(ctx, hh: dict) -> str:
+    """"李小明（子，3307**********1234）": each member with the relation, the number masked."""
+    out = []
+    for m in hh.get("members") or []:
+        if not isinstance(m, dict):
+            continue
+        extra = "，".join(x for x in (m.get("relation"), mask_id(m.get("id_number")), m.get("note")) if x)
+        out.append(f"{m.get('name', '')}（{extra}）" if extra else m.get("name", ""))
+    return "\n".join(out)
+
+
+def status_words(ctx, hh: dict) -> str:
+    """"已迁出（已存档）" for an archived household; "在册" otherwise."""
+    word = ctx.code(codes.HOUSEHOLD_STATUSES, hh.get("status") or "active")
+    return f"{word}（{ctx.t('hh_archived')}）" if households.archived(hh) else word
 
 
 def open_household(ctx, hid: str) -> None:
+    from .household_form import open_household_form
     from .visit_form import open_visit_form
     h = ctx.ws.household(hid)
     if h is None:
         ctx.snack(ctx.t("no_households"), error=True)
         return
     body = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
+    from . import attachments
+    board = attachments.StateBoard(ctx)  # the photos' states, kept current as the sync moves them
+    title = ft.Text(h["head_name"])
 
     def call(hh: dict) -> None:
         """The number is shown masked; the phone dials it whole."""
@@ -26,26 +46,41 @@ def open_household(ctx, hid: str) -> None:
 
     def fill() -> None:
         hh = ctx.ws.household(hid) or h
+        title.value = hh["head_name"]
         names = ctx.ws.staff_names()
         tags = "、".join(ctx.code(codes.NEEDS, t) for t in (hh.get("tags") or [])) or "—"
-        members = "、".join(f"{m.get('name', '')}（{m.get('relation', '')}）" for m in (hh.get("members") or []))
+        archived = households.archived(hh)
+        may_edit = ctx.ws.may("household", hh, {"head_name": hh["head_name"]})
         body.controls = [
             ft.Container(ft.Column([
+                *([ft.Container(ft.Text(status_words(ctx, hh), color=ft.Colors.WHITE, weight=ft.FontWeight.W_500),
+                                bgcolor=ft.Colors.GREY_700, border_radius=4,
+                                padding=ft.Padding.symmetric(horizontal=8, vertical=4))] if archived else []),
                 info_row(ctx.t("head"), hh["head_name"]),
                 info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
                 info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
                 info_row(ctx.t("address"), hh["address"]),
-                info_row(ctx.t("members"), members or "—"),
+                info_row(ctx.t("members"), member_lines(ctx, hh) or "—"),
                 info_row(ctx.t("needs"), tags),
+                info_row(ctx.t("hh_next_due"), "—" if archived else hh.get("next_visit_due") or ctx.t("hh_never_due")),
+                info_row(ctx.t("hh_status"), status_words(ctx, hh)),
+                *([info_row(ctx.t("hh_note"), hh["note"])] if hh.get("note") else []),
             ], spacing=8), padding=16),
             ft.Container(ft.Row([
                 ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
-                                on_click=lambda e: open_visit_form(ctx, household=hh)),
+                                on_click=lambda e: open_visit_form(ctx, household=ctx.ws.household(hid) or hh)),
                 *([ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH, on_click=lambda e: call(hh))]
-                  if hh.get("phone") else [])], wrap=True),
+                  if hh.get("phone") else []),
+                *([ft.OutlinedButton(ctx.t("hh_edit"), icon=ft.Icons.EDIT, height=TOUCH,
+                                     on_click=lambda e: open_household_form(ctx, ctx.ws.household(hid) or hh))]
+                  if may_edit else [])], wrap=True),
                 padding=ft.Padding.symmetric(horizontal=16)),
             header(ctx.t("visits")),
         ]
+        board.clear()
+        own = attachments.strip(ctx, hh.get("attachments"), board)
+        if own is not None:  # the household's own photos, under its facts
+            body.controls.insert(1, ft.Container(own, padding=ft.Padding.symmetric(horizontal=16)))
         vs = ctx.ws.household_visits(hid)
         if not vs:
             body.controls.append(empty(ctx.t("no_visits")))
@@ -60,9 +95,12 @@ def open_household(ctx, hid: str) -> None:
                 subtitle=ft.Text("\n".join(x for x in (v.get("seen"), v.get("requests"), *flags) if x)
                                  or "—"),
                 is_three_line=True))
+            photos = attachments.strip(ctx, v.get("attachments"), board)
+            if photos is not None:
+                body.controls.append(ft.Container(photos, padding=ft.Padding.only(left=16, right=16, bottom=8)))
 
     fill()
-    view = ft.View(route=f"/household/{hid}", padding=0, controls=[body],
-                   appbar=appbar(ctx, h["head_name"]))
+    view = ft.View(route=f"/household/{hid}", padding=0, controls=[body], appbar=appbar(ctx, title))
     view.data = fill
     ctx.push(view)
+    board.follow(view)

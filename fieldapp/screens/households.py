@@ -1,10 +1,12 @@
-"""Households: search by name, address or need, or the nearest ones first."""
+"""Households: search by name, address or need, or the nearest ones first; a household
+found in the field added here. Archived ones (moved out, head deceased) stay findable,
+marked as such."""
 
 from __future__ import annotations
 
 import flet as ft
 
-from sync import codes
+from sync import codes, households
 
 from ..geo import format_distance
 from .widgets import TOUCH, empty
@@ -13,20 +15,23 @@ PAGE = 50
 
 
 def households_panel(ctx) -> ft.Control:
-    from .household import open_household
+    from .household import open_household, status_words
+    from .household_form import open_household_form
     from .position import current_fix
 
     state = {"text": "", "need": None, "offset": 0, "near": None}
-    results = ft.ListView(expand=True, spacing=0)
+    results = ft.ListView(expand=True, spacing=0, padding=ft.Padding.only(bottom=80))  # clear of the add button
     more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
     note = ft.Text(color=ft.Colors.GREY_700, size=12)
 
     def tile(h: dict, dist: float | None = None) -> ft.Control:
         tags = " ".join(ctx.code(codes.NEEDS, t) for t in (h.get("tags") or []))
-        sub = h["address"] + (f" · {tags}" if tags else "")
+        gone = households.archived(h)
+        sub = h["address"] + (f" · {tags}" if tags else "") + (f" · {status_words(ctx, h)}" if gone else "")
         return ft.ListTile(
-            leading=ft.Icon(ft.Icons.HOME_OUTLINED),
-            title=ft.Text(h["head_name"]), subtitle=ft.Text(sub, max_lines=2),
+            leading=ft.Icon(ft.Icons.ARCHIVE_OUTLINED if gone else ft.Icons.HOME_OUTLINED),
+            title=ft.Text(h["head_name"], color=ft.Colors.GREY_600 if gone else None),
+            subtitle=ft.Text(sub, max_lines=2),
             trailing=ft.Text(format_distance(dist), size=12) if dist is not None else None,
             on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16)
 
@@ -47,7 +52,7 @@ def households_panel(ctx) -> ft.Control:
             results.controls.extend(tile(h) for h in rows)
         if not results.controls:
             results.controls.append(empty(ctx.t("no_households") if state["text"] or state["need"]
-                                          else ctx.t("no_households_yet")))
+                                          else ctx.t("hh_none_phone")))
 
     def on_search(e) -> None:
         state["text"], state["near"] = e.control.value or "", None
@@ -82,10 +87,16 @@ def households_panel(ctx) -> ft.Control:
     chips = ft.Row([ft.Chip(label=ft.Text(row[ctx.lang]), data=code, on_select=on_need(code))
                     for code, row in codes.NEEDS.items()], scroll=ft.ScrollMode.AUTO)
     load(True)
-    return ft.Column([
+    column = ft.Column([
         ft.Container(ft.Row([search, ft.OutlinedButton(ctx.t("near_me"), icon=ft.Icons.NEAR_ME,
                                                         on_click=near_me, height=TOUCH)]),
                      padding=ft.Padding.only(left=12, right=12, top=8)),
         ft.Container(chips, padding=ft.Padding.symmetric(horizontal=12)),
         ft.Container(note, padding=ft.Padding.symmetric(horizontal=16)),
         results, more], expand=True, spacing=4)
+    if not ctx.ws.grids or not ctx.ws.may("household", None, {"grid_id": ctx.ws.grids[0]}):
+        return column
+    # a household found in the field (a new arrival): registered here, in one of the person's grids
+    add = ft.FloatingActionButton(content=ft.Text(ctx.t("hh_add")), icon=ft.Icons.ADD,
+                                  on_click=lambda e: open_household_form(ctx))
+    return ft.Stack([column, ft.Container(add, right=16, bottom=16)], expand=True)

@@ -1,9 +1,501 @@
 """Attachments' bytes on the server (photos, voice notes): kept by hash beside the store,
 uploaded apart from the changes that name them, served only to who may see a record
-that names them. (Issue 9; `add_routes` is called by app.py.)"""
+that names them. (Issue 9; `add_routes` is called by app.py.)
+
+Where they live: `<store>.blobs/` (0700), one file per SHA-256 at `ab/abcdef…` (0600);
+uploads in progress in `partial/<hash>`, the office's thumbnails in `thumbs/<hash>.jpg`.
+A hash is stored once whoever sends it. A backup of the store takes this folder too
+(docs/sync-protocol.md, "Attachments").
+
+Who may send or read a hash: whoever may see a record that names it in its
+`attachments` field (access.py scopes: the office and the admin see all). A phone pushes
+the record before its bytes, so the rule holds for the person who took the photo; bytes
+no record names are not taken at all (409, the phone waits), so the server never holds
+what nobody can see. Every read is audited; a finished upload is too.
+
+The upload (resumable, chunked):
+    POST /api/v1/blobs/status {"hashes": [...]} → {"blobs": {hash: {"status": 200, "offset",
+           "size", "complete", "limit"} or {"status": 4xx, "error", "message"}}}
+    PUT  /api/v1/blobs/{hash}?offset=N         body: the bytes from N on (one chunk)
+         → {"offset", "size", "complete"}; 409 {"offset"} when N is not what the
+           server holds; on the last byte the hash is checked (422 on a mismatch, the
+           partial thrown away) and the file is named; every answer comes after fsync.
+    GET  /api/v1/blobs/{hash}                  the bytes
+    GET  /api/v1/blobs/{hash}?thumb=true       a JPEG thumbnail of a photo (made once, kept)
+"""
 
 from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .. import access
+from ..access import Principal
+from ..model import ENTITIES
+from . import api_models as m
+
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+THUMB_LONG_SIDE = 480  # px: the office's cards are wider than a phone's list
+# what a voice note is served as, by the name the recorder gave it (the rest: octet-stream)
+AUDIO_TYPES = {".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".mp3": "audio/mpeg",
+               ".wav": "audio/wav", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".webm": "audio/webm"}
+LIMIT_SETTING = {"photo": "photo_max_mb", "audio": "audio_max_mb"}
+KIND_WORD = {"photo": "photo", "audio": "voice note"}
+
+
+class BlobError(Exception):
+    """An answer that is not the bytes: status, code and English words (the API's shape)."""
+
+    def __init__(self, status: int, error: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.error, self.message, self.extra = status, error, message, extra
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _private_dir(path: str) -> None:
+    made = not os.path.isdir(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    if made:
+        _fsync_dir(os.path.dirname(path))
+
+
+class BlobFolder:
+    """The files: complete blobs by hash, partial uploads, thumbnails."""
+
+    def __init__(self, db_path: str):
+        self.root = os.path.abspath(db_path) + ".blobs"
+        self.partial_dir = os.path.join(self.root, "partial")
+        self.thumb_dir = os.path.join(self.root, "thumbs")
+        for d in (self.root, self.partial_dir, self.thumb_dir):
+            _private_dir(d)
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, h: str) -> threading.Lock:
+        """One upload of a hash at a time (a retried chunk may race its own first try)."""
+        with self._guard:
+            return self._locks.setdefault(h, threading.Lock())
+
+    def path(self, h: str) -> str:
+        return os.path.join(self.root, h[:2], h)
+
+    def has(self, h: str) -> bool:
+        return os.path.exists(self.path(h))
+
+    def held(self, h: str) -> int:
+        """Bytes the server holds of it: the whole size when complete, else the partial's."""
+        try:
+            return os.path.getsize(self.path(h))
+        except FileNotFoundError:
+            pass
+        try:
+            return os.path.getsize(os.path.join(self.partial_dir, h))
+        except FileNotFoundError:
+            return 0
+
+    def settle(self, h: str, size: int) -> None:
+        """A partial holding the whole file (the process died between its last write and
+        its naming) is checked and named now, or thrown away."""
+        with self.lock(h):
+            part = os.path.join(self.partial_dir, h)
+            if not self.has(h) and os.path.exists(part) and os.path.getsize(part) >= size:
+                self._finish(h, part)
+
+    def append(self, h: str, offset: int, data: bytes, size: int) -> tuple[int, bool]:
+        """Add a chunk at `offset`; (bytes held, complete). Durable before it returns."""
+        self.settle(h, size)
+        with self.lock(h):
+            if self.has(h):
+                return size, True
+            part = os.path.join(self.partial_dir, h)
+            have = self.held(h)
+            if offset != have:
+                raise BlobError(409, "offset_mismatch", f"offset: the server holds {have} bytes of this file,"
+                                f" send from there", offset=have)
+            if have + len(data) > size:
+                raise BlobError(422, "too_long", f"body: the file is {size} bytes; these bytes go past its end")
+            new = not os.path.exists(part)
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new:
+                _fsync_dir(self.partial_dir)
+            have += len(data)
+            if have < size:
+                return have, False
+            self._finish(h, part)
+            return size, True
+
+    def _finish(self, h: str, part: str) -> None:
+        """Hash the whole partial: name it when it is the file it claims to be, else throw
+        it away (BlobError 422). Under the hash's lock."""
+        digest = hashlib.sha256()
+        with open(part, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != h:
+            os.unlink(part)
+            _fsync_dir(self.partial_dir)
+            raise BlobError(422, "hash_mismatch", "body: the bytes received do not match the hash they were"
+                            " sent for; the upload was discarded, send it again from the start", offset=0)
+        final = self.path(h)
+        _private_dir(os.path.dirname(final))
+        os.replace(part, final)
+        _fsync_dir(os.path.dirname(final))
+        _fsync_dir(self.partial_dir)
+
+    def read(self, h: str) -> bytes:
+        with open(self.path(h), "rb") as f:
+            return f.read()
+
+    def thumbnail(self, h: str) -> bytes:
+        """The JPEG thumbnail of a photo, made from the blob the first time and kept."""
+        p = os.path.join(self.thumb_dir, h + ".jpg")
+        try:
+            with open(p, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            pass
+        from PIL import Image, ImageOps
+        try:
+            img = Image.open(self.path(h))
+            img = ImageOps.exif_transpose(img)
+            img.thumbnail((THUMB_LONG_SIDE, THUMB_LONG_SIDE), Image.LANCZOS)
+            if img.mode not in ("RGB", "L"):
+                img = img.convert("RGB")
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=78, optimize=True)
+        except Exception:
+            raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture")
+        data = out.getvalue()
+        tmp = f"{p}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, p)
+        return data
+
+    def usage(self) -> dict:
+        """{"files", "bytes"} of the complete blobs (for the backup and the health page)."""
+        files = size = 0
+        for sub in os.listdir(self.root):
+            d = os.path.join(self.root, sub)
+            if len(sub) == 2 and os.path.isdir(d):
+                for name in os.listdir(d):
+                    files += 1
+                    size += os.path.getsize(os.path.join(d, name))
+        return {"files": files, "bytes": size}
+
+
+_folders: dict[str, BlobFolder] = {}
+_folders_guard = threading.Lock()
+
+
+def folder_for(store) -> BlobFolder:
+    """The blob folder beside a CentralStore (one object per store file and process)."""
+    path = os.path.abspath(store.path)
+    with _folders_guard:
+        if path not in _folders:
+            _folders[path] = BlobFolder(path)
+        return _folders[path]
+
+
+# --- who names a hash, and who may see it --------------------------------------------
+
+def naming(store, h: str) -> list[tuple[str, dict, dict]]:
+    """(entity, row, the attachment entry) of every record whose attachments name `h`
+    now. Looked up in `blob_refs` (every record a change ever attached the hash to),
+    then checked against the record as it is: one that dropped the photo names it no
+    more."""
+    out = []
+    with store.lock:
+        _catch_up(store)
+        refs = store.conn.execute("SELECT entity, record FROM blob_refs WHERE hash=?", (h,)).fetchall()
+        if not refs:
+            refs = _scan(store, h)
+        for entity, rid in refs:
+            row = store.get(entity, rid) if entity in ENTITIES else None
+            entry = next((a for a in (row or {}).get("attachments") or []
+                          if isinstance(a, dict) and a.get("hash") == h), None)
+            if entry is not None:
+                out.append((entity, row, entry))
+    return out
+
+
+def _scan(store, h: str) -> list[tuple[str, str]]:
+    """The records naming `h`, by reading every table that has attachments: for a hash
+    the index does not know (nobody names it, or the change log was rebuilt under the
+    index, by a VACUUM that renumbered it). What it finds is indexed."""
+    from ..replica import TABLES
+    found = []
+    for entity, ent in ENTITIES.items():
+        if any(f.name == "attachments" for f in ent.fields):
+            found += [(entity, r[0]) for r in store.conn.execute(
+                f"SELECT id FROM {TABLES[entity]} WHERE attachments IS NOT NULL AND instr(attachments, ?) > 0", (h,))]
+    if found:
+        with store.transaction():
+            store.conn.executemany("INSERT OR IGNORE INTO blob_refs VALUES (?,?,?)", [(h, e, r) for e, r in found])
+    return found
+
+
+def _catch_up(store) -> None:
+    """Index the hashes the changes accepted since the last look name (`blob_refs`, in
+    the store; kept by this module alone). The change log only grows, so the index
+    follows it by rowid: a lookup costs an index probe, not a scan of every table."""
+    import json
+    x = store.conn.execute
+    x("CREATE TABLE IF NOT EXISTS blob_refs (hash TEXT NOT NULL, entity TEXT NOT NULL, record TEXT NOT NULL,"
+      " PRIMARY KEY (hash, entity, record)) WITHOUT ROWID")
+    x("CREATE TABLE IF NOT EXISTS blob_refs_seen (id INTEGER PRIMARY KEY CHECK (id = 0), last INTEGER NOT NULL)")
+    got = x("SELECT last FROM blob_refs_seen WHERE id=0").fetchone()
+    last = got[0] if got else 0
+    top = x("SELECT max(rowid) FROM changes").fetchone()[0] or 0
+    if top < last:  # the log was renumbered (a VACUUM after an erasure): read it all again
+        last = 0
+    if top == last:
+        return
+    refs = set()
+    for entity, rid, body in x("SELECT entity, record, body FROM changes WHERE rowid > ? AND rowid <= ?"
+                               " AND instr(body, '\"attachments\"') > 0", (last, top)):
+        try:
+            atts = (json.loads(body).get("fields") or {}).get("attachments")
+        except (ValueError, AttributeError):
+            continue
+        for a in atts if isinstance(atts, list) else ():
+            if isinstance(a, dict) and isinstance(a.get("hash"), str):
+                refs.add((a["hash"], entity, rid))
+    with store.transaction():
+        store.conn.executemany("INSERT OR IGNORE INTO blob_refs VALUES (?,?,?)", sorted(refs))
+        x("INSERT OR REPLACE INTO blob_refs_seen VALUES (0, ?)", (top,))
+
+
+def _sees(store, p: Principal, entity: str, row: dict) -> bool:
+    if p.sees_all:
+        return True
+    parent = ENTITIES[entity].parent
+    case = store.get("case", row[parent]) if parent and row.get(parent) else None
+    return bool(access.record_keys(entity, row, case) & p.keys)
+
+
+def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
+    """The first record naming `h` that this person may see: (entity, row, entry).
+    BlobError 404 when no record names it, 403 when none of those is theirs to see."""
+    named = naming(store, h)
+    if not named:
+        raise BlobError(404, "not_found", "hash: no record names this attachment")
+    for entity, row, entry in named:
+        if _sees(store, p, entity, row):
+            return entity, row, entry
+    raise BlobError(403, "forbidden", "this attachment belongs to a record this account may not see")
+
+
+def limit_bytes(store, kind: str) -> tuple[int, str]:
+    """(bytes, words) of the township's limit for this kind of attachment."""
+    setting = LIMIT_SETTING.get(kind, "photo_max_mb")
+    mb = float(store.settings()[setting])
+    return int(mb * 1024 * 1024), f"{mb:g} MB per {KIND_WORD.get(kind, kind)} (setting {setting})"
+
+
+def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, dict, dict, int]:
+    """What an upload of `h` by this person may be: the record's entry, its size; refused
+    when no record they may see names it (409: push the record first), when it is over
+    the township's limit (413), or when the size sent is not the record's."""
+    try:
+        entity, row, entry = allowed(store, p, h)
+    except BlobError as e:
+        if e.status == 404:
+            raise BlobError(409, "not_named", "hash: no record on the server names this attachment yet:"
+                                              " push the record first, then its bytes")
+        raise
+    want = entry.get("size")
+    kind = entry.get("kind") or "photo"
+    limit, words = limit_bytes(store, kind)
+    if not isinstance(want, int) or want > limit:
+        have = f"{want / (1024 * 1024):.1f} MB" if isinstance(want, int) else "of no size"
+        raise BlobError(413, "too_large", f"{KIND_WORD.get(kind, kind)}: {have} is over the township's limit"
+                                          f" of {words}", limit=limit)
+    if size is not None and size != want:
+        raise BlobError(422, "size_mismatch", f"size: the record names this attachment with {want} bytes, not {size}")
+    return entity, row, entry, want
+
+
+# --- what the routes and the office's screens call -----------------------------------
+
+def upload_status(store, p: Principal, h: str, size: int | None = None) -> dict:
+    _, _, entry, want = _upload_target(store, p, h, size)
+    blobs = folder_for(store)
+    blobs.settle(h, want)
+    held = blobs.held(h)
+    limit, _ = limit_bytes(store, entry.get("kind") or "photo")
+    return {"hash": h, "offset": held, "size": want, "complete": blobs.has(h), "limit": limit}
+
+
+def upload_statuses(store, p: Principal, hashes: list[str]) -> dict[str, dict]:
+    """upload_status of several hashes in one request (a phone's whole queue in one round
+    trip): each {"status": 200, offset, size, complete, limit} or {"status": 4xx,
+    "error", "message"} as its own request would have answered."""
+    out = {}
+    for h in dict.fromkeys(hashes):
+        try:
+            out[h] = {"status": 200, **upload_status(store, p, h)}
+        except BlobError as e:
+            out[h] = {"status": e.status, "error": e.error, "message": e.message, **e.extra}
+    return out
+
+
+def upload_chunk(store, p: Principal, h: str, offset: int, data: bytes, size: int | None = None,
+                 address: str = "") -> dict:
+    entity, row, entry, want = _upload_target(store, p, h, size)
+    held, complete = folder_for(store).append(h, offset, data, want)
+    if complete and offset + len(data) == want:  # the request that finished it
+        store.audit(p.username, "attachment_upload", f"{h[:16]} {entity} {row['id']} {want}",
+                    device=p.device, address=address)
+    return {"hash": h, "offset": held, "size": want, "complete": complete}
+
+
+def read(store, p: Principal, h: str, thumb: bool = False, address: str = "") -> tuple[bytes, str]:
+    """(bytes, media type) of an attachment, or of its thumbnail, for this person;
+    audited (who, which attachment of which record). BlobError 403/404 otherwise."""
+    entity, row, entry = allowed(store, p, h)
+    blobs = folder_for(store)
+    if not blobs.has(h):
+        raise BlobError(404, "not_uploaded", "hash: the phone that took this attachment has not sent it yet")
+    store.audit(p.username, "attachment_thumb" if thumb else "attachment",
+                f"{h[:16]} {entity} {row['id']}", device=p.device, address=address)
+    if thumb:
+        return blobs.thumbnail(h), "image/jpeg"
+    if entry.get("kind") == "photo":
+        media = "image/jpeg"
+    else:
+        media = AUDIO_TYPES.get(os.path.splitext(entry.get("name") or "")[1].lower(), "application/octet-stream")
+    return blobs.read(h), media
+
+
+def counts_by_case(store) -> dict[str, int]:
+    """Attachments per matter: the case's own, its timeline's and its visits'."""
+    sql = """SELECT id, json_array_length(attachments) FROM cases WHERE json_valid(attachments)
+             UNION ALL SELECT case_id, json_array_length(attachments) FROM case_events
+               WHERE json_valid(attachments) AND case_id IS NOT NULL
+             UNION ALL SELECT case_id, json_array_length(attachments) FROM visits
+               WHERE json_valid(attachments) AND case_id IS NOT NULL"""
+    out: dict[str, int] = {}
+    with store.lock:
+        for cid, n in store.conn.execute(sql):
+            if n:
+                out[cid] = out.get(cid, 0) + n
+    return out
+
+
+# --- the routes -----------------------------------------------------------------------
+
+MAX_STATUS = 500  # hashes per status request
+
+
+class StatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hashes: list[Annotated[str, StringConstraints(pattern=HASH_PATTERN, min_length=64, max_length=64)]] = Field(
+        max_length=MAX_STATUS, description="SHA-256 hashes of attachments, lowercase hex")
+
+
+class HashState(BaseModel):
+    status: int
+    offset: int | None = None
+    size: int | None = None
+    complete: bool | None = None
+    limit: int | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class StatusAnswer(BaseModel):
+    blobs: dict[str, HashState]
+
+
+class UploadState(BaseModel):
+    hash: str
+    offset: int
+    size: int
+    complete: bool
+    limit: int | None = None
 
 
 def add_routes(app, deps) -> None:
     """The attachment routes; `deps` has store, protocol, principal, ApiError, client_address."""
+    store, ApiError = deps.store, deps.error
+
+    def errors(*codes: int) -> dict:
+        why = {409: "the server holds another offset of this file (offset says which), or no record names it yet"}
+        return {c: {"model": m.ErrorBody, "description": why.get(c) or m._WHY[c]} for c in codes}
+
+    def answer(fn, *a, **kw):
+        try:
+            return fn(*a, **kw)
+        except BlobError as e:
+            raise ApiError(e.status, e.error, e.message, **e.extra)
+
+    hash_path = Path(min_length=64, max_length=64, pattern=HASH_PATTERN,
+                     description="the SHA-256 of the attachment's bytes, lowercase hex")
+    size_q = Query(default=None, ge=1, le=1 << 40, description="the file's whole size, as the record names it")
+
+    @app.post("/api/v1/blobs/status", tags=["sync"], response_model=StatusAnswer,
+              responses=errors(400, 401, 413, 422, 426))
+    def upload_states(req: StatusRequest, _: int = Depends(deps.protocol), p: Principal = Depends(deps.principal)):
+        """How much of each attachment the server holds (or why it takes none), for a
+        phone's whole queue in one round trip; an upload continues at each one's offset."""
+        return {"blobs": upload_statuses(store, p, req.hashes)}
+
+    @app.put("/api/v1/blobs/{hash}", tags=["sync"], response_model=UploadState,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+             responses=errors(400, 401, 403, 409, 413, 422, 426))
+    async def upload(request: Request, hash: str = hash_path,
+                     offset: int = Query(ge=0, le=1 << 40, description="where these bytes start in the file"),
+                     size: int | None = size_q,
+                     kind: str | None = Query(default=None, max_length=10, description="photo or audio (informative)"),
+                     _: int = Depends(deps.protocol), p: Principal = Depends(deps.principal)):
+        """A chunk of an attachment from `offset` on; answered once it is on disk."""
+        data = await request.body()
+        if not data:
+            raise ApiError(422, "invalid_request", "body: send the bytes of the attachment from offset on")
+        return await run_in_threadpool(answer, upload_chunk, store, p, hash, offset, data, size,
+                                       deps.client_address(request))
+
+    file_answer = {200: {"description": "the bytes", "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("image/jpeg", "application/octet-stream", *sorted(set(AUDIO_TYPES.values())))}}}
+
+    @app.get("/api/v1/blobs/{hash}", tags=["sync"], response_class=Response,
+             responses={**file_answer, **errors(400, 401, 403, 404, 422, 426)})
+    def download(request: Request, hash: str = hash_path,
+                 thumb: bool = Query(default=False, description="a photo's JPEG thumbnail (made on the server"
+                                                               " the first time, kept) instead of the bytes"),
+                 _: int = Depends(deps.protocol), p: Principal = Depends(deps.principal)):
+        """An attachment's bytes, or a photo's thumbnail, for who may see a record that
+        names it (audited)."""
+        data, media = answer(read, store, p, hash, thumb, deps.client_address(request))
+        return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

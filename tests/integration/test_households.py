@@ -1,0 +1,61 @@
+"""A household found in the field travels like any record: added on one phone (offline
+first, then synced), it reaches the township's store whole and the other phones of
+that grid (ID numbers masked), never a phone of another grid; its visit moves the
+next visit due everywhere, by the frequency the township set (`gridbook setting`)."""
+
+from __future__ import annotations
+
+import json
+
+from sync.workspace import DeviceWorkspace
+
+from .conftest import cli, phone
+
+GOOD_ID = "330702199001011237"
+CHILD_ID = "330702201506010029"
+
+
+def test_a_household_added_on_a_phone_reaches_the_office_and_its_grids_phones_only(fresh_server, tmp_path):
+    srv = fresh_server
+    r1, c1 = phone(tmp_path / "wangfang", srv, "worker1")
+    r2, c2 = phone(tmp_path / "same-grid", srv, "lostphone")
+    r3, c3 = phone(tmp_path / "other-grid", srv, "worker2")
+    cli("setting", "visit_every.dibao", "21", "--db", str(srv.db))   # the township visits 低保 every 3 weeks
+    for c in (c1, c2, c3):
+        c.sync()
+    ws = DeviceWorkspace(r1, json.loads(r1.meta("account")))
+
+    hid = ws.add_household({"grid_id": "g1", "head_name": "王小红", "address": "金山镇白鹤村2组8号",
+                            "id_number": GOOD_ID, "phone": "13812345678", "tags": ["dibao"],
+                            "members": [{"name": "刘洋", "relation": "子", "id_number": CHILD_ID}]})
+    ws.record_visit({"household_id": hid, "visited_at": "2026-11-20T10:00:00+08:00", "seen": "新迁入，租住"})
+    assert r1.pending_count() == 3                 # the household, the visit, the next due it moved
+    report = c1.sync()
+    assert report.pushed == 3 and r1.pending_count() == 0 and not r1.quarantined()
+
+    [row] = srv.sql("SELECT head_name, id_number, members, next_visit_due, status, grid_id FROM households"
+                    " WHERE id=?", (hid,))
+    assert row[:2] == ("王小红", GOOD_ID)         # the township holds the number whole
+    assert json.loads(row[2]) == [{"name": "刘洋", "relation": "子", "id_number": CHILD_ID}]
+    assert row[3:] == ("2026-12-11", "active", "g1")    # 低保: the township's 21 days after the visit
+
+    c2.sync()
+    same = r2.get("household", hid)
+    assert same["head_name"] == "王小红" and same["next_visit_due"] == "2026-12-11"
+    assert same["id_number"] == "3307**********1237"            # masked for a phone
+    assert same["members"][0]["id_number"] == "3307**********0029"
+    assert [v["seen"] for v in DeviceWorkspace(r2, json.loads(r2.meta("account"))).household_visits(hid)] == [
+        "新迁入，租住"]
+
+    c3.sync()
+    assert r3.get("household", hid) is None                    # another grid's phone never gets it
+
+    # the other phone of the grid marks it moved out; the edit of a masked record goes
+    # through (the numbers stay whole at the township)
+    ws2 = DeviceWorkspace(r2, json.loads(r2.meta("account")))
+    ws2.edit_household(hid, {**same, "phone": "13900001111", "status": "moved_out"})
+    assert c2.sync().pushed == 1 and not r2.quarantined()
+    [row] = srv.sql("SELECT id_number, phone, status FROM households WHERE id=?", (hid,))
+    assert row == (GOOD_ID, "13900001111", "moved_out")
+    c1.sync()
+    assert r1.get("household", hid)["status"] == "moved_out"

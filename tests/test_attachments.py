@@ -1,0 +1,261 @@
+"""Attachments on the phone (shrinking, location, the queue, this device's Wi-Fi choice)
+and their keeping on the server (the blob folder, who may read, the ledger's count).
+The travel through a real server is in tests/integration/test_attachments.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import stat
+
+import pytest
+from PIL import Image
+
+from sync import changes
+from sync.access import Principal
+from sync.attachments import Attachments, AttachmentError, make_thumbnail, shrink_photo
+from sync.device import DeviceReplica
+from sync.server import blobs, export
+from sync.server.central import CentralStore
+
+GPS = 0x8825
+
+
+def camera_jpeg(w=3000, h=2000, gps=True, orientation=None) -> bytes:
+    """A camera-like JPEG with a GPS position, a taking time and a serial number."""
+    img = Image.linear_gradient("L").resize((w, h)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0132] = "2026:11:20 09:30:00"
+    exif[0x0131] = "CameraFirmware 1.0"  # Software
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:20 09:30:00"
+    exif.get_ifd(0x8769)[0xA431] = "SERIAL-123456"  # the body's serial number
+    if gps:
+        exif.get_ifd(GPS).update({1: "N", 2: (29.0, 4.0, 16.0), 3: "E", 4: (119.0, 38.0, 49.0)})
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.fixture
+def phone(tmp_path):
+    replica = DeviceReplica.in_folder(str(tmp_path / "phone"))
+    yield replica, Attachments.for_replica(replica)
+    replica.close()
+
+
+# --- shrinking ------------------------------------------------------------------------
+
+def test_a_photo_is_shrunk_to_1600_px_jpeg_without_its_position():
+    raw = camera_jpeg()
+    out = shrink_photo(raw)
+    img = Image.open(io.BytesIO(out))
+    assert img.format == "JPEG" and max(img.size) == 1600 and img.size == (1600, 1067)
+    exif = img.getexif()
+    assert not exif.get_ifd(GPS)                      # where it was taken: gone
+    assert exif.get_ifd(0x8769).get(0xA431) is None   # the camera's serial: gone
+    assert exif.get_ifd(0x8769).get(0x9003) == "2026:11:20 09:30:00"  # when: kept, it is evidence
+    assert len(out) < len(raw)
+
+
+def test_the_township_may_keep_the_position():
+    img = Image.open(io.BytesIO(shrink_photo(camera_jpeg(), keep_location=True)))
+    gps = img.getexif().get_ifd(GPS)
+    assert gps[1] == "N" and float(gps[2][0]) == 29.0
+
+
+def test_a_photo_taken_sideways_is_stored_upright():
+    img = Image.open(io.BytesIO(shrink_photo(camera_jpeg(2000, 1000, orientation=6))))
+    assert img.size == (800, 1600)  # rotated by its orientation tag, longest side 1600
+    assert img.getexif().get(0x0112) is None
+
+
+def test_a_small_photo_is_not_enlarged_and_thumbnails_are_small():
+    out = shrink_photo(camera_jpeg(800, 600, gps=False))
+    assert Image.open(io.BytesIO(out)).size == (800, 600)
+    assert max(Image.open(io.BytesIO(make_thumbnail(out))).size) == 320
+
+
+def test_what_is_not_a_picture_is_refused_in_both_languages(phone):
+    _, store = phone
+    with pytest.raises(AttachmentError) as e:
+        store.add_photo(b"%PDF-1.4 not a picture")
+    assert "not a picture" in e.value.message and "不是图片" in e.value.zh
+    with pytest.raises(AttachmentError) as e:
+        store.add_photo(b"")
+    assert "empty" in e.value.message
+
+
+# --- the phone's store -----------------------------------------------------------------
+
+def test_added_photo_is_kept_by_hash_with_thumbnail_at_once(phone, tmp_path):
+    replica, store = phone
+    path = tmp_path / "IMG_0001.JPG"
+    path.write_bytes(camera_jpeg())
+    att = store.add_photo(str(path))
+    assert set(att) == {"hash", "kind", "size", "name"} and att["kind"] == "photo" and att["name"] == "IMG_0001.jpg"
+    data = open(store.path(att["hash"]), "rb").read()
+    assert hashlib.sha256(data).hexdigest() == att["hash"] and len(data) == att["size"]
+    assert Image.open(store.thumbnail(att["hash"])).format == "JPEG"  # offline, at once
+    # the record takes it as it is
+    assert changes.check_fields({"entity": "household", "fields": {
+        "grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组", "attachments": [att]}}, False) == []
+    ch = replica.create("household", {"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组",
+                                      "attachments": [att]}, "w1")
+    assert replica.get("household", ch["record"])["attachments"] == [att]
+    st = store.state(att["hash"])
+    assert (st["state"], st["sent_bytes"], st["size"]) == ("waiting", 0, att["size"])
+    assert store.waiting_count() == 1
+    # the same picture again: one file, one entry in line
+    assert store.add_photo(str(path)) == att
+    assert store.waiting_count() == 1 and len(list((tmp_path / "phone" / "attachments").glob("??/*"))) == 1
+
+
+def test_files_are_private(phone, tmp_path):
+    _, store = phone
+    att = store.add_audio(os.urandom(1000), "语音.m4a")
+    assert att["name"] == "语音.m4a" and att["kind"] == "audio"
+    for d in (store.blob_dir, store.thumb_dir, os.path.dirname(store.path(att["hash"]))):
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    for f in (store.path(att["hash"]), store.db_path):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+
+
+def test_limits_follow_the_township_settings(tmp_path):
+    store = Attachments(str(tmp_path / "p"), {"audio_max_mb": 0.5, "photo_max_mb": 0.1})
+    with pytest.raises(AttachmentError) as e:
+        store.add_audio(os.urandom(600 * 1024))
+    assert "limit of 0.5 MB per voice note" in e.value.message and "0.5 MB" in e.value.zh
+    with pytest.raises(AttachmentError) as e:  # noise does not shrink under 100 KB
+        store.add_photo(_noise(1100, 800))
+    assert "limit of 0.1 MB per photo" in e.value.message
+    assert store.waiting_count() == 0
+
+
+def _noise(w, h) -> bytes:
+    img = Image.merge("RGB", [Image.effect_noise((w, h), 60) for _ in range(3)])
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_states_and_retry_and_wifi_choice(phone):
+    replica, store = phone
+    att = store.add_audio(b"x" * 100)
+    store._set(att["hash"], "refused", "voice note: 3.0 MB is over the township's limit", "too_large")
+    st = store.state(att["hash"])
+    assert st["state"] == "refused" and "limit" in st["reason"] and st["reason_zh"] == "超过镇里规定的大小上限"
+    assert store.waiting_count() == 0
+    store.retry(att["hash"])
+    assert store.state(att["hash"])["state"] == "waiting" and store.waiting_count() == 1
+    unknown = "0" * 64
+    assert store.state(unknown)["state"] == "remote" and store.path(unknown) is None
+    assert store.thumbnail(unknown) is None
+    assert store.wifi_only is False
+    store.set_wifi_only(True)
+    assert Attachments.for_replica(replica).wifi_only is True  # kept on the device
+
+
+# --- the server's folder -----------------------------------------------------------------
+
+def test_blob_folder_appends_in_order_and_checks_the_hash(tmp_path):
+    folder = blobs.BlobFolder(str(tmp_path / "c.db"))
+    data = os.urandom(10_000)
+    h = hashlib.sha256(data).hexdigest()
+    assert folder.append(h, 0, data[:4000], len(data)) == (4000, False)
+    with pytest.raises(blobs.BlobError) as e:
+        folder.append(h, 0, data[:4000], len(data))
+    assert e.value.status == 409 and e.value.extra["offset"] == 4000
+    with pytest.raises(blobs.BlobError) as e:
+        folder.append(h, 4000, data[4000:] + b"more", len(data))
+    assert e.value.status == 422
+    assert folder.append(h, 4000, data[4000:], len(data)) == (10_000, True)
+    assert folder.read(h) == data and folder.held(h) == 10_000
+    assert folder.append(h, 0, data, len(data)) == (10_000, True)  # never stored twice
+    assert folder.usage() == {"files": 1, "bytes": 10_000}
+    wrong = hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(blobs.BlobError) as e:
+        folder.append(wrong, 0, data, len(data))
+    assert e.value.error == "hash_mismatch" and folder.held(wrong) == 0
+    assert stat.S_IMODE(os.stat(folder.root).st_mode) == 0o700
+
+
+@pytest.fixture
+def central(tmp_path, monkeypatch):
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    st = CentralStore(str(tmp_path / "c.db"))
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    st.add_grid("g2", "二组", "高山村", "金山镇")
+    yield st
+    st.close()
+
+
+def _att(data: bytes, kind="photo") -> dict:
+    return {"hash": hashlib.sha256(data).hexdigest(), "kind": kind, "size": len(data), "name": "a.jpg"}
+
+
+def test_read_only_by_who_sees_a_record_naming_it(central):
+    pic = io.BytesIO()
+    Image.linear_gradient("L").resize((900, 600)).save(pic, "JPEG")
+    data = pic.getvalue()
+    att = _att(data)
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [att]}, author="xinfang")
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    w2 = Principal("w2", "grid_worker", frozenset({"g2"}), "d2")
+    office = Principal("xinfang", "office", frozenset(), "")
+    assert blobs.upload_chunk(central, w1, att["hash"], 0, data)["complete"] is True
+    got, media = blobs.read(central, office, att["hash"], address="127.0.0.1")
+    assert got == data and media == "image/jpeg"
+    thumb, _ = blobs.read(central, w1, att["hash"], thumb=True)
+    assert max(Image.open(io.BytesIO(thumb)).size) == blobs.THUMB_LONG_SIDE
+    with pytest.raises(blobs.BlobError) as e:
+        blobs.read(central, w2, att["hash"])
+    assert e.value.status == 403
+    with pytest.raises(blobs.BlobError) as e:
+        blobs.read(central, office, "f" * 64)
+    assert e.value.status == 404
+    with pytest.raises(blobs.BlobError) as e:  # bytes nobody names are not taken
+        blobs.upload_chunk(central, w1, hashlib.sha256(b"loose").hexdigest(), 0, b"loose")
+    assert e.value.status == 409 and e.value.error == "not_named"
+    trail = central.conn.execute("SELECT username, action FROM audit WHERE action LIKE 'attachment%'").fetchall()
+    assert ("xinfang", "attachment") in trail and ("w1", "attachment_thumb") in trail
+    assert ("w1", "attachment_upload") in trail
+
+
+def test_the_ledger_counts_attachments_per_matter(central):
+    a, b, c = (_att(bytes([n]) * 10) for n in range(3))
+    base = {"grid_id": "g1", "kind": "petition", "channel": "visit", "category": "08", "description": "补偿款",
+            "status": "reported", "reported_by": "xinfang", "reported_at": "2026-11-02T09:30:00+08:00"}
+    central.server_write("case", "c1", {**base, "title": "有附件", "attachments": [a]}, author="xinfang")
+    central.server_write("case", "c2", {**base, "title": "无附件"}, author="xinfang")
+    central.server_write("case_event", "e1", {"case_id": "c1", "kind": "progress", "at": "2026-11-03T09:00:00+08:00",
+                                              "by": "xinfang", "text": "进展", "attachments": [b, c]}, author="xinfang")
+    central.server_write("visit", "v1", {"grid_id": "g1", "case_id": "c1", "kind": "home",
+                                         "visited_at": "2026-11-04T09:00:00+08:00", "visitor": "xinfang",
+                                         "seen": "见面", "attachments": [a]}, author="xinfang")
+    rows = {r["事项摘要"]: r for r in export.ledger_rows(central, dt.date(2026, 11, 1), dt.date(2026, 11, 30))}
+    assert rows["有附件"]["附件数"] == 4 and rows["无附件"]["附件数"] == 0
+    assert export.LEDGER_COLUMNS[-1] == "附件数"
+    assert blobs.counts_by_case(central) == {"c1": 4}
+
+
+def test_who_names_a_hash_survives_a_rebuilt_change_log(central):
+    data = b"voice" * 100
+    att = _att(data, "audio")
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [att]}, author="xinfang")
+    office = Principal("xinfang", "office", frozenset(), "")
+    assert [e for e, _, _ in blobs.naming(central, att["hash"])] == ["household"]
+    central.conn.execute("DELETE FROM blob_refs")  # as after a VACUUM renumbered the log
+    central.conn.execute("UPDATE blob_refs_seen SET last = 1 << 40")
+    assert blobs.upload_chunk(central, office, att["hash"], 0, data)["complete"] is True
+    # a record that drops the photo names it no more
+    central.server_write("household", "h1", {"attachments": []}, author="xinfang")
+    assert blobs.naming(central, att["hash"]) == []
+    with pytest.raises(blobs.BlobError) as e:
+        blobs.read(central, office, att["hash"])
+    assert e.value.status == 404

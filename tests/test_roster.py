@@ -1,0 +1,359 @@
+"""Importing a household roster (issue 9): a roster built to hurt, read through the real
+command (`gridbook household import`) into a real store; its report opened with
+openpyxl as Excel would; a corrected second import; CSV in GB18030 and with a BOM; the
+rules of sync/roster_rules.py on their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import openpyxl
+import pytest
+
+import roster_files as rf
+from sync import roster_rules as rr
+from sync.access import Principal
+from sync.server import roster
+from sync.server.central import SERVER_DEVICE, CentralStore
+from sync.server.cli import main
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    path = str(tmp_path / "township.db")
+    st = CentralStore(path)
+    for gid, name, village in rf.GRIDS:
+        st.add_grid(gid, name, village, "金山镇")
+    st.close()
+    return path
+
+
+def run(capsys, *args) -> tuple[int, dict | None, str]:
+    code = main(["household", "import", *args])
+    out, err = capsys.readouterr()
+    lines = [x for x in out.splitlines() if x.strip()]
+    return code, (json.loads(lines[0]) if lines else None), err + ("" if len(lines) <= 1 else f"\nextra: {lines}")
+
+
+def households(db: str) -> dict[str, dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {r["head_name"]: dict(r) for r in conn.execute("SELECT * FROM households")}
+    finally:
+        conn.close()
+
+
+def sheet(path, name) -> list[tuple]:
+    wb = openpyxl.load_workbook(path)
+    return list(wb[name].iter_rows(values_only=True))
+
+
+def test_a_roster_built_to_hurt_imports_its_good_rows_and_reports_every_bad_one(db, tmp_path, capsys):
+    src = tmp_path / "白鹤村花名册.xlsx"
+    src.write_bytes(rf.hurtful_xlsx())
+    report = tmp_path / "拒收行.xlsx"
+    code, counts, err = run(capsys, str(src), "--db", db, "--report", str(report))
+    assert code == 0, err
+    assert counts == {"rows": 13, "imported": 3, "updated": 0, "refused": 10, "unchanged": 0,
+                      "skipped": rf.EXPECT_SKIPPED}
+    stored = households(db)
+    assert set(stored) == set(rf.EXPECT_IMPORTED.values())
+    zhang = stored["张建国"]
+    assert (zhang["grid_id"], zhang["id_number"], zhang["phone"], zhang["hh_number"]) == (
+        "g1", rf.ID_ZHANG, "13857901234", "BH-001")
+    assert json.loads(zhang["members"]) == [{"name": "李秀英", "relation": "配偶"}, {"name": "张伟", "relation": "子"}]
+    assert json.loads(zhang["tags"]) == ["elderly_alone"]
+    assert stored["李秀英"]["grid_id"] == "g2" and stored["李秀英"]["phone"] == "0579-82345678"
+    assert sorted(json.loads(stored["陈桂兰"]["tags"])) == ["elderly_alone", "poverty_by_illness"]
+
+    # the report: every refused row with the row number Excel shows, its values and its reasons
+    assert oct(os.stat(report).st_mode & 0o777) == "0o600"
+    rows = sheet(report, "拒收行")
+    head = rows[0]
+    assert head[0] == "行号" and head[-1] == "拒收原因" and "身份证号" in head and "户主姓名" in head
+    by_row = {r[0]: r for r in rows[1:]}
+    assert set(by_row) == set(rf.EXPECT_REFUSED)
+    for number, why in rf.EXPECT_REFUSED.items():
+        assert why in by_row[number][-1], (number, by_row[number][-1])
+    # the check digit the number should have is named, and the row's values are kept
+    assert f"最后一位应为{rf.make_id('19700101', 345)[-1]}" in by_row[6][-1]
+    assert rf.ID_BAD_CHECK in by_row[6]
+    assert "1990-02-30" in by_row[7][-1]
+    # the formula is kept as text in the report: opening it runs nothing
+    wb = openpyxl.load_workbook(report)
+    formula_cells = [c for row in wb["拒收行"].iter_rows() for c in row
+                     if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")]
+    assert formula_cells and all(c.data_type == "s" for c in formula_cells)
+    # a row with two problems says both
+    assert "青山村" in by_row[17][-1] and "网格未填写" in by_row[17][-1]
+    made = sheet(report, "导入结果")
+    assert {(r[0], r[1], r[2]) for r in made[1:]} == {(4, "新增", "张建国"), (5, "新增", "李秀英"),
+                                                      (13, "新增", "陈桂兰")}
+
+
+def test_a_corrected_roster_updates_changed_fields_and_never_duplicates(db, tmp_path, capsys):
+    first = tmp_path / "第一次.xlsx"
+    first.write_bytes(rf.hurtful_xlsx())
+    assert run(capsys, str(first), "--db", db)[0] == 0
+    before = households(db)
+    second = tmp_path / "更正后.xlsx"
+    second.write_bytes(rf.hurtful_xlsx(corrected=True))
+    report = tmp_path / "report.xlsx"
+    code, counts, err = run(capsys, str(second), "--db", db, "--report", str(report))
+    assert code == 0, err
+    # 张建国's phone changed; 李秀英 and 陈桂兰 unchanged; three rows corrected come in new
+    assert counts == {"rows": 6, "imported": 3, "updated": 1, "refused": 0, "unchanged": 2, "skipped": 0}
+    after = households(db)
+    assert len(after) == 6 and set(before) < set(after)
+    assert after["张建国"]["id"] == before["张建国"]["id"] and after["张建国"]["phone"] == "13900001111"
+    assert after["李秀英"] == before["李秀英"]
+    # the update is an ordinary change of the one field that changed
+    conn = sqlite3.connect(db)
+    bodies = [json.loads(b) for (b,) in conn.execute(
+        "SELECT body FROM changes WHERE entity='household' AND record=? ORDER BY rowid", (after["张建国"]["id"],))]
+    conn.close()
+    assert len(bodies) == 2 and bodies[1]["fields"] == {"phone": "13900001111"} and bodies[1]["base"]["phone"]
+    changed = sheet(report, "导入结果")
+    assert (4, "更新", "张建国", "联系电话", "13857901234", "13900001111") in changed
+    # a third import of the same file changes nothing at all
+    code, counts, _ = run(capsys, str(second), "--db", db)
+    assert counts["imported"] == counts["updated"] == 0 and counts["unchanged"] == 6
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])
+def test_csv_in_gb18030_or_utf8_with_or_without_bom(db, tmp_path, capsys, encoding):
+    src = tmp_path / "roster.csv"
+    src.write_bytes(rf.roster_csv(encoding))
+    report = tmp_path / "r.xlsx"
+    code, counts, err = run(capsys, str(src), "--db", db, "--report", str(report))
+    assert code == 0, err
+    assert (counts["rows"], counts["imported"], counts["refused"]) == (3, 2, 1)
+    stored = households(db)
+    assert stored["郑国强"]["address"] == "金山镇白鹤村7组1号" and stored["冯秀兰"]["grid_id"] == "g2"
+    assert json.loads(stored["郑国强"]["tags"]) == ["disability"]
+    refused = sheet(report, "拒收行")
+    assert refused[1][0] == 4 and "褚小明" in refused[1] and "校验位" in refused[1][-1]
+
+
+def test_dry_run_checks_and_reports_but_writes_nothing(db, tmp_path, capsys):
+    src = tmp_path / "h.xlsx"
+    src.write_bytes(rf.hurtful_xlsx())
+    report = tmp_path / "r.xlsx"
+    code, counts, _ = run(capsys, str(src), "--db", db, "--dry-run", "--report", str(report))
+    assert code == 0 and (counts["imported"], counts["refused"]) == (3, 10)
+    assert households(db) == {}
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM changes WHERE entity='household'").fetchone()[0] == 0
+    conn.close()
+    assert len(sheet(report, "拒收行")) == 11 and ("试运行", "未写入任何数据") in sheet(report, "汇总")
+
+
+def test_a_roster_without_numbers_matches_by_head_and_address_on_reimport(db, tmp_path, capsys):
+    src = tmp_path / "no-numbers.csv"
+    src.write_text("户主姓名,住址,网格,电话\n赵一,金山镇白鹤村1组1号,g1,13857908001\n"
+                   "钱二,金山镇白鹤村1组2号,g1,13857908002\n", encoding="utf-8")
+    assert run(capsys, str(src), "--db", db)[1]["imported"] == 2
+    src.write_text("户主姓名,住址,网格,电话\n赵一,金山镇白鹤村1组1号,g1,13857908009\n"
+                   "钱二,金山镇白鹤村1组2号,g1,13857908002\n", encoding="utf-8")
+    counts = run(capsys, str(src), "--db", db)[1]
+    assert (counts["imported"], counts["updated"], counts["unchanged"]) == (0, 1, 1)
+    assert len(households(db)) == 2 and households(db)["赵一"]["phone"] == "13857908009"
+    # the same head at the same address twice in one file: the second is refused
+    src.write_text("户主姓名,住址,网格,电话\n孙三,金山镇白鹤村1组3号,g1,13857908003\n"
+                   "孙三,金山镇白鹤村1组 3号,g1,13857908004\n", encoding="utf-8")
+    counts = run(capsys, str(src), "--db", db)[1]
+    assert (counts["imported"], counts["refused"]) == (1, 1)
+
+
+def test_a_field_rule_broken_is_said_alike_in_a_dry_run_and_in_the_import(db):
+    """Lengths and characters are the registry's own rules: a dry run checks them here,
+    an import through the write's admission; the row gets the same words either way."""
+    st = CentralStore(db)
+    data = ("户主姓名,住址,网格\n" + "欧" * 41 + ",金山镇白鹤村1组1号,g1\n赵三,金山镇白鹤村1组3号,g1\n").encode()
+    clerk = Principal("xinfang", "office", frozenset(), SERVER_DEVICE)
+    dry = roster.import_roster(st, clerk, data, "long.csv", dry_run=True)
+    real = roster.import_roster(st, clerk, data, "long.csv")
+    assert [c.reasons for c in dry.refused] == [c.reasons for c in real.refused] == [["户主姓名：最多40个字符"]]
+    assert (dry.imported, real.imported) == (1, 1) and st.count("household") == 1
+
+
+def test_rows_naming_no_grid_take_the_one_given(db, tmp_path, capsys):
+    src = tmp_path / "no-grid.csv"
+    src.write_text("户主姓名,住址,电话\n赵一,金山镇白鹤村1组1号,13857908001\n", encoding="utf-8")
+    code, counts, _ = run(capsys, str(src), "--db", db)
+    assert counts["refused"] == 1
+    code, counts, _ = run(capsys, str(src), "--db", db, "--grid", "g1")
+    assert counts["imported"] == 1 and households(db)["赵一"]["grid_id"] == "g1"
+    src.write_text("户主姓名,电话,网格\n赵二,13857908001,g1\n", encoding="utf-8")
+    code, counts, _ = run(capsys, str(src), "--db", db)
+    assert counts["refused"] == 1
+    code, counts, err = run(capsys, str(src), "--db", db, "--grid", "nope")
+    assert code != 0 and "no grid nope" in err and counts is None
+
+
+@pytest.mark.parametrize("name,data,why", [
+    ("broken.xlsx", b"PK\x03\x04 not really a zip", "not a readable .xlsx"),
+    ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel file (.xls)"),
+    ("nohead.csv", "甲,乙\n1,2\n".encode(), "no header row"),
+    ("binary.csv", bytes(range(256)) * 4, "neither an .xlsx"),
+    ("bom.csv", b"\xef\xbb\xbf\xff\xfe\xfd", "neither an .xlsx"),
+])
+def test_a_file_that_cannot_be_read_at_all_exits_non_zero_with_a_clear_message(db, tmp_path, capsys, name, data,
+                                                                                 why):
+    src = tmp_path / name
+    src.write_bytes(data)
+    code, counts, err = run(capsys, str(src), "--db", db)
+    assert code != 0 and counts is None and why in err
+
+
+def test_a_missing_file_exits_non_zero(db, tmp_path, capsys):
+    code, counts, err = run(capsys, str(tmp_path / "nowhere.xlsx"), "--db", db)
+    assert code != 0 and counts is None and "cannot read" in err
+
+
+def test_a_report_that_cannot_be_written_is_said_before_anything_is_imported(db, tmp_path, capsys):
+    src = tmp_path / "h.xlsx"
+    src.write_bytes(rf.hurtful_xlsx())
+    code, counts, err = run(capsys, str(src), "--db", db, "--report", str(tmp_path / "no-such-folder" / "r.xlsx"))
+    assert code != 0 and counts is None and "cannot write the report" in err and households(db) == {}
+
+
+def test_the_import_is_audited_with_counts_and_no_personal_data(db, tmp_path, capsys):
+    src = tmp_path / "花名册.xlsx"
+    src.write_bytes(rf.hurtful_xlsx())
+    run(capsys, str(src), "--db", db)
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT username, action, detail FROM audit WHERE action='household_import'").fetchall()
+    conn.close()
+    assert len(rows) == 1
+    who, _, detail = rows[0]
+    assert who == "system" and "花名册.xlsx" in detail and "imported=3" in detail and "refused=10" in detail
+    for private in (rf.ID_ZHANG, "张建国", "13857901234", "白鹤村3组"):
+        assert private not in detail
+
+
+def test_the_clerk_writes_through_the_write_rules(db):
+    """The office's import writes as the signed-in person: a grid worker (were one to
+    call it) may not put households into another grid, and those rows are refused with
+    the rule's words; their own grid's rows go in."""
+    st = CentralStore(db)
+    worker = Principal("wangfang", "grid_worker", frozenset({"g1"}), SERVER_DEVICE)
+    out = roster.import_roster(st, worker, rf.hurtful_xlsx(), "h.xlsx")
+    assert out.imported == 2   # 张建国 and 陈桂兰 of g1
+    refused = {c.row: c.reasons for c in out.refused}
+    assert any("超出账号wangfang的权限范围" in r for r in refused[5])
+    clerk = Principal("xinfang", "office", frozenset(), SERVER_DEVICE)
+    out = roster.import_roster(st, clerk, rf.hurtful_xlsx(), "h.xlsx")
+    assert (out.imported, out.unchanged) == (1, 2)
+    authors = {r[0] for r in st.conn.execute("SELECT author FROM changes WHERE entity='household'")}
+    assert authors == {"wangfang", "xinfang"}
+
+
+def test_the_roster_is_the_first_sheet_with_a_header(db, tmp_path, capsys):
+    wb = openpyxl.load_workbook(__import__("io").BytesIO(rf.hurtful_xlsx()))
+    notes = wb.create_sheet("填表说明", 0)
+    notes["A1"] = "身份证号请设为文本格式"
+    buf = __import__("io").BytesIO()
+    wb.save(buf)
+    src = tmp_path / "two-sheets.xlsx"
+    src.write_bytes(buf.getvalue())
+    code, counts, _ = run(capsys, str(src), "--db", db)
+    assert (counts["imported"], counts["refused"]) == (3, 10)
+
+
+def test_the_template_has_the_chinese_headers_and_imports_as_it_is(db, tmp_path, capsys):
+    data = roster.template_bytes()
+    wb = openpyxl.load_workbook(__import__("io").BytesIO(data))
+    assert [c.value for c in wb.active[1]] == list(rr.TEMPLATE)
+    src = tmp_path / "模板.xlsx"
+    src.write_bytes(data)
+    code, counts, _ = run(capsys, str(src), "--db", db)
+    assert counts["imported"] == 1 and households(db)["张建国"]["grid_id"] == "g1"
+
+
+def test_an_xlsx_whose_markup_has_prefixed_names_reads_the_same():
+    """Some writers (.NET libraries) name every element x:row, x:c …: the XML parser
+    reads those; every other file is read by the quicker scan. Both give the same."""
+    import re
+    import zipfile
+    plain = rf.hurtful_xlsx()
+    buf = __import__("io").BytesIO()
+    with zipfile.ZipFile(__import__("io").BytesIO(plain)) as src, zipfile.ZipFile(buf, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                text = re.sub(r"<(/?)([A-Za-z]+)([ />])", r"<\1x:\2\3", text)
+                text = text.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                                    'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+                assert "<row" not in text and "<x:row" in text
+                data = text.encode()
+            dst.writestr(item, data)
+    a, b = roster.read_table(plain, "a.xlsx"), roster.read_table(buf.getvalue(), "b.xlsx")
+    assert a.rows == b.rows and a.numbers == b.numbers and a.numeric == b.numeric
+    assert any(isinstance(v, rr.Bad) and v.kind == "formula" for row in b.rows for v in row)
+
+
+# --- the rules alone ------------------------------------------------------------------
+
+def test_headers_are_matched_by_name_with_their_variants_in_any_order():
+    rows = [["说明：本表由村委会填写"],
+            ["序号", "手机号", "地址", "公民身份号码", "户主", "所属网格", "村（社区）", "重点人群", "籍贯"],
+            [1, "13857901234", "白鹤村1组", "x", "张三", "g1", "白鹤村", "低保", "浙江"]]
+    h = rr.find_header(rows)
+    assert h.rows == (1,) and h.first_data == 2
+    assert h.columns == {1: "phone", 2: "address", 3: "id_number", 4: "head_name", 5: "grid", 6: "village",
+                         7: "tags"}
+    assert h.unused == ["籍贯"]
+    for variant in ("户主姓名", "户主 姓名*", "身份证号码", "身份证号(必填)", "联系电话", "家庭住址", "村(社区)"):
+        assert rr.field_of(variant) is not None, variant
+    assert rr.find_header([["甲", "乙"], ["1", "2"]]) is None
+
+
+def test_a_header_over_two_rows_is_read_as_one():
+    rows = [["户主信息", "户主信息", "住址"], ["姓名", "身份证号", "住址"], ["张三", "x", "y"]]
+    h = rr.find_header(rows)
+    assert h.first_data == 2 and set(h.columns.values()) == {"head_name", "id_number", "address"}
+    # the group name joins its column's name: 户主 over 电话 is the head's phone
+    rows = [["户主", "户主", "地址"], ["姓名", "电话", None], ["张三", "1", "y"]]
+    assert set(rr.find_header(rows).columns.values()) == {"head_name", "phone", "address"}
+
+
+def test_members_are_read_as_written():
+    assert rr.parse_members("李秀英（配偶）、张伟(子)，王芳 女儿") == (
+        [{"name": "李秀英", "relation": "配偶"}, {"name": "张伟", "relation": "子"},
+         {"name": "王芳", "relation": "女儿"}], [])
+    assert rr.parse_members("张三（子）、这不是一个人名而是一段很长很长的说明文字共计超过二十个字")[1]
+
+
+def test_an_id_number_excel_turned_into_a_number_is_refused_for_what_it_is():
+    grids = rr.Grids.of([{"id": "g1", "name": "白鹤村第1网格", "village": "白鹤村"}])
+    got = rr.check_row(5, {"head_name": "张三", "address": "白鹤村1组", "id_number": 330702195803124000,
+                           "grid": "g1"}, grids, numeric_id=True)
+    assert got.row == 5 and any("存成了数字" in r for r in got.reasons)
+
+
+def test_a_village_with_one_grid_names_it():
+    grids = rr.Grids.of([{"id": "g1", "name": "白鹤村第1网格", "village": "白鹤村"},
+                         {"id": "g2", "name": "高山村第1网格", "village": "高山村"},
+                         {"id": "g3", "name": "高山村第2网格", "village": "高山村"}])
+    got = rr.check_row(2, {"head_name": "张三", "address": "白鹤村1组", "village": "白鹤村"}, grids)
+    assert got.fields["grid_id"] == "g1" and not got.reasons
+    got = rr.check_row(2, {"head_name": "张三", "address": "高山村1组", "village": "高山村"}, grids)
+    assert any("有多个网格" in r for r in got.reasons)
+    got = rr.check_row(2, {"head_name": "张三", "address": "高山村1组", "village": "白鹤村", "grid": "g2"}, grids)
+    assert any("不属于" in r for r in got.reasons)
+    got = rr.check_row(2, {"head_name": "张三", "grid": "g1"}, grids)   # a roster with no address column
+    assert got.reasons == ["花名册中没有“住址”列"]
+
+
+def test_differences_keep_what_the_roster_does_not_say():
+    before = {"phone": "1", "members": [{"name": "李秀英", "relation": "配偶", "id_number": "330702196207051125"}],
+              "tags": ["dibao", "elderly_alone"]}
+    assert rr.differences(before, {"phone": "1", "tags": ["elderly_alone", "dibao"],
+                                   "members": [{"name": "李秀英", "relation": "配偶"}]}) == {}
+    diff = rr.differences(before, {"members": [{"name": "李秀英", "relation": "妻"}]})
+    assert diff == {"members": [{"name": "李秀英", "relation": "妻", "id_number": "330702196207051125"}]}
