@@ -1,0 +1,88 @@
+"""Numbered schema migrations, for the phone's replica and the township's store.
+
+A store records its schema version in SQLite's header (`PRAGMA user_version`). At
+start-up `upgrade` brings it to the code's version inside ONE transaction (BEGIN
+IMMEDIATE): a failing migration leaves the store exactly as it was, and a second
+process starting at the same moment (the server and a `gridbook` command) waits and
+then finds the work done. A store newer than the code is refused before anything is
+touched: the code would not know what its tables mean.
+
+Migration 1 is the schema as it was before versions were recorded (the tables made by
+`_create_entity_tables` and each replica's `_create_tables`, with their old ad-hoc
+ALTERs). Those functions are idempotent and run at every start, as before, so a store
+written before versions existed (user_version 0) is recognised by its tables and
+brought to version 1 without losing anything. Every schema change after that is a new
+numbered step here (the phone's) or in sync/server/migrations.py (the township's).
+
+Plain Python, no server imports: the phone runs it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+class StoreTooNew(ValueError):
+    """The store was written by a newer Gridbook than this one."""
+
+    def __init__(self, path: str, have: int, know: int, kind: str):
+        super().__init__(
+            f"the {kind} store {path} has schema version {have}, but this Gridbook knows versions up to "
+            f"{know} only: it was written by a newer Gridbook. Install that version (or newer) to open it, "
+            f"or restore a backup made before the upgrade; nothing was changed")
+        self.have, self.know = have, know
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    apply: Callable  # (replica) -> None, runs inside the upgrade's transaction
+
+
+def baseline(replica) -> None:
+    """Migration 1: the schema as it was before numbered migrations (idempotent)."""
+    replica._create_entity_tables()
+    replica._create_tables()
+
+
+def version(conn) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def upgrade(replica, steps: tuple[Migration, ...], *, kind: str = "phone", target: int | None = None) -> dict:
+    """Bring the replica's store to the newest of `steps` (or to `target`, for tests of
+    each intermediate version). Returns {"from": n, "to": m}."""
+    numbers = [m.number for m in steps]
+    assert numbers == list(range(1, len(steps) + 1)), "migrations are numbered 1, 2, 3, ... without gaps"
+    newest = numbers[-1]
+    goal = newest if target is None else target
+    conn = replica.conn
+    with replica.transaction():
+        have = version(conn)  # read under the write lock: another process may just have upgraded it
+        if have > newest:
+            raise StoreTooNew(replica.path, have, newest, kind)
+        for m in steps:
+            # Migration 1 runs at every start (it is idempotent, as the schema code always
+            # was); the others once, in order.
+            if m.number == 1 or have < m.number <= goal:
+                m.apply(replica)
+        if goal > have:
+            conn.execute(f"PRAGMA user_version={int(goal)}")
+    return {"from": have, "to": max(have, goal)}
+
+
+# --- the phone's replica -------------------------------------------------------------
+
+def _phone_2_erased(replica) -> None:
+    """Records whose personal data the township erased (sync/erasure_rules.py): which,
+    and when; never what they held."""
+    replica.conn.execute("CREATE TABLE IF NOT EXISTS erased (entity TEXT NOT NULL, record TEXT NOT NULL,"
+                         " erased_ms INTEGER NOT NULL, PRIMARY KEY (entity, record)) WITHOUT ROWID")
+
+
+PHONE = (
+    Migration(1, "the schema before numbered migrations", baseline),
+    Migration(2, "erased records", _phone_2_erased),
+)

@@ -1,0 +1,284 @@
+"""Erasing a person's personal data (PIPL art. 47): `gridbook erase household|case ID`,
+the admin's button in the office, and the retention rule (retention.py).
+
+One erasure, in one transaction: the record and what hangs on it (erasure_rules.CASCADE)
+lose their personal fields in the tables and in every change body of the history (ids,
+stamps and the kept fields stay, so phones and server still merge alike); an `erase:`
+log entry under each record's scope keys tells every phone that holds it to do the same
+at its next pull; a tombstone says who erased which record, when and why (a reason
+code, a request number), and nothing the record held. Then the attachments that only
+these records named are deleted from the blob folder, and the file is rewritten
+(secure_delete, WAL checkpoint, VACUUM) so freed pages keep no copy of the text.
+
+Backups are another matter: a backup generation taken before the erasure still holds
+the data until it expires (docs/security.md, "Erasure and retention").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .. import access, erasure_rules
+from ..model import HASH_RE, ID_RE
+from ..replica import TABLES, chunks, scrub_bodies
+
+from .central import ERASE  # log entries telling phones to erase a record: erase:<entity>:<record>
+REASONS = {  # reason code -> (English, Chinese)
+    "request": ("the person asked for erasure (PIPL art. 47)", "本人申请删除（个人信息保护法第47条）"),
+    "retention": ("the retention period ended", "保存期限届满"),
+    "purpose": ("the purpose of processing was achieved", "处理目的已实现"),
+    "withdrawn": ("consent was withdrawn", "撤回同意"),
+    "unlawful": ("the data was processed unlawfully", "违法处理"),
+}
+
+
+class NotErasable(ValueError):
+    pass
+
+
+def targets(store, entity: str, record: str) -> list[tuple[str, str]]:
+    """The record and every record that hangs on it, parents first."""
+    out, todo, seen = [], [(entity, record)], set()
+    while todo:
+        ent, rid = todo.pop(0)
+        if (ent, rid) in seen:
+            continue
+        seen.add((ent, rid))
+        out.append((ent, rid))
+        for child, field in erasure_rules.CASCADE.get(ent, ()):
+            for (cid,) in store.conn.execute(f"SELECT id FROM {TABLES[child]} WHERE {field}=? ORDER BY id", (rid,)):
+                todo.append((child, cid))
+    return out
+
+
+def check(store, entity: str, record: str, reason: str, request: str = "") -> None:
+    if entity not in erasure_rules.ERASABLE:
+        raise NotErasable(f"entity must be one of {', '.join(erasure_rules.ERASABLE)}, not {entity}")
+    if reason not in REASONS:
+        raise NotErasable(f"reason must be one of {', '.join(REASONS)}")
+    if request and not ID_RE.match(request):
+        # a number, never words: the tombstone must not hold a name
+        raise NotErasable("request must be a reference number of 1-64 letters, digits or _.:- (no names)")
+    if store.get(entity, record) is None:
+        raise NotErasable(f"no {entity} with id {record}")
+
+
+def erasure_plan(store, entity: str, record: str) -> dict:
+    """What an erasure would touch, without touching it (dry runs, the office's dialog)."""
+    ts = targets(store, entity, record)
+    counts: dict[str, int] = {}
+    for ent, _ in ts:
+        counts[ent] = counts.get(ent, 0) + 1
+    return {"entity": entity, "record": record, "records": counts}
+
+
+def erase(store, entity: str, record: str, by: str, reason: str = "request", request: str = "",
+          compact: bool = True) -> dict:
+    """Erase one household's or matter's personal data everywhere the server keeps it.
+    Returns a summary (counts, never values)."""
+    check(store, entity, record, reason, request)
+    now = store.now()
+    with store.lock:
+        store.conn.execute("PRAGMA secure_delete=ON")  # freed cells are zeroed, not left readable
+        with store.transaction():
+            summary = _erase_in_transaction(store, entity, record, by, reason, request, now)
+        journal_append(store, {"entity": entity, "record": record, "erased_ms": now, "by": by,
+                               "reason": reason, "request": request})
+        summary["blobs_deleted"] = delete_blobs(store, summary.pop("_hashes"))
+        if compact:
+            summary["compacted"] = compact_file(store)
+    return summary
+
+
+def _erase_in_transaction(store, entity, record, by, reason, request, now) -> dict:
+    ts = targets(store, entity, record)
+    hashes: set[str] = set()
+    rewritten = 0
+    state, log_items = {}, []
+    cases: dict[str, dict] = {}
+    for ent, rid in ts:
+        row, ver = store._load(ent, [rid])[rid]
+        hashes |= erasure_rules.attachment_hashes(ent, row)
+        for key, heads in ver.items():  # a losing concurrent value may have named attachments too
+            if key == "attachments" and len(heads) > 3:
+                for head in heads[3].values():
+                    hashes |= erasure_rules.attachment_hashes(ent, {"attachments": head[0]})
+        new_row = erasure_rules.erase_fields(ent, row)
+        state[(ent, rid)] = (dict(new_row), erasure_rules.erase_versions(ent, ver), True)
+        n, before = scrub_bodies(store.conn, ent, rid, erasure_rules.erase_fields)
+        rewritten += n
+        for fields in before:
+            hashes |= erasure_rules.attachment_hashes(ent, fields)
+        if ent == "case":
+            cases[rid] = new_row
+        parent = new_row.get("case_id") if ent != "case" else None
+        case = cases.get(parent) or (store.get("case", parent) if parent else None)
+        log_items.append((f"{ent}:{rid}", access.record_keys(ent, new_row, case)))
+    store._write_rows(state)
+    store._log_entries(ERASE, log_items)
+    fields = sorted({f for ent, _ in ts for f in erasure_rules.PERSONAL.get(ent, {})})
+    tomb = store.conn.execute(
+        "INSERT INTO erasures (entity, record, erased_ms, by_user, reason, request, fields, changes, blobs)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        (entity, record, now, by, reason, request, json.dumps({"records": len(ts), "fields": fields}),
+         rewritten, len(hashes))).lastrowid
+    store.conn.executemany("INSERT OR REPLACE INTO erased VALUES (?,?,?)", [(e, r, tomb) for e, r in ts])
+    store.audit(by, "erase", f"{entity} {record} reason={reason} records={len(ts)} changes={rewritten}"
+                             f" attachments={len(hashes)}")
+    counts: dict[str, int] = {}
+    for ent, _ in ts:
+        counts[ent] = counts.get(ent, 0) + 1
+    return {"entity": entity, "record": record, "records": counts, "changes_rewritten": rewritten,
+            "attachments": len(hashes), "_hashes": hashes}
+
+
+def keep_erased(conn, batch: list, todo: list[int]) -> int:
+    """Changes that arrive for an erased record (a phone that wrote before it learnt of
+    the erasure, an edit at the office) lose their personal fields before they are
+    admitted: an erased record stays erased. Rewrites `batch` in place; returns how many."""
+    ids = sorted({batch[i]["record"] for i in todo})
+    hit = set()
+    for part in chunks(ids):
+        hit.update(conn.execute(f"SELECT entity, record FROM erased WHERE record IN ({','.join('?' * len(part))})",
+                                part).fetchall())
+    n = 0
+    for i in todo:
+        ch = batch[i]
+        if (ch["entity"], ch["record"]) in hit:
+            fields = erasure_rules.erase_fields(ch["entity"], ch["fields"])
+            if fields is not ch["fields"]:
+                batch[i] = dict(ch, fields=fields)
+                n += 1
+    return n
+
+
+def journal_path(store) -> str:
+    return store.path + ".erasures.jsonl"
+
+
+def journal_append(store, entry: dict) -> None:
+    """The erasure journal beside the store (ids, who, when, why: no personal data). A
+    restore brings back a store from before an erasure; the journal, which a restore
+    does not touch, says what to erase again (`replay`, run by `gridbook retention apply`)."""
+    path = journal_path(store)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def journal_missing(store) -> list[dict]:
+    """Journal entries the store has no tombstone for (it was restored from before them)."""
+    path = journal_path(store)
+    if not os.path.exists(path):
+        return []
+    have = {(e, r) for e, r in store.conn.execute("SELECT entity, record FROM erasures")}
+    out, seen = [], set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash while appending
+            key = (e.get("entity"), e.get("record"))
+            if key not in have and key not in seen and store.get(*key) is not None:
+                seen.add(key)
+                out.append(e)
+    return out
+
+
+def replay(store, dry_run: bool = False) -> list[dict]:
+    """Erase again what the journal says was erased and the store has forgotten."""
+    todo = journal_missing(store)
+    if not dry_run:
+        for e in todo:
+            with store.lock:
+                store.conn.execute("PRAGMA secure_delete=ON")
+            with store.lock, store.transaction():
+                got = _erase_in_transaction(store, e["entity"], e["record"], e.get("by") or "system",
+                                            e.get("reason") or "request", e.get("request") or "", store.now())
+            delete_blobs(store, got.pop("_hashes"))
+    return [{"entity": e["entity"], "record": e["record"]} for e in todo]
+
+
+def blob_folder(store) -> str:
+    return store.path + ".blobs"
+
+
+def delete_blobs(store, hashes: set[str]) -> int:
+    """Delete the attachments' bytes (and thumbnails) that no record names any more. By
+    hash: the same picture attached to another person's record stays."""
+    if not hashes:
+        return 0
+    still = set()
+    for table in ("households", "visits", "cases", "case_events"):
+        for (text,) in store.conn.execute(f"SELECT attachments FROM {table} WHERE attachments IS NOT NULL"
+                                          " AND attachments NOT IN ('', '[]')"):
+            try:
+                still |= {a.get("hash") for a in json.loads(text) if isinstance(a, dict)}
+            except ValueError:
+                continue
+    gone = hashes - still
+    n = 0
+    backup = backup_blob_folder()
+    for h in sorted(gone):
+        n += _delete_by_hash(blob_folder(store), h)
+        if backup:  # the folder backup's copy too: it is never re-copied once gone here
+            _delete_by_hash(backup, h)
+    return n
+
+
+def backup_blob_folder() -> str | None:
+    """The attachments' copy in a folder backup (docs/deploy.md, "Backup"), when the
+    server runs with one ($GRIDBOOK_BACKUP under Litestream, $GRIDBOOK_BACKUP_URL for
+    commands). An S3 bucket's copy is rclone's: see docs/security.md."""
+    url = os.environ.get("GRIDBOOK_BACKUP") or os.environ.get("GRIDBOOK_BACKUP_URL")
+    if not url:
+        return None
+    try:
+        from .backup import parse_target
+        return parse_target(url).blobs_folder
+    except (ImportError, ValueError):
+        return None
+
+
+def _delete_by_hash(folder: str, h: str) -> int:
+    """Every file in the blob folder whose name begins with the hash (the bytes, a
+    thumbnail, a partial upload), whatever the folder's layout."""
+    if not os.path.isdir(folder) or not HASH_RE.match(h or ""):
+        return 0
+    removed = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name.startswith(h):
+                os.remove(os.path.join(root, name))
+                removed = 1
+    return removed
+
+
+def compact_file(store) -> bool:
+    """Leave no copy of the erased text in the file: checkpoint the WAL into the database
+    and truncate it, rebuild the database without free pages (VACUUM), and truncate the
+    WAL again. False when another connection's open read kept the WAL from being reset
+    (a running Litestream does; the next checkpoint resets it)."""
+    x = store.conn.execute
+    x("PRAGMA wal_checkpoint(TRUNCATE)")
+    x("VACUUM")
+    busy = x("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return busy == 0
+
+
+def tombstones(store, entity: str | None = None, record: str | None = None) -> list[dict]:
+    sql, args = "SELECT entity, record, erased_ms, by_user, reason, request, changes, blobs FROM erasures", []
+    if entity and record:
+        sql, args = sql + " WHERE entity=? AND record=?", [entity, record]
+    rows = store.conn.execute(sql + " ORDER BY id", args).fetchall()
+    return [dict(zip(("entity", "record", "erased_ms", "by", "reason", "request", "changes", "attachments"), r))
+            for r in rows]
+
+
+def is_erased(store, entity: str, record: str) -> bool:
+    return store.conn.execute("SELECT 1 FROM erasures WHERE entity=? AND record=? LIMIT 1",
+                              (entity, record)).fetchone() is not None

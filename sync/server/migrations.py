@@ -1,0 +1,35 @@
+"""The township store's numbered migrations (the runner and the phone's are in
+sync/migrations.py). Add a step at the end; never edit or renumber one that shipped."""
+
+from __future__ import annotations
+
+from ..migrations import Migration, baseline
+
+
+def _central_2_erasures(store) -> None:
+    """Tombstones of erasures (sync/server/erasure.py): who erased which record, when and
+    why, and how much was removed; never a value the record held."""
+    store.conn.execute(
+        "CREATE TABLE IF NOT EXISTS erasures (id INTEGER PRIMARY KEY, entity TEXT NOT NULL,"
+        " record TEXT NOT NULL, erased_ms INTEGER NOT NULL, by_user TEXT NOT NULL, reason TEXT NOT NULL,"
+        " request TEXT NOT NULL, fields TEXT NOT NULL, changes INTEGER NOT NULL, blobs INTEGER NOT NULL)")
+    store.conn.execute("CREATE INDEX IF NOT EXISTS erasures_record ON erasures(entity, record)")
+    # every record an erasure reached (the household and what hung on it): a change that
+    # names one later loses its personal fields on arrival (erasure.keep_erased)
+    store.conn.execute("CREATE TABLE IF NOT EXISTS erased (entity TEXT NOT NULL, record TEXT NOT NULL,"
+                       " erasure INTEGER NOT NULL, PRIMARY KEY (entity, record)) WITHOUT ROWID")
+
+
+def _central_3_log_device(store) -> None:
+    """The phone that pushed a change, on the log rows written with its push (never on
+    re-logged rows, references or exits): that phone's pulls skip them (no echo,
+    CentralStore.pull). Rows from before stay NULL and are sent as they always were."""
+    if "device" not in {r[1] for r in store.conn.execute("PRAGMA table_info(log)")}:
+        store.conn.execute("ALTER TABLE log ADD COLUMN device TEXT")
+
+
+CENTRAL = (
+    Migration(1, "the schema before numbered migrations", baseline),
+    Migration(2, "erasure tombstones", _central_2_erasures),
+    Migration(3, "the pushing device on log rows (no echo)", _central_3_log_device),
+)

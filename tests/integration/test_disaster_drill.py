@@ -1,0 +1,251 @@
+"""The disaster drill (issue 11): the real `gridbook serve --backup` under the real
+Litestream binary replicates to a local folder; phones push records and photos; the
+replica is made to lag (Litestream is killed, as a crashed backup would be) while the
+phones push more, which the server acknowledges; the server is SIGKILLed and its store
+and attachments deleted; `gridbook restore` brings them back from the replica; the
+server is served again; the phones sync. Every change any phone ever had acknowledged
+is in the store exactly once, every photo's bytes are back, and the office is told how
+many changes came back from the phones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from sync.attachments import Attachments
+from sync.server import backup
+
+from .conftest import _server_from, case_fields, cli, household_fields, phone
+
+pytestmark = pytest.mark.integration
+
+
+def picture(seed: int) -> bytes:
+    import io
+    img = Image.new("RGB", (64, 48), (seed * 40 % 256, 90, 160))
+    img.putpixel((seed % 64, 3), (255, 255, 255))
+    out = io.BytesIO()
+    img.save(out, "JPEG")
+    return out.getvalue()
+
+
+def replica_change_ids(backup_dir: Path, scratch: Path) -> set[str]:
+    """What the replica holds right now: restored with the real binary into a scratch file."""
+    out = scratch / f"probe-{time.monotonic_ns()}.db"
+    r = subprocess.run([backup.litestream_binary(), "restore", "-o", str(out),
+                        "file://" + str(backup_dir / "store")], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0 or not out.exists():
+        return set()
+    conn = sqlite3.connect(out)
+    try:
+        return {row[0] for row in conn.execute("SELECT change_id FROM changes")}
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(out) + suffix).unlink(missing_ok=True)
+
+
+def wait_for(fn, what: str, timeout: float = 30.0):
+    end = time.monotonic() + timeout  # a deadline for a state to be reached, not a timing claim
+    while True:
+        got = fn()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _refused(url: str) -> bool:
+    try:
+        httpx.get(url + "/api/v1/health", timeout=1.0)
+    except httpx.TransportError:
+        return True
+    return False
+
+
+def write_round(replica, store: Attachments, username: str, grid: str, n: int, tag: str) -> tuple[list, list]:
+    """A household with a photo, a matter, a visit-less edit: the kind of work a day brings."""
+    ids, hashes = [], []
+    att = store.add_photo(picture(n), f"{tag}.jpg")
+    hashes.append(att["hash"])
+    hh = replica.create("household", {**household_fields(grid, n), "attachments": [att]}, username)
+    ids.append(hh["id"])
+    case = replica.create("case", case_fields(grid, username, title=f"排水沟堵塞 {tag}"), username)
+    ids.append(case["id"])
+    ids.append(replica.update("household", hh["record"], {"phone": f"1380000{n:04d}"}, username)["id"])
+    return ids, hashes
+
+
+def test_restore_loses_nothing_the_phones_had(template_db, tmp_path):
+    backup_dir = tmp_path / "backup"
+    srv = _server_from(template_db, tmp_path / "server", args=("--backup", str(backup_dir)))
+    blobs_dir = Path(str(srv.db) + ".blobs")
+    phones = {}
+    groups = []
+    try:
+        srv.start()
+        groups.append(srv.proc.pid)
+        for username, grid in (("worker1", "g1"), ("worker2", "g2")):
+            replica, client = phone(tmp_path / username, srv, username)
+            phones[username] = (replica, client, Attachments.for_replica(replica), grid)
+
+        acknowledged: set[str] = set()
+        photos: set[str] = set()
+
+        def day(tag: str, n0: int) -> tuple[set[str], set[str]]:
+            ids_of_day, hashes_of_day = set(), set()
+            for i, (username, (replica, client, store, grid)) in enumerate(phones.items()):
+                ids, hashes = write_round(replica, store, username, grid, n0 + i, f"{tag}-{username}")
+                report = client.sync()
+                assert report.pending == 0 and report.quarantined == 0, report
+                assert client.send_attachments()["sent"] == len(hashes)
+                ids_of_day |= set(ids)
+                hashes_of_day |= set(hashes)
+            photos.update(hashes_of_day)
+            return ids_of_day, hashes_of_day
+
+        # Day 1: replicated. Wait until the replica holds every change (a restored probe)
+        # and every photo.
+        first, _ = day("day1", 1)
+        acknowledged |= first
+        wait_for(lambda: first <= replica_change_ids(backup_dir, tmp_path), "the replica to hold day 1")
+        wait_for(lambda: all((backup_dir / "blobs" / h[:2] / h).exists() for h in photos),
+                 "day 1's photos in the replica folder")
+
+        # The backup dies (Litestream killed: a frozen one could hold SQLite's write lock,
+        # a dead one holds nothing); the server, its child, goes on serving, and the
+        # phones go on working: it acknowledges everything they push.
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(timeout=30)
+        second, second_photos = day("day2", 11)
+        acknowledged |= second
+        assert not (second & replica_change_ids(backup_dir, tmp_path)), "the lag was not real"
+        # The server copies a new photo to the replica folder within seconds: take back
+        # what it copied of day 2, as if the machine had died a moment sooner.
+        for h in second_photos:
+            (backup_dir / "blobs" / h[:2] / h).unlink(missing_ok=True)
+
+        # The machine dies: every process of the service at once, then the disk's files.
+        os.killpg(srv.proc.pid, signal.SIGKILL)
+        srv.kill()
+        wait_for(lambda: _refused(srv.url), "the old server to be gone")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(srv.db) + suffix).unlink(missing_ok=True)
+        shutil.rmtree(blobs_dir)
+        shutil.rmtree(srv.db.parent / f".{srv.db.name}-litestream", ignore_errors=True)
+
+        restored = json.loads(cli("restore", "--from", str(backup_dir), "--db", str(srv.db)).stdout)
+        assert restored["changes"] > 0 and restored["generation"]
+        held = {r[0] for r in sqlite3.connect(srv.db).execute("SELECT change_id FROM changes")}
+        assert first <= held and not (second & held)   # the replica had day 1, not day 2
+        assert oct(os.stat(srv.db).st_mode & 0o777) == oct(0o600)
+
+        srv.start()
+        groups.append(srv.proc.pid)
+        recovered = 0
+        for username, (replica, client, store, grid) in phones.items():
+            report = client.sync()
+            recovered += report.recovered
+            assert report.quarantined == 0, report
+            client.send_attachments()
+        assert recovered == len(second)
+
+        # Every acknowledged change, exactly once: in the change table and as one origin
+        # entry of the log; and the records they made are there with what they wrote.
+        counts = dict(srv.sql("SELECT change_id, count(*) FROM log WHERE origin=1 GROUP BY change_id"))
+        missing = acknowledged - set(counts)
+        assert not missing, f"{len(missing)} acknowledged changes lost"
+        assert all(counts[c] == 1 for c in acknowledged)
+        assert srv.sql("SELECT count(*) FROM changes")[0][0] == len(set(srv.sql("SELECT change_id FROM changes")))
+        for username, (replica, client, store, grid) in phones.items():
+            for (rid, phone_no) in replica.conn.execute("SELECT id, phone FROM households"
+                                                        " WHERE phone IS NOT NULL").fetchall():
+                assert srv.sql("SELECT phone FROM households WHERE id=?", (rid,)) == [(phone_no,)]
+
+        # Every photo's bytes are back, whole.
+        for h in photos:
+            p = blobs_dir / h[:2] / h
+            assert p.exists(), f"photo {h[:12]} not back"
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == h
+
+        # The office is told: the count is kept and audited.
+        assert srv.sql("SELECT value FROM server_meta WHERE key='recovered'") == [(str(len(second)),)]
+        assert srv.sql("SELECT sum(CAST(substr(detail, 9) AS INTEGER)) FROM audit WHERE action='recovered'")[0][0] \
+            == len(second)
+
+        # ... and shown on the office's dashboard.
+        from fieldapp.office.dashboard import recovered_line
+        from sync.server.central import CentralStore
+        office_store = CentralStore(str(srv.db))
+        try:
+            rec = office_store.recovered()
+            line = recovered_line(type("Ctx", (), {"lang": "zh"})(), rec)
+        finally:
+            office_store.close()
+        assert rec["since_restore"] == len(second)
+        assert f"手机补交了 {len(second)} 条" in line.content.value
+
+        # A later sync offers nothing again.
+        for username, (replica, client, store, grid) in phones.items():
+            assert client.sync().recovered == 0
+    finally:
+        for pgid in groups:   # Litestream and the server it runs, of each start
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        srv.kill()
+
+
+def test_a_store_copied_back_by_hand_is_caught_by_the_log_head(template_db, tmp_path):
+    """No `gridbook restore` (so no new generation): the store file is put back from a copy
+    made by hand. A phone whose cursor is beyond the log's head offers again what it
+    pushed and pulls again from the start; a phone that only reads pulls again too and
+    ends with every record once."""
+    srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        writer, wclient = phone(tmp_path / "writer", srv, "worker1")
+        reader, rclient = phone(tmp_path / "reader", srv, "lostphone")   # the same grid, reads only
+        kept = [writer.create("household", household_fields("g1", n), "worker1")["record"] for n in range(2)]
+        assert wclient.sync().pushed == 2
+        copy = tmp_path / "copy.db"
+        src = sqlite3.connect(srv.db)
+        dst = sqlite3.connect(copy)
+        src.backup(dst)          # the administrator's copy, consistent
+        src.close()
+        dst.close()
+        later = [writer.create("household", household_fields("g1", n), "worker1")["record"] for n in range(2, 5)]
+        assert wclient.sync().pushed == 3
+        assert rclient.sync().pulled >= 5                # the directory and the five households
+
+        srv.kill()
+        for suffix in ("-wal", "-shm"):
+            Path(str(srv.db) + suffix).unlink(missing_ok=True)
+        shutil.copy(copy, srv.db)
+        srv.start()
+
+        assert rclient.sync().recovered == 0            # behind its cursor: pulls again, offers nothing
+        report = wclient.sync()
+        assert report.recovered == 3 and report.quarantined == 0
+        rclient.sync()
+        held = {r[0] for r in srv.sql("SELECT id FROM households")}
+        assert set(kept + later) <= held
+        assert srv.sql("SELECT count(*) FROM households WHERE id IN (%s)" % ",".join("?" * 5),
+                       kept + later) == [(5,)]
+        got = {r[0] for r in reader.conn.execute("SELECT id FROM households")}
+        assert set(kept + later) <= got
+    finally:
+        srv.kill()

@@ -1,0 +1,144 @@
+"""The backup's pieces with the real Litestream binary: where a URL points, the
+configuration Litestream is given, the attachment copy, the refusals that protect a
+store, and `gridbook restore` to the latest state and to a point in time (a new
+generation each time, the store private)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from sync.server import backup
+from sync.server.central import CentralStore
+from sync.server.cli import main
+
+
+def test_where_a_backup_url_points():
+    t = backup.parse_target("/srv/gridbook-backup")
+    assert (t.kind, t.folder, t.store_url) == ("file", "/srv/gridbook-backup", "file:///srv/gridbook-backup/store")
+    assert t.blobs_folder == "/srv/gridbook-backup/blobs"
+    assert backup.parse_target("file:///srv/b").folder == "/srv/b"
+    s3 = backup.parse_target("s3://bucket/township/jinshan", endpoint="http://minio:9000")
+    assert s3.replica_config() == {"type": "s3", "bucket": "bucket", "path": "township/jinshan/store",
+                                   "sync-interval": "1s", "endpoint": "http://minio:9000",
+                                   "region": "us-east-1", "force-path-style": True}
+    assert s3.blobs_folder is None
+    for bad, words in (("ftp://host/x", "ftp:// is not supported"), ("file://nas/x", "not a host"),
+                       ("s3:///x", "names its bucket"), ("  ", "give a folder")):
+        with pytest.raises(backup.BackupError, match=words):
+            backup.parse_target(bad)
+
+
+def test_a_time_without_a_zone_is_the_townships():
+    assert backup.parse_timestamp("2026-11-27T09:00:00") == "2026-11-27T01:00:00Z"
+    assert backup.parse_timestamp("2026-11-27T09:00:00+00:00") == "2026-11-27T09:00:00Z"
+    with pytest.raises(backup.BackupError, match="timestamp: 'yesterday' is not an ISO time"):
+        backup.parse_timestamp("yesterday")
+
+
+def test_litestream_takes_the_configuration_and_it_is_private(tmp_path):
+    db = str(tmp_path / "t.db")
+    cfg = backup.write_config(db, backup.parse_target(str(tmp_path / "b")))
+    assert stat.S_IMODE(os.stat(cfg).st_mode) == 0o600
+    r = subprocess.run([backup.litestream_binary(), "databases", "-config", cfg],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"{db}  file" in r.stdout
+
+
+def test_attachments_are_copied_once_whole_and_private(tmp_path):
+    src, dst = tmp_path / "township.db.blobs", tmp_path / "backup" / "blobs"
+    (src / "ab").mkdir(parents=True)
+    (src / "partial").mkdir()
+    (src / "ab" / ("ab" + "1" * 62)).write_bytes(b"photo")
+    (src / "partial" / ("cd" + "2" * 62)).write_bytes(b"half a pho")   # an upload under way
+    (src / "ab" / ".hidden").write_bytes(b"x")
+    assert backup.copy_new_files(str(src), str(dst)) == 1
+    copied = dst / "ab" / ("ab" + "1" * 62)
+    assert copied.read_bytes() == b"photo"
+    assert stat.S_IMODE(os.stat(copied).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(dst / "ab").st_mode) == 0o700
+    assert not (dst / "partial").exists() and not (dst / "ab" / ".hidden").exists()
+    assert backup.copy_new_files(str(src), str(dst)) == 0
+    assert sorted(p.name for p in dst.rglob("*") if p.is_file()) == ["ab" + "1" * 62]
+    # an erasure takes it out of the backup folder
+    assert backup.delete_blobs(str(tmp_path / "backup"), ["ab" + "1" * 62, "not-a-hash"]) == 1
+    assert not copied.exists()
+
+
+def _store(db: str, grid: str) -> None:
+    st = CentralStore(db)
+    st.add_grid(grid, f"{grid} 网格", "白鹤村", "金山镇")
+    st.close()
+
+
+def _replicate_once(db: str, url: str) -> None:
+    cfg = backup.write_config(db, backup.parse_target(url))
+    r = subprocess.run([backup.litestream_binary(), "replicate", "-config", cfg, "-once"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def _next_second(after: float) -> None:
+    """Litestream stamps its files to the second: wait until the clock is past `after`."""
+    while time.time() < after + 1.05:
+        time.sleep(0.05)
+
+
+def test_restore_latest_and_to_a_point_in_time(tmp_path, capsys):
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o700)
+    db, url = str(folder / "township.db"), str(tmp_path / "backup")
+    _store(db, "g1")
+    _replicate_once(db, url)
+    first = backup.replica_newest(db, backup.parse_target(url))
+    _next_second(first)
+    between = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    _next_second(between.timestamp())
+    _store(db, "g2")
+    _replicate_once(db, url)
+    gen_before = CentralStore(db).generation()["generation"]
+
+    # A store is never overwritten unasked.
+    assert main(["restore", "--from", url, "--db", db]) == 1
+    assert "exists: stop the server and move it away, or pass --force" in capsys.readouterr().err
+
+    assert main(["restore", "--from", url, "--db", db, "--force"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert out["moved_aside"] and os.path.exists(out["moved_aside"][0])
+    st = CentralStore(db)
+    assert {r[0] for r in st.conn.execute("SELECT id FROM grids")} == {"g1", "g2"}
+    gen = st.generation()
+    assert gen["generation"] == out["generation"] != gen_before
+    assert gen["since"] == st.log_head()
+    assert st.conn.execute("SELECT count(*) FROM audit WHERE action='generation'").fetchone()[0] == 1
+    st.close()
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+
+    earlier = str(tmp_path / "earlier" / "township.db")
+    assert main(["restore", "--from", url, "--db", earlier, "--timestamp", between.isoformat()]) == 0
+    capsys.readouterr()
+    st = CentralStore(earlier)
+    assert {r[0] for r in st.conn.execute("SELECT id FROM grids")} == {"g1"}
+    st.close()
+
+
+def test_nothing_to_restore_and_no_silent_fresh_start(tmp_path, capsys):
+    db, url = str(tmp_path / "t.db"), str(tmp_path / "backup")
+    assert main(["restore", "--from", url, "--db", db]) == 1
+    assert "no backup found at" in capsys.readouterr().err
+    # A store that is missing while its backup holds one: serve refuses to start afresh.
+    _store(db, "g1")
+    _replicate_once(db, url)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    with pytest.raises(backup.BackupError, match="bring it back first with gridbook restore"):
+        backup.exec_under_litestream(db, backup.parse_target(url), ["true"])
+    assert not os.path.exists(db)

@@ -1,0 +1,52 @@
+"""The phone keeps what the server acknowledged (apart from its outbox) for the keeping
+time, to offer it again to a server restored from a backup that lacks it; older kept
+changes go (docs/sync-protocol.md, "After a restore")."""
+
+from __future__ import annotations
+
+import json
+
+from sync.device import DeviceReplica
+
+
+def household(n: int) -> dict:
+    return {"grid_id": "g1", "head_name": f"王建国{n}", "address": f"白鹤村{n}组"}
+
+
+def test_acknowledged_changes_are_kept_apart_from_the_outbox(tmp_path):
+    rp = DeviceReplica(str(tmp_path / "p.db"))
+    chs = [rp.create("household", household(n), "w1") for n in range(3)]
+    rp.acknowledge([chs[0]["id"], chs[1]["id"]])
+    assert rp.pending_count() == 1 and [cid for cid, _ in rp.pending()] == [chs[2]["id"]]
+    kept = rp.pushed()
+    assert [cid for _, cid, _ in kept] == [chs[0]["id"], chs[1]["id"]]     # in the order sent
+    assert json.loads(kept[0][2]) == chs[0]                                  # the body as pushed
+    assert rp.outbox_ids() == {chs[2]["id"]}
+    # The server holds the record now: it is not "local only" because a copy is kept.
+    assert not rp._local_only(chs[0]["record"])
+    assert rp._local_only(chs[2]["record"])
+    rp.acknowledge([chs[0]["id"]])          # a repeat answer changes nothing
+    assert rp.pushed_count() == 2
+
+
+def test_the_keeping_time_is_thirty_days_unless_set(tmp_path):
+    rp = DeviceReplica(str(tmp_path / "p.db"))
+    assert rp.keep_pushed_ms() == 30 * 86_400_000
+    rp.set_meta("township_settings", json.dumps({"keep_pushed_days": 7}))
+    assert rp.keep_pushed_ms() == 7 * 86_400_000
+    rp.set_meta("keep_pushed_days", "2")   # this phone's own choice wins
+    assert rp.keep_pushed_ms() == 2 * 86_400_000
+
+
+def test_kept_changes_older_than_the_keeping_time_go(tmp_path):
+    rp = DeviceReplica(str(tmp_path / "p.db"))
+    old = rp.create("household", household(1), "w1")
+    rp.acknowledge([old["id"]])
+    # as if acknowledged 31 days ago
+    rp.conn.execute("UPDATE pushed SET acked_ms = acked_ms - ?", (31 * 86_400_000,))
+    assert rp.pushed() == []                       # no longer offered
+    rp.set_meta("pushed_purged_ms", None)          # an hour on: the next acknowledgement purges
+    new = rp.create("household", household(2), "w1")
+    rp.acknowledge([new["id"]])
+    assert [cid for _, cid, _ in rp.pushed()] == [new["id"]]
+    assert rp.pushed_count() == 1
