@@ -1,17 +1,39 @@
-"""Sync benchmark: push 10,000 new cases, pull them into an empty phone, then a sync
-with nothing new against a central store holding 1,000,000 changes.
+"""Sync benchmark beside its peer (PouchDB), on the peer's own records. Prints one JSON line.
 
-Runs the real server (`gridbook serve`) in a subprocess on loopback. Prints one
-JSON line. Usage: python bench/sync_bench.py [--n 10000] [--log 1000000]
+    .venv/bin/python bench/sync_bench.py                          # 10,000 records
+    .venv/bin/python bench/sync_bench.py --n 10000,50000,100000   # the three sizes in one run
+    .venv/bin/python bench/sync_bench.py --n 10000 --runs 3 --no-peer
+
+For each N, in this order and in the same run:
+- **the records**: `node ../shared/peers/pouchdb/records.js N` (the peer's generator)
+  prints them; each becomes one of the phone's cases (title, category, parties,
+  description, risk, place, position and time as the peer has them; the grid is the
+  phone's own, as a grid worker reports in their grid; the report time is moved back
+  120 days, so that no record is dated after today).
+- **the floor**: plain sqlite3 `executemany` of the same rows (id and JSON body) into a
+  WAL database with `synchronous=FULL`, one transaction: what the machine does with no
+  sync at all.
+- **ours**, for each batch size (`--batch`, default 5000, and 500, the phone app's and
+  the peer's): a fresh township store behind the real server (`gridbook serve`) on
+  loopback; the phone holding the N records pushes them (`push_s`); then an empty phone
+  of the same grid worker pulls them (`pull_s`, pages of the same size).
+- **the peer**: `../shared/peers/pouchdb/run.sh N` (PouchDB 9 to an express-pouchdb
+  server on loopback, batches of 500), and the ratios peer ÷ ours.
+
+`--runs R` repeats ours (and the floor) R times and gives each figure as median and
+range. `--log L` adds the no-op sync against a store of L changes (the earlier bench's
+third part). The temporary folder is removed at the end, whatever happens.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -20,11 +42,19 @@ import time
 
 import httpx
 
-from sync.server.central import CentralStore
-from sync.client import SyncClient
-from sync.device import DeviceReplica
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from sync import codes  # noqa: E402
+from sync.client import SyncClient  # noqa: E402
+from sync.device import DeviceReplica  # noqa: E402
+from sync.server.central import CentralStore  # noqa: E402
 
 PASSWORD = "bench-password"
+PEER = os.path.join(os.path.dirname(ROOT), "shared", "peers", "pouchdb")
+GRID = "bench-01"
+_CATEGORY = {v["zh"]: k for k, v in codes.CATEGORIES.items()}
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def free_port() -> int:
@@ -41,9 +71,9 @@ class Server:
     def start(self):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
+             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
@@ -61,111 +91,175 @@ class Server:
 
     def stop(self):
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(20)
 
 
-def case_fields(i: int, grid: str, author: str) -> dict:
-    return {"grid_id": grid, "kind": "dispute", "channel": "grid", "category": "02",
-            "title": f"邻里纠纷 {i}", "parties": [f"当事人甲{i}", f"当事人乙{i}"],
-            "place": f"金山镇白鹤村{i % 12 + 1}组{i % 60 + 1}号", "lat": 29.07 + (i % 100) / 10000,
-            "lon": 119.64 + (i % 97) / 10000, "accuracy_m": 12.5, "location_source": "gps",
-            "mocked": False, "description": "两户因排水沟堵塞互相指责，网格员现场了解情况。" * 2,
-            "risk": "yellow", "status": "reported", "reported_by": author,
-            "reported_at": "2026-11-26T10:00:00+08:00"}
+def peer_records(n: int) -> list[dict]:
+    out = subprocess.run(["node", os.path.join(PEER, "records.js"), str(n)], capture_output=True, text=True,
+                         check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def fill_log(store: CentralStore, total: int, batch: int = 2000) -> None:
-    """Other grids' changes, through the real push path, until the log holds `total`."""
-    from sync import changes
-    from sync.access import Principal
-    office = Principal("office", "office", device="filler")
-    i = store.log_count()
-    stamp_ms = int(time.time() * 1000) - 86_400_000
-    while i < total:
-        chs = []
-        for _ in range(min(batch, total - i)):
-            stamp = f"{stamp_ms + i:013d}-00000-filler"
-            chs.append(changes.make("case", f"fill-{i}", case_fields(i, f"other-{i % 50:02d}", "office"),
-                                    stamp, "filler", "office"))
-            i += 1
-        res = store.push(office, chs)
-        assert res.counts["applied"] == len(chs), res.results[:3]
+def case_fields(rec: dict) -> dict:
+    """The peer's record as the phone's case (see the module's docstring)."""
+    at = dt.datetime.fromisoformat(rec["reported_at"].replace("Z", "+00:00")) - dt.timedelta(days=120)
+    return {"grid_id": GRID, "kind": "dispute", "channel": "grid", "category": _CATEGORY.get(rec["category"], "99"),
+            "title": rec["title"], "parties": rec["parties"], "place": rec["village"],
+            "description": rec["description"], "risk": rec["severity"], "status": "reported",
+            "reported_by": "worker", "reported_at": at.astimezone(CST).replace(microsecond=0).isoformat(),
+            "lat": rec["lat"], "lon": rec["lon"], "accuracy_m": float(rec["accuracy"]), "location_source": "gps"}
 
 
-def main() -> None:
-    tmp = tempfile.mkdtemp(prefix="gridbook-bench-")
-    try:
-        run(tmp)
-    finally:  # a full-size run leaves 1.7 GB behind otherwise
-        shutil.rmtree(tmp, ignore_errors=True)
+def floor_s(tmp: str, records: list[dict]) -> float:
+    """The machine's floor: the same rows into plain SQLite, one executemany, FULL sync."""
+    path = os.path.join(tmp, "floor.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE cases (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+    rows = [(r["id"], json.dumps(r, ensure_ascii=False)) for r in records]
+    t = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO cases VALUES (?,?)", rows)
+    conn.execute("COMMIT")
+    took = time.perf_counter() - t
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    return took
 
 
-def run(tmp: str) -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--log", type=int, default=1_000_000)
-    ap.add_argument("--noop-runs", type=int, default=30)
-    args = ap.parse_args()
+def ours(tmp: str, records: list[dict], batch: int) -> dict:
     db = os.path.join(tmp, "central.db")
     store = CentralStore(db)
-    store.add_grid("bench-01", "白鹤村第1网格", "白鹤村", "金山镇")
-    for g in range(50):
-        store.add_grid(f"other-{g:02d}", f"其他网格{g}", "高山村", "金山镇")
-    store.add_account("worker", "网格员", "grid_worker", PASSWORD, ["bench-01"])
-    store.add_account("office", "信访办", "office", PASSWORD)
+    store.add_grid(GRID, "白鹤村第1网格", "白鹤村", "金山镇")
+    store.add_account("worker", "网格员", "grid_worker", PASSWORD, [GRID])
     store.close()
-
     phone = DeviceReplica(os.path.join(tmp, "phone.db"))
     with phone.transaction():
-        for i in range(args.n):
-            phone.create("case", case_fields(i, "bench-01", "worker"), "worker")
+        for rec in records:
+            phone.create("case", case_fields(rec), "worker", record_id=rec["id"])
     server = Server(db).start()
+    empty = None
     try:
-        client = SyncClient(phone, server.url, batch=5000)
+        client = SyncClient(phone, server.url, batch=batch)
         client.login("worker", PASSWORD)
         client.pull()  # the directory (grids, staff), as after a first sign-in
         t = time.perf_counter()
         pushed = client.push()
         push_s = time.perf_counter() - t
-        assert pushed.pushed == args.n and phone.pending_count() == 0, pushed
-
+        assert pushed.pushed == len(records) and phone.pending_count() == 0, pushed
         empty = DeviceReplica(os.path.join(tmp, "empty.db"))
-        c2 = SyncClient(empty, server.url, page=5000)
+        c2 = SyncClient(empty, server.url, page=batch)
         c2.login("worker", PASSWORD)
         t = time.perf_counter()
-        pulled = c2.pull()
+        c2.pull()
         pull_s = time.perf_counter() - t
-        assert empty.count("case") == args.n, empty.count("case")
-        rss_after_sync = server.rss_mb()
-    finally:
-        server.stop()
-
-    t = time.perf_counter()
-    store = CentralStore(db)
-    fill_log(store, args.log)
-    log_total = store.log_count()
-    store.close()
-    fill_s = time.perf_counter() - t
-
-    server.start()  # same port: the phones know this address
-    try:
-        c2.sync()  # nothing new for this worker, but warm the connection
-        runs = []
-        for _ in range(args.noop_runs):
-            t = time.perf_counter()
-            rep = c2.sync()
-            runs.append(time.perf_counter() - t)
-            assert rep.pulled == 0 and rep.pushed == 0
-        noop_s = statistics.median(runs)
+        assert empty.count("case") == len(records), empty.count("case")
         rss = server.rss_mb()
     finally:
         server.stop()
-    print(json.dumps({
-        "n": args.n, "push_s": round(push_s, 3), "pull_s": round(pull_s, 3),
-        "noop_s": round(noop_s, 4), "noop_max_s": round(max(runs), 4),
-        "log_changes": log_total, "server_rss_mb": round(rss, 1),
-        "server_rss_after_push_pull_mb": round(rss_after_sync, 1), "fill_s": round(fill_s, 1),
-        "pulled": pulled.pulled}))
+        for r in (phone, empty):
+            if r is not None:
+                r.close()
+    for name in os.listdir(tmp):
+        os.remove(os.path.join(tmp, name))
+    return {"push_s": push_s, "pull_s": pull_s, "server_rss_mb": rss}
+
+
+def peer(n: int) -> dict | None:
+    got = subprocess.run(["sh", os.path.join(PEER, "run.sh"), str(n)], capture_output=True, text=True,
+                         timeout=3600)
+    lines = [line for line in got.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if got.returncode == 0 and lines else None
+
+
+def spread(xs: list[float]) -> dict:
+    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
+
+
+def noop(tmp: str, log: int) -> dict:
+    """The earlier bench's third part: a caught-up phone syncs with nothing new against a
+    store of `log` changes of other grids (median of 30)."""
+    from sync import changes
+    from sync.access import Principal
+    db = os.path.join(tmp, "noop.db")
+    store = CentralStore(db)
+    store.add_grid(GRID, "白鹤村第1网格", "白鹤村", "金山镇")
+    store.add_grid("other", "其他网格", "高山村", "金山镇")
+    store.add_account("worker", "网格员", "grid_worker", PASSWORD, [GRID])
+    filler = Principal("filler", "admin", device="filler")
+    store.conn.execute("INSERT INTO accounts VALUES ('filler','filler','admin','[]','x',1,0)")
+    recs = peer_records(min(log, 100_000))
+    i, stamp_ms = 0, int(time.time() * 1000) - 86_400_000
+    while i < log:
+        chs = []
+        for _ in range(min(2000, log - i)):
+            f = dict(case_fields(recs[i % len(recs)]), grid_id="other", reported_by="filler")
+            chs.append(changes.make("case", f"fill-{i}", f, f"{stamp_ms + i:013d}-00000-filler", "filler", "filler"))
+            i += 1
+        assert store.push(filler, chs).counts["applied"] == len(chs)
+    store.close()
+    phone = DeviceReplica(os.path.join(tmp, "noop-phone.db"))
+    server = Server(db).start()
+    try:
+        c = SyncClient(phone, server.url)
+        c.login("worker", PASSWORD)
+        c.sync()
+        runs = []
+        for _ in range(30):
+            t = time.perf_counter()
+            rep = c.sync()
+            runs.append(time.perf_counter() - t)
+            assert rep.pulled == 0 and rep.pushed == 0
+    finally:
+        server.stop()
+    return {"log_changes": log, "noop_s": round(statistics.median(runs), 4), "noop_max_s": round(max(runs), 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", default="10000", help="record counts, comma-separated (10000,50000,100000)")
+    ap.add_argument("--batch", type=int, default=5000, help="the bench's batch and page size (also 500)")
+    ap.add_argument("--runs", type=int, default=1, help="runs of ours per size and batch")
+    ap.add_argument("--no-peer", action="store_true", help="skip PouchDB")
+    ap.add_argument("--log", type=int, default=0, help="also the no-op sync against a store of this many changes")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="gridbook-bench-")
+    try:
+        print(json.dumps(run(tmp, args), ensure_ascii=False))
+    finally:  # a full-size run leaves gigabytes behind otherwise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp: str, args) -> dict:
+    out = {"cores": os.cpu_count(), "runs": args.runs, "sizes": {}}
+    batches = sorted({args.batch, 500}, reverse=True)
+    for n in [int(x) for x in args.n.split(",")]:
+        records = peer_records(n)
+        assert len(records) == n
+        size = {"floor_s": spread([floor_s(tmp, records) for _ in range(args.runs)])}
+        for b in batches:
+            got = [ours(tmp, records, b) for _ in range(args.runs)]
+            push, pull = [g["push_s"] for g in got], [g["pull_s"] for g in got]
+            size[f"batch_{b}"] = {"push_s": spread(push), "pull_s": spread(pull),
+                                  "push_us_per_record": round(statistics.median(push) / n * 1e6),
+                                  "pull_us_per_record": round(statistics.median(pull) / n * 1e6),
+                                  "push_over_floor": round(statistics.median(push) / size["floor_s"]["median"], 1),
+                                  "server_rss_mb": round(max(g["server_rss_mb"] for g in got))}
+        if not args.no_peer:
+            p = peer(n)
+            size["peer"] = p
+            if p:
+                for b in batches:
+                    mine = size[f"batch_{b}"]
+                    mine["push_ratio"] = round(p["push_s"] / mine["push_s"]["median"], 2)
+                    mine["pull_ratio"] = round(p["pull_s"] / mine["pull_s"]["median"], 2)
+        out["sizes"][str(n)] = size
+    if args.log:
+        out["noop"] = noop(tmp, args.log)
+    return out
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""No echo: a pull never sends a phone back the changes that phone pushed, and still
+tells it everything else it needs (the township's references, the cases that left its
+scope, other people's changes to the same records), against the real server process."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, case_fields, cli, household_fields, now_iso, phone
+
+pytestmark = pytest.mark.integration
+
+
+def raw_pull(srv, client, cursor: str | None) -> dict:
+    """One page as the phone would get it with this cursor (the phone does not move)."""
+    params = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
+    r = httpx.get(srv.url + "/api/v1/sync/pull", headers=client._headers(), params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_pull_sends_everything_but_the_callers_own_changes(fresh_server, tmp_path):
+    srv = fresh_server
+    cli("user", "add", "leader2", "--db", str(srv.db), "--role", "leader", "--password", PASSWORD)
+    mine, mine_client = phone(tmp_path / "mine", srv, "worker2")
+    other, other_client = phone(tmp_path / "other", srv, "worker2")   # same account, other phone
+    office, office_client = phone(tmp_path / "office", srv, "office1")
+    leader, leader_client = phone(tmp_path / "leader", srv, "leader1")
+    for c in (mine_client, other_client, office_client, leader_client):
+        c.sync()
+
+    # This phone reports a matter and registers households; the other phone of the same
+    # account edits one of them, concurrently with an edit made here.
+    hh = [mine.create("household", household_fields("g2", n), "worker2")["record"] for n in range(5)]
+    case = mine.create("case", case_fields("g2", "worker2"), "worker2")["record"]
+    mine_client.push()
+    other_client.sync()
+    theirs = other.update("household", hh[0], {"note": "独居老人"}, "worker2")
+    mine.update("household", hh[0], {"note": "外出务工"}, "worker2")
+    other_client.push()
+    mine_client.push()
+    own_ids = {r[0] for r in mine.conn.execute("SELECT change_id FROM seen")}
+
+    page = raw_pull(srv, mine_client, mine.cursor)
+    got = {ch["id"] for ch in page["changes"]}
+    assert got.isdisjoint(own_ids)                       # nothing of its own comes back
+    assert got == {theirs["id"]}                         # exactly the other phone's change
+    assert page["refs"].get(case, "").endswith("-0001")  # the matter's township reference
+    # Applied, the phone shows the reference and the two notes as a conflict.
+    mine_client.pull()
+    assert mine.get("case", case)["ref"] == page["refs"][case]
+    shown = mine.get("household", hh[0])["note"]
+    losing = {c["value"] for c in mine.conflicts("household", hh[0]) if c["field"] == "note"}
+    assert {shown} | losing == {"独居老人", "外出务工"} and shown not in losing
+    # The other phone of the same account does receive this phone's changes.
+    other_got = {ch["id"] for ch in raw_pull(srv, other_client, other.cursor)["changes"]}
+    assert other_got and other_got <= own_ids
+
+    # Exits: the leader works on a case, then it is given to another leader.
+    office_client.sync()
+    office.update("case", case, {"status": "accepted"}, "office1")
+    office.update("case", case, {"owner": "leader1", "status": "assigned", "deadline": "2026-12-31"}, "office1")
+    office_client.sync()
+    leader_client.sync()
+    assert leader.get("case", case) is not None
+    note = leader.create("case_event", {"case_id": case, "kind": "progress", "at": now_iso(),
+                                        "by": "leader1", "text": "已约双方面谈。"}, "leader1")
+    leader_client.push()
+    office_client.sync()
+    office.update("case", case, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    page = raw_pull(srv, leader_client, leader.cursor)
+    assert page["exits"] == [case]                       # told to let the case go
+    assert note["id"] not in {ch["id"] for ch in page["changes"]}
+    leader_client.pull()
+    assert leader.get("case", case) is None
+
+
+def test_a_phone_starting_over_gets_its_own_changes_back(fresh_server, tmp_path):
+    """Signed in again (no cursor), or given other grids (a reset): the phone holds
+    nothing it sent, so a whole pass sends its own changes too, on every page."""
+    srv = fresh_server
+    mine, client = phone(tmp_path / "mine", srv, "worker1", page=3)
+    client.sync()
+    made = {mine.create("household", household_fields("g1", n), "worker1")["id"] for n in range(7)}
+    client.push()
+    assert {ch["id"] for ch in raw_pull(srv, client, mine.cursor)["changes"]}.isdisjoint(made)
+
+    cli("user", "grids", "worker1", "--grid", "g1", "--grid", "g2", "--db", str(srv.db))
+    report = client.pull()
+    assert report.reset
+    held = {r[0] for r in mine.conn.execute("SELECT change_id FROM seen")}
+    assert made <= held                                   # pulled back, over three-change pages
+    assert mine.count("household") == 7
+
+    fresh, fresh_client = phone(tmp_path / "again", srv)  # a new install on the same device id
+    fresh.set_meta("device_id", mine.device_id)
+    fresh.device_id = mine.device_id
+    fresh_client.login("worker1", PASSWORD)
+    fresh_client.pull()
+    assert {r[0] for r in fresh.conn.execute("SELECT change_id FROM seen")} >= made
