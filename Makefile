@@ -32,6 +32,8 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/sync_bench.py
 	$(PY) bench/app_bench.py
 	$(PY) bench/office_bench.py
+	$(PY) bench/roster_bench.py
+	$(PY) bench/attachment_bench.py
 
 clean:
 	rm -rf $(VENV) demo-data test-output .pytest_cache .hypothesis

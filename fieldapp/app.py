@@ -54,8 +54,9 @@ def asgi_app(phone: Phone):
     """The app as an ASGI app served to a browser (demo, tests, the office)."""
     from .webserve import served
     os.environ.setdefault("FLET_WEB_NO_CDN", "1")
+    from sync.tiles import TILES_FILE
     return served(ft.run(make_main(phone), export_asgi_app=True, assets_dir=ASSETS, no_cdn=True), mounted=False,
-                  fonts={"cjk": FONT})
+                  fonts={"cjk": FONT}, tiles=os.path.join(phone.data_dir, TILES_FILE))
 
 
 def run_phone() -> None:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from sync.client import SyncClient
-from sync.errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable
+from sync.errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
 
 
 @dataclass(frozen=True)
 class SyncStatus:
-    state: str = "idle"            # idle | syncing | offline | signed_out | outdated | error
+    state: str = "idle"            # idle | syncing | offline | signed_out | outdated | update_required | error
     pending: int = 0
     quarantined: int = 0
     last_sync_ms: int | None = None
@@ -27,6 +27,7 @@ class SyncStatus:
     detail: str = ""               # the server's own words for an error, if any
     next_try_s: float | None = None
     received: int = 0              # changes pulled since the app started: screens refresh on a rise
+    attachments_waiting: int = 0   # photos and voice notes not yet on the server (the sync bar)
 
 
 def error_state(exc: SyncError) -> str:
@@ -35,6 +36,8 @@ def error_state(exc: SyncError) -> str:
         return "offline"
     if isinstance(exc, AuthRequired):
         return "signed_out"
+    if isinstance(exc, UpdateRequired):  # the server answered "update_required": this app is too old
+        return "update_required"
     if isinstance(exc, ProtocolMismatch):
         return "outdated"
     if isinstance(exc, Refused):
@@ -44,8 +47,11 @@ def error_state(exc: SyncError) -> str:
 
 class SyncRunner:
     def __init__(self, make_client: Callable[[], SyncClient], *, interval_s: float = 60,
-                 first_pause_s: float = 2, max_pause_s: float = 60):
+                 first_pause_s: float = 2, max_pause_s: float = 60,
+                 on_wifi: Callable[[], bool] = lambda: True):
         self.make_client = make_client
+        self.on_wifi = on_wifi  # whether the link is Wi-Fi now (photos may wait for it)
+        self._attachments = None
         self.interval_s, self.first_pause_s, self.max_pause_s = interval_s, first_pause_s, max_pause_s
         self.listeners: list[Callable[[SyncStatus], None]] = []
         self._wake: asyncio.Event | None = None
@@ -113,14 +119,43 @@ class SyncRunner:
             return False
         self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
                       received=self.status.received + report.pulled)
+        return await self._send_attachments(client)
+
+    async def _send_attachments(self, client: SyncClient) -> bool:
+        """Photos and voice notes after the records (the records are synced already, and
+        said so): each resumes where it stopped; a lost link leaves them waiting."""
+        loop = asyncio.get_running_loop()
+
+        def progress(p: dict) -> None:
+            loop.call_soon_threadsafe(self._publish, None, None)
+
+        try:
+            await asyncio.to_thread(client.send_attachments, self.on_wifi(), progress)
+        except SyncError as e:
+            self._publish(state=error_state(e), progress=None, detail=e.message)
+            return False
+        except Exception:
+            import logging
+            logging.getLogger("gridbook.sync").exception("sending attachments failed")
+        self._publish()
         return True
+
+    def _attachments_waiting(self, client: SyncClient) -> int:
+        from sync.attachments import Attachments
+        if self._attachments is None or self._attachments[0] is not client.replica:
+            self._attachments = (client.replica, Attachments.for_replica(client.replica))
+        try:
+            return self._attachments[1].waiting_count()
+        except Exception:  # never let the count stop the status
+            return self.status.attachments_waiting
 
     def _publish(self, state: str | None = None, progress: float | None = None, **kw) -> None:
         client = self._client
         counts = {}
         if client is not None:
             counts = {"pending": client.replica.pending_count(),
-                      "quarantined": client.replica.quarantined_count()}
+                      "quarantined": client.replica.quarantined_count(),
+                      "attachments_waiting": self._attachments_waiting(client)}
         self.status = replace(self.status, **({"state": state} if state else {}),
                               progress=progress, **counts, **kw)
         for fn in list(self.listeners):

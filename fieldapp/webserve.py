@@ -171,11 +171,38 @@ def _strip_cdn_pages(app) -> None:
             _strip_cdn_pages(r.app)
 
 
-def served(flet_asgi, mounted: bool, fonts: dict[str, str] | None = None):
+from sync.tiles import LOCAL_PREFIX as LOCAL_TILES  # noqa: E402 (pure Python, no server imports)
+
+
+class LocalTiles:
+    """The phone app run in a browser: its map draws the base map the phone downloaded
+    (sync/tiles.py) from /_tiles/{z}/{x}/{y}.png on the app's own address, so it needs
+    no network but the page's own. (A packaged phone serves the same file on 127.0.0.1:
+    sync.tiles.LocalTileServer.) The tiles are the township's base map, not personal
+    data; the phone's records are never served here."""
+
+    def __init__(self, app, store_path: str):
+        self.app, self.store_path = app, store_path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].startswith(LOCAL_TILES):
+            from starlette.concurrency import run_in_threadpool
+            from starlette.responses import Response
+
+            from sync.tiles import local_tile
+            body, media = await run_in_threadpool(local_tile, self.store_path, scope["path"])
+            answer = Response(body, media_type=media, status_code=200 if body else 404,
+                              headers={"Cache-Control": "no-cache"} if body else None)
+            return await answer(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def served(flet_asgi, mounted: bool, fonts: dict[str, str] | None = None, tiles: str | None = None):
     """A Flet ASGI app made to load nothing from outside and to resume sessions only for
     their own browser, its `fonts` loaded before the first frame; `mounted` apps carry
-    the lifespan their host must run."""
+    the lifespan their host must run. `tiles`: the phone's tile store, served to its map."""
     _strip_cdn_pages(flet_asgi)
-    app = SessionBinding(OfflineRive(flet_asgi, fonts))
+    inner = OfflineRive(flet_asgi, fonts)
+    app = SessionBinding(LocalTiles(inner, tiles) if tiles else inner)
     app.lifespans = [flet_lifespan] if mounted else []
     return app

@@ -20,7 +20,10 @@ import uuid
 from . import clock
 from .model import ENTITIES, FieldError, _err, valid_id, validate_fields
 
-PROTOCOL_VERSION = 1
+# 2: a pull carries `erasures`, records whose personal data the township erased, which
+# the phone must blank at once (PIPL art. 47); a phone of protocol 1 would ignore them
+# and keep the data, so the server tells it to update (HTTP 426, "update_required").
+PROTOCOL_VERSION = 2
 # How far ahead of the server a stamp may be: more means a phone whose clock is
 # wrong, and accepting it would let that phone win every later edit.
 MAX_AHEAD_MS = 10 * 60 * 1000

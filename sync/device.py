@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from . import changes, clock, merge
+from . import changes, clock, merge, migrations
 from .model import ENTITIES, FieldError
 from .replica import TABLES, Replica, chunks, gc_paused
 
@@ -24,6 +24,8 @@ class ValidationError(ValueError):
 
 
 class DeviceReplica(Replica):
+    MIGRATIONS = migrations.PHONE
+
     def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms, boot=clock.boot_ms):
         super().__init__(path)
         self.device_id = device_id or self.meta("device_id") or changes.new_id("d")[:17]
@@ -54,6 +56,13 @@ class DeviceReplica(Replica):
             self.conn.execute("ALTER TABLE seen ADD COLUMN record TEXT")  # a replica from before exits
         self.conn.execute("CREATE INDEX IF NOT EXISTS seen_record ON seen(record)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        # What the server acknowledged, kept KEEP_PUSHED_DAYS: offered again if the server
+        # comes back from a backup without it (docs/sync-protocol.md, "After a restore").
+        # Apart from the outbox, whose every row is work not yet sent.
+        # No index: rows go in in the order acknowledged (rowid) and are read in that
+        # order; an index would double the cost of every acknowledgement.
+        self.conn.execute("CREATE TABLE IF NOT EXISTS pushed (change_id TEXT NOT NULL, entity TEXT NOT NULL,"
+                          " record TEXT NOT NULL, body TEXT NOT NULL, acked_ms INTEGER NOT NULL, seq INTEGER)")
 
     # --- small persistent settings (cursor, token, clock) -------------------------
     def meta(self, key: str) -> str | None:
@@ -114,6 +123,10 @@ class DeviceReplica(Replica):
             errs = changes.check_fields({"entity": entity, "fields": fields}, existing is not None)
             if errs:
                 raise ValidationError(errs)
+            if existing and self.conn.execute("SELECT 1 FROM erased WHERE entity=? AND record=?",
+                                              (entity, record_id)).fetchone():
+                from .erasure_rules import erase_fields  # the township erased it: it stays erased
+                fields = erase_fields(entity, fields)
             base = merge.bases(existing[1] if existing else {}, fields, all_heads=resolve)
             ch = changes.make(entity, record_id, fields, self.clock.tick(), self.device_id,
                               author, base)
@@ -136,11 +149,44 @@ class DeviceReplica(Replica):
         return self.conn.execute("SELECT count(*) FROM outbox WHERE state='pending'").fetchone()[0]
 
     def acknowledge(self, change_ids: list[str]) -> None:
-        """The server holds these: they leave the outbox."""
+        """The server holds these: they leave the outbox, and are kept as pushed for
+        `keep_pushed_ms` (a restored server may lack them); older kept ones go."""
+        now = clock.wall_ms()
         with self.relaxed_transaction():
             for part in chunks(change_ids):
-                self.conn.execute(
-                    f"DELETE FROM outbox WHERE change_id IN ({','.join('?' * len(part))})", part)
+                marks = ",".join("?" * len(part))
+                self.conn.execute("INSERT INTO pushed (change_id, entity, record, body, acked_ms, seq)"
+                                  f" SELECT change_id, entity, record, body, ?, seq FROM outbox"
+                                  f" WHERE change_id IN ({marks}) ORDER BY seq", (now, *part))
+                self.conn.execute(f"DELETE FROM outbox WHERE change_id IN ({marks})", part)
+            last = int(self.meta("pushed_purged_ms") or 0)
+            if now - last > 3_600_000:  # the purge scans the table: once an hour is enough
+                self.conn.execute("DELETE FROM pushed WHERE acked_ms < ?", (now - self.keep_pushed_ms(),))
+                self.set_meta("pushed_purged_ms", str(now))
+
+    # --- kept after pushing: offered again to a restored server ----------------------
+    KEEP_PUSHED_DAYS = 30
+
+    def keep_pushed_ms(self) -> int:
+        """How long acknowledged changes are kept: this phone's `keep_pushed_days`, else
+        the township's setting of that name (sent with every pull), else 30 days."""
+        days = self.meta("keep_pushed_days")
+        if days is None:
+            days = json.loads(self.meta("township_settings") or "{}").get("keep_pushed_days")
+        try:
+            days = float(days) if days is not None else self.KEEP_PUSHED_DAYS
+        except (TypeError, ValueError):
+            days = self.KEEP_PUSHED_DAYS
+        return int(max(0.0, days) * 86_400_000)
+
+    def pushed(self, after_seq: int = -1, limit: int = 500) -> list[tuple[int, str, str]]:
+        """(order, change id, body) of the kept changes, oldest first, after `after_seq`."""
+        return self.conn.execute(
+            "SELECT rowid, change_id, body FROM pushed WHERE acked_ms >= ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            (clock.wall_ms() - self.keep_pushed_ms(), after_seq, limit)).fetchall()
+
+    def pushed_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM pushed").fetchone()[0]
 
     def quarantine(self, change_id: str, reason: str, errors: list | None = None) -> None:
         with self.transaction():
@@ -351,24 +397,107 @@ class DeviceReplica(Replica):
         return self.meta("cursor")
 
     def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = (), refs: dict | None = None,
-                     grids: frozenset = frozenset()) -> int:
+                     grids: frozenset = frozenset(), erasures: list[str] = ()) -> int:
         """Fold a page of pulled changes, let go of the cases that left this person's scope,
         and move the cursor, in one transaction, so an interrupted pull resumes exactly
         where it stopped. Returns how many changes were new."""
+        if erasures:  # freed cells are zeroed: the erased text must not stay readable in the file
+            self.conn.execute("PRAGMA secure_delete=ON")
+        hashes: set = set()
         with self.relaxed_transaction(), gc_paused():
             new = self._unseen(pulled)
             if new:
                 self._load_clock()
                 self.clock.receive(max(ch["hlc"] for ch in new))
                 self._fold(new)
-                self.conn.executemany("INSERT INTO seen VALUES (?, ?)", [(c["id"], c["record"]) for c in new])
+                # in key order: the page's inserts meet the b-tree's pages once each
+                self.conn.executemany("INSERT INTO seen VALUES (?, ?)",
+                                      sorted((c["id"], c["record"]) for c in new))
                 self._save_clock()
             if refs:  # the township's references: the server's alone, set as given
                 self.conn.executemany("UPDATE cases SET ref=? WHERE id=?", [(r, c) for c, r in refs.items()])
             for case_id in exits:
                 self._let_go(case_id, grids)
+            if erasures:
+                hashes = self._apply_erasures(erasures)
             self.set_meta("cursor", str(cursor))
+        if erasures:
+            self._after_erasure(hashes)
         return len(new)
+
+    # --- erasures (the township erased a person's data: sync/erasure_rules.py) -------
+    def _apply_erasures(self, items: list[str]) -> set:
+        """Blank the personal fields of each "<entity>:<record>" in the table, in its merge
+        state and in every change body this phone keeps (unsent ones too: nothing erased
+        goes back to the server), and note the record as erased. Returns the hashes of
+        the attachments the records named. Inside the pull's transaction."""
+        from . import erasure_rules
+        from .replica import scrub_bodies
+        hashes: set = set()
+        for item in items:
+            entity, _, record = str(item).partition(":")
+            if entity not in ENTITIES or not record:
+                continue
+            hit = self._load(entity, [record]).get(record)
+            if hit:
+                row, ver = hit
+                hashes |= erasure_rules.attachment_hashes(entity, row)
+                self._write_rows({(entity, record): (erasure_rules.erase_fields(entity, row),
+                                                     erasure_rules.erase_versions(entity, ver), True)})
+            for fields in scrub_bodies(self.conn, entity, record, erasure_rules.erase_fields)[1]:
+                hashes |= erasure_rules.attachment_hashes(entity, fields)
+            self.conn.execute("INSERT OR REPLACE INTO erased VALUES (?,?,?)", (entity, record, clock.wall_ms()))
+        return hashes
+
+    def _after_erasure(self, hashes: set) -> None:
+        """Delete the erased records' attachment files kept in the data folder (by hash:
+        whatever the folder's layout), and rewrite the file so no free page or WAL frame
+        keeps the old text."""
+        from .model import HASH_RE
+        folder = os.path.dirname(os.path.abspath(self.path))
+        wanted = {h for h in hashes if HASH_RE.match(h)}
+        if wanted:
+            still = set()
+            from . import erasure_rules
+            for entity, table in TABLES.items():
+                if "attachments" in {f.name for f in ENTITIES[entity].fields}:
+                    for (text,) in self.conn.execute(f"SELECT attachments FROM {table} WHERE attachments"
+                                                     " IS NOT NULL AND attachments NOT IN ('', '[]')"):
+                        still |= erasure_rules.attachment_hashes(entity, {"attachments": json.loads(text)})
+            wanted -= still
+            for root, _, files in os.walk(folder):
+                for name in files:
+                    if name[:64] in wanted:
+                        os.remove(os.path.join(root, name))
+            self._forget_queued(os.path.join(folder, "attachments.db"), wanted)
+        if not self.conn.in_transaction:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @staticmethod
+    def _forget_queued(path: str, hashes: set) -> None:
+        """The attachment queue beside the replica (sync/attachments.py) names each file,
+        and a file's name may be a person's: its rows of erased attachments go too."""
+        if not hashes or not os.path.exists(path):
+            return
+        import sqlite3
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+                if "hash" in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    marks = ",".join("?" * len(hashes))
+                    conn.execute(f"DELETE FROM {table} WHERE hash IN ({marks})", sorted(hashes))
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # another app's connection holds it: the rows go at the next erasure
+        finally:
+            conn.close()
+
+    def erased_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM erased").fetchone()[0]
 
     def start_over(self) -> None:
         """The account's scope changed: keep only what this phone has not sent yet, and

@@ -39,6 +39,13 @@ SETTINGS: dict[str, Setting] = {
     "tiles_min_zoom": Setting(12, int, 0, 22, help="least detailed map level phones download"),
     "tiles_max_zoom": Setting(17, int, 0, 22, help="most detailed map level phones download"),
     "tiles_crs": Setting("wgs84", str, choices=("wgs84", "gcj02"), help="the coordinate system of the tiles"),
+    # After a restore from the backup, phones offer again what they pushed this many days
+    # back (docs/sync-protocol.md, "After a restore"): longer than the backup may lag.
+    "keep_pushed_days": Setting(30, int, 1, 366, help="days a phone keeps what it pushed, to offer it again "
+                                                      "to a server restored from its backup"),
+    # PIPL art. 19/47: personal data kept no longer than needed (sync/server/retention.py)
+    "retention_years": Setting(0, int, 0, 100, help="erase the personal fields of matters closed more than this "
+                                                     "many years ago (0: keep; 'gridbook retention apply')"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import permissions, queries
+from . import households, permissions, queries
 from .access import Principal
 from .device import DeviceReplica, ValidationError
 from .model import ENTITIES, FieldError, validate_fields, visit_problems
@@ -99,7 +99,8 @@ class Workspace:
         return queries.visits(self.replica, case_id=cid)
 
     def due_households(self, today: dt.date):
-        return queries.due_households(self.replica, today, self.scope)
+        """Households due for a visit; an archived one (moved out, head deceased) is not."""
+        return [h for h in queries.due_households(self.replica, today, self.scope) if not households.archived(h)]
 
     def cases(self, **kw):
         return queries.cases(self.replica, scope=self.scope, **kw)
@@ -144,11 +145,94 @@ class Workspace:
             raise ValidationError(errs)
         vid = self.create("visit", f)  # a visit for a case is on its timeline already
         hh = self.household(f["household_id"]) if f.get("household_id") else None
-        if hh and f.get("needs_found"):
-            tags = sorted(set(hh.get("tags") or []) | set(f["needs_found"]))
-            if tags != sorted(hh.get("tags") or []) and self.may("household", hh, {"tags": tags}):
-                self.update("household", f["household_id"], {"tags": tags})
+        if hh:
+            after = self.after_visit(hh, f)
+            if after and self.may("household", hh, after):
+                self.update("household", f["household_id"], after)
         return vid
+
+    # --- households (issue 9): the registry in the field and at the office ------------
+    def township(self) -> dict:
+        """The township's settings (sync/settings.py): the store's own at the office, on a
+        phone as learned at its last sync (the defaults before its first)."""
+        import json
+
+        from . import settings
+        own = getattr(self.replica, "settings", None)
+        if callable(own):
+            return own()
+        try:
+            return settings.resolve(json.loads(self.replica.meta("township_settings") or "{}"))
+        except (TypeError, ValueError):
+            return settings.defaults()
+
+    def after_visit(self, hh: dict, visit: dict) -> dict:
+        """What a visit changes on its household, in one write: the needs it found, and the
+        next visit due (the visit's day plus the shortest frequency of the needs; counted
+        from the latest visit when an earlier one is recorded late)."""
+        out = {}
+        tags = sorted(set(hh.get("tags") or []) | set(visit.get("needs_found") or []))
+        if tags != sorted(hh.get("tags") or []):
+            out["tags"] = tags
+        days = [d for d in (households.visit_day(visit.get("visited_at")),
+                            *(households.visit_day(v.get("visited_at")) for v in self.household_visits(hh["id"])[:1]))
+                if d is not None]
+        if days:
+            due = households.next_visit_due(max(days), tags, self.township()).isoformat()
+            if due != hh.get("next_visit_due"):
+                out["next_visit_due"] = due
+        return out
+
+    def household_problems(self, fields: dict, before: dict | None = None) -> list:
+        """What a household form would be refused for, each naming its field (a member's
+        as "members.N.key"), checked before anything is written."""
+        f = households.normalize(fields, before)
+        return households.problems(f if before is None else households.changed(f, before), before, _today())
+
+    def add_household(self, fields: dict) -> str:
+        """A household registered (a new arrival found in the field, or by the office): in
+        the registry, and due for its first visit on the day it is registered."""
+        f = households.normalize(_clean(fields))
+        f.setdefault("status", households.ACTIVE)
+        f.setdefault("next_visit_due", _today().isoformat())
+        errs = households.problems(f, None, _today())
+        if errs:
+            raise ValidationError(errs)
+        return self.create("household", f)
+
+    def edit_household(self, hid: str, fields: dict) -> dict:
+        """Change a household: only what differs from what is held is written (an emptied
+        field is cleared). New needs bring the next visit nearer when they are visited more
+        often (counted from the last visit). Returns what was written."""
+        before = self.household(hid)
+        if before is None:
+            raise KeyError(hid)
+        f = households.normalize({k: (None if v == "" else v) for k, v in fields.items()}, before)
+        f = households.changed(f, before)
+        if "tags" in f:
+            last = self.household_visits(hid)[:1]
+            day = households.visit_day(last[0]["visited_at"]) if last else None
+            if day is not None:
+                due = households.next_visit_due(day, f["tags"], self.township()).isoformat()
+                if due != before.get("next_visit_due"):
+                    f["next_visit_due"] = due
+        errs = households.problems(f, before, _today())
+        if errs:
+            raise ValidationError(errs)
+        if f:
+            self.update("household", hid, f)
+        return f
+
+    def set_household_status(self, hid: str, status: str) -> None:
+        """Moved out (已迁出), head deceased (户主已故), or back in the registry (在册): the
+        household is kept whatever happens; archived, it leaves the due lists."""
+        self.edit_household(hid, {"status": status})
+
+    def household_page(self, text: str = "", grid: str | None = None, status: str | None = None,
+                       need: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """(a page of the households this person sees, how many match) for the office's list."""
+        return households.search(self.replica, text, grid, status, need, self.scope.grids if self.scope else None,
+                                 limit, offset)
 
     def report_fields(self, fields: dict) -> dict:
         return _clean({"kind": "dispute", "channel": "grid", "status": "reported",
@@ -158,22 +242,28 @@ class Workspace:
         """A dispute or petition sign reported from the field (上报矛盾纠纷)."""
         return self.create("case", self.report_fields(fields))  # its report opens its timeline
 
-    def add_progress(self, case_id: str, text: str) -> str:
+    def add_progress(self, case_id: str, text: str, attachments: list | None = None) -> str:
         case = self.case(case_id) or {}
         eid = self.create("case_event", {"case_id": case_id, "kind": "progress", "at": now_iso(),
-                                         "by": self.username, "text": text})
+                                         "by": self.username, "text": text,
+                                         **({"attachments": attachments} if attachments else {})})
         # the owner's progress starts the work; anyone else's is a note on the timeline
         if case.get("status") in ("assigned", "accepted", "reopened") and self.may(
                 "case", case, {"status": "in_progress"}):
             self.update("case", case_id, {"status": "in_progress"})
         return eid
 
-    def resolve_case(self, case_id: str, outcome: str, method: str) -> None:
+    def resolve_case(self, case_id: str, outcome: str, method: str, attachments: list | None = None) -> None:
         today = dt.datetime.now(CST).date().isoformat()
         self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method,
                                       "resolved_on": today})
         self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": now_iso(),
-                                   "by": self.username, "text": method})
+                                   "by": self.username, "text": method,
+                                   **({"attachments": attachments} if attachments else {})})
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(CST).date()
 
 
 def _clean(fields: dict) -> dict:

@@ -256,7 +256,9 @@ def test_record_visit_stores_gps_fields_and_far_flag_and_fills_grid(ws, replica)
     assert visit["accuracy_m"] == 12.3 and visit["location_source"] == "gps"
     assert visit["mocked"] is False
     assert (visit["lat"], visit["lon"]) == (loc["lat"], loc["lon"])
-    assert ws.pending_count() == 2  # the household create and the visit wait to be pushed
+    # the household's create, the visit and the household's next due date wait to be pushed
+    assert ws.pending_count() == 3
+    assert ws.household(hid)["next_visit_due"] > visit["visited_at"][:10]
 
 
 def test_record_visit_adds_newly_found_needs_to_household_tags(ws, replica):
@@ -417,7 +419,11 @@ def test_a_visit_on_or_after_the_due_date_takes_the_household_off_the_due_list(w
     add_household(replica, "old_visit", next_visit_due="2026-02-20")
     ws.record_visit({"household_id": "late", "visited_at": "2026-02-25T10:00:00+08:00", "seen": "在家"})
     ws.record_visit({"household_id": "old_visit", "visited_at": "2026-01-05T10:00:00+08:00", "seen": "在家"})
-    assert [h["id"] for h in ws.due_households(dt.date(2026, 3, 2))] == ["old_visit"]
+    # each visit sets the next one at its day + the frequency (no need recorded: 90 days)
+    assert ws.household("late")["next_visit_due"] == "2026-05-26"
+    assert ws.household("old_visit")["next_visit_due"] == "2026-04-05"
+    assert ws.due_households(dt.date(2026, 3, 2)) == []
+    assert [h["id"] for h in ws.due_households(dt.date(2026, 4, 5))] == ["old_visit"]
 
 
 def test_changed_cases_shows_a_case_another_person_changed_after_mark_seen(ws, replica):
@@ -757,7 +763,9 @@ def test_correcting_a_refused_visit_writes_the_corrected_one_in_its_place(ws, re
     visit = ws.replica.get("visit", vid)
     assert visit["seen"] == "老人在家，腿脚不便" and visit["needs_found"] == ["disability"]
     assert visit["visited_at"] == "2026-03-01T10:00:00+08:00" and visit["accuracy_m"] == 8.0  # as recorded
-    assert done["written"]["record"] == vid and [cid for cid, _ in replica.pending()] == [done["written"]["id"]]
+    assert done["written"]["record"] == vid and done["written"]["id"] in [cid for cid, _ in replica.pending()]
+    # besides the corrected visit only the household's next due date waits
+    assert {e for e, in replica.conn.execute("SELECT entity FROM outbox WHERE state='pending'")} == {"visit", "household"}
     assert ws.quarantined() == []
 
 

@@ -150,6 +150,9 @@ def dashboard_panel(ctx) -> ft.Control:
                     satisfaction_table(ctx.t("sat_by_department"), f.get("satisfaction_by_department", []))],
                    wrap=True, spacing=24, vertical_alignment=ft.CrossAxisAlignment.START),
         ]
+        recovered = recovered_line(ctx, ctx.store.recovered())
+        if recovered is not None:
+            body.controls.insert(1, recovered)
         # The map is an item of its own: in the accessibility tree its gestures would
         # otherwise turn the whole panel of figures above into one "button".
         map_part.controls = [
@@ -214,6 +217,20 @@ def dashboard_panel(ctx) -> ft.Control:
     return ft.ListView([ft.Row([ft.Text(ctx.t("period"), weight=ft.FontWeight.BOLD), period_chips]), filters, body,
                         map_part],
                        expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))
+
+
+def recovered_line(ctx, rec: dict) -> ft.Control | None:
+    """After a restore from the backup (backup.py), how many changes the phones brought
+    back that the restored store lacked: the office knows nothing was lost, and how much
+    had been missing. None when the store was never restored or nothing came back."""
+    if not rec.get("total"):
+        return None
+    n, total = rec.get("since_restore", 0), rec["total"]
+    text = (f"数据恢复后，手机补交了 {n} 条备份中缺少的记录（累计 {total} 条），均已入库。" if ctx.lang == "zh" else
+            f"After the restore from the backup, phones brought back {n} changes the backup lacked "
+            f"({total} in all); every one is in the ledger.")
+    return ft.Container(ft.Text(text, size=13, color=ft.Colors.BLUE_900), bgcolor=ft.Colors.BLUE_50,
+                        padding=8, border_radius=6)
 
 
 def satisfaction_table(title: str, rows: list[dict]) -> ft.Control:
@@ -295,13 +312,46 @@ MAP_GESTURES = (fm.InteractionFlag.DRAG | fm.InteractionFlag.FLING_ANIMATION | f
                 | fm.InteractionFlag.DOUBLE_TAP_DRAG_ZOOM)
 
 
+def base_map(ctx) -> dict | None:
+    """The township's base map for this tab (`gridbook tiles import`), or None: its tile
+    URLs carry the tab's key (sync/server/tiles.py), its markers are shifted into the
+    tiles' coordinate system (sync/gcj02.py)."""
+    from sync.server import tiles
+    from sync.tiles import origin_of
+    session = getattr(ctx, "session", None)
+    if not session:
+        return None
+    info = tiles.office_map(ctx.store, ctx.store.path, session[1])
+    if info is None:
+        return None
+    info["url_template"] = origin_of(getattr(ctx.page, "url", None)) + info["url_template"]
+    return info
+
+
+def tile_layer(info: dict) -> fm.TileLayer:
+    from ..screens.map_view import bounds_of
+    return fm.TileLayer(url_template=info["url_template"], additional_options=info["options"],
+                        min_native_zoom=info["min_zoom"], max_native_zoom=info["max_zoom"],
+                        tile_bounds=bounds_of(info["bounds"]),
+                        user_agent_package_name="org.gridbook.office",
+                        display_mode=fm.InstantaneousTileDisplay(),
+                        evict_error_tile_strategy=fm.TileLayerEvictErrorTileStrategy.DISPOSE)
+
+
 def open_map(points: list[dict], areas: list[dict], ctx) -> ft.Control:
     """Open matters coloured by risk over the grids' outlines and the villages' names,
-    the first view fitted to all of them. Dragging moves it and a double click zooms;
-    the mouse wheel scrolls the page, as everywhere else on it."""
+    the first view fitted to all of them, on the township's base map once imported.
+    Dragging moves it and a double click zooms; the mouse wheel scrolls the page, as
+    everywhere else on it."""
+    from sync.gcj02 import for_map
+
     from .matter import open_matter
     pts = [p for p in points if p.get("lat") is not None][:MAP_POINTS]
-    ll = fm.MapLatitudeLongitude
+    base = base_map(ctx)
+    crs = base["crs"] if base else "wgs84"
+
+    def ll(lat, lon):
+        return fm.MapLatitudeLongitude(*for_map(lat, lon, crs))
     polygons = [fm.PolygonMarker(coordinates=[ll(lat, lon) for lat, lon in a["outline"]],
                                  color=ft.Colors.with_opacity(0.10, ft.Colors.GREEN_800),
                                  border_color=ft.Colors.with_opacity(0.55, ft.Colors.GREEN_800),
@@ -330,7 +380,7 @@ def open_map(points: list[dict], areas: list[dict], ctx) -> ft.Control:
         bgcolor=LAND, min_zoom=9, max_zoom=18,
         interaction_configuration=fm.InteractionConfiguration(
             flags=MAP_GESTURES, keyboard_configuration=fm.KeyboardConfiguration(autofocus=False)),
-        layers=[fm.PolygonLayer(polygons=polygons), fm.MarkerLayer(markers=markers),
-                fm.MarkerLayer(markers=names)])
+        layers=[*([tile_layer(base)] if base else []), fm.PolygonLayer(polygons=polygons),
+                fm.MarkerLayer(markers=markers), fm.MarkerLayer(markers=names)])
     return ft.Container(the_map, height=380, border_radius=8, clip_behavior=ft.ClipBehavior.HARD_EDGE,
                         border=ft.Border.all(1, ft.Colors.BLUE_GREY_100))

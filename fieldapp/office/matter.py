@@ -12,7 +12,7 @@ from sync.queries import leaders
 
 from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
-from . import dialogs
+from . import attachments, dialogs, erasure
 
 ACTIONS = {  # the buttons each state offers, in the order of the process
     "reported": ["accept", "decline", "grade", "notice"],
@@ -124,6 +124,9 @@ def open_matter(ctx, cid: str) -> None:
         docs = dialogs.documents_row(ctx, c, fill)
         if docs:
             body.controls.append(docs)
+        erase = erasure.erase_button(ctx, "case", c, fill)  # the admin's alone, with a confirmation
+        if erase:
+            body.controls.append(erase)
         accepted, deadline = rules.as_date(c.get("accepted_on")), rules.as_date(c.get("deadline"))
         if accepted and deadline and accepted <= deadline and c.get("status") in rules.OPEN_STATUSES:
             items = ctx.ws.timeline(cid)
@@ -147,6 +150,7 @@ def open_matter(ctx, cid: str) -> None:
                     trailing=ft.TextButton(ctx.t("merge_into"), on_click=lambda e, keep=d["id"]: (
                         ctx.act(ctx.ws.merge, cid, keep, done=ctx.t("done")), ctx.pop()))))
         body.controls.extend(visit_rows(ctx, c, names))
+        body.controls.extend(attachments.matter_gallery(ctx, c, names))  # thumbnails; full size on a click
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
         for it in ctx.ws.timeline(cid):
             body.controls.append(ft.Text(timeline_heading(ctx, it, names)

@@ -10,6 +10,7 @@ from sync import codes, statute
 from sync.device import ValidationError
 
 from .. import i18n
+from . import attachments
 from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, refusal_text, risk_colour, shown_value,
                       timeline_heading)
 
@@ -75,6 +76,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     the box, the refusal is said next to it)."""
     text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, autofocus=True,
                         value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
+    photos = attachments.AttachmentEditor(ctx, (correcting or {}).get("change", {}).get("fields", {}).get("attachments"))
     if correcting and correcting.get("errors"):
         text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
                                f"{refusal_text(ctx, 'case_event', e)}" for e in correcting["errors"])
@@ -86,9 +88,10 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
             return
         try:
             if correcting:
-                ctx.ws.correct(correcting["change_id"], {"text": text.value.strip()})
+                ctx.ws.correct(correcting["change_id"], {"text": text.value.strip(),
+                                                         **({"attachments": photos.value} if photos.value else {})})
             else:
-                ctx.ws.add_progress(cid, text.value.strip())
+                ctx.ws.add_progress(cid, text.value.strip(), photos.value)
         except ValidationError as err:
             text.error = "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
                                    for fe in err.errors) if err.errors else str(err)
@@ -99,7 +102,8 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
         on_saved()
         ctx.snack(ctx.t("correction_queued" if correcting else "progress_saved"))
     ctx.page.show_dialog(ft.AlertDialog(
-        title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), content=text, actions=[
+        title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")),
+        content=ft.Column([text, photos.control], tight=True, scroll=ft.ScrollMode.AUTO), actions=[
             ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
             ft.FilledButton(ctx.t("save"), on_click=ok)]))
 
@@ -111,8 +115,10 @@ def open_case(ctx, cid: str) -> None:
         return
     body = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
     title = ft.Text()
+    board = attachments.StateBoard(ctx)  # the photos' states, kept current as the sync moves them
 
     def fill() -> None:
+        board.clear()
         c = ctx.ws.case(cid)
         names = ctx.ws.staff_names()
         ctx.ws.mark_seen(cid) if hasattr(ctx.ws, "mark_seen") else None
@@ -126,6 +132,7 @@ def open_case(ctx, cid: str) -> None:
                     ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
                     ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
             *case_rows(ctx, c, names),
+            *[x for x in [attachments.strip(ctx, c.get("attachments"), board)] if x],
         ], spacing=6), padding=16)]
         conflicts = ctx.ws.conflicts("case", cid)
         if conflicts:
@@ -154,11 +161,15 @@ def open_case(ctx, cid: str) -> None:
                     it["type"], ft.Icons.CIRCLE_OUTLINED), size=20),
                 title=ft.Text(timeline_heading(ctx, it, names)),
                 subtitle=ft.Text(it["text"]) if it["text"] else None))
+            photos = attachments.strip(ctx, attachments.of_timeline_item(ctx.ws, it), board)
+            if photos is not None:
+                body.controls.append(ft.Container(photos, padding=ft.Padding.only(left=72, right=16, bottom=8)))
 
     def resolve_dialog() -> None:
         outcome = ft.RadioGroup(value=None, content=ft.Column(
             [ft.Radio(value=k, label=row[ctx.lang]) for k, row in codes.OUTCOMES.items()], spacing=0))
         method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2)
+        photos = attachments.AttachmentEditor(ctx)
         msg = ft.Text(color=ft.Colors.RED_700)
 
         def ok(e):
@@ -167,7 +178,7 @@ def open_case(ctx, cid: str) -> None:
                 ctx.page.update()
                 return
             try:
-                ctx.ws.resolve_case(cid, outcome.value, method.value.strip())
+                ctx.ws.resolve_case(cid, outcome.value, method.value.strip(), photos.value)
             except ValidationError as err:
                 msg.value = "；".join(e.message(ctx.lang) for e in err.errors) or str(err)
                 ctx.page.update()
@@ -178,7 +189,7 @@ def open_case(ctx, cid: str) -> None:
             ctx.snack(ctx.t("resolved_saved"))
         ctx.page.show_dialog(ft.AlertDialog(
             title=ft.Text(ctx.t("resolve_title")),
-            content=ft.Column([ft.Text(ctx.t("outcome")), outcome, method, msg], tight=True,
+            content=ft.Column([ft.Text(ctx.t("outcome")), outcome, method, photos.control, msg], tight=True,
                               scroll=ft.ScrollMode.AUTO),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
                      ft.FilledButton(ctx.t("save"), on_click=ok)]))
@@ -188,3 +199,4 @@ def open_case(ctx, cid: str) -> None:
                    appbar=appbar(ctx, title))
     view.data = fill
     ctx.push(view)
+    board.follow(view)

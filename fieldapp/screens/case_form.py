@@ -10,6 +10,7 @@ from sync.device import ValidationError
 
 from .. import i18n
 from ..worklist import split_parties
+from .attachments import AttachmentEditor
 from .position import PositionPicker
 from .widgets import TOUCH, appbar, refusal_text, risk_colour
 
@@ -42,6 +43,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         ft.Radio(value=c, label=row[ctx.lang], fill_color=risk_colour(c))
         for c, row in codes.RISK_LEVELS.items()], wrap=True))
     message = ft.Text(color=ft.Colors.RED_700)
+    photos = AttachmentEditor(ctx, was.get("attachments"))  # photos and voice notes, shown at once
     by_field = {"category": category, "parties": parties, "place": place, "description": description}
 
     def mark(name: str, text: str) -> None:
@@ -69,7 +71,8 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                   "parties": split_parties(parties.value or ""), "place": (place.value or "").strip(),
                   "description": (description.value or "").strip(), "risk": risk.value,
                   "grid_id": grid, "household_id": (household or {}).get("id"),
-                  "title": (description.value or "").strip()[:20]}
+                  "title": (description.value or "").strip()[:20],
+                  **({"attachments": photos.value} if photos.value else {})}
         problems = []
         if not ok:
             problems.append(ctx.t("position"))
@@ -99,10 +102,11 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         ft.Semantics(label=ctx.t("category"), button=True, content=ft.Row([category])),
         parties, place, description,
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
-        picker.control, message,
+        picker.control, photos.control, message,
         ft.FilledButton(ctx.t("save"), icon=ft.Icons.SEND, on_click=save, height=TOUCH),
     ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
+    photos.follow(view)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

@@ -6,7 +6,7 @@ import asyncio
 
 import flet as ft
 
-from sync.errors import AuthRequired, ProtocolMismatch, SyncError, Unreachable
+from sync.errors import AuthRequired, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
 
 from .widgets import TOUCH
 
@@ -33,6 +33,8 @@ def login_view(ctx, on_done) -> ft.View:
             message.value = ctx.t("bad_credentials")
         except Unreachable:
             message.value = ctx.t("unreachable")
+        except UpdateRequired:
+            message.value = ctx.t("update_required")
         except ProtocolMismatch:
             message.value = ctx.t("outdated")
         except SyncError as err:

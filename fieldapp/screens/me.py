@@ -7,6 +7,7 @@ import flet as ft
 from sync import codes
 
 from .. import i18n
+from . import attachments
 from ..navigation import apply_locale
 from .widgets import TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text
 
@@ -201,11 +202,19 @@ def me_panel(ctx) -> ft.Control:
                             on_click=lambda e: ctx.phone.runner.request()),
         ], spacing=6), padding=ft.Padding.symmetric(horizontal=16)),
         ft.TextButton(f"{ctx.t('today_problems')} →", on_click=lambda e: open_problems(ctx), height=TOUCH),
+        ft.Container(ft.OutlinedButton(ctx.t("map_download"), icon=ft.Icons.MAP, height=TOUCH,
+                                       on_click=lambda e: _open_map_download(ctx)),
+                     padding=ft.Padding.symmetric(horizontal=16)),
         header(ctx.t("settings")),
-        ft.Container(ft.Column([ft.Text(ctx.t("language")), lang, far, tiles,
+        ft.Container(ft.Column([ft.Text(ctx.t("language")), lang, far, attachments.wifi_switch(ctx), tiles,
                                 ft.FilledButton(ctx.t("save"), on_click=save, height=TOUCH)], spacing=8),
                      padding=ft.Padding.symmetric(horizontal=16)),
         ft.Container(ft.OutlinedButton(ctx.t("sign_out"), icon=ft.Icons.LOGOUT, on_click=sign_out, height=TOUCH),
                      padding=16),
     ]
     return ft.ListView(body, expand=True, padding=ft.Padding.only(bottom=24))
+
+
+def _open_map_download(ctx) -> None:
+    from .map_view import open_map_download  # the offline map's download (issue 9)
+    open_map_download(ctx)

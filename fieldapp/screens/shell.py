@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from . import cases, households, map_view, me, today
+from . import attachments, cases, households, map_view, me, today
 from .widgets import sync_bar
 
 
@@ -55,6 +55,8 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
         on_change=changed)
     show(selected)
     view = ft.View(route="/", padding=0, spacing=0, navigation_bar=nav, controls=[
-        ft.SafeArea(ft.Column([sync_bar(ctx), body], spacing=0, expand=True), expand=True)])
+        ft.SafeArea(ft.Column([sync_bar(ctx), attachments.photos_waiting(ctx), body], spacing=0, expand=True),
+                    expand=True)])
     view.data = lambda: show(state["i"])  # refreshed when a pushed screen closes
+    attachments.follow_connectivity(ctx, view)  # photos may wait for Wi-Fi (我的 → 仅在Wi-Fi下上传照片)
     return view

@@ -9,6 +9,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
+from .attachments import AttachmentEditor
 from .position import PositionPicker
 from .widgets import TOUCH, appbar, refusal_text
 
@@ -41,6 +42,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     cards = ft.TextField(label=ctx.t("cards"), width=220, keyboard_type=ft.KeyboardType.NUMBER,
                          value=str(refused["cards"]) if refused.get("cards") is not None else "")
     message = ft.Text(color=ft.Colors.RED_700)
+    photos = AttachmentEditor(ctx, refused.get("attachments"))  # photos and voice notes, shown at once
     fields_by_name = {"seen": seen, "requests": requests, "cards": cards}
 
     def show_errors(errors) -> None:
@@ -73,7 +75,8 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
             message.value = ctx.t("fix_errors")
             ctx.page.update()
             return
-        record = {**loc, "seen": (seen.value or "").strip(), "requests": (requests.value or "").strip()}
+        record = {**loc, "seen": (seen.value or "").strip(), "requests": (requests.value or "").strip(),
+                  **({"attachments": photos.value} if photos.value else {})}
         if home_visit:
             record.update(kind="home", case_id=case["id"], grid_id=case["grid_id"],
                           household_id=case.get("household_id"))
@@ -96,7 +99,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     who = (case.get("title") or case.get("description", "")[:20]) if home_visit else household["head_name"]
     controls = [
         ft.Text(f"{ctx.t('household') if not home_visit else ctx.t('tab_cases')}：{who}", size=16),
-        picker.control, seen, requests,
+        picker.control, seen, requests, photos.control,  # photos of what was seen, next to the words
     ]
     if not home_visit:
         controls += [ft.Text(ctx.t("needs_found"), weight=ft.FontWeight.BOLD),
@@ -106,6 +109,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     view = ft.View(route="/visit", padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
                    appbar=appbar(ctx, title))
     ctx.push(view)
+    photos.follow(view)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

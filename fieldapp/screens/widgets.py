@@ -48,6 +48,9 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
     elif st.state == "outdated":
         parts.append(ctx.t("outdated"))
         colour = ft.Colors.RED_700
+    elif st.state == "update_required":
+        parts.append(ctx.t("update_required"))
+        colour = ft.Colors.RED_700
     elif st.state == "error":
         parts.append(ctx.t("sync_error", detail=st.detail))
         colour = ft.Colors.RED_700

@@ -24,6 +24,7 @@ _WHY = {
     422: "a parameter or the body breaks a rule; the message names it",
     426: "the app speaks another sync protocol: update the app or the server",
     429: "too many failed sign-ins: wait as long as retry_after_s says",
+    503: "too many sign-ins at once: try again after the Retry-After header's seconds",
 }
 
 
@@ -96,10 +97,17 @@ class PullPage(BaseModel):
     exits: list[str] = Field(description="cases that left the caller's scope: let them go")
     refs: dict[str, str] = Field(description="township references assigned to cases")
     reset: bool = Field(description="the caller's scope changed: start over, keeping unsent work")
+    erasures: list[str] = Field(default_factory=list, description="records erased by the township, as "
+                                "\"<entity>:<record>\": blank their personal fields and attachments (protocol 2)")
     cursor: str
     more: bool
     settings: dict = Field(default_factory=dict, description="the township's settings phones follow (far_m: the "
                                                               "far-visit threshold in metres)")
+    generation: str | None = Field(default=None, description="the store's generation: another one than last "
+                                                             "time means it was restored (offer again what was pushed)")
+    generation_seq: int | None = Field(default=None, description="the log's head when this generation began")
+    head: int | None = Field(default=None, description="the log's head: a cursor beyond it means the store "
+                                                       "went back in time (offer again, pull again)")
     server_time: int
 
 

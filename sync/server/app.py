@@ -5,15 +5,19 @@ Server-only: phones never import this package (it needs FastAPI).
 Every answer that is not a success has one shape, `{"error": code, "message": words}`,
 and every route documents its answers in /openapi.json (models in api_models.py), so a
 schema-driven fuzzer reaches every operation. The event loop never waits on SQLite or
-on a password hash: store work runs in the thread pool, and password checks run there
-too, a few at a time (LOGIN_SLOTS), so a wave of sign-ins cannot starve the syncs.
+on a password hash: store work runs in the thread pool (a push is awaited on the loop
+while the store's writer commits it with others: writer.py), and password checks run
+on threads of their own, a few at a time (LOGIN_SLOTS), with at most LOGIN_QUEUE more
+waiting (503 and Retry-After beyond), so a wave of sign-ins cannot starve the syncs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
+import gzip
 import json
 import os
 
@@ -29,7 +33,7 @@ from starlette.routing import Match, Route
 from .. import changes, clock
 from ..access import Principal
 from . import api_models as m
-from . import blobs, tiles
+from . import blobs, metrics, tiles
 from .central import CentralStore
 from .events import Hub, arrived
 from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
@@ -37,12 +41,19 @@ from .http import MAX_BODY, BodyLimitAndGunzip, SecurityHeaders, ServerTime, TIM
 from .throttle import SignInThrottle
 
 PROTOCOL_HEADER = "X-Gridbook-Protocol"
+REOFFER_HEADER = "X-Gridbook-Reoffer"  # "1": changes offered again after a restore
 DEVICE_HEADER = "X-Gridbook-Device"
 MAX_BATCH = 5000                 # changes per push
 MAX_PAGE = 5000                  # changes per pull page
-# Password checks at once: scrypt takes ~16 MB and ~70 ms each; more at a time than
-# cores only queues them in memory and takes the CPU from the syncs.
-LOGIN_SLOTS = max(1, min(4, os.cpu_count() or 1))
+# Password checks at once: scrypt takes ~16 MB and ~70 ms each (outside the GIL and
+# outside every store lock); more at a time than cores only queues them in memory and
+# takes the CPU from the syncs, so one core is always left to them.
+LOGIN_SLOTS = max(1, min(4, (os.cpu_count() or 1) - 1))
+# Sign-ins waiting for a slot, at most: a wave beyond it is answered at once with 503
+# and Retry-After (the app tries again), rather than held open until it times out,
+# each waiting request holding its body, its connection and a task.
+LOGIN_QUEUE = 32
+LOGIN_RETRY_S = 2
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
 # must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -102,7 +113,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     tickets = Tickets()
     throttle = SignInThrottle()
     hub = Hub()  # the office's open screens listen: they refresh when phones sync
-    login_slots = asyncio.Semaphore(LOGIN_SLOTS)
+    # Password checks run on threads of their own, LOGIN_SLOTS of them: scrypt's 16 MB
+    # is then held by at most that many threads' malloc arenas. In the shared pool (40
+    # threads) each thread's arena kept its 16 MB after a wave of sign-ins (glibc raises
+    # its mmap threshold after the first free), and the server stayed hundreds of MB larger.
+    login_pool = concurrent.futures.ThreadPoolExecutor(LOGIN_SLOTS, thread_name_prefix="gridbook-login")
+    login_waiting = [0]  # sign-ins holding or waiting for a slot (the event loop's own count)
     lifespans = []
 
     @contextlib.asynccontextmanager
@@ -153,6 +169,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         want = str(changes.PROTOCOL_VERSION)
         if x_gridbook_protocol is None:
             raise ApiError(400, "protocol_missing", f"send the header {PROTOCOL_HEADER}: {want}")
+        if x_gridbook_protocol.isdigit() and int(x_gridbook_protocol) < changes.PROTOCOL_VERSION:
+            # an app older than the server: the person can fix that, so say how
+            raise ApiError(426, "update_required",
+                           f"please update the app: it speaks sync protocol {int(x_gridbook_protocol)}, "
+                           f"this server speaks {want}; install the township's current version of the app, "
+                           "then sync again (what the phone holds and has not sent is kept)",
+                           supported=[changes.PROTOCOL_VERSION])
         if x_gridbook_protocol != want:
             raise ApiError(426, "protocol_unsupported",
                            f"this server speaks sync protocol {want}, the app speaks "
@@ -175,17 +198,28 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         return {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
 
     @app.post("/api/v1/auth/login", response_model=m.LoginAnswer, tags=["sync"],
-              responses=m.errors(400, 401, 413, 422, 426, 429))
+              responses=m.errors(400, 401, 413, 422, 426, 429, 503))
     async def login(req: m.LoginRequest, request: Request, _: int = Depends(protocol)):
         address = client_address(request)
-        trusted = await run_in_threadpool(store.device_is_live, req.username, req.device_id)
-        wait = throttle.wait_s(req.username, address, trusted)
-        if wait:
-            store.audit(req.username, "login_slowed", f"wait {wait} s", device=req.device_id, address=address)
-            raise ApiError(429, "too_many_attempts",
-                           f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
-        async with login_slots:
-            got = await run_in_threadpool(store.login, req.username, req.password, req.device_id, address)
+        if login_waiting[0] >= LOGIN_SLOTS + LOGIN_QUEUE:
+            return JSONResponse({"error": "busy", "message": "many people are signing in: the app tries again"
+                                 f" in {LOGIN_RETRY_S} seconds"}, status_code=503,
+                                headers={"Retry-After": str(LOGIN_RETRY_S)})
+        login_waiting[0] += 1
+        try:
+            trusted = await run_in_threadpool(store.device_is_live, req.username, req.device_id)
+            wait = throttle.wait_s(req.username, address, trusted)
+            if wait:
+                await run_in_threadpool(store.audit, req.username, "login_slowed", f"wait {wait} s",
+                                        device=req.device_id, address=address)
+                raise ApiError(429, "too_many_attempts",
+                               f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
+            acct, ok = await asyncio.get_running_loop().run_in_executor(
+                login_pool, store.verify_password, req.username, req.password)
+            # the token's row is written from the shared pool: the login threads only hash
+            got = await run_in_threadpool(store.finish_login, req.username, acct, ok, req.device_id, address)
+        finally:
+            login_waiting[0] -= 1
         if got is None:
             throttle.failed(req.username, address)
             # Same words whether the name or the password was wrong.
@@ -195,7 +229,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         return {"token": token, "server_time": clock.wall_ms(),
                 "account": {"username": p.username, "name": name, "role": p.role, "grids": sorted(p.grids)}}
 
-    def _push(raw: bytes, p: Principal, address: str) -> JSONResponse:
+    def _parse_push(raw: bytes) -> list:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
@@ -207,7 +241,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
-        res = store.push(p, batch, address=address)
+        return batch
+
+    def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> JSONResponse:
+        metrics.count_changes(app, res.counts)
+        if reoffer:  # a phone offering again what it pushed before a restore (backup.py)
+            store.note_recovered(p.username, p.device, res.counts["applied"], address)
         event = arrived(batch, res.results, p.username)
         if event:
             hub.publish(event)
@@ -225,7 +264,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                                               "or the body as a whole was not a push"}})
     async def push(request: Request, _: int = Depends(protocol), p: Principal = Depends(principal)):
         raw = await request.body()
-        return await run_in_threadpool(_push, raw, p, client_address(request))
+        address, reoffer = client_address(request), request.headers.get(REOFFER_HEADER) == "1"
+        batch = await run_in_threadpool(_parse_push, raw)
+        # Awaited here, not in a thread: a push waiting for its group commit holds no thread
+        # of the pool (the pulls have them), and the groups grow with the wave.
+        res = await asyncio.wrap_future(store.push_later(p, batch, address=address))
+        return await run_in_threadpool(_answer_push, batch, res, p, address, reoffer)
 
     @app.get("/api/v1/sync/pull", tags=["sync"], response_model=m.PullPage,
              responses=m.errors(400, 401, 422, 426))
@@ -235,15 +279,30 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
              limit: int = Query(default=1000, ge=1, le=MAX_PAGE),
              _: int = Depends(protocol), p: Principal = Depends(principal)):
         page = store.pull(p, cursor, limit, address=client_address(request))
+        gen = store.generation()  # after the page: its head is at least the page's cursor
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
                 + ',"refs":' + json.dumps(page["refs"], ensure_ascii=False)
                 + ',"reset":' + ("true" if page["reset"] else "false")
+                + ',"erasures":' + json.dumps(page.get("erasures") or [])
                 + ',"cursor":' + json.dumps(page["cursor"])
                 + ',"more":' + ("true" if page["more"] else "false")
                 + ',"settings":' + json.dumps(store.settings())
+                + ',"generation":' + json.dumps(gen["generation"]) + ',"generation_seq":' + str(gen["since"])
+                + ',"head":' + str(store.log_head())
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
-        return Response(text, media_type="application/json")
+        return _json_page(text, request)
+
+    def _json_page(text: str, request: Request) -> Response:
+        """Gzipped here, on the request's worker thread (zlib lets go of the GIL), when
+        the phone takes it: the GZip middleware would do it on the event loop, which
+        then serves no one else meanwhile (a tenth of the loop's time in a wave of
+        syncs); it passes a body that already has its encoding."""
+        data = text.encode()
+        if len(data) >= 1024 and "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(gzip.compress(data, 5), media_type="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(data, media_type="application/json")
 
     @app.post("/api/v1/sync/discard", tags=["sync"], response_model=m.DiscardAnswer,
               responses=m.errors(400, 401, 413, 422, 426))
@@ -303,6 +362,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
 
     # After the API's routes and before the screens' mount: the rest of /api is answered
     # by the API, not by the screens.
+    metrics.install(app, store)  # GET /metrics (sync/server/metrics.py)
+
     not_served = NotServed([r for r in app.routes if r.path.startswith("/api/")])
     for path in ("/api", "/api/{rest:path}"):
         app.router.routes.append(Route(path, not_served, include_in_schema=False))

@@ -23,6 +23,16 @@ ACTIONS = {  # action: (zh, en)
     "refused": ("拒收的修改", "change refused"),
     "account_disabled": ("停用账号", "account disabled"),
     "account_enabled": ("启用账号", "account enabled"),
+    "generation": ("从备份恢复数据库", "store restored from the backup"),  # backup.py: a new generation
+    "recovered": ("恢复后手机补交", "changes brought back by a phone after a restore"),
+    "erase": ("删除个人信息", "personal data erased"),  # erasure.py: which record, why; never a value
+    "discard": ("手机放弃被拒的修改", "refused change given up on a phone"),
+    "setting": ("修改乡镇设置", "township setting changed"),
+    "attachment": ("查看附件", "attachment read"),
+    "attachment_thumb": ("查看附件缩略图", "attachment thumbnail read"),
+    "attachment_upload": ("上传附件", "attachment uploaded"),
+    "household_import": ("导入住户名册", "household roster imported"),
+    "tiles_import": ("导入地图底图", "base map imported"),
 }
 COLUMNS = ["时间", "账号", "操作", "内容", "设备", "地址"]
 

@@ -32,7 +32,18 @@ def _store(args):
 def cmd_serve(args) -> int:
     import uvicorn
     from .app import create_app
+    watcher = None
+    if getattr(args, "backup", None):
+        from . import backup
+        target = backup.parse_target(args.backup, args.s3_endpoint, args.s3_region, args.s3_path_style)
+        if not backup.under_litestream():
+            # Litestream becomes this process and runs the same command as its child.
+            backup.exec_under_litestream(args.db, target, _serve_argv(args))
+        watcher = backup.BackupWatcher(args.db, target)
     app = create_app(args.db, ui=args.ui)
+    if watcher is not None:
+        app.state.backup = watcher.start()
+        print(f"backed up continuously to {target.describe()} (Litestream)", flush=True)
     print(f"Gridbook township server on http://{args.host}:{args.port}  (store: {args.db})", flush=True)
     # The client's address (the sign-in throttle keys on it) comes from the proxy's
     # X-Forwarded-For only when that proxy is named: anyone else could forge it.
@@ -40,6 +51,38 @@ def cmd_serve(args) -> int:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False)
     return 0
+
+
+def _serve_argv(args) -> list[str]:
+    """This serve command again, as Litestream starts it (`litestream replicate -exec`)."""
+    argv = [sys.executable, "-m", "township", "serve", "--db", os.path.abspath(args.db), "--host", args.host,
+            "--port", str(args.port), "--log-level", args.log_level, "--backup", args.backup]
+    for proxy in args.trusted_proxy or []:
+        argv += ["--trusted-proxy", proxy]
+    if args.s3_endpoint:
+        argv += ["--s3-endpoint", args.s3_endpoint]
+    if args.s3_region:
+        argv += ["--s3-region", args.s3_region]
+    if args.s3_path_style:
+        argv.append("--s3-path-style")
+    return argv
+
+
+def cmd_restore(args) -> int:
+    """Bring the store and its attachments back from the backup: one JSON line."""
+    from . import backup
+    target = backup.parse_target(args.from_url, args.s3_endpoint, args.s3_region, args.s3_path_style)
+    print(json.dumps(backup.restore(target, args.db, args.timestamp, force=args.force), ensure_ascii=False))
+    if args.timestamp:
+        print("restored to a point in time: serve it with a NEW --backup location (the old one holds "
+              "the later history)", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    """Check the store; non-zero exit when something needs doing (sync/server/doctor.py)."""
+    from . import doctor
+    return doctor.main(args)
 
 
 def cmd_user_add(args) -> int:
@@ -136,12 +179,34 @@ def cmd_sync(args) -> int:
             client.login(args.user, _password(args))
         report = client.sync(progress=None if args.quiet else
                              lambda p: print(json.dumps(p), file=sys.stderr))
+        # photos and voice notes after the records, never holding them back
+        sent = client.send_attachments(on_wifi=not args.metered)
     except SyncError as e:
         print(f"sync failed: {e.message}", file=sys.stderr)
         return 2
-    print(json.dumps(report.as_dict()))
+    print(json.dumps({**report.as_dict(), "attachments": sent}))
     for q in replica.quarantined():
         print(f"quarantined {q['entity']} {q['record']}: {q['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_erase(args) -> int:
+    """Erase a person's personal data (PIPL art. 47): one JSON line of what was done."""
+    from .erasure import erase, erasure_plan, check
+    st = _store(args)
+    check(st, args.entity, args.record_id, args.reason, args.request or "")
+    if args.dry_run:
+        print(json.dumps({"dry_run": True, **erasure_plan(st, args.entity, args.record_id)}))
+        return 0
+    by = args.by or f"console:{getpass.getuser()}"[:40]
+    print(json.dumps(erase(st, args.entity, args.record_id, by, args.reason, args.request or "")))
+    return 0
+
+
+def cmd_retention_apply(args) -> int:
+    """The township's retention rule (setting retention_years): one JSON line."""
+    from .retention import apply
+    print(json.dumps(apply(_store(args), dry_run=args.dry_run)))
     return 0
 
 
@@ -150,6 +215,13 @@ def cmd_demo(args) -> int:
     info = seed(args.db)
     print(json.dumps(info, ensure_ascii=False, indent=1))
     return 0
+
+
+def _s3_options(sp) -> None:
+    sp.add_argument("--s3-endpoint", metavar="URL", help="an S3-compatible service (MinIO): http://host:9000 "
+                                                        "(default: $GRIDBOOK_S3_ENDPOINT)")
+    sp.add_argument("--s3-region", help="the bucket's region (default: $GRIDBOOK_S3_REGION, else us-east-1)")
+    sp.add_argument("--s3-path-style", action="store_true", help="bucket in the path (MinIO; implied by an endpoint)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -167,7 +239,25 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", default="info")
     s.add_argument("--trusted-proxy", action="append", metavar="ADDRESS",
                    help="the reverse proxy's address, whose X-Forwarded-For names the client (repeatable)")
+    s.add_argument("--backup", metavar="URL", default=os.environ.get("GRIDBOOK_BACKUP_URL"),
+                   help="back the store up continuously with Litestream to a folder (path or file:///path) "
+                        "or s3://bucket/prefix (default: $GRIDBOOK_BACKUP_URL); see docs/deploy.md")
+    _s3_options(s)
     s.set_defaults(fn=cmd_serve)
+
+    s = with_db(sub.add_parser("restore", help="bring the store (and its attachments) back from the backup"))
+    s.add_argument("--from", dest="from_url", required=True, metavar="URL", help="the backup: folder or s3:// URL")
+    s.add_argument("--timestamp", help="the store as it was at this time (ISO; without a zone: China Standard Time)")
+    s.add_argument("--force", action="store_true", help="an existing store is moved aside (PATH.replaced-<time>)")
+    _s3_options(s)
+    s.set_defaults(fn=cmd_restore)
+
+    s = with_db(sub.add_parser("doctor", help="check the store: integrity, WAL, disk, backup lag, permissions"))
+    s.add_argument("--backup", metavar="URL", default=os.environ.get("GRIDBOOK_BACKUP_URL"),
+                   help="the backup to check the lag of (default: $GRIDBOOK_BACKUP_URL)")
+    s.add_argument("--json", action="store_true", help="one JSON line instead of sentences")
+    _s3_options(s)
+    s.set_defaults(fn=cmd_doctor)
 
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="sub", required=True)
     s = with_db(user.add_parser("add", help="add an account"))
@@ -212,6 +302,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--user", help="sign in as this account first")
     s.add_argument("--password")
     s.add_argument("--quiet", action="store_true")
+    s.add_argument("--metered", action="store_true",
+                   help="the link is not Wi-Fi: photos wait if the device keeps them for Wi-Fi")
     s.set_defaults(fn=cmd_sync)
 
     household = sub.add_parser("household", help="households").add_subparsers(dest="sub", required=True)
@@ -225,6 +317,8 @@ def parser() -> argparse.ArgumentParser:
     tiles_cmd = sub.add_parser("tiles", help="the township's base map").add_subparsers(dest="sub", required=True)
     s = with_db(tiles_cmd.add_parser("import", help="load an MBTiles or PMTiles extract"))
     s.add_argument("file")
+    s.add_argument("--crs", choices=["wgs84", "gcj02"],
+                   help="the tiles' coordinate system (sets the township's tiles_crs; GCJ-02 for most Chinese providers)")
     s.set_defaults(fn=cmd_tiles_import)
 
     s = with_db(sub.add_parser("setting", help="show the township's settings, or change one (far_m: the far-visit threshold)"))
@@ -234,6 +328,24 @@ def parser() -> argparse.ArgumentParser:
 
     s = with_db(sub.add_parser("demo", help="fill a new store with the demo township"))
     s.set_defaults(fn=cmd_demo)
+
+    s = with_db(sub.add_parser("erase", help="erase a person's personal data: a household (with its visits and "
+                                            "matters) or a matter, everywhere, phones included at their next sync"))
+    s.add_argument("entity", choices=["household", "case"])
+    s.add_argument("record_id")
+    s.add_argument("--reason", default="request", choices=["request", "retention", "purpose", "withdrawn", "unlawful"],
+                   help="why (kept on the tombstone): request = the person asked (PIPL art. 47)")
+    s.add_argument("--request", help="the request's reference number (letters, digits, _.:-; never a name)")
+    s.add_argument("--by", help="who erases, kept on the tombstone and the audit trail (default: console:<OS user>)")
+    s.add_argument("--dry-run", action="store_true", help="say what would be erased, change nothing")
+    s.set_defaults(fn=cmd_erase)
+
+    retention = sub.add_parser("retention", help="the retention rule (setting retention_years)").add_subparsers(
+        dest="sub", required=True)
+    s = with_db(retention.add_parser("apply", help="erase the personal fields of matters closed more than "
+                                                   "retention_years ago: one JSON line"))
+    s.add_argument("--dry-run", action="store_true", help="say what would be erased, change nothing")
+    s.set_defaults(fn=cmd_retention_apply)
     return p
 
 

@@ -27,7 +27,11 @@ EXPORTS = {  # kind -> (media type, file name)
     "audit.csv": ("text/csv; charset=utf-8", "审计日志.csv"),
     # one of the statutory documents of a matter (documents.py); its name is the matter's
     "document": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "文书.docx"),
+    # the household roster's template and an import's report (roster.py)
+    "roster_template.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "住户花名册模板.xlsx"),
+    "roster_report.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "花名册导入报告.xlsx"),
 }
+ROSTER_FILES = {"roster_template.xlsx", "roster_report.xlsx"}
 OFFICE_ONLY = {"document"}  # written on the matter's timeline as the office's act
 ADMIN_ONLY = {"audit.csv"}  # the trail of everyone's reading is the admin's to review
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -99,6 +103,9 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
         raise NotAllowed(kind)
     if kind == "document":
         return build_document(store, p, params.get("case") or "", params.get("document") or "")[0]
+    if kind in ROSTER_FILES:
+        from . import roster
+        return roster.export_file(store, p, kind, params)
     scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
     out = io.BytesIO()
     if kind == "monthly.xlsx":
@@ -106,19 +113,21 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
     else:
         period = ledger_period(params.get("start"), params.get("end"))
     # Rows stream from the store into the file: a year's ledger is never all in memory.
-    with store.lock:
+    # On a read connection of its own, in one snapshot: a long export never holds the
+    # writer's lock, so phones' pushes go on meanwhile.
+    with store.readers.snapshot() as conn:
         if kind in ("ledger.xlsx", "ledger.csv"):
-            rows = export.ledger_rows(store.conn, period.start, period.end, scope)
+            rows = export.ledger_rows(conn, period.start, period.end, scope)
             (export.write_csv if kind.endswith(".csv") else export.write_xlsx)(rows, out)
         elif kind == "supervision.xlsx":
-            export.write_xlsx(export.supervision_rows(store.conn, scope), out, title="领导包案督办台账")
+            export.write_xlsx(export.supervision_rows(conn, scope), out, title="领导包案督办台账")
         elif kind == "audit.csv":
             from . import audit
-            audit.write_csv(audit.query(store.conn, user=params.get("user") or None,
+            audit.write_csv(audit.query(conn, user=params.get("user") or None,
                                         action=params.get("action") or None, since=period.start,
                                         until=period.end, limit=10_000_000), out)
         else:
-            export.monthly_report_xlsx(stats.monthly_figures(store.conn, year, month), out, f"{year}年{month}月")
+            export.monthly_report_xlsx(stats.monthly_figures(conn, year, month), out, f"{year}年{month}月")
     store.audit(p.username, "export", f"{kind} {json.dumps(params, ensure_ascii=False, sort_keys=True)}",
                 device=p.device)
     return out.getvalue()
@@ -136,8 +145,8 @@ def build_document(store, p: Principal, case_id: str, kind: str) -> tuple[bytes,
         raise BadParams(f"case: no matter {case_id[:64]}")
     if kind not in documents.KINDS:
         raise BadParams(f"document: one of {', '.join(documents.KINDS)}")
-    with store.lock:
-        row = store.conn.execute("SELECT township FROM grids ORDER BY id LIMIT 1").fetchone()
+    with store.readers.snapshot() as conn:
+        row = conn.execute("SELECT township FROM grids ORDER BY id LIMIT 1").fetchone()
     try:
         data = documents.render(kind, case, row[0] if row else "", township_today(store.now()))
     except documents.DocumentError as e:

@@ -34,7 +34,7 @@ CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
 LEDGER_COLUMNS = [
     "编号", "登记日期", "来源", "村", "网格", "当事人", "类别", "事项摘要", "风险等级",
-    "包案领导", "协办部门", "办理期限", "状态", "办理结果", "回访", "满意度",
+    "包案领导", "协办部门", "办理期限", "状态", "办理结果", "回访", "满意度", "附件数",
 ]
 SUPERVISION_COLUMNS = [
     "包案领导", "编号", "事项摘要", "协办部门", "化解方案", "办理期限", "剩余天数",
@@ -111,7 +111,13 @@ WITH latest_callback AS (
 SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day,
        c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
        c.risk, COALESCE(s.name, c.owner), c.departments, c.deadline, c.status,
-       c.outcome, cb.at, cb.answer
+       c.outcome, cb.at, cb.answer,
+       -- photos and voice notes of the matter: its own, its timeline's, its visits'
+       IIF(json_valid(c.attachments), json_array_length(c.attachments), 0)
+       + (SELECT COALESCE(sum(json_array_length(e.attachments)), 0) FROM case_events e
+          WHERE e.case_id = c.id AND json_valid(e.attachments))
+       + (SELECT COALESCE(sum(json_array_length(v.attachments)), 0) FROM visits v
+          WHERE v.case_id = c.id AND json_valid(v.attachments))
 FROM cases c
 LEFT JOIN grids g ON g.id = c.grid_id
 LEFT JOIN staff s ON s.username = c.owner
@@ -149,7 +155,7 @@ def ledger_rows(conn, start: dt.date, end: dt.date, scope=None) -> Rows:
 
 def _ledger_row(raw: tuple) -> dict:
     (cid, ref, day, channel, village, grid, parties, category, title, description, risk,
-     owner, departments, deadline, status, outcome, cb_at, cb_answer) = raw
+     owner, departments, deadline, status, outcome, cb_at, cb_answer, attachments) = raw
     return {
         "编号": ref or cid,
         "登记日期": _day(day),
@@ -167,6 +173,7 @@ def _ledger_row(raw: tuple) -> dict:
         "办理结果": codes.label(codes.OUTCOMES, outcome),
         "回访": _day(cb_at),
         "满意度": codes.label(codes.SATISFACTION, cb_answer),
+        "附件数": attachments or 0,
     }
 
 

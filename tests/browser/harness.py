@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+import contextlib
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -137,7 +139,23 @@ class AppPage:
         return self.page.get_by_role(role, name=name, exact=False).first
 
     def tap(self, name: str, role: str = "button") -> None:
-        self.button(name, role).click()
+        loc = self.button(name, role)
+        if role not in ("checkbox", "switch", "radio"):
+            loc.click()
+            return
+        # A tick is checked to have taken: on a busy machine Flutter may drop a tap that
+        # arrives while it lays out, and the form would be saved without it.
+        before = loc.get_attribute("aria-checked")
+        if role == "radio" and before == "true":
+            return
+        for _ in range(3):
+            loc.click()
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if loc.get_attribute("aria-checked") != before:
+                    return
+                self.page.wait_for_timeout(200)
+        raise AssertionError(f"{name!r} did not change when tapped")
 
     def tab(self, name: str):
         """A tab of the office's rail (its accessible name: "台账 第 1 个标签，共 7 个",
@@ -148,10 +166,35 @@ class AppPage:
         self.tab(name).click()
 
     def type(self, label: str, text: str) -> None:
+        """Type into a text field, and make sure the field took it: just after a page
+        loads, Flutter may not yet listen when the first field is clicked, and the
+        keystrokes went nowhere (a sign-in then said 必填). So wait for its editing
+        element to hold the focus, and for the typed text to be in it; else again."""
         field = self.page.get_by_label(label, exact=False).first
-        field.click()
-        self.page.wait_for_timeout(300)
-        self.page.keyboard.type(text, delay=15)
+        focused = "() => { const e = document.activeElement; return !!e && ['INPUT', 'TEXTAREA'].includes(e.tagName); }"
+        holds = "t => ((document.activeElement || {}).value || '').includes(t)"
+        before = None
+        for _ in range(3):
+            field.click()
+            try:
+                self.page.wait_for_function(focused, timeout=10_000)
+            except PlaywrightTimeout:
+                continue
+            if before is None:
+                before = self.page.evaluate("() => document.activeElement.value || ''")
+            else:  # what a lost attempt left in the field is replaced, not added to
+                self.page.keyboard.press("Control+A")
+                text_now = before + text
+                self.page.keyboard.type(text_now, delay=15)
+                with contextlib.suppress(PlaywrightTimeout):
+                    self.page.wait_for_function(holds, arg=text, timeout=10_000)
+                    return
+                continue
+            self.page.keyboard.type(text, delay=15)
+            with contextlib.suppress(PlaywrightTimeout):
+                self.page.wait_for_function(holds, arg=text, timeout=10_000)
+                return
+        raise AssertionError(f"the field {label!r} did not take {text!r}")
 
     def shot(self, name: str) -> Path:
         """A screenshot once the frame has settled (Flutter paints after the tree)."""

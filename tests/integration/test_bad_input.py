@@ -174,11 +174,12 @@ def test_missing_protocol_header_is_400(guard):
 
 def test_unsupported_protocol_is_426_saying_what_to_do(guard):
     srv, h = guard
-    r = post(srv, PUSH, {**h, "X-Gridbook-Protocol": "2"}, json={"changes": [change()]})
+    newer = str(changes.PROTOCOL_VERSION + 1)  # an app newer than the server (an older one: test_protocol_update.py)
+    r = post(srv, PUSH, {**h, "X-Gridbook-Protocol": newer}, json={"changes": [change()]})
     assert r.status_code == 426
     body = r.json()
-    assert body["error"] == "protocol_unsupported" and body["supported"] == [1]
-    assert "protocol 1" in body["message"] and "update" in body["message"]
+    assert body["error"] == "protocol_unsupported" and body["supported"] == [changes.PROTOCOL_VERSION]
+    assert f"protocol {changes.PROTOCOL_VERSION}" in body["message"] and "update" in body["message"]
 
 
 def test_push_without_a_token_is_401(guard):
