@@ -106,6 +106,7 @@ def open_map_download(ctx) -> None:
     confirmed, the tiles covering this account's grids, Wi-Fi only unless unticked.
     The network work runs in a thread; what it shows is done on the page's own loop.
     A download cut off continues where it stopped."""
+    import asyncio
     import os
     import threading
 
@@ -130,6 +131,8 @@ def open_map_download(ctx) -> None:
             pass
 
     def say(text: str, ready: bool | None = None) -> None:
+        if state.get("closed"):  # a progress line arriving after the end must not bring the dialog back
+            return
         status.value = text
         if ready is not None:
             go.disabled = not ready
@@ -137,6 +140,7 @@ def open_map_download(ctx) -> None:
 
     def close() -> None:
         # this dialog, not whatever is on top (pop_dialog would take a snack bar shown since)
+        state["closed"] = True
         dialog.open = False
         dialog.update()
 
@@ -161,7 +165,9 @@ def open_map_download(ctx) -> None:
         except SyncError as e:
             on_page(say, ctx.t("map_download_failed", why=e.message))
 
-    def run(p):
+    def run(p) -> int | None:
+        """The download, off the page's loop: the tiles held at the end, or None when it
+        failed (said in the dialog) or was cancelled."""
         last = {"shown": -1}
 
         def progress(done, total):
@@ -175,17 +181,16 @@ def open_map_download(ctx) -> None:
             n = store.count()
         except SyncError as e:
             on_page(say, ctx.t("map_download_failed", why=e.message), True)
-            return
+            return None
         except Exception as e:  # never a dialog stuck at "12/12": say it, and offer the button again
             import traceback
             traceback.print_exc()  # tile numbers and paths only: no personal data
             on_page(say, ctx.t("map_download_failed", why=type(e).__name__), True)
-            return
+            return None
         finally:
             store.close()
             state["running"] = False
-        if not state["stop"]:
-            on_page(finished, n)
+        return None if state["stop"] else n
 
     async def start(e):
         p = state["plan"]
@@ -202,7 +207,10 @@ def open_map_download(ctx) -> None:
             return
         state["running"] = True
         say(ctx.t("map_download_progress", done=0, total=p.tiles), False)
-        threading.Thread(target=run, args=(p,), daemon=True, name="map-download").start()
+        # the end is handled here, on the page's loop, not handed back from the thread
+        n = await asyncio.to_thread(run, p)
+        if n is not None:
+            finished(n)
 
     def cancel(e):
         state["stop"] = True

@@ -135,6 +135,14 @@ class AppPage:
                 raise AssertionError(f"{text!r} never appeared on screen")
             self.page.wait_for_timeout(250)
 
+    def gone(self, text: str, timeout_s: float = 30) -> None:
+        """Wait until the text has left the accessibility tree (a dialog closed)."""
+        deadline = time.time() + timeout_s
+        while text in self.aria():
+            if time.time() > deadline:
+                raise AssertionError(f"{text!r} is still on screen")
+            self.page.wait_for_timeout(250)
+
     def button(self, name: str, role: str = "button"):
         return self.page.get_by_role(role, name=name, exact=False).first
 
