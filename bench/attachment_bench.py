@@ -24,14 +24,12 @@ import os
 import random
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-import httpx
 from PIL import Image, ImageDraw, ImageFilter
+from township_process import TownshipServer
 
 from sync.attachments import Attachments
 from sync.client import SyncClient
@@ -40,36 +38,6 @@ from sync.server.central import CentralStore
 
 PASSWORD = "bench-password"
 GRID = "bench-01"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, db: str):
-        self.db, self.port, self.proc = db, free_port(), None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 # --- the 3G link ---------------------------------------------------------------------
@@ -252,7 +220,7 @@ def run(tmp: str, args) -> dict:
     central.add_grid(GRID, "白鹤村第1网格", "白鹤村", "金山镇")
     central.add_account("worker", "网格员", "grid_worker", PASSWORD, [GRID])
     central.close()
-    server = Server(db).start()
+    server = TownshipServer(db).start()
     proxy = ThrottleProxy(server.port, args.kbit, args.delay_ms)
     try:
         folder = os.path.join(tmp, "phone")

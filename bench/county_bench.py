@@ -44,7 +44,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from sync.changes import PROTOCOL_VERSION  # noqa: E402
+from township_process import TownshipServer  # noqa: E402
 
 PROTO = str(PROTOCOL_VERSION)
 
@@ -194,51 +194,16 @@ def build_store(db: str, args) -> dict:
 
 
 # --- the server ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(TownshipServer):
+    """The server, started at once, its output kept in a file beside the store."""
 
-
-class Server:
     def __init__(self, db: str):
-        self.db, self.port = db, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db, "--host", "127.0.0.1",
-                                      "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
-                                     stdout=subprocess.DEVNULL, stderr=open(db + ".log", "ab"))
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def cpu_s(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mb(self, key: str = "VmRSS") -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        return float("nan")
+        super().__init__(db, log=db + ".log", start_s=120)
+        self.start()
 
     def errors_logged(self) -> int:
-        with open(self.db + ".log", errors="replace") as f:
+        with open(self.log, errors="replace") as f:
             return sum("Traceback" in line or "ERROR" in line for line in f)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 # --- the load generator (its own process) ---------------------------------------------
@@ -495,8 +460,11 @@ class SlowLink:
         return self.server.sockets[0].getsockname()[1]
 
     async def _client(self, reader, writer):
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        await asyncio.gather(self._pipe(reader, up_w, "up"), self._pipe(up_r, writer, "down"))
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+            await asyncio.gather(self._pipe(reader, up_w, "up"), self._pipe(up_r, writer, "down"))
+        except asyncio.CancelledError:  # close() ends the link: not an error to print
+            pass
 
     async def _pipe(self, reader, writer, way: str):
         # bytes leave at the link's rate, and arrive `delay` after they left

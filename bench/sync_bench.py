@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -40,7 +39,7 @@ import sys
 import tempfile
 import time
 
-import httpx
+from township_process import TownshipServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -55,43 +54,6 @@ PEER = os.path.join(os.path.dirname(ROOT), "shared", "peers", "pouchdb")
 GRID = "bench-01"
 _CATEGORY = {v["zh"]: k for k, v in codes.CATEGORIES.items()}
 CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, db: str):
-        self.db, self.port, self.proc = db, free_port(), None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(20)
 
 
 def peer_records(n: int) -> list[dict]:
@@ -140,7 +102,7 @@ def ours(tmp: str, records: list[dict], batch: int) -> dict:
     with phone.transaction():
         for rec in records:
             phone.create("case", case_fields(rec), "worker", record_id=rec["id"])
-    server = Server(db).start()
+    server = TownshipServer(db).start()
     empty = None
     try:
         client = SyncClient(phone, server.url, batch=batch)
@@ -202,7 +164,7 @@ def noop(tmp: str, log: int) -> dict:
         assert store.push(filler, chs).counts["applied"] == len(chs)
     store.close()
     phone = DeviceReplica(os.path.join(tmp, "noop-phone.db"))
-    server = Server(db).start()
+    server = TownshipServer(db).start()
     try:
         c = SyncClient(phone, server.url)
         c.login("worker", PASSWORD)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import settings as township_settings
+from .files import write_atomic
 
 PHOTO_LONG_SIDE = 1600      # px: the longest side of a stored photo
 PHOTO_QUALITY = 82          # JPEG quality of a stored photo (lowered if over the limit)
@@ -175,32 +176,6 @@ def _read(source: str | bytes, what: str, zh: str) -> tuple[bytes, str | None]:
         raise AttachmentError(f"{what}: cannot read the file", f"{zh}：无法读取文件", what)
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    """Written whole or not at all, and on disk before it is named (a phone's power can
-    go at any moment; the record will name this file)."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 _REASONS_ZH = {  # why a file waits or was refused (reason_code) -> the screen's words
     "no_record": "等待所属记录先同步到镇里",
     "offline": "网络中断，下次同步时从中断处继续",
@@ -289,9 +264,9 @@ class Attachments:
     def _keep(self, h: str, kind: str, data: bytes, name: str, thumb: bytes | None) -> dict:
         target = self._blob_path(h)
         if not os.path.exists(target):
-            _write_atomic(target, data)
+            write_atomic(target, data)
         if thumb is not None and not os.path.exists(self._thumb_path(h)):
-            _write_atomic(self._thumb_path(h), thumb)
+            write_atomic(self._thumb_path(h), thumb)
         with self._conn() as c:
             c.execute("INSERT OR IGNORE INTO queue (hash, kind, size, name, state, added_ms)"
                       " VALUES (?,?,?,?, 'waiting', ?)", (h, kind, len(data), name, int(time.time() * 1000)))
@@ -323,7 +298,7 @@ class Attachments:
             return None
         try:  # a photo fetched whole before its thumbnail was made
             with open(full, "rb") as f:
-                _write_atomic(p, make_thumbnail(f.read()))
+                write_atomic(p, make_thumbnail(f.read()))
         except (AttachmentError, OSError):
             return None
         return p
@@ -506,7 +481,7 @@ class Attachments:
                 return have
             r = client.blob_request("GET", h, "", params={"thumb": "true"})
             _refuse_unless_ok(r)
-            _write_atomic(self._thumb_path(h), r.content)
+            write_atomic(self._thumb_path(h), r.content)
             return self._thumb_path(h)
         have = self.path(h)
         if have:
@@ -515,7 +490,7 @@ class Attachments:
         _refuse_unless_ok(r)
         if sha256_hex(r.content) != h:
             raise Refused("the file arrived damaged: open it again", 422)
-        _write_atomic(self._blob_path(h), r.content)
+        write_atomic(self._blob_path(h), r.content)
         return self._blob_path(h)
 
 

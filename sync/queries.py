@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from . import merge
+from .households import ARCHIVED
 from .model import ENTITIES
 from .replica import TABLES, Replica, decode_row
 
@@ -115,14 +116,17 @@ def household(replica: Replica, household_id: str) -> dict | None:
 def due_households(replica: Replica, today: dt.date, scope: Scope | None = None,
                    limit: int = 200) -> list[dict]:
     """Households whose next visit is due by today and not yet made, the most overdue
-    first. A visit on or after the due date settles it: no write is needed for that."""
+    first. A visit on or after the due date settles it: no write is needed for that. An
+    archived household (moved out, head deceased) is never due."""
     where, args = _scoped(scope, prefix="h.")
+    archived = sorted(ARCHIVED)
     return _rows(replica, "household",
                  f"SELECT h.* FROM households h WHERE {where} AND h.next_visit_due IS NOT NULL"
+                 f" AND coalesce(h.status, '') NOT IN ({','.join('?' * len(archived))})"
                  " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
                  " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)"
                  " ORDER BY h.next_visit_due, h._address_key, h.id LIMIT ?",
-                 (*args, today.isoformat(), limit))
+                 (*args, *archived, today.isoformat(), limit))
 
 
 def visits(replica: Replica, household_id: str | None = None, case_id: str | None = None,

@@ -27,6 +27,9 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from .files import private_dir
+from .replica import private_file
+
 TILES_FILE = "tiles.mbtiles"         # in the phone's data folder
 LOCAL_PREFIX = "/_tiles/"            # the browser-run app's route to them (fieldapp/webserve.py)
 FORMATS = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
@@ -96,15 +99,6 @@ def sniff_format(data: bytes) -> str | None:
 
 
 # --- the store ------------------------------------------------------------------------
-def _private_file(path: str) -> None:
-    """Create the file 0600 before SQLite opens it (it would use the umask)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class TileStore:
     """Tiles by (z, x, y) in XYZ numbering. A tile fetched and found missing at the
     source is kept as a row with no data, so a resumed download does not ask again."""
@@ -114,7 +108,8 @@ class TileStore:
         if readonly:
             self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         else:
-            _private_file(path)
+            private_dir(os.path.dirname(os.path.abspath(path)))
+            private_file(path)
             self.conn = sqlite3.connect(path, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("CREATE TABLE IF NOT EXISTS tiles (z INTEGER NOT NULL, x INTEGER NOT NULL,"

@@ -100,7 +100,7 @@ class Workspace:
 
     def due_households(self, today: dt.date):
         """Households due for a visit; an archived one (moved out, head deceased) is not."""
-        return [h for h in queries.due_households(self.replica, today, self.scope) if not households.archived(h)]
+        return queries.due_households(self.replica, today, self.scope)
 
     def cases(self, **kw):
         return queries.cases(self.replica, scope=self.scope, **kw)

@@ -26,9 +26,16 @@ def _principal(ctx):
 
 
 def fetch(ctx, h: str, thumb: bool) -> tuple[bytes | None, str]:
-    """(bytes or None, why not in the person's words): read for this person, audited."""
+    """(bytes or None, why not in the person's words): read for this person, audited
+    (a thumbnail once per sign-in)."""
+    if thumb and h in ctx.thumbs:
+        return ctx.thumbs[h], ""
     try:
         data, _ = blobs.read(ctx.store, _principal(ctx), h, thumb=thumb, address=ctx.address)
+        if thumb:
+            if len(ctx.thumbs) >= 500:  # ~15 MB of thumbnails: start again rather than grow
+                ctx.thumbs.clear()
+            ctx.thumbs[h] = data
         return data, ""
     except blobs.BlobError as e:
         if e.status == 403:

@@ -35,6 +35,9 @@ class OfficeContext(Screens):
         self.hub = None            # news of phones' syncs (sync/server/events.py)
         self._unsubscribe = None
         self.ledger_state = {"f": 0, "q": ""}  # kept across refreshes: a clerk's filter and search stay
+        # thumbnails this sign-in has read (by hash: the bytes never change), so a page
+        # redrawn when phones sync neither reads them again nor audits them again
+        self.thumbs: dict[str, bytes] = {}
         self._lang = "zh"
 
     @property
@@ -89,6 +92,7 @@ class OfficeContext(Screens):
             token, device = self.session
             self.session = None
             self.store.close_session(token)
+            self.thumbs.clear()
             self.store.audit(self.ws.username if self.ws else "-", "office_sign_out", why, device=device,
                              address=self.address)
         self.ws = None

@@ -43,9 +43,10 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlparse
+
+from ..files import write_atomic
 
 CONFIG_ENV = "GRIDBOOK_LITESTREAM_CONFIG"   # set for the server Litestream runs
 BACKUP_ENV = "GRIDBOOK_BACKUP"              # the replica's URL, for that server
@@ -168,12 +169,7 @@ def write_config(db_path: str, target: Target) -> str:
            "dbs": [{"path": os.path.abspath(db_path), "replica": target.replica_config()}]}
     text = ("# Written by gridbook serve --backup / gridbook restore; rewritten at each start.\n"
             + _yaml(cfg))
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))
     return path
 
 
@@ -344,20 +340,6 @@ def blob_files(src: str):
                 yield os.path.normpath(os.path.join(rel_root, name)), os.path.join(root, name)
 
 
-def _write_private(target: str, chunks) -> None:
-    """Written aside, flushed, then renamed: a copy cut short is never taken for a whole
-    one. Folders 0700, the file 0600."""
-    os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-    tmp = f"{target}.{uuid.uuid4().hex[:8]}.tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "wb") as fo:
-        for chunk in chunks:
-            fo.write(chunk)
-        fo.flush()
-        os.fsync(fo.fileno())
-    os.replace(tmp, target)
-
-
 def _read_chunks(path: str):
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -373,7 +355,7 @@ def copy_new_files(src: str, dst: str, known: set | None = None) -> int:
             continue
         target = os.path.join(dst, rel)
         if not os.path.exists(target):
-            _write_private(target, _read_chunks(path))
+            write_atomic(target, _read_chunks(path))
             n += 1
         if known is not None:
             known.add(rel)
@@ -442,7 +424,7 @@ def get_missing_blobs(target: Target, dst: str) -> int:
             if len(name) == 64 and hashlib.sha256(data).hexdigest() != name:
                 bad.append(name[:12])
                 continue
-            _write_private(local, [data])
+            write_atomic(local, [data])
             n += 1
     finally:
         bucket.close()

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .. import access
 from ..access import Principal
+from ..files import fsync_dir, private_dir, write_atomic
 from ..model import ENTITIES
 from . import api_models as m
 
@@ -59,23 +60,6 @@ class BlobError(Exception):
         self.status, self.error, self.message, self.extra = status, error, message, extra
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _private_dir(path: str) -> None:
-    made = not os.path.isdir(path)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    if os.stat(path).st_mode & 0o077:
-        os.chmod(path, 0o700)
-    if made:
-        _fsync_dir(os.path.dirname(path))
-
-
 class BlobFolder:
     """The files: complete blobs by hash, partial uploads, thumbnails."""
 
@@ -84,7 +68,7 @@ class BlobFolder:
         self.partial_dir = os.path.join(self.root, "partial")
         self.thumb_dir = os.path.join(self.root, "thumbs")
         for d in (self.root, self.partial_dir, self.thumb_dir):
-            _private_dir(d)
+            private_dir(d)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -141,7 +125,7 @@ class BlobFolder:
             finally:
                 os.close(fd)
             if new:
-                _fsync_dir(self.partial_dir)
+                fsync_dir(self.partial_dir)
             have += len(data)
             if have < size:
                 return have, False
@@ -157,14 +141,14 @@ class BlobFolder:
                 digest.update(block)
         if digest.hexdigest() != h:
             os.unlink(part)
-            _fsync_dir(self.partial_dir)
+            fsync_dir(self.partial_dir)
             raise BlobError(422, "hash_mismatch", "body: the bytes received do not match the hash they were"
                             " sent for; the upload was discarded, send it again from the start", offset=0)
         final = self.path(h)
-        _private_dir(os.path.dirname(final))
+        private_dir(os.path.dirname(final))
         os.replace(part, final)
-        _fsync_dir(os.path.dirname(final))
-        _fsync_dir(self.partial_dir)
+        fsync_dir(os.path.dirname(final))
+        fsync_dir(self.partial_dir)
 
     def read(self, h: str) -> bytes:
         with open(self.path(h), "rb") as f:
@@ -190,14 +174,7 @@ class BlobFolder:
         except Exception:
             raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture")
         data = out.getvalue()
-        tmp = f"{p}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, p)
+        write_atomic(p, data)
         return data
 
     def usage(self) -> dict:

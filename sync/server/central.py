@@ -75,6 +75,20 @@ def _checkpoint_pages() -> int:
     return checkpoint_pages()
 
 
+def _envelopes(batch: list) -> tuple[list, list[int]]:
+    """The batch's results so far (a change whose envelope is malformed is refused before
+    any store work) and the positions of the changes left to admit."""
+    results: list[dict | None] = [None] * len(batch)
+    todo = []
+    for i, ch in enumerate(batch):
+        errs = changes.check_envelope(ch)
+        if errs:
+            results[i] = _rejected("invalid", errs)
+        else:
+            todo.append(i)
+    return results, todo
+
+
 def township_today(now_ms: int):
     """The township's calendar day (China Standard Time) at that instant."""
     import datetime as dt
@@ -508,27 +522,13 @@ class CentralStore(Replica):
         rules it broke. Returns once what was applied is on disk: the push rides the
         writer's next group commit (writer.py), or the caller's own transaction when it
         holds the write lock (server_write)."""
-        results: list[dict | None] = [None] * len(batch)
-        todo = []
-        for i, ch in enumerate(batch):
-            errs = changes.check_envelope(ch)
-            if errs:
-                results[i] = _rejected("invalid", errs)
-            else:
-                todo.append(i)
+        results, todo = _envelopes(batch)
         return self._write(lambda: self._push_now(p, batch, results, todo, server_side, address))
 
     def push_later(self, p: Principal, batch: list, address: str = "") -> Future:
         """`push` from a phone, as a future resolved once it is on disk (app.py awaits it
         without holding a thread)."""
-        results: list[dict | None] = [None] * len(batch)
-        todo = []
-        for i, ch in enumerate(batch):
-            errs = changes.check_envelope(ch)
-            if errs:
-                results[i] = _rejected("invalid", errs)
-            else:
-                todo.append(i)
+        results, todo = _envelopes(batch)
         return self.writer.submit(lambda: self._push_now(p, batch, results, todo, False, address))
 
     def _push_now(self, p: Principal, batch: list, results: list, todo: list, server_side: bool,

@@ -12,23 +12,13 @@ from sync.server import tiles as ST
 from sync.server.central import CentralStore
 from tiles_fixture import make_mbtiles, png
 
-from .conftest import PROTO, _server_from, auth_headers, cli, household_fields, phone
+from .conftest import PROTO, auth_headers, cli, household_fields, phone
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def mapped_server(template_db, tmp_path):
-    srv = _server_from(template_db, tmp_path / "server")
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.kill()
-
-
-def test_tiles_only_for_live_sign_ins_and_a_phone_downloads_its_grids(mapped_server, tmp_path):
-    srv = mapped_server
+def test_tiles_only_for_live_sign_ins_and_a_phone_downloads_its_grids(fresh_server, tmp_path):
+    srv = fresh_server
     worker = auth_headers(srv, "worker1")
 
     # before any import: the phone is told plainly, a tile is not found

@@ -1,0 +1,67 @@
+"""The township server as the benchmarks run it: `gridbook serve` in a process of its
+own on a free loopback port, started and waited for, its CPU and memory read from /proc.
+(Shared by bench/sync_bench.py, attachment_bench.py and county_bench.py.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TownshipServer:
+    """`log`: a file for the server's output (appended), or None to drop it."""
+
+    def __init__(self, db: str, log: str | None = None, start_s: float = 60):
+        self.db, self.log, self.start_s = db, log, start_s
+        self.port, self.proc = free_port(), None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "TownshipServer":
+        err = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + self.start_s
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server (all its threads)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self, key: str = "VmRSS") -> float:
+        """Resident memory now (VmRSS) or at its peak (VmHWM), MB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)

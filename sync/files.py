@@ -1,0 +1,53 @@
+"""Private, durable files: what the phone's attachments, the server's blobs and the
+backup's copies write. Each is created 0600 in a 0700 folder (they hold photos of people
+and their papers), written aside, on disk before it is named, and named in one step: a
+power cut leaves the whole file or none of it, never a part taken for the whole."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Iterable
+
+
+def fsync_dir(path: str) -> None:
+    """A rename or a new entry in the folder is on disk (the file's own fsync does not
+    cover its name)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_dir(path: str) -> None:
+    """The folder, 0700, made (durably) if missing, its mode narrowed if it was wider."""
+    made = not os.path.isdir(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    if made:
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (bytes, or chunks of them) to `path` whole or not at all."""
+    folder = os.path.dirname(os.path.abspath(path))
+    private_dir(folder)
+    # unique per process and thread: two threads may write the same file at once
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for chunk in ([data] if isinstance(data, (bytes, bytearray, memoryview)) else data):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(folder)
