@@ -95,6 +95,9 @@ class AppPage:
 
     def __init__(self, page, shots: Path):
         self.page, self.shots = page, shots
+        # Playwright's 30 s for a click or a wait is shorter than the longest a busy CI
+        # machine has kept a page from answering; a test's own deadlines stay as written
+        page.set_default_timeout(90_000)
         OPEN_PAGES.append(self)
         self.font_responses: list = []
         self.console: list[str] = []
@@ -118,19 +121,43 @@ class AppPage:
         placeholder.dispatch_event("click")
         return self
 
-    def text(self, text: str, timeout_s: float = 30):
+    def text(self, text: str, timeout_s: float = 30) -> None:
+        """Wait until the text is on screen: as a text of its own, or inside a button's or
+        group's name (Flutter merges a list row's texts into one name on some frames and
+        not on others)."""
         loc = self.page.get_by_text(text, exact=False).first
-        loc.wait_for(state="attached", timeout=timeout_s * 1000)
-        return loc
+        deadline = time.time() + timeout_s
+        while True:
+            with contextlib.suppress(PlaywrightTimeout):
+                loc.wait_for(state="attached", timeout=1000)
+                return
+            if text in (self.snapshot() or ""):
+                return
+            if time.time() > deadline:
+                raise AssertionError(f"{text!r} never appeared on screen")
 
-    def aria(self) -> str:
-        return self.page.locator("body").aria_snapshot()
+    def snapshot(self, timeout_s: float = 10) -> str | None:
+        """The accessibility tree as text, or None when the page did not answer in time:
+        on a busy two-core machine a software-rendered Flutter page can be deaf for tens
+        of seconds (seen in CI just after a sign-in), which is a slow screen, not a
+        wrong one; the callers wait on their own deadlines."""
+        try:
+            return self.page.locator("body").aria_snapshot(timeout=timeout_s * 1000)
+        except PlaywrightTimeout:
+            return None
+
+    def aria(self, timeout_s: float = 120) -> str:
+        deadline = time.time() + timeout_s
+        while (tree := self.snapshot()) is None:
+            if time.time() > deadline:
+                raise AssertionError(f"the page did not answer for {timeout_s:.0f} s")
+        return tree
 
     def shows(self, text: str, timeout_s: float = 30) -> None:
         """Wait until the text is anywhere in the accessibility tree (Flutter merges some
         texts into one group's name, where get_by_text cannot see them)."""
         deadline = time.time() + timeout_s
-        while text not in self.aria():
+        while text not in (self.snapshot() or ""):
             if time.time() > deadline:
                 raise AssertionError(f"{text!r} never appeared on screen")
             self.page.wait_for_timeout(250)
@@ -138,7 +165,7 @@ class AppPage:
     def gone(self, text: str, timeout_s: float = 30) -> None:
         """Wait until the text has left the accessibility tree (a dialog closed)."""
         deadline = time.time() + timeout_s
-        while text in self.aria():
+        while (tree := self.snapshot()) is None or text in tree:
             if time.time() > deadline:
                 raise AssertionError(f"{text!r} is still on screen")
             self.page.wait_for_timeout(250)
@@ -179,14 +206,20 @@ class AppPage:
         keystrokes went nowhere (a sign-in then said 必填). So wait for its editing
         element to hold the focus, and for the typed text to be in it; else again."""
         field = self.page.get_by_label(label, exact=False).first
-        focused = "() => { const e = document.activeElement; return !!e && ['INPUT', 'TEXTAREA'].includes(e.tagName); }"
+        # the focus is in an editing element, and not another labelled field's (a form
+        # that moved under the click may have given it to the next field down); on a
+        # phone-sized page Flutter edits in an unlabelled element of its own
+        focused = ("e => { const a = document.activeElement, edit = ['INPUT', 'TEXTAREA'];"
+                   " return !!a && edit.includes(a.tagName)"
+                   " && (e === a || !edit.includes(e.tagName) || !a.hasAttribute('aria-label')); }")
         holds = "t => ((document.activeElement || {}).value || '').includes(t)"
         before = None
         for _ in range(3):
             field.click()
-            try:
-                self.page.wait_for_function(focused, timeout=10_000)
-            except PlaywrightTimeout:
+            deadline = time.time() + 10
+            while not field.evaluate(focused) and time.time() < deadline:
+                self.page.wait_for_timeout(100)
+            if not field.evaluate(focused):
                 continue
             if before is None:
                 before = self.page.evaluate("() => document.activeElement.value || ''")
