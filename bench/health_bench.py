@@ -33,7 +33,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,16 +41,11 @@ import httpx
 
 from sync import changes, clock
 from sync.server.central import CentralStore
+from township_process import TownshipServer
 
 PASSWORD = "bench-password"
 PROTO = {"X-Gridbook-Protocol": str(changes.PROTOCOL_VERSION)}
 PUSH_GRID = "bench-push"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_s(pid: int) -> float:
@@ -74,45 +68,6 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class Server:
-    def __init__(self, db: str, log: str):
-        self.db, self.log_path, self.port, self.proc = db, log, free_port(), None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "Server":
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--trusted-proxy", "127.0.0.1"],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def output(self) -> str:
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-            self.log = None
 
 
 def household_fields(grid: str, n: int) -> dict:
@@ -263,7 +218,8 @@ def main() -> None:
         t = time.perf_counter()
         names = seed(os.path.join(tmp, "central.db"), args.accounts)
         seed_s = time.perf_counter() - t
-        server = Server(os.path.join(tmp, "central.db"), os.path.join(tmp, "server.log")).start()
+        server = TownshipServer(os.path.join(tmp, "central.db"), os.path.join(tmp, "server.log"),
+                                extra=("--trusted-proxy", "127.0.0.1")).start()
 
         # The pushing phone signs in before anything is measured; its body is ready.
         device = "bench-phone-1"

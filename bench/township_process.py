@@ -22,10 +22,11 @@ def free_port() -> int:
 
 
 class TownshipServer:
-    """`log`: a file for the server's output (appended), or None to drop it."""
+    """`log`: a file for the server's output (appended), or None to drop it; `extra`:
+    more `gridbook serve` options (health_bench.py's `--trusted-proxy`)."""
 
-    def __init__(self, db: str, log: str | None = None, start_s: float = 60):
-        self.db, self.log, self.start_s = db, log, start_s
+    def __init__(self, db: str, log: str | None = None, start_s: float = 60, extra: tuple = ()):
+        self.db, self.log, self.start_s, self.extra = db, log, start_s, list(extra)
         self.port, self.proc = free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -33,16 +34,26 @@ class TownshipServer:
         err = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "township", "serve", "--db", self.db, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT,
+             "--port", str(self.port), "--log-level", "warning", *self.extra], cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=err)
+        if err is not subprocess.DEVNULL:
+            err.close()   # the child holds its own copy
         deadline = time.time() + self.start_s
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
             try:
                 if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError("server did not start")
+
+    def output(self) -> str:
+        if not self.log:
+            return ""
+        with open(self.log, errors="replace") as f:
+            return f.read()
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the server (all its threads)."""
@@ -59,6 +70,8 @@ class TownshipServer:
         return float("nan")
 
     def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(20)
