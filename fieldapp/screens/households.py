@@ -94,9 +94,23 @@ def households_panel(ctx) -> ft.Control:
         ft.Container(chips, padding=ft.Padding.symmetric(horizontal=12)),
         ft.Container(note, padding=ft.Padding.symmetric(horizontal=16)),
         results, more], expand=True, spacing=4)
-    if not ctx.ws.grids or not ctx.ws.may("household", None, {"grid_id": ctx.ws.grids[0]}):
-        return column
-    # a household found in the field (a new arrival): registered here, in one of the person's grids
-    add = ft.FloatingActionButton(content=ft.Text(ctx.t("hh_add")), icon=ft.Icons.ADD,
-                                  on_click=lambda e: open_household_form(ctx))
-    return ft.Stack([column, ft.Container(add, right=16, bottom=16)], expand=True)
+
+    def refresh() -> None:
+        """Records arrived (the first sync after a sign-in, a roster the office imported):
+        the list again, as far down as it was, with the words typed and the need ticked
+        kept; a list sorted by distance stays as the person asked for it."""
+        if state["near"]:
+            return
+        shown = state["offset"]
+        load(True)
+        while more.visible and state["offset"] < shown:
+            load(False)
+
+    panel: ft.Control = column
+    if ctx.ws.grids and ctx.ws.may("household", None, {"grid_id": ctx.ws.grids[0]}):
+        # a household found in the field (a new arrival): registered here, in one of the person's grids
+        add = ft.FloatingActionButton(content=ft.Text(ctx.t("hh_add")), icon=ft.Icons.ADD,
+                                      on_click=lambda e: open_household_form(ctx))
+        panel = ft.Stack([column, ft.Container(add, right=16, bottom=16)], expand=True)
+    panel.data = refresh   # the shell calls it when a sync brings records (shell.py)
+    return panel

@@ -205,13 +205,21 @@ class AppPage:
         loads, Flutter may not yet listen when the first field is clicked, and the
         keystrokes went nowhere (a sign-in then said 必填). So wait for its editing
         element to hold the focus, and for the typed text to be in it; else again."""
-        field = self.page.get_by_label(label, exact=False).first
-        # the focus is in an editing element, and not another labelled field's (a form
-        # that moved under the click may have given it to the next field down); on a
-        # phone-sized page Flutter edits in an unlabelled element of its own
-        focused = ("e => { const a = document.activeElement, edit = ['INPUT', 'TEXTAREA'];"
-                   " return !!a && edit.includes(a.tagName)"
-                   " && (e === a || !edit.includes(e.tagName) || !a.hasAttribute('aria-label')); }")
+        # a text box by that name, not a button or tab sharing the word (住户: the search box
+        # of the 住户 tab, the tab itself, and 新增住户)
+        field = self.page.get_by_role("textbox", name=label, exact=False).first
+        if not field.count():
+            field = self.page.get_by_label(label, exact=False).first
+        # the focus is in an editing element over this field: the field itself, or the
+        # unlabelled element Flutter edits in on a phone-sized page, which it places over
+        # the field being edited (a form that moved under the click, or a tap that did
+        # not take, leaves the focus in another field's)
+        focused = ("e => { const a = document.activeElement;"
+                   " if (!a || !['INPUT', 'TEXTAREA'].includes(a.tagName)) return false;"
+                   " if (a === e) return true;"
+                   " const r = e.getBoundingClientRect(), q = a.getBoundingClientRect();"
+                   " const x = q.left + q.width / 2, y = q.top + q.height / 2;"
+                   " return q.width > 0 && x >= r.left && x <= r.right && y >= r.top && y <= r.bottom; }")
         holds = "t => ((document.activeElement || {}).value || '').includes(t)"
         before = None
         for _ in range(3):

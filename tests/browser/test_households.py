@@ -192,3 +192,32 @@ def test_office_adds_and_edits_households_in_a_long_list_with_a_wrong_id_number_
         {"visitor": "xinfang", "seen": "来镇反映住房困难"}]
     assert query(db, "SELECT count(*) AS n FROM audit WHERE action='view' AND detail=?",
                  (f"household {hh['id']}",)) == [{"n": 1}]
+
+
+def test_an_open_household_list_shows_households_that_arrive_and_keeps_the_search_typed(
+        township, tmp_path, browser):
+    """The 住户 tab is open (a worker's first sign-in, the office importing a roster
+    meanwhile): what a sync brings is listed without leaving the tab, and the words the
+    worker typed in the search box stay."""
+    from .test_office_live import phone_of
+    server, db = township
+    phone = app_process(str(tmp_path / "phone"), server.url, tmp_path, "arrive").start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "wangfang")
+        app.shows("上次同步", timeout_s=60)          # the first sync is done
+        app.tap("住户", role="tab")
+        app.text("张建国")
+        app.type("住户", "王新")
+        app.shows("没有找到住户")
+        office, office_client = phone_of(server.url, tmp_path, "xinfang")
+        office.add_household({"grid_id": "bh-01", "head_name": "王新来", "address": "金山镇白鹤村7组1号",
+                              "lat": 29.0712, "lon": 119.6471})
+        assert office_client.sync().pushed == 1
+        app.shows("王新来", timeout_s=60)            # the phone's next sync lists it, untouched
+        assert "没有找到住户" not in app.aria()
+        assert "张建国" not in app.aria()           # still filtered by what was typed
+        assert app.page.get_by_label("住户", exact=False).first.input_value() == "王新"
+        app.shot("households-arrived")
+    finally:
+        phone.stop()
