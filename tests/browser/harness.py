@@ -200,11 +200,12 @@ class AppPage:
     def open_tab(self, name: str) -> None:
         self.tab(name).click()
 
-    def type(self, label: str, text: str) -> None:
+    def type(self, label: str, text: str, replace: bool = False) -> None:
         """Type into a text field, and make sure the field took it: just after a page
         loads, Flutter may not yet listen when the first field is clicked, and the
         keystrokes went nowhere (a sign-in then said 必填). So wait for its editing
-        element to hold the focus, and for the typed text to be in it; else again."""
+        element to hold the focus, and for the typed text to be in it; else again.
+        `replace`: what the field holds is typed over."""
         # a text box by that name, not a button or tab sharing the word (住户: the search box
         # of the 住户 tab, the tab itself, and 新增住户)
         field = self.page.get_by_role("textbox", name=label, exact=False).first
@@ -230,7 +231,9 @@ class AppPage:
             if not field.evaluate(focused):
                 continue
             if before is None:
-                before = self.page.evaluate("() => document.activeElement.value || ''")
+                before = "" if replace else self.page.evaluate("() => document.activeElement.value || ''")
+                if replace:
+                    self.page.keyboard.press("Control+A")
             else:  # what a lost attempt left in the field is replaced, not added to
                 self.page.keyboard.press("Control+A")
                 text_now = before + text
@@ -244,6 +247,30 @@ class AppPage:
                 self.page.wait_for_function(holds, arg=text, timeout=10_000)
                 return
         raise AssertionError(f"the field {label!r} did not take {text!r}")
+
+    def sign_in(self, user: str, password: str, password_first: bool = False) -> None:
+        """Sign in as a person would: type the name and the password, tap 登录, and if the
+        form says a field is empty (必填) though it shows the text, type both again and
+        tap again. Just after a page loads, Flutter can show keystrokes in a field that its
+        app never received (seen in CI on the autofocused 用户名); a person retypes."""
+        fields = [("用户名", user), ("密码", password)]
+        if password_first:
+            fields.reverse()
+        for attempt in range(3):
+            for label, text in fields:
+                self.type(label, text, replace=attempt > 0)
+            self.tap("登录")
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                tree = self.snapshot()
+                if tree is not None and 'button "登录"' not in tree:
+                    return
+                if tree is not None and "必填" in tree:
+                    break
+                self.page.wait_for_timeout(250)
+            else:
+                raise AssertionError("the sign-in form is still there after 90 s")
+        raise AssertionError("the sign-in form kept saying 必填")
 
     def shot(self, name: str) -> Path:
         """A screenshot once the frame has settled (Flutter paints after the tree)."""

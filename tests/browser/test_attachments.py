@@ -59,22 +59,10 @@ def attach(app: AppPage, path: Path, button: str = "添加照片") -> None:
 
 
 def signed_in(app: AppPage, username: str) -> None:
-    """Sign in and wait for the first sync. On a loaded machine the name typed into the
-    first field sometimes never reaches the app (the form then says 必填 under it, while
-    the browser shows the name): it is typed again, as a person would."""
+    """Sign in (retyping if the form says 必填: harness.AppPage.sign_in) and wait for the
+    first sync."""
     sign_in(app, username)
-    for _ in range(3):
-        try:
-            app.text("已全部同步", timeout_s=20)
-            return
-        except Exception:
-            if "必填" not in app.aria():
-                raise
-            app.page.get_by_label("用户名").first.click()
-            app.page.keyboard.press("Control+A")
-            app.page.keyboard.type(username, delay=15)
-            app.tap("登录")
-    app.text("已全部同步", timeout_s=30)
+    app.text("已全部同步", timeout_s=60)
 
 
 def open_screen(app: AppPage, tap: str, then: str) -> None:

@@ -15,9 +15,7 @@ GPS = {"latitude": HOME[0] + 0.0003, "longitude": HOME[1] + 0.0002, "accuracy": 
 
 
 def sign_in(app: AppPage, username: str) -> None:
-    app.type("用户名", username)
-    app.type("密码", PW)
-    app.tap("登录")
+    app.sign_in(username, PW)
 
 
 def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(

@@ -24,11 +24,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def sign_in(app: AppPage, username: str) -> None:
-    # the password first: on this build the field typed first after the page loads (the
-    # autofocused user name) sometimes loses its value (seen in test_field_app too)
-    app.type("密码", PW)
-    app.type("用户名", username)
-    app.tap("登录")
+    app.sign_in(username, PW, password_first=True)
 
 
 def scroll(app: AppPage, dy: int) -> None:

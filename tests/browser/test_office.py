@@ -25,9 +25,7 @@ def phone_reports(server_url: str, tmp_path) -> str:
 
 
 def office_sign_in(app: AppPage) -> None:
-    app.type("用户名", "xinfang")
-    app.type("密码", PW)
-    app.tap("登录")
+    app.sign_in("xinfang", PW)
     app.text("信访工作台账")
 
 

@@ -8,9 +8,11 @@ no one translated."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
+import time
 import zipfile
 
 import openpyxl
@@ -82,6 +84,28 @@ class Crawl:
     def has(self, name: str, role: str = "button") -> bool:
         return self.page.get_by_role(role, name=name, exact=False).count() > 0
 
+    def dialog_opens(self, timeout_s: float = 10) -> bool:
+        """Whether the tap just made opened a dialog (on a busy machine it can take seconds
+        to come; an action without one is known by none coming)."""
+        dialog = self.page.get_by_role("alertdialog")
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if dialog.count():
+                return True
+            self.page.wait_for_timeout(200)
+        return False
+
+    def no_dialog(self, timeout_s: float = 60) -> None:
+        """Wait until no dialog covers the page (a late one is cancelled)."""
+        dialog = self.page.get_by_role("alertdialog")
+        deadline = time.time() + timeout_s
+        while dialog.count():
+            assert time.time() < deadline, "a dialog stays open"
+            if self.has("取消"):
+                with contextlib.suppress(Exception):
+                    dialog.get_by_role("button", name="取消").first.click(timeout=5_000)
+            self.page.wait_for_timeout(500)
+
     def dialog_roundtrip(self, where: str) -> None:
         """A dialog is open: press its action as the dialog stands (a refusal must stay in
         the dialog), then cancel if it is still open."""
@@ -100,9 +124,7 @@ class Crawl:
 
 
 def sign_in(app: AppPage, user: str, password: str) -> None:
-    app.type("用户名", user)
-    app.type("密码", password)
-    app.tap("登录")
+    app.sign_in(user, password)
     app.tab("台账").wait_for(timeout=90_000)
 
 
@@ -147,8 +169,7 @@ def crawl_matter(crawl: Crawl, status_label: str) -> bool:
         if not crawl.has(action):
             continue
         app.tap(action)
-        crawl.page.wait_for_timeout(500)
-        if crawl.page.get_by_role("alertdialog").count():
+        if crawl.dialog_opens():
             crawl.dialog_roundtrip(f"matter {status_label}: {action}")
         crawl.look(f"matter {status_label} after {action}")
     for doc in ("受理告知书", "信访处理意见书", "延期告知书", "不予受理告知书"):
@@ -157,6 +178,7 @@ def crawl_matter(crawl: Crawl, status_label: str) -> bool:
             import docx
             text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
             assert doc in text, doc
+    crawl.no_dialog()
     app.tap("返回")
     crawl.page.wait_for_timeout(400)
     return True

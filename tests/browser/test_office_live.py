@@ -20,9 +20,7 @@ def phone_of(server_url: str, tmp_path, user: str):
 
 
 def sign_in(app) -> None:
-    app.type("用户名", "xinfang")
-    app.type("密码", PW)
-    app.tap("登录")
+    app.sign_in("xinfang", PW)
     app.tab("台账").wait_for(timeout=60_000)
 
 

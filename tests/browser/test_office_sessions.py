@@ -14,9 +14,7 @@ from .harness import DESKTOP, ROOT, AppPage, server_process
 
 
 def sign_in(app: AppPage, user: str = "xinfang") -> None:
-    app.type("用户名", user)
-    app.type("密码", PW)
-    app.tap("登录")
+    app.sign_in(user, PW)
     app.tab("台账").wait_for(timeout=60_000)
 
 
