@@ -823,3 +823,31 @@ def test_a_discard_of_a_case_the_person_no_longer_sees_lets_it_go_whole(ws, repl
     assert replica.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
     replica.apply_pulled(accepted_case + [visit], cursor="4")   # given back: it arrives whole
     assert ws.case("c1")["risk"] == "orange" and replica.get("visit", "v1")["seen"] == "上门"
+
+
+class _Words:
+    """The app's Chinese words and a phone whose replica remembers `last` as its last sync."""
+
+    def __init__(self, last: str | None = None):
+        self.phone = type("P", (), {"replica": type("R", (), {"meta": staticmethod(
+            lambda key: last if key == "last_sync_ms" else None)})()})()
+
+    def t(self, key: str, **kw) -> str:
+        return i18n.STRINGS[key][0].format(**kw)
+
+
+def test_the_sync_bar_says_all_synced_only_after_a_sync():
+    from fieldapp.screens.widgets import last_sync_text, status_text
+    from fieldapp.syncer import SyncStatus
+    fresh = _Words()
+    words, _ = status_text(fresh, SyncStatus(state="idle"))
+    assert words == "尚未同步" and last_sync_text(fresh, SyncStatus()) == ""   # said once, not twice
+    assert status_text(fresh, SyncStatus(state="offline"))[0] == "尚未同步 · 离线，稍后自动重试"
+    assert status_text(fresh, SyncStatus(state="idle", pending=2))[0] == "待同步 2"
+    assert last_sync_text(fresh, SyncStatus(pending=2)) == "尚未同步"
+    synced = SyncStatus(state="idle", last_sync_ms=1_795_700_000_000)
+    assert status_text(fresh, synced)[0] == "已全部同步"
+    remembered = _Words(last="1795700000000")         # the app restarted after a sync
+    assert status_text(remembered, SyncStatus(state="idle"))[0] == "已全部同步"
+    assert last_sync_text(remembered, SyncStatus()).startswith("上次同步 ")
+    assert status_text(_Words(last="garbage"), SyncStatus())[0] == "尚未同步"

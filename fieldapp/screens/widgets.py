@@ -37,8 +37,12 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
     """(words, colour) for the sync state: the pending count always comes first."""
     if st.state == "syncing":
         return ctx.t("syncing"), ft.Colors.BLUE_700
-    parts = [ctx.t("pending_n", n=st.pending) if st.pending else ctx.t("all_synced")]
-    colour = ft.Colors.GREEN_800 if not st.pending else ft.Colors.ORANGE_900
+    if st.pending:
+        parts, colour = [ctx.t("pending_n", n=st.pending)], ft.Colors.ORANGE_900
+    elif _last_sync_ms(ctx, st):
+        parts, colour = [ctx.t("all_synced")], ft.Colors.GREEN_800
+    else:  # signed in, nothing written yet, no sync done: "all synced" would not be true
+        parts, colour = [ctx.t("never_synced")], ft.Colors.GREY_800
     if st.state == "offline":
         parts.append(ctx.t("offline"))
         colour = ft.Colors.GREY_800
@@ -60,13 +64,22 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
     return " · ".join(parts), colour
 
 
+def _last_sync_ms(ctx, st: SyncStatus) -> int | None:
+    """When this phone last synced: this run's, or the one its replica remembers."""
+    if st.last_sync_ms:
+        return st.last_sync_ms
+    phone = getattr(ctx, "phone", None)
+    raw = phone.replica.meta("last_sync_ms") if phone is not None else None
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def last_sync_text(ctx, st: SyncStatus) -> str:
-    ms = st.last_sync_ms
-    if not ms:
-        raw = ctx.phone.replica.meta("last_sync_ms")
-        ms = int(raw) if raw else None
-    if not ms:
-        return ctx.t("never_synced")
+    ms = _last_sync_ms(ctx, st)
+    if not ms:   # the headline says 尚未同步 already, unless it counts what waits
+        return ctx.t("never_synced") if st.pending else ""
     when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone(dt.timedelta(hours=8)))
     return ctx.t("last_sync", when=when.strftime("%m-%d %H:%M"))
 

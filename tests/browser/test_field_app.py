@@ -25,7 +25,7 @@ def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.text("已全部同步")
+        app.text("已全部同步", timeout_s=60)   # the first sync done
         app.tap("住户", role="tab")
         app.text("张建国")
 
@@ -99,7 +99,7 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         app = browser(phone.url, GPS)
         sign_in(app, "lizhen")
         app.text("目前没有您包案的案件", timeout_s=90)  # the first sync of a busy machine
-        app.text("已全部同步")
+        app.text("已全部同步", timeout_s=60)   # the first sync done
 
         office_assigns(server.url, tmp_path, "case-wage", "lizhen")
         app.text("拖欠农民工工资", timeout_s=60)   # the next sync brings it; nobody presses
@@ -147,7 +147,7 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
         app.text("首次使用需联网登录一次")
         app.shot("01-login")
         sign_in(app, "wangfang")
-        app.text("已全部同步")
+        app.text("已全部同步", timeout_s=60)   # the first sync done
         app.text("张建国")
         app.shot("02-today")
         app.tap("住户", role="tab")

@@ -51,7 +51,7 @@ def test_worker_adds_a_household_offline_edits_it_visits_it_and_marks_another_mo
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.text("已全部同步")
+        app.text("已全部同步", timeout_s=60)   # the first sync done
         app.text("张建国")                      # due on Today (since 2026-01-01)
         server.stop()                           # no signal from here on: everything waits in the outbox
 
