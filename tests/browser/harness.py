@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import contextlib
+import json
 from pathlib import Path
 
 import httpx
@@ -115,26 +116,44 @@ class AppPage:
         return self.accessible()
 
     def accessible(self) -> "AppPage":
-        """Turn Flutter's accessibility tree on (it is off until asked for)."""
+        """Turn Flutter's accessibility tree on (it is off until asked for). The click is
+        repeated until the tree is there: on a busy machine one that comes while Flutter
+        is still starting is lost, and no label would ever be found."""
         placeholder = self.page.locator("flt-semantics-placeholder").first
         placeholder.wait_for(state="attached", timeout=90_000)
-        placeholder.dispatch_event("click")
-        return self
+        tree = self.page.locator("flt-semantics-host flt-semantics")
+        deadline = time.time() + 120
+        while True:
+            with contextlib.suppress(Exception):   # gone between the count and the click
+                if placeholder.count():
+                    placeholder.dispatch_event("click", timeout=5_000)
+            with contextlib.suppress(PlaywrightTimeout):
+                tree.first.wait_for(state="attached", timeout=10_000)
+                return self
+            if time.time() > deadline:
+                raise AssertionError("Flutter's accessibility tree never came on")
+
+    def fix(self, shown: str, timeout_s: float = 30) -> None:
+        """Wait for a form's GPS fix (its accuracy, `shown`); still 正在定位 or failed after
+        `timeout_s`, tap 重新定位 as a person would, and wait again."""
+        try:
+            self.shows(shown, timeout_s)
+        except AssertionError:
+            self.tap("重新定位")
+            self.shows(shown, 60)
 
     def text(self, text: str, timeout_s: float = 30) -> None:
         """Wait until the text is on screen: as a text of its own, or inside a button's or
         group's name (Flutter merges a list row's texts into one name on some frames and
-        not on others)."""
-        loc = self.page.get_by_text(text, exact=False).first
-        deadline = time.time() + timeout_s
-        while True:
-            with contextlib.suppress(PlaywrightTimeout):
-                loc.wait_for(state="attached", timeout=1000)
-                return
-            if text in (self.snapshot() or ""):
-                return
-            if time.time() > deadline:
-                raise AssertionError(f"{text!r} never appeared on screen")
+        not on others). One wait in the page for either, so a snack bar shown for a few
+        seconds is not missed between two looks."""
+        name = self.page.locator(f"[aria-label*={json.dumps(text, ensure_ascii=False)}]")
+        loc = self.page.get_by_text(text, exact=False).or_(name).first
+        try:
+            loc.wait_for(state="attached", timeout=timeout_s * 1000)
+        except PlaywrightTimeout:
+            if text not in (self.snapshot() or ""):
+                raise AssertionError(f"{text!r} never appeared on screen") from None
 
     def snapshot(self, timeout_s: float = 10) -> str | None:
         """The accessibility tree as text, or None when the page did not answer in time:

@@ -115,7 +115,7 @@ def test_photos_on_a_visit_a_report_and_a_household_reach_the_office(township, t
         app.tap("住户", role="tab")
         open_household(app, "张建国")
         app.tap("记录走访")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.type("看到的情况", "排水沟被垃圾堵塞，雨天积水")
         attach(app, visit_photo)
         app.button("照片 水沟堵塞.jpg").wait_for(timeout=30_000)   # the thumbnail, at once
@@ -146,7 +146,7 @@ def test_photos_on_a_visit_a_report_and_a_household_reach_the_office(township, t
         app.tap("09 环境污染")
         app.type("当事人", "张建国")
         app.type("情况描述", "村口排水沟长期堵塞，多户反映")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         attach(app, report_photo)
         app.button("照片 report.jpg").wait_for(timeout=30_000)
         app.tap("保存")

@@ -34,7 +34,7 @@ def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(
         app.text("身份证号")
         app.text("3307**********4417")   # masked on screen
         app.tap("记录走访")
-        app.text("精度 ±9 米")            # the mocked GPS fix, with its accuracy
+        app.fix("精度 ±9 米")            # the mocked GPS fix, with its accuracy
         app.type("看到的情况", "老人独居，屋顶漏雨，需要修缮")
         app.type("群众诉求", "希望申请危房改造补助")
         app.tap("保存")
@@ -47,7 +47,7 @@ def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(
         app.type("当事人", "张建国、李秀英")
         app.type("情况描述", "邻居养猪场粪污外排，污染水渠")
         app.tap("红色", role="radio")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.tap("保存")
         app.text("已上报，待同步")
         app.text("待同步 3")  # the visit, the household's next due date, the report
@@ -113,7 +113,7 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         assert "urgent" not in app.aria() and "lizhen" not in app.aria()
         app.shot("leader-case-detail")
         app.tap("记录下访")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.type("看到的情况", "赵师傅表示同意分期支付，情绪稳定")
         app.tap("保存")
         app.text("已保存，待同步")
@@ -157,7 +157,7 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
         app.text("138****1234")        # phone masked
         app.shot("04-household")
         app.tap("记录走访")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.shot("05-visit-form")
         app.tap("返回")
         app.text("还没有走访记录")     # the household again (the form's screen has gone)
@@ -255,7 +255,7 @@ def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
         tap_until(app, "住户", "张建国", role="tab")
         tap_until(app, "张建国", "记录走访")
         app.tap("记录走访")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.tap("保存")                # nothing recorded: refused next to the field, nothing queued
         app.shows("走访记录不能为空")
         app.shows("已全部同步")
@@ -266,7 +266,7 @@ def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
 
         ctx.set_geolocation(MOVED)   # the phone is carried 2 km away
         app.tap("记录走访")
-        app.text("精度 ±15 米")       # a new fix, not the one taken 2 km back
+        app.fix("精度 ±15 米")       # a new fix, not the one taken 2 km back
         app.text("秒前")              # with its age
         app.shows("超过 300 米")       # far from the household's registered place: flagged
         app.shot(f"moved-2km-form-{device or 'chromium'}")

@@ -60,7 +60,7 @@ def test_worker_adds_a_household_offline_edits_it_visits_it_and_marks_another_mo
         app.type("户主姓名", "王小红")
         app.type("户主身份证号", BAD_CHECK)
         app.type("联系电话", "1381234")
-        app.text("精度 ±9 米")                  # its place: where the worker stands
+        app.fix("精度 ±9 米")                  # its place: where the worker stands
         app.tap("保存")
         # each refusal next to its field, in Chinese, and nothing saved
         app.text("校验位不符，最后一位应为7")
@@ -94,7 +94,7 @@ def test_worker_adds_a_household_offline_edits_it_visits_it_and_marks_another_mo
         app.text("住户已保存，待同步")
         app.shows("139****1111")                       # the new phone, masked on screen
         app.tap("记录走访")
-        app.text("精度 ±9 米")
+        app.fix("精度 ±9 米")
         app.type("看到的情况", "新迁入，租住，母子二人")
         app.tap("保存")
         app.text("已保存，待同步")
