@@ -143,6 +143,30 @@ def _charref(m: re.Match) -> str:
     return chr(int(m.group(2), 16 if m.group(1) else 10))
 
 
+def _cell_value(t: str | None, v: str | None, strings: list, formula: str | None, inline: str | None):
+    """(value, whether it was written as a number) of one cell, from its type attribute,
+    its <v> text, its formula and its inline text (all unescaped): the one reading of a
+    cell for both readers of a sheet (the quick one and the XML parser's)."""
+    if formula is not None:
+        return rr.Bad("formula", "=" + formula), False
+    if t == "s":
+        return (strings[int(v)] if v is not None and v.isdigit() and int(v) < len(strings) else None), False
+    if t == "inlineStr":
+        return inline, False
+    if t == "e":
+        return rr.Bad("error", v or "#N/A"), False
+    if t == "str":
+        return v, False
+    if t == "b":
+        return v == "1", False
+    if v is None:
+        return None, False
+    try:
+        return (int(v) if _NUMBER.fullmatch(v) else float(v)), True
+    except ValueError:
+        return v, True
+
+
 def _unescape(text: str) -> str:
     """XML's escapes: the five named ones and character references (openpyxl writes
     every Chinese character as one)."""
@@ -183,25 +207,11 @@ def _scan_sheet(xml: str, strings: list[str]) -> tuple[list, list, set, list] | 
             fm = _F.search(inner) if "<f" in inner else None
             vm = _V.search(inner)
             v = vm.group(1) if vm else None
-            if fm is not None:
-                value = rr.Bad("formula", "=" + _unescape(fm.group(1) or ""))
-            elif t == "s":
-                value = strings[int(v)] if v is not None and v.isdigit() and int(v) < len(strings) else None
-            elif t == "inlineStr":
-                value = _unescape("".join(x or "" for x in _T.findall(inner)))
-            elif t == "e":
-                value = rr.Bad("error", _unescape(v or "#N/A"))
-            elif t == "str":
-                value = _unescape(v) if v is not None else None
-            elif t == "b":
-                value = v == "1"
-            elif v is None:
-                value = None
-            else:
-                try:
-                    value = int(v) if _NUMBER.fullmatch(v) else float(v)
-                except ValueError:
-                    value = _unescape(v)
+            value, is_number = _cell_value(
+                t, _unescape(v) if v is not None else None, strings,
+                _unescape(fm.group(1) or "") if fm is not None else None,
+                _unescape("".join(x or "" for x in _T.findall(inner))) if t == "inlineStr" else None)
+            if is_number:
                 numeric.add((len(rows), len(row)))
             row.append(value)
         rows.append(row)
@@ -283,26 +293,11 @@ def _parse_xlsx(data: bytes, path: str) -> Table:
                     t = c.get("t")
                     f = c.find(f_tag)
                     v = c.findtext(v_tag)
-                    if f is not None:
-                        value = rr.Bad("formula", "=" + (f.text or ""))
-                    elif t == "e":
-                        value = rr.Bad("error", v or "#N/A")
-                    elif t == "s":
-                        value = strings[int(v)] if v is not None and v.isdigit() and int(v) < len(strings) else None
-                    elif t == "inlineStr":
-                        node = c.find(is_tag)
-                        value = "".join(x.text or "" for x in node.iter(t_tag)) if node is not None else None
-                    elif t in ("str",):
-                        value = v
-                    elif t == "b":
-                        value = v == "1"
-                    elif v is None:
-                        value = None
-                    else:
-                        try:
-                            value = int(v) if re.fullmatch(r"-?\d+", v) else float(v)
-                        except ValueError:
-                            value = v
+                    node = c.find(is_tag) if t == "inlineStr" else None
+                    value, is_number = _cell_value(
+                        t, v, strings, (f.text or "") if f is not None else None,
+                        "".join(x.text or "" for x in node.iter(t_tag)) if node is not None else None)
+                    if is_number:
                         numeric.add((len(rows), len(row)))
                     row.append(value)
                 rows.append(row)
