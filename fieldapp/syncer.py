@@ -4,6 +4,11 @@ It syncs soon after each local write, every `interval_s` when idle, and after a
 failure retries with a growing pause (up to `max_pause_s`), so a phone that comes
 back into signal syncs by itself. A person may always press "sync now". The status
 it publishes is plain data; screens turn it into words.
+
+A routine check with nothing to send, which nobody asked for, is quiet: the screen says
+"syncing" only if it takes longer than `announce_after_s`, and a status that has not
+changed is not published again. Otherwise every check redraws every open screen, and a
+finger landing on a list while it redraws can miss its row.
 """
 
 from __future__ import annotations
@@ -48,11 +53,13 @@ def error_state(exc: SyncError) -> str:
 class SyncRunner:
     def __init__(self, make_client: Callable[[], SyncClient], *, interval_s: float = 60,
                  first_pause_s: float = 2, max_pause_s: float = 60,
-                 on_wifi: Callable[[], bool] = lambda: True):
+                 on_wifi: Callable[[], bool] = lambda: True, announce_after_s: float = 1.0):
         self.make_client = make_client
         self.on_wifi = on_wifi  # whether the link is Wi-Fi now (photos may wait for it)
         self._attachments = None
         self.interval_s, self.first_pause_s, self.max_pause_s = interval_s, first_pause_s, max_pause_s
+        self.announce_after_s = announce_after_s
+        self._asked = True   # the first sync is shown: the person has just opened the app
         self.listeners: list[Callable[[SyncStatus], None]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -66,6 +73,7 @@ class SyncRunner:
 
     def request(self) -> None:
         """Sync as soon as possible (after a local write, or "sync now")."""
+        self._asked = True
         if self._wake is not None:
             self._wake.set()
 
@@ -97,14 +105,29 @@ class SyncRunner:
         if not client.signed_in:
             self._publish(state="signed_out")
             return True
-        self._publish(state="syncing", progress=0.0, detail="")
+        quiet = (not self._asked and self.status.state == "idle"
+                 and client.replica.pending_count() == 0)
+        self._asked = False
+        shown = {"syncing": not quiet}
+
+        def announce(frac: float | None = 0.0) -> None:
+            shown["syncing"] = True
+            self._publish("syncing", frac, detail="")
+
+        late = loop.call_later(self.announce_after_s, announce) if quiet else None
+        if not quiet:
+            announce()
 
         def progress(p: dict) -> None:
             frac = None
             if p.get("phase") == "push":
                 done, left = p.get("pushed", 0), p.get("pending", 0)
                 frac = done / (done + left) if done + left else 1.0
-            loop.call_soon_threadsafe(self._publish, "syncing", frac)
+            loop.call_soon_threadsafe(moved, frac)
+
+        def moved(frac: float | None) -> None:
+            if shown["syncing"]:
+                self._publish("syncing", frac)
 
         try:
             report = await asyncio.to_thread(client.sync, progress)
@@ -117,6 +140,9 @@ class SyncRunner:
             self._publish(state="error", progress=None, detail=f"{type(e).__name__}")
             self._client = None  # a fresh client (and connection) next time
             return False
+        finally:   # (no await above: "syncing" cannot be announced after the outcome)
+            if late is not None:
+                late.cancel()
         self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
                       received=self.status.received + report.pulled)
         return await self._send_attachments(client)
@@ -156,8 +182,11 @@ class SyncRunner:
             counts = {"pending": client.replica.pending_count(),
                       "quarantined": client.replica.quarantined_count(),
                       "attachments_waiting": self._attachments_waiting(client)}
-        self.status = replace(self.status, **({"state": state} if state else {}),
-                              progress=progress, **counts, **kw)
+        status = replace(self.status, **({"state": state} if state else {}),
+                         progress=progress, **counts, **kw)
+        if status == self.status:
+            return
+        self.status = status
         for fn in list(self.listeners):
             try:
                 fn(self.status)

@@ -110,7 +110,7 @@ def sync_bar(ctx, owner=None) -> ft.Control:
                     ft.TextButton(ctx.t("sync_now"), on_click=lambda e: ctx.phone.runner.request(),
                                   height=TOUCH)],
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
-            bar], spacing=2),
+            ft.Container(bar, height=3)], spacing=2),   # its own slot: the screen never jumps
         padding=ft.Padding.only(left=12, right=4, top=2, bottom=2), bgcolor=ft.Colors.BLUE_GREY_50)
 
 
