@@ -15,6 +15,13 @@ HOME = (29.0712, 119.6471)   # 白鹤村: where the mocked GPS puts the phone
 
 def pytest_collection_modifyitems(config, items):
     if Path(CHROMIUM).exists():
+        # One more run for a browser test that failed: on a busy two-core machine a page
+        # Chromium renders in software can stop answering for a minute (seen in CI, each
+        # time in a different test, never twice in one). A broken screen fails both runs;
+        # a rerun is printed in the summary (RERUN), with the first run's page and logs.
+        for item in items:
+            if "browser" in str(item.fspath):
+                item.add_marker(pytest.mark.flaky(reruns=1))
         return
     if os.environ.get("CI"):
         # In CI Chromium is installed by .ci/run: its absence is a failure, not a skip.
@@ -125,10 +132,16 @@ def pytest_runtest_makereport(item, call):
         for n, app in enumerate(OPEN_PAGES):
             try:
                 app.page.screenshot(path=str(app.shots / f"FAILED-{item.name}-{n}.png"))
+                tree = app.page.locator("body").aria_snapshot(timeout=30_000)
                 (app.shots / f"FAILED-{item.name}-{n}.aria.txt").write_text(
-                    app.page.locator("body").aria_snapshot() + "\n\n--- console ---\n"
-                    + "\n".join(app.console[-200:]))
+                    tree + "\n\n--- console ---\n" + "\n".join(app.console[-200:]))
+                # in the report too: CI keeps its output, not the screenshots folder
+                report.sections.append((f"page {n} at the failure", tree[-3000:]))
             except Exception:
                 pass
+        tmp = item.funcargs.get("tmp_path")
+        for log in sorted(tmp.glob("*.log")) if tmp else ():
+            lines = log.read_text(errors="replace").splitlines()[-25:]
+            report.sections.append((f"{log.name}, last lines", "\n".join(lines)))
     if report.when == "teardown":
         OPEN_PAGES.clear()
