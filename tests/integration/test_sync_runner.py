@@ -14,11 +14,17 @@ def states(heard) -> list[str]:
     return [s.state for s in heard]
 
 
-def test_a_routine_check_with_nothing_to_send_does_not_say_syncing(server, tmp_path):
+def listened_to(server, tmp_path, **runner_kw):
+    """A signed-in phone's background sync, and the list of what the screens heard."""
     replica, client = phone(tmp_path / "w1", server, "worker1")
-    runner = SyncRunner(lambda: client, announce_after_s=60)
+    runner = SyncRunner(lambda: client, **runner_kw)
     heard = []
     runner.subscribe(heard.append)
+    return replica, runner, heard
+
+
+def test_a_routine_check_with_nothing_to_send_does_not_say_syncing(server, tmp_path):
+    replica, runner, heard = listened_to(server, tmp_path, announce_after_s=60)
 
     async def opened_then_checked():
         assert await runner.sync_once()            # the app was just opened: shown
@@ -34,10 +40,7 @@ def test_a_routine_check_with_nothing_to_send_does_not_say_syncing(server, tmp_p
 
 
 def test_a_write_and_a_sync_now_are_shown(server, tmp_path):
-    replica, client = phone(tmp_path / "w1", server, "worker1")
-    runner = SyncRunner(lambda: client, announce_after_s=60)
-    heard = []
-    runner.subscribe(heard.append)
+    replica, runner, heard = listened_to(server, tmp_path, announce_after_s=60)
 
     async def run():
         await runner.sync_once()
@@ -56,10 +59,7 @@ def test_a_write_and_a_sync_now_are_shown(server, tmp_path):
 
 
 def test_a_routine_check_that_takes_long_is_announced(server, tmp_path):
-    replica, client = phone(tmp_path / "w1", server, "worker1")
-    runner = SyncRunner(lambda: client, announce_after_s=0)   # "long" is any time at all
-    heard = []
-    runner.subscribe(heard.append)
+    replica, runner, heard = listened_to(server, tmp_path, announce_after_s=0)   # "long": any time at all
 
     async def run():
         await runner.sync_once()
@@ -71,10 +71,7 @@ def test_a_routine_check_that_takes_long_is_announced(server, tmp_path):
 
 
 def test_a_status_that_has_not_changed_is_not_published_again(server, tmp_path):
-    replica, client = phone(tmp_path / "w1", server, "worker1")
-    runner = SyncRunner(lambda: client)
-    heard = []
-    runner.subscribe(heard.append)
+    replica, runner, heard = listened_to(server, tmp_path)
     asyncio.run(runner.sync_once())
     heard.clear()
     runner._publish()
