@@ -15,7 +15,8 @@ came and serves the same bytes to every puller.
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 
 from . import clock
 from .model import ENTITIES, FieldError, _err, valid_id, validate_fields
@@ -32,7 +33,13 @@ KEYS = frozenset(ENVELOPE) | {"base"}  # everything else is refused, never store
 
 
 def new_id(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex
+    """32 hex digits, as a UUID's: the wall-clock millisecond, then 80 random bits (the
+    layout of UUIDv7). Ids made at about the same time sort together, so the server's
+    indexes take a group commit's new rows on a few pages at their right edge, not each on
+    a random page of a 2 GB store: on a table of 2,000,000 rows, 0.4 KB of WAL a row
+    instead of 13.7 KB (docs/performance.md, "County"). A phone whose clock is wrong only
+    loses that locality; uniqueness rests on the random bits."""
+    return f"{prefix}{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def make(entity: str, record: str, fields: dict, stamp: str, device: str, author: str,

@@ -169,3 +169,17 @@ def test_control_characters_are_refused_naming_the_field(fields):
 
 def test_newlines_and_tabs_in_text_are_kept():
     assert validate_fields(ENTITIES["household"], {"note": "第一行\n第二行\t完"}, creating=False) == []
+
+
+# --- ids (issue 10: the server's indexes take new rows at their right edge) -------------
+def test_new_ids_are_unique_valid_and_sort_by_the_time_they_were_made():
+    import time
+
+    from sync.model import valid_id
+    ids = [changes.new_id("c") for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(valid_id(i) and len(i) == 33 for i in ids[:1000])   # the length a uuid4 id had
+    time.sleep(0.002)
+    later = changes.new_id("c")
+    assert later > max(ids)                  # made later: sorts after every earlier one
+    assert changes.new_id("r")[0] == "r"
