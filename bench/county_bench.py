@@ -419,7 +419,7 @@ def run_loadgen(tmp: str, server: Server, spec: dict) -> dict:
     path = os.path.join(tmp, "spec.json")
     with open(path, "w") as f:
         json.dump(spec, f)
-    cpu0, t0 = server.cpu_s(), time.perf_counter()
+    cpu0, t0, w0 = server.cpu_s(), time.perf_counter(), server.written_mb()
     got = subprocess.run([sys.executable, __file__, "--loadgen", path], capture_output=True, text=True,
                          timeout=1800, cwd=ROOT)
     cpu1, t1 = server.cpu_s(), time.perf_counter()
@@ -427,6 +427,7 @@ def run_loadgen(tmp: str, server: Server, spec: dict) -> dict:
         raise RuntimeError(got.stderr[-3000:])
     out = json.loads(got.stdout)
     out["server_cpu_s"] = round(cpu1 - cpu0, 2)
+    out["server_written_mb"] = round(server.written_mb() - w0, 1)
     out["span_s"] = t1 - t0
     return out
 
@@ -615,7 +616,8 @@ def run(tmp: str, args) -> dict:
                 "pulled": got["pulled"], "own_echoed": got["own_echoed"], "errors": len(got["errors"]),
                 "error_kinds": sorted(set(got["errors"]))[:5],
                 "server_cores": round(got["server_cpu_s"] / got["wall_s"], 2),
-                "server_cpu_s": got["server_cpu_s"], "loadgen_cpu_s": got["loadgen_wave_cpu_s"],
+                "server_cpu_s": got["server_cpu_s"], "server_written_mb": got["server_written_mb"],
+                "loadgen_cpu_s": got["loadgen_wave_cpu_s"],
                 "loadgen_cpu_total_s": got["loadgen_cpu_s"],
                 "server_rss_mb": server.rss_mb(), "server_rss_peak_mb": server.rss_mb("VmHWM")}
         if args.signins:

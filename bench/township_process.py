@@ -61,6 +61,14 @@ class TownshipServer:
             parts = f.read().rsplit(")", 1)[1].split()
         return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
+    def written_mb(self) -> float:
+        """Bytes the server has caused to be written to the disk (WAL, store), MB."""
+        with open(f"/proc/{self.proc.pid}/io") as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+        return float("nan")
+
     def rss_mb(self, key: str = "VmRSS") -> float:
         """Resident memory now (VmRSS) or at its peak (VmHWM), MB."""
         with open(f"/proc/{self.proc.pid}/status") as f:
