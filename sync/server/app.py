@@ -197,6 +197,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     async def health():
         return {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
 
+    @app.head("/api/v1/health", include_in_schema=False)
+    async def health_head():
+        """Uptime monitors and load balancers often ask with HEAD: the same answer, no body
+        (405 made a healthy server look down)."""
+        return Response(status_code=200, media_type="application/json")
+
     @app.post("/api/v1/auth/login", response_model=m.LoginAnswer, tags=["sync"],
               responses=m.errors(400, 401, 413, 422, 426, 429, 503))
     async def login(req: m.LoginRequest, request: Request, _: int = Depends(protocol)):

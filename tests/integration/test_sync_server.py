@@ -458,6 +458,12 @@ def test_openapi_describes_the_sync_endpoints(server):
     assert health["status"] == "ok" and health["protocol"] == changes.PROTOCOL_VERSION
 
 
+def test_a_monitor_asking_with_head_finds_the_server_up(server):
+    r = httpx.head(server.url + "/api/v1/health", timeout=30)
+    assert r.status_code == 200 and r.content == b""
+    assert httpx.head(server.url + "/api/v1/no-such-thing", timeout=30).status_code == 404
+
+
 def _login(srv, name: str, password: str, device: str, address: str) -> httpx.Response:
     return httpx.post(f"{srv.url}/api/v1/auth/login", timeout=30,
                       headers={**PROTO, "X-Forwarded-For": address},
