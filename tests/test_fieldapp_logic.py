@@ -210,18 +210,6 @@ def test_every_string_with_placeholders_formats_in_both_languages():
 
 
 # --- workspace and reads over a real device replica --------------------------------
-@pytest.fixture
-def replica(tmp_path):
-    r = DeviceReplica(str(tmp_path / "phone.db"), device_id="dtest")
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def ws(replica):
-    return DeviceWorkspace(replica, WORKER)
-
-
 def add_household(replica, rid, **fields) -> str:
     base = {"grid_id": "g1", "head_name": "李四", "address": "白鹤村1组1号"}
     replica.create("household", {**base, **fields}, "office", record_id=rid)

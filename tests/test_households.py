@@ -16,10 +16,9 @@ import pytest
 
 from fieldapp.worklist import today
 from sync import households, settings
-from sync.device import DeviceReplica, ValidationError
+from sync.device import ValidationError
 from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
-from sync.workspace import DeviceWorkspace
 
 WORKER = {"username": "w1", "role": "grid_worker", "grids": ["g1"]}
 OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}
@@ -27,18 +26,6 @@ GOOD_ID = "330702199001011237"      # check digit right (GB 11643)
 GOOD_CHILD_ID = "330702201506010029"
 BAD_CHECK = "330702199001011234"    # the last digit should be 7
 BAD_BIRTH = "330702199002301236"    # 30 February
-
-
-@pytest.fixture
-def replica(tmp_path):
-    r = DeviceReplica(str(tmp_path / "phone.db"), device_id="dtest")
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def ws(replica):
-    return DeviceWorkspace(replica, WORKER)
 
 
 @pytest.fixture
