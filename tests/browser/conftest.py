@@ -1,4 +1,5 @@
 import os
+import re
 import sqlite3
 import warnings
 from pathlib import Path
@@ -123,6 +124,16 @@ def query(db: str, sql: str, args=()) -> list[dict]:
         conn.close()
 
 
+FAILURES: list[str] = []   # every failed run of a browser test, rerun or not
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAILURES:
+        terminalreporter.section("browser test runs that failed (each is run once more)")
+        for line in FAILURES:
+            terminalreporter.line(line)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """On a failure, keep a picture and the accessibility tree of every open page."""
@@ -143,5 +154,12 @@ def pytest_runtest_makereport(item, call):
         for log in sorted(tmp.glob("*.log")) if tmp else ():
             lines = log.read_text(errors="replace").splitlines()[-25:]
             report.sections.append((f"{log.name}, last lines", "\n".join(lines)))
+        # where and why, kept for the summary: a failure followed by a passing rerun
+        # prints nothing else, and the flakes are what there is to learn from
+        where = [m.group(0) for line in report.longreprtext.splitlines()
+                 if (m := re.match(r"tests/browser/\w+\.py:\d+", line))]
+        crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+        FAILURES.append(f"{item.nodeid}, at {' < '.join(reversed(where)) or '?'}: "
+                        f"{crash.splitlines()[0] if crash else ''}")
     if report.when == "teardown":
         OPEN_PAGES.clear()
