@@ -175,19 +175,26 @@ class AppPage:
     def shows(self, text: str, timeout_s: float = 30) -> None:
         """Wait until the text is anywhere in the accessibility tree (Flutter merges some
         texts into one group's name, where get_by_text cannot see them)."""
-        deadline = time.time() + timeout_s
+        deadline, n = time.time() + timeout_s, 0
         while text not in (self.snapshot() or ""):
             if time.time() > deadline:
                 raise AssertionError(f"{text!r} never appeared on screen")
-            self.page.wait_for_timeout(250)
+            n = self.pause(n)
 
     def gone(self, text: str, timeout_s: float = 30) -> None:
         """Wait until the text has left the accessibility tree (a dialog closed)."""
-        deadline = time.time() + timeout_s
+        deadline, n = time.time() + timeout_s, 0
         while (tree := self.snapshot()) is None or text in tree:
             if time.time() > deadline:
                 raise AssertionError(f"{text!r} is still on screen")
-            self.page.wait_for_timeout(250)
+            n = self.pause(n)
+
+    def pause(self, n: int) -> int:
+        """Between two looks: 250 ms at first, up to 1 s for a long wait. Each look is an
+        accessibility snapshot (17 ms on a quiet machine, much more on a busy one) taken
+        from the page that is being waited on."""
+        self.page.wait_for_timeout(min(1000, 250 * (n // 4 + 1)))
+        return n + 1
 
     def button(self, name: str, role: str = "button"):
         return self.page.get_by_role(role, name=name, exact=False).first
