@@ -110,9 +110,9 @@ class SyncRunner:
         self._asked = False
         shown = {"syncing": not quiet}
 
-        def announce(frac: float | None = 0.0) -> None:
+        def announce() -> None:
             shown["syncing"] = True
-            self._publish("syncing", frac, detail="")
+            self._publish("syncing", 0.0, detail="")
 
         late = loop.call_later(self.announce_after_s, announce) if quiet else None
         if not quiet:
