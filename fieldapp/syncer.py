@@ -108,10 +108,11 @@ class SyncRunner:
         quiet = (not self._asked and self.status.state == "idle"
                  and client.replica.pending_count() == 0)
         self._asked = False
-        shown = {"syncing": not quiet}
+        shown = not quiet   # whether the screens have been told "syncing"
 
         def announce() -> None:
-            shown["syncing"] = True
+            nonlocal shown
+            shown = True
             self._publish("syncing", 0.0, detail="")
 
         late = loop.call_later(self.announce_after_s, announce) if quiet else None
@@ -126,7 +127,7 @@ class SyncRunner:
             loop.call_soon_threadsafe(moved, frac)
 
         def moved(frac: float | None) -> None:
-            if shown["syncing"]:
+            if shown:
                 self._publish("syncing", frac)
 
         try:

@@ -129,7 +129,7 @@ FAILURES: list[str] = []   # every failed run of a browser test, rerun or not
 
 def pytest_terminal_summary(terminalreporter):
     if FAILURES:
-        terminalreporter.section("browser test runs that failed (each is run once more)")
+        terminalreporter.section("browser test runs that failed (a first failure is run once more)")
         for line in FAILURES:
             terminalreporter.line(line)
 
