@@ -81,11 +81,13 @@ def server_process(db: str, log_dir: Path, port: int | None = None, env: dict | 
                    log_dir / "server.log", env=env)
 
 
-def app_process(data: str, server_url: str, log_dir: Path, name: str) -> Process:
+def app_process(data: str, server_url: str, log_dir: Path, name: str, sync_every_s: int = 2) -> Process:
+    """The phone app; it checks with the server every `sync_every_s` when idle (a phone:
+    every minute; the tests: 2 s, so what the office does arrives without waiting)."""
     port = free_port()
     return Process([sys.executable, "-m", "fieldapp", "--data", data, "--server", server_url,
                     "--host", "127.0.0.1", "--port", str(port)], port, "/", log_dir / f"app-{name}.log",
-                   env={"GRIDBOOK_SYNC_INTERVAL": "2", "GRIDBOOK_SYNC_MAX_PAUSE": "2"})
+                   env={"GRIDBOOK_SYNC_INTERVAL": str(sync_every_s), "GRIDBOOK_SYNC_MAX_PAUSE": "2"})
 
 
 OPEN_PAGES: list = []   # for a screenshot when a test fails

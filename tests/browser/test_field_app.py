@@ -242,6 +242,24 @@ def tap_until(app: AppPage, name: str, shown: str, role: str = "button", tries: 
                 raise
 
 
+def test_sync_now_brings_what_the_office_did_without_waiting_for_the_next_check(township, tmp_path, browser):
+    """A phone checks with the server once a minute; a leader about to knock on a door
+    presses 立即同步 and has the case the office just gave them."""
+    server, db = township
+    phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "sync-now", sync_every_s=600).start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "lizhen")
+        app.text("已全部同步", timeout_s=60)        # the first sync, asked for by the sign-in
+        app.text("目前没有您包案的案件")
+        office_assigns(server.url, tmp_path, "case-wage", "lizhen")
+        app.tap("立即同步")                          # the next check would be in ten minutes
+        app.text("拖欠农民工工资", timeout_s=60)
+        app.shows("已全部同步")
+    finally:
+        phone.stop()
+
+
 @pytest.mark.parametrize("device", [None, "Pixel 7"], ids=["chromium", "pixel7"])
 def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
         township, tmp_path, playwright_instance, shots, device):
