@@ -182,3 +182,37 @@ def test_a_store_with_repeated_references_is_healed_when_opened(store):
     assert reopened.conn.execute("SELECT 1 FROM sqlite_master WHERE name='cases_ref_unique'").fetchone()
     # the renumbered one reaches the phones of its grid as a reference
     assert x("SELECT count(*) FROM log WHERE change_id LIKE 'ref:%'").fetchone()[0] >= 3
+
+
+def test_a_pull_is_answered_only_once_its_reading_is_on_record(store, tmp_path):
+    """The audit row of a pull rides the writer's next group, awaited without holding a
+    thread: while the writer cannot commit, the phone gets nothing; then page and row."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor, TimeoutError as NotYet
+
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server.app import create_app
+    store.add_account("w2", "二号", "grid_worker", PW, ["g2"])
+    app = create_app(store.path)
+    http = TestClient(app)
+    replica = DeviceReplica(str(tmp_path / "w2.db"))
+    client = SyncClient(replica, "http://testserver", http=http)
+    client.login("w2", PW)
+    served = app.state.store
+    served.generation()  # made on first use, under the write lock: made before it is held
+
+    def pulls() -> list[str]:
+        with sqlite3.connect(store.path) as c:
+            return [r[0] for r in c.execute("SELECT detail FROM audit WHERE username='w2' AND action='pull'")]
+    with ThreadPoolExecutor(1) as pool:
+        with served.lock:  # the writer's groups wait for this lock
+            pulling = pool.submit(client.pull)
+            with pytest.raises(NotYet):
+                pulling.result(timeout=2)
+            assert replica.get("case", "case-g2") is None and pulls() == []
+        pulling.result(timeout=120)
+    assert replica.get("case", "case-g2")["description"] == "高山村的纠纷"
+    assert len(pulls()) == 1 and "grids=g2" in pulls()[0]

@@ -5,10 +5,12 @@ Server-only: phones never import this package (it needs FastAPI).
 Every answer that is not a success has one shape, `{"error": code, "message": words}`,
 and every route documents its answers in /openapi.json (models in api_models.py), so a
 schema-driven fuzzer reaches every operation. The event loop never waits on SQLite or
-on a password hash: store work runs in the thread pool (a push is awaited on the loop
-while the store's writer commits it with others: writer.py), and password checks run
-on threads of their own, a few at a time (LOGIN_SLOTS), with at most LOGIN_QUEUE more
-waiting (503 and Retry-After beyond), so a wave of sign-ins cannot starve the syncs.
+on a password hash: store work runs on threads (the phones' pushes and pulls on a
+small pool of their own, the rest in Starlette's), a push is awaited on the loop while
+the store's writer commits it with others (writer.py), and so is a pull's audit row.
+Password checks run on threads of their own, a few at a time (LOGIN_SLOTS), with at
+most LOGIN_QUEUE more waiting (503 and Retry-After beyond), so a wave of sign-ins
+cannot starve the syncs.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ LOGIN_SLOTS = max(1, min(4, (os.cpu_count() or 1) - 1))
 # each waiting request holding its body, its connection and a task.
 LOGIN_QUEUE = 32
 LOGIN_RETRY_S = 2
+# Threads for the phones' pushes and pulls, apart from Starlette's pool of forty (the
+# office, exports, files). Their work holds the GIL but for SQLite's reads and zlib:
+# forty threads taking turns at it spent half again the CPU of four on a wave of 1,000
+# phones, and answered it later (docs/performance.md, "County").
+SYNC_THREADS = 2 * (os.cpu_count() or 1)
+# A push's answer is made on the event loop up to this many changes (well under a
+# millisecond); a larger one on a sync thread.
+INLINE_ANSWER = 200
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
 # must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -119,6 +129,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     # its mmap threshold after the first free), and the server stayed hundreds of MB larger.
     login_pool = concurrent.futures.ThreadPoolExecutor(LOGIN_SLOTS, thread_name_prefix="gridbook-login")
     login_waiting = [0]  # sign-ins holding or waiting for a slot (the event loop's own count)
+    sync_pool = concurrent.futures.ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="gridbook-sync")
     lifespans = []
 
     @contextlib.asynccontextmanager
@@ -183,15 +194,26 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                            supported=[changes.PROTOCOL_VERSION])
         return changes.PROTOCOL_VERSION
 
-    def principal(authorization: str | None = Header(default=None, max_length=200),
-                  x_gridbook_device: str | None = Header(default=None, max_length=64)) -> Principal:
+    def authenticate(cred: tuple[str | None, str | None]) -> Principal:
+        authorization, device = cred
         token = (authorization or "").removeprefix("Bearer ").strip()
-        p = None
-        if token and x_gridbook_device:
-            p = store.authenticate(token, x_gridbook_device)
+        p = store.authenticate(token, device) if token and device else None
         if p is None:
             raise ApiError(401, "unauthorized", "sign in again: this device's token is missing, unknown or revoked")
         return p
+
+    async def credentials(authorization: str | None = Header(default=None, max_length=200),
+                          x_gridbook_device: str | None = Header(default=None, max_length=64)
+                          ) -> tuple[str | None, str | None]:
+        """The headers `principal` checks, not yet checked: the sync routes check them on
+        the thread that does their store work (one hop to a thread per request, not two)."""
+        return authorization, x_gridbook_device
+
+    def principal(cred: tuple = Depends(credentials)) -> Principal:
+        return authenticate(cred)
+
+    async def on_sync_thread(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(sync_pool, fn, *args)
 
     @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(), tags=["service"])
     async def health():
@@ -235,7 +257,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         return {"token": token, "server_time": clock.wall_ms(),
                 "account": {"username": p.username, "name": name, "role": p.role, "grids": sorted(p.grids)}}
 
-    def _parse_push(raw: bytes) -> list:
+    def _take_push(cred: tuple, raw: bytes, address: str) -> tuple[Principal, list, concurrent.futures.Future]:
+        """On a sync thread: who is pushing, the batch, and its place in the writer's next
+        group (the envelopes are checked here, off the event loop)."""
+        p = authenticate(cred)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
@@ -247,17 +272,18 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
-        return batch
+        return p, batch, store.push_later(p, batch, address=address)
 
-    def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> JSONResponse:
+    def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> Response:
         metrics.count_changes(app, res.counts)
         if reoffer:  # a phone offering again what it pushed before a restore (backup.py)
             store.note_recovered(p.username, p.device, res.counts["applied"], address)
         event = arrived(batch, res.results, p.username)
         if event:
             hub.publish(event)
-        return JSONResponse({"results": res.results, "counts": res.counts,
-                             "server_time": clock.wall_ms()}, status_code=res.http_status)
+        return Response(orjson.dumps({"results": res.results, "counts": res.counts,
+                                      "server_time": clock.wall_ms()}),
+                        status_code=res.http_status, media_type="application/json")
 
     @app.post("/api/v1/sync/push", tags=["sync"], response_model=m.PushAnswer,
               openapi_extra={"requestBody": {"required": True, "content": {
@@ -268,23 +294,33 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                          422: {"model": m.PushAnswer | m.ErrorBody,
                                "description": "some change was refused (results say which and why), "
                                               "or the body as a whole was not a push"}})
-    async def push(request: Request, _: int = Depends(protocol), p: Principal = Depends(principal)):
+    async def push(request: Request, _: int = Depends(protocol), cred: tuple = Depends(credentials)):
         raw = await request.body()
         address, reoffer = client_address(request), request.headers.get(REOFFER_HEADER) == "1"
-        batch = await run_in_threadpool(_parse_push, raw)
+        p, batch, committed = await on_sync_thread(_take_push, cred, raw, address)
         # Awaited here, not in a thread: a push waiting for its group commit holds no thread
         # of the pool (the pulls have them), and the groups grow with the wave.
-        res = await asyncio.wrap_future(store.push_later(p, batch, address=address))
-        return await run_in_threadpool(_answer_push, batch, res, p, address, reoffer)
+        res = await asyncio.wrap_future(committed)
+        if reoffer or len(batch) > INLINE_ANSWER:
+            return await on_sync_thread(_answer_push, batch, res, p, address, reoffer)
+        return _answer_push(batch, res, p, address, reoffer)
 
     @app.get("/api/v1/sync/pull", tags=["sync"], response_model=m.PullPage,
              responses=m.errors(400, 401, 422, 426))
-    def pull(request: Request,
-             cursor: str | None = Query(default=None, max_length=40, pattern=r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$",
-                                        description="the cursor the previous page gave"),
-             limit: int = Query(default=1000, ge=1, le=MAX_PAGE),
-             _: int = Depends(protocol), p: Principal = Depends(principal)):
-        page = store.pull(p, cursor, limit, address=client_address(request))
+    async def pull(request: Request,
+                   cursor: str | None = Query(default=None, max_length=40,
+                                              pattern=r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$",
+                                              description="the cursor the previous page gave"),
+                   limit: int = Query(default=1000, ge=1, le=MAX_PAGE),
+                   _: int = Depends(protocol), cred: tuple = Depends(credentials)):
+        answer, audit = await on_sync_thread(_pull, request, cred, cursor, limit)
+        if audit:  # the reading is on record before anything of it leaves
+            await asyncio.wrap_future(store.audit_later(*audit))
+        return answer
+
+    def _pull(request: Request, cred: tuple, cursor: str | None, limit: int) -> tuple[Response, tuple | None]:
+        p = authenticate(cred)
+        page = store.pull(p, cursor, limit, address=client_address(request), later=True)
         gen = store.generation()  # after the page: its head is at least the page's cursor
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
@@ -297,7 +333,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                 + ',"generation":' + json.dumps(gen["generation"]) + ',"generation_seq":' + str(gen["since"])
                 + ',"head":' + str(store.log_head())
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
-        return _json_page(text, request)
+        return _json_page(text, request), page["audit"]
 
     def _json_page(text: str, request: Request) -> Response:
         """Gzipped here, on the request's worker thread (zlib lets go of the GIL), when

@@ -383,16 +383,22 @@ class CentralStore(Replica):
         Written with the pushes waiting (one commit for them all; a group of audit rows
         alone does not wait for the disk: a power cut may lose the last second of it,
         never the store's consistency), or, inside another write, with it."""
-        row = (self.now(), username, action, detail, device, address)
-
-        def insert():
-            self.conn.execute("INSERT INTO audit (at_ms, username, action, detail, device, address)"
-                              " VALUES (?,?,?,?,?,?)", row)
+        insert = self._audit_insert(username, action, detail, device, address)
         if self.lock._is_owned():
             with self.relaxed_transaction():
                 insert()
         else:  # with the pushes waiting: one commit for them all (no fsync of its own)
             self.writer.run(insert, durable=False)
+
+    def audit_later(self, username: str, action: str, detail: str, device: str, address: str) -> Future:
+        """`audit` from the API's event loop: a future resolved once the row is committed
+        with the writer's next group (awaited, so no thread waits for the group)."""
+        return self.writer.submit(self._audit_insert(username, action, detail, device, address), durable=False)
+
+    def _audit_insert(self, *what: str):
+        row = (self.now(), *what)
+        return lambda: self.conn.execute(
+            "INSERT INTO audit (at_ms, username, action, detail, device, address) VALUES (?,?,?,?,?,?)", row)
 
     # --- grids ----------------------------------------------------------------------
     def add_grid(self, grid_id: str, name: str, village: str, township: str,
@@ -741,7 +747,8 @@ class CentralStore(Replica):
                 x("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)", (f"{REF}{case_id}", key))
 
     # --- pull -----------------------------------------------------------------------
-    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None) -> dict:
+    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None,
+             later: bool = False) -> dict:
         """Changes after the cursor that this person may see, oldest first.
 
         The cursor is `<seq>.<scope hash>`: when the person's grids change, the hash
@@ -755,6 +762,10 @@ class CentralStore(Replica):
         changes and everyone else's changes are. A phone starting over (no cursor, or a
         reset) holds nothing, its own changes included: until that pass is through, its
         cursor carries a mark (a "0" after the hash) and nothing is skipped.
+
+        `later`: the audit row is not written here but returned as the page's "audit"
+        (arguments of `audit_later`), for the API to await its commit without holding a
+        thread; the page must not be answered before that commit.
         """
         tag = self._scope_tag(p)
         after, reset, whole = 0, False, True
@@ -806,13 +817,16 @@ class CentralStore(Replica):
             for part in chunks(ref_ids):
                 refs.update(conn.execute(
                     f"SELECT id, ref FROM cases WHERE id IN ({','.join('?' * len(part))})", part))
+        audit = None
         if address is not None and (bodies or exits or reset):
             grids = "all" if p.sees_all else ",".join(sorted(p.grids)) or "-"
-            self.audit(p.username, "pull", f"changes={len(bodies)} exits={len(exits)} reset={int(reset)}"
-                                           f" grids={grids}", device=p.device, address=address)
+            audit = (p.username, "pull", f"changes={len(bodies)} exits={len(exits)} reset={int(reset)}"
+                                         f" grids={grids}", p.device, address)
+            if not later:
+                self.audit(*audit[:3], device=audit[3], address=audit[4])
         mark = "0" if whole and more else ""
         return {"bodies": bodies, "exits": exits, "refs": refs, "reset": reset, "erasures": erasures,
-                "cursor": f"{last}.{tag}{mark}", "more": more}
+                "cursor": f"{last}.{tag}{mark}", "more": more, "audit": audit if later else None}
 
     def _still_visible(self, p: Principal, case_id: str, conn=None) -> bool:
         hit = self._load("case", [case_id], conn).get(case_id)
