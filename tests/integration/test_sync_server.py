@@ -427,6 +427,8 @@ def test_gzip_push_is_accepted_and_large_pull_is_gzipped(server):
                    headers={**w, "Content-Encoding": "gzip", "Content-Type": "application/json"})
     assert r.status_code == 200, r.text
     assert r.json()["counts"] == {"applied": 300, "duplicate": 0, "rejected": 0}
+    # the answer of 300 results travels gzipped too (the phone's link may be 50 kbit/s)
+    assert r.headers["content-encoding"] == "gzip" and r.num_bytes_downloaded * 3 < len(r.content)
     ids = [c["id"] for c in batch]
     marks = ",".join("?" * len(ids))
     assert server.sql(f"SELECT count(*) FROM changes WHERE change_id IN ({marks})", ids)[0][0] == 300
@@ -438,6 +440,9 @@ def test_gzip_push_is_accepted_and_large_pull_is_gzipped(server):
                          headers={**w, "Accept-Encoding": "identity"})
     assert zipped.status_code == plain.status_code == 200
     assert zipped.headers["content-encoding"] == "gzip"
+    for answer in (r, zipped, plain):  # what every answer carries, the sync routes' too
+        assert abs(int(answer.headers["x-gridbook-server-time"]) - time.time() * 1000) < 600_000
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
     assert "content-encoding" not in plain.headers
     assert set(ids) <= {c["id"] for c in zipped.json()["changes"]}
     assert zipped.json()["changes"] == plain.json()["changes"]
