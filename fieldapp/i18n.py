@@ -3,6 +3,8 @@ own labels (sync/codes.py); this holds the rest."""
 
 from __future__ import annotations
 
+import re
+
 from sync import codes
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -243,8 +245,18 @@ def code(table: codes.Table, value: str | None, lang: str = "zh") -> str:
     return codes.label(table, value, lang)
 
 
+# A member's field, as the server and the household form name it ("members.1.id_number").
+MEMBER_FIELD = re.compile(r"members\.(\d+)\.(\w+)")
+MEMBER_LABELS = {"name": "hh_member_name", "relation": "hh_member_relation", "id_number": "hh_member_id",
+                 "note": "hh_member_note"}
+
+
 def field_label(name: str, lang: str = "zh") -> str:
-    """A field's name as a person reads it (its code, for a field no one has named)."""
+    """A field's name as a person reads it (its code, for a field no one has named); a
+    member's by the member's place, as the household form says it ("成员2 成员姓名")."""
+    member = MEMBER_FIELD.fullmatch(name)
+    if member:
+        return f"{t('hh_member_n', lang, n=int(member[1]) + 1)} {t(MEMBER_LABELS.get(member[2], 'members'), lang)}"
     if name in FIELD_LABELS:
         zh, en = FIELD_LABELS[name]
         return en if lang == "en" else zh

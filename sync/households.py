@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import idnumber, settings as township
-from .model import ENTITIES, FieldError, validate_fields
+from .model import ENTITIES, NUMBER_RULES, FieldError, validate_fields
 
 CST = dt.timezone(dt.timedelta(hours=8))
 ACTIVE = "active"
@@ -90,6 +90,37 @@ def _held_masked(value: str, before: dict | None, member: bool) -> bool:
     if not member:
         return value == before.get("id_number")
     return any(isinstance(m, dict) and m.get("id_number") == value for m in before.get("members") or [])
+
+
+def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[FieldError]:
+    """The ID numbers (the head's, each member's) and the phone number of a household
+    change that break their rules, as the server refuses a phone's push (the model's
+    `id_*` and `phone_*` rules): the forms check the same, but a phone that skipped its
+    form must not put a number no card can hold into the ledger. A number the record
+    already holds is not checked again: one stored before these checks, or sent back as
+    the phone holds it, is no new mistake and must not hold up the rest of the change.
+    `fields` hold the numbers themselves (masked ones restored: privacy.restore_masked)."""
+    rule_of = {rule: name for name, rule in NUMBER_RULES.items()}
+    before = before or {}
+    held = {before.get("id_number")} | {m.get("id_number") for m in before.get("members") or []
+                                        if isinstance(m, dict)}
+    out: list[FieldError] = []
+
+    def check_id(field: str, number) -> None:
+        if isinstance(number, str) and number.strip() and number not in held:
+            p = _id_problem(field, number, today)
+            if p is not None and p.rule in rule_of:
+                out.append(FieldError(field, rule_of[p.rule], p.params))
+    check_id("id_number", fields.get("id_number"))
+    for i, m in enumerate(fields.get("members") if isinstance(fields.get("members"), list) else ()):
+        if isinstance(m, dict):
+            check_id(f"members.{i}.id_number", m.get("id_number"))
+    phone = fields.get("phone")
+    if isinstance(phone, str) and phone.strip() and phone != before.get("phone"):
+        rule = idnumber.phone_problem(phone)
+        if rule is not None:
+            out.append(FieldError("phone", rule))
+    return out
 
 
 def normalize(fields: dict, before: dict | None = None) -> dict:

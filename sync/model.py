@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from . import codes
+from . import codes, idnumber
 
 # Field kinds and the SQLite column type each is stored as. "id" names another record
 # or an account (letters, digits and _.:- only), so it can never smuggle text.
@@ -251,6 +251,11 @@ _MESSAGES = {
     "masked": ("is a masked number that stands for none this record holds: type the whole number",
                "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }
+# The ID and phone number rules (idnumber.py) as the server refuses a pushed household:
+# "id_" before the ID number's own rule names, which other rules use here ("masked").
+NUMBER_RULES = {("id_" + rule if not rule.startswith("phone_") else rule): rule
+                for rule in idnumber.MESSAGES if rule not in ("empty", "masked", "length_15")}
+_MESSAGES.update({name: idnumber.MESSAGES[rule] for name, rule in NUMBER_RULES.items()})
 _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或否",
             "a list of strings": "文字列表", "a list of members": "成员列表", "an object": "对象",
             "a list of attachments": "附件列表"}

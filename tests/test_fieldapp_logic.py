@@ -797,6 +797,28 @@ def test_a_refusal_is_said_in_chinese_naming_the_field_by_its_label():
     assert refusal_text(ctx, "case", item["errors"][1]) == "cannot be changed by a grid worker while the case is accepted"
 
 
+def test_a_number_the_server_refused_is_said_in_chinese_on_the_member_it_belongs_to():
+    """The server refuses a household's wrong ID and phone numbers by rule, in English (as
+    the API speaks); the phone says each in Chinese, naming the member as its form does, with what
+    the check character should be."""
+    import datetime as dt
+
+    from fieldapp.screens.me import refused_reasons
+    from sync import households
+    ctx = SimpleNamespace(lang="zh", ws=SimpleNamespace(username="w1", role="grid_worker"),
+                          t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    errors = households.number_errors(
+        {"id_number": "330702199001011234", "phone": "1391234567",
+         "members": [{"name": "甲", "relation": "户主"},
+                     {"name": "乙", "relation": "子女", "id_number": "3307021990010112"}]},
+        None, dt.date(2026, 11, 27))
+    item = {"entity": "household", "reason": changes.describe(errors), "errors": changes.error_list(errors)}
+    said = refused_reasons(ctx, item).split("；")
+    assert said == ["身份证号：校验位不符，最后一位应为7，请核对是否输错",
+                    "成员2 成员身份证号（选填）：应为18位（现为16位）",
+                    "电话：手机号应为以13至19开头的11位数字"]
+
+
 def test_a_discard_of_a_case_the_person_no_longer_sees_lets_it_go_whole(ws, replica, accepted_case):
     replica.set_meta("account", '{"username": "w1", "role": "grid_worker", "grids": ["g1"]}')
     visit = server_change("visit", "v1", {"grid_id": "g2", "case_id": "c1", "kind": "home", "visitor": "l1",

@@ -19,15 +19,10 @@ from .. import i18n
 from .widgets import TOUCH, appbar
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
-MEMBER_LABELS = {"name": "hh_member_name", "relation": "hh_member_relation", "id_number": "hh_member_id",
-                 "note": "hh_member_note"}
 
 
 def problem_label(ctx, field: str) -> str:
-    """The label of a field a problem names, for the line under the form ("成员2 姓名")."""
-    parts = field.split(".")
-    if len(parts) == 3 and parts[0] == "members" and parts[1].isdigit():
-        return f"{ctx.t('hh_member_n', n=int(parts[1]) + 1)} {ctx.t(MEMBER_LABELS.get(parts[2], 'members'))}"
+    """The label of a field a problem names, for the line under the form ("成员2 成员姓名")."""
     return ctx.t(FIELD_WORDS[field]) if field in FIELD_WORDS else i18n.field_label(field, ctx.lang)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import access, changes, clock, merge, permissions, privacy, statute
+from .. import access, changes, clock, households, merge, permissions, privacy, statute
 from .. import settings as township_settings
 from . import auth
 from . import migrations as server_migrations
@@ -661,6 +661,10 @@ class CentralStore(Replica):
             return _rejected("invalid", [_err(masked_at, "masked")])
         if fields is not ch["fields"]:
             ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
+        if entity == "household" and not server_side:  # the office's paths check in their forms
+            errs = households.number_errors(fields, row0, township_today(now))
+            if errs:
+                return _rejected("invalid", errs)
         case = None
         if ent.parent:
             cid = ch["fields"].get(ent.parent, (row0 or {}).get(ent.parent))

@@ -142,7 +142,7 @@ def test_a_leader_works_an_owned_case_but_cannot_move_it_or_close_it(server):
 
 def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
     shared = changes.new_id("shared")
-    secret = {**household_fields("g2", 7), "head_name": "赵秘密", "id_number": "330702199001011234",
+    secret = {**household_fields("g2", 7), "head_name": "赵秘密", "id_number": "330702199001011237",
               "phone": "13912345678"}
     pushed_ok(server, "office1", mk("office1", "household", shared, secret))
     # a case in the worker's own grid, with the household's id as its record id
@@ -154,7 +154,7 @@ def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
         got = pull_all(server, user)
         assert not [c for c in got if c["entity"] == "household" and c["record"] == shared], user
         assert "赵秘密" not in json.dumps(got, ensure_ascii=False)
-        assert "330702199001011234" not in json.dumps(got) and "13912345678" not in json.dumps(got)
+        assert "330702199001011237" not in json.dumps(got) and "13912345678" not in json.dumps(got)
     assert [c for c in pull_all(server, "leader1") if c["entity"] == "case" and c["record"] == shared]
 
 
@@ -291,26 +291,74 @@ def test_the_store_and_a_phones_replica_are_private_files(server, tmp_path):
 
 def test_phones_receive_id_numbers_masked_and_the_office_whole(server):
     hid = changes.new_id("r")
-    members = [{"name": "钱一", "relation": "户主", "id_number": "33070219800101123X"},
-               {"name": "钱二", "relation": "配偶", "id_number": "330702198203035678"}]
+    members = [{"name": "钱一", "relation": "户主", "id_number": "33070219800101103X"},
+               {"name": "钱二", "relation": "配偶", "id_number": "330702198203035670"}]
     pushed_ok(server, "office1", mk("office1", "household", hid, {
-        **household_fields("g1", 3), "id_number": "33070219800101123X", "members": members}))
+        **household_fields("g1", 3), "id_number": "33070219800101103X", "members": members}))
     mine = [c for c in pull_all(server, "worker1") if c["record"] == hid]
     text = json.dumps(mine)
-    assert mine and "33070219800101123X" not in text and "330702198203035678" not in text
-    assert mine[0]["fields"]["id_number"] == "3307**********123X"
+    assert mine and "33070219800101103X" not in text and "330702198203035670" not in text
+    assert mine[0]["fields"]["id_number"] == "3307**********103X"
     # The worker adds a member, sending back the masked numbers the phone holds:
     # the server keeps the numbers they stand for.
     shown = mine[0]["fields"]["members"]
     pushed_ok(server, "worker1", mk("worker1", "household", hid, {
-        "members": shown + [{"name": "钱三", "relation": "子女", "id_number": "330702201001012345"}]}))
+        "members": shown + [{"name": "钱三", "relation": "子女", "id_number": "330702201001012344"}]}))
     stored = json.loads(server.sql("SELECT members FROM households WHERE id=?", (hid,))[0][0])
-    assert [m["id_number"] for m in stored] == ["33070219800101123X", "330702198203035678", "330702201001012345"]
+    assert [m["id_number"] for m in stored] == ["33070219800101103X", "330702198203035670", "330702201001012344"]
     whole = [c for c in pull_all(server, "office1") if c["record"] == hid]
-    assert "330702198203035678" in json.dumps(whole)
+    assert "330702198203035670" in json.dumps(whole)
     # A masked number that stands for nothing the household holds is refused.
     bad = mk("worker1", "household", hid, {"id_number": "1111**********2222"})
     assert ("id_number", "masked") in refused(push(server, "worker1", bad), 422)
+
+
+def test_a_phone_that_skips_its_form_cannot_store_a_number_no_card_or_line_can_hold(server):
+    """The forms check ID numbers (GB 11643) and phone numbers; so does the server, for a
+    phone that did not use them. Each problem names its field (a member's by its place)
+    and says what is wrong; nothing of the change is kept."""
+    hid = changes.new_id("r")
+    bad = mk("worker1", "household", hid, {
+        **household_fields("g1", 21), "id_number": "330702199001011234",       # last should be 7
+        "phone": "1391234567",                                                  # 10 digits
+        "members": [{"name": "甲", "relation": "户主", "id_number": "330702199001011237"},
+                    {"name": "乙", "relation": "子女", "id_number": "330702209901011234"}]})  # born 2099
+    r = push(server, "worker1", bad)
+    assert sorted(refused(r, 422)) == [("id_number", "id_check_digit"), ("members.1.id_number", "id_birth_future"),
+                                       ("phone", "phone_mobile")]
+    said = {e["field"]: e["message"] for e in r.json()["results"][0]["errors"]}
+    assert "the last character should be 7" in said["id_number"] and "2099-01-01" in said["members.1.id_number"]
+    assert server.sql("SELECT count(*) FROM households WHERE id=?", (hid,))[0][0] == 0
+    # typed right, the same household is taken
+    fixed = dict(bad["fields"], id_number="330702199001011237", phone="13912345678",
+                 members=[bad["fields"]["members"][0]])
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, fixed))
+
+
+def test_a_number_stored_before_the_checks_does_not_hold_up_other_edits(server):
+    """A household whose ID number was stored before the server checked them (here by the
+    office, which the phones' check does not cover): the phone edits its address and adds a
+    member, sending the old number back as it holds it (masked); a new wrong one is refused."""
+    from sync.server.central import CentralStore
+    hid = changes.new_id("r")
+    legacy = "330702195803124411"  # its check character should be 7
+    st = CentralStore(str(server.db))
+    try:
+        st.server_write("household", hid, {**household_fields("g1", 22), "id_number": legacy, "phone": "8234567",
+                                           "members": [{"name": "丙", "relation": "户主", "id_number": legacy}]},
+                        author="office1")
+    finally:
+        st.close()
+    held = [c for c in pull_all(server, "worker1") if c["record"] == hid][-1]["fields"]
+    assert held["id_number"] == "3307**********4411"
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, {
+        "address": "金山镇白鹤村3组99号", "id_number": held["id_number"], "phone": "8234567",
+        "members": held["members"] + [{"name": "丁", "relation": "子女", "id_number": "330702201001012344"}]}))
+    row = server.sql("SELECT address, members FROM households WHERE id=?", (hid,))[0]
+    assert row[0] == "金山镇白鹤村3组99号" and [m["id_number"] for m in json.loads(row[1])] == [
+        legacy, "330702201001012344"]
+    r = push(server, "worker1", mk("worker1", "household", hid, {"id_number": "330702195803124412"}))
+    assert refused(r, 422) == [("id_number", "id_check_digit")]
 
 
 def test_pulls_failed_sign_ins_and_refused_changes_are_audited_without_content(fresh_server):
