@@ -13,7 +13,7 @@ from sync.errors import SyncError
 from sync.workspace import DeviceWorkspace
 
 from .geo import FAR_FROM_HOME_M
-from .syncer import SyncRunner
+from .syncer import SyncRunner, remembered_sync_ms
 
 
 def default_data_dir() -> str:
@@ -46,7 +46,8 @@ class Phone:
         self.settings = Settings.load(self.replica, server=server, tile_url=tile_url)
         if server:  # the command line wins over what was saved
             self.settings.server = server
-        self.runner = SyncRunner(self._sync_client, interval_s=interval_s, max_pause_s=max_pause_s)
+        self.runner = SyncRunner(self._sync_client, interval_s=interval_s, max_pause_s=max_pause_s,
+                                 last_sync_ms=remembered_sync_ms(self.replica.meta("last_sync_ms")))
 
     def _sync_client(self) -> SyncClient:
         # The sync runs in a thread: it gets its own connection to the same file.

@@ -35,6 +35,14 @@ class SyncStatus:
     attachments_waiting: int = 0   # photos and voice notes not yet on the server (the sync bar)
 
 
+def remembered_sync_ms(raw: str | None) -> int | None:
+    """The last sync a replica remembers (its meta "last_sync_ms"), or None."""
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def error_state(exc: SyncError) -> str:
     """The one place a sync failure becomes a state the screens know how to say."""
     if isinstance(exc, Unreachable):
@@ -53,7 +61,8 @@ def error_state(exc: SyncError) -> str:
 class SyncRunner:
     def __init__(self, make_client: Callable[[], SyncClient], *, interval_s: float = 60,
                  first_pause_s: float = 2, max_pause_s: float = 60,
-                 on_wifi: Callable[[], bool] = lambda: True, announce_after_s: float = 1.0):
+                 on_wifi: Callable[[], bool] = lambda: True, announce_after_s: float = 1.0,
+                 last_sync_ms: int | None = None):
         self.make_client = make_client
         self.on_wifi = on_wifi  # whether the link is Wi-Fi now (photos may wait for it)
         self._attachments = None
@@ -64,7 +73,9 @@ class SyncRunner:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._client: SyncClient | None = None
-        self.status = SyncStatus()
+        # when the phone last synced before this run (its replica remembers): the bar
+        # says 上次同步 from the start, without a screen reading the store
+        self.status = SyncStatus(last_sync_ms=last_sync_ms)
 
     # --- for screens ----------------------------------------------------------------
     def subscribe(self, fn: Callable[[SyncStatus], None]) -> Callable[[], None]:

@@ -836,17 +836,14 @@ def test_a_discard_of_a_case_the_person_no_longer_sees_lets_it_go_whole(ws, repl
 
 
 class _Words:
-    """The app's Chinese words and a phone whose replica remembers `last` as its last sync."""
-
-    def __init__(self, last: str | None = None):
-        self.phone = type("P", (), {"replica": type("R", (), {"meta": staticmethod(
-            lambda key: last if key == "last_sync_ms" else None)})()})()
+    """The app's Chinese words."""
 
     def t(self, key: str, **kw) -> str:
         return i18n.STRINGS[key][0].format(**kw)
 
 
-def test_the_sync_bar_says_all_synced_only_after_a_sync():
+def test_the_sync_bar_says_all_synced_only_after_a_sync(tmp_path):
+    from fieldapp.phone import Phone
     from fieldapp.screens.widgets import last_sync_text, status_text
     from fieldapp.syncer import SyncStatus
     fresh = _Words()
@@ -857,7 +854,14 @@ def test_the_sync_bar_says_all_synced_only_after_a_sync():
     assert last_sync_text(fresh, SyncStatus(pending=2)) == "尚未同步"
     synced = SyncStatus(state="idle", last_sync_ms=1_795_700_000_000)
     assert status_text(fresh, synced)[0] == "已全部同步"
-    remembered = _Words(last="1795700000000")         # the app restarted after a sync
-    assert status_text(remembered, SyncStatus(state="idle"))[0] == "已全部同步"
-    assert last_sync_text(remembered, SyncStatus()).startswith("上次同步 ")
-    assert status_text(_Words(last="garbage"), SyncStatus())[0] == "尚未同步"
+    # the app restarted after a sync: its replica remembers it, and the bar says so at once
+    phone = Phone(str(tmp_path / "phone"))
+    assert phone.runner.status.last_sync_ms is None
+    phone.replica.set_meta("last_sync_ms", "1795700000000")
+    phone.replica.close()
+    again = Phone(str(tmp_path / "phone")).runner.status
+    assert status_text(fresh, again)[0] == "已全部同步" and last_sync_text(fresh, again).startswith("上次同步 ")
+    garbled = Phone(str(tmp_path / "garbled"))
+    garbled.replica.set_meta("last_sync_ms", "garbage")
+    garbled.replica.close()
+    assert status_text(fresh, Phone(str(tmp_path / "garbled")).runner.status)[0] == "尚未同步"

@@ -39,7 +39,7 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
         return ctx.t("syncing"), ft.Colors.BLUE_700
     if st.pending:
         parts, colour = [ctx.t("pending_n", n=st.pending)], ft.Colors.ORANGE_900
-    elif _last_sync_ms(ctx, st):
+    elif st.last_sync_ms:
         parts, colour = [ctx.t("all_synced")], ft.Colors.GREEN_800
     else:  # signed in, nothing written yet, no sync done: "all synced" would not be true
         parts, colour = [ctx.t("never_synced")], ft.Colors.GREY_800
@@ -64,20 +64,8 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
     return " · ".join(parts), colour
 
 
-def _last_sync_ms(ctx, st: SyncStatus) -> int | None:
-    """When this phone last synced: this run's, or the one its replica remembers."""
-    if st.last_sync_ms:
-        return st.last_sync_ms
-    phone = getattr(ctx, "phone", None)
-    raw = phone.replica.meta("last_sync_ms") if phone is not None else None
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def last_sync_text(ctx, st: SyncStatus) -> str:
-    ms = _last_sync_ms(ctx, st)
+    ms = st.last_sync_ms
     if not ms:   # the headline says 尚未同步 already, unless it counts what waits
         return ctx.t("never_synced") if st.pending else ""
     when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone(dt.timedelta(hours=8)))
