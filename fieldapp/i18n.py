@@ -245,18 +245,21 @@ def code(table: codes.Table, value: str | None, lang: str = "zh") -> str:
     return codes.label(table, value, lang)
 
 
-# A member's field, as the server and the household form name it ("members.1.id_number").
-MEMBER_FIELD = re.compile(r"members\.(\d+)\.(\w+)")
-MEMBER_LABELS = {"name": "hh_member_name", "relation": "hh_member_relation", "id_number": "hh_member_id",
-                 "note": "hh_member_note"}
+# A member's field, as the server and the household form name it ("members.1.id_number"),
+# said by the member's place and the field's short name (成员2 身份证号).
+MEMBER_FIELD = re.compile(r"members\.(\d+)\.(name|relation|id_number|note)")
+MEMBER_WORDS = {"name": ("姓名", "name"), "relation": ("与户主关系", "relation to the head"),
+                "id_number": ("身份证号", "ID number"), "note": ("备注", "note")}
 
 
 def field_label(name: str, lang: str = "zh") -> str:
     """A field's name as a person reads it (its code, for a field no one has named); a
-    member's by the member's place, as the household form says it ("成员2 成员姓名")."""
+    member's by the member's place, as the household form says it ("成员2 姓名")."""
     member = MEMBER_FIELD.fullmatch(name)
     if member:
-        return f"{t('hh_member_n', lang, n=int(member[1]) + 1)} {t(MEMBER_LABELS.get(member[2], 'members'), lang)}"
+        zh, en = MEMBER_WORDS[member[2]]
+        n = int(member[1]) + 1
+        return f"{t('hh_member_n', lang, n=n)}: {en}" if lang == "en" else f"{t('hh_member_n', lang, n=n)} {zh}"
     if name in FIELD_LABELS:
         zh, en = FIELD_LABELS[name]
         return en if lang == "en" else zh

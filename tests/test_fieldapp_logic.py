@@ -815,8 +815,11 @@ def test_a_number_the_server_refused_is_said_in_chinese_on_the_member_it_belongs
     item = {"entity": "household", "reason": changes.describe(errors), "errors": changes.error_list(errors)}
     said = refused_reasons(ctx, item).split("；")
     assert said == ["身份证号：校验位不符，最后一位应为7，请核对是否输错",
-                    "成员2 成员身份证号（选填）：应为18位（现为16位）",
+                    "成员2 身份证号：应为18位（现为16位）",
                     "电话：手机号应为以13至19开头的11位数字"]
+    # the household form names a member's field the same way under its own controls
+    from fieldapp.screens.household_form import problem_label
+    assert problem_label(ctx, "members.2.name") == "成员3 姓名" and problem_label(ctx, "members.0.note") == "成员1 备注"
 
 
 def test_a_discard_of_a_case_the_person_no_longer_sees_lets_it_go_whole(ws, replica, accepted_case):

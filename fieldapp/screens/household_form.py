@@ -22,7 +22,7 @@ MEMBER_KEYS = ("name", "relation", "id_number", "note")
 
 
 def problem_label(ctx, field: str) -> str:
-    """The label of a field a problem names, for the line under the form ("成员2 成员姓名")."""
+    """The label of a field a problem names, for the line under the form ("成员2 姓名")."""
     return ctx.t(FIELD_WORDS[field]) if field in FIELD_WORDS else i18n.field_label(field, ctx.lang)
 
 
