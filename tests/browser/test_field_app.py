@@ -295,8 +295,12 @@ def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
         app.shot(f"moved-2km-{device or 'chromium'}")
     except Exception:
         if ctx is not None:  # the failure hook's picture needs the page: taken here, before it closes
-            app.shot(f"FAILED-moved-2km-{device or 'chromium'}")
-            (shots / f"FAILED-moved-2km-{device or 'chromium'}.aria.txt").write_text(app.aria())
+            name = f"FAILED-moved-2km-{device or 'chromium'}"
+            try:  # a page too busy to be pictured must not hide why the test failed
+                app.page.screenshot(path=str(shots / f"{name}.png"), timeout=30_000)
+                (shots / f"{name}.aria.txt").write_text(app.aria(timeout_s=30))
+            except Exception as e:
+                (shots / f"{name}.aria.txt").write_text(f"no picture: {e}")
         raise
     finally:
         if ctx is not None:
