@@ -92,6 +92,10 @@ def _held_masked(value: str, before: dict | None, member: bool) -> bool:
     return any(isinstance(m, dict) and m.get("id_number") == value for m in before.get("members") or [])
 
 
+# idnumber's rule -> the model's name for it in a push's refusal ("check_digit" -> "id_check_digit")
+_SERVER_RULE = {rule: name for name, rule in NUMBER_RULES.items()}
+
+
 def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[FieldError]:
     """The ID numbers (the head's, each member's) and the phone number of a household
     change that break their rules, as the server refuses a phone's push (the model's
@@ -100,7 +104,6 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
     already holds is not checked again: one stored before these checks, or sent back as
     the phone holds it, is no new mistake and must not hold up the rest of the change.
     `fields` hold the numbers themselves (masked ones restored: privacy.restore_masked)."""
-    rule_of = {rule: name for name, rule in NUMBER_RULES.items()}
     before = before or {}
     held = {before.get("id_number")} | {m.get("id_number") for m in before.get("members") or []
                                         if isinstance(m, dict)}
@@ -109,8 +112,8 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
     def check_id(field: str, number) -> None:
         if isinstance(number, str) and number.strip() and number not in held:
             p = _id_problem(field, number, today)
-            if p is not None and p.rule in rule_of:
-                out.append(FieldError(field, rule_of[p.rule], p.params))
+            if p is not None and p.rule in _SERVER_RULE:
+                out.append(FieldError(field, _SERVER_RULE[p.rule], p.params))
     check_id("id_number", fields.get("id_number"))
     for i, m in enumerate(fields.get("members") if isinstance(fields.get("members"), list) else ()):
         if isinstance(m, dict):

@@ -320,7 +320,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
 
     def _pull(request: Request, cred: tuple, cursor: str | None, limit: int) -> tuple[Response, tuple | None]:
         p = authenticate(cred)
-        page = store.pull(p, cursor, limit, address=client_address(request), later=True)
+        page = store.pull(p, cursor, limit, address=client_address(request))
         gen = store.generation()  # after the page: its head is at least the page's cursor
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])

@@ -751,15 +751,13 @@ class CentralStore(Replica):
                 x("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)", (f"{REF}{case_id}", key))
 
     # --- pull -----------------------------------------------------------------------
-    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None,
-             later: bool = False) -> dict:
+    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None) -> dict:
         """Changes after the cursor that this person may see, oldest first.
 
         The cursor is `<seq>.<scope hash>`: when the person's grids change, the hash
         no longer matches and the pull starts over (what the phone has is skipped by
         its change id), so a newly given grid arrives whole. Phones receive ID numbers
-        masked; the office and the admin whole. A pull that delivered anything is
-        audited (who, how much, which grids) when `address` is given (an API pull).
+        masked; the office and the admin whole.
 
         No echo: the changes this device pushed are not sent back to it (the log rows
         written with its push carry its device id); references, exits, re-logged
@@ -767,9 +765,9 @@ class CentralStore(Replica):
         reset) holds nothing, its own changes included: until that pass is through, its
         cursor carries a mark (a "0" after the hash) and nothing is skipped.
 
-        `later`: the audit row is not written here but returned as the page's "audit"
-        (arguments of `audit_later`), for the API to await its commit without holding a
-        thread; the page must not be answered before that commit.
+        A page that delivered anything to an API pull (`address` given) carries its audit
+        row as "audit" (who, how much, which grids: the arguments of `audit_later`); the
+        API awaits that row's commit before it answers, without holding a thread.
         """
         tag = self._scope_tag(p)
         after, reset, whole = 0, False, True
@@ -826,11 +824,9 @@ class CentralStore(Replica):
             grids = "all" if p.sees_all else ",".join(sorted(p.grids)) or "-"
             audit = (p.username, "pull", f"changes={len(bodies)} exits={len(exits)} reset={int(reset)}"
                                          f" grids={grids}", p.device, address)
-            if not later:
-                self.audit(*audit[:3], device=audit[3], address=audit[4])
         mark = "0" if whole and more else ""
         return {"bodies": bodies, "exits": exits, "refs": refs, "reset": reset, "erasures": erasures,
-                "cursor": f"{last}.{tag}{mark}", "more": more, "audit": audit if later else None}
+                "cursor": f"{last}.{tag}{mark}", "more": more, "audit": audit}
 
     def _still_visible(self, p: Principal, case_id: str, conn=None) -> bool:
         hit = self._load("case", [case_id], conn).get(case_id)
