@@ -23,6 +23,7 @@ from .. import access, changes, clock, households, merge, permissions, privacy, 
 from .. import settings as township_settings
 from . import auth
 from . import migrations as server_migrations
+from .checkpointer import SAFETY_FACTOR, Checkpointer
 from .readers import ReadPool
 from .writer import GroupWriter
 from ..access import Principal
@@ -123,8 +124,13 @@ class CentralStore(Replica):
     def __init__(self, path: str, now=clock.wall_ms):
         super().__init__(path)
         # Under Litestream (gridbook serve --backup) Litestream alone checkpoints, after
-        # it has copied the WAL (its advice); otherwise SQLite's default (backup.py).
-        self.conn.execute(f"PRAGMA wal_autocheckpoint={_checkpoint_pages()}")
+        # it has copied the WAL (its advice); otherwise a thread of its own does, at
+        # SQLite's default threshold, and SQLite's own checkpoint in the commit is only
+        # the net past a few times that (checkpointer.py).
+        pages = _checkpoint_pages()
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={pages * SAFETY_FACTOR}")
+        page_bytes = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        self.checkpointer = Checkpointer(path, pages * page_bytes) if pages else None
         # The write connection (self.conn) and its lock: pushes, sign-ins and the audit
         # trail go through the group-commit writer; the rarer writes (accounts,
         # settings, the office's verbs) take the lock themselves. Reads that the API
@@ -133,7 +139,8 @@ class CentralStore(Replica):
         # the writer's cache holds the random-keyed indexes (change ids, record ids) of a
         # county's store; readers share pages through the memory map (readers.py)
         self.conn.execute("PRAGMA cache_size=-65536")
-        self.writer = GroupWriter(self.conn, self.lock)
+        self.writer = GroupWriter(self.conn, self.lock,
+                                  after_commit=self.checkpointer.nudge if self.checkpointer else None)
         self.readers = ReadPool(path)
         self.now = now
         st = json.loads(self._meta("clock") or "[0, 0]")
@@ -184,6 +191,8 @@ class CentralStore(Replica):
 
     def close(self) -> None:
         self.writer.close()
+        if self.checkpointer:
+            self.checkpointer.close()
         self.readers.close()
         super().close()
 

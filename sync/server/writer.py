@@ -51,8 +51,10 @@ class GroupWriter:
     `lock` is the store's write lock (the same connection serves the store's other,
     rarer writes: accounts, settings, the office's verbs), held for a whole group."""
 
-    def __init__(self, conn: sqlite3.Connection, lock, name: str = "gridbook-writer"):
+    def __init__(self, conn: sqlite3.Connection, lock, name: str = "gridbook-writer",
+                 after_commit: Callable[[], None] | None = None):
         self.conn, self.lock = conn, lock
+        self.after_commit = after_commit  # the checkpointer's nudge (checkpointer.py)
         self.name = name
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._alive = False
@@ -170,6 +172,8 @@ class GroupWriter:
                 if not job.future.done():
                     job.future.set_exception(e)
             return
+        if self.after_commit is not None:
+            self.after_commit()
         self.groups += 1
         self.jobs += len(group)
         self.relaxed_groups += relaxed
