@@ -5,6 +5,7 @@ phone-side package never pulls them in."""
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import os
@@ -48,6 +49,11 @@ def cmd_serve(args) -> int:
     # The client's address (the sign-in throttle keys on it) comes from the proxy's
     # X-Forwarded-For only when that proxy is named: anyone else could forge it.
     proxies = ",".join(args.trusted_proxy or [])
+    # What start-up made (modules, routes, the model) lives as long as the server: out of
+    # the cyclic collector's reach, so a full collection during a wave of pushes walks
+    # only what the wave made (collections took 0.26 s over a start and a 1,000-phone
+    # wave, 0.14 s with this; docs/performance.md).
+    gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False)
     return 0
