@@ -28,6 +28,10 @@
    wrote 50 changes in its grid; it syncs through a TCP proxy of 50 kbit/s each way and
    300 ms of round trip. Time and bytes per record, both directions together, counted
    at the proxy (headers and all).
+5. **The floor** (`--floor 1`), after the server has stopped: each wave's rows written
+   by plain sqlite3 into the same store, in the writer's groups, with the same
+   durability (WAL, FULL sync) and SQLite's own checkpoint: what no server can go
+   below on this machine and store, measured in the same run.
 
 The load generator is a separate process (asyncio with raw HTTP/1.1 streams, one
 keep-alive connection per phone);
@@ -191,6 +195,70 @@ def build_store(db: str, args) -> dict:
                        "households": households[g][-20:]})
     return {"phones": phones, "changes": total, "build_s": round(time.perf_counter() - t0, 1),
             "db_mb": round(os.path.getsize(db) / 2**20)}
+
+
+# --- the machine's floor -------------------------------------------------------------------
+def floor(db: str, phones: list[dict], records: int, seed: int) -> dict:
+    """The wave's rows written by plain sqlite3 into the county store, with no server:
+    the same records as the wave (same generator, same seed), folded and encoded before
+    the clock starts, then inserted with executemany in the writer's groups (one
+    BEGIN IMMEDIATE ... COMMIT per `MAX_GROUP` pushes, a SAVEPOINT per push), with the
+    server's durability (WAL, synchronous=FULL) and SQLite's own checkpoint in the
+    commit, as plain sqlite3 has it. No rules, no HTTP, no JSON: what the disk and
+    SQLite's b-trees cost for these rows in this store. The rows are rolled into the
+    store for good: run after the server has stopped."""
+    import copy
+    import sqlite3
+
+    from sync import access, merge
+    from sync.replica import SORT_KEYS, TABLES, encode_row
+    from sync.model import ENTITIES
+    from sync.server.writer import MAX_GROUP
+
+    rng = random.Random(seed)
+    phones = copy.deepcopy(phones)
+    now = int(time.time() * 1000)
+    sqls, pushes = {}, []
+    for p in phones:
+        ent_rows, ch_rows, log_rows = {}, [], []
+        for ch in orjson.loads(gzip.decompress(push_body(rng, p, records, "w")))["changes"]:
+            row, ver = merge.merge_change(None, {}, ch)
+            ent, table = ENTITIES[ch["entity"]], TABLES[ch["entity"]]
+            key = SORT_KEYS.get(table)
+            if ch["entity"] not in sqls:
+                cols = ["id", *ent.columns, "_versions", "_conflicts", *((key[0],) if key else ())]
+                sqls[ch["entity"]] = (f"INSERT OR REPLACE INTO {table} ({','.join(cols)})"
+                                      f" VALUES ({','.join('?' * len(cols))})")
+            ent_rows.setdefault(ch["entity"], []).append(
+                (*encode_row(ent, row), merge.dumps(ver), 0, *((key[2](row.get(key[1])),) if key else ())))
+            ch_rows.append((ch["id"], ch["entity"], ch["record"], ch["hlc"], ch["device"], ch["author"], now,
+                            orjson.dumps(ch).decode(), None))
+            for n, k in enumerate(sorted(access.record_keys(ch["entity"], row)) or ["-"]):
+                log_rows.append((ch["id"], k, int(n == 0), ch["device"]))
+        pushes.append((ent_rows, ch_rows, log_rows))
+    conn = sqlite3.connect(db, isolation_level=None)
+    x = conn.execute
+    x("PRAGMA journal_mode=WAL")
+    x("PRAGMA synchronous=FULL")
+    x("PRAGMA cache_size=-65536")  # the writer's cache (central.py)
+    commit_s, t0 = 0.0, time.perf_counter()
+    for g in range(0, len(pushes), MAX_GROUP):
+        x("BEGIN IMMEDIATE")
+        for ent_rows, ch_rows, log_rows in pushes[g:g + MAX_GROUP]:
+            x("SAVEPOINT push")
+            for entity, rows in ent_rows.items():
+                conn.executemany(sqls[entity], rows)
+            conn.executemany("INSERT INTO changes VALUES (?,?,?,?,?,?,?,?,?)", ch_rows)
+            conn.executemany("INSERT INTO log (change_id, scope, origin, device) VALUES (?,?,?,?)", log_rows)
+            x("RELEASE push")
+        t1 = time.perf_counter()
+        x("COMMIT")
+        commit_s += time.perf_counter() - t1
+    wall = time.perf_counter() - t0
+    conn.close()
+    changes = sum(len(c) for _, c, _ in pushes)
+    return {"phones": len(phones), "changes": changes, "wall_s": round(wall, 3),
+            "commit_s": round(commit_s, 3), "changes_per_s": round(changes / wall)}
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -561,6 +629,8 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=1.0,
                     help="the syncers' pause between syncs, seconds (each pause 0.5-1.5 times it)")
     ap.add_argument("--offline", type=int, default=500, help="records of the week-offline phone (0: skip)")
+    ap.add_argument("--floor", type=int, default=1,
+                    help="1: after the waves, write each wave's rows with plain sqlite3 (the floor)")
     ap.add_argument("--keep", help="build the store here, or reuse the one built here before")
     args = ap.parse_args()
     if args.loadgen:
@@ -592,9 +662,15 @@ def run(tmp: str, args) -> dict:
             json.dump(meta, open(meta_path, "w"))
             shutil.copy(db, os.path.join(tmp, "county.db"))
             db = os.path.join(tmp, "county.db")
+    # The copy (or the build) leaves gigabytes of dirty pages for the kernel to write
+    # back: on disk first, so that the wave's fsyncs do not queue behind them (a store
+    # in service is not a file written a moment ago).
+    t = time.perf_counter()
+    os.sync()
+    sync_s = round(time.perf_counter() - t, 1)
     phones = meta["phones"]
     out = {"accounts": args.accounts, "grids": args.grids, "changes": meta["changes"], "build_s": meta["build_s"],
-           "db_mb": meta["db_mb"], "cores": os.cpu_count(), "waves": {}}
+           "db_mb": meta["db_mb"], "cores": os.cpu_count(), "store_sync_s": sync_s, "waves": {}}
     server = Server(db)
     try:
         out["server_rss_idle_mb"] = server.rss_mb()
@@ -642,6 +718,11 @@ def run(tmp: str, args) -> dict:
         out["server_log_errors"] = server.errors_logged()
     finally:
         server.stop()
+    if args.floor:
+        used = 0 if not args.offline else 1
+        for n in waves:
+            out["waves"][str(n)]["floor"] = floor(db, phones[used:used + n], args.records, n)
+            used += n
     return out
 
 
