@@ -43,21 +43,64 @@ FALLBACK_FONT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 def _patched_client(folder: str | None = None) -> dict[str, str]:
     """Copies of the client's two entry points with the CDN address replaced: url -> file.
-    A flet-web build without exactly one such address fails here, loudly."""
+    A flet-web build without exactly one such address fails here, loudly.
+
+    The copies depend only on the flet-web build, so they are kept once per build, named
+    by its files' hash, in a folder private to this user: every start reuses them. (A
+    new folder per start left 17 MB behind each time, never removed: some 3,900 folders
+    and 69 GB in a developer's /tmp after days of test runs.)"""
     import flet_web
     web = flet_web.get_package_web_dir()
-    folder = folder or tempfile.mkdtemp(prefix="gridbook-web-")
+    folder = folder or client_cache()
     out = {}
     for name in ("main.dart.js", "main.dart.wasm"):
         with open(os.path.join(web, name), "rb") as f:
             data = f.read()
         if data.count(RIVE_CDN) != 1:
             raise RuntimeError(f"flet-web {name}: expected the Rive CDN address once, found {data.count(RIVE_CDN)}")
-        path = os.path.join(folder, name)
-        with open(path, "wb") as f:
-            f.write(data.replace(RIVE_CDN, RIVE_LOCAL))
+        path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()[:16]}-{name}")
+        patched = data.replace(RIVE_CDN, RIVE_LOCAL)
+        if not _holds(path, patched):
+            # several servers may start at once (the tests): each writes its own file and
+            # renames it into place, so none serves a half-written copy
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(patched)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                raise
         out["/" + name] = path
     return out
+
+
+def _holds(path: str, data: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def client_cache() -> str:
+    """`<temp>/gridbook-web-<uid>`, made private to this user; refused (and a folder of
+    this process's own used instead, removed at exit) if someone else made it or can
+    write to it: the browser runs what is served from it."""
+    import atexit
+    import shutil
+    import stat
+    uid = os.getuid()
+    folder = os.path.join(tempfile.gettempdir(), f"gridbook-web-{uid}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    st = os.lstat(folder)
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077:
+        return folder
+    own = tempfile.mkdtemp(prefix="gridbook-web-")
+    atexit.register(shutil.rmtree, own, True)
+    return own
 
 
 def _font_manifest(fonts: dict[str, str]) -> bytes:

@@ -1,0 +1,48 @@
+"""The browser-served app's patched client files: kept once per flet-web build in a
+folder private to the user, never one more folder per start (fieldapp/webserve.py)."""
+
+import os
+import tempfile
+
+import pytest
+
+from fieldapp import webserve
+
+
+@pytest.fixture
+def temp(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_every_start_reuses_one_private_copy_of_the_client(temp):
+    first = webserve._patched_client()
+    for _ in range(3):  # three more starts of the office or the phone in a browser
+        assert webserve._patched_client() == first
+    assert sorted(os.listdir(temp)) == [f"gridbook-web-{os.getuid()}"]
+    folder = temp / f"gridbook-web-{os.getuid()}"
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(p) for p in first.values())
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+    for path in first.values():
+        data = open(path, "rb").read()
+        assert webserve.RIVE_LOCAL in data and webserve.RIVE_CDN not in data
+        assert oct(os.stat(path).st_mode & 0o077) == oct(0)
+
+
+def test_a_damaged_copy_is_written_again(temp):
+    files = webserve._patched_client()
+    js = files["/main.dart.js"]
+    good = open(js, "rb").read()
+    with open(js, "wb") as f:
+        f.write(good[: len(good) // 2])  # a copy cut short (a full disk, a crash)
+    assert webserve._patched_client() == files
+    assert open(js, "rb").read() == good
+
+
+def test_a_folder_others_can_write_to_is_not_served_from(temp):
+    shared = temp / f"gridbook-web-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)  # as if another account had made it for us
+    files = webserve._patched_client()
+    assert all(not p.startswith(str(shared) + os.sep) for p in files.values())
+    assert os.listdir(shared) == []
