@@ -22,6 +22,7 @@ import dataclasses
 import gzip
 import json
 import os
+import re
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -38,6 +39,7 @@ from . import api_models as m
 from . import blobs, metrics, tiles
 from .central import CentralStore
 from .events import Hub, arrived
+from .fastpath import SyncFastPath, headers_of, query_of
 from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
 from .http import MAX_BODY, BodyLimitAndGunzip, SecurityHeaders, ServerTime, TIME_HEADER  # noqa: F401
 from .throttle import SignInThrottle
@@ -64,6 +66,11 @@ SYNC_THREADS = 2 * (os.cpu_count() or 1)
 # A push's answer is made on the event loop up to this many changes (well under a
 # millisecond); a larger one on a sync thread.
 INLINE_ANSWER = 200
+# The sync routes' headers and the pull's query, as their declarations in create_app
+# accept them (fastpath.py: anything else goes to those declarations).
+SYNC_HEADERS = (b"x-gridbook-protocol", b"authorization", b"x-gridbook-device")
+CURSOR_PATTERN = r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$"
+PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}")}
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
 # must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -308,8 +315,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     @app.get("/api/v1/sync/pull", tags=["sync"], response_model=m.PullPage,
              responses=m.errors(400, 401, 422, 426))
     async def pull(request: Request,
-                   cursor: str | None = Query(default=None, max_length=40,
-                                              pattern=r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$",
+                   cursor: str | None = Query(default=None, max_length=40, pattern=CURSOR_PATTERN,
                                               description="the cursor the previous page gave"),
                    limit: int = Query(default=1000, ge=1, le=MAX_PAGE),
                    _: int = Depends(protocol), cred: tuple = Depends(credentials)):
@@ -345,6 +351,36 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
             return Response(gzip.compress(data, 5), media_type="application/json",
                             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return Response(data, media_type="application/json")
+
+    def plain_credentials(request: Request) -> tuple[str | None, str | None] | None:
+        """What `protocol` and `credentials` give a sync route, when neither would raise
+        (the protocol spoken, the headers within their lengths); else None."""
+        h = headers_of(request.scope, SYNC_HEADERS)
+        if h is None or h.get(b"x-gridbook-protocol") != str(changes.PROTOCOL_VERSION):
+            return None
+        authorization, device = h.get(b"authorization"), h.get(b"x-gridbook-device")
+        if len(authorization or "") > 200 or len(device or "") > 64:
+            return None
+        return authorization, device
+
+    async def fast_push(request: Request) -> Response | None:
+        cred = plain_credentials(request)
+        if cred is None or request.scope["query_string"]:  # a push has no query
+            return None
+        try:
+            return await push(request, changes.PROTOCOL_VERSION, cred)
+        except ApiError as exc:
+            return _error(exc.status, exc.error, exc.message, **exc.extra)
+
+    async def fast_pull(request: Request) -> Response | None:
+        cred, query = plain_credentials(request), query_of(request.scope, PULL_QUERY)
+        if cred is None or query is None or int(query.get("limit", 1000)) > MAX_PAGE:
+            return None
+        try:
+            return await pull(request, query.get("cursor"), int(query.get("limit", 1000)),
+                              changes.PROTOCOL_VERSION, cred)
+        except ApiError as exc:
+            return _error(exc.status, exc.error, exc.message, **exc.extra)
 
     @app.post("/api/v1/sync/discard", tags=["sync"], response_model=m.DiscardAnswer,
               responses=m.errors(400, 401, 413, 422, 426))
@@ -401,6 +437,11 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                      client_address=client_address, hub=hub)
     for module in (blobs, tiles):
         module.add_routes(app, deps)
+
+    # The two routes of a wave of syncs, past the framework when plainly well formed
+    # (fastpath.py); inside the metrics' middleware, which counts them as before.
+    app.add_middleware(SyncFastPath, routes={("POST", "/api/v1/sync/push"): fast_push,
+                                             ("GET", "/api/v1/sync/pull"): fast_pull})
 
     # After the API's routes and before the screens' mount: the rest of /api is answered
     # by the API, not by the screens.
