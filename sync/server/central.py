@@ -10,6 +10,8 @@ the case reaches its new reader whole.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import heapq
 import json
@@ -90,10 +92,13 @@ def _envelopes(batch: list) -> tuple[list, list[int]]:
     return results, todo
 
 
+@functools.lru_cache(maxsize=64)  # asked for each change of a push, all at the push's one instant
 def township_today(now_ms: int):
     """The township's calendar day (China Standard Time) at that instant."""
-    import datetime as dt
-    return dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone(dt.timedelta(hours=8))).date()
+    return dt.datetime.fromtimestamp(now_ms / 1000, _CST).date()
+
+
+_CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def _ref_number(ref: str) -> tuple[str | None, int]:
