@@ -69,6 +69,7 @@ INLINE_ANSWER = 200
 # The sync routes' headers and the pull's query, as their declarations in create_app
 # accept them (fastpath.py: anything else goes to those declarations).
 SYNC_HEADERS = (b"x-gridbook-protocol", b"authorization", b"x-gridbook-device")
+MAX_AUTHORIZATION, MAX_DEVICE = 200, 64  # characters of those two headers
 CURSOR_PATTERN = r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$"
 PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}")}
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
@@ -209,8 +210,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
             raise ApiError(401, "unauthorized", "sign in again: this device's token is missing, unknown or revoked")
         return p
 
-    async def credentials(authorization: str | None = Header(default=None, max_length=200),
-                          x_gridbook_device: str | None = Header(default=None, max_length=64)
+    async def credentials(authorization: str | None = Header(default=None, max_length=MAX_AUTHORIZATION),
+                          x_gridbook_device: str | None = Header(default=None, max_length=MAX_DEVICE)
                           ) -> tuple[str | None, str | None]:
         """The headers `principal` checks, not yet checked: the sync routes check them on
         the thread that does their store work (one hop to a thread per request, not two)."""
@@ -359,28 +360,29 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         if h is None or h.get(b"x-gridbook-protocol") != str(changes.PROTOCOL_VERSION):
             return None
         authorization, device = h.get(b"authorization"), h.get(b"x-gridbook-device")
-        if len(authorization or "") > 200 or len(device or "") > 64:
+        if len(authorization or "") > MAX_AUTHORIZATION or len(device or "") > MAX_DEVICE:
             return None
         return authorization, device
+
+    async def answered(route) -> Response:
+        """The route's answer, or its refusal as the exception handler would say it."""
+        try:
+            return await route
+        except ApiError as exc:
+            return _error(exc.status, exc.error, exc.message, **exc.extra)
 
     async def fast_push(request: Request) -> Response | None:
         cred = plain_credentials(request)
         if cred is None or request.scope["query_string"]:  # a push has no query
             return None
-        try:
-            return await push(request, changes.PROTOCOL_VERSION, cred)
-        except ApiError as exc:
-            return _error(exc.status, exc.error, exc.message, **exc.extra)
+        return await answered(push(request, changes.PROTOCOL_VERSION, cred))
 
     async def fast_pull(request: Request) -> Response | None:
         cred, query = plain_credentials(request), query_of(request.scope, PULL_QUERY)
-        if cred is None or query is None or int(query.get("limit", 1000)) > MAX_PAGE:
+        limit = int(query.get("limit", 1000)) if query is not None else 0
+        if cred is None or not 1 <= limit <= MAX_PAGE:
             return None
-        try:
-            return await pull(request, query.get("cursor"), int(query.get("limit", 1000)),
-                              changes.PROTOCOL_VERSION, cred)
-        except ApiError as exc:
-            return _error(exc.status, exc.error, exc.message, **exc.extra)
+        return await answered(pull(request, query.get("cursor"), limit, changes.PROTOCOL_VERSION, cred))
 
     @app.post("/api/v1/sync/discard", tags=["sync"], response_model=m.DiscardAnswer,
               responses=m.errors(400, 401, 413, 422, 426))
