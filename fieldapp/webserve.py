@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import tempfile
 from http.cookies import CookieError, SimpleCookie
@@ -97,10 +98,40 @@ def client_cache() -> str:
         os.mkdir(folder, 0o700)
     st = os.lstat(folder)
     if stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077:
+        sweep_left_behind(os.path.dirname(folder), uid)
         return folder
     own = tempfile.mkdtemp(prefix="gridbook-web-")
     atexit.register(shutil.rmtree, own, True)
     return own
+
+
+# What the versions before the cache left, one folder per start: tempfile.mkdtemp's
+# eight characters after the prefix.
+_LEFT_BEHIND = re.compile(r"gridbook-web-[a-z0-9_]{8}")
+LEFT_BEHIND_DAYS = 7
+
+
+def sweep_left_behind(parent: str, uid: int) -> int:
+    """Remove the folders earlier versions made at each start and never removed (17 MB
+    each): this user's own, none of whose files was written or read for LEFT_BEHIND_DAYS
+    (a server of an older version still running serves its client from one, and each
+    page load reads it: Linux's relatime keeps that within a day). Returns how many."""
+    import shutil
+    import time
+    cutoff, gone = time.time() - LEFT_BEHIND_DAYS * 86_400, 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            if not _LEFT_BEHIND.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                used = [st.st_mtime] + [t for f in os.scandir(entry.path)
+                                        for t in (f.stat(follow_symlinks=False).st_mtime,
+                                                  f.stat(follow_symlinks=False).st_atime)]
+                if st.st_uid == uid and max(used) < cutoff:
+                    shutil.rmtree(entry.path)
+                    gone += 1
+    return gone
 
 
 def _font_manifest(fonts: dict[str, str]) -> bytes:

@@ -3,6 +3,7 @@ folder private to the user, never one more folder per start (fieldapp/webserve.p
 
 import os
 import tempfile
+import time
 
 import pytest
 
@@ -46,3 +47,21 @@ def test_a_folder_others_can_write_to_is_not_served_from(temp):
     files = webserve._patched_client()
     assert all(not p.startswith(str(shared) + os.sep) for p in files.values())
     assert os.listdir(shared) == []
+
+
+def test_the_folders_earlier_versions_left_are_swept_once_unused_for_a_week(temp):
+    week_ago = time.time() - 8 * 86_400
+    old, recent, read = (temp / "gridbook-web-k2j4x_9q"), (temp / "gridbook-web-00mzbr0s"), (temp / "gridbook-web-a1b2c3d4")
+    for folder in (old, recent, read):
+        folder.mkdir()
+        (folder / "main.dart.js").write_bytes(b"client")
+    for folder in (old, read):
+        os.utime(folder / "main.dart.js", (week_ago, week_ago))
+        os.utime(folder, (week_ago, week_ago))
+    os.utime(read / "main.dart.js", (time.time() - 3600, week_ago))  # a page loaded it an hour ago
+    other = temp / "gridbook-web-notes.txt"  # not a folder a start made
+    other.write_text("mine")
+    os.utime(other, (week_ago, week_ago))
+    webserve._patched_client()
+    assert not old.exists()
+    assert recent.exists() and read.exists() and other.exists()
