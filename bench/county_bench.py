@@ -211,8 +211,7 @@ def floor(db: str, phones: list[dict], records: int, seed: int) -> dict:
     import sqlite3
 
     from sync import access, merge
-    from sync.replica import SORT_KEYS, TABLES, encode_row
-    from sync.model import ENTITIES
+    from sync.replica import row_sql, row_values
     from sync.server.writer import MAX_GROUP
 
     rng = random.Random(seed)
@@ -223,14 +222,8 @@ def floor(db: str, phones: list[dict], records: int, seed: int) -> dict:
         ent_rows, ch_rows, log_rows = {}, [], []
         for ch in orjson.loads(gzip.decompress(push_body(rng, p, records, "w")))["changes"]:
             row, ver = merge.merge_change(None, {}, ch)
-            ent, table = ENTITIES[ch["entity"]], TABLES[ch["entity"]]
-            key = SORT_KEYS.get(table)
-            if ch["entity"] not in sqls:
-                cols = ["id", *ent.columns, "_versions", "_conflicts", *((key[0],) if key else ())]
-                sqls[ch["entity"]] = (f"INSERT OR REPLACE INTO {table} ({','.join(cols)})"
-                                      f" VALUES ({','.join('?' * len(cols))})")
-            ent_rows.setdefault(ch["entity"], []).append(
-                (*encode_row(ent, row), merge.dumps(ver), 0, *((key[2](row.get(key[1])),) if key else ())))
+            sqls.setdefault(ch["entity"], row_sql(ch["entity"]))
+            ent_rows.setdefault(ch["entity"], []).append(row_values(ch["entity"], row, ver))
             ch_rows.append((ch["id"], ch["entity"], ch["record"], ch["hlc"], ch["device"], ch["author"], now,
                             orjson.dumps(ch).decode(), None))
             for n, k in enumerate(sorted(access.record_keys(ch["entity"], row)) or ["-"]):

@@ -62,17 +62,8 @@ def _patched_client(folder: str | None = None) -> dict[str, str]:
         path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()[:16]}-{name}")
         patched = data.replace(RIVE_CDN, RIVE_LOCAL)
         if not _holds(path, patched):
-            # several servers may start at once (the tests): each writes its own file and
-            # renames it into place, so none serves a half-written copy
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(patched)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.remove(tmp)
-                raise
+            # several servers may start at once (the tests): none serves a half-written copy
+            write_atomic(path, patched)
         out["/" + name] = path
     return out
 
@@ -125,10 +116,9 @@ def sweep_left_behind(parent: str, uid: int) -> int:
                 continue
             with contextlib.suppress(OSError):
                 st = entry.stat(follow_symlinks=False)
-                used = [st.st_mtime] + [t for f in os.scandir(entry.path)
-                                        for t in (f.stat(follow_symlinks=False).st_mtime,
-                                                  f.stat(follow_symlinks=False).st_atime)]
-                if st.st_uid == uid and max(used) < cutoff:
+                files = [f.stat(follow_symlinks=False) for f in os.scandir(entry.path)]
+                used = max([st.st_mtime] + [t for f in files for t in (f.st_mtime, f.st_atime)])
+                if st.st_uid == uid and used < cutoff:
                     shutil.rmtree(entry.path)
                     gone += 1
     return gone
@@ -245,6 +235,7 @@ def _strip_cdn_pages(app) -> None:
             _strip_cdn_pages(r.app)
 
 
+from sync.files import write_atomic  # noqa: E402
 from sync.tiles import LOCAL_PREFIX as LOCAL_TILES  # noqa: E402 (pure Python, no server imports)
 
 

@@ -257,18 +257,25 @@ class Replica:
         for (entity, _), (row, ver, _) in state.items():
             by_entity.setdefault(entity, []).append((row, ver))
         for entity, items in by_entity.items():
-            ent = ENTITIES[entity]
-            cols = ["id", *ent.columns, "_versions", "_conflicts"]
-            key = SORT_KEYS.get(TABLES[entity])
-            if key:
-                cols.append(key[0])
-            sql = (f"INSERT OR REPLACE INTO {TABLES[entity]} ({','.join(cols)}) "
-                   f"VALUES ({','.join('?' * len(cols))})")
-            self.conn.executemany(sql, [
-                (*encode_row(ent, row), merge.dumps(ver),
-                 sum(len(v[3]) for v in ver.values() if len(v) > 2),
-                 *((key[2](row.get(key[1])),) if key else ()))
-                for row, ver in items])
+            self.conn.executemany(row_sql(entity), [row_values(entity, row, ver) for row, ver in items])
+
+
+def row_sql(entity: str) -> str:
+    """The statement that writes one record's row (`row_values` gives its values)."""
+    cols = ["id", *ENTITIES[entity].columns, "_versions", "_conflicts"]
+    key = SORT_KEYS.get(TABLES[entity])
+    if key:
+        cols.append(key[0])
+    return f"INSERT OR REPLACE INTO {TABLES[entity]} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
+
+
+def row_values(entity: str, row: dict, ver: dict) -> tuple:
+    """A record's row as stored: its fields encoded, its versions, how many losing sides
+    its fields hold, and its sort key where its table has one."""
+    key = SORT_KEYS.get(TABLES[entity])
+    return (*encode_row(ENTITIES[entity], row), merge.dumps(ver),
+            sum(len(v[3]) for v in ver.values() if len(v) > 2),
+            *((key[2](row.get(key[1])),) if key else ()))
 
 
 class _Transaction:
