@@ -59,7 +59,7 @@ Stop with Ctrl+C.
     try:
         import uvicorn
         from sync.server.app import create_app
-        uvicorn.run(create_app(args.db, ui=office_ui), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(args.db, ui=office_ui, write_process=True), host=args.host, port=args.port, log_level="warning")
     finally:
         phone.terminate()
         phone.wait(10)

@@ -55,27 +55,56 @@ class TownshipServer:
         with open(self.log, errors="replace") as f:
             return f.read()
 
+    def pids(self) -> list[int]:
+        """The server's process and those it started (its write process), alive now."""
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            try:   # each thread lists the processes it started
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(c) for c in f.read().split()]
+            except OSError:
+                pass
+        return out
+
+    def _sum(self, read) -> float:
+        total = 0.0
+        for pid in self.pids():
+            try:
+                total += read(pid)
+            except (OSError, ValueError):
+                pass   # ended meanwhile
+        return total
+
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the server (all its threads)."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds of the server (all its threads and processes)."""
+        def one(pid):
+            with open(f"/proc/{pid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        return self._sum(one)
 
     def written_mb(self) -> float:
         """Bytes the server has caused to be written to the disk (WAL, store), MB."""
-        with open(f"/proc/{self.proc.pid}/io") as f:
-            for line in f:
-                if line.startswith("write_bytes:"):
-                    return round(int(line.split()[1]) / 2**20, 1)
-        return float("nan")
+        def one(pid):
+            with open(f"/proc/{pid}/io") as f:
+                for line in f:
+                    if line.startswith("write_bytes:"):
+                        return int(line.split()[1])
+            return 0
+        return round(self._sum(one) / 2**20, 1)
 
     def rss_mb(self, key: str = "VmRSS") -> float:
-        """Resident memory now (VmRSS) or at its peak (VmHWM), MB."""
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        return float("nan")
+        """Resident memory now (VmRSS) or at its peak (VmHWM) of its processes together, MB."""
+        def one(pid):
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1])
+            return 0
+        return round(self._sum(one) / 1024, 1)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -24,7 +24,8 @@ _WHY = {
     422: "a parameter or the body breaks a rule; the message names it",
     426: "the app speaks another sync protocol: update the app or the server",
     429: "too many failed sign-ins: wait as long as retry_after_s says",
-    503: "too many sign-ins at once: try again after the Retry-After header's seconds",
+    503: "busy (too many sign-ins at once) or restarting (the writer ended before this was stored):"
+         " try again after the Retry-After header's seconds",
 }
 
 

@@ -7,7 +7,8 @@ and every route documents its answers in /openapi.json (models in api_models.py)
 schema-driven fuzzer reaches every operation. The event loop never waits on SQLite or
 on a password hash: store work runs on threads (the phones' pushes and pulls on a
 small pool of their own, the rest in Starlette's), a push is awaited on the loop while
-the store's writer commits it with others (writer.py), and so is a pull's audit row.
+the store's writer commits it with others (writer.py; under `gridbook serve` in a
+process of its own, write_process.py), and so is a pull's audit row.
 Password checks run on threads of their own, a few at a time (LOGIN_SLOTS), with at
 most LOGIN_QUEUE more waiting (503 and Retry-After beyond), so a wave of sign-ins
 cannot starve the syncs.
@@ -43,6 +44,7 @@ from .fastpath import SyncFastPath, headers_of, query_of
 from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
 from .http import MAX_BODY, BodyLimitAndGunzip, SecurityHeaders, ServerTime, TIME_HEADER  # noqa: F401
 from .throttle import SignInThrottle
+from .write_process import WriteProcess, WriterGone
 
 PROTOCOL_HEADER = "X-Gridbook-Protocol"
 REOFFER_HEADER = "X-Gridbook-Reoffer"  # "1": changes offered again after a restore
@@ -58,6 +60,7 @@ LOGIN_SLOTS = max(1, min(4, (os.cpu_count() or 1) - 1))
 # each waiting request holding its body, its connection and a task.
 LOGIN_QUEUE = 32
 LOGIN_RETRY_S = 2
+WRITER_RETRY_S = 1   # after the write process ended (write_process.py), a new one is up at once
 # Threads for the phones' pushes and pulls, apart from Starlette's pool of forty (the
 # office, exports, files). Their work holds the GIL but for SQLite's reads and zlib:
 # forty threads taking turns at it spent half again the CPU of four on a wave of 1,000
@@ -123,11 +126,17 @@ class NotServed:
         await answer(scope, receive, send)
 
 
-def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
+def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process: bool = False) -> FastAPI:
     """The township server. `ui`, when given, builds the office's screens as an ASGI
     app from (db_path, tickets, throttle, hub); it is mounted at / on the same port. The
-    caller composes the two (township.py): this package never imports the screens."""
+    caller composes the two (township.py): this package never imports the screens.
+    `write_process`: the phones' pushes and the pulls' audit rows are written by a
+    process of its own (write_process.py; `gridbook serve` does), else by this one's
+    writer thread."""
     store = CentralStore(db_path)
+    writes = WriteProcess(db_path) if write_process else None
+    push_later = writes.push if writes else store.push_later
+    audit_later = writes.audit if writes else store.audit_later
     tickets = Tickets()
     throttle = SignInThrottle()
     hub = Hub()  # the office's open screens listen: they refresh when phones sync
@@ -143,6 +152,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         async with contextlib.AsyncExitStack() as stack:
+            if writes is not None:
+                writes.start()
+                stack.push_async_callback(run_in_threadpool, writes.close)
             for ls in lifespans:  # the mounted screens' own start-up (Flet's session sweeper)
                 await stack.enter_async_context(ls())
             yield
@@ -159,6 +171,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     app.state.throttle = throttle
     app.state.tickets = tickets
     app.state.hub = hub
+    app.state.writes = writes
 
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
@@ -233,6 +246,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         (405 made a healthy server look down)."""
         return Response(status_code=200, media_type="application/json")
 
+    def writer_gone() -> Response:
+        """The write process ended (a crash) before this push or this reading was on
+        disk: nothing of it is acknowledged, and the next request starts a new one."""
+        return JSONResponse({"error": "writer_restarting", "message": "the server's writer restarted before "
+                             f"this was stored: try again in {WRITER_RETRY_S} second(s)"}, status_code=503,
+                            headers={"Retry-After": str(WRITER_RETRY_S)})
+
     @app.post("/api/v1/auth/login", response_model=m.LoginAnswer, tags=["sync"],
               responses=m.errors(400, 401, 413, 422, 426, 429, 503))
     async def login(req: m.LoginRequest, request: Request, _: int = Depends(protocol)):
@@ -280,7 +300,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
-        return p, batch, store.push_later(p, batch, address=address)
+        return p, batch, push_later(p, batch, address=address)
 
     def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> Response:
         metrics.count_changes(app, res.counts)
@@ -296,7 +316,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
     @app.post("/api/v1/sync/push", tags=["sync"], response_model=m.PushAnswer,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": m.PUSH_BODY_SCHEMA}}}},
-              responses={**m.errors(400, 401, 413, 422, 426),
+              responses={**m.errors(400, 401, 413, 422, 426, 503),
                          403: {"model": m.PushAnswer,
                                "description": "some change was forbidden to the caller; results say which"},
                          422: {"model": m.PushAnswer | m.ErrorBody,
@@ -308,13 +328,16 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
         p, batch, committed = await on_sync_thread(_take_push, cred, raw, address)
         # Awaited here, not in a thread: a push waiting for its group commit holds no thread
         # of the pool (the pulls have them), and the groups grow with the wave.
-        res = await asyncio.wrap_future(committed)
+        try:
+            res = await asyncio.wrap_future(committed)
+        except WriterGone:
+            return writer_gone()
         if reoffer or len(batch) > INLINE_ANSWER:
             return await on_sync_thread(_answer_push, batch, res, p, address, reoffer)
         return _answer_push(batch, res, p, address, reoffer)
 
     @app.get("/api/v1/sync/pull", tags=["sync"], response_model=m.PullPage,
-             responses=m.errors(400, 401, 422, 426))
+             responses=m.errors(400, 401, 422, 426, 503))
     async def pull(request: Request,
                    cursor: str | None = Query(default=None, max_length=40, pattern=CURSOR_PATTERN,
                                               description="the cursor the previous page gave"),
@@ -322,7 +345,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None) -> FastAPI:
                    _: int = Depends(protocol), cred: tuple = Depends(credentials)):
         answer, audit = await on_sync_thread(_pull, request, cred, cursor, limit)
         if audit:  # the reading is on record before anything of it leaves
-            await asyncio.wrap_future(store.audit_later(*audit))
+            try:
+                await asyncio.wrap_future(audit_later(*audit))
+            except WriterGone:
+                return writer_gone()
         return answer
 
     def _pull(request: Request, cred: tuple, cursor: str | None, limit: int) -> tuple[Response, tuple | None]:

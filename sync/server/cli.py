@@ -41,7 +41,7 @@ def cmd_serve(args) -> int:
             # Litestream becomes this process and runs the same command as its child.
             backup.exec_under_litestream(args.db, target, _serve_argv(args))
         watcher = backup.BackupWatcher(args.db, target)
-    app = create_app(args.db, ui=args.ui)
+    app = create_app(args.db, ui=args.ui, write_process=True)
     if watcher is not None:
         app.state.backup = watcher.start()
         print(f"backed up continuously to {target.describe()} (Litestream)", flush=True)

@@ -78,6 +78,16 @@ class _StoreCollector:
                                 "that the restored store lacked")
         c.add_metric([], rec["total"])
         yield c
+        writes = getattr(self.app.state, "writes", None)
+        if writes is not None:
+            g = GaugeMetricFamily("gridbook_writes_waiting", "Pushes and audit rows handed to the write "
+                                  "process and not yet answered (growing: the writer is stuck or behind)")
+            g.add_metric([], writes.waiting())
+            yield g
+            c = CounterMetricFamily("gridbook_writer_starts", "Write processes started (more than one: a "
+                                    "writer ended and was replaced)")
+            c.add_metric([], writes.starts)
+            yield c
         watcher = getattr(self.app.state, "backup", None)
         g = GaugeMetricFamily("gridbook_backup_configured", "1 when the server runs under Litestream")
         g.add_metric([], 1 if watcher else 0)

@@ -1,0 +1,239 @@
+"""The phones' pushes and the pulls' audit rows, written by a process of their own.
+
+One process cannot use a second core for Python: the GIL lets one thread run it at a
+time. In a wave of phones, the writer thread (the rules, the rows, SQLite) and the
+threads serving HTTP, tokens and pulls took turns at the one GIL, and the writer, whose
+work every push waits for, spent a quarter of its time waiting to get it back
+(docs/performance.md, "County"). Here the writer is a second interpreter: `gridbook
+serve` hands it each push (the principal and the parsed batch) and each pull's audit
+row over a socket, and it runs them on its own CentralStore, in its own group commits
+(writer.py), with its own GIL.
+
+What the store already guarantees across connections holds across processes: SQLite
+lets one writer in at a time (BEGIN IMMEDIATE, with a busy timeout), the server's clock
+and the references' counters are read back from the store inside every write
+transaction (`CentralStore._load_clock`, `_ref_counter`), and the office's screens have
+always written through connections of their own. The serving process keeps every
+other write (sign-ins, the office's verbs), and all its in-memory state (the sign-in
+throttle, download tickets, the office's live hub): only the jobs below cross.
+
+Guarantees, as writer.py's: a push is answered after the commit holding it returned
+(FULL sync), in the child; if the child dies, every job it had not answered fails (the
+phones push again, and get "duplicate" for what had landed) and the next job starts a
+new child. The child ends with its parent (the socket closes; on Linux also
+PR_SET_PDEATHSIG), finishing the group under way.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+
+from ..access import Principal
+
+# How long close() waits for the child to finish its queue before killing it.
+CLOSE_S = 30.0
+
+
+class WriterGone(RuntimeError):
+    """The write process ended before answering (a crash, or the server stopping)."""
+
+
+class WriteProcess:
+    """The serving process's side: `push` and `audit` return futures resolved with the
+    child's answer (the push's results list; None for an audit row)."""
+
+    def __init__(self, db_path: str):
+        self.path = os.path.abspath(db_path)
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._child = None   # (process, connection, pending futures by job id, outbox, socket)
+        self._closed = False
+        self.starts = 0      # children started (for /metrics)
+
+    def push(self, p: Principal, batch: list, address: str = "") -> Future:
+        """As CentralStore.push_later: a future of the PushResult, once on disk."""
+        from .central import PushResult, _envelopes
+        results, todo = _envelopes(batch)
+        return self._submit("push", (p, batch, results, todo, address), PushResult)
+
+    def audit(self, username: str, action: str, detail: str, device: str, address: str) -> Future:
+        """As CentralStore.audit_later."""
+        return self._submit("audit", (username, action, detail, device, address))
+
+    def start(self) -> "WriteProcess":
+        with self._lock:
+            if self._child is None and not self._closed:
+                self._child = self._spawn()
+        return self
+
+    def waiting(self) -> int:
+        """Jobs handed to the child and not yet answered."""
+        child = self._child
+        return len(child[2]) if child else 0
+
+    def _submit(self, kind: str, args: tuple, convert=None) -> Future:
+        fut: Future = Future()
+        with self._lock:
+            if self._closed:
+                fut.set_exception(WriterGone("the server is stopping"))
+                return fut
+            if self._child is None:
+                self._child = self._spawn()
+            _, _, pending, outbox, _ = self._child
+            jid = next(self._ids)
+            pending[jid] = (fut, convert)
+        # Sent by a thread of its own: a caller on the event loop never blocks on a full socket.
+        outbox.put((jid, kind, args))
+        return fut
+
+    def _spawn(self):
+        self.starts += 1
+        mine, theirs = socket.socketpair()
+        proc = subprocess.Popen([sys.executable, "-m", "sync.server.write_process", self.path,
+                                 str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                                cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        theirs.close()
+        conn = Connection(os.dup(mine.fileno()))
+        pending: dict[int, Future] = {}
+        outbox: queue.SimpleQueue = queue.SimpleQueue()
+        child = (proc, conn, pending, outbox, mine)
+        threading.Thread(target=self._send, args=(child,), name="gridbook-write-send", daemon=True).start()
+        threading.Thread(target=self._receive, args=(child,), name="gridbook-write-recv", daemon=True).start()
+        return child
+
+    def _send(self, child) -> None:
+        proc, conn, pending, outbox, _ = child
+        while True:
+            item = outbox.get()
+            if item is None:
+                try:   # the child reads EOF after the last job, finishes them and ends
+                    child[4].shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            try:
+                conn.send(item)
+            except (OSError, ValueError) as e:  # the child is gone: _receive fails the rest
+                fut, _ = pending.pop(item[0], (None, None))
+                if fut is not None and not fut.done():
+                    fut.set_exception(WriterGone(f"the write process is gone ({e.__class__.__name__})"))
+                if isinstance(e, OSError):
+                    return
+
+    def _receive(self, child) -> None:
+        proc, conn, pending, outbox, _ = child
+        while True:
+            try:
+                jid, ok, value = conn.recv()
+            except (EOFError, OSError):
+                break
+            fut, convert = pending.pop(jid, (None, None))
+            if fut is None:
+                continue
+            if ok:
+                fut.set_result(convert(value) if convert else value)
+            else:
+                fut.set_exception(value)
+        with self._lock:
+            if self._child is child:
+                self._child = None   # the next job starts a new one
+            gone = [fut for fut, _ in pending.values()]
+            pending.clear()
+        outbox.put(None)
+        for fut in gone:
+            if not fut.done():
+                fut.set_exception(WriterGone("the write process ended before answering"))
+        try:
+            proc.wait(timeout=CLOSE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    def close(self) -> None:
+        """Stop taking jobs; the child finishes what it was given, then ends."""
+        with self._lock:
+            self._closed = True
+            child, self._child = self._child, None
+        if child is None:
+            return
+        proc, conn, pending, outbox, _ = child
+        outbox.put(None)   # what was queued is sent first; then the child reads EOF
+        try:
+            proc.wait(timeout=CLOSE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the child ----------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """SIGKILL this process when the server that started it dies (Linux): a killed server
+    leaves no writer behind."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _child_main(db_path: str, fd: int) -> int:
+    from .central import CentralStore
+    if os.getppid() == 1:
+        return 0
+    _die_with_parent()
+    conn = Connection(fd)
+    store = CentralStore(db_path)
+    gc.freeze()   # as `gridbook serve` does: start-up's objects out of the collector's walks
+    send_lock = threading.Lock()
+
+    def reply(jid: int, kind: str, fut: Future) -> None:
+        err = fut.exception()
+        if err is not None:
+            msg = (jid, False, err)
+        else:  # a push's results; an audit row's cursor stays here
+            msg = (jid, True, fut.result().results if kind == "push" else None)
+        with send_lock:
+            try:
+                conn.send(msg)
+            except (OSError, ValueError):
+                pass  # the server is gone: nothing to tell
+            except Exception as e:  # an error that cannot be pickled: its words instead
+                conn.send((jid, False, WriterGone(f"{err.__class__.__name__}: {err}")))
+
+    def job(kind: str, args: tuple) -> Future:
+        if kind == "push":
+            p, batch, results, todo, address = args
+            return store.writer.submit(lambda: store._push_now(p, batch, results, todo, False, address))
+        if kind == "audit":
+            return store.audit_later(*args)
+        raise ValueError(f"unknown job {kind!r}")
+
+    try:
+        while True:
+            try:
+                jid, kind, args = conn.recv()
+            except (EOFError, OSError):
+                break
+            try:
+                fut = job(kind, args)
+            except Exception as e:
+                fut = Future()
+                fut.set_exception(e)
+            fut.add_done_callback(lambda f, jid=jid, kind=kind: reply(jid, kind, f))
+    finally:
+        store.close()  # the writer finishes its queue first
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1], int(sys.argv[2])))

@@ -1,0 +1,198 @@
+"""The phones' pushes are written by a process of the server's own (write_process.py).
+
+What a phone and the office count on, whatever process writes: an acknowledged push is
+on disk, a writer that dies takes nothing acknowledged with it and is replaced at once,
+no writer outlives its server, and the township's references and the server's stamps
+never repeat when the office writes beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from sync.server.central import CentralStore
+
+from .conftest import PROTO, auth_headers, case_fields, household_fields, phone
+from .test_hostile_phone import PUSH, mk
+
+pytestmark = pytest.mark.integration
+WAIT_S = 60   # an upper bound for state to be reached on a busy machine, never a timing assertion
+
+
+def writers(srv) -> list[int]:
+    """The server's child processes that are its write process."""
+    kids = []
+    for task in os.listdir(f"/proc/{srv.proc.pid}/task"):   # each thread lists those it started
+        try:
+            with open(f"/proc/{srv.proc.pid}/task/{task}/children") as f:
+                kids += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    out = []
+    for pid in kids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"sync.server.write_process" in f.read():
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"   # ended, not yet reaped
+    except OSError:
+        return True
+
+
+def metric(srv, name: str) -> float:
+    """A figure of the server's /metrics (the machine itself may scrape it)."""
+    from .test_metrics import scrape
+    return scrape(srv.url)[(name, ())]
+
+
+def wait_for(what, why: str):
+    end = time.monotonic() + WAIT_S
+    while True:
+        got = what()
+        if got:
+            return got
+        assert time.monotonic() < end, why
+        time.sleep(0.05)
+
+
+def test_the_phones_writes_are_made_by_one_process_that_ends_with_the_server(fresh_server):
+    r = httpx.post(fresh_server.url + PUSH, headers=auth_headers(fresh_server, "worker1"),
+                   json={"changes": [mk("worker1", "household", "h-wp-1", household_fields("g1", 1))]}, timeout=60)
+    assert r.status_code == 200, r.text
+    [child] = wait_for(lambda: writers(fresh_server), "no write process")
+    assert fresh_server.sql("SELECT count(*) FROM households WHERE id='h-wp-1'") == [(1,)]
+    fresh_server.stop()    # SIGTERM: the server closes it
+    assert wait_for(lambda: gone(child), "the write process outlived its stopped server")
+
+    fresh_server.start()
+    [child] = wait_for(lambda: writers(fresh_server), "no write process after a restart")
+    fresh_server.kill()    # SIGKILL: no shutdown code runs, the child must still end
+    assert wait_for(lambda: gone(child), "the write process outlived its killed server")
+
+
+def test_a_push_caught_by_a_dying_writer_is_told_to_come_again_and_the_next_one_lands(fresh_server):
+    headers = auth_headers(fresh_server, "worker1")
+    first = mk("worker1", "household", "h-wp-first", household_fields("g1", 2))
+    assert httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [first]}, timeout=60).status_code == 200
+    [child] = wait_for(lambda: writers(fresh_server), "no write process")
+    os.kill(child, signal.SIGSTOP)          # the writer holds the next push without answering
+    caught = mk("worker1", "household", "h-wp-caught", household_fields("g1", 3))
+    answer = {}
+    t = threading.Thread(target=lambda: answer.setdefault("r", httpx.post(
+        fresh_server.url + PUSH, headers=headers, json={"changes": [caught]}, timeout=WAIT_S)))
+    t.start()
+    wait_for(lambda: metric(fresh_server, "gridbook_writes_waiting") >= 1, "the push never reached the writer")
+    os.kill(child, signal.SIGKILL)
+    t.join(WAIT_S)
+    r = answer["r"]
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "writer_restarting"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert fresh_server.sql("SELECT count(*) FROM changes WHERE change_id=?", (caught["id"],)) == [(0,)]
+    r = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [caught]}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == [{"status": "applied"}]
+    assert fresh_server.alive, "the server itself went down with its writer"
+    [again] = wait_for(lambda: writers(fresh_server), "no new write process")
+    assert again != child
+    assert fresh_server.sql("SELECT id FROM households WHERE id IN ('h-wp-first','h-wp-caught') ORDER BY id") == \
+        [("h-wp-caught",), ("h-wp-first",)]
+    # a pull (its audit row goes through the writer too) works with the new one
+    pulled = httpx.get(fresh_server.url + "/api/v1/sync/pull", headers=headers, timeout=60)
+    assert pulled.status_code == 200, pulled.text
+    assert metric(fresh_server, "gridbook_writer_starts_total") == 2
+    assert metric(fresh_server, "gridbook_writes_waiting") == 0
+
+
+def test_a_writer_killed_in_a_wave_loses_no_acknowledged_change_and_the_phones_finish(fresh_server, tmp_path):
+    phones = []
+    for i in range(6):
+        replica, client = phone(tmp_path / f"p{i}", fresh_server, "worker1", batch=2, retries=0)
+        for n in range(30):
+            replica.create("household", household_fields("g1", i * 100 + n), "worker1")
+        phones.append((replica, client))
+    made = {r[0] for replica, _ in phones for r in replica.conn.execute("SELECT change_id FROM seen")}
+    acked, guard, errors = [0], threading.Lock(), []
+
+    def push(client):
+        def progress(_):
+            with guard:
+                acked[0] += 1
+        try:
+            client.push(progress=progress)
+        except Exception as e:  # noqa: BLE001 - the writer died under it: pushed again below
+            errors.append(type(e).__name__)
+
+    threads = [threading.Thread(target=push, args=(c,)) for _, c in phones]
+    for t in threads:
+        t.start()
+    wait_for(lambda: acked[0] >= 10, "the pushes did not get going")
+    for pid in writers(fresh_server):
+        os.kill(pid, signal.SIGKILL)
+    for t in threads:
+        t.join(WAIT_S * 2)
+    stored = {r[0] for r in fresh_server.sql("SELECT change_id FROM changes WHERE device<>'server'")}
+    acknowledged = set()
+    for replica, _ in phones:
+        acknowledged |= {r[0] for r in replica.conn.execute("SELECT change_id FROM seen")} - replica.outbox_ids()
+    assert acknowledged and acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged changes lost"
+    assert fresh_server.alive
+    for _, client in phones:       # the app's retries: what was cut off goes in now
+        client.retries = 5
+        client.push()
+    assert {r[0] for r in fresh_server.sql("SELECT change_id FROM changes WHERE device<>'server'")} == made
+    assert fresh_server.sql("SELECT count(*) FROM households WHERE grid_id='g1'")[0][0] >= 180
+
+
+def test_references_and_stamps_never_repeat_with_the_office_writing_beside_the_phones(fresh_server, tmp_path):
+    """Phones report matters (their references made in the write process) while the
+    office writes matters through its own connection to the same file, as its screens do."""
+    errors = []
+    stamped_before = fresh_server.sql("SELECT count(*) FROM changes WHERE device='server'")[0][0]
+
+    def phone_reports(i):
+        try:
+            replica, client = phone(tmp_path / f"r{i}", fresh_server, "worker1", batch=1)
+            for n in range(8):
+                replica.create("case", case_fields("g1", "worker1", title=f"手机{i}第{n}件"), "worker1")
+                client.push()
+        except Exception as e:  # noqa: BLE001 - reported with the phone
+            errors.append(f"phone {i}: {type(e).__name__}: {e}")
+
+    def office_writes():
+        store = CentralStore(str(fresh_server.db))
+        try:
+            for n in range(16):
+                store.server_write("case", f"c-office-{n}", case_fields("g1", "office1", title=f"办公室第{n}件"))
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"office: {type(e).__name__}: {e}")
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=phone_reports, args=(i,)) for i in range(3)]
+    threads.append(threading.Thread(target=office_writes))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S * 2)
+    assert errors == []
+    refs = [r[0] for r in fresh_server.sql("SELECT ref FROM cases")]
+    assert len(refs) == 3 * 8 + 16 and None not in refs
+    assert len(set(refs)) == len(refs), "a township reference was given twice"
+    stamps = [r[0] for r in fresh_server.sql("SELECT hlc FROM changes WHERE device='server'")]
+    assert len(stamps) == stamped_before + 16      # the office's cases (references are not changes)
+    assert len(set(stamps)) == len(stamps), "the server stamped two changes alike"
