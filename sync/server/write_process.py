@@ -20,8 +20,11 @@ throttle, download tickets, the office's live hub): only the jobs below cross.
 Guarantees, as writer.py's: a push is answered after the commit holding it returned
 (FULL sync), in the child; if the child dies, every job it had not answered fails (the
 phones push again, and get "duplicate" for what had landed) and the next job starts a
-new child. The child ends with its parent (the socket closes; on Linux also
-PR_SET_PDEATHSIG), finishing the group under way.
+new child. The child ends with its parent: when the server ends, however it ends, the
+socket closes and the child finishes the group under way, then exits. (Not
+PR_SET_PDEATHSIG: Linux sends it when the *thread* that started the child ends, and a
+replacement child is started from whichever thread asked first.) Ctrl+C reaches the
+whole foreground group; the child ignores it and waits for its server to close it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import gc
 import itertools
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -174,23 +178,9 @@ class WriteProcess:
 
 
 # --- the child ----------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """SIGKILL this process when the server that started it dies (Linux): a killed server
-    leaves no writer behind."""
-    try:
-        import ctypes
-        import signal
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _child_main(db_path: str, fd: int) -> int:
     from .central import CentralStore
-    if os.getppid() == 1:
-        return 0
-    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server closes this process itself
     conn = Connection(fd)
     store = CentralStore(db_path)
     gc.freeze()   # as `gridbook serve` does: start-up's objects out of the collector's walks
@@ -207,8 +197,8 @@ def _child_main(db_path: str, fd: int) -> int:
                 conn.send(msg)
             except (OSError, ValueError):
                 pass  # the server is gone: nothing to tell
-            except Exception as e:  # an error that cannot be pickled: its words instead
-                conn.send((jid, False, WriterGone(f"{err.__class__.__name__}: {err}")))
+            except Exception:  # an error that cannot be pickled: its words instead (a 500, as in-process)
+                conn.send((jid, False, RuntimeError(f"{err.__class__.__name__}: {err}")))
 
     def job(kind: str, args: tuple) -> Future:
         if kind == "push":
