@@ -13,6 +13,7 @@ import gzip
 import json
 import random
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,6 +26,7 @@ from .device import DeviceReplica
 from .errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
 
 TIME_HEADER = "x-gridbook-server-time"
+PULL_PATH = "/api/v1/sync/pull"
 # gzip level of a push: 6 sends 500 visits in 69 bytes each where 1 took 83 (random ids
 # and Chinese text leave little to squeeze), for 2.9 ms of CPU instead of 1.4 (a PC core).
 PUSH_GZIP_LEVEL = 6
@@ -172,17 +174,24 @@ class SyncClient:
 
     def pull(self, report: SyncReport | None = None, progress=None) -> SyncReport:
         report = report or SyncReport()
+        ahead = None  # the next page, asked for while this one is folded (_Ahead)
         while True:
             params = {"limit": self.page}
             if self.replica.cursor:
                 params["cursor"] = self.replica.cursor
-            r = self._request("GET", "/api/v1/sync/pull", params=params)
+            first = ahead.take(params) if ahead else None
+            ahead = None
+            r = self._request("GET", PULL_PATH, params=params, first=first)
             data = r.json()
             if self._server_restored(data, report):
                 continue  # offered again, cursor moved back: pull from there
             if data.get("reset"):
                 self.replica.start_over()
                 report.reset = True
+            elif data["more"]:
+                # The server makes the next page while this phone folds this one (their
+                # two CPUs at once); used only if the fold leaves the cursor where it asked.
+                ahead = _Ahead(self, {"limit": self.page, "cursor": data["cursor"]})
             acct = self.account() or {}
             report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
                                                        data.get("refs") or {}, frozenset(acct.get("grids") or ()),
@@ -297,22 +306,29 @@ class SyncClient:
             h["Authorization"] = f"Bearer {token}"
         return h
 
-    def _request(self, method: str, path: str, *, ok=(200,), headers=None, **kw) -> httpx.Response:
+    def _request(self, method: str, path: str, *, ok=(200,), headers=None, first: tuple | None = None,
+                 **kw) -> httpx.Response:
+        """`first`: (response, when it arrived) of a first attempt already made (_Ahead)."""
         h = self._headers()
         h.update(headers or {})
         last = "no attempt made"
         for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
-            try:
-                r = self.http.request(method, self.server + path, headers=h, **kw)
-            except httpx.TransportError as e:
-                last = f"cannot reach the server: {type(e).__name__}"
-                continue
+            age_ms = 0
+            if attempt == 0 and first is not None:
+                r, arrived = first
+                age_ms = int((time.monotonic() - arrived) * 1000)
+            else:
+                if attempt:
+                    self.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
+                try:
+                    r = self.http.request(method, self.server + path, headers=h, **kw)
+                except httpx.TransportError as e:
+                    last = f"cannot reach the server: {type(e).__name__}"
+                    continue
             if r.status_code >= 500 or (r.status_code == 429 and "/auth/" not in path):
                 last = f"the server failed with HTTP {r.status_code}"
                 continue
-            self._learn_time(r)
+            self._learn_time(r, age_ms)
             if r.status_code in ok:
                 return r
             data = _json(r)
@@ -327,12 +343,41 @@ class SyncClient:
             raise Refused(msg, r.status_code)
         raise Unreachable(last)
 
-    def _learn_time(self, r: httpx.Response) -> None:
+    def _learn_time(self, r: httpx.Response, age_ms: int = 0) -> None:
         """Keep the clock offset to the server, so a phone whose clock is wrong still
-        stamps its changes with the township's time."""
+        stamps its changes with the township's time. `age_ms`: how long ago the answer
+        arrived (a page asked for ahead), added to the time it gave."""
         t = r.headers.get(TIME_HEADER)
         if t and t.isdigit():
-            self.replica.learn_server_time(int(t))
+            self.replica.learn_server_time(int(t) + age_ms)
+
+
+class _Ahead:
+    """The next pull page, asked for on a thread of its own while the phone folds the
+    page before: one attempt, the network alone (the headers are made here, on the
+    caller's thread, and nothing touches the replica over there). Whatever went wrong
+    with it, the caller asks again the usual way, retries and all."""
+
+    def __init__(self, client: "SyncClient", params: dict):
+        self.params = params
+        self.done = threading.Event()
+        self.got: tuple | None = None
+        headers, url, http = client._headers(), client.server + PULL_PATH, client.http
+
+        def fetch():
+            try:
+                r = http.request("GET", url, headers=headers, params=params)
+                self.got = (r, time.monotonic())
+            except Exception:  # noqa: BLE001 - asked again by the caller, which reports it
+                self.got = None
+            finally:
+                self.done.set()
+        threading.Thread(target=fetch, name="gridbook-pull-ahead", daemon=True).start()
+
+    def take(self, params: dict) -> tuple | None:
+        """The answer, if it was asked with these parameters; else None."""
+        self.done.wait()
+        return self.got if params == self.params else None
 
 
 def _json(r: httpx.Response):

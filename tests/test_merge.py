@@ -169,3 +169,26 @@ def test_merge_change_keeps_every_write_nobody_replaced_as_shown_value_or_confli
         kept[ver[f][0]] = row[f]
         assert kept == unreplaced
         assert row[f] == unreplaced[max(unreplaced)]
+
+
+# A version as stored: [stamp, author], or with the losing sides [stamp, author, value, losers].
+_texts = st.text(alphabet=st.sampled_from('aé网"\\\n\x01 -0'), max_size=6)
+_versions = st.dictionaries(
+    st.text(alphabet="abcdefgh_", min_size=1, max_size=6),
+    st.one_of(st.lists(st.sampled_from(["s1", "s2", 'q"\\网\n']), min_size=2, max_size=2).map(
+                  lambda sa: [sa[0], "worker" if sa[1] == "s1" else sa[1]]),
+              st.tuples(_texts, _texts, _texts, st.lists(_texts, max_size=2)).map(list)),
+    max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_versions)
+def test_stored_versions_read_back_whole_and_the_quick_way_writes_the_general_text(versions):
+    """A record's versions are stored compactly (dumps); the usual record, written by one
+    create, takes a quick way that must write exactly what the general way does, quotes,
+    backslashes, control characters and Chinese included."""
+    text = merge.dumps(versions)
+    assert text == merge._grouped(versions)
+    assert merge.loads(text) == versions
+    shared = {name: ['1795801992888-00042-dev-x', '王"芳\\'] for name in ("b", "a", "c")}
+    assert merge.dumps(shared) == '{"":["1795801992888-00042-dev-x","王\\"芳\\\\",["a","b","c"]]}'
