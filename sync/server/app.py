@@ -135,8 +135,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     writer thread."""
     store = CentralStore(db_path)
     writes = WriteProcess(db_path) if write_process else None
-    push_later = writes.push if writes else store.push_later
     audit_later = writes.audit if writes else store.audit_later
+
+    def push_later(p: Principal, batch: list, raw: bytes, address: str) -> concurrent.futures.Future:
+        if writes is None:
+            return store.push_later(p, batch, address=address)
+        return writes.push(p, raw, address)   # the body as sent, parsed again over there
+
     tickets = Tickets()
     throttle = SignInThrottle()
     hub = Hub()  # the office's open screens listen: they refresh when phones sync
@@ -300,7 +305,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
-        return p, batch, push_later(p, batch, address=address)
+        return p, batch, push_later(p, batch, raw, address)
 
     def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> Response:
         metrics.count_changes(app, res.counts)

@@ -63,11 +63,14 @@ class WriteProcess:
         self._closed = False
         self.starts = 0      # children started (for /metrics)
 
-    def push(self, p: Principal, batch: list, address: str = "") -> Future:
-        """As CentralStore.push_later: a future of the PushResult, once on disk."""
-        from .central import PushResult, _envelopes
-        results, todo = _envelopes(batch)
-        return self._submit("push", (p, batch, results, todo, address), PushResult)
+    def push(self, p: Principal, raw: bytes, address: str = "") -> Future:
+        """As CentralStore.push_later, for the push whose body is `raw` (JSON already
+        found to be {"changes": [...]}): a future of the PushResult, once on disk. The
+        body goes as the phone sent it and is parsed again over there: orjson reads
+        it in the time pickle would take, and nesting that JSON allows never meets
+        pickle's recursion limit."""
+        from .central import PushResult
+        return self._submit("push", (p, raw, address), PushResult)
 
     def audit(self, username: str, action: str, detail: str, device: str, address: str) -> Future:
         """As CentralStore.audit_later."""
@@ -94,7 +97,7 @@ class WriteProcess:
                 self._child = self._spawn()
             _, _, pending, outbox, _ = self._child
             jid = next(self._ids)
-            pending[jid] = (fut, convert)
+            pending[jid] = (fut, convert)   # pending is only touched under self._lock
         # Sent by a thread of its own: a caller on the event loop never blocks on a full socket.
         outbox.put((jid, kind, args))
         return fut
@@ -107,7 +110,7 @@ class WriteProcess:
                                 cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         theirs.close()
         conn = Connection(os.dup(mine.fileno()))
-        pending: dict[int, Future] = {}
+        pending: dict[int, tuple[Future, object]] = {}
         outbox: queue.SimpleQueue = queue.SimpleQueue()
         child = (proc, conn, pending, outbox, mine)
         threading.Thread(target=self._send, args=(child,), name="gridbook-write-send", daemon=True).start()
@@ -127,11 +130,16 @@ class WriteProcess:
             try:
                 conn.send(item)
             except (OSError, ValueError) as e:  # the child is gone: _receive fails the rest
-                fut, _ = pending.pop(item[0], (None, None))
-                if fut is not None and not fut.done():
-                    fut.set_exception(WriterGone(f"the write process is gone ({e.__class__.__name__})"))
-                if isinstance(e, OSError):
-                    return
+                self._fail(pending, item[0], WriterGone(f"the write process is gone ({e.__class__.__name__})"))
+                return
+            except Exception as e:  # noqa: BLE001 - this job alone could not be sent (a 500)
+                self._fail(pending, item[0], e)
+
+    def _fail(self, pending: dict, jid: int, err: BaseException) -> None:
+        with self._lock:
+            fut, _ = pending.pop(jid, (None, None))
+        if fut is not None and not fut.done():
+            fut.set_exception(err)
 
     def _receive(self, child) -> None:
         proc, conn, pending, outbox, _ = child
@@ -140,7 +148,8 @@ class WriteProcess:
                 jid, ok, value = conn.recv()
             except (EOFError, OSError):
                 break
-            fut, convert = pending.pop(jid, (None, None))
+            with self._lock:
+                fut, convert = pending.pop(jid, (None, None))
             if fut is None:
                 continue
             if ok:
@@ -179,7 +188,8 @@ class WriteProcess:
 
 # --- the child ----------------------------------------------------------------------------
 def _child_main(db_path: str, fd: int) -> int:
-    from .central import CentralStore
+    import orjson
+    from .central import CentralStore, _envelopes
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server closes this process itself
     conn = Connection(fd)
     store = CentralStore(db_path)
@@ -202,7 +212,9 @@ def _child_main(db_path: str, fd: int) -> int:
 
     def job(kind: str, args: tuple) -> Future:
         if kind == "push":
-            p, batch, results, todo, address = args
+            p, raw, address = args
+            batch = orjson.loads(raw)["changes"]
+            results, todo = _envelopes(batch)
             return store.writer.submit(lambda: store._push_now(p, batch, results, todo, False, address))
         if kind == "audit":
             return store.audit_later(*args)

@@ -8,6 +8,7 @@ never repeat when the office writes beside it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -196,3 +197,19 @@ def test_references_and_stamps_never_repeat_with_the_office_writing_beside_the_p
     stamps = [r[0] for r in fresh_server.sql("SELECT hlc FROM changes WHERE device='server'")]
     assert len(stamps) == stamped_before + 16      # the office's cases (references are not changes)
     assert len(set(stamps)) == len(stamps), "the server stamped two changes alike"
+
+
+def test_a_change_nested_a_thousand_deep_is_refused_and_the_next_push_lands(fresh_server):
+    """JSON allows nesting that Python's pickling does not: a hostile phone's push must
+    be answered like any refused change, and leave the writer working for everyone."""
+    headers = {**auth_headers(fresh_server, "worker1"), "Content-Type": "application/json"}
+    deep = mk("worker1", "household", "h-wp-deep", {**household_fields("g1", 4), "address": "@"})
+    body = json.dumps({"changes": [deep]}).replace('"@"', "[" * 1000 + "]" * 1000)
+    r = httpx.post(fresh_server.url + PUSH, headers=headers, content=body, timeout=WAIT_S)
+    assert r.status_code == 422, r.text
+    [res] = r.json()["results"]
+    assert res["status"] == "rejected" and res["errors"][0]["field"] == "address"
+    ok = mk("worker1", "household", "h-wp-after", household_fields("g1", 5))
+    r = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [ok]}, timeout=WAIT_S)
+    assert r.status_code == 200, r.text
+    assert fresh_server.sql("SELECT id FROM households WHERE id LIKE 'h-wp-%'") == [("h-wp-after",)]
