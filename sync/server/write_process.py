@@ -5,7 +5,7 @@ time. In a wave of phones, the writer thread (the rules, the rows, SQLite) and t
 threads serving HTTP, tokens and pulls took turns at the one GIL, and the writer, whose
 work every push waits for, spent a quarter of its time waiting to get it back
 (docs/performance.md, "County"). Here the writer is a second interpreter: `gridbook
-serve` hands it each push (the principal and the parsed batch) and each pull's audit
+serve` hands it each push (the principal and the body as the phone sent it) and each pull's audit
 row over a socket, and it runs them on its own CentralStore, in its own group commits
 (writer.py), with its own GIL.
 
