@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -19,7 +20,7 @@ import pytest
 
 from sync.server.central import CentralStore
 
-from .conftest import PROTO, auth_headers, case_fields, household_fields, phone
+from .conftest import PASSWORD, PROTO, auth_headers, case_fields, household_fields, phone
 from .test_hostile_phone import PUSH, mk
 
 pytestmark = pytest.mark.integration
@@ -213,3 +214,35 @@ def test_a_change_nested_a_thousand_deep_is_refused_and_the_next_push_lands(fres
     r = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [ok]}, timeout=WAIT_S)
     assert r.status_code == 200, r.text
     assert fresh_server.sql("SELECT id FROM households WHERE id LIKE 'h-wp-%'") == [("h-wp-after",)]
+
+
+def test_a_sign_in_and_a_push_wait_for_another_process_holding_the_store_and_then_land(fresh_server):
+    """Two processes write one file (the server and its write process; the office's
+    screens and `gridbook` commands too): a write waits for the other's transaction,
+    even a long one (a big group's commit and checkpoint on a slow disk), rather than
+    failing with "database is locked"."""
+    headers = auth_headers(fresh_server, "worker1")
+    holder = sqlite3.connect(str(fresh_server.db), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")      # another writer, holding the lock for 7 s
+    answers = {}
+
+    def sign_in():
+        answers["login"] = httpx.post(fresh_server.url + "/api/v1/auth/login", headers=PROTO, timeout=WAIT_S,
+                                      json={"username": "worker2", "password": PASSWORD, "device_id": "dev-w2-busy"})
+
+    def push():
+        ch = mk("worker1", "household", "h-wp-busy", household_fields("g1", 6))
+        answers["push"] = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [ch]}, timeout=WAIT_S)
+
+    threads = [threading.Thread(target=sign_in), threading.Thread(target=push)]
+    for t in threads:
+        t.start()
+    time.sleep(7)
+    assert not answers, "answered while the store was held"
+    holder.execute("COMMIT")
+    holder.close()
+    for t in threads:
+        t.join(WAIT_S)
+    assert answers["login"].status_code == 200, answers["login"].text
+    assert answers["push"].status_code == 200, answers["push"].text
+    assert fresh_server.sql("SELECT count(*) FROM households WHERE id='h-wp-busy'") == [(1,)]
