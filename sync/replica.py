@@ -79,19 +79,20 @@ def private_file(path: str) -> None:
             os.chmod(p, 0o600)
 
 
-def open_db(path: str, *, synchronous: str = "FULL") -> sqlite_utils.Database:
+def open_db(path: str, *, synchronous: str = "FULL", wait_ms: int = 5000) -> sqlite_utils.Database:
     """A SQLite file in WAL mode, private to its owner. FULL sync: a commit survives a
     power cut, because a phone deletes its outbox entry, and the server acknowledges a
-    push, on it."""
+    push, on it. `wait_ms`: how long a write waits for another connection's, set first,
+    so the opening's own schema steps wait too."""
     private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
     # Records are wide (a case is about 1.5 KB with its versions): 8 KB pages hold more
     # of them per page; this takes effect only when the file is new.
     conn.execute("PRAGMA page_size=8192")
     db = sqlite_utils.Database(conn)
     db.enable_wal()
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=5000")
     # 16 MB of page cache (SQLite's default is 2 MB): the b-trees written at random
     # places (change ids, record ids) outgrow 2 MB past some 20,000 records, and each
     # insert then reads its pages back; pulling the 10,000 records after the first
@@ -124,10 +125,11 @@ class Replica:
     # the store's numbered schema steps: sync/migrations.py (phone), sync/server/migrations.py
     MIGRATIONS: tuple = (migrations.Migration(1, "the schema before numbered migrations", migrations.baseline),)
     STORE_KIND = "phone"
+    WRITE_WAIT_MS = 5000   # a phone's store has one writer: its own app
 
     def __init__(self, path: str):
         self.path = path
-        self.db = open_db(path)
+        self.db = open_db(path, wait_ms=self.WRITE_WAIT_MS)
         self.conn = self.db.conn
         # Numbered migrations in one transaction; a store newer than the code is refused
         # (sync/migrations.py). Migration 1 is _create_entity_tables + _create_tables.

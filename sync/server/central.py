@@ -33,7 +33,6 @@ from ..model import ENTITIES, _err
 from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
-WRITE_WAIT_MS = 30_000   # how long a write waits for another connection's (see __init__)
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
 REF = "ref:"    # log entries carrying a case's township reference
 ERASE = "erase:"  # log entries telling phones to erase a record's personal data (erasure.py)
@@ -124,16 +123,16 @@ class CentralStore(Replica):
     # The figures' covering index (stats.py) leads with cases.grid_id: a plain grid_id
     # index would be a second copy to keep up on every write of a case.
     indexes = {**Replica.indexes, "cases": [i for i in Replica.indexes["cases"] if i != ["grid_id"]]}
+    # Several processes write this file: the server and its write process
+    # (write_process.py), the office's screens, `gridbook` commands. A write, and the
+    # opening's own schema steps, wait for another's transaction (a group's commit and
+    # checkpoint on a slow disk included) rather than fail after a phone's 5 s.
+    WRITE_WAIT_MS = 30_000
     MIGRATIONS = server_migrations.CENTRAL  # numbered schema steps (sync/server/migrations.py)
     STORE_KIND = "township"
 
     def __init__(self, path: str, now=clock.wall_ms):
         super().__init__(path)
-        # Several processes write this file: the server and its write process
-        # (write_process.py), the office's screens, `gridbook` commands. A write waits for
-        # another's transaction, a group's commit and checkpoint on a slow disk included,
-        # rather than failing after the 5 s that serve a phone's own store.
-        self.conn.execute(f"PRAGMA busy_timeout={WRITE_WAIT_MS}")
         # Under Litestream (gridbook serve --backup) Litestream alone checkpoints, after
         # it has copied the WAL (its advice); otherwise a thread of its own does, at
         # SQLite's default threshold, and SQLite's own checkpoint in the commit is only
