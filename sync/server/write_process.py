@@ -42,6 +42,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 
 from ..access import Principal
+from .central import CentralStore, PushResult
 
 # How long close() waits for the child to finish its queue before killing it.
 CLOSE_S = 30.0
@@ -49,6 +50,24 @@ CLOSE_S = 30.0
 
 class WriterGone(RuntimeError):
     """The write process ended before answering (a crash, or the server stopping)."""
+
+
+class _Child:
+    """One write process and what the serving process holds of it."""
+
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket):
+        self.proc, self.sock = proc, sock
+        self.conn = Connection(os.dup(sock.fileno()))
+        self.pending: dict[int, tuple[Future, object]] = {}   # by job id; only under WriteProcess._lock
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # jobs to send; None: no more
+
+    def reap(self) -> None:
+        """Wait for the process to end, killing it after CLOSE_S."""
+        try:
+            self.proc.wait(timeout=CLOSE_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class WriteProcess:
@@ -59,7 +78,7 @@ class WriteProcess:
         self.path = os.path.abspath(db_path)
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        self._child = None   # (process, connection, pending futures by job id, outbox, socket)
+        self._child: _Child | None = None
         self._closed = False
         self.starts = 0      # children started (for /metrics)
 
@@ -69,7 +88,6 @@ class WriteProcess:
         body goes as the phone sent it and is parsed again over there: orjson reads
         it in the time pickle would take, and nesting that JSON allows never meets
         pickle's recursion limit."""
-        from .central import PushResult
         return self._submit("push", (p, raw, address), PushResult)
 
     def audit(self, username: str, action: str, detail: str, device: str, address: str) -> Future:
@@ -85,7 +103,7 @@ class WriteProcess:
     def waiting(self) -> int:
         """Jobs handed to the child and not yet answered."""
         child = self._child
-        return len(child[2]) if child else 0
+        return len(child.pending) if child else 0
 
     def _submit(self, kind: str, args: tuple, convert=None) -> Future:
         fut: Future = Future()
@@ -95,9 +113,9 @@ class WriteProcess:
                 return fut
             if self._child is None:
                 self._child = self._spawn()
-            _, _, pending, outbox, _ = self._child
             jid = next(self._ids)
-            pending[jid] = (fut, convert)   # pending is only touched under self._lock
+            self._child.pending[jid] = (fut, convert)
+            outbox = self._child.outbox
         # Sent by a thread of its own: a caller on the event loop never blocks on a full socket.
         outbox.put((jid, kind, args))
         return fut
@@ -109,47 +127,42 @@ class WriteProcess:
                                  str(theirs.fileno())], pass_fds=[theirs.fileno()],
                                 cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         theirs.close()
-        conn = Connection(os.dup(mine.fileno()))
-        pending: dict[int, tuple[Future, object]] = {}
-        outbox: queue.SimpleQueue = queue.SimpleQueue()
-        child = (proc, conn, pending, outbox, mine)
+        child = _Child(proc, mine)
         threading.Thread(target=self._send, args=(child,), name="gridbook-write-send", daemon=True).start()
         threading.Thread(target=self._receive, args=(child,), name="gridbook-write-recv", daemon=True).start()
         return child
 
-    def _send(self, child) -> None:
-        proc, conn, pending, outbox, _ = child
+    def _send(self, child: _Child) -> None:
         while True:
-            item = outbox.get()
+            item = child.outbox.get()
             if item is None:
                 try:   # the child reads EOF after the last job, finishes them and ends
-                    child[4].shutdown(socket.SHUT_WR)
+                    child.sock.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
                 return
             try:
-                conn.send(item)
+                child.conn.send(item)
             except (OSError, ValueError) as e:  # the child is gone: _receive fails the rest
-                self._fail(pending, item[0], WriterGone(f"the write process is gone ({e.__class__.__name__})"))
+                self._fail(child, item[0], WriterGone(f"the write process is gone ({e.__class__.__name__})"))
                 return
             except Exception as e:  # noqa: BLE001 - this job alone could not be sent (a 500)
-                self._fail(pending, item[0], e)
+                self._fail(child, item[0], e)
 
-    def _fail(self, pending: dict, jid: int, err: BaseException) -> None:
+    def _fail(self, child: _Child, jid: int, err: BaseException) -> None:
         with self._lock:
-            fut, _ = pending.pop(jid, (None, None))
+            fut, _ = child.pending.pop(jid, (None, None))
         if fut is not None and not fut.done():
             fut.set_exception(err)
 
-    def _receive(self, child) -> None:
-        proc, conn, pending, outbox, _ = child
+    def _receive(self, child: _Child) -> None:
         while True:
             try:
-                jid, ok, value = conn.recv()
+                jid, ok, value = child.conn.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
-                fut, convert = pending.pop(jid, (None, None))
+                fut, convert = child.pending.pop(jid, (None, None))
             if fut is None:
                 continue
             if ok:
@@ -159,16 +172,13 @@ class WriteProcess:
         with self._lock:
             if self._child is child:
                 self._child = None   # the next job starts a new one
-            gone = [fut for fut, _ in pending.values()]
-            pending.clear()
-        outbox.put(None)
+            gone = [fut for fut, _ in child.pending.values()]
+            child.pending.clear()
+        child.outbox.put(None)
         for fut in gone:
             if not fut.done():
                 fut.set_exception(WriterGone("the write process ended before answering"))
-        try:
-            proc.wait(timeout=CLOSE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        child.reap()
 
     def close(self) -> None:
         """Stop taking jobs; the child finishes what it was given, then ends."""
@@ -177,19 +187,13 @@ class WriteProcess:
             child, self._child = self._child, None
         if child is None:
             return
-        proc, conn, pending, outbox, _ = child
-        outbox.put(None)   # what was queued is sent first; then the child reads EOF
-        try:
-            proc.wait(timeout=CLOSE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        child.outbox.put(None)   # what was queued is sent first; then the child reads EOF
+        child.reap()
 
 
 # --- the child ----------------------------------------------------------------------------
 def _child_main(db_path: str, fd: int) -> int:
     import orjson
-    from .central import CentralStore, _envelopes
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server closes this process itself
     conn = Connection(fd)
     store = CentralStore(db_path)
@@ -213,9 +217,7 @@ def _child_main(db_path: str, fd: int) -> int:
     def job(kind: str, args: tuple) -> Future:
         if kind == "push":
             p, raw, address = args
-            batch = orjson.loads(raw)["changes"]
-            results, todo = _envelopes(batch)
-            return store.writer.submit(lambda: store._push_now(p, batch, results, todo, False, address))
+            return store.push_later(p, orjson.loads(raw)["changes"], address)
         if kind == "audit":
             return store.audit_later(*args)
         raise ValueError(f"unknown job {kind!r}")
