@@ -101,12 +101,13 @@ def check_clock(ch: dict, now_ms: int) -> FieldError | None:
     return None
 
 
-def check_fields(ch: dict, existing: bool) -> list[FieldError]:
-    """Field rules; `existing` tells whether the record is already held."""
+def check_fields(ch: dict, existing: bool, values: list[FieldError] | None = None) -> list[FieldError]:
+    """Field rules; `existing` tells whether the record is already held; `values`: the
+    fields' value_errors, when found before (the server's precheck)."""
     ent = ENTITIES[ch["entity"]]
     if existing and ent.append_only:
         return [_err("record", "append_only", entity=ent.name)]
-    return validate_fields(ent, ch["fields"], creating=not existing)
+    return validate_fields(ent, ch["fields"], creating=not existing, values=values)
 
 
 def describe(errors: list[FieldError], lang: str = "en") -> str:

@@ -433,9 +433,10 @@ def visit_problems(fields: dict) -> list[FieldError]:
     return [_err("seen", "empty_visit")]
 
 
-def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldError]:
-    """Every problem with these field values, each naming its field and rule (at most
-    MAX_ERRORS: the answer to a hostile change stays short)."""
+def value_errors(entity: Entity, fields: dict) -> list[FieldError]:
+    """The problems of each value on its own: its field known, its type, length, code or
+    range. They depend on nothing stored, so the server finds them before its writer
+    (central.precheck); what depends on the record held is in validate_fields."""
     if len(fields) > len(entity.fields):
         return [_err("fields", "too_many_fields", entity=entity.name, n=len(entity.fields))]
     errors = []
@@ -447,6 +448,17 @@ def validate_fields(entity: Entity, fields: dict, creating: bool) -> list[FieldE
         e = _check_value(f, v)
         if e:
             errors.append(e)
+    return errors
+
+
+def validate_fields(entity: Entity, fields: dict, creating: bool,
+                    values: list[FieldError] | None = None) -> list[FieldError]:
+    """Every problem with these field values, each naming its field and rule (at most
+    MAX_ERRORS: the answer to a hostile change stays short). `values`: value_errors of
+    these fields, when already found."""
+    errors = value_errors(entity, fields) if values is None else list(values)
+    if errors and errors[0].rule == "too_many_fields":
+        return errors
     if creating:
         for f in entity.fields:
             if f.required and fields.get(f.name) is None and f.name not in {e.field for e in errors}:

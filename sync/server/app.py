@@ -38,7 +38,7 @@ from .. import changes, clock
 from ..access import Principal
 from . import api_models as m
 from . import blobs, metrics, tiles
-from .central import CentralStore
+from .central import CentralStore, precheck
 from .events import Hub, arrived
 from .fastpath import SyncFastPath, headers_of, query_of
 from .downloads import EXPORTS, BadParams, NotAllowed, Tickets, build_document, build_export, disposition
@@ -138,9 +138,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     audit_later = writes.audit if writes else store.audit_later
 
     def push_later(p: Principal, batch: list, raw: bytes, address: str) -> concurrent.futures.Future:
+        checked = precheck(batch)   # here, on the sync thread: the writer keeps only what needs the store
         if writes is None:
-            return store.push_later(p, batch, address=address)
-        return writes.push(p, raw, address)   # the body as sent, parsed again over there
+            return store.push_later(p, batch, address=address, checked=checked)
+        return writes.push(p, raw, checked, address)   # the body as sent, parsed again over there
 
     tickets = Tickets()
     throttle = SignInThrottle()
@@ -292,7 +293,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
 
     def _take_push(cred: tuple, raw: bytes, address: str) -> tuple[Principal, list, concurrent.futures.Future]:
         """On a sync thread: who is pushing, the batch, and its place in the writer's next
-        group (the envelopes are checked here, off the event loop)."""
+        group (the envelopes and values are checked here, off the event loop and the writer)."""
         p = authenticate(cred)
         try:
             body = orjson.loads(raw)

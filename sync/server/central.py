@@ -29,7 +29,7 @@ from .checkpointer import SAFETY_FACTOR, Checkpointer
 from .readers import ReadPool
 from .writer import GroupWriter
 from ..access import Principal
-from ..model import ENTITIES, _err
+from ..model import ENTITIES, _err, value_errors
 from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
@@ -78,18 +78,32 @@ def _checkpoint_pages() -> int:
     return checkpoint_pages()
 
 
-def _envelopes(batch: list) -> tuple[list, list[int]]:
-    """The batch's results so far (a change whose envelope is malformed is refused before
-    any store work) and the positions of the changes left to admit."""
+@dataclass
+class Precheck:
+    """What a push's changes show on their own, before any store work: the results so far
+    (a change whose envelope is malformed is refused at once), the positions of the
+    changes left to admit, and each one's value errors by position (model.value_errors;
+    only the positions that have some). Found on the thread that parsed the push, in the
+    serving process: the writer, whose work every push waits for, is left the rules that
+    need the store; they are reported in their usual order (_admit)."""
+    results: list
+    todo: list[int]
+    values: dict[int, list]
+
+
+def precheck(batch: list) -> Precheck:
     results: list[dict | None] = [None] * len(batch)
-    todo = []
+    todo, values = [], {}
     for i, ch in enumerate(batch):
         errs = changes.check_envelope(ch)
         if errs:
             results[i] = _rejected("invalid", errs)
-        else:
-            todo.append(i)
-    return results, todo
+            continue
+        todo.append(i)
+        errs = value_errors(ENTITIES[ch["entity"]], ch["fields"])
+        if errs:
+            values[i] = errs
+    return Precheck(results, todo, values)
 
 
 @functools.lru_cache(maxsize=64)  # asked for each change of a push, all at the push's one instant
@@ -547,17 +561,21 @@ class CentralStore(Replica):
         rules it broke. Returns once what was applied is on disk: the push rides the
         writer's next group commit (writer.py), or the caller's own transaction when it
         holds the write lock (server_write)."""
-        results, todo = _envelopes(batch)
-        return self._write(lambda: self._push_now(p, batch, results, todo, server_side, address))
+        checked = precheck(batch)
+        return self._write(lambda: self._push_now(p, batch, checked, server_side, address))
 
-    def push_later(self, p: Principal, batch: list, address: str = "") -> Future:
+    def push_later(self, p: Principal, batch: list, address: str = "", checked: Precheck | None = None) -> Future:
         """`push` from a phone, as a future resolved once it is on disk (app.py awaits it
-        without holding a thread)."""
-        results, todo = _envelopes(batch)
-        return self.writer.submit(lambda: self._push_now(p, batch, results, todo, False, address))
+        without holding a thread). `checked`: precheck(batch), when the caller made it."""
+        if checked is None:
+            checked = precheck(batch)
+        elif len(checked.results) != len(batch):
+            raise ValueError("the precheck is of another batch")
+        return self.writer.submit(lambda: self._push_now(p, batch, checked, False, address))
 
-    def _push_now(self, p: Principal, batch: list, results: list, todo: list, server_side: bool,
+    def _push_now(self, p: Principal, batch: list, checked: Precheck, server_side: bool,
                   address: str) -> PushResult:
+        results, todo, values = list(checked.results), checked.todo, checked.values
         now = self.now()
         with self.transaction(), gc_paused():
             self._load_clock()
@@ -570,7 +588,7 @@ class CentralStore(Replica):
                 if ch["id"] in known:
                     results[i] = {"status": "duplicate"}
                     continue
-                res = self._admit(p, ch, now, cache, server_side)
+                res = self._admit(p, ch, now, cache, server_side, values.get(i, ()))
                 if res is not None:
                     results[i] = res
                     cache["__refused__"].setdefault((ch["entity"], ch["record"]), res["reason"])
@@ -649,9 +667,9 @@ class CentralStore(Replica):
             return hit[0]
         return lookup
 
-    def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool):
+    def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool, values=None):
         """Check one change against the rules and fold it into the cache; a rejection
-        result if it is refused, else None."""
+        result if it is refused, else None. `values`: its value errors, if precheck found them."""
         entity = ch["entity"]
         ent = ENTITIES[entity]
         if ent.server_only and not server_side:
@@ -671,7 +689,7 @@ class CentralStore(Replica):
         if before is None and (ch.get("base") or not any(n in ch["fields"] for n in required)):
             # an edit of a record this server never accepted: say so, not "X is required"
             return _rejected("invalid", [_err("record", "unknown_record", entity=entity)])
-        errs = changes.check_fields(ch, existing=before is not None)
+        errs = changes.check_fields(ch, existing=before is not None, values=values)
         if errs:
             return _rejected("invalid", errs)
         row0, ver0 = (before[0], before[1]) if before else (None, {})

@@ -42,7 +42,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 
 from ..access import Principal
-from .central import CentralStore, PushResult
+from .central import CentralStore, Precheck, PushResult
 
 # How long close() waits for the child to finish its queue before killing it.
 CLOSE_S = 30.0
@@ -82,13 +82,14 @@ class WriteProcess:
         self._closed = False
         self.starts = 0      # children started (for /metrics)
 
-    def push(self, p: Principal, raw: bytes, address: str = "") -> Future:
+    def push(self, p: Principal, raw: bytes, checked: Precheck, address: str = "") -> Future:
         """As CentralStore.push_later, for the push whose body is `raw` (JSON already
-        found to be {"changes": [...]}): a future of the PushResult, once on disk. The
-        body goes as the phone sent it and is parsed again over there: orjson reads
-        it in the time pickle would take, and nesting that JSON allows never meets
-        pickle's recursion limit."""
-        return self._submit("push", (p, raw, address), PushResult)
+        found to be {"changes": [...]}) and `checked` its precheck: a future of the
+        PushResult, once on disk. The body goes as the phone sent it and is parsed again
+        over there: orjson reads it in the time pickle would take, and nesting that JSON
+        allows never meets pickle's recursion limit (the precheck holds no value of the
+        body's, only results and field errors)."""
+        return self._submit("push", (p, raw, checked, address), PushResult)
 
     def audit(self, username: str, action: str, detail: str, device: str, address: str) -> Future:
         """As CentralStore.audit_later."""
@@ -216,8 +217,8 @@ def _child_main(db_path: str, fd: int) -> int:
 
     def job(kind: str, args: tuple) -> Future:
         if kind == "push":
-            p, raw, address = args
-            return store.push_later(p, orjson.loads(raw)["changes"], address)
+            p, raw, checked, address = args
+            return store.push_later(p, orjson.loads(raw)["changes"], address, checked)
         if kind == "audit":
             return store.audit_later(*args)
         raise ValueError(f"unknown job {kind!r}")

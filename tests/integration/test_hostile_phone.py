@@ -214,6 +214,40 @@ def test_a_change_comes_from_the_signed_in_device_and_holds_nothing_unknown(serv
     assert "看我" not in json.dumps(pull_all(server, "worker2"), ensure_ascii=False)
 
 
+def test_each_change_of_a_mixed_push_is_answered_with_its_own_problems_in_the_rules_order(server):
+    """The values are checked before the writer (central.precheck) and the rest in it:
+    each change of one push still gets the problems of its own position, the rule that
+    comes first (who wrote it, a record never seen, append-only) over its values."""
+    hid, vid = changes.new_id("r"), changes.new_id("r")
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, household_fields("g1", 7)))
+    pushed_ok(server, "worker1", mk("worker1", "visit", vid, {
+        "grid_id": "g1", "household_id": hid, "kind": "household", "visited_at": now_iso(),
+        "visitor": "worker1", "seen": "在家，身体尚可"}))
+    batch = [
+        "not a change",
+        mk("worker1", "household", changes.new_id("r"), {**household_fields("g1"), "lat": 91}, author="worker2"),
+        mk("worker1", "household", changes.new_id("r"), {"grid_id": "g1", "lat": 91}),
+        mk("worker1", "household", changes.new_id("r"), {"lat": 91}),
+        mk("worker1", "household", hid, {"lat": 91, "phone": "1" * 30}),
+        mk("worker1", "visit", vid, {"cards": -1}),
+        mk("worker1", "household", hid, {"note": "门前有狗，先敲门"}),
+    ]
+    r = push(server, "worker1", *batch)
+    assert r.status_code == 403, r.text
+    got = [(res["status"], res.get("code"), [(e["field"], e["rule"]) for e in res.get("errors", [])])
+           for res in r.json()["results"]]
+    assert got == [
+        ("rejected", "invalid", [("change", "type")]),
+        ("rejected", "forbidden", [("author", "author")]),
+        ("rejected", "invalid", [("lat", "range"), ("head_name", "required"), ("address", "required")]),
+        ("rejected", "invalid", [("record", "unknown_record")]),
+        ("rejected", "invalid", [("lat", "range"), ("phone", "too_long")]),
+        ("rejected", "invalid", [("record", "append_only")]),
+        ("applied", None, []),
+    ]
+    assert server.sql("SELECT lat, phone, note FROM households WHERE id=?", (hid,)) == [(29.07, None, "门前有狗，先敲门")]
+
+
 @pytest.mark.parametrize("path, params", [
     ("/api/v1/sync/pull", {"cursor": "9" * 30}),
     ("/api/v1/sync/pull", {"cursor": "-5.abc"}),
