@@ -139,11 +139,17 @@ class DeviceReplica(Replica):
         return ch
 
     # --- the outbox ---------------------------------------------------------------
-    def pending(self, limit: int = 500) -> list[tuple[str, str]]:
-        """(change id, body) of the oldest changes waiting to be pushed."""
+    def pending(self, limit: int = 500, after: str | None = None) -> list[tuple[str, str]]:
+        """(change id, body) of the oldest changes waiting to be pushed; `after`: those
+        that follow that change in the outbox (none if it is not there)."""
+        if after is None:
+            return self.conn.execute(
+                "SELECT change_id, body FROM outbox WHERE state='pending' ORDER BY seq LIMIT ?",
+                (limit,)).fetchall()
         return self.conn.execute(
-            "SELECT change_id, body FROM outbox WHERE state='pending' ORDER BY seq LIMIT ?",
-            (limit,)).fetchall()
+            "SELECT change_id, body FROM outbox WHERE state='pending'"
+            " AND seq > (SELECT seq FROM outbox WHERE change_id=?) ORDER BY seq LIMIT ?",
+            (after, limit)).fetchall()
 
     def pending_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM outbox WHERE state='pending'").fetchone()[0]
