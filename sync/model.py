@@ -60,13 +60,12 @@ class Entity:
     server_only: bool = False
     parent: str | None = None       # field naming the case a child record belongs to
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+    # the fields' names in order: asked for each row written or read, so made once
+    columns: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
-
-    @property
-    def columns(self) -> list[str]:
-        return [f.name for f in self.fields]
+        object.__setattr__(self, "columns", tuple(f.name for f in self.fields))
 
 
 _LOCATION = (
