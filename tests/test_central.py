@@ -216,3 +216,27 @@ def test_a_pull_is_answered_only_once_its_reading_is_on_record(store, tmp_path):
         pulling.result(timeout=120)
     assert replica.get("case", "case-g2")["description"] == "高山村的纠纷"
     assert len(pulls()) == 1 and "grids=g2" in pulls()[0]
+
+
+def test_a_late_change_to_an_erased_household_is_checked_as_it_will_be_kept(store):
+    """A phone that had not heard of an erasure writes to the record: its personal fields
+    are erased before it is admitted (erasure.keep_erased), and its values are checked as
+    they will be kept, not as sent (the push's precheck is made again for it)."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    hid = changes.new_id("r")
+    made = store.push(w1, [_change("household", {"grid_id": "g1", "head_name": "欧阳秀兰",
+                                                 "address": "金山镇白鹤村9组88号"}, record=hid)])
+    assert made.counts["applied"] == 1
+    with store.transaction():
+        store.conn.execute("INSERT INTO erased VALUES ('household', ?, 1)", (hid,))
+    late = _change("household", {"phone": "1" * 30, "note": "搬到镇上了"}, record=hid,
+                   stamp=clock.encode(clock.wall_ms() + 1, 0, "phone1"))
+    res = store.push(w1, [late])
+    assert [r["status"] for r in res.results] == ["applied"], res.results
+    row = store.get("household", hid)
+    assert row["phone"] is None and row["note"] is None
+    # the same number sent for a record that is not erased is refused, naming the field
+    other = _change("household", {"grid_id": "g1", "head_name": "司马德福", "address": "金山镇白鹤村2组5号",
+                                  "phone": "1" * 30})
+    [refused] = store.push(w1, [other]).results
+    assert refused["status"] == "rejected" and refused["errors"][0]["field"] == "phone"
