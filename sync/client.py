@@ -414,6 +414,8 @@ def _landed(rows: list, results: list) -> bool:
 
 def _push_body(rows: list) -> tuple[list, bytes]:
     """A batch of outbox rows and the request's body: the stored bodies spliced, gzipped."""
+    if not rows:
+        return rows, b""
     body = ('{"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
     return rows, gzip.compress(body, PUSH_GZIP_LEVEL)
 

@@ -581,16 +581,11 @@ class CentralStore(Replica):
             self._load_clock()
             known = self._known([batch[i]["id"] for i in todo])
             from .erasure import keep_erased
-            as_sent = list(batch)
-            if keep_erased(self.conn, batch, todo):  # an erased record stays erased (erasure.py)
-                # its values are checked as they will be kept, as before the precheck
+            rewritten = keep_erased(self.conn, batch, todo)  # an erased record stays erased (erasure.py)
+            if rewritten:  # their values are checked as they will be kept, not as sent
                 values = dict(values)
-                for i in todo:
-                    if batch[i] is not as_sent[i]:
-                        values.pop(i, None)
-                        errs = value_errors(ENTITIES[batch[i]["entity"]], batch[i]["fields"])
-                        if errs:
-                            values[i] = errs
+                for i in rewritten:
+                    values[i] = value_errors(ENTITIES[batch[i]["entity"]], batch[i]["fields"])
             cache = self._preload(batch, todo)
             for i in todo:
                 ch = batch[i]

@@ -133,24 +133,25 @@ def _erase_in_transaction(store, entity, record, by, reason, request, now) -> di
             "attachments": len(hashes), "_hashes": hashes}
 
 
-def keep_erased(conn, batch: list, todo: list[int]) -> int:
+def keep_erased(conn, batch: list, todo: list[int]) -> list[int]:
     """Changes that arrive for an erased record (a phone that wrote before it learnt of
     the erasure, an edit at the office) lose their personal fields before they are
-    admitted: an erased record stays erased. Rewrites `batch` in place; returns how many."""
+    admitted: an erased record stays erased. Rewrites `batch` in place; returns the
+    positions rewritten."""
     ids = sorted({batch[i]["record"] for i in todo})
     hit = set()
     for part in chunks(ids):
         hit.update(conn.execute(f"SELECT entity, record FROM erased WHERE record IN ({','.join('?' * len(part))})",
                                 part).fetchall())
-    n = 0
+    rewritten = []
     for i in todo:
         ch = batch[i]
         if (ch["entity"], ch["record"]) in hit:
             fields = erasure_rules.erase_fields(ch["entity"], ch["fields"])
             if fields is not ch["fields"]:
                 batch[i] = dict(ch, fields=fields)
-                n += 1
-    return n
+                rewritten.append(i)
+    return rewritten
 
 
 def journal_path(store) -> str:
