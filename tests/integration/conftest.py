@@ -61,6 +61,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies, waiting to be reaped, are gone)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
 # --- the server process --------------------------------------------------------------
 
 class ServerProcess:
@@ -98,7 +115,23 @@ class ServerProcess:
                 time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handlers, no flush, like a power cut of the process."""
+        """SIGKILL to the server and every process it started (its write process): no
+        shutdown handlers, no flush, like a power cut. Returns once none of them is left,
+        so the store's files can be handled as an administrator would (a write process
+        outliving its server for a moment would still close its connection, and SQLite
+        folds the WAL into the store file at that close)."""
+        with self._lock:
+            p = self.proc
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)   # its own session (start_new_session)
+            self._terminate(signal.SIGKILL)
+            end = time.monotonic() + 30   # a bound for a busy machine, not a timing assertion
+            while p is not None and group_members(p.pid):
+                assert time.monotonic() < end, f"a process of the killed server is left: {group_members(p.pid)}"
+                time.sleep(0.02)
+
+    def kill_server_only(self) -> None:
+        """SIGKILL to the serving process alone: what it started must end by itself."""
         with self._lock:
             self._terminate(signal.SIGKILL)
 

@@ -82,7 +82,7 @@ def test_the_phones_writes_are_made_by_one_process_that_ends_with_the_server(fre
 
     fresh_server.start()
     [child] = wait_for(lambda: writers(fresh_server), "no write process after a restart")
-    fresh_server.kill()    # SIGKILL: no shutdown code runs, the child must still end
+    fresh_server.kill_server_only()    # SIGKILL: no shutdown code runs, the child must still end
     assert wait_for(lambda: gone(child), "the write process outlived its killed server")
 
 
