@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
@@ -142,3 +143,36 @@ def test_nothing_to_restore_and_no_silent_fresh_start(tmp_path, capsys):
     with pytest.raises(backup.BackupError, match="bring it back first with gridbook restore"):
         backup.exec_under_litestream(db, backup.parse_target(url), ["true"])
     assert not os.path.exists(db)
+
+
+def test_a_store_still_open_in_a_running_process_is_not_restored_over(tmp_path, capsys):
+    """`--force` while the server (or its write process, or Litestream) still holds the
+    store: refused, naming what to do, and the store stays where it is; once that
+    process has ended, the same command restores."""
+    db, url = str(tmp_path / "township.db"), str(tmp_path / "backup")
+    _store(db, "g1")
+    _replicate_once(db, url)
+    _store(db, "g2")   # a grid the backup lacks: the store in use is the newer one
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+         " c.execute('SELECT count(*) FROM grids').fetchone(); print('open', flush=True);"
+         " sys.stdin.read()", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert backup.store_in_use(db)
+        assert main(["restore", "--from", url, "--db", db, "--force"]) == 1
+        err = capsys.readouterr().err
+        assert "is open in a running process" in err and "stop the service first" in err
+        assert not list(tmp_path.glob("township.db.replaced-*"))   # nothing moved aside
+        st = CentralStore(db)
+        assert {r[0] for r in st.conn.execute("SELECT id FROM grids")} == {"g1", "g2"}
+        st.close()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert not backup.store_in_use(db)
+    assert main(["restore", "--from", url, "--db", db, "--force"]) == 0
+    capsys.readouterr()
+    st = CentralStore(db)
+    assert {r[0] for r in st.conn.execute("SELECT id FROM grids")} == {"g1"}
+    st.close()

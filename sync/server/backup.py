@@ -34,6 +34,8 @@ audit entry). Credentials for S3 come from the environment
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import json
 import os
 import shlex
@@ -494,6 +496,35 @@ def parse_timestamp(text: str) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# SQLite's unix VFS: every connection to a store in WAL mode holds a shared lock on this
+# byte of the -shm file for as long as it is open (the "DMS" byte, after the eight
+# WAL-index locks at offset 120), which is how SQLite tells whether it is the first.
+_SHM_DMS_BYTE = 128
+
+
+def store_in_use(db_path: str) -> bool:
+    """Whether another process has the store open: a server, its write process, Litestream,
+    a `gridbook` command (a connection of this process does not count: POSIX locks are
+    per process). Putting a store back under one of them loses the phones' next pushes
+    into the file moved aside, or has SQLite write the old WAL into the new file when that
+    last connection closes."""
+    try:
+        fd = os.open(db_path + "-shm", os.O_RDWR)
+    except FileNotFoundError:
+        return False  # no connection in WAL mode has it open
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            return True
+        raise
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS_BYTE)
+        return False
+    finally:
+        os.close(fd)
+
+
 def restore(target: Target, db_path: str, timestamp: str | None = None, force: bool = False) -> dict:
     """Bring the store (and its attachments) back from the backup. An existing store is
     never overwritten silently: with `force` it is moved aside (PATH.replaced-<time>)."""
@@ -504,6 +535,10 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     if replica_newest(db_path, target) is None:
         raise BackupError(f"no backup found at {target.describe()}: check the URL (and, for S3, the "
                           "credentials in LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY)")
+    if store_in_use(db_path):
+        raise BackupError(f"{db_path} is open in a running process (the server, its write process, "
+                          "Litestream or another gridbook command): stop the service first "
+                          "(sudo systemctl stop gridbook) and run the restore again")
     moved = []
     if os.path.exists(db_path):
         if not force:
