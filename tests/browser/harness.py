@@ -108,6 +108,42 @@ class AppPage:
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("response", lambda r: self.font_responses.append(r) if r.url.endswith(".otf") else None)
+        # The app's messages both ways (Flet's websocket), to know when it has answered
+        self.frames: list[tuple[float, str]] = []   # (monotonic time, "S"ent or "R"eceived)
+        self.tapped_at = 0.0
+        page.on("websocket", self._watch_socket)
+
+    def _watch_socket(self, ws) -> None:
+        ws.on("framesent", lambda _: self.frames.append((time.monotonic(), "S")))
+        ws.on("framereceived", lambda _: self.frames.append((time.monotonic(), "R")))
+
+    def settle(self, quiet_s: float = 0.2, nothing_s: float = 3, bound_s: float = 60) -> None:
+        """Wait until the app has answered the last tap (`mark`): the page sent it a
+        message after the tap, a message came back after that, then none either way for
+        `quiet_s` (the page reports its fields' values after a redraw, unanswered), and
+        Flutter has drawn two frames since: the screen then shows the answer. A tap that
+        sends nothing within `nothing_s`, or is never answered within `bound_s` (a busy
+        machine's page), ends the wait too, and the caller's look decides. Waits on the
+        app's messages, not on a guess at how long a busy machine needs."""
+        start = time.monotonic()
+        while True:
+            now = time.monotonic()
+            since = [(t, k) for t, k in self.frames if t > self.tapped_at]
+            first_sent = next((t for t, k in since if k == "S"), None)
+            quiet = not self.frames or now - self.frames[-1][0] >= quiet_s
+            if first_sent is None:
+                done = quiet and now - start >= nothing_s
+            else:
+                done = quiet and any(k == "R" and t > first_sent for t, k in since)
+            if done or now - start > bound_s:
+                break
+            self.page.wait_for_timeout(40)
+        self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+    def mark(self) -> None:
+        """A tap is about to be made: `settle` waits for the app's answer to it."""
+        self.tapped_at = time.monotonic()
+        del self.frames[:-1]   # only the last one matters for the quiet before the tap
 
     def open(self, url: str) -> "AppPage":
         self.page.goto(url)
@@ -203,6 +239,7 @@ class AppPage:
 
     def tap(self, name: str, role: str = "button") -> None:
         loc = self.button(name, role)
+        self.mark()
         if role not in ("checkbox", "switch", "radio"):
             loc.click()
             return
@@ -226,6 +263,7 @@ class AppPage:
         return self.page.get_by_role("button", name=re.compile(rf"^{re.escape(name)} (第 \d+ 个标签|Tab)")).first
 
     def open_tab(self, name: str) -> None:
+        self.mark()
         self.tab(name).click()
 
     def type(self, label: str, text: str, replace: bool = False) -> None:
@@ -301,8 +339,8 @@ class AppPage:
         raise AssertionError("the sign-in form kept saying 必填")
 
     def shot(self, name: str) -> Path:
-        """A screenshot once the frame has settled (Flutter paints after the tree)."""
-        self.page.wait_for_timeout(700)
+        """A screenshot once the app has answered and Flutter has painted it."""
+        self.settle(nothing_s=0)
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path

@@ -109,12 +109,13 @@ class Crawl:
     def dialog_roundtrip(self, where: str) -> None:
         """A dialog is open: press its action as the dialog stands (a refusal must stay in
         the dialog), then cancel if it is still open."""
+        self.app.mark()
         self.page.get_by_role("alertdialog").get_by_role("button").last.click()
-        self.page.wait_for_timeout(600)
+        self.app.settle()
         self.look(f"{where} (saved as it stood)")
         if self.has("取消"):
             self.app.tap("取消")
-            self.page.wait_for_timeout(300)
+            self.app.settle()
 
     def download(self, button: str) -> bytes:
         with self.page.expect_download(timeout=90_000) as got:
@@ -132,7 +133,7 @@ def check_exports(crawl: Crawl) -> None:
     app = crawl.app
     app.open_tab("台账")
     app.shows("共 36 件")        # the ledger is drawn: a click now reaches the buttons it shows
-    crawl.page.wait_for_timeout(800)
+    app.settle(nothing_s=0)
     data = crawl.download("导出台账 Excel")
     wb = openpyxl.load_workbook(io.BytesIO(data))
     assert wb.active.max_row > 1 and wb.active.cell(1, 1).value == "编号"
@@ -180,7 +181,7 @@ def crawl_matter(crawl: Crawl, status_label: str) -> bool:
             assert doc in text, doc
     crawl.no_dialog()
     app.tap("返回")
-    crawl.page.wait_for_timeout(400)
+    app.settle()
     return True
 
 
@@ -188,12 +189,12 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
     app = crawl.app
     for tab in TABS + (["审计"] if admin else []):
         app.open_tab(tab)
-        crawl.page.wait_for_timeout(800)
+        app.settle()
         crawl.look(f"tab {tab}")
     app.open_tab("台账")
     for chip in ("待受理", "办理中", "已超期", "7日内到期", "待回访", "全部"):
         app.tap(chip, role="checkbox")
-        crawl.page.wait_for_timeout(500)
+        app.settle()
         crawl.look(f"ledger filter {chip}")
     check_exports(crawl)
     opened = [label["zh"] for label in codes.CASE_STATUSES.values() if crawl_matter(crawl, label["zh"])]
@@ -210,7 +211,7 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
     app.open_tab("统计")
     for chip in ("本月", "近30天", "本年"):
         app.tap(chip)
-        crawl.page.wait_for_timeout(600)
+        app.settle()
         crawl.look(f"figures {chip}")
     app.type("起（年-月-日）", "2026-13-01")
     app.tap("统计", role="button")
