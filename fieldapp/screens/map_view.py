@@ -145,9 +145,16 @@ def open_map_download(ctx) -> None:
         dialog.update()
 
     def finished(n: int) -> None:
+        state["done"] = n
         close()
-        ctx.show_root()
-        ctx.snack(ctx.t("map_download_done", n=n))
+
+    def dismissed(e) -> None:
+        # The screens are rebuilt (the map with its new base layer) once Flutter says the
+        # dialog is gone: rebuilt at the moment it closed, the dialog's route went with
+        # the old screens and it stayed drawn, at "12/12", over the new ones.
+        if state.get("done") is not None:
+            ctx.show_root()
+            ctx.snack(ctx.t("map_download_done", n=state["done"]))
 
     def ask():
         try:
@@ -221,6 +228,6 @@ def open_map_download(ctx) -> None:
         title=ft.Text(ctx.t("map_download")),
         content=ft.Column([ft.Text(ctx.t("map_download_help"), size=13, color=ft.Colors.GREY_800), status, wifi],
                           tight=True, spacing=8),
-        actions=[ft.TextButton(ctx.t("cancel"), on_click=cancel), go])
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=cancel), go], on_dismiss=dismissed)
     ctx.page.show_dialog(dialog)
     threading.Thread(target=ask, daemon=True, name="map-plan").start()

@@ -53,9 +53,15 @@ def test_sign_out_revocation_and_disabling_end_an_office_session_at_once(townshi
     assert "导出台账" not in clerk.aria()
 
     sign_in(clerk)
+    clerk.tap("拖欠农民工工资")                 # a matter open, and a dialog of it on top
+    clerk.text("某建材厂拖欠")
+    clerk.tap("会商")
+    clerk.page.get_by_role("alertdialog").wait_for(timeout=60_000)
     assert "revoked 1 device token(s)" in gridbook("user", "revoke", "xinfang", db=db)
     clerk.shows("登录已失效", timeout_s=60)   # the tab notices within seconds, whatever it was doing
-    assert "导出台账" not in clerk.aria()
+    clerk.gone("会商", timeout_s=30)          # the dialog went with the session, not left over the sign-in page
+    tree = clerk.aria()
+    assert "导出台账" not in tree and "拖欠" not in tree and "alertdialog" not in tree, tree
 
     sign_in(clerk)
     assert "1 sign-in(s) ended" in gridbook("user", "disable", "xinfang", db=db)
