@@ -20,6 +20,8 @@ import os
 import sqlite3
 import threading
 
+from .readers import existing
+
 # SQLite checkpoints in the commit past this many times our threshold (a net, not the path)
 SAFETY_FACTOR = 4
 # the thread ends after this long without a nudge, as the writer does (writer.py)
@@ -62,7 +64,7 @@ class Checkpointer:
             return 0
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(existing(self.path), uri=True, isolation_level=None, check_same_thread=False)
         try:
             # FULL: the copied pages are fsynced before the WAL may be reused
             conn.execute("PRAGMA synchronous=FULL")

@@ -16,11 +16,19 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from urllib.parse import quote
 
 # Per connection: a small private cache (the map serves the rest); 1 GB of the file
 # mapped (address space, not memory: the pages are the OS's page cache, shared).
 CACHE_KIB = 8 * 1024
 MMAP_BYTES = 1024 * 1024 * 1024
+
+
+def existing(path: str) -> str:
+    """The URI of a store that must already be there: a connection to it never makes a
+    new, empty file where the store went missing (moved aside under a running server),
+    which the next write process would then have filled as if it were the store."""
+    return f"file:{quote(path)}?mode=rw"
 
 
 class ReadPool:
@@ -36,7 +44,7 @@ class ReadPool:
         if conn is None:
             if self.closed:
                 raise sqlite3.ProgrammingError("the store is closed")
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(existing(self.path), uri=True, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")

@@ -197,6 +197,12 @@ def _child_main(db_path: str, fd: int) -> int:
     import orjson
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server closes this process itself
     conn = Connection(fd)
+    if not os.path.isfile(db_path):
+        # Moved aside or deleted under its running server: a new, empty store here would
+        # take the phones' pushes while the server reads the old one. Every push is
+        # answered "try again" (503) until the store is back.
+        print(f"gridbook write process: the store {db_path} is gone; not making a new one", file=sys.stderr)
+        return 2
     store = CentralStore(db_path)
     gc.freeze()   # as `gridbook serve` does: start-up's objects out of the collector's walks
     send_lock = threading.Lock()

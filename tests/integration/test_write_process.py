@@ -246,3 +246,32 @@ def test_a_sign_in_and_a_push_wait_for_another_process_holding_the_store_and_the
     assert answers["login"].status_code == 200, answers["login"].text
     assert answers["push"].status_code == 200, answers["push"].text
     assert fresh_server.sql("SELECT count(*) FROM households WHERE id='h-wp-busy'") == [(1,)]
+
+
+def test_a_store_moved_away_under_its_server_is_never_replaced_by_a_new_empty_one(tmp_path):
+    """The store is moved aside while its server runs (an administrator's slip): a write
+    process started then finds no store and makes none; the work it is given is told to
+    come again, never written into a new empty file at the store's place, and readers
+    make no such file either. Once the store is back, the next write lands in it."""
+    from sync.server.readers import ReadPool
+    from sync.server.write_process import WriteProcess, WriterGone
+    db, aside = tmp_path / "township.db", tmp_path / "township.db.aside"
+    CentralStore(str(db)).close()
+    db.rename(aside)
+    writes = WriteProcess(str(db))
+    try:
+        for _ in range(2):   # each job starts a new write process, each refuses
+            with pytest.raises(WriterGone):
+                writes.audit("worker1", "pull", "changes=1", "dev-1", "127.0.0.1").result(timeout=WAIT_S)
+        pool = ReadPool(str(db))
+        with pytest.raises(sqlite3.OperationalError):
+            pool.connection()
+        pool.close()
+        assert not db.exists(), "a new store was made where the store went missing"
+        aside.rename(db)
+        assert writes.audit("worker1", "pull", "changes=2", "dev-1", "127.0.0.1").result(timeout=WAIT_S) is None
+    finally:
+        writes.close()
+    st = CentralStore(str(db))
+    assert [r[0] for r in st.conn.execute("SELECT detail FROM audit WHERE action='pull'")] == ["changes=2"]
+    st.close()
