@@ -25,7 +25,8 @@ _WHY = {
     426: "the app speaks another sync protocol: update the app or the server",
     429: "too many failed sign-ins: wait as long as retry_after_s says",
     503: "busy (too many sign-ins at once) or restarting (the writer ended before this was stored):"
-         " try again after the Retry-After header's seconds",
+         " try again after the Retry-After header's seconds; for the health check, the store"
+         " file is missing from its path",
 }
 
 

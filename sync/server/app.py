@@ -242,15 +242,24 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     async def on_sync_thread(fn, *args):
         return await asyncio.get_running_loop().run_in_executor(sync_pool, fn, *args)
 
-    @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(), tags=["service"])
+    def store_missing() -> bool:
+        """The store file is gone from its path (moved or deleted under the running
+        server): what is open still answers, but no write process can start and the
+        office cannot open it again; the check a monitor sees first."""
+        return not os.path.isfile(db_path)
+
+    @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(503), tags=["service"])
     async def health():
+        if store_missing():
+            return JSONResponse({"error": "store_missing", "message": f"the store is not at {db_path} any more:"
+                                 " put it back, or stop the service and restore"}, status_code=503)
         return {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
 
     @app.head("/api/v1/health", include_in_schema=False)
     async def health_head():
         """Uptime monitors and load balancers often ask with HEAD: the same answer, no body
         (405 made a healthy server look down)."""
-        return Response(status_code=200, media_type="application/json")
+        return Response(status_code=503 if store_missing() else 200, media_type="application/json")
 
     def writer_gone() -> Response:
         """The write process ended (a crash) before this push or this reading was on

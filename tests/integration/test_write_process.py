@@ -275,3 +275,21 @@ def test_a_store_moved_away_under_its_server_is_never_replaced_by_a_new_empty_on
     st = CentralStore(str(db))
     assert [r[0] for r in st.conn.execute("SELECT detail FROM audit WHERE action='pull'")] == ["changes=2"]
     st.close()
+
+
+def test_the_health_check_says_when_the_store_is_gone_from_under_the_server(fresh_server):
+    """What a monitor asks (GET and HEAD): a server whose store was moved away answers
+    503 naming it, and 200 again once the store is back."""
+    url = fresh_server.url + "/api/v1/health"
+    assert httpx.get(url, timeout=60).status_code == 200
+    aside = fresh_server.db.with_name(fresh_server.db.name + ".aside")
+    fresh_server.db.rename(aside)
+    try:
+        r = httpx.get(url, timeout=60)
+        assert r.status_code == 503 and r.json()["error"] == "store_missing", r.text
+        assert "put it back" in r.json()["message"]
+        assert httpx.head(url, timeout=60).status_code == 503
+    finally:
+        aside.rename(fresh_server.db)
+    assert httpx.get(url, timeout=60).json()["status"] == "ok"
+    assert httpx.head(url, timeout=60).status_code == 200
