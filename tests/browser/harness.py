@@ -289,9 +289,10 @@ class AppPage:
                    " return q.width > 0 && x >= r.left && x <= r.right && y >= r.top && y <= r.bottom; }")
         holds = "t => ((document.activeElement || {}).value || '').includes(t)"
         before = None
-        for _ in range(3):
+        # a click that did not take is clicked again soon; a busy machine gets longer
+        for wait_s in (2, 10, 30):
             field.click()
-            deadline = time.time() + 10
+            deadline = time.time() + wait_s
             while not field.evaluate(focused) and time.time() < deadline:
                 self.page.wait_for_timeout(100)
             if not field.evaluate(focused):
@@ -305,12 +306,12 @@ class AppPage:
                 text_now = before + text
                 self.page.keyboard.type(text_now, delay=15)
                 with contextlib.suppress(PlaywrightTimeout):
-                    self.page.wait_for_function(holds, arg=text, timeout=10_000)
+                    self.page.wait_for_function(holds, arg=text, timeout=10_000, polling=100)
                     return
                 continue
             self.page.keyboard.type(text, delay=15)
             with contextlib.suppress(PlaywrightTimeout):
-                self.page.wait_for_function(holds, arg=text, timeout=10_000)
+                self.page.wait_for_function(holds, arg=text, timeout=10_000, polling=100)
                 return
         raise AssertionError(f"the field {label!r} did not take {text!r}")
 
