@@ -251,8 +251,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(503), tags=["service"])
     async def health():
         if store_missing():
-            return JSONResponse({"error": "store_missing", "message": f"the store is not at {db_path} any more:"
-                                 " put it back, or stop the service and restore"}, status_code=503)
+            # the path stays out of an answer anyone may ask for: the log and doctor name it
+            return JSONResponse({"error": "store_missing", "message": "the store file is not in its place on the"
+                                 " server any more: put it back, or stop the service and restore"}, status_code=503)
         return {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
 
     @app.head("/api/v1/health", include_in_schema=False)

@@ -504,10 +504,12 @@ _SHM_DMS_BYTE = 128
 
 def store_in_use(db_path: str) -> bool:
     """Whether another process has the store open: a server, its write process, Litestream,
-    a `gridbook` command (a connection of this process does not count: POSIX locks are
-    per process). Putting a store back under one of them loses the phones' next pushes
-    into the file moved aside, or has SQLite write the old WAL into the new file when that
-    last connection closes."""
+    a `gridbook` command. Call it with no connection of this process open to the store:
+    POSIX locks are per process, so this process's own would not count, and closing the
+    descriptor opened here would drop them (replica.private_file says the same). Putting
+    a store back under another process loses the phones' next pushes into the file moved
+    aside, or has SQLite write the old WAL into the new file when that last connection
+    closes."""
     try:
         fd = os.open(db_path + "-shm", os.O_RDWR)
     except FileNotFoundError:
@@ -535,7 +537,12 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     if replica_newest(db_path, target) is None:
         raise BackupError(f"no backup found at {target.describe()}: check the URL (and, for S3, the "
                           "credentials in LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY)")
-    if store_in_use(db_path):
+    try:
+        in_use = store_in_use(db_path)
+    except OSError as e:
+        raise BackupError(f"cannot tell whether {db_path} is in use ({e.strerror}): run the restore as the "
+                          "service's user (sudo -u gridbook ...)") from e
+    if in_use:
         raise BackupError(f"{db_path} is open in a running process (the server, its write process, "
                           "Litestream or another gridbook command): stop the service first "
                           "(sudo systemctl stop gridbook) and run the restore again")
