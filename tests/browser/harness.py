@@ -140,6 +140,10 @@ class AppPage:
             self.page.wait_for_timeout(40)
         self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
+    def sent_since_tap(self) -> bool:
+        """Whether the page has sent the app anything since the last tap (`mark`)."""
+        return any(k == "S" and t > self.tapped_at for t, k in self.frames)
+
     def mark(self) -> None:
         """A tap is about to be made: `settle` waits for the app's answer to it."""
         self.tapped_at = time.monotonic()
@@ -327,16 +331,23 @@ class AppPage:
             for label, text in fields:
                 self.type(label, text, replace=attempt > 0)
             self.tap("登录")
-            deadline = time.time() + 90
+            deadline, deaf, taps = time.time() + 90, 0, 1
             while time.time() < deadline:
                 tree = self.snapshot()
+                deaf += tree is None
                 if tree is not None and 'button "登录"' not in tree:
                     return
                 if tree is not None and "必填" in tree:
                     break
+                if not self.sent_since_tap() and time.monotonic() - self.tapped_at > 15:
+                    self.tap("登录")   # the tap never reached the app (it sent nothing): tap again
+                    taps += 1
                 self.page.wait_for_timeout(250)
             else:
-                raise AssertionError("the sign-in form is still there after 90 s")
+                # what the next flake needs to be understood: a tap lost, a page deaf, or an app stuck
+                raise AssertionError(f"the sign-in form is still there after 90 s ({taps} tap(s) of 登录,"
+                                     f" a message sent to the app after the last: {self.sent_since_tap()},"
+                                     f" {deaf} look(s) the page did not answer)")
         raise AssertionError("the sign-in form kept saying 必填")
 
     def shot(self, name: str) -> Path:
