@@ -71,9 +71,10 @@ def test_office_and_phone_draw_the_base_map_and_the_phone_keeps_it_offline(tmp_p
         while _held(tiles_file) < want:
             assert time.time() < deadline, f"{_held(tiles_file)} of {want} tiles after 120 s"
             app.page.wait_for_timeout(500)
-        # the dialog closes by itself and says how many tiles the phone now holds
-        app.gone("正在下载地图", timeout_s=60)
-        app.text(f"离线地图已下载：{want} 张图块", timeout_s=30)
+        # the dialog closes by itself, and then a snack bar (shown for a few seconds: waited
+        # for in the page, not between two looks) says how many tiles the phone holds
+        app.text(f"离线地图已下载：{want} 张图块", timeout_s=90)
+        assert "正在下载地图" not in app.aria()
         app.tap("地图", role="tab")
         app.shows("离线底图")
         drawn(app, "map-tiles-04-phone-map", DRAWN)
