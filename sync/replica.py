@@ -17,6 +17,7 @@ import re
 import sqlite3
 import unicodedata
 from typing import Iterable, Iterator
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -79,13 +80,25 @@ def private_file(path: str) -> None:
             os.chmod(p, 0o600)
 
 
-def open_db(path: str, *, synchronous: str = "FULL", wait_ms: int = 5000) -> sqlite_utils.Database:
+def existing(path: str) -> str:
+    """The URI of a store that must already be there: a connection to it never makes a
+    new, empty file where the store went missing (moved aside under a running server),
+    which a write process would then have filled as if it were the store."""
+    return f"file:{quote(path)}?mode=rw"
+
+
+def open_db(path: str, *, synchronous: str = "FULL", wait_ms: int = 5000,
+            create: bool = True) -> sqlite_utils.Database:
     """A SQLite file in WAL mode, private to its owner. FULL sync: a commit survives a
     power cut, because a phone deletes its outbox entry, and the server acknowledges a
     push, on it. `wait_ms`: how long a write waits for another connection's, set first,
-    so the opening's own schema steps wait too."""
-    private_file(path)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    so the opening's own schema steps wait too. `create=False`: a missing file is an
+    error (sqlite3.OperationalError), never a new store."""
+    if create:
+        private_file(path)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(existing(path), uri=True, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
     # Records are wide (a case is about 1.5 KB with its versions): 8 KB pages hold more
     # of them per page; this takes effect only when the file is new.
@@ -127,9 +140,9 @@ class Replica:
     STORE_KIND = "phone"
     WRITE_WAIT_MS = 5000   # a phone's store has one writer: its own app
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, create: bool = True):
         self.path = path
-        self.db = open_db(path, wait_ms=self.WRITE_WAIT_MS)
+        self.db = open_db(path, wait_ms=self.WRITE_WAIT_MS, create=create)
         self.conn = self.db.conn
         # Numbered migrations in one transaction; a store newer than the code is refused
         # (sync/migrations.py). Migration 1 is _create_entity_tables + _create_tables.

@@ -145,8 +145,8 @@ class CentralStore(Replica):
     MIGRATIONS = server_migrations.CENTRAL  # numbered schema steps (sync/server/migrations.py)
     STORE_KIND = "township"
 
-    def __init__(self, path: str, now=clock.wall_ms):
-        super().__init__(path)
+    def __init__(self, path: str, now=clock.wall_ms, create: bool = True):
+        super().__init__(path, create)
         # Under Litestream (gridbook serve --backup) Litestream alone checkpoints, after
         # it has copied the WAL (its advice); otherwise a thread of its own does, at
         # SQLite's default threshold, and SQLite's own checkpoint in the commit is only

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 
-from .readers import existing
+from ..replica import existing
 
 # SQLite checkpoints in the commit past this many times our threshold (a net, not the path)
 SAFETY_FACTOR = 4

@@ -16,19 +16,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from urllib.parse import quote
+
+from ..replica import existing
 
 # Per connection: a small private cache (the map serves the rest); 1 GB of the file
 # mapped (address space, not memory: the pages are the OS's page cache, shared).
 CACHE_KIB = 8 * 1024
 MMAP_BYTES = 1024 * 1024 * 1024
-
-
-def existing(path: str) -> str:
-    """The URI of a store that must already be there: a connection to it never makes a
-    new, empty file where the store went missing (moved aside under a running server),
-    which the next write process would then have filled as if it were the store."""
-    return f"file:{quote(path)}?mode=rw"
 
 
 class ReadPool:

@@ -35,6 +35,7 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -197,13 +198,15 @@ def _child_main(db_path: str, fd: int) -> int:
     import orjson
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the server closes this process itself
     conn = Connection(fd)
-    if not os.path.isfile(db_path):
-        # Moved aside or deleted under its running server: a new, empty store here would
-        # take the phones' pushes while the server reads the old one. Every push is
-        # answered "try again" (503) until the store is back.
-        print(f"gridbook write process: the store {db_path} is gone; not making a new one", file=sys.stderr)
+    try:
+        # never made here: moved aside or deleted under its running server, a new, empty
+        # store would take the phones' pushes while the server reads the old one; every
+        # push is answered "try again" (503) until the store is back
+        store = CentralStore(db_path, create=False)
+    except sqlite3.OperationalError as e:
+        print(f"gridbook write process: cannot open the store {db_path} ({e}); not making a new one",
+              file=sys.stderr)
         return 2
-    store = CentralStore(db_path)
     gc.freeze()   # as `gridbook serve` does: start-up's objects out of the collector's walks
     send_lock = threading.Lock()
 
