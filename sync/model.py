@@ -62,10 +62,13 @@ class Entity:
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
     # the fields' names in order: asked for each row written or read, so made once
     columns: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # the names of the required fields, asked for each change admitted
+    required: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
         object.__setattr__(self, "columns", tuple(f.name for f in self.fields))
+        object.__setattr__(self, "required", tuple(f.name for f in self.fields if f.required))
 
 
 _LOCATION = (
@@ -459,9 +462,9 @@ def validate_fields(entity: Entity, fields: dict, creating: bool,
     if errors and errors[0].rule == "too_many_fields":
         return errors
     if creating:
-        for f in entity.fields:
-            if f.required and fields.get(f.name) is None and f.name not in {e.field for e in errors}:
-                errors.append(_err(f.name, "required"))
+        for name in entity.required:
+            if fields.get(name) is None and name not in {e.field for e in errors}:
+                errors.append(_err(name, "required"))
         if entity.name == "visit" and not errors:
             errors += visit_problems(fields)
     return errors[:MAX_ERRORS]

@@ -689,8 +689,7 @@ class CentralStore(Replica):
         before = cache.get(key)
         if before is None and key in cache["__refused__"]:
             return _rejected("invalid", [_err("record", "held", reason=cache["__refused__"][key])])
-        required = [f.name for f in ent.fields if f.required]
-        if before is None and (ch.get("base") or not any(n in ch["fields"] for n in required)):
+        if before is None and (ch.get("base") or not any(n in ch["fields"] for n in ent.required)):
             # an edit of a record this server never accepted: say so, not "X is required"
             return _rejected("invalid", [_err("record", "unknown_record", entity=entity)])
         errs = changes.check_fields(ch, existing=before is not None, values=values)
