@@ -26,7 +26,7 @@ _WHY = {
     429: "too many failed sign-ins: wait as long as retry_after_s says",
     503: "busy (too many sign-ins at once) or restarting (the writer ended before this was stored):"
          " try again after the Retry-After header's seconds; for the health check, the store"
-         " file is missing from its path",
+         " file is missing from its path or the write process keeps ending before it stores anything",
 }
 
 

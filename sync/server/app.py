@@ -248,19 +248,27 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         office cannot open it again; the check a monitor sees first."""
         return not os.path.isfile(db_path)
 
-    @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(503), tags=["service"])
-    async def health():
+    def unwell() -> JSONResponse | None:
+        """What keeps the server from storing the phones' work, as the monitor's answer."""
         if store_missing():
             # the path stays out of an answer anyone may ask for: the log and doctor name it
             return JSONResponse({"error": "store_missing", "message": "the store file is not in its place on the"
                                  " server any more: put it back, or stop the service and restore"}, status_code=503)
-        return {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
+        if writes is not None and writes.failing():
+            return JSONResponse({"error": "writer_failing", "message": "the server's write process keeps ending"
+                                 " before it stores anything (a full disk, a damaged store?): pushes are refused"
+                                 " until it stays up; the server's log says why"}, status_code=503)
+        return None
+
+    @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(503), tags=["service"])
+    async def health():
+        return unwell() or {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
 
     @app.head("/api/v1/health", include_in_schema=False)
     async def health_head():
         """Uptime monitors and load balancers often ask with HEAD: the same answer, no body
         (405 made a healthy server look down)."""
-        return Response(status_code=503 if store_missing() else 200, media_type="application/json")
+        return Response(status_code=503 if unwell() else 200, media_type="application/json")
 
     def writer_gone() -> Response:
         """The write process ended (a crash) before this push or this reading was on

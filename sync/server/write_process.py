@@ -47,6 +47,9 @@ from .central import CentralStore, Precheck, PushResult
 
 # How long close() waits for the child to finish its queue before killing it.
 CLOSE_S = 30.0
+# Write processes in a row that ended holding jobs and having answered none: from this
+# many the writer is failing (health answers 503), not caught once by a crash.
+FAILING_AFTER = 2
 
 
 class WriterGone(RuntimeError):
@@ -60,6 +63,7 @@ class _Child:
         self.proc, self.sock = proc, sock
         self.conn = Connection(os.dup(sock.fileno()))
         self.pending: dict[int, tuple[Future, object]] = {}   # by job id; only under WriteProcess._lock
+        self.answered = 0
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # jobs to send; None: no more
 
     def reap(self) -> None:
@@ -82,6 +86,7 @@ class WriteProcess:
         self._child: _Child | None = None
         self._closed = False
         self.starts = 0      # children started (for /metrics)
+        self.failed_in_a_row = 0   # children that ended with jobs and no answer (FAILING_AFTER)
 
     def push(self, p: Principal, raw: bytes, checked: Precheck, address: str = "") -> Future:
         """As CentralStore.push_later, for the push whose body is `raw` (JSON already
@@ -101,6 +106,12 @@ class WriteProcess:
             if self._child is None and not self._closed:
                 self._child = self._spawn()
         return self
+
+    def failing(self) -> bool:
+        """The last write processes each ended before answering the jobs it was given (a
+        store it cannot open, a full disk, a crash at start): nothing the phones push is
+        stored until one stays up. One that answers anything clears it."""
+        return self.failed_in_a_row >= FAILING_AFTER
 
     def waiting(self) -> int:
         """Jobs handed to the child and not yet answered."""
@@ -165,6 +176,8 @@ class WriteProcess:
                 break
             with self._lock:
                 fut, convert = child.pending.pop(jid, (None, None))
+                child.answered += 1
+                self.failed_in_a_row = 0
             if fut is None:
                 continue
             if ok:
@@ -174,6 +187,8 @@ class WriteProcess:
         with self._lock:
             if self._child is child:
                 self._child = None   # the next job starts a new one
+            if child.pending and not child.answered and not self._closed:
+                self.failed_in_a_row += 1
             gone = [fut for fut, _ in child.pending.values()]
             child.pending.clear()
         child.outbox.put(None)

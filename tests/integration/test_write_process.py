@@ -293,3 +293,42 @@ def test_the_health_check_says_when_the_store_is_gone_from_under_the_server(fres
         aside.rename(fresh_server.db)
     assert httpx.get(url, timeout=60).json()["status"] == "ok"
     assert httpx.head(url, timeout=60).status_code == 200
+
+
+def test_the_health_check_says_when_every_write_process_dies_before_storing_anything(fresh_server):
+    """A writer in a crash loop (here: each write process killed as it starts) leaves the
+    server answering everything else; the phones get 503 "try again", and the monitor's
+    health check says so (GET and HEAD) until a write process stays up and stores a push."""
+    url, headers = fresh_server.url + "/api/v1/health", auth_headers(fresh_server, "worker1")
+    change = mk("worker1", "household", "h-wp-loop", household_fields("g1", 4))
+    dying, killed = threading.Event(), set()
+
+    def killer():
+        while not dying.is_set():
+            for pid in writers(fresh_server):
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
+            time.sleep(0.01)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    try:
+        def failing():
+            r = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [change]}, timeout=WAIT_S)
+            # 200 only if a write process answered before it was killed: the loop goes on
+            assert r.status_code == 200 or r.json()["error"] == "writer_restarting", r.text
+            return httpx.get(url, timeout=60).status_code == 503
+        wait_for(failing, "the health check never said the writer was failing")
+        r = httpx.get(url, timeout=60)
+        assert r.json()["error"] == "writer_failing" and "pushes are refused" in r.json()["message"], r.text
+        assert httpx.head(url, timeout=60).status_code == 503
+    finally:
+        dying.set()
+        t.join(WAIT_S)
+    assert len(killed) >= 2
+    r = httpx.post(fresh_server.url + PUSH, headers=headers, json={"changes": [change]}, timeout=WAIT_S)
+    assert r.status_code == 200 and r.json()["results"][0]["status"] in ("applied", "duplicate"), r.text
+    assert httpx.get(url, timeout=60).json()["status"] == "ok"
+    assert httpx.head(url, timeout=60).status_code == 200
+    assert fresh_server.sql("SELECT count(*) FROM households WHERE id='h-wp-loop'") == [(1,)]
