@@ -230,6 +230,8 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             errs.append(_err("merged_into", "merged_self"))
         elif lookup("case", fields["merged_into"]) is None and complete:
             errs.append(_err("merged_into", "unknown_record", entity="case"))
+        elif _merges_back(after.get("id"), fields["merged_into"], lookup):
+            errs.append(_err("merged_into", "merged_cycle"))
     hid = fields.get("household_id")
     if hid is not None and entity in ("case", "visit"):
         hh = lookup("household", hid)
@@ -244,6 +246,19 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             if not (case and case.get("owner") == p.username and case.get("household_id") == hid):
                 errs.append(_err("household_id", "forbidden", user=p.username))
     return errs
+
+
+def _merges_back(case_id, into: str, lookup: Lookup) -> bool:
+    """Whether the case `into` is, through the cases it was merged into, folded into
+    `case_id` itself: merging would close a loop (A into B, B into A)."""
+    seen = set()
+    while into is not None and into not in seen:
+        if into == case_id:
+            return True
+        seen.add(into)
+        nxt = lookup("case", into)
+        into = nxt.get("merged_into") if nxt else None
+    return False
 
 
 def table_markdown() -> str:

@@ -168,12 +168,16 @@ def cases(replica: Replica, *, reported_by: str | None = None, owner: str | None
                  " LIMIT ? OFFSET ?", (*args, limit, offset))
 
 
-def timeline(replica: Replica, case_id: str) -> list[dict]:
+def timeline(replica: Replica, case_id: str, _seen: frozenset = frozenset()) -> list[dict]:
     """Everything that happened to a case, oldest first: events, visits, callbacks."""
     items = []
+    seen = _seen | {case_id}
     merged = [r[0] for r in replica.conn.execute("SELECT id FROM cases WHERE merged_into=?", (case_id,))]
-    for dup in merged:  # a duplicate folded into this case brings its history along
-        items.extend(dict(it, merged_from=dup) for it in timeline(replica, dup))
+    # a duplicate folded into this case brings its history along; a loop of merges (two
+    # offline clerks folding two matters into each other) is followed once round
+    for dup in merged:
+        if dup not in seen:
+            items.extend(dict(it, merged_from=dup) for it in timeline(replica, dup, seen))
     case = replica.get("case", case_id)
     if case and case.get("reported_at"):
         items.append({"type": "report", "at": case["reported_at"], "by": case.get("reported_by") or "",

@@ -92,6 +92,22 @@ def test_merging_keeps_both_histories_on_the_kept_matter(ws):
     assert merged and merged[0]["type"] == "report"
 
 
+def test_two_matters_cannot_be_merged_into_each_other_and_a_stored_loop_still_shows(ws):
+    a, b, c = matter(ws), matter(ws, parties=["李某"]), matter(ws, parties=["孙某"])
+    ws.merge(a, b)
+    ws.merge(b, c)
+    with pytest.raises(WriteRefused) as refused:
+        ws.merge(c, a)   # c <- b <- a: folding c into a closes the loop
+    assert [e["rule"] for e in refused.value.errors] == ["merged_cycle"]
+    assert ws.case(c)["merged_into"] is None
+    # a loop stored before this rule (or by the system, which no rule binds) never
+    # breaks the matter's page: each history is shown once
+    ws.replica.server_write("case", c, {"merged_into": a})
+    for cid in (a, b, c):
+        reports = [it for it in ws.timeline(cid) if it["type"] == "report"]
+        assert len(reports) == 3, cid
+
+
 def test_a_grid_worker_at_the_browser_cannot_assign_an_owner(ws):
     worker = CentralWorkspace(ws.replica, {"username": "w1", "name": "王芳", "role": "grid_worker",
                                            "grids": ["g1"]})
