@@ -215,7 +215,8 @@ class SyncClient:
             acct = self.account() or {}
             report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
                                                        data.get("refs") or {}, frozenset(acct.get("grids") or ()),
-                                                       erasures=data.get("erasures") or [])
+                                                       erasures=data.get("erasures") or [],
+                                                       household_exits=data.get("household_exits") or [])
             if isinstance(data.get("settings"), dict):  # the township's, which the phone follows
                 text = json.dumps(data["settings"])
                 # written when they changed: every page carries them, and each write of

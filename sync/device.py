@@ -403,10 +403,11 @@ class DeviceReplica(Replica):
         return self.meta("cursor")
 
     def apply_pulled(self, pulled: list[dict], cursor: str, exits: list[str] = (), refs: dict | None = None,
-                     grids: frozenset = frozenset(), erasures: list[str] = ()) -> int:
-        """Fold a page of pulled changes, let go of the cases that left this person's scope,
-        and move the cursor, in one transaction, so an interrupted pull resumes exactly
-        where it stopped. Returns how many changes were new."""
+                     grids: frozenset = frozenset(), erasures: list[str] = (),
+                     household_exits: list[str] = ()) -> int:
+        """Fold a page of pulled changes, let go of the cases and households that left this
+        person's scope, and move the cursor, in one transaction, so an interrupted pull
+        resumes exactly where it stopped. Returns how many changes were new."""
         if erasures:  # freed cells are zeroed: the erased text must not stay readable in the file
             self.conn.execute("PRAGMA secure_delete=ON")
         hashes: set = set()
@@ -424,6 +425,8 @@ class DeviceReplica(Replica):
                 self.conn.executemany("UPDATE cases SET ref=? WHERE id=?", [(r, c) for c, r in refs.items()])
             for case_id in exits:
                 self._let_go(case_id, grids)
+            for hid in household_exits:
+                self._let_go_household(str(hid))
             if erasures:
                 hashes = self._apply_erasures(erasures)
             self.set_meta("cursor", str(cursor))
@@ -533,6 +536,16 @@ class DeviceReplica(Replica):
         for entity, rid in going:
             x(f"DELETE FROM {TABLES[entity]} WHERE id=?", (rid,))
             x("DELETE FROM seen WHERE record=?", (rid,))
+
+    def _let_go_household(self, hid: str) -> None:
+        """Delete a household moved to a grid this phone does not hold, and forget having
+        seen its changes (it arrives whole if it comes back). Its visits stay: they were
+        made in this phone's grid. Kept if this phone still has unsent work on it."""
+        x = self.conn.execute
+        if x("SELECT 1 FROM outbox WHERE entity='household' AND record=? LIMIT 1", (hid,)).fetchone():
+            return
+        x("DELETE FROM households WHERE id=?", (hid,))
+        x("DELETE FROM seen WHERE record=?", (hid,))
 
     def _unseen(self, batch: list[dict]) -> list[dict]:
         ids = [c["id"] for c in batch]

@@ -126,6 +126,41 @@ def test_a_case_reassigned_to_another_leader_leaves_the_first_leaders_phone_whol
     assert li.get("case", "case-g2")["owner"] == "li" and li.count("case_event") == 1
 
 
+def test_a_household_moved_to_another_grid_goes_whole_to_its_new_grid_and_leaves_the_old(store, phone_of):
+    store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
+    store.add_account("w2", "二号", "grid_worker", PW, ["g2"])
+    store.add_account("both", "两组", "grid_worker", PW, ["g1", "g2"])
+    w1, w1_client = phone_of("w1")
+    hh = w1.create("household", {"grid_id": "g1", "head_name": "朱飞珍", "address": "白鹤村8组10号",
+                                 "phone": "13700000000"}, "w1")["record"]
+    visit = w1.create("visit", {"grid_id": "g1", "household_id": hh, "kind": "household",
+                                "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "w1", "seen": "家中无人"}, "w1")["record"]
+    w1_client.sync()
+    w2, w2_client = phone_of("w2")
+    both, both_client = phone_of("both")
+    w2_client.sync()
+    both_client.sync()
+    assert w2.get("household", hh) is None and both.get("household", hh)["grid_id"] == "g1"
+
+    store.server_write("household", hh, {"grid_id": "g2"}, author="office")   # the office moves it
+    w1_client.sync()
+    w2_client.sync()
+    both_client.sync()
+    moved = w2.get("household", hh)   # the new grid's phone holds it whole, not the move alone
+    assert (moved["grid_id"], moved["head_name"], moved["address"], moved["phone"]) == \
+        ("g2", "朱飞珍", "白鹤村8组10号", "13700000000")
+    assert w1.get("household", hh) is None       # the old grid's phone let it go
+    assert w1.get("visit", visit) is not None    # its visit was made in g1, and stays there
+    assert both.get("household", hh)["grid_id"] == "g2"   # a phone holding both grids keeps it
+
+    # moved back, it arrives whole again, and the second grid's phone lets it go
+    store.server_write("household", hh, {"grid_id": "g1"}, author="office")
+    w1_client.sync()
+    w2_client.sync()
+    assert w1.get("household", hh)["head_name"] == "朱飞珍" and w1.get("household", hh)["grid_id"] == "g1"
+    assert w2.get("household", hh) is None
+
+
 def test_a_phone_keeps_a_case_it_still_has_unsent_work_on(store, phone_of):
     store.add_account("li", "李", "leader", PW)
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")

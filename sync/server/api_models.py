@@ -97,6 +97,8 @@ class PullPage(BaseModel):
     changes: list[dict] = Field(description="change records, as their authors sent them (ID numbers masked "
                                             "for phones)")
     exits: list[str] = Field(description="cases that left the caller's scope: let them go")
+    household_exits: list[str] = Field(default_factory=list, description="households moved to a grid outside the "
+                                       "caller's scope: let them go (their visits stay)")
     refs: dict[str, str] = Field(description="township references assigned to cases")
     reset: bool = Field(description="the caller's scope changed: start over, keeping unsent work")
     erasures: list[str] = Field(default_factory=list, description="records erased by the township, as "

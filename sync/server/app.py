@@ -381,6 +381,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         gen = store.generation()  # after the page: its head is at least the page's cursor
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
+                + ',"household_exits":' + json.dumps(page["household_exits"])
                 + ',"refs":' + json.dumps(page["refs"], ensure_ascii=False)
                 + ',"reset":' + ("true" if page["reset"] else "false")
                 + ',"erasures":' + json.dumps(page.get("erasures") or [])

@@ -34,6 +34,10 @@ from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
+HOUSEHOLD_EXIT = "exit-household:"  # ... and a household moved to another grid
+# Records whose scope follows their own fields (a case its grid and owner, a household
+# its grid): a write that changes it relogs them under the keys gained and exits the lost.
+RESCOPED = ("case", "household")
 REF = "ref:"    # log entries carrying a case's township reference
 ERASE = "erase:"  # log entries telling phones to erase a record's personal data (erasure.py)
 SYSTEM_AUTHOR = "system"
@@ -727,12 +731,12 @@ class CentralStore(Replica):
         keys_after = access.record_keys(entity, row, case)
         cache[key] = (row, ver, before is not None and before[2])
         cache["__accepted__"].append((ch, keys_after))
-        if entity == "case" and row0 is not None and keys_after != keys_before:
+        if entity in RESCOPED and row0 is not None and keys_after != keys_before:
             added = keys_after - keys_before
             if added:
-                cache["__rescope__"].setdefault(ch["record"], set()).update(added)
-            # every key the case held in this batch: those it no longer has get an exit
-            cache["__scoped__"].setdefault(ch["record"], set()).update(keys_before | keys_after)
+                cache["__rescope__"].setdefault(key, set()).update(added)
+            # every key the record held in this batch: those it no longer has get an exit
+            cache["__scoped__"].setdefault(key, set()).update(keys_before | keys_after)
         return None
 
     def _commit(self, accepted, cache, rescope, now, device: str | None = None) -> None:
@@ -751,8 +755,11 @@ class CentralStore(Replica):
                 log.append((ch["id"], k, 1 if n == 0 else 0, device))
         # `device`: the pushing phone, which holds these already (its pulls skip them)
         self.conn.executemany("INSERT INTO log (change_id, scope, origin, device) VALUES (?,?,?,?)", log)
-        for case_id, keys in rescope.items():
-            self._relog_case(case_id, keys)
+        for (entity, rid), keys in rescope.items():
+            if entity == "case":
+                self._relog_case(rid, keys)
+            else:
+                self._relog_record(entity, rid, keys)
         self._set_meta("clock", json.dumps([self.clock.last_ms, self.clock.counter]))
 
     def _log_entries(self, kind: str, items: list[tuple[str, frozenset]]) -> None:
@@ -767,9 +774,10 @@ class CentralStore(Replica):
         grid) is logged as an exit under the keys it lost: their phones delete it on the
         next pull, unless they still see it another way (queries in `pull`)."""
         rows = []
-        for case_id, held in scoped.items():
-            lost = held - access.record_keys("case", cache[("case", case_id)][0])
-            rows += [(f"{EXIT}{case_id}", key, 0) for key in sorted(lost)]
+        for (entity, rid), held in scoped.items():
+            lost = held - access.record_keys(entity, cache[(entity, rid)][0])
+            mark = EXIT if entity == "case" else HOUSEHOLD_EXIT
+            rows += [(f"{mark}{rid}", key, 0) for key in sorted(lost)]
         self.conn.executemany("INSERT INTO log (change_id, scope, origin) VALUES (?,?,?)", rows)
 
     def _relog_case(self, case_id: str, keys) -> None:
@@ -789,6 +797,14 @@ class CentralStore(Replica):
               f" UNION ALL {children}) ORDER BY rowid", {"key": key, "case": case_id})
             if has_ref and has_ref[0]:
                 x("INSERT INTO log (change_id, scope, origin) VALUES (?,?,0)", (f"{REF}{case_id}", key))
+
+    def _relog_record(self, entity: str, rid: str, keys) -> None:
+        """Log a record's own changes again under keys it gained (a household moved to
+        another grid: its new grid's phones get it whole; its visits stay the old
+        grid's, which they were made in)."""
+        for key in sorted(keys):
+            self.conn.execute("INSERT INTO log (change_id, scope, origin) SELECT change_id, ?, 0 FROM changes"
+                              " WHERE entity=? AND record=? ORDER BY rowid", (key, entity, rid))
 
     # --- pull -----------------------------------------------------------------------
     def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None) -> dict:
@@ -841,7 +857,7 @@ class CentralStore(Replica):
                 last = rows[-1][0]
             else:  # everything up to the end of the log was looked at: skip what was not sent
                 last = max(after, conn.execute("SELECT coalesce(max(seq), 0) FROM log").fetchone()[0])
-            seen, bodies, exits, ref_ids = set(), [], [], []
+            seen, bodies, exits, ref_ids, household_exits = set(), [], [], [], []
             erasures = []  # "<entity>:<record>" whose personal data phones blank (erasure.py)
             for _, cid, text in rows:
                 if cid in seen:
@@ -853,6 +869,9 @@ class CentralStore(Replica):
                     ref_ids.append(cid[len(REF):])
                 elif cid.startswith(EXIT) and not self._still_visible(p, cid[len(EXIT):], conn):
                     exits.append(cid[len(EXIT):])
+                elif cid.startswith(HOUSEHOLD_EXIT):
+                    if not self._still_visible(p, cid[len(HOUSEHOLD_EXIT):], conn, "household"):
+                        household_exits.append(cid[len(HOUSEHOLD_EXIT):])
                 elif cid.startswith(ERASE):
                     erasures.append(cid[len(ERASE):])
             refs = {}
@@ -860,18 +879,20 @@ class CentralStore(Replica):
                 refs.update(conn.execute(
                     f"SELECT id, ref FROM cases WHERE id IN ({','.join('?' * len(part))})", part))
         audit = None
-        if address is not None and (bodies or exits or reset):
+        if address is not None and (bodies or exits or household_exits or reset):
             grids = "all" if p.sees_all else ",".join(sorted(p.grids)) or "-"
-            audit = (p.username, "pull", f"changes={len(bodies)} exits={len(exits)} reset={int(reset)}"
+            audit = (p.username, "pull", f"changes={len(bodies)} exits={len(exits) + len(household_exits)}"
+                                         f" reset={int(reset)}"
                                          f" grids={grids}", p.device, address)
         mark = "0" if whole and more else ""
-        return {"bodies": bodies, "exits": exits, "refs": refs, "reset": reset, "erasures": erasures,
+        return {"bodies": bodies, "exits": exits, "household_exits": household_exits, "refs": refs,
+                "reset": reset, "erasures": erasures,
                 "cursor": f"{last}.{tag}{mark}", "more": more, "audit": audit}
 
-    def _still_visible(self, p: Principal, case_id: str, conn=None) -> bool:
-        hit = self._load("case", [case_id], conn).get(case_id)
-        case = hit[0] if hit else None
-        return bool(case) and bool(access.record_keys("case", case) & (p.keys - {access.PUBLIC}))
+    def _still_visible(self, p: Principal, rid: str, conn=None, entity: str = "case") -> bool:
+        hit = self._load(entity, [rid], conn).get(rid)
+        row = hit[0] if hit else None
+        return bool(row) and bool(access.record_keys(entity, row) & (p.keys - {access.PUBLIC}))
 
     @staticmethod
     def _scope_tag(p: Principal) -> str:
