@@ -244,6 +244,8 @@ _MESSAGES = {
     "not_leader": ("must name a leader's account", "须为包案领导的账号"),
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
     "merged_self": ("cannot name the case itself", "不能并入自身"),
+    "attachment_forbidden": ("names a file attached to a record this account may not see: attach a file of"
+                             " your own", "所附文件属于您无权查看的记录，请附上您自己拍摄的文件"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),

@@ -13,7 +13,7 @@ import stat
 import pytest
 from PIL import Image
 
-from sync import changes
+from sync import changes, clock
 from sync.access import Principal
 from sync.attachments import Attachments, AttachmentError, make_thumbnail, shrink_photo
 from sync.device import DeviceReplica
@@ -224,6 +224,38 @@ def test_read_only_by_who_sees_a_record_naming_it(central):
     trail = central.conn.execute("SELECT username, action FROM audit WHERE action LIKE 'attachment%'").fetchall()
     assert ("xinfang", "attachment") in trail and ("w1", "attachment_thumb") in trail
     assert ("w1", "attachment_upload") in trail
+
+
+def test_a_hash_learnt_elsewhere_opens_no_file_nor_keeps_it_from_an_erasure(central):
+    """Naming a file in one's own record is granted only for files one may already see
+    (or new ones): else a hash kept from a case that left one's grid would read it for ever."""
+    data = b"\xff\xd8 a photo of the petitioner's papers"
+    att = _att(data)
+    central.server_write("household", "h2", {"grid_id": "g2", "head_name": "李", "address": "2组",
+                                             "attachments": [att]}, author="xinfang")
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    w2 = Principal("w2", "grid_worker", frozenset({"g2"}), "d2")
+    assert blobs.upload_chunk(central, w2, att["hash"], 0, data)["complete"] is True
+
+    def household(p, rid, grid, atts):
+        ch = changes.make("household", rid, {"grid_id": grid, "head_name": "赵", "address": "3组",
+                                             "attachments": atts}, clock.encode(clock.wall_ms(), 0, p.device), p.device, p.username)
+        return central.push(p, [ch]).results[0]
+
+    res = household(w1, "h-w1", "g1", [att])
+    assert res["status"] == "rejected" and res["code"] == "forbidden", res
+    assert [(e["field"], e["rule"]) for e in res["errors"]] == [("attachments", "attachment_forbidden")]
+    with pytest.raises(blobs.BlobError) as e:
+        blobs.read(central, w1, att["hash"])
+    assert e.value.status == 403
+    # a file of one's own, and one a record one sees already names, are taken
+    own = _att(b"w1's own photo")
+    assert household(w1, "h-w1", "g1", [own])["status"] == "applied"
+    assert household(w2, "h-w2", "g2", [att])["status"] == "applied"
+    # once the record that let w2 see it leaves g2, w2 cannot name it again elsewhere
+    central.server_write("household", "h2", {"grid_id": "g1"}, author="xinfang")
+    central.server_write("household", "h-w2", {"attachments": []}, author="xinfang")
+    assert household(w2, "h-w2b", "g2", [att])["code"] == "forbidden"
 
 
 def test_the_ledger_counts_attachments_per_matter(central):

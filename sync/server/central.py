@@ -721,6 +721,8 @@ class CentralStore(Replica):
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache))
             if errs:
                 return _rejected("forbidden", errs)
+            if ch["fields"].get("attachments") and self._names_unseen_attachment(p, row0, ch["fields"]):
+                return _rejected("forbidden", [_err("attachments", "attachment_forbidden")])
             if entity == "case":
                 errs = [_err(f, rule, other=other) for f, rule, other in
                         statute.date_problems(row0 or {}, ch["fields"], township_today(now))]
@@ -738,6 +740,22 @@ class CentralStore(Replica):
             # every key the record held in this batch: those it no longer has get an exit
             cache["__scoped__"].setdefault(key, set()).update(keys_before | keys_after)
         return None
+
+    def _names_unseen_attachment(self, p: Principal, row0: dict | None, fields: dict) -> bool:
+        """Whether the change names a file that records this person may not see already
+        name. Reading a file is granted by seeing a record naming it (blobs.allowed): a
+        hash learnt once (a case that has since left one's grid) and written into one's
+        own record would otherwise open the file for ever, and keep it from an erasure."""
+        from . import blobs
+        atts = fields.get("attachments")
+        held = {a.get("hash") for a in (row0 or {}).get("attachments") or [] if isinstance(a, dict)}
+        for a in atts if isinstance(atts, list) else ():
+            h = a.get("hash") if isinstance(a, dict) else None
+            if isinstance(h, str) and h not in held:
+                named = blobs.naming(self, h)
+                if named and not any(blobs.sees(self, p, e, row) for e, row, _ in named):
+                    return True
+        return False
 
     def _commit(self, accepted, cache, rescope, now, device: str | None = None) -> None:
         touched = {(ch["entity"], ch["record"]) for ch, _ in accepted}
