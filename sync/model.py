@@ -243,6 +243,7 @@ _MESSAGES = {
     "role_value": ("{value} may not be recorded by a {role_en}", "{role_zh}不能记录“{value}”"),
     "not_leader": ("must name a leader's account", "须为包案领导的账号"),
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
+    "case_grid": ("must be the grid of the matter visited", "须与所走访事项的网格一致"),
     "merged_self": ("cannot name the case itself", "不能并入自身"),
     "attachment_forbidden": ("names a file attached to a record this account may not see: attach a file of"
                              " your own", "所附文件属于您无权查看的记录，请附上您自己拍摄的文件"),

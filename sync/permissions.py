@@ -120,6 +120,8 @@ TRANSITIONS: dict[str, frozenset] = {
     "office": _ALL_MOVES,
     "admin": _ALL_MOVES,
 }
+# Records placed in a grid, which must be one of the township's.
+GRIDDED = ("case", "visit", "household")
 # Fields naming an account that must be a leader's.
 LEADER_FIELDS = {("case", "owner"), ("case", "reception_leader")}
 
@@ -232,6 +234,14 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             errs.append(_err("merged_into", "unknown_record", entity="case"))
         elif _merges_back(after.get("id"), fields["merged_into"], lookup):
             errs.append(_err("merged_into", "merged_cycle"))
+    gid = fields.get("grid_id")
+    if gid is not None and entity in GRIDDED and complete and lookup("grid", gid) is None:
+        errs.append(_err("grid_id", "unknown_record", entity="grid"))
+    if entity == "visit" and after.get("case_id") and not after.get("household_id"):
+        # a home visit is the matter's grid's: it shows on that grid's phones and figures
+        case = lookup("case", after["case_id"])
+        if case is not None and after.get("grid_id") != case.get("grid_id"):
+            errs.append(_err("grid_id", "case_grid"))
     hid = fields.get("household_id")
     if hid is not None and entity in ("case", "visit"):
         hh = lookup("household", hid)

@@ -108,6 +108,7 @@ class Convergence(RuleBasedStateMachine):
         self.store = self.app.state.store
         self.test_client = TestClient(self.app).__enter__()
         self.store.add_grid("g1", "白鹤村第1网格", "白鹤村", "金山镇")
+        self.store.add_grid("g2", "高山村第1网格", "高山村", "金山镇")  # another grid, not w1's or w2's
         self.phones: dict[str, Phone] = {}
         self.made: dict[str, str] = {}           # change id -> phone that made it
         self.concurrent: list[tuple[str, str]] = []  # (case, field) edited concurrently

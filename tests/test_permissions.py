@@ -15,6 +15,7 @@ ADMIN = Principal("root", "admin", frozenset(), "d4")
 STAFF = {"staff-lead1": {"username": "lead1", "role": "leader", "active": True},
          "staff-w1": {"username": "w1", "role": "grid_worker", "active": True}}
 HOUSEHOLDS = {"hh-1": {"id": "hh-1", "grid_id": "g1"}, "hh-2": {"id": "hh-2", "grid_id": "g2"}}
+GRIDS = {"g1": {"id": "g1"}, "g2": {"id": "g2"}}
 
 
 def case(**over):
@@ -22,7 +23,7 @@ def case(**over):
 
 
 def lookup_with(cases=()):
-    table = {"case": {c["id"]: c for c in cases}, "staff": STAFF, "household": HOUSEHOLDS}
+    table = {"case": {c["id"]: c for c in cases}, "staff": STAFF, "household": HOUSEHOLDS, "grid": GRIDS}
     return lambda entity, rid: table.get(entity, {}).get(rid)
 
 
@@ -123,6 +124,23 @@ def test_check_a_leader_visits_the_household_of_an_owned_case_outside_their_grid
     stranger = case(id="c6", grid_id="g2", owner="lead2", status="assigned")
     assert ("record", "forbidden") in rules(check(LEADER, "visit", None, {**visit, "case_id": "c6"},
                                                   lookup_with([owned, stranger])))
+
+
+def test_check_a_home_visit_is_in_its_matters_grid_and_every_grid_named_exists():
+    owned = case(id="c5", grid_id="g2", owner="lead1", status="assigned")
+    visit = {"grid_id": "g2", "case_id": "c5", "kind": "home", "visitor": "lead1",
+             "visited_at": "2026-11-26T09:00:00+08:00"}
+    assert check(LEADER, "visit", None, visit, lookup_with([owned])) == []
+    # the leader owns the matter, not every grid: the visit would show in another grid's figures
+    assert rules(check(LEADER, "visit", None, {**visit, "grid_id": "g1"}, lookup_with([owned]))) == \
+        {("grid_id", "case_grid")}
+    assert ("grid_id", "unknown_record") in rules(check(LEADER, "visit", None, {**visit, "grid_id": "zz-99"},
+                                                        lookup_with([owned])))
+    assert rules(check(OFFICE, "case", None, {**REPORT, "grid_id": "zz-99", "reported_by": "xinfang"},
+                       lookup_with())) == {("grid_id", "unknown_record")}
+    # a phone, which may not hold every grid, leaves that to the server
+    assert check(LEADER, "visit", None, {**visit, "grid_id": "zz-99"}, lambda e, r: owned if e == "case" else None,
+                 complete=False) == [permissions._err("grid_id", "case_grid")]
 
 
 def test_check_callbacks_are_the_offices_once_resolved():

@@ -641,7 +641,7 @@ class CentralStore(Replica):
         return out
 
     # Fields naming another record that the write rules look at (permissions.py).
-    _REFERENCES = (("case_id", "case"), ("merged_into", "case"), ("household_id", "household"))
+    _REFERENCES = (("case_id", "case"), ("merged_into", "case"), ("household_id", "household"), ("grid_id", "grid"))
 
     def _preload(self, batch, todo) -> dict:
         """Rows of every record the batch names, and of the records and accounts its fields
