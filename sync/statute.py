@@ -220,6 +220,20 @@ def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, 
     return out
 
 
+# When a report, a visit, a timeline entry or a callback happened, as the phone's own
+# clock said: never after the server's tomorrow (a day for the zones and a clock a few
+# hours off). A phone whose date is years ahead would otherwise number its reports in
+# that year (金山-2100-0001) and put its visits in the figures of months to come.
+HAPPENED_AT = {"case": ("reported_at",), "visit": ("visited_at",), "case_event": ("at",), "callback": ("at",)}
+
+
+def time_problems(entity: str, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+    """(field, "date_future", "") for each time of a thing that happened that this write
+    sets after tomorrow."""
+    return [(name, "date_future", "") for name in HAPPENED_AT[entity]
+            if name in changed and (as_date(changed[name]) or today) > today + _days(1)]
+
+
 # --- 倒排时间节点, ticked as the steps are done ------------------------------------------------
 
 STEP_DONE = {"plan": "consulted_on", "resolve": "resolved_on", "reply": "resolved_on"}

@@ -64,6 +64,33 @@ def test_leader_may_add_a_visit_to_a_case_they_own(store):
     assert store.get("visit", visit["record"])["visitor"] == "li"
 
 
+def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field(store):
+    """A phone whose own date is wrong (or a form skipped) must not number a report in
+    a year to come, nor put a visit in next month's figures; tomorrow is still taken."""
+    import datetime as dt
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li = Principal("li", "leader", frozenset({"g2"}), device="phone1")
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+
+    def at(days):
+        return f"{today + dt.timedelta(days=days)}T09:00:00+08:00"
+    made = [_change("case", {"grid_id": "g2", "kind": "dispute", "channel": "grid", "category": "02",
+                             "description": "高山村", "status": "reported", "reported_by": "li",
+                             "reported_at": "2100-12-31T23:59:00-12:00"}, author="li"),
+            _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
+                              "visited_at": at(3), "seen": "见面"}, author="li"),
+            _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "at": at(40),
+                                   "text": "约谈"}, author="li"),
+            _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "at": at(1),
+                                   "text": "明早约谈"}, author="li")]
+    res = store.push(li, made).results
+    assert [(r["status"], [(e["field"], e["rule"]) for e in r.get("errors", [])]) for r in res] == [
+        ("rejected", [("reported_at", "date_future")]), ("rejected", [("visited_at", "date_future")]),
+        ("rejected", [("at", "date_future")]), ("applied", [])]
+    assert "has not come yet" in res[0]["reason"]
+    assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2100-%'").fetchone()[0] == 0
+
+
 def test_stamp_with_an_overlong_node_is_refused(store):
     office = Principal("office", "office", device="phone1")
     ch = _change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"},
@@ -94,11 +121,11 @@ def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline
     made = [phone.create("case", {
         "grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": f"纠纷{i}",
         "status": "reported", "reported_by": "w1", "reported_at": f"{year}-11-0{i + 1}T09:00:00+08:00"}, "w1")
-        for i, year in enumerate((2026, 2026, 2027))]
+        for i, year in enumerate((2026, 2026, 2025))]
     client.sync()
     refs = [phone.get("case", m["record"])["ref"] for m in made]
     # case-g2 from the fixture was 2026's first
-    assert refs == ["金山-2026-0002", "金山-2026-0003", "金山-2027-0001"]
+    assert refs == ["金山-2026-0002", "金山-2026-0003", "金山-2025-0001"]
     assert store.get("case", "case-g2")["ref"] == "金山-2026-0001"
 
 

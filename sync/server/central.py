@@ -723,11 +723,12 @@ class CentralStore(Replica):
                 return _rejected("forbidden", errs)
             if ch["fields"].get("attachments") and self._names_unseen_attachment(p, row0, ch["fields"]):
                 return _rejected("forbidden", [_err("attachments", "attachment_forbidden")])
-            if entity == "case":
-                errs = [_err(f, rule, other=other) for f, rule, other in
-                        statute.date_problems(row0 or {}, ch["fields"], township_today(now))]
-                if errs:
-                    return _rejected("invalid", errs)
+            today = township_today(now)
+            problems = statute.date_problems(row0 or {}, ch["fields"], today) if entity == "case" else []
+            if entity in statute.HAPPENED_AT:
+                problems += statute.time_problems(entity, ch["fields"], today)
+            if problems:
+                return _rejected("invalid", [_err(f, rule, other=other) for f, rule, other in problems])
         row, ver = merge.merge_change(row0, ver0, ch)
         keys_before = access.record_keys(entity, row0, case)
         keys_after = access.record_keys(entity, row, case)
