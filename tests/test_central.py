@@ -302,3 +302,30 @@ def test_a_late_change_to_an_erased_household_is_checked_as_it_will_be_kept(stor
                                   "phone": "1" * 30})
     [refused] = store.push(w1, [other]).results
     assert refused["status"] == "rejected" and refused["errors"][0]["field"] == "phone"
+
+
+def test_what_is_added_to_an_erased_matter_is_erased_on_arrival_and_stays_so(store):
+    """A note on a matter erased meanwhile (a phone that had not heard of it) must not
+    bring the person's data back: its personal fields are erased on arrival, the new
+    record is noted as erased, and a refused one is not."""
+    from sync.server import erasure
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    erasure.erase(store, "case", "case-g2", by="admin", compact=False)
+    li = Principal("li", "leader", frozenset({"g2"}), "phone1")
+    note = _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li",
+                                  "at": "2026-11-26T10:00:00+08:00",
+                                  "text": "王某某 身份证 330702199001011237 电话13800000000"}, author="li")
+    forged = _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "w9",
+                                    "at": "2026-11-26T10:00:00+08:00", "text": "王某某"}, author="li")
+    res = store.push(li, [note, forged]).results
+    assert [r["status"] for r in res] == ["applied", "rejected"], res
+    assert store.get("case_event", note["record"])["text"] is None
+    [(body,)] = store.conn.execute("SELECT body FROM changes WHERE change_id=?", (note["id"],)).fetchall()
+    assert "330702" not in body and "王某某" not in body
+    erased = {r for (r,) in store.conn.execute("SELECT record FROM erased WHERE entity='case_event'")}
+    assert note["record"] in erased and forged["record"] not in erased
+    # a visit to it, in its grid, likewise
+    visit = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
+                              "visited_at": "2026-11-26T11:00:00+08:00", "seen": "见到王某某本人"}, author="li")
+    assert store.push(li, [visit]).results[0]["status"] == "applied"
+    assert store.get("visit", visit["record"])["seen"] is None   # that it happened, and when, stays

@@ -585,7 +585,8 @@ class CentralStore(Replica):
             self._load_clock()
             known = self._known([batch[i]["id"] for i in todo])
             from .erasure import keep_erased
-            rewritten = keep_erased(self.conn, batch, todo)  # an erased record stays erased (erasure.py)
+            # an erased record stays erased, and what is added to it (erasure.py)
+            rewritten, joined = keep_erased(self.conn, batch, todo)
             if rewritten:  # their values are checked as they will be kept, not as sent
                 values = dict(values)
                 for i in rewritten:
@@ -614,6 +615,9 @@ class CentralStore(Replica):
                              None if server_side or p.device == SERVER_DEVICE else p.device)
                 self._log_entries(REF, refs)
                 self._log_exits(scoped, cache)
+            if joined:
+                self.conn.executemany("INSERT OR IGNORE INTO erased VALUES (?,?,?)",
+                                      [row for i, row in joined.items() if results[i]["status"] == "applied"])
             if not server_side:
                 self._audit_refusals(p, batch, results, address)
         return PushResult(results)

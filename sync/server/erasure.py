@@ -133,25 +133,46 @@ def _erase_in_transaction(store, entity, record, by, reason, request, now) -> di
             "attachments": len(hashes), "_hashes": hashes}
 
 
-def keep_erased(conn, batch: list, todo: list[int]) -> list[int]:
+# (child entity, field naming its parent, the parent's entity), from the cascade
+_PARENTS = [(child, field, parent) for parent, kids in erasure_rules.CASCADE.items() for child, field in kids]
+
+
+def keep_erased(conn, batch: list, todo: list[int]) -> tuple[list[int], dict[int, tuple]]:
     """Changes that arrive for an erased record (a phone that wrote before it learnt of
-    the erasure, an edit at the office) lose their personal fields before they are
-    admitted: an erased record stays erased. Rewrites `batch` in place; returns the
-    positions rewritten."""
-    ids = sorted({batch[i]["record"] for i in todo})
-    hit = set()
+    the erasure, an edit at the office), or that make a new record hanging on one (a
+    note on an erased matter, a visit to an erased household), lose their personal
+    fields before they are admitted: an erased record stays erased, and what is added
+    to it is erased with it (noted as erased once admitted: its later edits are too).
+    Rewrites `batch` in place; returns the positions rewritten, and the `erased` rows
+    of the new records by position (for those the rules admit)."""
+    ids = {batch[i]["record"] for i in todo}
+    for i in todo:
+        fields = batch[i]["fields"] if isinstance(batch[i]["fields"], dict) else {}
+        ids.update(fields[f] for child, f, _ in _PARENTS
+                   if child == batch[i]["entity"] and isinstance(fields.get(f), str))
+    hit: dict[tuple[str, str], int] = {}
+    ids = sorted(ids)
     for part in chunks(ids):
-        hit.update(conn.execute(f"SELECT entity, record FROM erased WHERE record IN ({','.join('?' * len(part))})",
-                                part).fetchall())
-    rewritten = []
+        hit.update(((e, r), t) for e, r, t in conn.execute(
+            f"SELECT entity, record, erasure FROM erased WHERE record IN ({','.join('?' * len(part))})", part))
+    if not hit:
+        return [], {}
+    rewritten, joined = [], {}
     for i in todo:
         ch = batch[i]
-        if (ch["entity"], ch["record"]) in hit:
+        key = (ch["entity"], ch["record"])
+        tomb = hit.get(key)
+        if tomb is None and isinstance(ch["fields"], dict):
+            tomb = next((hit[(parent, ch["fields"][f])] for child, f, parent in _PARENTS
+                         if child == ch["entity"] and (parent, ch["fields"].get(f)) in hit), None)
+            if tomb is not None:
+                joined[i] = (*key, tomb)
+        if tomb is not None:
             fields = erasure_rules.erase_fields(ch["entity"], ch["fields"])
             if fields is not ch["fields"]:
                 batch[i] = dict(ch, fields=fields)
                 rewritten.append(i)
-    return rewritten
+    return rewritten, joined
 
 
 def journal_path(store) -> str:
