@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..model import ENTITIES
 from .downloads import EXPORTS
@@ -53,6 +53,17 @@ class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=40)
     password: str = Field(min_length=1, max_length=200)
     device_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+
+    @field_validator("device_id")
+    @classmethod
+    def _not_the_servers(cls, v: str) -> str:
+        # The server stamps its own writes as "server" and the office's browsers sign in
+        # as "office-…" (CentralStore.open_session): a phone under those names would share
+        # the server's clock stamps and have its pushes taken for the server's own.
+        from .central import SERVER_DEVICE
+        if v == SERVER_DEVICE or v.startswith("office-"):
+            raise ValueError("is reserved for the township server's own writes: use the phone's own id")
+        return v
 
 
 class Account(BaseModel):

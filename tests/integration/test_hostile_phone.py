@@ -294,6 +294,20 @@ def test_a_username_past_its_length_is_refused_before_any_password_check(server_
     assert r.status_code == 422 and "username" in r.json()["message"]
 
 
+def test_a_phone_cannot_sign_in_under_the_servers_own_device_names(server_alive_after):
+    """"server" stamps the server's own writes and "office-…" are the office's browsers: a
+    phone named so would share the server's clock stamps and pass for its own writes."""
+    from .conftest import PASSWORD
+    for device in ("server", "office-abc"):
+        r = httpx.post(server_alive_after.url + "/api/v1/auth/login", headers={**PROTO, "X-Gridbook-Device": device},
+                       timeout=30, json={"username": "worker1", "password": PASSWORD, "device_id": device})
+        assert r.status_code == 422, r.text
+        assert "device_id" in r.json()["message"] and "reserved" in r.json()["message"], r.text
+    r = httpx.post(server_alive_after.url + "/api/v1/auth/login", headers={**PROTO, "X-Gridbook-Device": "servers"},
+                   timeout=30, json={"username": "worker1", "password": PASSWORD, "device_id": "servers"})
+    assert r.status_code == 200, r.text
+
+
 # --- pages, files and what travels -------------------------------------------------------
 
 def test_no_page_can_be_framed_and_the_api_pages_load_nothing_from_outside(server):
