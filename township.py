@@ -59,7 +59,9 @@ Stop with Ctrl+C.
     try:
         import uvicorn
         from sync.server.app import create_app
-        uvicorn.run(create_app(args.db, ui=office_ui, write_process=True), host=args.host, port=args.port, log_level="warning")
+        from sync.server.cli import SHUTDOWN_GRACE_S
+        uvicorn.run(create_app(args.db, ui=office_ui, write_process=True), host=args.host, port=args.port,
+                    log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     finally:
         phone.terminate()
         phone.wait(10)

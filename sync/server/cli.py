@@ -30,6 +30,12 @@ def _store(args):
     return CentralStore(args.db)
 
 
+# How long a stop waits for open connections before it closes them: a browser tab of
+# the office's left open on a laptop gone to sleep (a websocket that never answers the
+# close) held the server's shutdown for ever, until systemd killed it.
+SHUTDOWN_GRACE_S = 10
+
+
 def cmd_serve(args) -> int:
     import uvicorn
     from .app import create_app
@@ -55,7 +61,8 @@ def cmd_serve(args) -> int:
     # wave, 0.14 s with this; docs/performance.md).
     gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False)
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, server_header=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return 0
 
 

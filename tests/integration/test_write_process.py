@@ -332,3 +332,27 @@ def test_the_health_check_says_when_every_write_process_dies_before_storing_anyt
     assert httpx.get(url, timeout=60).json()["status"] == "ok"
     assert httpx.head(url, timeout=60).status_code == 200
     assert fresh_server.sql("SELECT count(*) FROM households WHERE id='h-wp-loop'") == [(1,)]
+
+
+def test_a_stop_is_not_held_for_ever_by_a_connection_that_never_answers(fresh_server):
+    """A browser tab of the office left open on a laptop gone to sleep keeps its websocket
+    without answering the server's close: the stop goes on after a grace period, the
+    write process with it."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", fresh_server.port), timeout=30)
+    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    try:
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101"), "the websocket was not opened"
+        r = httpx.post(fresh_server.url + PUSH, headers=auth_headers(fresh_server, "worker1"), timeout=60,
+                       json={"changes": [mk("worker1", "household", "h-wp-stop", household_fields("g1", 5))]})
+        assert r.status_code == 200, r.text
+        [child] = wait_for(lambda: writers(fresh_server), "no write process")
+        fresh_server.proc.send_signal(signal.SIGTERM)   # as systemctl stop; the socket stays silent
+        try:
+            fresh_server.proc.wait(timeout=WAIT_S)
+        except Exception:
+            raise AssertionError(f"the server was still stopping after {WAIT_S} s:\n{fresh_server.output()}")
+        assert wait_for(lambda: gone(child), "the write process outlived its stopped server")
+    finally:
+        sock.close()
