@@ -119,3 +119,12 @@ def test_a_request_without_the_protocol_header_is_told_to_send_it(api):
     assert r.status_code == 400 and r.json()["error"] == "protocol_missing"
     r = http.post(PUSH, json={"changes": []})
     assert r.status_code == 400 and r.json()["error"] == "protocol_missing"
+
+
+def test_an_empty_protocol_header_is_told_to_send_it_too(api):
+    app, http = api
+    for empty in ("", " "):
+        http.headers["X-Gridbook-Protocol"] = empty
+        for r in (http.get(PULL), http.post(PUSH, json={"changes": []})):
+            assert r.status_code == 400 and r.json()["error"] == "protocol_missing", r.text
+            assert "X-Gridbook-Protocol: 2" in r.json()["message"]
