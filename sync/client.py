@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -23,7 +24,7 @@ import httpx
 from . import changes, clock
 from .attachments import CHUNK_BYTES
 from .device import DeviceReplica
-from .errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
+from .errors import AuthRequired, BadAnswer, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
 
 TIME_HEADER = "x-gridbook-server-time"
 PULL_PATH = "/api/v1/sync/pull"
@@ -32,6 +33,12 @@ PUSH_HEADERS = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
 # gzip level of a push: 6 sends 500 visits in 69 bytes each where 1 took 83 (random ids
 # and Chinese text leave little to squeeze), for 2.9 ms of CPU instead of 1.4 (a PC core).
 PUSH_GZIP_LEVEL = 6
+# The township server's own words for "this body is at fault" (413 too large, 400 not
+# JSON, 422 not a push): only these split a batch down to the change at fault. Any
+# other answer without results (a captive portal's page, a proxy's 403) says nothing
+# about the changes, and quarantining them for it stranded a whole outbox.
+BODY_ERRORS = frozenset({"body_too_large", "batch_too_large", "malformed_json", "bad_encoding", "invalid_request"})
+CURSOR_RE = re.compile(r"[0-9]{1,18}(\.[0-9a-f]{0,16}0?)?")
 
 
 @dataclass
@@ -74,7 +81,10 @@ class SyncClient:
     def login(self, username: str, password: str) -> dict:
         r = self._request("POST", "/api/v1/auth/login", json={
             "username": username, "password": password, "device_id": self.replica.device_id})
-        data = r.json()
+        data = _json(r)
+        if not (isinstance(data, dict) and isinstance(data.get("token"), str) and data["token"]
+                and isinstance(data.get("account"), dict) and isinstance(data["account"].get("username"), str)):
+            raise BadAnswer(_not_ours(r, "sign-in"))
         with self.replica.transaction():
             self.replica.set_meta("token", data["token"])
             self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))
@@ -140,6 +150,8 @@ class SyncClient:
                                                    headers=PUSH_HEADERS))
                 self._settle(rows, results, report)
                 size = self.batch
+            elif not (isinstance(data, dict) and data.get("error") in BODY_ERRORS):
+                raise BadAnswer(_not_ours(r, "push"))   # the outbox stays as it is
             elif len(rows) > 1:
                 # The request as a whole was refused (too large, or unreadable): split it
                 # until the one change at fault stands alone, so it blocks nothing else.
@@ -179,6 +191,8 @@ class SyncClient:
     def _settle(self, rows, results, report) -> None:
         if len(results) != len(rows):
             raise Refused("the server answered for a different number of changes", 200)
+        if not all(isinstance(res, dict) and isinstance(res.get("status"), str) for res in results):
+            raise BadAnswer("the server's answer to a push holds results that are not results")
         done = []
         for (cid, _), res in zip(rows, results):
             status = res.get("status")
@@ -194,6 +208,7 @@ class SyncClient:
     def pull(self, report: SyncReport | None = None, progress=None) -> SyncReport:
         report = report or SyncReport()
         ahead = None  # the next page, asked for while this one is folded (_Ahead)
+        restores = 0
         while True:
             params = {"limit": self.page}
             if self.replica.cursor:
@@ -201,8 +216,14 @@ class SyncClient:
             first = ahead.take() if ahead and ahead.params == params else None
             ahead = None
             r = self._request("GET", PULL_PATH, params=params, first=first)
-            data = r.json()
+            data = _page(r, report)
+            if data["more"] and data["cursor"] == params.get("cursor"):
+                raise BadAnswer("the server gave the same page again and again (its cursor did not move)")
             if self._server_restored(data, report):
+                restores += 1
+                if restores > 1:   # two generations within one sync: not one restored server
+                    raise BadAnswer("the server's store changed twice during one sync: is more than one "
+                                    "server answering at this address?")
                 continue  # offered again, cursor moved back: pull from there
             if data.get("reset"):
                 self.replica.start_over()
@@ -213,10 +234,14 @@ class SyncClient:
                 nxt = {"limit": self.page, "cursor": data["cursor"]}
                 ahead = _Ahead(self, "GET", PULL_PATH, params=nxt)
             acct = self.account() or {}
-            report.pulled += self.replica.apply_pulled(data["changes"], data["cursor"], data.get("exits") or [],
-                                                       data.get("refs") or {}, frozenset(acct.get("grids") or ()),
-                                                       erasures=data.get("erasures") or [],
-                                                       household_exits=data.get("household_exits") or [])
+            try:   # one transaction: a page that cannot be folded leaves nothing behind
+                report.pulled += self.replica.apply_pulled(
+                    data["changes"], data["cursor"], data.get("exits") or [], data.get("refs") or {},
+                    frozenset(acct.get("grids") or ()), erasures=data.get("erasures") or [],
+                    household_exits=data.get("household_exits") or [])
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise BadAnswer(f"a page of the pull could not be kept ({type(e).__name__}: {str(e)[:200]});"
+                                " nothing of it was kept, and the sync is tried again later") from e
             if isinstance(data.get("settings"), dict):  # the township's, which the phone follows
                 text = json.dumps(data["settings"])
                 # written when they changed: every page carries them, and each write of
@@ -424,8 +449,47 @@ def _push_body(rows: list) -> tuple[list, bytes]:
 def _json(r: httpx.Response):
     try:
         return r.json()
-    except ValueError:
+    except ValueError:   # not JSON, or not text at all (UnicodeDecodeError is one)
         return None
+
+
+def _not_ours(r: httpx.Response, what: str) -> str:
+    kind = (r.headers.get("content-type") or "no type").split(";")[0][:40]
+    return (f"the answer to the {what} (HTTP {r.status_code}, {kind}) is not the township server's: a Wi-Fi"
+            " sign-in page or a proxy in the way? Nothing was changed; the sync is tried again later")
+
+
+def _page(r: httpx.Response, report: SyncReport) -> dict:
+    """A pull page as the township server writes it, or BadAnswer: a page that would make
+    the phone store a cursor no server takes, or fail on every later pull, is refused
+    whole before anything of it is kept. Changes of kinds this app does not know (a
+    newer server's) are left out, and said."""
+    from .model import ENTITIES
+    data = _json(r)
+    ok = (isinstance(data, dict) and isinstance(data.get("changes"), list) and isinstance(data.get("more"), bool)
+          and isinstance(data.get("cursor"), str) and CURSOR_RE.fullmatch(data["cursor"]) is not None)
+    for key, kind in (("exits", list), ("household_exits", list), ("erasures", list), ("refs", dict)):
+        ok = ok and isinstance(data.get(key) or kind(), kind)
+    if ok:
+        ok = all(isinstance(x, str) for key in ("exits", "household_exits", "erasures") for x in data.get(key) or ())
+        ok = ok and all(isinstance(k, str) and isinstance(v, str) for k, v in (data.get("refs") or {}).items())
+    if ok:
+        known, unknown = [], 0
+        for ch in data["changes"]:
+            if not (isinstance(ch, dict) and isinstance(ch.get("entity"), str)):
+                ok = False
+                break
+            if ch["entity"] not in ENTITIES:
+                unknown += 1
+            else:
+                known.append(ch)
+        if ok and unknown:
+            data["changes"] = known
+            report.errors.append(f"{unknown} change(s) of a kind this app does not know were left out:"
+                                 " update the app to see them")
+    if not ok:
+        raise BadAnswer(_not_ours(r, "pull"))
+    return data
 
 
 __all__ = ["SyncClient", "SyncReport", "SyncError"]

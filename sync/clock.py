@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 MAX_COUNTER = 99_999
+# The times a server may give: 2000-01-01 to 2100-12-31 (UTC), the range the township's
+# dates are kept in. A phone learns no time outside it (a proxy's garbage).
+PLAUSIBLE_MS = (946_684_800_000, 4_133_980_800_000)
 
 
 def wall_ms() -> int:

@@ -89,7 +89,12 @@ class DeviceReplica(Replica):
                                            c.anchor_boot_ms]))
 
     def learn_server_time(self, server_ms: int) -> None:
-        """Re-anchor the clock when the server's time and ours part by over a second."""
+        """Re-anchor the clock when the server's time and ours part by over a second. A
+        time no township server can have (before 2000, after 2100: a proxy's garbage) is
+        not learnt: the clock never runs backwards, and one stamp from the year 5000 made
+        every later change of this phone one the server refuses."""
+        if not clock.PLAUSIBLE_MS[0] <= server_ms < clock.PLAUSIBLE_MS[1]:
+            return
         if abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None:
             return
         with self.transaction():

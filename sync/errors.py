@@ -3,6 +3,8 @@ words for the person in one place (fieldapp), never by parsing messages.
 
     SyncError
      ├── Unreachable        no answer, or the server failed, after every retry
+     │    └── BadAnswer       an answer that is not the township server's (a captive
+     │                        portal's page, a proxy's error, a garbled body)
      ├── AuthRequired       401: sign in again (token revoked, or never signed in)
      ├── ProtocolMismatch   426: app and server speak different protocol versions
      │    └── UpdateRequired      the app is the older one: the person must update it
@@ -19,6 +21,12 @@ class SyncError(Exception):
 
 class Unreachable(SyncError):
     pass
+
+
+class BadAnswer(Unreachable):
+    """Something answered that is not the township server, or not as it answers (a
+    Wi-Fi sign-in page, a proxy's error page, a body cut or garbled on the way): nothing
+    the phone holds is changed by it, and the sync is tried again later, as offline."""
 
 
 class AuthRequired(SyncError):
