@@ -329,3 +329,22 @@ def test_what_is_added_to_an_erased_matter_is_erased_on_arrival_and_stays_so(sto
                               "visited_at": "2026-11-26T11:00:00+08:00", "seen": "见到王某某本人"}, author="li")
     assert store.push(li, [visit]).results[0]["status"] == "applied"
     assert store.get("visit", visit["record"])["seen"] is None   # that it happened, and when, stays
+
+
+def test_a_change_under_an_id_already_taken_is_refused_not_answered_duplicate(store):
+    """"duplicate" tells a phone its change landed, and it drops it: only the same change
+    sent again (a retry, an offer after a restore) is one."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    w2 = Principal("w2", "grid_worker", frozenset({"g1"}), "phone2")
+    first = _change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"})
+    assert store.push(w1, [first]).results[0]["status"] == "applied"
+    assert store.push(w1, [first]).results[0]["status"] == "duplicate"     # the retry
+    theirs = changes.make("household", changes.new_id("r"), {"grid_id": "g1", "head_name": "李", "address": "2号"},
+                          clock.encode(clock.wall_ms(), 0, "phone2"), "phone2", "w2")
+    theirs["id"] = first["id"]
+    again = dict(first, hlc=clock.encode(clock.wall_ms() + 5, 0, "phone1"), fields={"address": "3号"})
+    for p, ch in ((w2, theirs), (w1, again)):
+        [res] = store.push(p, [ch]).results
+        assert res["status"] == "rejected" and [(e["field"], e["rule"]) for e in res["errors"]] == [("id", "id_taken")]
+    assert store.get("household", first["record"])["address"] == "1号"
+    assert store.get("household", theirs["record"]) is None

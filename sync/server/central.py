@@ -583,7 +583,7 @@ class CentralStore(Replica):
         now = self.now()
         with self.transaction(), gc_paused():
             self._load_clock()
-            known = self._known([batch[i]["id"] for i in todo])
+            known = self._known([batch[i]["id"] for i in todo])   # id -> (author, entity, record, hlc)
             from .erasure import keep_erased
             # an erased record stays erased, and what is added to it (erasure.py)
             rewritten, joined = keep_erased(self.conn, batch, todo)
@@ -595,14 +595,19 @@ class CentralStore(Replica):
             for i in todo:
                 ch = batch[i]
                 if ch["id"] in known:
-                    results[i] = {"status": "duplicate"}
+                    if known[ch["id"]] != (ch["author"], ch["entity"], ch["record"], ch["hlc"]):
+                        # another change under an id already taken: answering "duplicate"
+                        # would have the phone drop it as if it had landed
+                        results[i] = _rejected("invalid", [_err("id", "id_taken")])
+                    else:
+                        results[i] = {"status": "duplicate"}
                     continue
                 res = self._admit(p, ch, now, cache, server_side, values.get(i, ()))
                 if res is not None:
                     results[i] = res
                     cache["__refused__"].setdefault((ch["entity"], ch["record"]), res["reason"])
                     continue
-                known.add(ch["id"])
+                known[ch["id"]] = (ch["author"], ch["entity"], ch["record"], ch["hlc"])
                 self.clock.receive(ch["hlc"])
                 results[i] = {"status": "applied"}
             # (change, its scope keys) in order; case id -> scope keys it gained
@@ -637,11 +642,12 @@ class CentralStore(Replica):
             self.conn.executemany("INSERT INTO audit (at_ms, username, action, detail, device, address)"
                                   " VALUES (?,?,?,?,?,?)", rows)
 
-    def _known(self, ids: list[str]) -> set[str]:
-        out = set()
+    def _known(self, ids: list[str]) -> dict[str, tuple]:
+        out = {}
         for part in chunks(ids):
-            out.update(r[0] for r in self.conn.execute(
-                f"SELECT change_id FROM changes WHERE change_id IN ({','.join('?' * len(part))})", part))
+            out.update((r[0], r[1:]) for r in self.conn.execute(
+                "SELECT change_id, author, entity, record, hlc FROM changes"
+                f" WHERE change_id IN ({','.join('?' * len(part))})", part))
         return out
 
     # Fields naming another record that the write rules look at (permissions.py).
