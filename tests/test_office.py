@@ -177,3 +177,21 @@ def test_every_action_the_server_audits_has_a_label_in_both_languages():
     missing = sorted(a for a in written if a not in audit.ACTIONS)
     assert not missing, missing
     assert all(zh and en and zh != en for zh, en in audit.ACTIONS.values())
+
+
+def test_a_refusal_at_the_office_is_said_in_the_clerks_language(ws):
+    """The rules' refusal reaches the clerk's snack bar in Chinese, naming the field by
+    its label (the API's words are English)."""
+    import flet as ft
+
+    from fieldapp.office.context import OfficeContext
+    from tests.test_office_erasure import Page, texts
+    a, b = matter(ws), matter(ws, parties=["李某"])
+    ws.merge(a, b)
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    assert ctx.act(ws.merge, b, a) is False
+    [bar] = [d for d in ctx.page.dialogs if isinstance(d, ft.SnackBar)]
+    said = texts(bar)
+    assert "所并入的事项已并入本事项" in said and "cannot" not in said, said
+    assert ws.case(b)["merged_into"] is None
