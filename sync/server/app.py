@@ -188,7 +188,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         problems = []
         for e in exc.errors()[:10]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path", "header"))
-            problems.append(f"{where or 'body'}: {e.get('msg')}")
+            msg = str(e.get("msg")).removeprefix("Value error, ")   # pydantic's words for our own rules
+            problems.append(f"{where or 'body'}: {msg}")
         return _error(422, "invalid_request", "; ".join(problems))
 
     @app.exception_handler(StarletteHTTPException)
