@@ -62,10 +62,15 @@ class SyncClient:
 
     def __init__(self, replica: DeviceReplica, server: str, *, http: httpx.Client | None = None,
                  batch: int = 500, page: int = 1000, retries: int = 5, backoff_s: float = 0.5,
-                 timeout_s: float = 30.0, sleep: Callable[[float], None] = time.sleep):
+                 timeout_s: float = 30.0, deadline_s: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.replica = replica
         self.server = server.rstrip("/")
         self.http = http or httpx.Client(timeout=timeout_s)
+        # A whole answer's time limit: httpx's timeout is for each read, and an answer
+        # dribbled a byte at a time was never cut off. Generous: a page of 1,000 records
+        # takes about a minute over 50 kbit/s, a photo of 2 MB about five.
+        self.deadline_s = deadline_s if deadline_s is not None else max(600.0, 20 * timeout_s)
         self.batch, self.page = batch, page
         self.retries, self.backoff_s, self.sleep = retries, backoff_s, sleep
 
@@ -371,7 +376,7 @@ class SyncClient:
                 if attempt:
                     self.sleep(self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
                 try:
-                    r = self.http.request(method, self.server + path, headers=h, **kw)
+                    r = self.fetch(method, self.server + path, headers=h, **kw)
                 except httpx.TransportError as e:
                     last = f"cannot reach the server: {type(e).__name__}"
                     continue
@@ -393,6 +398,23 @@ class SyncClient:
             raise Refused(msg, r.status_code)
         raise Unreachable(last)
 
+    def fetch(self, method: str, url: str, **kw) -> httpx.Response:
+        """One request, its answer read whole within `deadline_s` (httpx.ReadTimeout
+        past it, a transport error like any other)."""
+        request = self.http.build_request(method, url, **kw)
+        end = time.monotonic() + self.deadline_s
+        r = self.http.send(request, stream=True)
+        try:
+            body = []
+            for chunk in r.iter_bytes():   # decoded (gzip) as it comes
+                body.append(chunk)
+                if time.monotonic() > end:
+                    raise httpx.ReadTimeout(f"the answer took over {self.deadline_s:g} s", request=request)
+        finally:
+            r.close()
+        headers = [(k, v) for k, v in r.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(r.status_code, headers=headers, content=b"".join(body), request=request)
+
     def _learn_time(self, r: httpx.Response, age_ms: int = 0) -> None:
         """Keep the clock offset to the server, so a phone whose clock is wrong still
         stamps its changes with the township's time. `age_ms`: how long ago the answer
@@ -413,12 +435,12 @@ class _Ahead:
         self.params = kw.get("params")
         self.done = threading.Event()
         self.got: tuple | None = None
-        url, http = client.server + path, client.http
+        url = client.server + path
         headers = {**client._headers(), **(headers or {})}
 
         def fetch():
             try:
-                r = http.request(method, url, headers=headers, **kw)
+                r = client.fetch(method, url, headers=headers, **kw)
                 self.got = (r, time.monotonic())
             except Exception:  # noqa: BLE001 - asked again by the caller, which reports it
                 self.got = None

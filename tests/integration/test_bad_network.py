@@ -170,3 +170,37 @@ def test_a_clock_header_from_nowhere_does_not_move_the_phones_clock(worker, stra
     replica.create("household", household_fields("g1", 990), "worker1")
     report = client.sync()
     assert report.pushed == 1 and report.quarantined == 0
+
+
+def test_an_answer_dribbled_a_byte_at_a_time_is_cut_off_as_a_whole(worker):
+    """httpx's timeout is for each read: an answer that keeps coming, slowly enough, was
+    never cut off and held the sync for as long as it went on."""
+    import socket
+    import time
+    from sync.errors import Unreachable
+    replica, client = worker
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def dribble():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():   # a byte every 0.2 s: no read ever waits a whole second
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.2)
+        conn.close()
+    threading.Thread(target=dribble, daemon=True).start()
+    slow = SyncClient(replica, f"http://127.0.0.1:{listener.getsockname()[1]}", retries=0, timeout_s=1,
+                      deadline_s=3)
+    try:
+        with pytest.raises(Unreachable) as e:
+            slow.pull()
+        assert not isinstance(e.value, BadAnswer) and "ReadTimeout" in e.value.message
+    finally:
+        stop.set()
+        listener.close()
+    assert client.sync().pushed == 6    # nothing of it was kept; the real server syncs as ever
