@@ -488,30 +488,27 @@ def _page(r: httpx.Response, report: SyncReport) -> dict:
     newer server's) are left out, and said."""
     from .model import ENTITIES
     data = _json(r)
-    ok = (isinstance(data, dict) and isinstance(data.get("changes"), list) and isinstance(data.get("more"), bool)
-          and isinstance(data.get("cursor"), str) and CURSOR_RE.fullmatch(data["cursor"]) is not None)
-    for key, kind in (("exits", list), ("household_exits", list), ("erasures", list), ("refs", dict)):
-        ok = ok and isinstance(data.get(key) or kind(), kind)
-    if ok:
-        ok = all(isinstance(x, str) for key in ("exits", "household_exits", "erasures") for x in data.get(key) or ())
-        ok = ok and all(isinstance(k, str) and isinstance(v, str) for k, v in (data.get("refs") or {}).items())
-    if ok:
-        known, unknown = [], 0
-        for ch in data["changes"]:
-            if not (isinstance(ch, dict) and isinstance(ch.get("entity"), str)):
-                ok = False
-                break
-            if ch["entity"] not in ENTITIES:
-                unknown += 1
-            else:
-                known.append(ch)
-        if ok and unknown:
-            data["changes"] = known
-            report.errors.append(f"{unknown} change(s) of a kind this app does not know were left out:"
-                                 " update the app to see them")
-    if not ok:
+    if not _page_shape(data):
         raise BadAnswer(_not_ours(r, "pull"))
+    known = [ch for ch in data["changes"] if ch["entity"] in ENTITIES]
+    if len(known) < len(data["changes"]):
+        report.errors.append(f"{len(data['changes']) - len(known)} change(s) of a kind this app does not know"
+                             " were left out: update the app to see them")
+        data["changes"] = known
     return data
+
+
+def _page_shape(data) -> bool:
+    """Whether a pull page has the server's shape: its lists lists of ids, its references
+    ids to references, its cursor one the server takes, each change an object of a kind."""
+    if not (isinstance(data, dict) and isinstance(data.get("changes"), list) and isinstance(data.get("more"), bool)
+            and isinstance(data.get("cursor"), str) and CURSOR_RE.fullmatch(data["cursor"])):
+        return False
+    lists = [data.get(key) or [] for key in ("exits", "household_exits", "erasures")]
+    refs = data.get("refs") or {}
+    return (all(isinstance(xs, list) and all(isinstance(x, str) for x in xs) for xs in lists)
+            and isinstance(refs, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in refs.items())
+            and all(isinstance(ch, dict) and isinstance(ch.get("entity"), str) for ch in data["changes"]))
 
 
 __all__ = ["SyncClient", "SyncReport", "SyncError"]

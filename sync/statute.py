@@ -214,24 +214,27 @@ def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, 
         if a is not None and b is not None and a < b:
             field = later if later in changed else earlier
             out.append((field, "date_before", earlier if field == later else later))
-    for name in HAPPENED:
-        if name in changed and (as_date(changed[name]) or today) > today + _days(1):
-            out.append((name, "date_future", ""))
-    return out
+    return out + _after_tomorrow(HAPPENED, changed, today)
+
+
+def _after_tomorrow(names, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+    """(field, "date_future", "") for each of these fields this write sets after tomorrow
+    (a day for the zones and a clock a few hours off)."""
+    return [(name, "date_future", "") for name in names
+            if name in changed and (as_date(changed[name]) or today) > today + _days(1)]
 
 
 # When a report, a visit, a timeline entry or a callback happened, as the phone's own
-# clock said: never after the server's tomorrow (a day for the zones and a clock a few
-# hours off). A phone whose date is years ahead would otherwise number its reports in
-# that year (金山-2100-0001) and put its visits in the figures of months to come.
+# clock said: never after the server's tomorrow. A phone whose date is years ahead would
+# otherwise number its reports in that year (金山-2100-0001) and put its visits in the
+# figures of months to come.
 HAPPENED_AT = {"case": ("reported_at",), "visit": ("visited_at",), "case_event": ("at",), "callback": ("at",)}
 
 
 def time_problems(entity: str, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
     """(field, "date_future", "") for each time of a thing that happened that this write
     sets after tomorrow."""
-    return [(name, "date_future", "") for name in HAPPENED_AT[entity]
-            if name in changed and (as_date(changed[name]) or today) > today + _days(1)]
+    return _after_tomorrow(HAPPENED_AT.get(entity, ()), changed, today)
 
 
 # --- 倒排时间节点, ticked as the steps are done ------------------------------------------------

@@ -132,10 +132,9 @@ class OfficeContext(Screens):
                        error=True)
             return False
         except WriteRefused as e:
-            # in the clerk's language (the errors' "message" is the API's English)
-            why = "；".join(f"{i18n.field_label(x.field, self.lang)} {x.message(self.lang)}" for x in e.field_errors)
-            why = why or "；".join(f"{i18n.field_label(x['field'], self.lang)} {x['message']}" for x in e.errors)
-            why = why or str(e)
+            # in the clerk's language, as the forms say it (the errors' "message" is the API's English)
+            why = "；".join(f"{i18n.field_label(x.field, self.lang)} {x.message(self.lang)}"
+                           for x in e.field_errors) or str(e)
             self.snack(self.t("refused", why=why), error=True)
             return False
         if done:

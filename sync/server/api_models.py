@@ -60,8 +60,8 @@ class LoginRequest(BaseModel):
         # The server stamps its own writes as "server" and the office's browsers sign in
         # as "office-…" (CentralStore.open_session): a phone under those names would share
         # the server's clock stamps and have its pushes taken for the server's own.
-        from .central import SERVER_DEVICE
-        if v == SERVER_DEVICE or v.startswith("office-"):
+        from .central import OFFICE_DEVICE_PREFIX, SERVER_DEVICE
+        if v == SERVER_DEVICE or v.startswith(OFFICE_DEVICE_PREFIX):
             raise ValueError("is reserved for the township server's own writes: use the phone's own id")
         return v
 

@@ -271,7 +271,7 @@ def _catch_up(store) -> None:
         x("INSERT OR REPLACE INTO blob_refs_seen VALUES (0, ?)", (top,))
 
 
-def sees(store, p: Principal, entity: str, row: dict) -> bool:
+def _sees(store, p: Principal, entity: str, row: dict) -> bool:
     if p.sees_all:
         return True
     parent = ENTITIES[entity].parent
@@ -286,7 +286,7 @@ def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
     if not named:
         raise BlobError(404, "not_found", "hash: no record names this attachment")
     for entity, row, entry in named:
-        if sees(store, p, entity, row):
+        if _sees(store, p, entity, row):
             return entity, row, entry
     raise BlobError(403, "forbidden", "this attachment belongs to a record this account may not see")
 

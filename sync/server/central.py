@@ -33,6 +33,7 @@ from ..model import ENTITIES, _err, value_errors
 from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
+OFFICE_DEVICE_PREFIX = "office-"  # the office's browser sign-ins (open_session)
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
 HOUSEHOLD_EXIT = "exit-household:"  # ... and a household moved to another grid
 # Records whose scope follows their own fields (a case its grid and owner, a household
@@ -337,10 +338,10 @@ class CentralStore(Replica):
         ok = auth.check_password(password, acct["password"] if acct else None)
         return acct if ok and acct["active"] else None
 
-    def open_session(self, username: str, kind: str = "office") -> tuple[str, str]:
+    def open_session(self, username: str) -> tuple[str, str]:
         """A sign-in of the office's browser, kept like a phone's: (token, device id).
         Revoking the account's devices, or disabling it, ends it."""
-        token, device = auth.new_token(), f"{kind}-{auth.new_token()[:16]}"
+        token, device = auth.new_token(), OFFICE_DEVICE_PREFIX + auth.new_token()[:16]
         with self.lock, self.transaction():
             self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
                               (auth.token_hash(token), username, device, self.now()))
@@ -734,9 +735,9 @@ class CentralStore(Replica):
             if ch["fields"].get("attachments") and self._names_unseen_attachment(p, row0, ch["fields"]):
                 return _rejected("forbidden", [_err("attachments", "attachment_forbidden")])
             today = township_today(now)
-            problems = statute.date_problems(row0 or {}, ch["fields"], today) if entity == "case" else []
-            if entity in statute.HAPPENED_AT:
-                problems += statute.time_problems(entity, ch["fields"], today)
+            problems = statute.time_problems(entity, ch["fields"], today)
+            if entity == "case":
+                problems = statute.date_problems(row0 or {}, ch["fields"], today) + problems
             if problems:
                 return _rejected("invalid", [_err(f, rule, other=other) for f, rule, other in problems])
         row, ver = merge.merge_change(row0, ver0, ch)
@@ -758,13 +759,12 @@ class CentralStore(Replica):
         hash learnt once (a case that has since left one's grid) and written into one's
         own record would otherwise open the file for ever, and keep it from an erasure."""
         from . import blobs
-        atts = fields.get("attachments")
-        held = {a.get("hash") for a in (row0 or {}).get("attachments") or [] if isinstance(a, dict)}
-        for a in atts if isinstance(atts, list) else ():
-            h = a.get("hash") if isinstance(a, dict) else None
-            if isinstance(h, str) and h not in held:
-                named = blobs.naming(self, h)
-                if named and not any(blobs.sees(self, p, e, row) for e, row, _ in named):
+        from ..erasure_rules import attachment_hashes
+        for h in attachment_hashes("", fields) - attachment_hashes("", row0 or {}):
+            try:
+                blobs.allowed(self, p, h)   # 404: a new file, named by nobody yet
+            except blobs.BlobError as e:
+                if e.status == 403:
                     return True
         return False
 

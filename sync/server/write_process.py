@@ -63,7 +63,7 @@ class _Child:
         self.proc, self.sock = proc, sock
         self.conn = Connection(os.dup(sock.fileno()))
         self.pending: dict[int, tuple[Future, object]] = {}   # by job id; only under WriteProcess._lock
-        self.answered = 0
+        self.answered = False   # any job answered (FAILING_AFTER counts those that answered none)
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()  # jobs to send; None: no more
 
     def reap(self) -> None:
@@ -176,7 +176,7 @@ class WriteProcess:
                 break
             with self._lock:
                 fut, convert = child.pending.pop(jid, (None, None))
-                child.answered += 1
+                child.answered = True
                 self.failed_in_a_row = 0
             if fut is None:
                 continue
