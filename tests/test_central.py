@@ -348,3 +348,26 @@ def test_a_change_under_an_id_already_taken_is_refused_not_answered_duplicate(st
         assert res["status"] == "rejected" and [(e["field"], e["rule"]) for e in res["errors"]] == [("id", "id_taken")]
     assert store.get("household", first["record"])["address"] == "1号"
     assert store.get("household", theirs["record"]) is None
+
+
+def test_an_office_edit_after_a_phone_whose_clock_runs_ahead_is_stamped_after_it_and_wins(store):
+    """A phone's clock a few minutes ahead (within what is taken): the server learns its
+    stamps, so what the office writes next is later than the phone's edit and is the
+    value everyone sees, on the server as on every phone that pulls it."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    store.add_account("w1", "王芳", "grid_worker", PW, ["g1"])
+    ahead = clock.encode(clock.wall_ms() + changes.MAX_AHEAD_MS // 2, 0, "phone1")
+    case = _change("case", {"grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02",
+                            "description": "宅基地边界", "status": "reported", "reported_by": "w1",
+                            "reported_at": "2026-11-20T09:00:00+08:00", "title": "手机写的"}, stamp=ahead)
+    assert store.push(w1, [case]).results[0]["status"] == "applied"
+    office = store.server_write("case", case["record"], {"title": "办公室改的"}, author="office")
+    assert office["hlc"] > ahead
+    # a phone that pulls both folds them to the office's value, whatever the order
+    from sync import merge
+    for order in ([case, office], [office, case]):
+        row, ver = None, {}
+        for ch in order:
+            row, ver = merge.merge_change(row, ver, ch)
+        assert row["title"] == "办公室改的" and not merge.conflicts(ver)
+    assert store.get("case", case["record"])["title"] == "办公室改的"

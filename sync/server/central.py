@@ -593,6 +593,7 @@ class CentralStore(Replica):
                 for i in rewritten:
                     values[i] = value_errors(ENTITIES[batch[i]["entity"]], batch[i]["fields"])
             cache = self._preload(batch, todo)
+            latest = None   # the latest clock stamp admitted
             for i in todo:
                 ch = batch[i]
                 if ch["id"] in known:
@@ -609,8 +610,11 @@ class CentralStore(Replica):
                     cache["__refused__"].setdefault((ch["entity"], ch["record"]), res["reason"])
                     continue
                 known[ch["id"]] = (ch["author"], ch["entity"], ch["record"], ch["hlc"])
-                self.clock.receive(ch["hlc"])
+                # stamps are fixed-width (clock.encode): the greatest string is the latest
+                latest = ch["hlc"] if latest is None or ch["hlc"] > latest else latest
                 results[i] = {"status": "applied"}
+            if latest is not None:
+                self.clock.receive(latest)
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
             scoped = cache.pop("__scoped__")
