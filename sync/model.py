@@ -245,8 +245,6 @@ _MESSAGES = {
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
     "case_grid": ("must be the grid of the matter visited", "须与所走访事项的网格一致"),
     "merged_self": ("cannot name the case itself", "不能并入自身"),
-    "attachment_forbidden": ("names a file attached to a record this account may not see: attach a file of"
-                             " your own", "所附文件属于您无权查看的记录，请附上您自己拍摄的文件"),
     "id_taken": ("is the id of another change already stored: a change needs an id of its own",
                  "已被另一条记录使用，请重新生成"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),

@@ -272,7 +272,7 @@ class Replica:
     def _write_rows(self, state) -> None:
         """Each record's row, replaced whole. Only the columns that hold a value are
         named: a record fills some 20 of a case's 54, and sqlite3 binding the other 34
-        as NULLs one by one was over half the statement's cost (12.0 → 4.9 µs a row,
+        as NULLs one by one was over half the statement's cost (12.0 → 4.9 microseconds a row,
         docs/performance.md); the columns left out are NULL all the same (no column
         but `_conflicts`, always given, has a default). Rows go in the order given, in
         runs of the same columns."""

@@ -226,14 +226,18 @@ def test_read_only_by_who_sees_a_record_naming_it(central):
     assert ("w1", "attachment_upload") in trail
 
 
-def test_a_hash_learnt_elsewhere_opens_no_file_nor_keeps_it_from_an_erasure(central):
-    """Naming a file in one's own record is granted only for files one may already see
-    (or new ones): else a hash kept from a case that left one's grid would read it for ever."""
+def test_a_hash_learnt_elsewhere_opens_no_file_until_its_bytes_are_sent(central):
+    """Reading a file is granted by seeing a record naming it; a hash kept from a matter
+    that left one's grid, written into one's own record, must not open the file. The
+    record is taken (the same picture is often forwarded to two grid workers), but its
+    naming opens the file to nobody, its author included, until that author uploads
+    the bytes themselves."""
     data = b"\xff\xd8 a photo of the petitioner's papers"
     att = _att(data)
     central.server_write("household", "h2", {"grid_id": "g2", "head_name": "李", "address": "2组",
                                              "attachments": [att]}, author="xinfang")
     w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    w1b = Principal("w1b", "grid_worker", frozenset({"g1"}), "d3")   # w1's colleague in g1
     w2 = Principal("w2", "grid_worker", frozenset({"g2"}), "d2")
     assert blobs.upload_chunk(central, w2, att["hash"], 0, data)["complete"] is True
 
@@ -242,20 +246,55 @@ def test_a_hash_learnt_elsewhere_opens_no_file_nor_keeps_it_from_an_erasure(cent
                                              "attachments": atts}, clock.encode(clock.wall_ms(), 0, p.device), p.device, p.username)
         return central.push(p, [ch]).results[0]
 
-    res = household(w1, "h-w1", "g1", [att])
-    assert res["status"] == "rejected" and res["code"] == "forbidden", res
-    assert [(e["field"], e["rule"]) for e in res["errors"]] == [("attachments", "attachment_forbidden")]
+    assert household(w1, "h-w1", "g1", [att])["status"] == "applied"
+    for who in (w1, w1b):   # the claimant and whoever sees the claimant's record
+        for thumb in (False, True):
+            with pytest.raises(blobs.BlobError) as e:
+                blobs.read(central, who, att["hash"], thumb=thumb)
+            assert e.value.status == 404 and e.value.error == "claimed"
+    # the upload asks for the whole file from w1 (the server holds it, but not from w1)
+    status = blobs.upload_status(central, w1, att["hash"])
+    assert status["offset"] == 0 and status["complete"] is False
+    with pytest.raises(blobs.BlobError):                           # a colleague cannot settle it
+        blobs.upload_chunk(central, w1b, att["hash"], 0, data)
+    # wrong bytes of the right length: refused, and still nothing to read
     with pytest.raises(blobs.BlobError) as e:
-        blobs.read(central, w1, att["hash"])
-    assert e.value.status == 403
-    # a file of one's own, and one a record one sees already names, are taken
-    own = _att(b"w1's own photo")
-    assert household(w1, "h-w1", "g1", [own])["status"] == "applied"
-    assert household(w2, "h-w2", "g2", [att])["status"] == "applied"
-    # once the record that let w2 see it leaves g2, w2 cannot name it again elsewhere
-    central.server_write("household", "h2", {"grid_id": "g1"}, author="xinfang")
-    central.server_write("household", "h-w2", {"attachments": []}, author="xinfang")
-    assert household(w2, "h-w2b", "g2", [att])["code"] == "forbidden"
+        blobs.upload_chunk(central, w1, att["hash"], 0, b"x" * len(data))
+    assert e.value.error == "hash_mismatch"
+    with pytest.raises(blobs.BlobError):
+        blobs.read(central, w1b, att["hash"])
+    # an erasure of the only record that shows the file deletes it, whatever the claim
+    from sync.server import erasure
+    assert erasure.erase(central, "household", "h2", by="admin", compact=False)["blobs_deleted"] == 1
+    assert not blobs.folder_for(central).has(att["hash"])
+
+
+def test_the_same_picture_forwarded_to_two_grids_is_shown_once_its_bytes_come(central):
+    data = b"\xff\xd8 the township's flood notice, forwarded to every grid worker"
+    att = _att(data)
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    w1b = Principal("w1b", "grid_worker", frozenset({"g1"}), "d3")
+    w2 = Principal("w2", "grid_worker", frozenset({"g2"}), "d2")
+
+    def household(p, rid, grid):
+        ch = changes.make("household", rid, {"grid_id": grid, "head_name": "钱", "address": "5组",
+                                             "attachments": [att]}, clock.encode(clock.wall_ms(), 0, p.device),
+                          p.device, p.username)
+        return central.push(p, [ch]).results[0]
+
+    assert household(w2, "h-w2", "g2")["status"] == "applied"
+    assert blobs.upload_chunk(central, w2, att["hash"], 0, data)["complete"] is True
+    assert household(w1, "h-w1", "g1")["status"] == "applied"           # not refused
+    half = len(data) // 2
+    assert blobs.upload_chunk(central, w1, att["hash"], 0, data[:half]) == {
+        "hash": att["hash"], "offset": half, "size": len(data), "complete": False}
+    assert blobs.upload_status(central, w1, att["hash"])["offset"] == half   # resumed where it stopped
+    assert blobs.upload_chunk(central, w1, att["hash"], half, data[half:])["complete"] is True
+    for who in (w1, w1b, w2):
+        assert blobs.read(central, who, att["hash"])[0] == data
+    assert blobs.upload_status(central, w1, att["hash"])["complete"] is True
+    assert central.conn.execute("SELECT count(*) FROM blob_claims").fetchone()[0] == 0
+    assert not [f for f in os.listdir(blobs.folder_for(central).partial_dir)]   # no partial left behind
 
 
 def test_the_ledger_counts_attachments_per_matter(central):

@@ -371,3 +371,23 @@ def test_an_office_edit_after_a_phone_whose_clock_runs_ahead_is_stamped_after_it
             row, ver = merge.merge_change(row, ver, ch)
         assert row["title"] == "办公室改的" and not merge.conflicts(ver)
     assert store.get("case", case["record"])["title"] == "办公室改的"
+
+
+def test_only_changes_made_before_the_restore_count_as_brought_back(tmp_path):
+    """The office is told how many changes phones brought back after a restore; any
+    phone may say it is offering again, so what it made since (or on a store never
+    restored) is not counted."""
+    at = [1_795_000_000_000]
+    st = CentralStore(str(tmp_path / "c.db"), now=lambda: at[0])
+    hour = 3_600_000
+    st.note_recovered("w1", "phone1", [clock.encode(at[0] - hour, 0, "phone1")])
+    assert st.recovered()["total"] == 0                    # never restored: nothing to bring back
+    st.begin_generation("restored from the backup of last night")
+    restored = at[0]
+    at[0] += 2 * hour
+    st.note_recovered("w1", "phone1", [clock.encode(restored - hour, 0, "phone1"),        # from before
+                                       clock.encode(restored + 60_000, 3, "phone1"),      # a clock a minute ahead
+                                       clock.encode(restored + hour, 0, "phone1")])       # made since
+    got = st.recovered()
+    assert got == {"total": 2, "since_restore": 2, "restored_ms": restored}
+    assert st.conn.execute("SELECT detail FROM audit WHERE action='recovered'").fetchall() == [("changes=2",)]

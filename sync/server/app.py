@@ -330,7 +330,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> Response:
         metrics.count_changes(app, res.counts)
         if reoffer:  # a phone offering again what it pushed before a restore (backup.py)
-            store.note_recovered(p.username, p.device, res.counts["applied"], address)
+            store.note_recovered(p.username, p.device, [ch["hlc"] for ch, r in zip(batch, res.results)
+                                                        if r["status"] == "applied"], address)
         event = arrived(batch, res.results, p.username)
         if event:
             hub.publish(event)

@@ -83,16 +83,24 @@ class BlobFolder:
     def has(self, h: str) -> bool:
         return os.path.exists(self.path(h))
 
-    def held(self, h: str) -> int:
-        """Bytes the server holds of it: the whole size when complete, else the partial's."""
+    def held(self, h: str, part: str | None = None) -> int:
+        """Bytes the server holds of it: the whole size when complete, else the partial's;
+        with `part` (a claim's upload, claim_part), that partial's alone."""
+        if part is None:
+            try:
+                return os.path.getsize(self.path(h))
+            except FileNotFoundError:
+                pass
         try:
-            return os.path.getsize(self.path(h))
-        except FileNotFoundError:
-            pass
-        try:
-            return os.path.getsize(os.path.join(self.partial_dir, h))
+            return os.path.getsize(os.path.join(self.partial_dir, part or h))
         except FileNotFoundError:
             return 0
+
+    @staticmethod
+    def claim_part(h: str, username: str) -> str:
+        """The partial of one person's upload of a file they claimed (a name of its own:
+        the file may be complete already, from another record's upload)."""
+        return f"{h}.claim-{hashlib.sha256(username.encode()).hexdigest()[:16]}"
 
     def settle(self, h: str, size: int) -> None:
         """A partial holding the whole file (the process died between its last write and
@@ -102,14 +110,17 @@ class BlobFolder:
             if not self.has(h) and os.path.exists(part) and os.path.getsize(part) >= size:
                 self._finish(h, part)
 
-    def append(self, h: str, offset: int, data: bytes, size: int) -> tuple[int, bool]:
-        """Add a chunk at `offset`; (bytes held, complete). Durable before it returns."""
-        self.settle(h, size)
+    def append(self, h: str, offset: int, data: bytes, size: int, claim: str | None = None) -> tuple[int, bool]:
+        """Add a chunk at `offset`; (bytes held, complete). Durable before it returns.
+        `claim`: the partial of a claim (claim_part), sent whole even when the file is
+        held already: the bytes are the proof."""
+        if claim is None:
+            self.settle(h, size)
         with self.lock(h):
-            if self.has(h):
+            if claim is None and self.has(h):
                 return size, True
-            part = os.path.join(self.partial_dir, h)
-            have = self.held(h)
+            part = os.path.join(self.partial_dir, claim or h)
+            have = self.held(h, claim)
             if offset != have:
                 raise BlobError(409, "offset_mismatch", f"offset: the server holds {have} bytes of this file,"
                                 f" send from there", offset=have)
@@ -145,6 +156,10 @@ class BlobFolder:
             raise BlobError(422, "hash_mismatch", "body: the bytes received do not match the hash they were"
                             " sent for; the upload was discarded, send it again from the start", offset=0)
         final = self.path(h)
+        if os.path.exists(final):  # a claim's proof: the file itself is there already
+            os.unlink(part)
+            fsync_dir(self.partial_dir)
+            return
         private_dir(os.path.dirname(final))
         os.replace(part, final)
         fsync_dir(os.path.dirname(final))
@@ -279,16 +294,50 @@ def _sees(store, p: Principal, entity: str, row: dict) -> bool:
     return bool(access.record_keys(entity, row, case) & p.keys)
 
 
+# Claims: a record naming a file that other records name and its author could not see
+# (central.CentralStore._unshown_attachments). Taken, since the same picture is often
+# forwarded to two grid workers, but it opens the file to nobody until its author
+# uploads the bytes (the hash is no proof of holding them: it may be kept from a matter
+# that has left one's grid). Nor does it keep the file from an erasure.
+
+def claims(store, h: str) -> dict[tuple[str, str], str]:
+    """(entity, record) -> claimant, of the namings of `h` not yet shown."""
+    return {(e, r): u for e, r, u in store.conn.execute(
+        "SELECT entity, record, username FROM blob_claims WHERE hash=?", (h,))}
+
+
 def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
-    """The first record naming `h` that this person may see: (entity, row, entry).
-    BlobError 404 when no record names it, 403 when none of those is theirs to see."""
+    """The first record naming `h` that this person may see, not by a claim: (entity,
+    row, entry). BlobError 404 when no record names it ("claimed" when those they see
+    name it by a claim not yet shown), 403 when none of those is theirs to see."""
     named = naming(store, h)
     if not named:
         raise BlobError(404, "not_found", "hash: no record names this attachment")
+    unshown = claims(store, h)
+    claimed = False
     for entity, row, entry in named:
         if _sees(store, p, entity, row):
-            return entity, row, entry
+            if (entity, row["id"]) not in unshown:
+                return entity, row, entry
+            claimed = True
+    if claimed:
+        raise BlobError(404, "claimed", "hash: the phone that attached this file has not sent its bytes yet")
     raise BlobError(403, "forbidden", "this attachment belongs to a record this account may not see")
+
+
+def _own_claim(store, p: Principal, h: str) -> tuple[str, dict, dict] | None:
+    """A record this person sees that names `h` by their own claim: their upload of the
+    bytes settles it."""
+    unshown = claims(store, h)
+    for entity, row, entry in naming(store, h):
+        if unshown.get((entity, row["id"])) == p.username and _sees(store, p, entity, row):
+            return entity, row, entry
+    return None
+
+
+def _settle_claim(store, p: Principal, h: str) -> None:
+    with store.lock, store.transaction():
+        store.conn.execute("DELETE FROM blob_claims WHERE hash=? AND username=?", (h, p.username))
 
 
 def limit_bytes(store, kind: str) -> tuple[int, str]:
@@ -298,17 +347,22 @@ def limit_bytes(store, kind: str) -> tuple[int, str]:
     return int(mb * 1024 * 1024), f"{mb:g} MB per {KIND_WORD.get(kind, kind)} (setting {setting})"
 
 
-def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, dict, dict, int]:
-    """What an upload of `h` by this person may be: the record's entry, its size; refused
-    when no record they may see names it (409: push the record first), when it is over
-    the township's limit (413), or when the size sent is not the record's."""
+def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, dict, dict, int, str | None]:
+    """What an upload of `h` by this person may be: the record's entry, its size, and the
+    partial of their claim when it settles one (else None); refused when no record they
+    may see names it (409: push the record first), when it is over the township's limit
+    (413), or when the size sent is not the record's."""
+    claim = None
     try:
         entity, row, entry = allowed(store, p, h)
     except BlobError as e:
-        if e.status == 404:
+        own = _own_claim(store, p, h)
+        if own is None and e.error == "not_found":
             raise BlobError(409, "not_named", "hash: no record on the server names this attachment yet:"
                                               " push the record first, then its bytes")
-        raise
+        if own is None:
+            raise
+        (entity, row, entry), claim = own, BlobFolder.claim_part(h, p.username)
     want = entry.get("size")
     kind = entry.get("kind") or "photo"
     limit, words = limit_bytes(store, kind)
@@ -318,18 +372,19 @@ def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, 
                                           f" of {words}", limit=limit)
     if size is not None and size != want:
         raise BlobError(422, "size_mismatch", f"size: the record names this attachment with {want} bytes, not {size}")
-    return entity, row, entry, want
+    return entity, row, entry, want, claim
 
 
 # --- what the routes and the office's screens call -----------------------------------
 
 def upload_status(store, p: Principal, h: str, size: int | None = None) -> dict:
-    _, _, entry, want = _upload_target(store, p, h, size)
+    _, _, entry, want, claim = _upload_target(store, p, h, size)
     blobs = folder_for(store)
-    blobs.settle(h, want)
-    held = blobs.held(h)
+    if claim is None:
+        blobs.settle(h, want)
     limit, _ = limit_bytes(store, entry.get("kind") or "photo")
-    return {"hash": h, "offset": held, "size": want, "complete": blobs.has(h), "limit": limit}
+    return {"hash": h, "offset": blobs.held(h, claim), "size": want,
+            "complete": claim is None and blobs.has(h), "limit": limit}
 
 
 def upload_statuses(store, p: Principal, hashes: list[str]) -> dict[str, dict]:
@@ -347,8 +402,10 @@ def upload_statuses(store, p: Principal, hashes: list[str]) -> dict[str, dict]:
 
 def upload_chunk(store, p: Principal, h: str, offset: int, data: bytes, size: int | None = None,
                  address: str = "") -> dict:
-    entity, row, entry, want = _upload_target(store, p, h, size)
-    held, complete = folder_for(store).append(h, offset, data, want)
+    entity, row, entry, want, claim = _upload_target(store, p, h, size)
+    held, complete = folder_for(store).append(h, offset, data, want, claim)
+    if complete and claim is not None:   # the bytes were the file: the claim is shown
+        _settle_claim(store, p, h)
     if complete and offset + len(data) == want:  # the request that finished it
         store.audit(p.username, "attachment_upload", f"{h[:16]} {entity} {row['id']} {want}",
                     device=p.device, address=address)

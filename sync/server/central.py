@@ -617,7 +617,7 @@ class CentralStore(Replica):
                 self.clock.receive(latest)
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
-            scoped = cache.pop("__scoped__")
+            scoped, claims = cache.pop("__scoped__"), cache.pop("__claims__")
             cache.pop("__refused__")
             if accepted:
                 refs = self._assign_refs(accepted, cache)
@@ -625,6 +625,8 @@ class CentralStore(Replica):
                              None if server_side or p.device == SERVER_DEVICE else p.device)
                 self._log_entries(REF, refs)
                 self._log_exits(scoped, cache)
+                if claims:
+                    self.conn.executemany("INSERT OR IGNORE INTO blob_claims VALUES (?,?,?,?)", claims)
             if joined:
                 self.conn.executemany("INSERT OR IGNORE INTO erased VALUES (?,?,?)",
                                       [row for i, row in joined.items() if results[i]["status"] == "applied"])
@@ -672,7 +674,7 @@ class CentralStore(Replica):
             for name in ("owner", "reception_leader"):
                 if isinstance(fields.get(name), str):
                     wanted.setdefault("staff", set()).add(f"staff-{fields[name]}")
-        cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}, "__scoped__": {}}
+        cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}, "__scoped__": {}, "__claims__": []}
         for entity, ids in wanted.items():
             for rid, (row, ver) in self._load(entity, ids).items():
                 cache[(entity, rid)] = (row, ver, True)
@@ -736,15 +738,18 @@ class CentralStore(Replica):
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache))
             if errs:
                 return _rejected("forbidden", errs)
-            if ch["fields"].get("attachments") and self._names_unseen_attachment(p, row0, ch["fields"]):
-                return _rejected("forbidden", [_err("attachments", "attachment_forbidden")])
+            claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()
             today = township_today(now)
             problems = statute.time_problems(entity, ch["fields"], today)
             if entity == "case":
                 problems = statute.date_problems(row0 or {}, ch["fields"], today) + problems
             if problems:
                 return _rejected("invalid", [_err(f, rule, other=other) for f, rule, other in problems])
+        else:
+            claims = ()
         row, ver = merge.merge_change(row0, ver0, ch)
+        for h in claims:
+            cache["__claims__"].append((h, entity, ch["record"], p.username))
         keys_before = access.record_keys(entity, row0, case)
         keys_after = access.record_keys(entity, row, case)
         cache[key] = (row, ver, before is not None and before[2])
@@ -757,20 +762,23 @@ class CentralStore(Replica):
             cache["__scoped__"].setdefault(key, set()).update(keys_before | keys_after)
         return None
 
-    def _names_unseen_attachment(self, p: Principal, row0: dict | None, fields: dict) -> bool:
-        """Whether the change names a file that records this person may not see already
-        name. Reading a file is granted by seeing a record naming it (blobs.allowed): a
-        hash learnt once (a case that has since left one's grid) and written into one's
-        own record would otherwise open the file for ever, and keep it from an erasure."""
+    def _unshown_attachments(self, p: Principal, row0: dict | None, fields: dict) -> list[str]:
+        """The files the change newly names that other records name and this person may
+        not see: reading a file is granted by seeing a record naming it (blobs.allowed),
+        and a hash learnt once (a case that has since left one's grid) would otherwise
+        open the file for ever. The change is taken (the same picture may well have been
+        forwarded to two grid workers); its naming is a claim that opens the file to
+        nobody until its author uploads the bytes (blobs.py, "claims")."""
         from . import blobs
         from ..erasure_rules import attachment_hashes
-        for h in attachment_hashes("", fields) - attachment_hashes("", row0 or {}):
+        out = []
+        for h in sorted(attachment_hashes("", fields) - attachment_hashes("", row0 or {})):
             try:
                 blobs.allowed(self, p, h)   # 404: a new file, named by nobody yet
             except blobs.BlobError as e:
-                if e.status == 403:
-                    return True
-        return False
+                if e.status == 403 or e.error == "claimed":
+                    out.append(h)
+        return out
 
     def _commit(self, accepted, cache, rescope, now, device: str | None = None) -> None:
         touched = {(ch["entity"], ch["record"]) for ch, _ in accepted}
@@ -970,9 +978,16 @@ class CentralStore(Replica):
         conn = self.readers.connection() if hasattr(self, "readers") else self.conn
         return conn.execute("SELECT coalesce(max(seq), 0) FROM log").fetchone()[0]
 
-    def note_recovered(self, username: str, device: str, applied: int, address: str = "") -> None:
-        """Changes a phone offered again after a restore and the store lacked: counted
-        (server_meta 'recovered') and audited, for the office to be told."""
+    def note_recovered(self, username: str, device: str, stamps: list[str], address: str = "") -> None:
+        """Changes a phone offered again after a restore and the store lacked (`stamps`:
+        the clock stamps of those applied): counted (server_meta 'recovered') and audited,
+        for the office to be told. Only those made before the restore began (a phone's
+        clock may run ahead by what a push allows): any phone may send the header, and
+        work made since, or on a store never restored, is nothing brought back."""
+        began = self._restored_ms()
+        if began is None:
+            return
+        applied = sum(1 for s in stamps if clock.physical_ms(s) <= began + changes.MAX_AHEAD_MS)
         if applied <= 0:
             return
 
@@ -984,12 +999,17 @@ class CentralStore(Replica):
                                                         f"changes={applied}", device, address))
         self._write(count)
 
+    def _restored_ms(self, conn=None) -> int | None:
+        """When the present generation began (the last restore), None if never."""
+        conn = conn or (self.readers.connection() if hasattr(self, "readers") else self.conn)
+        return conn.execute("SELECT max(at_ms) FROM audit WHERE action='generation'").fetchone()[0]
+
     def recovered(self) -> dict:
         """{"total": changes phones brought back since the first restore, "since_restore":
         those of the present generation, "restored_ms": when it began (None if never)}."""
         conn = self.readers.connection() if hasattr(self, "readers") else self.conn
         total = conn.execute("SELECT value FROM server_meta WHERE key='recovered'").fetchone()
-        last = conn.execute("SELECT max(at_ms) FROM audit WHERE action='generation'").fetchone()[0]
+        last = self._restored_ms(conn)
         since = 0
         if last is not None:
             for (detail,) in conn.execute("SELECT detail FROM audit WHERE action='recovered' AND at_ms>=?", (last,)):

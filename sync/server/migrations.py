@@ -28,8 +28,19 @@ def _central_3_log_device(store) -> None:
         store.conn.execute("ALTER TABLE log ADD COLUMN device TEXT")
 
 
+def _central_4_blob_claims(store) -> None:
+    """Files a record names that its author could not show to hold: the same hash as a
+    file of a record they may not see (a picture forwarded to two grid workers, or a hash
+    kept from a matter that left their grid). Such a naming gives nobody the file until
+    the author uploads its bytes (sync/server/blobs.py, "claims")."""
+    store.conn.execute("CREATE TABLE IF NOT EXISTS blob_claims (hash TEXT NOT NULL, entity TEXT NOT NULL,"
+                       " record TEXT NOT NULL, username TEXT NOT NULL, PRIMARY KEY (hash, entity, record))"
+                       " WITHOUT ROWID")
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
     Migration(3, "the pushing device on log rows (no echo)", _central_3_log_device),
+    Migration(4, "attachments named before their bytes were shown (claims)", _central_4_blob_claims),
 )

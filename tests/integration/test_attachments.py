@@ -281,6 +281,36 @@ def test_bytes_only_for_who_may_see_the_record(server, tmp_path):
     assert Path(got).read_bytes() == Path(s1.path(voice["hash"])).read_bytes()
 
 
+def test_a_picture_forwarded_to_two_grids_is_taken_and_shown_once_its_bytes_come(server, tmp_path):
+    """The same notice forwarded to grid workers of two villages, attached by each: both
+    records land; the second grid sees the file only after its own worker's phone has
+    sent the bytes (the hash alone proves nothing), and that phone sends them whole."""
+    notice = noisy_photo(640, 480)
+    r2, c2 = phone(tmp_path / "w2", server, "worker2")
+    s2 = Attachments.for_replica(r2)
+    a2 = s2.add_photo(notice, "通知.jpg")
+    household_with(r2, "worker2", "g2", [a2], 21)
+    assert c2.sync().pushed == 1 and c2.send_attachments()["sent"] == 1
+
+    r1, c1 = phone(tmp_path / "w1", server, "worker1")
+    s1 = Attachments.for_replica(r1)
+    a1 = s1.add_photo(notice, "通知.jpg")
+    assert a1["hash"] == a2["hash"]
+    household_with(r1, "worker1", "g1", [a1], 22)
+    report = c1.sync()
+    assert report.pushed == 1 and report.quarantined == 0
+    r3, c3 = phone(tmp_path / "lost", server, "lostphone")     # worker1's colleague in g1
+    c3.sync()
+    r = httpx.get(f"{server.url}/api/v1/blobs/{a1['hash']}", headers=auth_headers(server, "lostphone"), timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == "claimed"
+    assert upload_state(server, "worker1", a1["hash"])["offset"] == 0
+    sent = c1.send_attachments()
+    assert sent["sent"] == 1 and sent["bytes_sent"] == Path(s1.path(a1["hash"])).stat().st_size
+    full = c3.fetch_attachment(a1)
+    assert hashlib.sha256(Path(full).read_bytes()).hexdigest() == a1["hash"]
+    assert server.sql("SELECT count(*) FROM blob_claims") == [(0,)]
+
+
 def test_over_the_limit_is_refused_naming_it(server, tmp_path):
     # The phone still believes in a larger limit (the office lowered it since its last sync).
     r1, c1 = phone(tmp_path / "w1", server, "worker1")

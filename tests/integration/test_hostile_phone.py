@@ -468,3 +468,15 @@ def test_phones_follow_the_townships_far_visit_threshold(fresh_server, tmp_path)
     assert phone.far_m == 300.0                      # before the first sync: the default
     phone._sync_client().sync()
     assert phone.far_m == 450.0                      # the office's setting, not the phone's
+
+
+def test_saying_offered_again_does_not_swell_the_offices_brought_back_count(fresh_server):
+    """Any phone may send the header of a phone offering again after a restore: on a
+    store never restored its new work is taken as usual, and nothing is counted."""
+    srv = fresh_server
+    hid = changes.new_id("r")
+    r = httpx.post(srv.url + PUSH, headers={**auth_headers(srv, "worker1"), "X-Gridbook-Reoffer": "1"},
+                   json={"changes": [mk("worker1", "household", hid, household_fields("g1", 12))]}, timeout=60)
+    assert r.status_code == 200 and r.json()["results"] == [{"status": "applied"}]
+    assert srv.sql("SELECT value FROM server_meta WHERE key='recovered'") == []
+    assert srv.sql("SELECT count(*) FROM audit WHERE action='recovered'") == [(0,)]
