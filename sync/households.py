@@ -114,6 +114,10 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
             p = _id_problem(field, number, today)
             if p is not None and p.rule in _SERVER_RULE:
                 out.append(FieldError(field, _SERVER_RULE[p.rule], p.params))
+            elif p is None and number != idnumber.normalize_id(number):
+                # a good number written otherwise (full-width, spaced, a small x): the
+                # ledger would hold one person under two spellings, which no search finds
+                out.append(FieldError(field, "id_written"))
     check_id("id_number", fields.get("id_number"))
     for i, m in enumerate(fields.get("members") if isinstance(fields.get("members"), list) else ()):
         if isinstance(m, dict):
@@ -123,6 +127,8 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
         rule = idnumber.phone_problem(phone)
         if rule is not None:
             out.append(FieldError("phone", rule))
+        elif phone != idnumber.normalize_phone(phone):
+            out.append(FieldError("phone", "phone_written"))
     return out
 
 

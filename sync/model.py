@@ -254,6 +254,10 @@ _MESSAGES = {
     "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
                     "or explanation cards handed out",
                     "走访记录不能为空：请至少填写看到的情况、群众诉求、发现的需求或发放明白卡数量中的一项"),
+    "id_written": ("must be written as the form writes it: half-width digits and X, no spaces",
+                   "须按表单格式填写：半角数字和X，不含空格"),
+    "phone_written": ("must be written as the form writes it: half-width digits, no spaces, no +86",
+                      "须按表单格式填写：半角数字，不含空格和+86"),
     "masked": ("is a masked number that stands for none this record holds: type the whole number",
                "是隐去部分数字的号码，与本户记录不符：请输入完整号码"),
 }

@@ -480,3 +480,24 @@ def test_saying_offered_again_does_not_swell_the_offices_brought_back_count(fres
     assert r.status_code == 200 and r.json()["results"] == [{"status": "applied"}]
     assert srv.sql("SELECT value FROM server_meta WHERE key='recovered'") == []
     assert srv.sql("SELECT count(*) FROM audit WHERE action='recovered'") == [(0,)]
+
+
+def test_a_good_number_written_otherwise_is_refused_so_one_person_has_one_spelling(server_alive_after):
+    """The forms write ID and phone numbers one way (half-width, no spaces, X upper-case,
+    no +86); a phone that skipped its form must not put the same person in the ledger
+    under another spelling, which the office's search and the duplicate check would miss."""
+    srv = server_alive_after
+    hid = changes.new_id("r")
+    odd = {**household_fields("g1", 31), "id_number": "３３０７０２１９９００１０１１２３７",
+           "phone": "139 1234 5678", "members": [{"name": "王小明", "relation": "子女",
+                                                 "id_number": "33070219900101100x"}]}
+    r = push(srv, "worker1", mk("worker1", "household", hid, odd))
+    assert sorted(refused(r, 422)) == [("id_number", "id_written"), ("members.0.id_number", "id_written"),
+                                       ("phone", "phone_written")]
+    msg = {e["field"]: e["message"] for e in r.json()["results"][0]["errors"]}
+    assert "half-width" in msg["id_number"] and "330702" not in msg["id_number"]   # says the rule, not the number
+    assert case_row(srv, hid) == [] and srv.sql("SELECT count(*) FROM households WHERE id=?", (hid,)) == [(0,)]
+    written = {**odd, "id_number": "330702199001011237", "phone": "13912345678",
+               "members": [{"name": "王小明", "relation": "子女", "id_number": "33070219900101100X"}]}
+    pushed_ok(srv, "worker1", mk("worker1", "household", hid, written))
+    assert srv.sql("SELECT phone FROM households WHERE id=?", (hid,)) == [("13912345678",)]
