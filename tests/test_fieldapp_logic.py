@@ -868,3 +868,20 @@ def test_the_sync_bar_says_all_synced_only_after_a_sync(tmp_path):
     garbled.replica.set_meta("last_sync_ms", "garbage")
     garbled.replica.close()
     assert status_text(fresh, Phone(str(tmp_path / "garbled")).runner.status)[0] == "尚未同步"
+
+
+def test_a_photo_the_phone_cannot_fetch_says_why_in_the_persons_words():
+    """The server answers in English; the photo's dialog says its usual refusals as the
+    office does (not yours to see; the phone that took it has not sent it yet, which is
+    also what a claimed file is until its bytes come) and no network as the sync does;
+    other failures by their message."""
+    from fieldapp.screens.attachments import fetch_failure
+    from sync.errors import Refused, Unreachable
+    ctx = SimpleNamespace(t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    assert fetch_failure(ctx, Refused("this attachment belongs to a record this account may not see", 403)) \
+        == "无权查看"
+    assert fetch_failure(ctx, Refused("hash: the phone that attached this file has not sent its bytes yet", 404)) \
+        == "手机尚未上传"
+    assert fetch_failure(ctx, Unreachable("cannot reach the server: ConnectError")) == "离线，稍后自动重试"
+    assert fetch_failure(ctx, Refused("the file arrived damaged: open it again", 422)) \
+        == "the file arrived damaged: open it again"

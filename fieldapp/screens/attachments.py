@@ -163,7 +163,7 @@ def open_full(ctx, att: dict) -> None:
                 try:
                     return _read(Attachments.for_replica(client.replica).fetch(client, att))
                 except SyncError as e:
-                    raise RuntimeError(e.message) from e
+                    raise RuntimeError(fetch_failure(ctx, e)) from e
             try:
                 data = await asyncio.to_thread(fetch)
             except RuntimeError as e:
@@ -175,6 +175,17 @@ def open_full(ctx, att: dict) -> None:
         body.width, body.height = 340, 460
         body.update()
     ctx.page.run_task(load)
+
+
+def fetch_failure(ctx, e) -> str:
+    """Why a photo could not be fetched, in the person's words: no network, and the
+    server's two usual answers (not the person's to see; the phone that took it has not
+    sent it yet) as the screens say them elsewhere; other failures by their own message."""
+    from sync.errors import Refused, Unreachable
+    if isinstance(e, Unreachable):
+        return ctx.t("offline")
+    key = {403: "oatt_forbidden", 404: "oatt_not_uploaded"}.get(e.status) if isinstance(e, Refused) else None
+    return ctx.t(key) if key else e.message
 
 
 def _picker(ctx) -> ft.FilePicker:
