@@ -302,8 +302,9 @@ def _sees(store, p: Principal, entity: str, row: dict) -> bool:
 
 def claims(store, h: str) -> dict[tuple[str, str], str]:
     """(entity, record) -> claimant, of the namings of `h` not yet shown."""
-    return {(e, r): u for e, r, u in store.conn.execute(
-        "SELECT entity, record, username FROM blob_claims WHERE hash=?", (h,))}
+    with store.lock:   # the write connection: not between another thread's statements
+        return {(e, r): u for e, r, u in store.conn.execute(
+            "SELECT entity, record, username FROM blob_claims WHERE hash=?", (h,))}
 
 
 def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
