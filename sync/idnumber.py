@@ -139,8 +139,8 @@ def upgrade_15(number: str) -> str:
 
 
 # --- phone numbers -----------------------------------------------------------------
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}\Z")
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}\Z")
 
 
 def normalize_phone(text: str | None) -> str:

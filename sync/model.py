@@ -22,20 +22,27 @@ COLUMN_TYPES = {
     "codes": "TEXT", "strs": "TEXT", "members": "TEXT", "attachments": "TEXT",
 }
 JSON_KINDS = {"codes", "strs", "members", "attachments"}
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 of an attachment's bytes
+# Anchored with \Z, not $: "$" also matches before a final line end, and "c3\n" would pass
+# for an id beside "c3".
+HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")  # SHA-256 of an attachment's bytes
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 # ISO 8601 with the offset from UTC: a time without one means a different instant on
 # every phone, and the township's figures count days in its own time zone.
-DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})\Z")
 # The dates a record may hold: wide enough for any real matter, narrow enough that
 # every later reading (exports, deadlines, time zones) stays within the calendar.
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 MAX_ERRORS = 20  # per change: a change with 600,000 bad fields gets a short answer
-# Characters no one types: a NUL or an escape in a name breaks exports and screens.
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters XML 1.0 forbids (Word and Excel files are XML): dropped from every value
+# written into one, whatever was stored before the checks below.
+XML_ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters no one types: a NUL or an escape in a name breaks exports and screens; the
+# noncharacters U+FFFE and U+FFFF made the Word documents' library drop every <, > and &
+# of a notice (its XML read "recovering" from them).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -249,8 +256,10 @@ _MESSAGES = {
                  "已被另一条记录使用，请重新生成"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
+    "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
     "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
                     "or explanation cards handed out",
                     "走访记录不能为空：请至少填写看到的情况、群众诉求、发现的需求或发放明白卡数量中的一项"),

@@ -212,6 +212,12 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
             errs.append(_err("status", "transition", role=p.role, **{"from": move[0] or "reported", "to": move[1]}))
     if entity == "case" and after.get("status") == "resolved" and not after.get("outcome"):
         errs.append(_err("outcome", "outcome_needed"))
+    if (entity == "case" and fields.get("status") == "resolved" and (before or {}).get("status") != "resolved"
+            and not after.get("resolved_on")):
+        # the day it was resolved is what the figures, the deadlines and the written
+        # opinion count from: a case resolved without it was in the ledger as 已办结 and
+        # in no figure (judged on the move only: a record from before is not refused later)
+        errs.append(_err("resolved_on", "resolved_on_needed"))
     errs += check_references(p, entity, after, fields, lookup, complete)
     return errs
 

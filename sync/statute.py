@@ -195,6 +195,10 @@ DATE_ORDER = (
     ("review_requested_on", "resolved_on"), ("review_answered_on", "review_requested_on"),
     ("recheck_requested_on", "review_answered_on"), ("recheck_answered_on", "recheck_requested_on"),
 )
+# Judged only when the later one is written: a matter is resolved on or after the day it
+# was accepted (the written opinion says both, and the review period runs from the
+# first), but a reopened matter is accepted anew after its old resolution.
+DATE_ORDER_WHEN_WRITTEN = (("resolved_on", "accepted_on"),)
 # Days that cannot be in the future: things that have happened.
 HAPPENED = ("received_on", "accepted_on", "consulted_on", "resolved_on", "notice_sent_on",
             "review_requested_on", "review_answered_on", "recheck_requested_on", "recheck_answered_on")
@@ -214,6 +218,10 @@ def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, 
         if a is not None and b is not None and a < b:
             field = later if later in changed else earlier
             out.append((field, "date_before", earlier if field == later else later))
+    for later, earlier in DATE_ORDER_WHEN_WRITTEN:
+        a, b = as_date(changed.get(later)), as_date(after.get(earlier))
+        if later in changed and a is not None and b is not None and a < b:
+            out.append((later, "date_before", earlier))
     return out + _after_tomorrow(HAPPENED, changed, today)
 
 
@@ -231,10 +239,19 @@ def _after_tomorrow(names, changed: dict, today: dt.date) -> list[tuple[str, str
 HAPPENED_AT = {"case": ("reported_at",), "visit": ("visited_at",), "case_event": ("at",), "callback": ("at",)}
 
 
+# The township's time, as every screen of the app writes it: the figures count a time
+# by its day as written (a visit at 02:00+14:00 is the day before in China), so a time
+# in another offset would land in the wrong day, month or year of the figures.
+TOWNSHIP_OFFSET = "+08:00"
+
+
 def time_problems(entity: str, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
-    """(field, "date_future", "") for each time of a thing that happened that this write
-    sets after tomorrow."""
-    return _after_tomorrow(HAPPENED_AT.get(entity, ()), changed, today)
+    """(field, rule, "") for each time of a thing that happened that this write sets
+    after tomorrow ("date_future") or in another offset than the township's ("time_zone")."""
+    names = HAPPENED_AT.get(entity, ())
+    zones = [(name, "time_zone", "") for name in names
+             if isinstance(changed.get(name), str) and not changed[name].endswith(TOWNSHIP_OFFSET)]
+    return zones + _after_tomorrow(names, changed, today)
 
 
 # --- 倒排时间节点, ticked as the steps are done ------------------------------------------------

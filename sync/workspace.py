@@ -69,7 +69,8 @@ class Workspace:
                                              "by": self.username})
 
     def may_resolve(self, case: dict) -> bool:
-        return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-"})
+        return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-",
+                                       "resolved_on": dt.datetime.now(CST).date().isoformat()})
 
     def may_home_visit(self, case: dict) -> bool:
         return self.may("visit", None, {"grid_id": case.get("grid_id"), "case_id": case["id"], "kind": "home",

@@ -76,7 +76,7 @@ def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field
         return f"{today + dt.timedelta(days=days)}T09:00:00+08:00"
     made = [_change("case", {"grid_id": "g2", "kind": "dispute", "channel": "grid", "category": "02",
                              "description": "高山村", "status": "reported", "reported_by": "li",
-                             "reported_at": "2100-12-31T23:59:00-12:00"}, author="li"),
+                             "reported_at": "2100-12-31T23:59:00+08:00"}, author="li"),
             _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
                               "visited_at": at(3), "seen": "见面"}, author="li"),
             _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "at": at(40),
@@ -89,6 +89,25 @@ def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field
         ("rejected", [("at", "date_future")]), ("applied", [])]
     assert "has not come yet" in res[0]["reason"]
     assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2100-%'").fetchone()[0] == 0
+
+
+def test_a_time_in_another_offset_than_the_townships_is_refused_naming_the_field(store):
+    """The figures count a time by the day it is written in: a visit at 02:00 on the 1st
+    at +14:00 is the 31st in China, and would be counted in the wrong month. Every screen
+    writes the township's time; a time written otherwise is refused, not moved."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    hid = changes.new_id("r")
+    assert store.push(w1, [_change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"},
+                                   record=hid)]).counts["applied"] == 1
+
+    def visit(at):
+        return _change("visit", {"grid_id": "g1", "household_id": hid, "kind": "household", "visitor": "w1",
+                                 "visited_at": at, "seen": "屋顶漏水"})
+    res = store.push(w1, [visit("2026-11-01T02:00:00+14:00"), visit("2026-10-31T18:00:00Z"),
+                          visit("2026-11-01T02:00:00+08:00")]).results
+    assert [(r["status"], [(e["field"], e["rule"]) for e in r.get("errors", [])]) for r in res] == [
+        ("rejected", [("visited_at", "time_zone")]), ("rejected", [("visited_at", "time_zone")]), ("applied", [])]
+    assert "+08:00" in res[0]["reason"]
 
 
 def test_stamp_with_an_overlong_node_is_refused(store):
@@ -329,6 +348,25 @@ def test_what_is_added_to_an_erased_matter_is_erased_on_arrival_and_stays_so(sto
                               "visited_at": "2026-11-26T11:00:00+08:00", "seen": "见到王某某本人"}, author="li")
     assert store.push(li, [visit]).results[0]["status"] == "applied"
     assert store.get("visit", visit["record"])["seen"] is None   # that it happened, and when, stays
+
+
+def test_a_household_visit_to_an_erased_household_is_taken_and_said_erased(store):
+    """What was seen at an erased household's door may name the person: erased on
+    arrival. The visit recorded something, so it is not refused as an empty visit (the
+    worker could not mend that): it reads as erased."""
+    from sync.server import erasure
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    hid = changes.new_id("r")
+    assert store.push(w1, [_change("household", {"grid_id": "g1", "head_name": "欧阳秀兰",
+                                                 "address": "金山镇白鹤村9组88号"}, record=hid)]).counts["applied"] == 1
+    erasure.erase(store, "household", hid, by="admin", compact=False)
+    visit = _change("visit", {"grid_id": "g1", "household_id": hid, "kind": "household", "visitor": "w1",
+                              "visited_at": "2026-11-26T11:00:00+08:00", "seen": "门锁着，欧阳秀兰外出"})
+    assert store.push(w1, [visit]).results == [{"status": "applied"}]
+    assert store.get("visit", visit["record"])["seen"] == "〔已删除〕"
+    empty = _change("visit", {"grid_id": "g1", "household_id": hid, "kind": "household", "visitor": "w1",
+                              "visited_at": "2026-11-26T11:30:00+08:00", "seen": "  "})
+    assert store.push(w1, [empty]).results[0]["errors"][0]["rule"] == "empty_visit"   # nothing recorded
 
 
 def test_a_change_under_an_id_already_taken_is_refused_not_answered_duplicate(store):

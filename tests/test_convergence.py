@@ -49,6 +49,7 @@ ENTITIES = ("grid", "staff", "household", "case", "case_event")
 CASE_EDITS = {
     "status": ["accepted", "assigned", "in_progress", "resolved", "called_back", "closed", "reopened"],
     "outcome": ["supported", "explained"],
+    "resolved_on": ["2026-03-02", "2026-03-05"],   # a case is resolved with its day (permissions.py)
     "risk": ["red", "yellow", "blue"],
     "title": ["漏水", "吵架", "欠薪"],
 }

@@ -60,6 +60,14 @@ def test_receipt_notice():
     assert doc.core_properties.title == "受理告知书"
 
 
+def test_a_noncharacter_stored_before_it_was_refused_leaves_the_notice_whole():
+    """U+FFFF in a party's name (taken before the push refused it) made the templating
+    library read the document's XML "recovering" and drop every <, > and & of it."""
+    doc, text = read(documents.render("receipt", matter(title="损失<1万元 & >2万元", parties=["王五\uffff"]),
+                                      "金山镇", TODAY))
+    assert head_of(doc)[3] == "王五：" and "“损失<1万元 & >2万元”" in text
+
+
 def test_written_opinion_states_the_outcome_the_method_and_the_review_right():
     doc, text = read(documents.render("opinion", matter(), "金山镇", TODAY))
     assert head_of(doc) == ["金山镇人民政府", "信访处理意见书", "编号：金山-2026-0001", "王建国："]

@@ -161,7 +161,8 @@ def test_check_fields_refuses_an_edit_of_an_appended_record():
     assert [(e.field, e.rule) for e in changes.check_fields(ch, existing=True)] == [("record", "append_only")]
 
 
-@pytest.mark.parametrize("fields", [{"head_name": "王\x00五"}, {"note": "a\x1bb"}, {"members": [{"name": "x\x07"}]}])
+@pytest.mark.parametrize("fields", [{"head_name": "王\x00五"}, {"note": "a\x1bb"}, {"members": [{"name": "x\x07"}]},
+                                    {"head_name": "王五\uffff"}, {"address": "白鹤村\ufffe3组"}])
 def test_control_characters_are_refused_naming_the_field(fields):
     (err,) = validate_fields(ENTITIES["household"], fields, creating=False)
     assert err.field == next(iter(fields)) and err.rule in ("control", "type")
@@ -183,3 +184,15 @@ def test_new_ids_are_unique_valid_and_sort_by_the_time_they_were_made():
     later = changes.new_id("c")
     assert later > max(ids)                  # made later: sorts after every earlier one
     assert changes.new_id("r")[0] == "r"
+
+
+@pytest.mark.parametrize("name, value", [("id", "c3\n"), ("grid_id", "g1\n"), ("next_visit_due", "2026-12-01\n")])
+def test_a_value_with_a_line_end_after_it_is_not_an_id_nor_a_date(name, value):
+    """"$" in a pattern also matches before a final line end: "c3\n" beside "c3" would be
+    two records that read the same everywhere."""
+    from sync.model import DATE_RE, ID_RE
+    assert not ID_RE.match("c3\n") and not DATE_RE.match("2026-12-01\n")
+    if name == "id":
+        return
+    errs = validate_fields(ENTITIES["household"], {name: value}, creating=False)
+    assert [e.field for e in errs] == [name]

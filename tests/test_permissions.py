@@ -78,7 +78,15 @@ def test_check_a_leader_works_and_resolves_owned_cases_with_an_outcome():
     owned = case(owner="lead1", status="assigned")
     assert check(LEADER, "case", owned, {"status": "in_progress"}, lookup_with()) == []
     assert ("outcome", "outcome_needed") in rules(check(LEADER, "case", owned, {"status": "resolved"}, lookup_with()))
-    assert check(LEADER, "case", owned, {"status": "resolved", "outcome": "mediation"}, lookup_with()) == []
+    # with the day it was resolved: what the figures, the deadlines and the written opinion count from
+    assert ("resolved_on", "resolved_on_needed") in rules(check(LEADER, "case", owned,
+                                                                {"status": "resolved", "outcome": "mediation"},
+                                                                lookup_with()))
+    assert check(LEADER, "case", owned, {"status": "resolved", "outcome": "mediation", "resolved_on": "2026-11-20"},
+                 lookup_with()) == []
+    # a case resolved before the rule, without its day, is not refused its later edits
+    assert check(OFFICE, "case", case(owner="lead1", status="resolved", outcome="mediation"),
+                 {"title": "更正"}, lookup_with()) == []
     assert ("status", "transition") in rules(check(LEADER, "case", owned, {"status": "closed"}, lookup_with()))
     assert ("record", "forbidden") in rules(check(LEADER, "case", case(owner="lead2", status="assigned"),
                                                   {"status": "in_progress"}, lookup_with()))

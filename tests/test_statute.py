@@ -128,6 +128,20 @@ def test_only_the_dates_written_are_judged():
     assert statute.date_problems(old, {"plan": "先调解"}, D(2026, 11, 26)) == []
 
 
+def test_a_matter_is_resolved_no_earlier_than_it_was_accepted_but_may_be_accepted_anew_after():
+    """The written opinion says when the matter was accepted and is dated the day it was
+    resolved; the review period runs from that day. A reopened matter is accepted again
+    after its old resolution, which is not judged."""
+    m = {"received_on": "2026-03-01", "accepted_on": "2026-03-10"}
+    assert statute.date_problems(m, {"status": "resolved", "resolved_on": "2026-03-05"}, D(2026, 11, 26)) == [
+        ("resolved_on", "date_before", "accepted_on")]
+    assert statute.date_problems(m, {"resolved_on": "2026-03-10"}, D(2026, 11, 26)) == []
+    reopened = {**m, "resolved_on": "2026-04-01", "status": "reopened"}
+    assert statute.date_problems(reopened, {"accepted_on": "2026-06-01", "status": "accepted"}, D(2026, 11, 26)) == []
+    assert statute.date_problems({**reopened, "accepted_on": "2026-06-01"}, {"resolved_on": "2026-05-20"},
+                                 D(2026, 11, 26)) == [("resolved_on", "date_before", "accepted_on")]
+
+
 # --- 倒排 milestones tick ----------------------------------------------------------------------
 
 def test_milestones_tick_as_their_steps_are_done():

@@ -20,7 +20,7 @@ import json
 import os
 
 from .. import access, erasure_rules
-from ..model import HASH_RE, ID_RE
+from ..model import HASH_RE, ID_RE, visit_problems
 from ..replica import TABLES, chunks, scrub_bodies
 
 from .central import ERASE  # log entries telling phones to erase a record: erase:<entity>:<record>
@@ -169,6 +169,10 @@ def keep_erased(conn, batch: list, todo: list[int]) -> tuple[list[int], dict[int
                 joined[i] = (*key, tomb)
         if tomb is not None:
             fields = erasure_rules.erase_fields(ch["entity"], ch["fields"])
+            if ch["entity"] == "visit" and visit_problems(fields) and not visit_problems(ch["fields"]):
+                # a visit that recorded something still did: said as erased, not refused
+                # as "a visit records something", which the worker could not mend
+                fields = dict(fields, seen=erasure_rules.ERASED_TEXT)
             if fields is not ch["fields"]:
                 batch[i] = dict(ch, fields=fields)
                 rewritten.append(i)

@@ -23,11 +23,11 @@ from typing import Iterable, Iterator, Mapping
 import orjson
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from .. import codes, rules
+from ..model import XML_ILLEGAL_RE
 from . import stats, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
@@ -253,8 +253,9 @@ def _xlsx_cell(ws, value, bold: Font | None = None, number_format: str | None = 
     if isinstance(value, str):
         if not value:
             return None  # an empty cell is not written at all: a smaller, faster file
-        # control characters pasted into a phone make openpyxl refuse the whole file
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        # control characters pasted into a phone make openpyxl refuse the whole file, and
+        # U+FFFE/U+FFFF (which openpyxl lets through) make Excel call it damaged
+        value = XML_ILLEGAL_RE.sub("", value)
     elif isinstance(value, dt.date):
         number_format = number_format or DATE_FORMAT
     formula_like = isinstance(value, str) and looks_like_formula(value)

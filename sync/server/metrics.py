@@ -28,7 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 disable_created_metrics()  # no *_created series: the process start is enough
 TOKEN_ENV = "GRIDBOOK_METRICS_TOKEN"
-_CODE = re.compile(r"^[a-z_]{1,40}$")
+_CODE = re.compile(r"^[a-z_]{1,40}\Z")
 _SYNC_PATHS = {"/api/v1/sync/push": "push", "/api/v1/sync/pull": "pull", "/api/v1/sync/discard": "discard"}
 _LOGIN = "/api/v1/auth/login"
 _LOOPBACK = ("127.", "::1", "::ffff:127.")

@@ -19,8 +19,8 @@ import zipfile
 from typing import Iterable, Sequence
 from xml.sax.saxutils import escape
 
-# XML 1.0 forbids most control characters: text pasted on a phone can carry them.
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+from ..model import XML_ILLEGAL_RE
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _EPOCH = dt.date(1899, 12, 30)
 STYLE_BOLD, STYLE_DATE, STYLE_TEXT_QUOTED = 1, 2, 3
@@ -63,7 +63,7 @@ _STYLES = (
 
 
 def _text(value: str, style: int = 0) -> str:
-    value = _ILLEGAL.sub("", value)
+    value = XML_ILLEGAL_RE.sub("", value)  # text pasted on a phone can carry them
     if style == 0 and value.startswith(_FORMULA_STARTS):
         style = STYLE_TEXT_QUOTED
     s = f' s="{style}"' if style else ""

@@ -162,7 +162,8 @@ def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
 
 def test_times_outside_the_calendar_are_refused(server):
     cid = leader_case(server)
-    pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "explained"}))
+    pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "explained",
+                                                             "resolved_on": "2026-11-20"}))
     far = mk("office1", "callback", changes.new_id("r"), {"case_id": cid, "at": "9999-12-31T23:59:59-14:00",
                                                           "by": "office1", "method": "phone", "answer": "satisfied"})
     assert ("at", "date_range") in refused(push(server, "office1", far), 422)
