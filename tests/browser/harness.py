@@ -144,6 +144,11 @@ class AppPage:
         """Whether the page has sent the app anything since the last tap (`mark`)."""
         return any(k == "S" and t > self.tapped_at for t, k in self.frames)
 
+    def answered_at(self) -> float | None:
+        """When the app's first message after the last tap (`mark`) came, if one has."""
+        sent = next((t for t, k in self.frames if k == "S" and t > self.tapped_at), None)
+        return next((t for t, k in self.frames if k == "R" and sent is not None and t > sent), None)
+
     def mark(self) -> None:
         """A tap is about to be made: `settle` waits for the app's answer to it."""
         self.tapped_at = time.monotonic()
@@ -333,11 +338,19 @@ class AppPage:
             self.tap("登录")
             deadline, deaf, taps = time.time() + 90, 0, 1
             while time.time() < deadline:
+                started = time.monotonic()
                 tree = self.snapshot()
                 deaf += tree is None
                 if tree is not None and 'button "登录"' not in tree:
                     return
-                if tree is not None and "必填" in tree:
+                # 必填 is the answer to this tap only in a look taken a while after the app's answer
+                # came (Flutter draws it on a later frame): a look as the tap lands still shows
+                # the last tap's 必填, which the app clears at once when it signs in (retyping
+                # then went into a form that vanished). An app that sent nothing back left the
+                # screen as it was (the same fields still empty).
+                answered = self.answered_at()
+                if tree is not None and "必填" in tree and (
+                        started - (answered or self.tapped_at) >= (2 if answered else 10)):
                     break
                 if not self.sent_since_tap() and time.monotonic() - self.tapped_at > 15:
                     self.tap("登录")   # the tap never reached the app (it sent nothing): tap again
