@@ -259,6 +259,7 @@ _MESSAGES = {
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
     "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
                     "or explanation cards handed out",
@@ -450,6 +451,18 @@ def visit_problems(fields: dict) -> list[FieldError]:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
             return []
     return [_err("seen", "empty_visit")]
+
+
+def position_problems(before: dict | None, fields: dict) -> list[FieldError]:
+    """A position is a latitude and a longitude together, as the record will hold it: a
+    latitude alone took the map away from every phone of its grid."""
+    if "lat" not in fields and "lon" not in fields:
+        return []
+    after = {**(before or {}), **fields}
+    lat, lon = after.get("lat"), after.get("lon")
+    if (lat is None) == (lon is None):
+        return []
+    return [_err("lon" if lon is None else "lat", "position_pair")]
 
 
 def value_errors(entity: Entity, fields: dict) -> list[FieldError]:

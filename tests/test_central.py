@@ -429,3 +429,21 @@ def test_only_changes_made_before_the_restore_count_as_brought_back(tmp_path):
     got = st.recovered()
     assert got == {"total": 2, "since_restore": 2, "restored_ms": restored}
     assert st.conn.execute("SELECT detail FROM audit WHERE action='recovered'").fetchall() == [("changes=2",)]
+
+
+def test_a_position_is_a_latitude_and_a_longitude_together(store):
+    """A latitude alone (a form skipped) took the map away from every phone of the grid:
+    refused naming the half that is missing, as the record would hold it."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    half = _change("household", {"grid_id": "g1", "head_name": "只有纬度", "address": "7组7号", "lat": 29.07})
+    [res] = store.push(w1, [half]).results
+    assert res["status"] == "rejected" and [(e["field"], e["rule"]) for e in res["errors"]] == [("lon", "position_pair")]
+    whole = _change("household", {"grid_id": "g1", "head_name": "有位置", "address": "7组8号", "lat": 29.07,
+                                  "lon": 119.64})
+    assert store.push(w1, [whole]).results == [{"status": "applied"}]
+    later = clock.encode(clock.wall_ms() + 1, 0, "phone1")
+    unset = _change("household", {"lon": None}, record=whole["record"], stamp=later)
+    assert store.push(w1, [unset]).results[0]["errors"][0]["rule"] == "position_pair"
+    both = _change("household", {"lat": None, "lon": None}, record=whole["record"],
+                   stamp=clock.encode(clock.wall_ms() + 2, 0, "phone1"))
+    assert store.push(w1, [both]).results == [{"status": "applied"}]       # no position at all is fine

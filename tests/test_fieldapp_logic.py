@@ -885,3 +885,25 @@ def test_a_photo_the_phone_cannot_fetch_says_why_in_the_persons_words():
     assert fetch_failure(ctx, Unreachable("cannot reach the server: ConnectError")) == "离线，稍后自动重试"
     assert fetch_failure(ctx, Refused("the file arrived damaged: open it again", 422)) \
         == "the file arrived damaged: open it again"
+
+
+def test_a_record_holding_half_a_position_leaves_the_map_standing(tmp_path):
+    """Stored before the server refused it: a household with a latitude alone made the
+    map tab fail for every phone of its grid (the centre summed a None)."""
+    from fieldapp.screens.map_view import centre, map_points
+    from sync import clock
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    r = DeviceReplica(str(tmp_path / "phone.db"))
+    ws = DeviceWorkspace(r, {"username": "wangfang", "role": "grid_worker", "grids": ["bh-01"]})
+    ms = clock.wall_ms()
+    r.apply_pulled([
+        changes.make("household", "hh-1", {"grid_id": "bh-01", "head_name": "张建国", "address": "白鹤村3组12号",
+                                           "lat": 29.0715, "lon": 119.6473}, clock.encode(ms, 0, "server"),
+                     "server", "office"),
+        changes.make("household", "hh-half", {"grid_id": "bh-01", "head_name": "只有纬度", "address": "白鹤村7组7号",
+                                              "lat": 29.07}, clock.encode(ms + 1, 0, "server"), "server", "office")],
+        cursor="1")
+    cases, households = map_points(ws)
+    assert [h["id"] for h in households] == ["hh-1"]
+    assert centre(cases, households, ws.grid_list()) == (29.0715, 119.6473)

@@ -21,19 +21,25 @@ from .widgets import risk_colour
 MAX_MARKERS = 1500  # beyond this a phone's map stutters; the nearest-first list is the tool then
 
 
+def placed(p: dict) -> bool:
+    """Whether a record has a whole position (a record from before the server refused half
+    of one may hold a latitude alone: one such took the map away from a whole grid)."""
+    return p.get("lat") is not None and p.get("lon") is not None
+
+
 def map_points(ws) -> tuple[list[dict], list[dict]]:
     """(cases, households) that have a position, open cases first."""
-    cases = [c for c in ws.cases(open_only=True, limit=MAX_MARKERS) if c.get("lat") is not None]
+    cases = [c for c in ws.cases(open_only=True, limit=MAX_MARKERS) if placed(c)]
     if ws.role == "leader":
-        cases = [c for c in ws.cases(owner=ws.username, limit=MAX_MARKERS) if c.get("lat") is not None]
+        cases = [c for c in ws.cases(owner=ws.username, limit=MAX_MARKERS) if placed(c)]
     households = [h for h in ws.search_households("", limit=MAX_MARKERS - len(cases))
-                  if h.get("lat") is not None] if ws.role != "leader" else []
+                  if placed(h)] if ws.role != "leader" else []
     return cases, households
 
 
 def centre(cases: list[dict], households: list[dict], grids: list[dict]) -> tuple[float, float]:
     pts = [(p["lat"], p["lon"]) for p in cases + households]
-    pts = pts or [(g["lat"], g["lon"]) for g in grids if g.get("lat") is not None]
+    pts = pts or [(g["lat"], g["lon"]) for g in grids if placed(g)]
     if not pts:
         return 29.07, 119.65
     return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)

@@ -29,7 +29,7 @@ from .checkpointer import SAFETY_FACTOR, Checkpointer
 from .readers import ReadPool
 from .writer import GroupWriter
 from ..access import Principal
-from ..model import ENTITIES, _err, value_errors
+from ..model import ENTITIES, _err, position_problems, value_errors
 from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
@@ -714,9 +714,10 @@ class CentralStore(Replica):
             # an edit of a record this server never accepted: say so, not "X is required"
             return _rejected("invalid", [_err("record", "unknown_record", entity=entity)])
         errs = changes.check_fields(ch, existing=before is not None, values=values)
+        row0, ver0 = (before[0], before[1]) if before else (None, {})
+        errs = errs or position_problems(row0, ch["fields"])
         if errs:
             return _rejected("invalid", errs)
-        row0, ver0 = (before[0], before[1]) if before else (None, {})
         fields, masked_at = privacy.restore_masked(entity, ch["fields"], row0)
         if masked_at:
             return _rejected("invalid", [_err(masked_at, "masked")])

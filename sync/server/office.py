@@ -112,7 +112,7 @@ class CentralWorkspace(Workspace):
                 out.append((c, "same_household"))
             elif same_cat and parties & set(c.get("parties") or []):
                 out.append((c, "same_party"))
-            elif (fields.get("lat") is not None and c.get("lat") is not None
+            elif (None not in (fields.get("lat"), fields.get("lon"), c.get("lat"), c.get("lon"))
                   and geodesic((fields["lat"], fields["lon"]), (c["lat"], c["lon"])).meters <= NEAR_M
                   and difflib.SequenceMatcher(None, text, c["description"] or "").ratio() >= SIMILAR):
                 out.append((c, "near_similar"))
