@@ -65,15 +65,24 @@ def restore_masked(entity: str, fields: dict, before: dict | None) -> tuple[dict
     members = fields.get("members")
     if isinstance(members, list) and any(isinstance(m, dict) and MASK in (m.get("id_number") or "")
                                          for m in members):
-        known = {mask_id(m.get("id_number")): m.get("id_number")
-                 for m in (before or {}).get("members") or [] if isinstance(m, dict) and m.get("id_number")}
+        held = [m.get("id_number") if isinstance(m, dict) else None for m in (before or {}).get("members") or []]
         restored = []
-        for m in members:
+        for i, m in enumerate(members):
             masked = m.get("id_number") if isinstance(m, dict) else None
             if masked and MASK in masked:
-                if masked not in known:
-                    return fields, "members"
-                m = {**m, "id_number": known[masked]}
+                # The member's own number first (the same place: a form keeps their order);
+                # else the one number the record holds under that mask. Two numbers can mask
+                # alike (same first and last four digits): keyed by the mask alone, one
+                # member's number was written over with the other's.
+                own = held[i] if i < len(held) else None
+                if own and mask_id(own) == masked:
+                    real = own
+                else:
+                    alike = {n for n in held if n and mask_id(n) == masked}
+                    if len(alike) != 1:
+                        return fields, "members"
+                    real = alike.pop()
+                m = {**m, "id_number": real}
             restored.append(m)
         out = {**out, "members": restored}
     return out, None

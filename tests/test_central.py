@@ -447,3 +447,44 @@ def test_a_position_is_a_latitude_and_a_longitude_together(store):
     both = _change("household", {"lat": None, "lon": None}, record=whole["record"],
                    stamp=clock.encode(clock.wall_ms() + 2, 0, "phone1"))
     assert store.push(w1, [both]).results == [{"status": "applied"}]       # no position at all is fine
+
+
+def _twin_numbers() -> tuple[str, str]:
+    """Two valid ID numbers that mask alike (3307**********dddd): same region, same last four."""
+    import datetime as dt
+    from sync import idnumber
+
+    def make(day: dt.date) -> str:
+        f17 = "330702" + day.strftime("%Y%m%d") + "123"
+        return f17 + idnumber.check_char(f17)
+    a, day = make(dt.date(1990, 1, 1)), dt.date(1990, 1, 2)
+    while make(day)[-4:] != a[-4:]:
+        day += dt.timedelta(days=1)
+    return a, make(day)
+
+
+def test_members_whose_numbers_mask_alike_keep_each_their_own_through_an_edit(store):
+    """Phones hold members' ID numbers masked and send them back so; the server restores
+    each. Two numbers with the same first and last four digits mask alike: restored by
+    the mask alone, a note added to one member wrote the other's number over theirs."""
+    from sync import privacy
+    a, b = _twin_numbers()
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    hh = _change("household", {"grid_id": "g1", "head_name": "张大", "address": "白鹤村1组1号",
+                               "members": [{"name": "张一", "relation": "子女", "id_number": a},
+                                           {"name": "张二", "relation": "子女", "id_number": b}]})
+    assert store.push(w1, [hh]).results == [{"status": "applied"}]
+    seen = privacy.masked_fields("household", store.get("household", hh["record"]))["members"]
+    assert seen[0]["id_number"] == seen[1]["id_number"]               # the phone cannot tell them apart
+    edit = _change("household", {"members": [{**seen[0], "note": "在外务工"}, seen[1]]}, record=hh["record"],
+                   stamp=clock.encode(clock.wall_ms() + 1, 0, "phone1"))
+    assert store.push(w1, [edit]).results == [{"status": "applied"}]
+    got = store.get("household", hh["record"])["members"]
+    assert [m["id_number"] for m in got] == [a, b] and got[0]["note"] == "在外务工"
+    # a member put before one of them: the third place had no number, and two numbers wear
+    # its mask; which one it stands for cannot be known, so the change is refused
+    moved = _change("household", {"members": [seen[1], {"name": "张三", "relation": "子女"}, seen[0]]},
+                    record=hh["record"], stamp=clock.encode(clock.wall_ms() + 2, 0, "phone1"))
+    [res] = store.push(w1, [moved]).results
+    assert res["status"] == "rejected" and res["errors"][0]["rule"] == "masked"   # which is which: refused
+    assert [m["id_number"] for m in store.get("household", hh["record"])["members"]] == [a, b]
