@@ -149,14 +149,19 @@ def normalize(fields: dict, before: dict | None = None) -> dict:
             if not isinstance(m, dict):
                 members.append(m)
                 continue
-            m = {k: (v.strip() if isinstance(v, str) else v) for k, v in m.items()}
+            m = _clean_member(m)
             if isinstance(m.get("id_number"), str) and not _held_masked(m["id_number"], before, True):
                 m["id_number"] = idnumber.normalize_id(m["id_number"])
-            m = {k: v for k, v in m.items() if v not in (None, "")}
             if m:
                 members.append(m)
         out["members"] = members
     return out
+
+
+def _clean_member(m: dict) -> dict:
+    """A member's row as a form keeps it: text trimmed, empty values left out."""
+    m = {k: (v.strip() if isinstance(v, str) else v) for k, v in m.items()}
+    return {k: v for k, v in m.items() if v not in (None, "")}
 
 
 def problems(fields: dict, before: dict | None = None, today: dt.date | None = None) -> list:
@@ -178,8 +183,11 @@ def problems(fields: dict, before: dict | None = None, today: dt.date | None = N
     members = fields.get("members")
     member_problems = False
     if isinstance(members, list):
+        # a member as the record held them is not this person's to mend: one written
+        # elsewhere without a relation must not stop an edit of another member or field
+        held = [_clean_member(m) for m in (before or {}).get("members") or [] if isinstance(m, dict)]
         for i, m in enumerate(members):
-            if not isinstance(m, dict):
+            if not isinstance(m, dict) or (held and _clean_member(m) in held):
                 continue
             for key in MEMBER_KEYS:
                 if isinstance(m.get(key), str) and len(m[key]) > MEMBER_MAX:
@@ -209,6 +217,8 @@ def changed(fields: dict, before: dict | None) -> dict:
     if before is None:
         return dict(fields)
     held = {**before, "status": before.get("status") or ACTIVE}   # no status written: in the registry
+    if isinstance(held.get("members"), list):   # as a form shows them: the same members are no edit
+        held["members"] = [_clean_member(m) if isinstance(m, dict) else m for m in held["members"]]
     return {k: v for k, v in fields.items() if held.get(k) != v and not (v in (None, "", []) and
                                                                         held.get(k) in (None, "", []))}
 

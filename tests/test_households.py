@@ -296,3 +296,25 @@ def test_a_grid_worker_at_the_office_list_sees_only_their_grids(office):
 def test_the_empty_registry_lists_nothing(office, ws):
     assert office.household_page() == ([], 0)
     assert ws.search_households() == [] and ws.due_households(dt.date(2026, 3, 1)) == []
+
+
+def test_saving_a_household_someone_else_wrote_untidily_changes_nothing_and_is_not_refused(ws, replica):
+    """Another phone's household with a member's name in spaces and a member without a
+    relation (the server took them): opening 编辑 and saving without touching anything
+    must neither be refused for the other person's entry nor write the members again."""
+    import types
+
+    from fieldapp import i18n
+    from fieldapp.screens.household_form import HouseholdForm
+    add(replica, "h1", members=[{"name": " 李四 ", "relation": "子女"}, {"name": "王五"}])
+    ctx = types.SimpleNamespace(t=lambda k, **kw: i18n.t(k, "zh", **kw), lang="zh", page=None)
+    form = HouseholdForm(ctx, ws.household("h1"), [("g1", "白鹤村第1网格")], grid_editable=False, masked=True)
+    before = ws.pending_count()
+    assert ws.edit_household("h1", form.values()) == {}
+    assert ws.pending_count() == before
+    # a member this person adds is still held to the form's rules
+    values = form.values()
+    values["members"] = values["members"] + [{"name": "赵六"}]
+    with pytest.raises(ValidationError) as got:
+        ws.edit_household("h1", values)
+    assert [e.field for e in got.value.errors] == ["members.2.relation"]
