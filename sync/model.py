@@ -42,7 +42,12 @@ XML_ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Characters no one types: a NUL or an escape in a name breaks exports and screens; the
 # noncharacters U+FFFE and U+FFFF made the Word documents' library drop every <, > and &
 # of a notice (its XML read "recovering" from them).
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# The bidirectional overrides and isolates turn the rest of a row around on every phone
+# ("\u202e张建国" read "国建张" and the address after it backwards).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
+# A line end in a one-line field (a name, an address, a title): twenty of them made one
+# household fill the first screen of every phone's list. Notes and descriptions keep theirs.
+LINE_END_RE = re.compile(r"[\n\r\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,7 @@ _MESSAGES = {
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "one_line": ("must be one line", "须为一行，不能换行"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
     "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
@@ -352,7 +358,7 @@ def _check_value(f: Field, v) -> FieldError | None:
     # the values nearly every change carries, checked without the general path below
     if k == "str" or k == "text":
         if (type(v) is str and 0 < len(v) <= f.max_len and (not f.required or not v.isspace())
-                and not CONTROL_RE.search(v)):
+                and not CONTROL_RE.search(v) and (k == "text" or not LINE_END_RE.search(v))):
             return None
     elif k == "code":
         if type(v) is str and v in f.table:
@@ -374,6 +380,8 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "too_long", max_len=f.max_len)
         if k in ("str", "text") and CONTROL_RE.search(v):
             return _err(f.name, "control")
+        if k == "str" and LINE_END_RE.search(v):
+            return _err(f.name, "one_line")
         if k == "id" and not ID_RE.match(v):
             return _err(f.name, "id")
         if k == "date":

@@ -313,7 +313,7 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     if text.get("head_name"):
         f["head_name"] = _WS.sub("", text["head_name"])
     if text.get("address"):
-        f["address"] = text["address"]
+        f["address"] = " ".join(text["address"].split())   # a cell's line breaks: one line
     idn = text.get("id_number", "")
     if idn:
         if numeric_id and len(idn) > 15:

@@ -172,6 +172,23 @@ def test_newlines_and_tabs_in_text_are_kept():
     assert validate_fields(ENTITIES["household"], {"note": "第一行\n第二行\t完"}, creating=False) == []
 
 
+@pytest.mark.parametrize("entity, fields, rule", [
+    ("household", {"head_name": "王" + "\n" * 19 + "五"}, "one_line"),      # filled a phone's first screen
+    ("household", {"address": "\r\n白鹤村3组"}, "one_line"),
+    ("case", {"title": "漏水\u2028屋顶"}, "one_line"),
+    ("household", {"head_name": "\u202e张建国 13857901234"}, "control"),     # read backwards on every phone
+    ("household", {"address": "白鹤村\u20663组"}, "control"),
+    ("case", {"parties": ["\u202d李四"]}, "control"),
+])
+def test_one_line_fields_hold_one_line_and_no_text_turns_a_row_around(entity, fields, rule):
+    [err] = validate_fields(ENTITIES[entity], fields, creating=False)
+    assert (err.field, err.rule) == (next(iter(fields)), rule)
+
+
+def test_an_emoji_family_joined_by_zero_width_joiners_is_taken():
+    assert validate_fields(ENTITIES["household"], {"note": "👨\u200d👩\u200d👧 三口之家"}, creating=False) == []
+
+
 # --- ids (issue 10: the server's indexes take new rows at their right edge) -------------
 def test_new_ids_are_unique_valid_and_sort_by_the_time_they_were_made():
     import time
