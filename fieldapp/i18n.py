@@ -55,6 +55,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "conflict_row": ("{field}：另一版本「{value}」（{author}）", "{field}: other version “{value}” ({author})"),
     # today
     "today_due": ("待走访住户", "Households due for a visit"),
+    "today_due_more": ("另有{n}户待走访，可在“住户”中查找", "{n} more are due: find them under Households"),
     "today_changed": ("我关注的案件有更新", "Cases I follow that changed"),
     "today_problems": ("同步问题", "Sync problems"),
     "nothing_due": ("今天没有到期的走访。", "No visits due today."),

@@ -34,6 +34,7 @@ def overdue_days(due: str | None, today: dt.date | None = None) -> int:
 @dataclass
 class Today:
     due: list[dict] = field(default_factory=list)
+    due_total: int = 0          # all that are due: `due` holds the first of them
     changed: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
     conflicted: list[tuple[str, dict]] = field(default_factory=list)
@@ -43,11 +44,15 @@ class Today:
         return len(self.quarantined) + len(self.conflicted)
 
 
+SHOWN_DUE = 100   # households due listed on 今日; the count says how many there are in all
+
+
 def today(ws, on: dt.date | None = None) -> Today:
     """Today's work for the person signed in on this phone."""
     on = on or today_cst()
     due = ws.due_households(on) if ws.role != "leader" else []
-    return Today(due=due, changed=ws.changed_cases(), quarantined=ws.quarantined(),
+    total = ws.due_count(on) if len(due) >= SHOWN_DUE else len(due)
+    return Today(due=due, due_total=total, changed=ws.changed_cases(), quarantined=ws.quarantined(),
                  conflicted=ws.conflicted())
 
 

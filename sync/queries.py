@@ -118,15 +118,25 @@ def due_households(replica: Replica, today: dt.date, scope: Scope | None = None,
     """Households whose next visit is due by today and not yet made, the most overdue
     first. A visit on or after the due date settles it: no write is needed for that. An
     archived household (moved out, head deceased) is never due."""
+    where, args = _due(today, scope)
+    return _rows(replica, "household", f"SELECT h.* FROM households h WHERE {where}"
+                 " ORDER BY h.next_visit_due, h._address_key, h.id LIMIT ?", (*args, limit))
+
+
+def due_count(replica: Replica, today: dt.date, scope: Scope | None = None) -> int:
+    """How many households are due (due_households shows the first of them)."""
+    where, args = _due(today, scope)
+    return replica.conn.execute(f"SELECT count(*) FROM households h WHERE {where}", args).fetchone()[0]
+
+
+def _due(today: dt.date, scope: Scope | None) -> tuple[str, list]:
     where, args = _scoped(scope, prefix="h.")
     archived = sorted(ARCHIVED)
-    return _rows(replica, "household",
-                 f"SELECT h.* FROM households h WHERE {where} AND h.next_visit_due IS NOT NULL"
-                 f" AND coalesce(h.status, '') NOT IN ({','.join('?' * len(archived))})"
-                 " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
-                 " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)"
-                 " ORDER BY h.next_visit_due, h._address_key, h.id LIMIT ?",
-                 (*args, *archived, today.isoformat(), limit))
+    return (f"{where} AND h.next_visit_due IS NOT NULL"
+            f" AND coalesce(h.status, '') NOT IN ({','.join('?' * len(archived))})"
+            " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
+            " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)",
+            [*args, *archived, today.isoformat()])
 
 
 def visits(replica: Replica, household_id: str | None = None, case_id: str | None = None,

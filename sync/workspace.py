@@ -103,6 +103,9 @@ class Workspace:
         """Households due for a visit; an archived one (moved out, head deceased) is not."""
         return queries.due_households(self.replica, today, self.scope)
 
+    def due_count(self, today: dt.date) -> int:
+        return queries.due_count(self.replica, today, self.scope)
+
     def cases(self, **kw):
         return queries.cases(self.replica, scope=self.scope, **kw)
 

@@ -354,6 +354,37 @@ def test_today_lists_due_households_for_a_worker_and_none_for_a_leader(replica):
     assert leader_day.due == [] and leader_day.problems == 0
 
 
+def test_today_counts_every_household_due_though_it_lists_the_first(replica):
+    """The header of 今日 said 待走访住户 (200) when 5,011 were due: the list stops, the
+    count does not, and the list says how many more there are."""
+    with replica.transaction():
+        for n in range(250):
+            add_household(replica, f"due{n:03d}", next_visit_due="2026-02-27")
+    add_household(replica, "later", next_visit_due="2099-03-09")   # not due on either day
+    ws = DeviceWorkspace(replica, WORKER)
+    day = today(ws, dt.date(2026, 3, 2))
+    assert day.due_total == 250 and len(day.due) >= 100
+    # the panel as the phone builds it, on today's date (the households are all overdue)
+    import dataclasses
+
+    import flet as ft
+
+    from fieldapp.screens.today import today_panel
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    texts = []
+
+    def walk(c):
+        if isinstance(c, ft.Text):
+            texts.append(c.value)
+        for f in dataclasses.fields(c):
+            v = getattr(c, f.name, None)
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, ft.Control):
+                    walk(x)
+    walk(today_panel(ctx))
+    assert "待走访住户 (250)" in texts and "另有150户待走访，可在“住户”中查找" in texts
+
+
 def test_leaders_cases_are_ordered_by_deadline_with_undated_last(replica):
     add_case(replica, "c-none", owner="l1")
     add_case(replica, "c-may", owner="l1", deadline="2026-05-01")

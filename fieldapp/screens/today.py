@@ -22,10 +22,10 @@ def today_panel(ctx) -> ft.Control:
             ft.FilledButton(ctx.t("report_case"), icon=ft.Icons.REPORT, height=TOUCH,
                             on_click=lambda e: open_case_form(ctx)),
         ], wrap=True), padding=ft.Padding.only(left=16, right=16, top=12)))
-        items.append(header(f"{ctx.t('today_due')} ({len(work.due)})"))
+        items.append(header(f"{ctx.t('today_due')} ({work.due_total})"))
         if not work.due:
             items.append(empty(ctx.t("nothing_due")))
-        for h in work.due[:100]:
+        for h in work.due[:worklist.SHOWN_DUE]:
             late = worklist.overdue_days(h.get("next_visit_due"))
             items.append(ft.ListTile(
                 leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
@@ -35,6 +35,9 @@ def today_panel(ctx) -> ft.Control:
                                  ctx.t("due_on", date=h["next_visit_due"]), size=12,
                                  color=ft.Colors.RED_700 if late else ft.Colors.GREY_700),
                 on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16))
+        more = work.due_total - len(work.due[:worklist.SHOWN_DUE])
+        if more > 0:
+            items.append(empty(ctx.t("today_due_more", n=more)))
     items.append(header(f"{ctx.t('today_changed')} ({len(work.changed)})"))
     if not work.changed:
         items.append(empty(ctx.t("nothing_changed")))
