@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from . import idnumber, settings as township
+from . import idnumber, rules, settings as township
 from .model import ENTITIES, NUMBER_RULES, FieldError, validate_fields
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -130,6 +130,20 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
         elif phone != idnumber.normalize_phone(phone):
             out.append(FieldError("phone", "phone_written"))
     return out
+
+
+# The longest a household can wait for its next visit: the longest interval a township
+# may set (settings `visit_every.*`, at most 366 days), from a visit made up to tomorrow.
+LONGEST_WAIT_DAYS = 367
+
+
+def due_errors(fields: dict, today: dt.date) -> list[FieldError]:
+    """A next visit set further off than any interval reaches (a phone that skipped its
+    form put 2100-12-31, and the household left its grid's 今日 for 75 years)."""
+    due = rules.as_date(fields.get("next_visit_due"))
+    if due is not None and due > today + dt.timedelta(days=LONGEST_WAIT_DAYS):
+        return [FieldError("next_visit_due", "due_too_far", (("days", LONGEST_WAIT_DAYS),))]
+    return []
 
 
 def normalize(fields: dict, before: dict | None = None) -> dict:

@@ -264,6 +264,8 @@ _MESSAGES = {
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
+                    "超出最长走访间隔（{days}天）"),
     "one_line": ("must be one line", "须为一行，不能换行"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),

@@ -488,3 +488,19 @@ def test_members_whose_numbers_mask_alike_keep_each_their_own_through_an_edit(st
     [res] = store.push(w1, [moved]).results
     assert res["status"] == "rejected" and res["errors"][0]["rule"] == "masked"   # which is which: refused
     assert [m["id_number"] for m in store.get("household", hh["record"])["members"]] == [a, b]
+
+
+def test_a_next_visit_further_off_than_any_interval_is_refused(store):
+    """A phone that skipped its form put a household's next visit in 2100: it left its
+    grid's 今日 for 75 years. No interval a township may set (at most 366 days) reaches
+    past a year and a day from now."""
+    import datetime as dt
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    far = _change("household", {"grid_id": "g1", "head_name": "张建国", "address": "3组12号",
+                                "next_visit_due": "2100-12-31"})
+    [res] = store.push(w1, [far]).results
+    assert [(e["field"], e["rule"]) for e in res["errors"]] == [("next_visit_due", "due_too_far")]
+    year = _change("household", {"grid_id": "g1", "head_name": "张建国", "address": "3组12号",
+                                 "next_visit_due": (today + dt.timedelta(days=366)).isoformat()})
+    assert store.push(w1, [year]).results == [{"status": "applied"}]

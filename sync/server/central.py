@@ -724,7 +724,8 @@ class CentralStore(Replica):
         if fields is not ch["fields"]:
             ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
         if entity == "household" and not server_side:  # the office's paths check in their forms
-            errs = households.number_errors(fields, row0, township_today(now))
+            errs = (households.number_errors(fields, row0, township_today(now))
+                    + households.due_errors(fields, township_today(now)))
             if errs:
                 return _rejected("invalid", errs)
         case = None
