@@ -74,6 +74,12 @@ def stale_reason(fix: Fix | None, at_ms: int | None = None, here: Fix | None = N
     return None
 
 
+def placed(record: dict) -> bool:
+    """Whether a record has a whole position (one from before the server refused half of
+    one may hold a latitude alone: such a household took the map away from a whole grid)."""
+    return record.get("lat") is not None and record.get("lon") is not None
+
+
 def distance_m(fix: Fix, lat: float | None, lon: float | None) -> float | None:
     """Geodesic metres from the fix to a registered location, None when it has none."""
     if lat is None or lon is None:

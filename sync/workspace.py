@@ -70,7 +70,7 @@ class Workspace:
 
     def may_resolve(self, case: dict) -> bool:
         return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-",
-                                       "resolved_on": dt.datetime.now(CST).date().isoformat()})
+                                       "resolved_on": _today().isoformat()})
 
     def may_home_visit(self, case: dict) -> bool:
         return self.may("visit", None, {"grid_id": case.get("grid_id"), "case_id": case["id"], "kind": "home",
@@ -99,9 +99,9 @@ class Workspace:
     def case_visits(self, cid):
         return queries.visits(self.replica, case_id=cid)
 
-    def due_households(self, today: dt.date):
+    def due_households(self, today: dt.date, limit: int = 200):
         """Households due for a visit; an archived one (moved out, head deceased) is not."""
-        return queries.due_households(self.replica, today, self.scope)
+        return queries.due_households(self.replica, today, self.scope, limit)
 
     def due_count(self, today: dt.date) -> int:
         return queries.due_count(self.replica, today, self.scope)
@@ -258,9 +258,8 @@ class Workspace:
         return eid
 
     def resolve_case(self, case_id: str, outcome: str, method: str, attachments: list | None = None) -> None:
-        today = dt.datetime.now(CST).date().isoformat()
         self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method,
-                                      "resolved_on": today})
+                                      "resolved_on": _today().isoformat()})
         self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": now_iso(),
                                    "by": self.username, "text": method,
                                    **({"attachments": attachments} if attachments else {})})

@@ -20,6 +20,7 @@ from sync import codes
 from sync.server import stats
 from sync.rules import format_rate
 
+from ..geo import placed
 from ..screens.widgets import RISK_COLOURS, risk_colour
 from ..worklist import today_cst
 
@@ -346,7 +347,7 @@ def open_map(points: list[dict], areas: list[dict], ctx) -> ft.Control:
     from sync.gcj02 import for_map
 
     from .matter import open_matter
-    pts = [p for p in points if p.get("lat") is not None and p.get("lon") is not None][:MAP_POINTS]
+    pts = [p for p in points if placed(p)][:MAP_POINTS]
     base = base_map(ctx)
     crs = base["crs"] if base else "wgs84"
 

@@ -16,15 +16,10 @@ import flet_map as fm
 from sync import gcj02
 from sync import tiles as phone_tiles
 
+from ..geo import placed
 from .widgets import risk_colour
 
 MAX_MARKERS = 1500  # beyond this a phone's map stutters; the nearest-first list is the tool then
-
-
-def placed(p: dict) -> bool:
-    """Whether a record has a whole position (a record from before the server refused half
-    of one may hold a latitude alone: one such took the map away from a whole grid)."""
-    return p.get("lat") is not None and p.get("lon") is not None
 
 
 def map_points(ws) -> tuple[list[dict], list[dict]]:

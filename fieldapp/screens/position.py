@@ -14,7 +14,7 @@ import asyncio
 
 import flet as ft
 
-from ..geo import (Fix, distance_m, fix_age_s, format_distance, now_ms, parse_manual, position_time_ms,
+from ..geo import (Fix, distance_m, fix_age_s, format_distance, now_ms, parse_manual, placed, position_time_ms,
                    stale_reason, visit_location_fields)
 from .widgets import TOUCH
 
@@ -100,7 +100,7 @@ class PositionPicker:
                     ft.TextButton(ctx.t("manual_position"), on_click=self.show_manual, height=TOUCH)],
                    wrap=True),
             self.manual], spacing=6)
-        if recorded and recorded.get("lat") is not None and recorded.get("lon") is not None:
+        if recorded and placed(recorded):
             self.fix = Fix(recorded["lat"], recorded["lon"], recorded.get("accuracy_m"),
                            recorded.get("location_source") or "gps", bool(recorded.get("mocked")))
             self.recorded = True

@@ -25,7 +25,7 @@ def today_panel(ctx) -> ft.Control:
         items.append(header(f"{ctx.t('today_due')} ({work.due_total})"))
         if not work.due:
             items.append(empty(ctx.t("nothing_due")))
-        for h in work.due[:worklist.SHOWN_DUE]:
+        for h in work.due:
             late = worklist.overdue_days(h.get("next_visit_due"))
             items.append(ft.ListTile(
                 leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
@@ -35,7 +35,7 @@ def today_panel(ctx) -> ft.Control:
                                  ctx.t("due_on", date=h["next_visit_due"]), size=12,
                                  color=ft.Colors.RED_700 if late else ft.Colors.GREY_700),
                 on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16))
-        more = work.due_total - len(work.due[:worklist.SHOWN_DUE])
+        more = work.due_total - len(work.due)
         if more > 0:
             items.append(empty(ctx.t("today_due_more", n=more)))
     items.append(header(f"{ctx.t('today_changed')} ({len(work.changed)})"))

@@ -58,6 +58,7 @@ class BlobError(Exception):
     def __init__(self, status: int, error: str, message: str, **extra):
         super().__init__(message)
         self.status, self.error, self.message, self.extra = status, error, message, extra
+        self.own_claim: tuple | None = None   # allowed(): a record naming it by this person's own claim
 
 
 class BlobFolder:
@@ -315,25 +316,21 @@ def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
     if not named:
         raise BlobError(404, "not_found", "hash: no record names this attachment")
     unshown = claims(store, h)
-    claimed = False
+    claimed, own = False, None
     for entity, row, entry in named:
         if _sees(store, p, entity, row):
-            if (entity, row["id"]) not in unshown:
+            claimant = unshown.get((entity, row["id"]))
+            if claimant is None:
                 return entity, row, entry
             claimed = True
+            if claimant == p.username and own is None:
+                own = (entity, row, entry)
     if claimed:
-        raise BlobError(404, "claimed", "hash: the phone that attached this file has not sent its bytes yet")
-    raise BlobError(403, "forbidden", "this attachment belongs to a record this account may not see")
-
-
-def _own_claim(store, p: Principal, h: str) -> tuple[str, dict, dict] | None:
-    """A record this person sees that names `h` by their own claim: their upload of the
-    bytes settles it."""
-    unshown = claims(store, h)
-    for entity, row, entry in naming(store, h):
-        if unshown.get((entity, row["id"])) == p.username and _sees(store, p, entity, row):
-            return entity, row, entry
-    return None
+        e = BlobError(404, "claimed", "hash: the phone that attached this file has not sent its bytes yet")
+    else:
+        e = BlobError(403, "forbidden", "this attachment belongs to a record this account may not see")
+    e.own_claim = own   # their upload of the bytes settles it (_upload_target)
+    raise e
 
 
 def _settle_claim(store, p: Principal, h: str) -> None:
@@ -357,7 +354,7 @@ def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, 
     try:
         entity, row, entry = allowed(store, p, h)
     except BlobError as e:
-        own = _own_claim(store, p, h)
+        own = e.own_claim
         if own is None and e.error == "not_found":
             raise BlobError(409, "not_named", "hash: no record on the server names this attachment yet:"
                                               " push the record first, then its bytes")

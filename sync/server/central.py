@@ -723,9 +723,9 @@ class CentralStore(Replica):
             return _rejected("invalid", [_err(masked_at, "masked")])
         if fields is not ch["fields"]:
             ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
+        today = township_today(now)
         if entity == "household" and not server_side:  # the office's paths check in their forms
-            errs = (households.number_errors(fields, row0, township_today(now))
-                    + households.due_errors(fields, township_today(now)))
+            errs = households.number_errors(fields, row0, today) + households.due_errors(fields, today)
             if errs:
                 return _rejected("invalid", errs)
         case = None
@@ -741,7 +741,6 @@ class CentralStore(Replica):
             if errs:
                 return _rejected("forbidden", errs)
             claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()
-            today = township_today(now)
             problems = statute.time_problems(entity, ch["fields"], today)
             if entity == "case":
                 problems = statute.date_problems(row0 or {}, ch["fields"], today) + problems
