@@ -41,6 +41,8 @@ _MESSAGES = {
                    "案件不能从“{from_zh}”变为“{to_zh}”"),
     "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
                                    "事项办结后才能回访，当前状态为“{status_zh}”"),
+    "callback_merged": ("a duplicate merged into another matter is called back through that matter",
+                        "已并入其他事项的重复件，请在主事项中回访"),
     "unknown_answer": ("{answer} is not a callback answer", "“{answer}”不是有效的回访结果"),
     "unknown_risk": ("{risk} is not a risk level", "“{risk}”不是有效的风险等级"),
     "review_no_opinion": ("a review is asked of a written opinion: the matter has none yet",
@@ -211,10 +213,12 @@ def check_transition(from_status: str, to_status: str) -> None:
 
 def can_call_back(case: dict) -> bool:
     """A callback asks how a resolution went: there is none to ask about before."""
-    return case.get("status") == "resolved"
+    return case.get("status") == "resolved" and not case.get("merged_into")
 
 
 def check_call_back(case: dict) -> None:
+    if case.get("merged_into"):
+        raise RuleError("callback_merged")
     if not can_call_back(case):
         raise RuleError("callback_before_resolution", status=case.get("status") or "reported")
 

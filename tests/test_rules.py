@@ -138,6 +138,11 @@ def test_every_status_in_the_table_is_a_known_code():
 def test_no_callback_before_resolution():
     assert not rules.can_call_back({"status": "in_progress"})
     assert rules.can_call_back({"status": "resolved"})
+    # a duplicate folded into another matter is asked about through that matter
+    assert not rules.can_call_back({"status": "resolved", "merged_into": "c1"})
+    with pytest.raises(RuleError) as e:
+        rules.check_call_back({"status": "resolved", "merged_into": "c1"})
+    assert e.value.code == "callback_merged"
     with pytest.raises(RuleError) as e:
         rules.check_call_back({"status": "in_progress"})
     assert "办理中" in e.value.message("zh")

@@ -54,6 +54,8 @@ CALLBACKS = [
     ("c1", "2026-10-16T10:00", "satisfied"), ("c2", "2026-10-26T10:00", "basically"),
     ("c2", "2026-11-01T10:00", "satisfied"), ("c0", "2026-11-04T10:00", "basically"),
     ("c4", "2026-11-12T10:00", "unsatisfied"), ("c7", "2026-11-25T10:00", "satisfied"),
+    # on the duplicate folded into c6: counted nowhere, like the duplicate itself
+    ("c9", "2026-11-13T10:00", "unsatisfied"),
 ]
 
 

@@ -337,12 +337,11 @@ def _breakdown(counts: dict, table: codes.Table | None) -> list[dict]:
 
 
 def _callback_figures(conn, args) -> dict:
+    # A callback on a duplicate folded into another matter is not counted: the duplicate
+    # is counted nowhere, and its parties are the matter's (asked once, counted once).
     filters = _case_filter(args, prefix="c.")
-    if filters:
-        sql = ("SELECT cb.answer, count(*) FROM callbacks cb JOIN cases c ON c.id = cb.case_id"
-               f" WHERE cb.at >= :s AND cb.at < :c1{filters} GROUP BY cb.answer")
-    else:
-        sql = "SELECT answer, count(*) FROM callbacks WHERE at >= :s AND at < :c1 GROUP BY answer"
+    sql = ("SELECT cb.answer, count(*) FROM callbacks cb JOIN cases c ON c.id = cb.case_id"
+           f" WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters} GROUP BY cb.answer")
     answers = dict(conn.execute(sql, args))
     total = sum(answers.values())
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
@@ -359,7 +358,7 @@ def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
     filters = _case_filter(args, prefix="c.")
     sql = (f"SELECT {key}, sum(cb.answer IN ('satisfied', 'basically')), count(*)"
            f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
-           f" WHERE cb.at >= :s AND cb.at < :c1 AND {key} IS NOT NULL{filters}"
+           f" WHERE cb.at >= :s AND cb.at < :c1 AND {key} IS NOT NULL AND c.merged_into IS NULL{filters}"
            f" GROUP BY {key} ORDER BY {key}")
     names = dict(conn.execute("SELECT username, name FROM staff"))
     return [{"key": k, "label": names.get(k, k), "callbacks": n,
