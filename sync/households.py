@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import idnumber, rules, settings as township
-from .model import ENTITIES, NUMBER_RULES, FieldError, validate_fields
+from .model import ENTITIES, NUMBER_RULES, FieldError, tidy, validate_fields
 
 CST = dt.timezone(dt.timedelta(hours=8))
 ACTIVE = "active"
@@ -149,7 +149,8 @@ def due_errors(fields: dict, today: dt.date) -> list[FieldError]:
 def normalize(fields: dict, before: dict | None = None) -> dict:
     """The fields as they are stored: text trimmed, ID numbers and phones cleaned
     (spaces, full-width digits, a small x), empty member rows left out."""
-    out = dict(fields)
+    out = tidy(ENTITIES["household"], fields)
+    out = dict(out)
     for name in ("head_name", "address", "hh_number", "note"):
         if isinstance(out.get(name), str):
             out[name] = out[name].strip()

@@ -48,6 +48,13 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\u202a-\u20
 # A line end in a one-line field (a name, an address, a title): twenty of them made one
 # household fill the first screen of every phone's list. Notes and descriptions keep theirs.
 LINE_END_RE = re.compile(r"[\n\r\x85\u2028\u2029]")
+# Characters that take no room on screen, in a name, an address, a party or a member: a
+# zero-width space pasted from a chat made two 张建国 rows that look the same and a search
+# for 张建国 that misses one. Forms and imports drop them (visible); a push that holds one
+# is refused. Notes and descriptions keep them (a zero-width joiner is part of an emoji).
+INVISIBLE_RE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+# What a one-line field may not hold, in one search for the common case of _check_value.
+_NOT_ONE_LINE_RE = re.compile(r"[\n\r\x85\u2028\u2029\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,8 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("visited_at", "datetime", required=True),
         Field("visitor", "id", required=True, max_len=40),
         *_LOCATION,
-        Field("distance_m", "float", min=0, max=50_000_000),
+        # no two points on the Earth are further apart than half the equator (20,037.5 km)
+        Field("distance_m", "float", min=0, max=20_040_000),
         Field("far_from_home", "bool"),
         Field("seen", "text", max_len=4000),
         Field("requests", "text", max_len=4000),
@@ -259,6 +267,10 @@ _MESSAGES = {
     "merged_self": ("cannot name the case itself", "不能并入自身"),
     "id_taken": ("is the id of another change already stored: a change needs an id of its own",
                  "已被另一条记录使用，请重新生成"),
+    "merged_chain": ("cannot name a case that is itself merged into another: name the case kept",
+                     "所选事项已并入其他事项，请并入最终保留的事项"),
+    "merged_not_reported": ("only a case still reported is merged into another; this one is {status_en}",
+                            "只有“已上报”的事项可以并入其他事项，此件为“{status_zh}”"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
@@ -267,6 +279,8 @@ _MESSAGES = {
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
                     "超出最长走访间隔（{days}天）"),
     "one_line": ("must be one line", "须为一行，不能换行"),
+    "invisible": ("holds a character that cannot be seen (a zero-width space, joiner or direction mark)",
+                  "含有看不见的字符（如零宽空格），请删除后重新输入"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
     "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
@@ -360,7 +374,7 @@ def _check_value(f: Field, v) -> FieldError | None:
     # the values nearly every change carries, checked without the general path below
     if k == "str" or k == "text":
         if (type(v) is str and 0 < len(v) <= f.max_len and (not f.required or not v.isspace())
-                and not CONTROL_RE.search(v) and (k == "text" or not LINE_END_RE.search(v))):
+                and not CONTROL_RE.search(v) and (k == "text" or not _NOT_ONE_LINE_RE.search(v))):
             return None
     elif k == "code":
         if type(v) is str and v in f.table:
@@ -384,6 +398,8 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "control")
         if k == "str" and LINE_END_RE.search(v):
             return _err(f.name, "one_line")
+        if k == "str" and INVISIBLE_RE.search(v):
+            return _err(f.name, "invisible")
         if k == "id" and not ID_RE.match(v):
             return _err(f.name, "id")
         if k == "date":
@@ -418,6 +434,8 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "too_long", max_len=200)
         elif any(CONTROL_RE.search(x) for x in v):
             return _err(f.name, "control")
+        elif any(INVISIBLE_RE.search(x) for x in v):
+            return _err(f.name, "invisible")
         return None
     if k == "attachments":
         ok = isinstance(v, list) and all(
@@ -441,6 +459,8 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "type", expected="a list of members")
         if len(v) > f.max_len:
             return _err(f.name, "too_many", max_len=f.max_len)
+        if any(INVISIBLE_RE.search(x) for m in v for x in m.values()):
+            return _err(f.name, "invisible")
         return None
     raise AssertionError(f"unknown field kind {k}")
 
@@ -473,6 +493,34 @@ def position_problems(before: dict | None, fields: dict) -> list[FieldError]:
     if (lat is None) == (lon is None):
         return []
     return [_err("lon" if lon is None else "lat", "position_pair")]
+
+
+def visible(text: str) -> str:
+    """The text without the characters that take no room on screen (INVISIBLE_RE)."""
+    return INVISIBLE_RE.sub("", text)
+
+
+def tidy(entity: Entity, fields: dict) -> dict:
+    """The fields as a form or an import stores them: invisible characters dropped from
+    one-line texts, lists of names and members' entries (what a push may not hold)."""
+    out = None
+    for name, v in fields.items():
+        f = entity.by_name.get(name)
+        if f is None:
+            continue
+        if f.kind == "str" and type(v) is str:
+            new = visible(v)
+        elif f.kind == "strs" and isinstance(v, list):
+            new = [visible(x) if isinstance(x, str) else x for x in v]
+        elif f.kind == "members" and isinstance(v, list):
+            new = [{k: visible(x) if isinstance(x, str) else x for k, x in m.items()} if isinstance(m, dict) else m
+                   for m in v]
+        else:
+            continue
+        if new != v:
+            out = out if out is not None else dict(fields)
+            out[name] = new
+    return fields if out is None else out
 
 
 def value_errors(entity: Entity, fields: dict) -> list[FieldError]:

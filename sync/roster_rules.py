@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from . import codes, idnumber
-from .model import ENTITIES, validate_fields
+from .model import ENTITIES, validate_fields, visible
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def find_header(rows: list[list]) -> Header | None:
 def cell_text(value) -> str:
     """A plain cell as text: numbers without a trailing .0, dates as YYYY-MM-DD."""
     if type(value) is str:
-        return value.strip()
+        return visible(value).strip()   # a pasted zero-width space made a name no search finds
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -189,6 +189,32 @@ def test_an_emoji_family_joined_by_zero_width_joiners_is_taken():
     assert validate_fields(ENTITIES["household"], {"note": "👨\u200d👩\u200d👧 三口之家"}, creating=False) == []
 
 
+@pytest.mark.parametrize("entity, fields", [
+    ("household", {"head_name": "张建\u200b国"}),          # two 张建国 rows that look the same
+    ("household", {"address": "\ufeff白鹤村3组"}),
+    ("household", {"phone": "1385790123\u2060"}),
+    ("household", {"members": [{"name": "李\u200c四", "relation": "子"}]}),
+    ("case", {"parties": ["王\u00ad五"]}),
+    ("case", {"title": "漏水\u200e"}),
+])
+def test_invisible_characters_in_a_one_line_value_are_refused_naming_the_field(entity, fields):
+    [err] = validate_fields(ENTITIES[entity], fields, creating=False)
+    assert (err.field, err.rule) == (next(iter(fields)), "invisible")
+    assert "看不见的字符" in err.message("zh") and "cannot be seen" in err.message("en")
+
+
+def test_tidy_drops_invisible_characters_from_one_line_values_and_keeps_text_as_written():
+    from sync.model import tidy
+    fields = {"head_name": " 张建\u200b国", "members": [{"name": "李\u200c四", "relation": "子"}],
+              "note": "👨\u200d👩\u200d👧 三口之家", "tags": ["elderly_alone"]}
+    out = tidy(ENTITIES["household"], fields)
+    assert out["head_name"] == " 张建国" and out["members"] == [{"name": "李四", "relation": "子"}]
+    assert out["note"] == fields["note"] and out["tags"] == ["elderly_alone"]
+    assert validate_fields(ENTITIES["household"], {**out, "head_name": "张建国"}, creating=False) == []
+    clean = {"head_name": "张建国"}
+    assert tidy(ENTITIES["household"], clean) is clean   # nothing to drop: the same dict, no copy
+
+
 # --- ids (issue 10: the server's indexes take new rows at their right edge) -------------
 def test_new_ids_are_unique_valid_and_sort_by_the_time_they_were_made():
     import time
@@ -213,3 +239,10 @@ def test_a_value_with_a_line_end_after_it_is_not_an_id_nor_a_date(name, value):
         return
     errs = validate_fields(ENTITIES["household"], {name: value}, creating=False)
     assert [e.field for e in errs] == [name]
+
+
+def test_a_distance_further_than_any_two_points_on_the_earth_is_refused():
+    """A visit 50,000 km from its household was taken and shown as "50000000 m"."""
+    [err] = validate_fields(ENTITIES["visit"], {"distance_m": 5e7}, creating=False)
+    assert (err.field, err.rule) == ("distance_m", "range")
+    assert validate_fields(ENTITIES["visit"], {"distance_m": 20_003_931.5}, creating=False) == []  # pole to pole

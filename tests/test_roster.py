@@ -357,3 +357,16 @@ def test_differences_keep_what_the_roster_does_not_say():
                                    "members": [{"name": "李秀英", "relation": "配偶"}]}) == {}
     diff = rr.differences(before, {"members": [{"name": "李秀英", "relation": "妻"}]})
     assert diff == {"members": [{"name": "李秀英", "relation": "妻", "id_number": "330702196207051125"}]}
+
+
+def test_a_roster_pasted_with_zero_width_spaces_imports_the_names_as_they_read(db, tmp_path, capsys):
+    """Cells copied from a chat or a web page carry zero-width spaces and marks: imported
+    as they were, 郑国强 would be a name no search for 郑国强 finds."""
+    rows = [[c.replace("郑国强", "郑国\u200b强").replace("金山镇白鹤村7组1号", "\u200e金山镇白鹤村7组1号\ufeff")
+             for c in r] for r in rf.CSV_ROWS]
+    src = tmp_path / "pasted.csv"
+    src.write_bytes("\r\n".join([",".join(rf.CSV_HEADER)] + [",".join(r) for r in rows] + [""]).encode("utf-8"))
+    code, counts, err = run(capsys, str(src), "--db", db)
+    assert code == 0, err
+    assert counts["imported"] == 2
+    assert households(db)["郑国强"]["address"] == "金山镇白鹤村7组1号"

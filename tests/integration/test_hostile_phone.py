@@ -502,3 +502,20 @@ def test_a_good_number_written_otherwise_is_refused_so_one_person_has_one_spelli
                "members": [{"name": "王小明", "relation": "子女", "id_number": "33070219900101100X"}]}
     pushed_ok(srv, "worker1", mk("worker1", "household", hid, written))
     assert srv.sql("SELECT phone FROM households WHERE id=?", (hid,)) == [("13912345678",)]
+
+
+def test_a_name_holding_a_zero_width_space_is_refused_naming_the_field_and_nothing_of_it_is_stored(server):
+    """Two 张建国 that look the same to every phone, one of them missed by every search: a
+    phone's forms drop the invisible characters, so a push holding one is not the app's."""
+    hid = changes.new_id("r")
+    twin = {**household_fields("g1", 7), "head_name": "张建\u200b国"}
+    r = push(server, "worker1", mk("worker1", "household", hid, twin))
+    assert ("head_name", "invisible") in refused(r, 422)
+    [res] = r.json()["results"]
+    assert "cannot be seen" in res["errors"][0]["message"]
+    assert server.sql("SELECT count(*) FROM households WHERE id=?", (hid,)) == [(0,)]
+    cid = leader_case(server)
+    before = case_row(server, cid)
+    assert ("parties", "invisible") in refused(
+        push(server, "leader1", mk("leader1", "case", cid, {"parties": ["王\ufeff五"]})), 422)
+    assert case_row(server, cid) == before
