@@ -222,6 +222,10 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     return errs
 
 
+# A duplicate is folded into the matter kept while it is still only reported (docs/office.md).
+MERGEABLE = frozenset({"reported"})
+
+
 def check_references(p: Principal, entity: str, after: dict, fields: dict, lookup: Lookup,
                      complete: bool) -> list[FieldError]:
     """Fields naming another record or an account name one that exists and fits."""
@@ -240,6 +244,13 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             errs.append(_err("merged_into", "unknown_record", entity="case"))
         elif _merges_back(after.get("id"), fields["merged_into"], lookup):
             errs.append(_err("merged_into", "merged_cycle"))
+        elif (lookup("case", fields["merged_into"]) or {}).get("merged_into"):
+            # a chain z → y → x: the kept matter is x, and z's parties were never shown on it
+            errs.append(_err("merged_into", "merged_chain"))
+        elif after.get("status") not in MERGEABLE:
+            # accepted, given to a leader, running to its deadline: folding it away took it
+            # off the overdue list and every figure while its leader kept working it
+            errs.append(_err("merged_into", "merged_not_reported", status=after.get("status") or "reported"))
     gid = fields.get("grid_id")
     if gid is not None and entity in GRIDDED and complete and lookup("grid", gid) is None:
         errs.append(_err("grid_id", "unknown_record", entity="grid"))

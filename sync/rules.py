@@ -41,6 +41,8 @@ _MESSAGES = {
                    "案件不能从“{from_zh}”变为“{to_zh}”"),
     "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
                                    "事项办结后才能回访，当前状态为“{status_zh}”"),
+    "extension_no_effect": ("the deadline in force, {deadline}, is the higher body's: extending the statutory"
+                            " period would not move it", "现行办理期限{deadline}为上级要求的期限，延长法定期限不会改变它"),
     "callback_merged": ("a duplicate merged into another matter is called back through that matter",
                         "已并入其他事项的重复件，请在主事项中回访"),
     "unknown_answer": ("{answer} is not a callback answer", "“{answer}”不是有效的回访结果"),
@@ -249,11 +251,27 @@ def grade(base_risk: str | None, signals: list[str] | tuple = (),
     base = base_risk or RISK_ORDER[0]
     if base not in RISK_ORDER:
         raise RuleError("unknown_risk", risk=base)
+    step = min(RISK_ORDER.index(base) + len(raised_by(signals, group_size)), len(RISK_ORDER) - 1)
+    return RISK_ORDER[step]
+
+
+def raised_by(signals: list[str] | tuple = (), group_size: int | None = None) -> list[str]:
+    """The escalation signals a grade counts, sorted: those ticked, and the group signal
+    for a group of more than GROUP_SIZE people."""
     raised = set(signals or ())
     if group_size is not None and group_size > GROUP_SIZE:
         raised.add("group")
-    step = min(RISK_ORDER.index(base) + len(raised), len(RISK_ORDER) - 1)
-    return RISK_ORDER[step]
+    return sorted(raised)
+
+
+def base_risk(graded: str | None, signals: list[str] | tuple = ()) -> str:
+    """The assessed risk a stored grade was raised from, as a form shows it again: the
+    grade lowered one step per signal it counts. Saving that base with the same signals
+    gives the same grade again (a grade capped at red gives red again), where showing
+    the raised grade as the base raised it once more at every save."""
+    if graded not in RISK_ORDER:
+        return RISK_ORDER[0]
+    return RISK_ORDER[max(0, RISK_ORDER.index(graded) - len(set(signals or ())))]
 
 
 # --- rates ------------------------------------------------------------------------------

@@ -192,13 +192,15 @@ def overdue_reasons(case: dict, today: dt.date) -> list[str]:
 DATE_ORDER = (
     ("accepted_on", "received_on"), ("consulted_on", "received_on"), ("resolved_on", "received_on"),
     ("higher_deadline", "received_on"), ("notice_sent_on", "received_on"),
-    ("review_requested_on", "resolved_on"), ("review_answered_on", "review_requested_on"),
+    ("review_answered_on", "review_requested_on"),
     ("recheck_requested_on", "review_answered_on"), ("recheck_answered_on", "recheck_requested_on"),
 )
 # Judged only when the later one is written: a matter is resolved on or after the day it
 # was accepted (the written opinion says both, and the review period runs from the
-# first), but a reopened matter is accepted anew after its old resolution.
-DATE_ORDER_WHEN_WRITTEN = (("resolved_on", "accepted_on"),)
+# first), but a reopened matter is accepted anew after its old resolution; a review is
+# asked of a resolution, but a matter reopened meanwhile is resolved anew after the
+# request (judged both ways it could never be resolved again).
+DATE_ORDER_WHEN_WRITTEN = (("resolved_on", "accepted_on"), ("review_requested_on", "resolved_on"))
 # Days that cannot be in the future: things that have happened.
 HAPPENED = ("received_on", "accepted_on", "consulted_on", "resolved_on", "notice_sent_on",
             "review_requested_on", "review_answered_on", "recheck_requested_on", "recheck_answered_on")

@@ -13,7 +13,7 @@ import datetime as dt
 from . import households, permissions, queries
 from .access import Principal
 from .device import DeviceReplica, ValidationError
-from .model import ENTITIES, FieldError, validate_fields, visit_problems
+from .model import ENTITIES, FieldError, tidy, validate_fields, visit_problems
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -57,6 +57,16 @@ class Workspace:
         return Principal(self.username, self.role, frozenset(self.grids), self.device)
 
     # --- the write rules (permissions.py): what a screen may offer -------------------
+    def now(self) -> dt.datetime:
+        """The township's time as this workspace best knows it (+08:00)."""
+        return dt.datetime.now(CST)
+
+    def _now_iso(self) -> str:
+        return self.now().replace(microsecond=0).isoformat()
+
+    def _today(self) -> dt.date:
+        return self.now().date()
+
     def refusals(self, entity: str, before: dict | None, fields: dict) -> list:
         """The rules a write would break (empty: the server will take it)."""
         return permissions.check(self.principal, entity, before, fields, self.replica.get, self.complete)
@@ -65,16 +75,16 @@ class Workspace:
         return not self.refusals(entity, before, fields)
 
     def may_progress(self, case: dict) -> bool:
-        return self.may("case_event", None, {"case_id": case["id"], "kind": "progress", "at": now_iso(),
+        return self.may("case_event", None, {"case_id": case["id"], "kind": "progress", "at": self._now_iso(),
                                              "by": self.username})
 
     def may_resolve(self, case: dict) -> bool:
         return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-",
-                                       "resolved_on": _today().isoformat()})
+                                       "resolved_on": self._today().isoformat()})
 
     def may_home_visit(self, case: dict) -> bool:
         return self.may("visit", None, {"grid_id": case.get("grid_id"), "case_id": case["id"], "kind": "home",
-                                        "visited_at": now_iso(), "visitor": self.username})
+                                        "visited_at": self._now_iso(), "visitor": self.username})
 
     # --- reads -----------------------------------------------------------------------
     def grid_list(self) -> list[dict]:
@@ -131,7 +141,7 @@ class Workspace:
     # --- the verbs --------------------------------------------------------------------
     def visit_fields(self, fields: dict) -> dict:
         """The fields of a visit as recorded: who, when, the grid of the household (or case)."""
-        f = {"kind": "household", "visitor": self.username, "visited_at": now_iso(), **fields}
+        f = {"kind": "household", "visitor": self.username, "visited_at": self._now_iso(), **fields}
         if not f.get("grid_id"):
             if f.get("household_id"):
                 hh = self.household(f["household_id"]) or {}
@@ -182,7 +192,10 @@ class Workspace:
                             *(households.visit_day(v.get("visited_at")) for v in self.household_visits(hh["id"])[:1]))
                 if d is not None]
         if days:
-            due = households.next_visit_due(max(days), tags, self.township()).isoformat()
+            # counted from no later than today: a visit dated tomorrow 23:59 (a clock a few
+            # hours ahead) put the next one a day late, and one the server refuses as a
+            # day to come moved the household's next visit months away without a visit
+            due = households.next_visit_due(min(max(days), self._today()), tags, self.township()).isoformat()
             if due != hh.get("next_visit_due"):
                 out["next_visit_due"] = due
         return out
@@ -191,15 +204,15 @@ class Workspace:
         """What a household form would be refused for, each naming its field (a member's
         as "members.N.key"), checked before anything is written."""
         f = households.normalize(fields, before)
-        return households.problems(f if before is None else households.changed(f, before), before, _today())
+        return households.problems(f if before is None else households.changed(f, before), before, self._today())
 
     def add_household(self, fields: dict) -> str:
         """A household registered (a new arrival found in the field, or by the office): in
         the registry, and due for its first visit on the day it is registered."""
         f = households.normalize(_clean(fields))
         f.setdefault("status", households.ACTIVE)
-        f.setdefault("next_visit_due", _today().isoformat())
-        errs = households.problems(f, None, _today())
+        f.setdefault("next_visit_due", self._today().isoformat())
+        errs = households.problems(f, None, self._today())
         if errs:
             raise ValidationError(errs)
         return self.create("household", f)
@@ -220,7 +233,7 @@ class Workspace:
                 due = households.next_visit_due(day, f["tags"], self.township()).isoformat()
                 if due != before.get("next_visit_due"):
                     f["next_visit_due"] = due
-        errs = households.problems(f, before, _today())
+        errs = households.problems(f, before, self._today())
         if errs:
             raise ValidationError(errs)
         if f:
@@ -240,7 +253,7 @@ class Workspace:
 
     def report_fields(self, fields: dict) -> dict:
         return _clean({"kind": "dispute", "channel": "grid", "status": "reported",
-                       "reported_by": self.username, "reported_at": now_iso(), **fields})
+                       "reported_by": self.username, "reported_at": self._now_iso(), **fields})
 
     def report_case(self, fields: dict) -> str:
         """A dispute or petition sign reported from the field (上报矛盾纠纷)."""
@@ -248,7 +261,7 @@ class Workspace:
 
     def add_progress(self, case_id: str, text: str, attachments: list | None = None) -> str:
         case = self.case(case_id) or {}
-        eid = self.create("case_event", {"case_id": case_id, "kind": "progress", "at": now_iso(),
+        eid = self.create("case_event", {"case_id": case_id, "kind": "progress", "at": self._now_iso(),
                                          "by": self.username, "text": text,
                                          **({"attachments": attachments} if attachments else {})})
         # the owner's progress starts the work; anyone else's is a note on the timeline
@@ -259,14 +272,10 @@ class Workspace:
 
     def resolve_case(self, case_id: str, outcome: str, method: str, attachments: list | None = None) -> None:
         self.update("case", case_id, {"status": "resolved", "outcome": outcome, "method": method,
-                                      "resolved_on": _today().isoformat()})
-        self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": now_iso(),
+                                      "resolved_on": self._today().isoformat()})
+        self.create("case_event", {"case_id": case_id, "kind": "resolution", "at": self._now_iso(),
                                    "by": self.username, "text": method,
                                    **({"attachments": attachments} if attachments else {})})
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(CST).date()
 
 
 def _clean(fields: dict) -> dict:
@@ -282,11 +291,20 @@ class DeviceWorkspace(Workspace):
         self.replica = replica
         self.device = replica.device_id
 
+    def now(self) -> dt.datetime:
+        """The township's time by this phone's clock as anchored at its last sync: a phone
+        whose date is set wrong (or was, when it restarted) still records its visits and
+        reports at the time they happened, not on a day the server refuses to come."""
+        self.replica._load_clock()
+        return dt.datetime.fromtimestamp(self.replica.clock.physical() / 1000, CST)
+
     def create(self, entity, fields):
+        fields = tidy(ENTITIES[entity], fields)
         self._check(entity, None, fields)
         return self.replica.create(entity, fields, self.username)["record"]
 
     def update(self, entity, rid, fields):
+        fields = tidy(ENTITIES[entity], fields)
         self._check(entity, self.replica.get(entity, rid), fields)
         self.replica.update(entity, rid, fields, self.username)
 
@@ -354,7 +372,8 @@ class DeviceWorkspace(Workspace):
         if not create:
             allowed = permissions.fields_of(entity, "update", self.role)
             full = {k: v for k, v in full.items() if k in allowed}
-        return full, create
+        # a change refused for a pasted zero-width space is mended by saving it again
+        return tidy(ENTITIES[entity], full), create
 
     def correct(self, change_id: str, form: dict) -> None:
         """Give up a refused change and write the form's values in its place. The new

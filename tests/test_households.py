@@ -318,3 +318,48 @@ def test_saving_a_household_someone_else_wrote_untidily_changes_nothing_and_is_n
     with pytest.raises(ValidationError) as got:
         ws.edit_household("h1", values)
     assert [e.field for e in got.value.errors] == ["members.2.relation"]
+
+
+def test_a_name_pasted_with_a_zero_width_space_is_stored_as_it_reads_on_the_phone_and_at_the_office(ws, office):
+    """A zero-width space pasted from a chat made a second 张建国 that looks the same and
+    that a search for 张建国 misses: the forms drop it, wherever the household is written."""
+    pasted = {"grid_id": "g1", "head_name": "张建\u200b国", "address": "\ufeff白鹤村3组12号",
+              "members": [{"name": "李\u200c四", "relation": "子"}]}
+    for workspace in (ws, office):
+        hid = workspace.add_household(dict(pasted))
+        hh = workspace.household(hid)
+        assert (hh["head_name"], hh["address"]) == ("张建国", "白鹤村3组12号")
+        assert hh["members"] == [{"name": "李四", "relation": "子"}]
+        assert [h["id"] for h in workspace.search_households("张建国")] == [hid]
+        workspace.edit_household(hid, {"head_name": "张建国\u2060"})   # an edit as well: nothing to write
+        assert workspace.household(hid)["head_name"] == "张建国"
+    cid = ws.report_case({"grid_id": "g1", "category": "02", "description": "邻里纠纷",
+                          "parties": ["王\u200b五"], "title": "邻里纠纷"})
+    assert ws.case(cid)["parties"] == ["王五"]
+
+
+def test_a_phone_whose_date_is_set_days_ahead_records_its_visit_on_the_townships_day(ws, replica, monkeypatch):
+    """Its date three days ahead, the phone dated the visit on a day to come: the server
+    refused the visit and took the household's next due date, three months off, without
+    it. The phone learnt the server's time at its last sync: it dates by that."""
+    from sync import clock
+    real = clock.wall_ms()
+    ahead = dt.timedelta(days=3)                                       # the date set three days ahead
+    replica.clock.now = lambda: clock.wall_ms() + int(ahead.total_seconds() * 1000)
+    monkeypatch.setattr("sync.workspace.now_iso", lambda: (dt.datetime.now(households.CST) + ahead).replace(
+        microsecond=0).isoformat())                                    # the phone's own reading of it
+    replica.learn_server_time(real)                                   # a sync: the server's time
+    add(replica, "h1", tags=["dibao"])
+    vid = ws.record_visit({"household_id": "h1", "seen": "在家"})
+    today = dt.datetime.now(households.CST).date()
+    assert replica.get("visit", vid)["visited_at"][:10] == today.isoformat()
+    assert ws.household("h1")["next_visit_due"] == (today + dt.timedelta(days=30)).isoformat()   # 低保: monthly
+
+
+def test_a_visit_dated_a_day_ahead_counts_the_next_one_from_today(ws, replica):
+    """A visit dated tomorrow 23:59 (a clock hours ahead, which the server takes) put the
+    next one due a day late."""
+    today = dt.datetime.now(households.CST).date()
+    add(replica, "h1", tags=["dibao"])
+    visit_on(ws, "h1", (today + dt.timedelta(days=1)).isoformat())
+    assert ws.household("h1")["next_visit_due"] == (today + dt.timedelta(days=30)).isoformat()

@@ -195,3 +195,105 @@ def test_a_refusal_at_the_office_is_said_in_the_clerks_language(ws):
     said = texts(bar)
     assert "所并入的事项已并入本事项" in said and "cannot" not in said, said
     assert ws.case(b)["merged_into"] is None
+
+
+# --- from a clerk's probe of the workflow (eleventh session) -----------------------------
+
+def test_extending_a_reopened_matter_never_moves_its_deadline_back_to_a_passed_higher_deadline(ws):
+    cid = matter(ws, higher_deadline="2026-02-28", channel="handed_down", higher_ref="县信访局交〔2026〕3号")
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.consult(cid, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+    ws.resolve_case(cid, "supported", "已支付")
+    ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
+    fresh = ws.case(cid)["deadline"]
+    ws.extend(cid, 30, "需等待法院执行")
+    extended = ws.case(cid)["deadline"]
+    assert extended > fresh > "2026-02-28"       # it took the matter back to February, overdue at once
+    assert (dt.date.fromisoformat(extended) - dt.date.fromisoformat(fresh)).days == 30
+
+
+def test_an_extension_the_higher_deadline_would_swallow_is_refused_and_not_spent(ws):
+    soon = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    cid = matter(ws, on=dt.date.today(), higher_deadline=soon, channel="handed_down", higher_ref="县交〔2026〕9号")
+    ws.accept(cid, on=dt.date.today())
+    assert ws.case(cid)["deadline"] == soon
+    with pytest.raises(RuleError) as e:
+        ws.extend(cid, 30, "需协调县自然资源局")
+    assert e.value.code == "extension_no_effect" and soon in e.value.message("zh")
+    case = ws.case(cid)
+    assert (case["deadline"], case["extended_days"]) == (soon, None)   # the one extension is still there
+
+
+def test_only_a_matter_still_reported_is_merged_and_never_into_one_merged_away(ws):
+    worked, keep, dup, late = matter(ws), matter(ws, parties=["李某"]), matter(ws, parties=["孙某"]), matter(ws)
+    ws.accept(worked, on=dt.date(2026, 1, 21))
+    ws.consult(worked, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+    with pytest.raises(WriteRefused) as e:
+        ws.merge(worked, keep)   # a stale page's 并入此件: the leader is working it
+    assert [x.rule for x in e.value.field_errors] == ["merged_not_reported"]
+    assert "已分派" in e.value.field_errors[0].message("zh")
+    assert ws.case(worked)["merged_into"] is None and worked in {c["id"] for c in ws.due_soon(dt.date(2026, 3, 20))}
+    ws.merge(dup, keep)
+    with pytest.raises(WriteRefused) as e:
+        ws.merge(late, dup)      # z → y → x: name the matter kept
+    assert [x.rule for x in e.value.field_errors] == ["merged_chain"]
+
+
+def test_a_merged_matter_leaves_the_due_soon_list(ws):
+    keep, dup = matter(ws), matter(ws, parties=["李某"])
+    ws.replica.server_write("case", dup, {"status": "accepted", "accepted_on": "2026-01-21",
+                                          "deadline": "2026-03-22", "merged_into": keep})   # stored before the rule
+    assert dup not in {c["id"] for c in ws.due_soon(dt.date(2026, 3, 20))}
+
+
+def test_grading_keeps_the_group_size_and_saving_the_same_grade_again_gives_the_same_grade(ws):
+    from sync import rules
+    cid = matter(ws)
+    assert ws.grade(cid, "orange", "urgent", [], group_size=8) == "red"
+    c = ws.case(cid)
+    assert (c["visitors"], c["signals"]) == (8, ["group"])
+    assert "集体访（5人以上）" in [it["text"] for it in ws.timeline(cid) if it.get("kind") == "grade"][0]
+    # the dialog shows the assessed base again: saved unchanged, nothing is raised twice
+    for base in rules.RISK_ORDER:
+        for signals in ([], ["repeated"], ["repeated", "level_skipping"], ["group", "repeated", "level_skipping"]):
+            graded = rules.grade(base, signals)
+            assert rules.grade(rules.base_risk(graded, signals), signals) == graded, (base, signals)
+
+
+def test_a_matter_reopened_while_a_review_was_asked_can_be_resolved_again(ws):
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.consult(cid, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                          "resolved_on": "2026-02-01", "review_requested_on": "2026-02-09"})
+    ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
+    ws.resolve_case(cid, "supported", "全部支付")
+    assert ws.case(cid)["status"] == "resolved"
+
+
+def test_no_written_opinion_is_offered_for_a_matter_taken_up_again(ws):
+    from sync.server import documents
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.consult(cid, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+    ws.resolve_case(cid, "supported", "已支付")
+    assert "opinion" in documents.available(ws.case(cid))
+    ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
+    assert "opinion" not in documents.available(ws.case(cid))
+
+
+def test_the_callback_queue_lists_the_longest_waiting_first_and_counts_them_all(ws):
+    """It held the 500 newest reports among the resolved: past 500 the matters waiting
+    longest for their callback were the ones left out, and its header said 500."""
+    ids = []
+    for n, resolved in enumerate(("2026-03-05", "2026-02-01", "2026-04-10")):
+        cid = matter(ws, parties=[f"当事人{n}"])
+        ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                              "accepted_on": "2026-01-21", "resolved_on": resolved})
+        ids.append(cid)
+    dup = matter(ws, parties=["重复件"])
+    ws.replica.server_write("case", dup, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                          "accepted_on": "2026-01-21", "resolved_on": "2026-01-25",
+                                          "merged_into": ids[0]})
+    assert [c["id"] for c in ws.callback_queue(limit=2)] == [ids[1], ids[0]]
+    assert ws.callbacks_waiting() == 3

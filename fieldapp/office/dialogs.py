@@ -61,7 +61,9 @@ def decline_dialog(ctx, case, refresh):
 
 
 def grade_dialog(ctx, case, refresh):
-    risk = radios(codes.RISK_LEVELS, ctx.lang, case.get("risk") or "yellow")
+    # the assessed base, not the stored grade: saved again unchanged it gives the same grade
+    risk = radios(codes.RISK_LEVELS, ctx.lang,
+                  rules.base_risk(case["risk"], case.get("signals")) if case.get("risk") else "yellow")
     urgency = radios(codes.URGENCY, ctx.lang, case.get("urgency") or "normal")
     boxes = {k: ft.Checkbox(label=row[ctx.lang], value=k in (case.get("signals") or []))
              for k, row in codes.SIGNALS.items()}

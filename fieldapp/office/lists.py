@@ -13,9 +13,11 @@ from .ledger import header_row, matter_row
 def callbacks_panel(ctx) -> ft.Control:
     from .matter import open_matter
     names = ctx.ws.staff_names()
-    queue = ctx.ws.callback_queue()
+    queue, waiting = ctx.ws.callback_queue(), ctx.ws.callbacks_waiting()
     rows = [matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid)) for c in queue]
-    return ft.Column([ft.Text(f"{ctx.t('nav_callbacks')}（{len(queue)}）", size=18, weight=ft.FontWeight.BOLD),
+    if waiting > len(queue):   # the longest waiting are listed; the rest are counted
+        rows.append(ft.Text(ctx.t("callbacks_more", n=waiting - len(queue)), color=ft.Colors.GREY_700))
+    return ft.Column([ft.Text(f"{ctx.t('nav_callbacks')}（{waiting}）", size=18, weight=ft.FontWeight.BOLD),
                       header_row(ctx),
                       ft.ListView(rows or [ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700)],
                                   expand=True)], expand=True)

@@ -151,7 +151,10 @@ def _why_not(kind: str, case: dict) -> str | None:
     if kind == "receipt":
         return "declined" if declined else (None if case.get("accepted_on") else "not_accepted")
     if kind == "opinion":
-        return None if case.get("resolved_on") and case.get("outcome") else "not_resolved"
+        # a matter taken up again (不满意, 重办) has no opinion until it is resolved anew:
+        # the old one would give the old outcome and a review period already running
+        finished = case.get("status") in statute.FINISHED
+        return None if finished and case.get("resolved_on") and case.get("outcome") else "not_resolved"
     if kind == "extension":
         return None if case.get("extended_days") else "not_extended"
     if kind == "decline":

@@ -13,6 +13,7 @@ import difflib
 
 from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
+from ..model import ENTITIES, tidy
 from ..queries import OPEN_STATUSES, Scope, _like, _rows
 from ..workspace import CST, Workspace, _clean, now_iso
 
@@ -33,6 +34,10 @@ def today() -> dt.date:
     return dt.datetime.now(CST).date()
 
 
+# The callback queue lists this many at once; its header counts them all.
+CALLBACK_QUEUE_SHOWN = 500
+
+
 class CentralWorkspace(Workspace):
     complete = True  # the central store holds every record
 
@@ -45,11 +50,13 @@ class CentralWorkspace(Workspace):
     # --- writes: the same rules as a phone's push --------------------------------------
     def create(self, entity, fields):
         rid = changes.new_id("r")
-        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
+        self.replica.server_write(entity, rid, tidy(ENTITIES[entity], fields), author=self.username,
+                                  principal=self.principal)
         return rid
 
     def update(self, entity, rid, fields):
-        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
+        self.replica.server_write(entity, rid, tidy(ENTITIES[entity], fields), author=self.username,
+                                  principal=self.principal)
 
     def name(self, username: str | None) -> str:
         """A person as the timeline names them: their name, not their account."""
@@ -155,10 +162,15 @@ class CentralWorkspace(Workspace):
               group_size: int | None = None) -> str:
         """The assessed risk, raised by the escalation signals (rules.grade)."""
         graded = rules.grade(risk, list(signals), group_size)
-        self.update("case", cid, {"risk": graded, "urgency": urgency, "signals": sorted(set(signals))})
+        # the signals that raised it, the group of more than five included, and how many
+        # came: kept on the matter, so the form shows them (and the base) again
+        raised = rules.raised_by(signals, group_size)
+        self.update("case", cid, {"risk": graded, "urgency": urgency, "signals": raised,
+                                  **({"visitors": group_size} if group_size else {})})
         from ..codes import RISK_LEVELS, SIGNALS, URGENCY, label
         self._event(cid, "grade", f"{label(RISK_LEVELS, graded)} · {label(URGENCY, urgency)} · "
-                                  f"{'、'.join(label(SIGNALS, x) for x in signals) or '无升级信号'}")
+                                  f"{'、'.join(label(SIGNALS, x) for x in raised) or '无升级信号'}"
+                                  + (f" · {group_size}人" if group_size else ""))
         return graded
 
     # --- 研 plan -------------------------------------------------------------------------
@@ -182,7 +194,14 @@ class CentralWorkspace(Workspace):
         case = self._case(cid)
         accepted = rules.as_date(case.get("accepted_on"))
         total = rules.extend(accepted, case.get("extended_days"), days, reason)
-        deadline, _ = statute.deadline(accepted, total, rules.as_date(case.get("higher_deadline")))
+        # as at today, as accept and reopen judge it: a higher deadline already passed
+        # does not shorten the period (it took a reopened matter's deadline back to October)
+        deadline, _ = statute.deadline(accepted, total, rules.as_date(case.get("higher_deadline")), today())
+        current = rules.as_date(case.get("deadline"))
+        if current is not None and deadline <= current:
+            # the higher body's deadline still governs: the one extension would be spent
+            # and the notice would tell the petitioner of a "longer" period that is not
+            raise rules.RuleError("extension_no_effect", deadline=current.isoformat())
         self.update("case", cid, {"extended_days": total, "extension_reason": reason.strip(),
                                   "deadline": deadline.isoformat()})
         self._event(cid, "extension", f"延期 {days} 天至 {deadline.isoformat()}：{reason.strip()}")
@@ -267,13 +286,24 @@ class CentralWorkspace(Workspace):
         return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='reported'"
                      " AND merged_into IS NULL ORDER BY reported_at DESC, id LIMIT ? OFFSET ?", (*args, limit, offset))
 
-    def callback_queue(self) -> list[dict]:
-        return [c for c in self.cases(status="resolved", limit=500) if not c.get("merged_into")]
+    def callback_queue(self, limit: int = CALLBACK_QUEUE_SHOWN) -> list[dict]:
+        """Resolved matters waiting for their callback, the longest waiting first: the
+        first `limit` of them (the 500 newest reports, as it was, left the oldest out)."""
+        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='resolved'"
+                     " AND merged_into IS NULL ORDER BY resolved_on IS NULL, resolved_on, reported_at, id LIMIT ?",
+                     (*args, limit))
+
+    def callbacks_waiting(self) -> int:
+        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        return self.replica.conn.execute(f"SELECT count(*) FROM cases WHERE {where} AND status='resolved'"
+                                         " AND merged_into IS NULL", args).fetchone()[0]
 
     def _open_by_deadline(self, lo: str | None, hi: str) -> list[dict]:
         where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
         marks = ",".join("?" * len(OPEN_STATUSES))
         sql = (f"SELECT * FROM cases WHERE {where} AND status IN ({marks}) AND deadline IS NOT NULL"
+               " AND merged_into IS NULL"
                + (" AND deadline >= ?" if lo else "") + " AND deadline <= ? ORDER BY deadline, id")
         return _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES, *([lo] if lo else []), hi))
 

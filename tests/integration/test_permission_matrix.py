@@ -130,6 +130,8 @@ def expected(role: str, entity: str, action: str, fields: dict, scope: str, stat
         return False
     if grant.states is not None and state not in grant.states:
         return False
+    if entity == "case" and action == "update" and "merged_into" in fields and state not in permissions.MERGEABLE:
+        return False   # a duplicate is folded away while still only reported
     if entity == "case" and "status" in fields and action == "update" and fields["status"] != before_status:
         if (before_status, fields["status"]) not in permissions.TRANSITIONS[role]:
             return False
