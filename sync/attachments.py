@@ -36,6 +36,7 @@ from typing import Callable
 
 from . import settings as township_settings
 from .files import write_atomic
+from .model import HASH_RE
 
 PHOTO_LONG_SIDE = 1600      # px: the longest side of a stored photo
 PHOTO_QUALITY = 82          # JPEG quality of a stored photo (lowered if over the limit)
@@ -281,6 +282,24 @@ class Attachments:
         return os.path.join(self.thumb_dir, h + ".jpg")
 
     # --- reading (screens) --------------------------------------------------------
+    def forget_fetched(self) -> int:
+        """Delete the files this phone fetched from the server (someone else's photos and
+        voice notes, their thumbnails), keeping those its own records took (the queue):
+        when another person signs in on it. Returns how many files went."""
+        with self._conn() as c:
+            own = {h for (h,) in c.execute("SELECT hash FROM queue")}
+        gone = 0
+        for root, _, files in os.walk(self.blob_dir):
+            for name in files:
+                h = name[:-4] if name.endswith(".jpg") else name
+                if h not in own and HASH_RE.match(h):
+                    try:
+                        os.remove(os.path.join(root, name))
+                        gone += 1
+                    except OSError:
+                        pass
+        return gone
+
     def path(self, hash: str) -> str | None:
         """The local file of the attachment's bytes, or None when this phone does not
         hold them (someone else's, not opened yet: see fetch)."""

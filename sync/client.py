@@ -24,7 +24,8 @@ import httpx
 from . import changes, clock
 from .attachments import CHUNK_BYTES
 from .device import DeviceReplica
-from .errors import AuthRequired, BadAnswer, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
+from .errors import (AuthRequired, BadAnswer, OthersWork, ProtocolMismatch, Refused, SyncError, Unreachable,
+                     UpdateRequired)
 
 TIME_HEADER = "x-gridbook-server-time"
 PULL_PATH = "/api/v1/sync/pull"
@@ -84,12 +85,26 @@ class SyncClient:
         return json.loads(raw) if raw else None
 
     def login(self, username: str, password: str) -> dict:
+        """Sign in. Another person than the last one gets a phone that holds nothing of
+        the last one's (their records, their fetched photos, what they had read), once the
+        server has taken the new password; while the last one's work is unsent, no one
+        else signs in (OthersWork): it can only go out under its author's account."""
+        before = self.account()
+        other = before is not None and before.get("username") != username
+        if other:
+            unsent = self.replica.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            if unsent:
+                raise OthersWork(before["username"], before.get("name") or "", unsent)
         r = self._request("POST", "/api/v1/auth/login", json={
             "username": username, "password": password, "device_id": self.replica.device_id})
         data = _json(r)
         if not (isinstance(data, dict) and isinstance(data.get("token"), str) and data["token"]
                 and isinstance(data.get("account"), dict) and isinstance(data["account"].get("username"), str)):
             raise BadAnswer(_not_ours(r, "sign-in"))
+        if other:
+            self.replica.hand_over()
+            from .attachments import Attachments
+            Attachments.for_replica(self.replica).forget_fetched()
         with self.replica.transaction():
             self.replica.set_meta("token", data["token"])
             self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))

@@ -95,11 +95,20 @@ class DeviceReplica(Replica):
         every later change of this phone one the server refuses."""
         if not clock.PLAUSIBLE_MS[0] <= server_ms < clock.PLAUSIBLE_MS[1]:
             return
-        if abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None:
+        if (abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None
+                and self.clock.last_ms <= server_ms + changes.MAX_AHEAD_MS):
             return
         with self.transaction():
             self._load_clock()
             self.clock.anchor(server_ms)
+            if self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS:
+                # Stamps made while the phone's date was ahead (the server refuses them,
+                # clock_ahead) set the clock's high-water mark: every later change, of any
+                # record, was stamped as far ahead and refused too, for hours after the
+                # date was put right. Those changes keep their stamps (they wait for the
+                # time to pass them); the clock goes back to the township's time, and a
+                # write to a record holding such a stamp is stamped above it (_write).
+                self.clock.last_ms, self.clock.counter = server_ms, 0
             self._save_clock()
 
     # --- local writes -------------------------------------------------------------
@@ -133,6 +142,12 @@ class DeviceReplica(Replica):
                 from .erasure_rules import erase_fields  # the township erased it: it stays erased
                 fields = erase_fields(entity, fields)
             base = merge.bases(existing[1] if existing else {}, fields, all_heads=resolve)
+            # later than everything the record holds: the clock may have been pulled back
+            # below a stamp of this phone's made while its date was ahead (learn_server_time)
+            if existing:
+                held = [s for name in existing[1] for s in merge.heads(existing[1], name)]
+                if held:
+                    self.clock.receive(max(held))
             ch = changes.make(entity, record_id, fields, self.clock.tick(), self.device_id,
                               author, base)
             self._fold([ch])
@@ -513,14 +528,23 @@ class DeviceReplica(Replica):
     def erased_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM erased").fetchone()[0]
 
+    def hand_over(self) -> None:
+        """Another person signs in (SyncClient.login): nothing of the last one's is kept
+        but what is still to be sent (none, by then), nor what they had read."""
+        self.start_over()
+        with self.relaxed_transaction():
+            self.conn.execute("DELETE FROM meta WHERE key LIKE 'seen:%' OR key IN ('last_sync_ms', 'reoffer_pending')")
+
     def start_over(self) -> None:
         """The account's scope changed: keep only what this phone has not sent yet, and
         pull everything it may now see from the start (the server says so with "reset")."""
         with self.relaxed_transaction():
             keep = [r[0] for r in self.conn.execute("SELECT DISTINCT record FROM outbox")]
-            marks = ",".join("?" * len(keep)) or "NULL"
+            # not "NOT IN (NULL)" for an empty outbox: that is true of no row, and a
+            # phone with nothing unsent kept every record of the scope it lost
+            unless = f" WHERE id NOT IN ({','.join('?' * len(keep))})" if keep else ""
             for table in TABLES.values():
-                self.conn.execute(f"DELETE FROM {table} WHERE id NOT IN ({marks})", keep)
+                self.conn.execute(f"DELETE FROM {table}{unless}", keep)
             self.conn.execute("DELETE FROM seen WHERE change_id NOT IN (SELECT change_id FROM outbox)")
             self.set_meta("cursor", None)
 
@@ -531,9 +555,10 @@ class DeviceReplica(Replica):
         through its household's grid, not only through the case (access.record_keys).
         Kept whole if this phone still has unsent work on it: that is never thrown away."""
         x = self.conn.execute
-        marks = ",".join("?" * len(grids)) or "NULL"
+        # a leader holds no grid: every visit of the case goes ("NOT IN (NULL)" kept them all)
+        outside = f" AND grid_id NOT IN ({','.join('?' * len(grids))})" if grids else ""
         going = [("case", case_id)] + [(e, r[0]) for e in ("visit", "case_event", "callback") for r in x(
-            f"SELECT id FROM {TABLES[e]} WHERE case_id=?" + (f" AND grid_id NOT IN ({marks})" if e == "visit" else ""),
+            f"SELECT id FROM {TABLES[e]} WHERE case_id=?" + (outside if e == "visit" else ""),
             [case_id, *(grids if e == "visit" else ())])]
         ids = [rid for _, rid in going]
         if x(f"SELECT 1 FROM outbox WHERE record IN ({','.join('?' * len(ids))}) LIMIT 1", ids).fetchone():

@@ -8,7 +8,9 @@ words for the person in one place (fieldapp), never by parsing messages.
      ├── AuthRequired       401: sign in again (token revoked, or never signed in)
      ├── ProtocolMismatch   426: app and server speak different protocol versions
      │    └── UpdateRequired      the app is the older one: the person must update it
-     └── Refused            another 4xx for the whole request; `message` says why
+     ├── Refused            another 4xx for the whole request; `message` says why
+     └── OthersWork         another person signs in on a phone holding the last
+                            person's unsent work (asked before any request)
 """
 
 
@@ -44,3 +46,13 @@ class Refused(SyncError):
 class UpdateRequired(ProtocolMismatch):
     """The server has moved on to a newer sync protocol than this app speaks (HTTP 426,
     "update_required"): nothing syncs until the app is updated; local work is kept."""
+
+
+class OthersWork(SyncError):
+    """Someone else signs in on a phone that still holds the last person's unsent work:
+    it goes out only under its author's account, so that person syncs it first."""
+
+    def __init__(self, username: str, name: str, count: int):
+        super().__init__(f"this phone holds {count} change(s) {name or username} has not synced yet:"
+                         f" {username} signs in and syncs them first")
+        self.username, self.name, self.count = username, name, count

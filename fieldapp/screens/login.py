@@ -6,7 +6,7 @@ import asyncio
 
 import flet as ft
 
-from sync.errors import AuthRequired, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
+from sync.errors import AuthRequired, OthersWork, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
 
 from .widgets import TOUCH
 
@@ -31,6 +31,8 @@ def login_view(ctx, on_done) -> ft.View:
             await asyncio.to_thread(ctx.phone.sign_in, server.value.strip(), user.value.strip(), pw.value)
         except AuthRequired:
             message.value = ctx.t("bad_credentials")
+        except OthersWork as err:
+            message.value = ctx.t("others_work", name=err.name or err.username, user=err.username, n=err.count)
         except Unreachable:
             message.value = ctx.t("unreachable")
         except UpdateRequired:

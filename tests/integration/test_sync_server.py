@@ -6,6 +6,7 @@ import contextlib
 
 import gzip
 import json
+import os
 import threading
 import time
 
@@ -506,3 +507,91 @@ def test_real_and_unknown_names_get_the_same_answers(proxied_server):
     ghost = [(r.status_code, r.json()["error"]) for r in
              (_login(srv, "nobody-here", f"no-{i}", "d", "192.0.2.2") for i in range(7))]
     assert real == ghost and real[0] == (401, "bad_credentials") and real[-1][0] == 429
+
+
+# --- one phone, two people ------------------------------------------------------------------
+
+def test_another_person_signing_in_on_a_phone_finds_nothing_of_the_last_ones(server, tmp_path):
+    """A phone handed from one grid worker to another kept the first one's households,
+    searchable and due on the second one's 今日, and never updated again."""
+    from sync.attachments import Attachments
+    from sync.errors import AuthRequired, OthersWork
+    from sync.workspace import DeviceWorkspace
+    office, office_client = phone(tmp_path / "office", server, "office1")
+    g1 = office.create("household", {**household_fields("g1", 41), "head_name": "白鹤村的户主"}, "office1")["record"]
+    g2 = office.create("household", {**household_fields("g2", 42), "head_name": "高山村的户主"}, "office1")["record"]
+    office_client.sync()
+
+    replica, client = phone(tmp_path / "handed", server, "worker1")
+    client.sync()
+    assert replica.get("household", g1) is not None
+    store = Attachments.for_replica(replica)
+    fetched = os.path.join(store.blob_dir, "ab", "ab" + "0" * 62)   # a colleague's photo opened earlier
+    os.makedirs(os.path.dirname(fetched), exist_ok=True)
+    open(fetched, "wb").write(b"jpeg")
+    mine = DeviceWorkspace(replica, client.account()).add_household(household_fields("g1", 43))
+
+    # worker1's new household is not sent yet: nobody else signs in, and nothing changes
+    with pytest.raises(OthersWork) as e:
+        client.login("worker2", PASSWORD)
+    assert e.value.count == 1 and e.value.username == "worker1"
+    assert client.account()["username"] == "worker1" and replica.get("household", g1) is not None
+    client.sync()
+    assert server.sql("SELECT count(*) FROM households WHERE id=?", (mine,)) == [(1,)]
+
+    with pytest.raises(AuthRequired):          # a wrong password takes nothing away either
+        client.login("worker2", "not-the-password")
+    assert replica.get("household", g1) is not None and os.path.exists(fetched)
+
+    client.login("worker2", PASSWORD)
+    assert replica.get("household", g1) is None and replica.get("household", mine) is None
+    assert not os.path.exists(fetched)
+    client.sync()
+    ws = DeviceWorkspace(replica, client.account())
+    listed = ws.search_households("", limit=500)
+    assert g2 in [h["id"] for h in listed] and {h["grid_id"] for h in listed} == {"g2"}
+    assert replica.get("household", g1) is None
+
+    client.login("worker2", PASSWORD)           # the same person again keeps what they have
+    assert replica.get("household", g2) is not None
+
+
+def test_once_the_phones_date_is_put_right_its_next_edits_land_though_one_made_before_waits(server, tmp_path):
+    """An edit typed while the phone's date was three hours ahead is refused (clock_ahead)
+    and waits for the time to pass its stamp. The person sets the date right: their next
+    edits, of other households, were stamped three hours ahead as well and refused for
+    three hours (the clock never went below its own ahead stamp)."""
+    from sync import clock
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    ahead = 3 * 3600 * 1000
+    replica, client = phone(tmp_path / "p", server, "worker1")
+    ws = DeviceWorkspace(replica, client.account())
+    h1, h2 = ws.add_household(household_fields("g1", 71)), ws.add_household(household_fields("g1", 72))
+    client.sync()
+    path = replica.path
+    replica.close()
+    # the phone restarts (its boot clock starts again) with its date three hours ahead
+    replica = DeviceReplica(path, now=lambda: clock.wall_ms() + ahead, boot=lambda: 5_000)
+    client = SyncClient(replica, server.url, backoff_s=0.05)
+    DeviceWorkspace(replica, client.account()).edit_household(h1, {"note": "日期错时写的"})
+    client.sync()
+    [refused] = replica.quarantined()
+    assert "hours ahead" in refused["reason"]
+    replica.close()
+    # the date set right, the app started again, a sync: the township's time is learnt
+    replica = DeviceReplica(path, now=clock.wall_ms, boot=lambda: 6_000)
+    client = SyncClient(replica, server.url, backoff_s=0.05)
+    client.sync()
+    ws = DeviceWorkspace(replica, client.account())
+    ws.edit_household(h2, {"note": "日期改对后写的"})
+    ws.edit_household(h1, {"phone": "13857901234"})     # behind the refused one: stamped after it
+    report = client.sync()
+    assert server.sql("SELECT note FROM households WHERE id=?", (h2,)) == [("日期改对后写的",)]
+    assert report.pushed == 1
+    held = {q["record"]: q["reason"] for q in replica.quarantined()}
+    assert set(held) == {h1} and server.sql("SELECT note, phone FROM households WHERE id=?", (h1,)) == [(None, None)]
+    bodies = [json.loads(b) for b, in replica.conn.execute("SELECT body FROM outbox WHERE record=? ORDER BY seq",
+                                                             (h1,))]
+    assert bodies[0]["hlc"] < bodies[1]["hlc"]          # the record's own order kept
