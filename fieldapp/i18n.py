@@ -16,6 +16,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "sign_in_hint": ("首次使用需联网登录一次，之后可离线工作。", "Sign in once while online; then work offline."),
     "bad_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "others_work": ("这部手机上还有{name}未同步的{n}条记录：请{name}（{user}）先登录并同步，再换人登录。",
+                    "This phone holds {n} change(s) {name} has not synced yet: {name} ({user}) signs in and"
+                    " syncs them first, then another person may sign in."),
     "too_many_attempts": ("登录失败次数过多，请15分钟后再试", "Too many failed sign-ins: try again in 15 minutes"),
     "unreachable": ("无法连接服务器，请检查网络或服务器地址", "Cannot reach the server: check the network or the address"),
     "outdated": ("应用版本与服务器不一致，请更新应用", "The app and the server versions differ: update the app"),
@@ -285,6 +288,7 @@ STRINGS.update({
     "att_sending_pct": ("上传中 {pct}%", "Uploading {pct}%"),
     "att_sent": ("已上传", "Uploaded"),
     "att_refused": ("被拒", "Refused"),
+    "show_all": ("展开全文", "Show all"), "show_less": ("收起", "Show less"),
     "att_remote": ("未下载，点击查看", "Not downloaded: tap to open"),
     "att_waiting_n": ("照片/录音待上传 {n}", "{n} photos/voice notes to upload"),
     "att_wifi_only": ("仅在Wi-Fi下上传照片", "Upload photos on Wi-Fi only"),

@@ -612,6 +612,8 @@ def texts(controls) -> list[str]:
         if getattr(c, "value", None) and isinstance(c.value, str):
             out.append(c.value)
         out += texts(getattr(c, "controls", None) or [])
+        if getattr(c, "content", None) is not None and not isinstance(c.content, str):
+            out += texts([c.content])   # a row held in its own accessibility node (widgets._row)
     return out
 
 
@@ -788,6 +790,23 @@ def test_correcting_a_refused_visit_writes_the_corrected_one_in_its_place(ws, re
     assert ws.quarantined() == []
 
 
+def test_a_report_refused_for_a_pasted_zero_width_space_is_mended_by_saving_it_again(ws, replica, monkeypatch):
+    """An app from before the forms dropped them queued 王\u200b五 among the parties; the
+    server refuses it ("invisible"): the correction the person saves is written clean."""
+    import re
+
+    from sync import model
+    with monkeypatch.context() as old_rules:    # the rules of that older app
+        old_rules.setattr(model, "INVISIBLE_RE", re.compile("(?!)"))
+        cid = ws.report_case({"grid_id": "g1", "category": "02", "description": "邻里纠纷", "parties": ["王\u200b五"]})
+    assert ws.case(cid)["parties"] == ["王\u200b五"]
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "parties: refused", [{"field": "parties", "rule": "invisible", "message": "x"}])
+    ws.correct(refused, {})
+    replica.apply_discard(refused, [])
+    assert ws.case(cid)["parties"] == ["王五"]
+
+
 def test_correcting_a_refused_edit_of_a_report_writes_only_what_changed(ws, replica, accepted_case):
     ws.update("case", "c1", {"description": "x" * 10})
     refused = replica.pending()[0][0]
@@ -938,3 +957,67 @@ def test_a_record_holding_half_a_position_leaves_the_map_standing(tmp_path):
     cases, households = map_points(ws)
     assert [h["id"] for h in households] == ["hh-1"]
     assert centre(cases, households, ws.grid_list()) == (29.0715, 119.6473)
+
+
+def test_the_map_opens_on_the_grid_and_keeps_its_households_when_far_ones_outnumber_them(tmp_path, monkeypatch):
+    """Households placed far off (a hostile phone's, or typed with a wrong sign) pushed a
+    grid's own off the map, which took the first ones by address, and one at the pole
+    opened the map on empty ground (the mean of every point)."""
+    from fieldapp.screens import map_view
+    from sync import clock
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    monkeypatch.setattr(map_view, "MAX_MARKERS", 20)
+    r = DeviceReplica(str(tmp_path / "phone.db"))
+    ws = DeviceWorkspace(r, {"username": "wangfang", "role": "grid_worker", "grids": ["bh-01"]})
+    ms = clock.wall_ms()
+
+    def household(rid, n, address, lat, lon):
+        return changes.make("household", rid, {"grid_id": "bh-01", "head_name": rid, "address": address,
+                                               "lat": lat, "lon": lon}, clock.encode(ms + n, 0, "server"),
+                            "server", "office")
+    own = [household(f"hh-{n}", n, f"白鹤村9组{n}号", 29.07 + n / 1e4, 119.64) for n in range(3)]
+    r.apply_pulled([*own, household("pole", 5, "白鹤村1组1号", -89.9, -179.9)], cursor="1")
+    cases, households = map_view.map_points(ws)
+    assert len(households) == 4
+    assert map_view.centre(cases, households, ws.grid_list()) == (29.07, 119.64)  # the pole moves nothing
+
+    r.apply_pulled([household(f"far-{n}", 10 + n, f"白鹤村1组{n}号", -89.9, -179.9) for n in range(30)]
+                   + [changes.make("grid", "bh-01", {"name": "白鹤村第1网格", "village": "白鹤村", "lat": 29.07,
+                                                     "lon": 119.64}, clock.encode(ms + 99, 0, "server"), "server",
+                                   "office")], cursor="2")
+    cases, households = map_view.map_points(ws)
+    assert {f"hh-{n}" for n in range(3)} <= {h["id"] for h in households} and len(households) == 20
+    assert map_view.centre(cases, households, ws.grid_list()) == (29.07, 119.64)   # where the office placed the grid
+
+
+def test_a_phone_that_starts_over_with_nothing_unsent_keeps_nothing_of_the_scope_it_lost(tmp_path):
+    """start_over kept every row when the outbox was empty ("id NOT IN (NULL)" is true of
+    no row): a worker taken off a grid kept its households on the phone."""
+    from sync import clock
+    from sync.device import DeviceReplica
+    r = DeviceReplica(str(tmp_path / "phone.db"))
+    ms = clock.wall_ms()
+    r.apply_pulled([changes.make("household", "hh-1", {"grid_id": "g1", "head_name": "张建国", "address": "3组12号"},
+                                 clock.encode(ms, 0, "server"), "server", "office")], cursor="1")
+    assert r.pending_count() == 0 and r.get("household", "hh-1") is not None
+    r.start_over()
+    assert r.get("household", "hh-1") is None and r.meta("cursor") is None
+
+
+def test_a_case_that_leaves_a_leaders_phone_takes_its_home_visits_with_it(tmp_path):
+    """A leader holds no grid: "grid_id NOT IN (NULL)" matched no visit, and the home
+    visits of a matter given to another leader stayed on the first one's phone."""
+    from sync import clock
+    from sync.device import DeviceReplica
+    r = DeviceReplica(str(tmp_path / "phone.db"))
+    ms = clock.wall_ms()
+    r.apply_pulled([
+        changes.make("case", "c1", {"grid_id": "g1", "kind": "petition", "channel": "visit", "category": "10",
+                                    "description": "拖欠工资", "status": "assigned", "owner": "lizhen"},
+                     clock.encode(ms, 0, "server"), "server", "office"),
+        changes.make("visit", "v1", {"grid_id": "g1", "case_id": "c1", "kind": "home", "visitor": "lizhen",
+                                     "visited_at": "2026-11-20T10:00:00+08:00", "seen": "赵师傅情绪稳定"},
+                     clock.encode(ms + 1, 0, "server"), "server", "office")], cursor="1")
+    r.apply_pulled([], cursor="2", exits=["c1"], grids=frozenset())
+    assert r.get("case", "c1") is None and r.get("visit", "v1") is None

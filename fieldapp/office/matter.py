@@ -10,6 +10,7 @@ import flet as ft
 from sync import codes, rules, statute
 from sync.queries import leaders
 
+from ..geo import format_distance
 from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 from . import attachments, dialogs, erasure
@@ -179,7 +180,7 @@ def visit_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
         r = review_visit(v, hh, far_m)
         flags = []
         if r["distance_m"] is not None:
-            flags.append(ctx.t("distance_from_home", d=f"{r['distance_m']:.0f}"))
+            flags.append(ctx.t("distance_from_home", d=format_distance(r["distance_m"])))
         if r["far"]:
             flags.append(ctx.t("far_flag", limit=round(far_m)))
         if v.get("mocked"):

@@ -9,6 +9,7 @@ from geopy.distance import geodesic
 
 from sync import codes
 
+from ..geo import format_distance
 from ..worklist import today_cst
 
 
@@ -47,7 +48,7 @@ def visits_panel(ctx) -> ft.Control:
             ft.Text(names.get(v.get("visitor"), v.get("visitor") or ""), width=110),
             ft.Text(ctx.code(codes.VISIT_KINDS, v.get("kind")), width=70),
             ft.Text((hh or {}).get("address") or "—", width=240, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
-            ft.Text("—" if r["distance_m"] is None else f"{r['distance_m']:.0f} 米", width=90,
+            ft.Text("—" if r["distance_m"] is None else format_distance(r["distance_m"]), width=90,
                     color=ft.Colors.RED_700 if r["far"] else None),
             ft.Text("；".join(x for x in (ctx.t("far_flag", limit=round(far_m)) if r["far"] else "",
                                          ctx.t("mocked_flag") if v.get("mocked") else "",

@@ -11,8 +11,8 @@ from sync.device import ValidationError
 
 from .. import i18n
 from . import attachments
-from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, refusal_text, risk_colour, shown_value,
-                      timeline_heading)
+from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
+                      shown_value, timeline_heading)
 
 
 def deadline_words(ctx, case: dict) -> str:
@@ -42,6 +42,7 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
     """What the page says of a case: labels for codes, names for accounts."""
     dl_colour = deadline_text(ctx, c.get("deadline"))[1] if c.get("status") in statute.OPEN_STATUSES else None
     person = lambda field: shown_value(ctx, "case", field, c.get(field), names)  # noqa: E731
+    more = (ctx.t("show_all"), ctx.t("show_less"))
     rows = [
         info_row("编号" if ctx.lang == "zh" else "Ref", c.get("ref") or ""),
         info_row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
@@ -51,8 +52,8 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
                  ft.Colors.RED_700 if c.get("signals") else None),
         info_row(ctx.t("parties_shown"), "、".join(c.get("parties") or [])),
         info_row(ctx.t("place"), c.get("place") or ""),
-        info_row(ctx.t("description"), c.get("description") or ""),
-        info_row(ctx.t("plan"), c.get("plan") or ""),
+        long_row(ctx.t("description"), c.get("description") or "", more),
+        long_row(ctx.t("plan"), c.get("plan") or "", more),
         info_row(ctx.t("owner"), person("owner")),
         info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
         info_row(ctx.t("deadline"), deadline_words(ctx, c), dl_colour),
@@ -66,7 +67,7 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
     rows += [
         info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} {person('reported_by')}".strip()),
         info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
-        info_row(ctx.t("method"), c.get("method") or ""),
+        long_row(ctx.t("method"), c.get("method") or "", more),
     ]
     return rows
 
@@ -127,20 +128,6 @@ def open_case(ctx, cid: str) -> None:
         # offers nothing the server would refuse.
         may_visit, may_progress, may_resolve = (ctx.ws.may_home_visit(c), ctx.ws.may_progress(c),
                                                 ctx.ws.may_resolve(c))
-        body.controls = [ft.Container(ft.Column([
-            ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
-                    ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
-                    ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
-            *case_rows(ctx, c, names),
-            *[x for x in [attachments.strip(ctx, c.get("attachments"), board)] if x],
-        ], spacing=6), padding=16)]
-        conflicts = ctx.ws.conflicts("case", cid)
-        if conflicts:
-            body.controls.append(header(ctx.t("conflicts_title")))
-            body.controls.extend(ft.Text(ctx.t("conflict_row", field=i18n.field_label(x["field"], ctx.lang),
-                                               value=shown_value(ctx, "case", x["field"], x["value"], names),
-                                               author=names.get(x["author"], x["author"])),
-                                         color=ft.Colors.ORANGE_900) for x in conflicts)
         actions = [
             *([ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
                                on_click=lambda e: open_visit_form(ctx, case=c))] if may_visit else []),
@@ -149,8 +136,25 @@ def open_case(ctx, cid: str) -> None:
             *([ft.OutlinedButton(ctx.t("resolve"), icon=ft.Icons.TASK_ALT, height=TOUCH,
                                  on_click=lambda e: resolve_dialog())] if may_resolve else []),
         ]
+        # The verbs first, under the state: what a leader came to do is on the first
+        # screen however long the description and plan run.
+        body.controls = [ft.Container(ft.Column([
+            ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
+                    ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
+                    ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
+            *case_rows(ctx, c, names),
+            *[x for x in [attachments.strip(ctx, c.get("attachments"), board)] if x],
+        ], spacing=6), padding=16)]
         if actions:
-            body.controls.append(ft.Container(ft.Row(actions, wrap=True), padding=ft.Padding.symmetric(horizontal=16)))
+            body.controls.insert(0, ft.Container(ft.Row(actions, wrap=True),
+                                                 padding=ft.Padding.only(left=16, right=16, top=12)))
+        conflicts = ctx.ws.conflicts("case", cid)
+        if conflicts:
+            body.controls.append(header(ctx.t("conflicts_title")))
+            body.controls.extend(ft.Text(ctx.t("conflict_row", field=i18n.field_label(x["field"], ctx.lang),
+                                               value=shown_value(ctx, "case", x["field"], x["value"], names),
+                                               author=names.get(x["author"], x["author"])),
+                                         color=ft.Colors.ORANGE_900) for x in conflicts)
         body.controls.append(header(ctx.t("timeline")))
         items = ctx.ws.timeline(cid)
         if not items:

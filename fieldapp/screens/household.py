@@ -7,8 +7,9 @@ import flet as ft
 
 from sync import codes, households
 
+from ..geo import format_distance
 from ..privacy import mask_id, mask_phone
-from .widgets import TOUCH, appbar, empty, header, info_row
+from .widgets import TOUCH, appbar, empty, header, info_row, long_row
 
 
 def member_lines(ctx, hh: dict) -> str:
@@ -50,6 +51,7 @@ def open_household(ctx, hid: str) -> None:
         names = ctx.ws.staff_names()
         tags = "、".join(ctx.code(codes.NEEDS, t) for t in (hh.get("tags") or [])) or "—"
         archived = households.archived(hh)
+        more = (ctx.t("show_all"), ctx.t("show_less"))   # a long note or family folds to six lines
         may_edit = ctx.ws.may("household", hh, {"head_name": hh["head_name"]})
         body.controls = [
             ft.Container(ft.Column([
@@ -60,11 +62,11 @@ def open_household(ctx, hid: str) -> None:
                 info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
                 info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
                 info_row(ctx.t("address"), hh["address"]),
-                info_row(ctx.t("members"), member_lines(ctx, hh) or "—"),
+                long_row(ctx.t("members"), member_lines(ctx, hh) or "—", more),
                 info_row(ctx.t("needs"), tags),
                 info_row(ctx.t("hh_next_due"), "—" if archived else hh.get("next_visit_due") or ctx.t("hh_never_due")),
                 info_row(ctx.t("hh_status"), status_words(ctx, hh)),
-                *([info_row(ctx.t("hh_note"), hh["note"])] if hh.get("note") else []),
+                *([long_row(ctx.t("hh_note"), hh["note"], more)] if hh.get("note") else []),
             ], spacing=8), padding=16),
             ft.Container(ft.Row([
                 ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
@@ -87,7 +89,7 @@ def open_household(ctx, hid: str) -> None:
         for v in vs:
             flags = []
             if v.get("far_from_home"):
-                flags.append("⚠ " + ctx.t("far_from_home", d=f"{v.get('distance_m', 0):.0f} m",
+                flags.append("⚠ " + ctx.t("far_from_home", d=format_distance(v.get("distance_m") or 0),
                                           limit=round(ctx.phone.far_m)))
             body.controls.append(ft.ListTile(
                 title=ft.Text(f"{v['visited_at'][:16].replace('T', ' ')} · "

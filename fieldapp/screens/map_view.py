@@ -10,6 +10,8 @@ as GPS gives them (WGS-84) and shifted only when drawn over GCJ-02 tiles (sync/g
 
 from __future__ import annotations
 
+import statistics
+
 import flet as ft
 import flet_map as fm
 
@@ -23,21 +25,28 @@ MAX_MARKERS = 1500  # beyond this a phone's map stutters; the nearest-first list
 
 
 def map_points(ws) -> tuple[list[dict], list[dict]]:
-    """(cases, households) that have a position, open cases first."""
+    """(cases, households) that have a position, open cases first; when there are more
+    households than the map takes, the ones nearest its centre (a grid worker's map is
+    of their grid: thousands of households placed far off must not push theirs out)."""
     cases = [c for c in ws.cases(open_only=True, limit=MAX_MARKERS) if placed(c)]
     if ws.role == "leader":
-        cases = [c for c in ws.cases(owner=ws.username, limit=MAX_MARKERS) if placed(c)]
-    households = [h for h in ws.search_households("", limit=MAX_MARKERS - len(cases))
-                  if placed(h)] if ws.role != "leader" else []
+        return [c for c in ws.cases(owner=ws.username, limit=MAX_MARKERS) if placed(c)], []
+    room = MAX_MARKERS - len(cases)
+    households = [h for h in ws.search_households("", limit=room + 1) if placed(h)]
+    if len(households) > room:
+        lat, lon = centre(cases, households, ws.grid_list())
+        households = [h for _, h in ws.nearest_households(lat, lon, limit=room) if placed(h)]
     return cases, households
 
 
 def centre(cases: list[dict], households: list[dict], grids: list[dict]) -> tuple[float, float]:
-    pts = [(p["lat"], p["lon"]) for p in cases + households]
-    pts = pts or [(g["lat"], g["lon"]) for g in grids if placed(g)]
+    """Where the map opens: on the person's grids when the office placed them, else in
+    the middle of what it shows. The median, not the mean: one point put at the pole
+    opened the map on empty ground."""
+    pts = [(g["lat"], g["lon"]) for g in grids if placed(g)] or [(p["lat"], p["lon"]) for p in cases + households]
     if not pts:
         return 29.07, 119.65
-    return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+    return statistics.median_low(p[0] for p in pts), statistics.median_low(p[1] for p in pts)
 
 
 def local_url_template(page_url: str | None, web: bool, store_path: str) -> str:

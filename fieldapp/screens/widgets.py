@@ -19,9 +19,41 @@ def risk_colour(risk: str | None) -> str:
 
 def info_row(label: str, value: str, colour=None, width: int = 90) -> ft.Control:
     """A label and its value, on the detail screens; an empty value reads "—"."""
-    return ft.Row([ft.Text(label, width=width, color=ft.Colors.GREY_700),
-                   ft.Text(value or "—", expand=True, color=colour)],
-                  vertical_alignment=ft.CrossAxisAlignment.START)
+    return _row(label, ft.Text(value or "—", color=colour), width)
+
+
+def _row(label: str, value: ft.Text, width: int) -> ft.Control:
+    # Each row is a node of its own for screen readers ("化解方案 先行垫付…"): beside a
+    # button (展开全文) the plain texts of a column were read, and found, by none.
+    value.expand = True
+    return ft.Semantics(content=ft.Row([ft.Text(label, width=width, color=ft.Colors.GREY_700), value],
+                                       vertical_alignment=ft.CrossAxisAlignment.START), container=True)
+
+
+# A long value shows this many lines until it is opened: a description of 2,000
+# characters pushed a leader's 下访/进展/办结 buttons six screens down.
+CLAMP_LINES = 6
+
+
+def long_row(label: str, value: str, words: tuple[str, str], colour=None, width: int = 90) -> ft.Control:
+    """info_row for a text that may run long (a description, a plan): its first
+    CLAMP_LINES lines, and a button that opens the rest and closes it again. `words`:
+    the button's two labels (open, close) in the person's language."""
+    if not value or (len(value) <= CLAMP_LINES * 16 and value.count("\n") < CLAMP_LINES):
+        return info_row(label, value, colour, width)
+    text = ft.Text(value, color=colour, max_lines=CLAMP_LINES, overflow=ft.TextOverflow.ELLIPSIS)
+    toggle = ft.TextButton(words[0], height=TOUCH)
+
+    def flip(e) -> None:
+        opened = text.max_lines is not None
+        text.max_lines = None if opened else CLAMP_LINES
+        text.overflow = None if opened else ft.TextOverflow.ELLIPSIS
+        toggle.content = words[1] if opened else words[0]
+        text.update()
+        toggle.update()
+
+    toggle.on_click = flip
+    return ft.Column([_row(label, text, width), ft.Row([ft.Container(width=width), toggle])], spacing=0)
 
 
 def header(text: str) -> ft.Control:

@@ -77,6 +77,24 @@ def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(
                                                      pytest.approx(GPS["longitude"]), 9.0)
 
 
+# A plan as long as the office writes them for a hard matter: it pushed the leader's
+# buttons six screens down when every line of it was shown.
+LONG_PLAN = "先行垫付一半工资，余款一月内付清。" + "".join(
+    f"第{n}步：人社所核对第{n}批工人名单和工时，司法所到场见证，企业负责人签字确认后按月支付。" for n in range(1, 31))
+
+
+def scroll_to(app, text: str, step: int, looks: int = 30) -> None:
+    """Scroll the screen by `step` pixels at a time until `text` is on it (Flutter
+    leaves out of the accessibility tree what is scrolled out of sight)."""
+    for n in range(looks):
+        if text in (app.snapshot() or ""):
+            return
+        app.page.mouse.move(180, 500)
+        app.page.mouse.wheel(0, step)
+        app.pause(n)
+    raise AssertionError(f"{text!r} never came into sight")
+
+
 def office_assigns(server_url: str, tmp_path, case_id: str, leader: str) -> None:
     """The office, through the real sync API, names the owning leader of a case."""
     office = DeviceReplica(str(tmp_path / "office.db"))
@@ -85,7 +103,7 @@ def office_assigns(server_url: str, tmp_path, case_id: str, leader: str) -> None
     client.pull()
     office.update("case", case_id, {"owner": leader, "status": "assigned", "deadline": "2027-01-19",
                                     "departments": ["人社所", "司法所"], "higher_deadline": "2027-01-19",
-                                    "plan": "先行垫付一半工资，余款一月内付清", "urgency": "urgent",
+                                    "plan": LONG_PLAN, "urgency": "urgent",
                                     "signals": ["group", "repeated"]}, "xinfang")
     report = client.push()
     assert report.pushed == 1 and office.pending_count() == 0
@@ -111,7 +129,16 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
                       "集体访（5人以上）、重复访", "上级要求", "李振华", "人社所、司法所"):
             app.shows(words)                       # the plan, urgency, signals, which limit, names
         assert "urgent" not in app.aria() and "lizhen" not in app.aria()
+        # however long the plan, what the leader came to do is on the first screen
+        box, screen = app.button("记录下访").bounding_box(), app.page.viewport_size
+        assert box and box["y"] + box["height"] <= screen["height"], (box, screen)
         app.shot("leader-case-detail")
+        app.tap("展开全文")                          # the whole plan, and back
+        app.gone("展开全文")
+        scroll_to(app, "收起", 400)
+        app.shot("leader-case-plan-open")
+        app.tap("收起")
+        scroll_to(app, "展开全文", -400)
         app.tap("记录下访")
         app.fix("精度 ±9 米")
         app.type("看到的情况", "赵师傅表示同意分期支付，情绪稳定")
