@@ -51,10 +51,12 @@ LINE_END_RE = re.compile(r"[\n\r\x85\u2028\u2029]")
 # Characters that take no room on screen, in a name, an address, a party or a member: a
 # zero-width space pasted from a chat made two 张建国 rows that look the same and a search
 # for 张建国 that misses one. Forms and imports drop them (visible); a push that holds one
-# is refused. Notes and descriptions keep them (a zero-width joiner is part of an emoji).
-INVISIBLE_RE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+# is refused. Notes and descriptions keep them. The zero-width joiner and non-joiner and
+# the Mongolian vowel separator are not among them: Mongolian, Uyghur and Tibetan names
+# are written with them (and a joiner is part of an emoji).
+INVISIBLE_RE = re.compile(r"[\u00ad\u200b\u200e\u200f\u2060-\u2064\ufeff]")
 # What a one-line field may not hold, in one search for the common case of _check_value.
-_NOT_ONE_LINE_RE = re.compile(r"[\n\r\x85\u2028\u2029\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_NOT_ONE_LINE_RE = re.compile(r"[\n\r\x85\u2028\u2029\u00ad\u200b\u200e\u200f\u2060-\u2064\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ _MESSAGES = {
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
                     "超出最长走访间隔（{days}天）"),
     "one_line": ("must be one line", "须为一行，不能换行"),
-    "invisible": ("holds a character that cannot be seen (a zero-width space, joiner or direction mark)",
+    "invisible": ("holds a character that cannot be seen (a zero-width space, a direction mark, a byte-order mark)",
                   "含有看不见的字符（如零宽空格），请删除后重新输入"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),

@@ -324,7 +324,7 @@ def test_a_name_pasted_with_a_zero_width_space_is_stored_as_it_reads_on_the_phon
     """A zero-width space pasted from a chat made a second 张建国 that looks the same and
     that a search for 张建国 misses: the forms drop it, wherever the household is written."""
     pasted = {"grid_id": "g1", "head_name": "张建\u200b国", "address": "\ufeff白鹤村3组12号",
-              "members": [{"name": "李\u200c四", "relation": "子"}]}
+              "members": [{"name": "李\u2060四", "relation": "子"}]}
     for workspace in (ws, office):
         hid = workspace.add_household(dict(pasted))
         hh = workspace.household(hid)

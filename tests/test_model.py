@@ -193,7 +193,7 @@ def test_an_emoji_family_joined_by_zero_width_joiners_is_taken():
     ("household", {"head_name": "张建\u200b国"}),          # two 张建国 rows that look the same
     ("household", {"address": "\ufeff白鹤村3组"}),
     ("household", {"phone": "1385790123\u2060"}),
-    ("household", {"members": [{"name": "李\u200c四", "relation": "子"}]}),
+    ("household", {"members": [{"name": "李\u2060四", "relation": "子"}]}),
     ("case", {"parties": ["王\u00ad五"]}),
     ("case", {"title": "漏水\u200e"}),
 ])
@@ -203,9 +203,18 @@ def test_invisible_characters_in_a_one_line_value_are_refused_naming_the_field(e
     assert "看不见的字符" in err.message("zh") and "cannot be seen" in err.message("en")
 
 
+def test_a_mongolian_name_written_with_its_joiners_and_vowel_separator_is_taken():
+    """Traditional Mongolian (and Uyghur, Tibetan) spelling uses the zero-width joiner and
+    non-joiner and the Mongolian vowel separator: they are no paste artefact."""
+    name = "\u182a\u1820\u1832\u180e\u1820 \u1823\u200d\u1828\u200c\u1822"
+    assert validate_fields(ENTITIES["household"], {"head_name": name}, creating=False) == []
+    from sync.model import tidy
+    assert tidy(ENTITIES["household"], {"head_name": name})["head_name"] == name
+
+
 def test_tidy_drops_invisible_characters_from_one_line_values_and_keeps_text_as_written():
     from sync.model import tidy
-    fields = {"head_name": " 张建\u200b国", "members": [{"name": "李\u200c四", "relation": "子"}],
+    fields = {"head_name": " 张建\u200b国", "members": [{"name": "李\u2060四", "relation": "子"}],
               "note": "👨\u200d👩\u200d👧 三口之家", "tags": ["elderly_alone"]}
     out = tidy(ENTITIES["household"], fields)
     assert out["head_name"] == " 张建国" and out["members"] == [{"name": "李四", "relation": "子"}]
