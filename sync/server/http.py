@@ -76,6 +76,11 @@ class BodyLimitAndGunzip:
                 return await too_big(scope, receive, send)
             if not d.eof:
                 return await error_app(400, "bad_encoding", "the gzip body is cut short")(scope, receive, send)
+            if d.unused_data:
+                # a second gzip member (or anything) after the first: read, it was dropped
+                # unsaid, and a phone's changes in it would have been answered for as none
+                return await error_app(400, "bad_encoding", "the gzip body goes on after its end: send one"
+                                                            " gzip member")(scope, receive, send)
             body = raw
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"]

@@ -162,6 +162,19 @@ def test_gzip_body_cut_short_is_400(guard):
     assert "gzip" in r.json()["message"] or "JSON" in r.json()["message"]
 
 
+def test_a_gzip_body_going_on_after_its_end_is_400_and_nothing_of_it_is_taken(guard):
+    """Two gzip members one after the other: only the first was read, the second's
+    changes dropped without a word."""
+    srv, h = guard
+    first, second = change(), change()
+    body = gzip.compress(json.dumps({"changes": [first]}).encode()) + gzip.compress(
+        json.dumps({"changes": [second]}).encode())
+    r = post(srv, PUSH, {**h, "Content-Encoding": "gzip"}, content=body)
+    assert r.status_code == 400 and r.json()["error"] == "bad_encoding", r.text
+    assert "gzip" in r.json()["message"]
+    assert srv.sql("SELECT count(*) FROM changes WHERE change_id IN (?, ?)", (first["id"], second["id"])) == [(0,)]
+
+
 def test_missing_protocol_header_is_400(guard):
     srv, h = guard
     h.pop("X-Gridbook-Protocol")
