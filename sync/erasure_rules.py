@@ -44,7 +44,9 @@ PERSONAL: dict[str, dict[str, str]] = {
 # and their timelines), found through these fields: entity -> [(child entity, field)].
 CASCADE: dict[str, list[tuple[str, str]]] = {
     "household": [("visit", "household_id"), ("case", "household_id")],
-    "case": [("case_event", "case_id"), ("callback", "case_id"), ("visit", "case_id")],
+    # a duplicate folded into the matter (并入此件) is the same matter: its history shows
+    # on the matter's timeline, and kept the person's name after the matter was erased
+    "case": [("case_event", "case_id"), ("callback", "case_id"), ("visit", "case_id"), ("case", "merged_into")],
 }
 ERASABLE = ("household", "case")  # what `gridbook erase` takes
 

@@ -251,12 +251,14 @@ def parse_members(text: str) -> tuple[list[dict], list[str]]:
     """家庭成员 as written: 李秀英（配偶）、张伟（子）, or 李秀英 配偶; returns the members
     and the pieces that could not be read."""
     members, bad = [], []
-    for part in re.split(r"[、,，;；\n]+", text):
+    # a closing bracket ends a member too: "李秀英（配偶） 张伟（子）" is two, where it was
+    # one member named "李秀英（配偶） 张伟"
+    for part in re.split(r"[、,，;；\n]+|(?<=[)）])\s*(?=\S)", text):
         part = part.strip()
         if not part:
             continue
         m = _MEMBER.match(part)
-        if m:
+        if m and not re.search(r"[()（）]", m.group(1)):
             members.append({"name": m.group(1).strip(), "relation": m.group(2).strip()})
             continue
         bits = part.split()
@@ -294,8 +296,8 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     """One row of the roster: the household it describes, or every reason it cannot be
     taken. `raw` maps each field to the cell as read (text, a number, or `Bad`);
     `numeric_id`: the ID number cell held a number (Excel keeps only 15 digits);
-    `field_rules`: check the registry's field rules here too (lengths, characters), when
-    no write will (a dry run); a write's admission checks them and says the same words."""
+    `field_rules`: check the registry's field rules here too (lengths, characters); a
+    write's admission checks them again and says the same words."""
     reasons: list[str] = []
     values, text = {}, {}
     for name, v in raw.items():
@@ -428,10 +430,12 @@ def differences(before: dict, fields: dict) -> dict:
         old = before.get(name)
         if name == "members":
             old_pairs = [(m.get("name"), m.get("relation") or "") for m in old or []]
-            if old_pairs == [(m["name"], m["relation"]) for m in value]:
-                continue
             kept = {m.get("name"): m for m in old or []}
-            value = [{**kept.get(m["name"], {}), **m} for m in value]
+            # a relation the roster leaves empty leaves the stored one, as an empty cell does
+            value = [{**kept.get(m["name"], {}), **{k: v for k, v in m.items() if v not in (None, "")}}
+                     for m in value]
+            if old_pairs == [(m.get("name"), m.get("relation") or "") for m in value]:
+                continue
         elif name == "tags":
             if sorted(old or []) == sorted(value):
                 continue

@@ -217,14 +217,20 @@ class Workspace:
             raise ValidationError(errs)
         return self.create("household", f)
 
-    def edit_household(self, hid: str, fields: dict) -> dict:
+    def edit_household(self, hid: str, fields: dict, shown: dict | None = None) -> dict:
         """Change a household: only what differs from what is held is written (an emptied
         field is cleared). New needs bring the next visit nearer when they are visited more
-        often (counted from the last visit). Returns what was written."""
+        often (counted from the last visit). Returns what was written.
+
+        `shown`: the household as the form showed it when it opened. Only what the person
+        changed on the form is written then: a phone number a sync brought while the
+        form was open was written back to the old one by a clerk who changed the note."""
         before = self.household(hid)
         if before is None:
             raise KeyError(hid)
         f = households.normalize({k: (None if v == "" else v) for k, v in fields.items()}, before)
+        if shown is not None:
+            f = households.changed(f, shown)
         f = households.changed(f, before)
         if "tags" in f:
             last = self.household_visits(hid)[:1]

@@ -363,3 +363,17 @@ def test_a_visit_dated_a_day_ahead_counts_the_next_one_from_today(ws, replica):
     add(replica, "h1", tags=["dibao"])
     visit_on(ws, "h1", (today + dt.timedelta(days=1)).isoformat())
     assert ws.household("h1")["next_visit_due"] == (today + dt.timedelta(days=30)).isoformat()
+
+
+def test_saving_the_office_form_writes_only_what_the_clerk_changed_not_what_a_sync_brought_meanwhile(office):
+    """The clerk opens a household; a grid worker's new phone number arrives; the clerk
+    changes the note and saves: the form's old phone number was written back over it."""
+    hid = office.add_household({"grid_id": "g1", "head_name": "张建国", "address": "白鹤村3组12号",
+                                "phone": "13857901234"})
+    shown = office.household(hid)
+    form = {k: shown.get(k) for k in ("grid_id", "head_name", "address", "phone", "note", "tags", "members")}
+    office.replica.server_write("household", hid, {"phone": "13900001111"}, author="w1")   # the worker's sync
+    written = office.edit_household(hid, {**form, "note": "已核实"}, shown)
+    assert written == {"note": "已核实"}
+    hh = office.household(hid)
+    assert (hh["phone"], hh["note"]) == ("13900001111", "已核实")

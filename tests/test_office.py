@@ -297,3 +297,19 @@ def test_the_callback_queue_lists_the_longest_waiting_first_and_counts_them_all(
                                           "merged_into": ids[0]})
     assert [c["id"] for c in ws.callback_queue(limit=2)] == [ids[1], ids[0]]
     assert ws.callbacks_waiting() == 3
+
+
+def test_erasing_a_matter_erases_the_duplicates_folded_into_it(ws):
+    """A duplicate merged into a matter showed the person's name and telephone on the
+    erased matter's own timeline."""
+    from sync import erasure_rules
+    from sync.server import erasure
+    keep = matter(ws, parties=["欧阳秀兰"], description="欧阳秀兰反映拖欠工资")
+    dup = matter(ws, parties=["欧阳秀兰"], description="欧阳秀兰电话13512345678")
+    ws.merge(dup, keep)
+    assert {t for t, _ in erasure.targets(ws.replica, "case", keep)} >= {"case"}
+    erasure.erase(ws.replica, "case", keep, by="xinfang", compact=False)
+    for cid in (keep, dup):
+        c = ws.case(cid)
+        assert c["parties"] == [] and c["description"] == erasure_rules.ERASED_TEXT, cid
+    assert "13512345678" not in str(ws.timeline(keep))

@@ -59,7 +59,7 @@ def household_dialog(ctx, household: dict | None, refresh) -> None:
         try:
             if household is None:
                 return form.run(ctx.ws.add_household, values)
-            return form.run(ctx.ws.edit_household, household["id"], values)
+            return form.run(ctx.ws.edit_household, household["id"], values, household)
         except ValidationError as e:
             _say(ctx, form, hf, e.errors)
             return False

@@ -230,7 +230,7 @@ def open_household_form(ctx, household: dict | None = None) -> None:
             if household is None:
                 ctx.ws.add_household(values)
             else:
-                ctx.ws.edit_household(household["id"], values)
+                ctx.ws.edit_household(household["id"], values, household)
         except ValidationError as err:
             message.value = ctx.t("fix_errors") + "：" + "；".join(form.show(err.errors))
             ctx.page.update()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from .. import changes, merge, roster_rules as rr
 from ..access import Principal
+from ..households import ACTIVE, CST
 from ..model import ENTITIES
 from ..replica import decode_row, gc_paused
 from .central import SERVER_DEVICE, SYSTEM_AUTHOR, CentralStore
@@ -402,9 +403,15 @@ def _place(f: dict) -> tuple:
     return (f.get("grid_id"), f.get("head_name"), re.sub(r"\s+", "", f.get("address") or ""))
 
 
+def _same_place(earlier: tuple[int, str | None] | None, id_number: str | None) -> bool:
+    """An earlier row (its number, its ID number) at the same place is the same household,
+    unless both carry ID numbers and they differ (a father and son of one name)."""
+    return earlier is not None and not (earlier[1] and id_number and earlier[1] != id_number)
+
+
 def _existing(store: CentralStore) -> tuple[dict, dict, dict, dict]:
     """Households by id, and the ids by ID number, by 户号, and by grid, head and address
-    (for rows with neither number: None where two households share them)."""
+    (for rows with neither number: every household there)."""
     ent = ENTITIES["household"]
     cols = ["id", *ent.columns]
     by_id, by_idn, by_hh, by_place = {}, {}, {}, {}
@@ -416,8 +423,7 @@ def _existing(store: CentralStore) -> tuple[dict, dict, dict, dict]:
                 by_idn.setdefault(row["id_number"], row["id"])
             if row.get("hh_number"):
                 by_hh.setdefault(row["hh_number"], row["id"])
-            key = _place(row)
-            by_place[key] = None if key in by_place else row["id"]
+            by_place.setdefault(_place(row), []).append(row["id"])
     return by_id, by_idn, by_hh, by_place
 
 
@@ -442,6 +448,7 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
     seen: dict[tuple, int] = {}
     seen_hh: dict[str, int] = {}
     seen_whole: dict[tuple, int] = {}
+    seen_place: dict[tuple, tuple[int, str | None]] = {}   # place -> (row, its ID number)
     id_col = next((c for c, n in header.columns.items() if n == "id_number"), None)
     for i in kept:
         row = table.rows[i]
@@ -457,9 +464,14 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
                 got.reasons.append(f"{what}与第{seen[got.key]}行相同（文件内重复）")
             elif got.fields.get("hh_number") and got.fields["hh_number"] in seen_hh:
                 got.reasons.append(f"户号与第{seen_hh[got.fields['hh_number']]}行相同（文件内重复）")
+            elif _same_place(seen_place.get(_place(got.fields)), got.fields.get("id_number")):
+                # the same head at the same address, one row with the ID number and one
+                # without: one household (registered twice, then once more at every import)
+                got.reasons.append(f"网格、户主姓名和住址与第{seen_place[_place(got.fields)][0]}行相同（文件内重复）")
         seen_whole.setdefault(whole, got.row)
         if not got.reasons:
             seen.setdefault(got.key, got.row)
+            seen_place.setdefault(_place(got.fields), (got.row, got.fields.get("id_number")))
             if got.fields.get("hh_number"):
                 seen_hh.setdefault(got.fields["hh_number"], got.row)
         else:
@@ -479,7 +491,10 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
     t0 = clock()
     table = read_table(data, name)
     t1 = clock()
-    header, checked, skipped = check_table(table, store, default_grid, today, field_rules=dry_run)
+    # the field rules in the import too, before the repeats are judged: checked only at the
+    # write, a row they refuse still counted as the first of its ID number, and the dry run
+    # (which checked them here) and the import said different things of the rows after it
+    header, checked, skipped = check_table(table, store, default_grid, today, field_rules=True)
     out = Outcome(file=os.path.basename(name), dry_run=dry_run, skipped=skipped)
     heads = [table.rows[i] for i in header.rows]
     for c, f in header.columns.items():
@@ -488,6 +503,7 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
     out.unused = header.unused
     out.rows = len(checked)
     by_id, by_idn, by_hh, by_place = _existing(store)
+    day = today or dt.datetime.now(CST).date()
     plan = []    # (checked row, record id, fields to write, before or None)
     taken: dict[str, int] = {}
     for got in checked:
@@ -504,9 +520,13 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
             # no number matched: the same head at the same address in the same grid is
             # the same household (registered in the field without a number, or a roster
             # that has none), unless it holds another ID number
-            rid = by_place.get(_place(f))
-            if rid and f.get("id_number") and by_id[rid].get("id_number") not in (None, "", f["id_number"]):
-                rid = None
+            # (when several are registered there, the one that fits; none fitting alone is
+            # said, not registered once more: that made another copy at every import)
+            fits = [h for h in by_place.get(_place(f), ())
+                    if not f.get("id_number") or by_id[h].get("id_number") in (None, "", f["id_number"])]
+            if len(fits) > 1:
+                got.reasons.append("登记簿中有多户网格、户主姓名和住址与此行相同，请填写身份证号或户号以区分")
+            rid = fits[0] if len(fits) == 1 else None
         if rid and rid in taken:
             got.reasons.append(f"与第{taken[rid]}行对应登记簿中的同一住户")
         if got.reasons:
@@ -514,7 +534,9 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
             out.refused.append(got)
             continue
         if rid is None:
-            plan.append((got, changes.new_id("r"), f, None))
+            # active, and due for a first visit the day it is registered, as a form registers
+            # one: imported without them, no household of a roster was ever on 今日
+            plan.append((got, changes.new_id("r"), {"status": ACTIVE, "next_visit_due": day.isoformat(), **f}, None))
             continue
         taken[rid] = got.row
         before = by_id[rid]
