@@ -16,6 +16,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "sign_in_hint": ("首次使用需联网登录一次，之后可离线工作。", "Sign in once while online; then work offline."),
     "bad_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "sign_in_refused": ("用户名或密码的格式不对（用户名最多40个字符，密码最多200个字符）",
+                        "The username or password is not as the server takes them (a username of at most 40"
+                        " characters, a password of at most 200)"),
     "others_work": ("这部手机上还有{name}未同步的{n}条记录：请{name}（{user}）先登录并同步，再换人登录。",
                     "This phone holds {n} change(s) {name} has not synced yet: {name} ({user}) signs in and"
                     " syncs them first, then another person may sign in."),

@@ -8,6 +8,7 @@ import flet as ft
 
 from sync import codes, statute
 from sync.device import ValidationError
+from sync.model import ENTITIES
 
 from .. import i18n
 from . import attachments
@@ -75,8 +76,8 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
 def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> None:
     """Record a progress entry (进展) of a case; or correct a refused one (its text fills
     the box, the refusal is said next to it)."""
-    text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, autofocus=True,
-                        value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
+    text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, max_lines=8, autofocus=True,
+                        max_length=ENTITIES["case_event"].by_name["text"].max_len, value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
     photos = attachments.AttachmentEditor(ctx, (correcting or {}).get("change", {}).get("fields", {}).get("attachments"))
     if correcting and correcting.get("errors"):
         text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
@@ -172,20 +173,33 @@ def open_case(ctx, cid: str) -> None:
     def resolve_dialog() -> None:
         outcome = ft.RadioGroup(value=None, content=ft.Column(
             [ft.Radio(value=k, label=row[ctx.lang]) for k, row in codes.OUTCOMES.items()], spacing=0))
-        method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2)
+        outcome_msg = ft.Text(color=ft.Colors.RED_700, visible=False)
+        # the model's limit, counted as it is typed; a long text scrolls inside its box, so
+        # the dialog's words and buttons stay in sight
+        method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2, max_lines=6,
+                              max_length=ENTITIES["case"].by_name["method"].max_len)
         photos = attachments.AttachmentEditor(ctx)
-        msg = ft.Text(color=ft.Colors.RED_700)
+        msg = ft.Text(color=ft.Colors.RED_700, visible=False)
+
+        def say(field_errors: dict[str, str], other: str = "") -> None:
+            """Each problem next to its field, the others at the top of the dialog."""
+            outcome_msg.value, outcome_msg.visible = field_errors.get("outcome", ""), "outcome" in field_errors
+            method.error = field_errors.get("method")
+            msg.value, msg.visible = other, bool(other)
+            ctx.page.update()
 
         def ok(e):
-            if not outcome.value or not (method.value or "").strip():
-                msg.value = ctx.t("fix_errors") + f"（{ctx.t('outcome')}、{ctx.t('method')}）"
-                ctx.page.update()
+            missing = {name: ctx.t("required_field") for name, v in (("outcome", outcome.value),
+                                                                     ("method", (method.value or "").strip())) if not v}
+            if missing:
+                say(missing)
                 return
             try:
                 ctx.ws.resolve_case(cid, outcome.value, method.value.strip(), photos.value)
             except ValidationError as err:
-                msg.value = "；".join(e.message(ctx.lang) for e in err.errors) or str(err)
-                ctx.page.update()
+                mine = {fe.field: fe.message(ctx.lang) for fe in err.errors if fe.field in ("outcome", "method")}
+                say(mine, "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
+                                   for fe in err.errors if fe.field not in mine) or ("" if mine else str(err)))
                 return
             ctx.page.pop_dialog()
             ctx.wrote()
@@ -193,8 +207,8 @@ def open_case(ctx, cid: str) -> None:
             ctx.snack(ctx.t("resolved_saved"))
         ctx.page.show_dialog(ft.AlertDialog(
             title=ft.Text(ctx.t("resolve_title")),
-            content=ft.Column([ft.Text(ctx.t("outcome")), outcome, method, photos.control, msg], tight=True,
-                              scroll=ft.ScrollMode.AUTO),
+            content=ft.Column([msg, ft.Text(ctx.t("outcome")), outcome, outcome_msg, method, photos.control],
+                              tight=True, scroll=ft.ScrollMode.AUTO),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
                      ft.FilledButton(ctx.t("save"), on_click=ok)]))
 

@@ -14,8 +14,9 @@ from .widgets import TOUCH
 def login_view(ctx, on_done) -> ft.View:
     server = ft.TextField(label=ctx.t("server"), value=ctx.phone.settings.server,
                           keyboard_type=ft.KeyboardType.URL)
-    user = ft.TextField(label=ctx.t("username"), autofocus=True)
-    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True)
+    # the server's limits (api_models.LoginRequest), counted as typed
+    user = ft.TextField(label=ctx.t("username"), autofocus=True, max_length=40)
+    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True, max_length=200)
     message = ft.Text(color=ft.Colors.RED_700)
     busy = ft.ProgressRing(visible=False, width=24, height=24)
 
@@ -40,7 +41,9 @@ def login_view(ctx, on_done) -> ft.View:
         except ProtocolMismatch:
             message.value = ctx.t("outdated")
         except SyncError as err:
-            message.value = ctx.t("too_many_attempts") if err.status == 429 else err.message
+            # the server's own words are English: a refused sign-in is said in the person's
+            message.value = ctx.t("too_many_attempts") if err.status == 429 else (
+                ctx.t("sign_in_refused") if err.status in (400, 422) else err.message)
         else:
             pw.value = ""
             on_done()

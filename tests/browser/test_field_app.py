@@ -139,6 +139,12 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         app.shot("leader-case-plan-open")
         app.tap("收起")
         scroll_to(app, "展开全文", -400)
+        app.tap("办结")                              # saved with nothing chosen: said at each field
+        app.tap("保存")
+        app.text("必填")
+        assert "还可输入 2,000 个字符" in app.aria()   # the method's limit, counted before anyone types
+        app.tap("取消")
+        app.gone("记录办结")
         app.tap("记录下访")
         app.fix("精度 ±9 米")
         app.type("看到的情况", "赵师傅表示同意分期支付，情绪稳定")
