@@ -8,6 +8,8 @@ whole number, registering a household; a masked number it sends back unchanged
 
 from __future__ import annotations
 
+from typing import Callable
+
 MASK = "*"
 
 
@@ -49,18 +51,34 @@ def masked_fields(entity: str, fields: dict) -> dict | None:
     return out
 
 
-def restore_masked(entity: str, fields: dict, before: dict | None) -> tuple[dict, str | None]:
+def restore_masked(entity: str, fields: dict, before: dict | None,
+                   earlier: Callable[[], set] | None = None) -> tuple[dict, str | None]:
     """Masked numbers a phone sent back, replaced by the numbers they stand for.
     Returns (fields, None), or (fields, the field at fault) when a masked number stands
-    for none the record holds."""
+    for none the record holds. `earlier`: the numbers the record held before (its
+    history), asked for when the record no longer holds the one a mask stands for: the
+    office corrected a member's number while a phone, offline, added a newborn, and the
+    phone's edit was refused (`masked`) where it is a concurrent edit of the members."""
     if entity != "household":
         return fields, None
     out = fields
+    past: list[set] = []
+
+    def once_held(masked: str) -> set:
+        if earlier is None:
+            return set()
+        if not past:
+            past.append(earlier())
+        return {n for n in past[0] if mask_id(n) == masked}
+
     idn = fields.get("id_number")
     if isinstance(idn, str) and MASK in idn:
         real = (before or {}).get("id_number")
         if not real or mask_id(real) != idn:
-            return fields, "id_number"
+            alike = once_held(idn)
+            if len(alike) != 1:
+                return fields, "id_number"
+            real = alike.pop()
         out = {**out, "id_number": real}
     members = fields.get("members")
     if isinstance(members, list) and any(isinstance(m, dict) and MASK in (m.get("id_number") or "")
@@ -78,7 +96,7 @@ def restore_masked(entity: str, fields: dict, before: dict | None) -> tuple[dict
                 if own and mask_id(own) == masked:
                     real = own
                 else:
-                    alike = {n for n in held if n and mask_id(n) == masked}
+                    alike = {n for n in held if n and mask_id(n) == masked} or once_held(masked)
                     if len(alike) != 1:
                         return fields, "members"
                     real = alike.pop()

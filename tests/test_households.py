@@ -15,7 +15,7 @@ import json
 import pytest
 
 from fieldapp.worklist import today
-from sync import households, settings
+from sync import clock, households, settings
 from sync.device import ValidationError
 from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
@@ -377,3 +377,29 @@ def test_saving_the_office_form_writes_only_what_the_clerk_changed_not_what_a_sy
     assert written == {"note": "已核实"}
     hh = office.household(hid)
     assert (hh["phone"], hh["note"]) == ("13900001111", "已核实")
+
+
+def test_a_phone_adding_a_member_while_the_office_corrected_anothers_number_makes_a_conflict_not_a_refusal(office):
+    """The phone sends the members back with their numbers masked, as it holds them; the
+    office had corrected the son's number meanwhile: the masked number stood for none the
+    record held, and the newborn the grid worker added was refused ("masked")."""
+    from sync import changes, merge, privacy
+    from sync.access import Principal
+    st = office.replica
+    old_id, new_id = "330702198501011239", "330702198501011247"
+    hid = office.add_household({"grid_id": "g1", "head_name": "张建国", "address": "白鹤村3组12号",
+                                "members": [{"name": "张伟", "relation": "子", "id_number": old_id}]})
+    row, ver = st._load("household", [hid])[hid]
+    on_phone = [{**m, "id_number": privacy.mask_id(m["id_number"])} for m in row["members"]]
+    base = merge.bases(ver, ["members"])
+    office.edit_household(hid, {"members": [{"name": "张伟", "relation": "子", "id_number": new_id}]})
+    worker = Principal("w1", "grid_worker", frozenset({"g1"}), "dev-w1")
+    stamp = clock.encode(clock.wall_ms() + 5, 0, "dev-w1")
+    ch = changes.make("household", hid, {"members": on_phone + [{"name": "张小宝", "relation": "孙子"}]},
+                      stamp, "dev-w1", "w1", base)
+    assert st.push(worker, [ch]).results == [{"status": "applied"}]
+    conflict = [c for c in office.conflicts("household", hid) if c["field"] == "members"]
+    assert conflict, "both sides kept, for the office to settle"
+    sides = [office.household(hid)["members"], conflict[0]["value"]]
+    assert any(m["name"] == "张小宝" for m in sides[0] + sides[1])
+    assert {m.get("id_number") for s in sides for m in s if m["name"] == "张伟"} == {old_id, new_id}

@@ -634,6 +634,19 @@ class CentralStore(Replica):
                 self._audit_refusals(p, batch, results, address)
         return PushResult(results)
 
+    def _numbers_once_held(self, household: str) -> set[str]:
+        """Every ID number the household's history wrote, the head's and its members'
+        (privacy.restore_masked: a masked number sent back for one the office has
+        corrected since)."""
+        out: set[str] = set()
+        for (body,) in self.conn.execute("SELECT body FROM changes WHERE entity='household' AND record=?",
+                                         (household,)):
+            fields = (orjson.loads(body) or {}).get("fields") or {}
+            numbers = [fields.get("id_number"), *(m.get("id_number") for m in fields.get("members") or []
+                                                  if isinstance(m, dict))]
+            out.update(n for n in numbers if isinstance(n, str) and n and privacy.MASK not in n)
+        return out
+
     def _audit_refusals(self, p: Principal, batch: list, results: list, address: str) -> None:
         """Every refused change is on the trail: which change of which record, and the rules
         it broke (never its values)."""
@@ -718,7 +731,8 @@ class CentralStore(Replica):
         errs = errs or position_problems(row0, ch["fields"])
         if errs:
             return _rejected("invalid", errs)
-        fields, masked_at = privacy.restore_masked(entity, ch["fields"], row0)
+        fields, masked_at = privacy.restore_masked(entity, ch["fields"], row0,
+                                                   lambda: self._numbers_once_held(ch["record"]))
         if masked_at:
             return _rejected("invalid", [_err(masked_at, "masked")])
         if fields is not ch["fields"]:
