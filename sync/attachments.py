@@ -104,6 +104,11 @@ def shrink_photo(data: bytes, keep_location: bool = False, long_side: int = PHOT
     return out.getvalue()
 
 
+# The most pixels a picture is decoded at (after a JPEG's own down-scaling): 40 MP, some
+# 160 MB at four bytes a pixel. A camera's JPEG decodes well under it at 1/2..1/8 scale.
+MAX_DECODE_PIXELS = 40_000_000
+
+
 def make_thumbnail(data: bytes, long_side: int = THUMB_LONG_SIDE) -> bytes:
     """A small JPEG of a photo (for the record's list, and the office)."""
     from PIL import Image, ImageOps
@@ -131,6 +136,9 @@ def _open_image(data: bytes, long_side: int | None = None):
             k = long_side / max(w, h, 1)
             if k < 1:
                 img.draft("RGB", (max(1, int(w * k)), max(1, int(h * k))))
+        if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
+            # a 0.7 MB PNG of 13,000 × 13,000 decoded to 1.2 GB, per request
+            raise Image.DecompressionBombError("too many pixels to decode")
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise AttachmentError("photo: the picture is too large to open", "照片像素过大，无法打开", "photo")

@@ -79,6 +79,34 @@ def test_a_small_photo_is_not_enlarged_and_thumbnails_are_small():
     assert max(Image.open(io.BytesIO(make_thumbnail(out))).size) == 320
 
 
+def _png_of(width: int, height: int) -> bytes:
+    """A PNG that says it is width × height (its header alone: nothing decodes it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")   # Pillow's, at opening
+def test_a_picture_of_more_pixels_than_can_be_decoded_is_refused_before_it_is_decoded(tmp_path):
+    """A 0.7 MB PNG of 13,000 × 13,000 pixels fits under the photo limit and decoded to
+    1.2 GB at every thumbnail request: four at once took the server to 5 GB."""
+    bomb = _png_of(13_000, 13_000)
+    with pytest.raises(AttachmentError) as e:
+        make_thumbnail(bomb)
+    assert "too large" in e.value.message and "像素过大" in e.value.zh
+    folder = blobs.BlobFolder(str(tmp_path / "blobs"))
+    h = hashlib.sha256(bomb).hexdigest()
+    folder.append(h, 0, bomb, len(bomb))
+    with pytest.raises(blobs.BlobError) as refused:
+        folder.thumbnail(h)
+    assert refused.value.status == 422
+    assert make_thumbnail(camera_jpeg(8000, 6000, gps=False))   # a 48 MP camera photo decodes at 1/8
+
+
 def test_what_is_not_a_picture_is_refused_in_both_languages(phone):
     _, store = phone
     with pytest.raises(AttachmentError) as e:
@@ -224,6 +252,27 @@ def test_read_only_by_who_sees_a_record_naming_it(central):
     trail = central.conn.execute("SELECT username, action FROM audit WHERE action LIKE 'attachment%'").fetchall()
     assert ("xinfang", "attachment") in trail and ("w1", "attachment_thumb") in trail
     assert ("w1", "attachment_upload") in trail
+
+
+def test_a_co_worker_writing_into_the_same_upload_cannot_spoil_it(central):
+    """Every uploader appended to one partial per hash: a co-worker who may see the record
+    added a byte whenever the owner's offset moved, the file failed its hash twice and the
+    phone gave the photo up. Each uploader has a partial of their own."""
+    data = os.urandom(300_000)
+    att = _att(data)
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [att]}, author="xinfang")
+    owner = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    colleague = Principal("w3", "grid_worker", frozenset({"g1"}), "d3")
+    h = att["hash"]
+    assert blobs.upload_chunk(central, owner, h, 0, data[:100_000])["offset"] == 100_000
+    assert blobs.upload_chunk(central, colleague, h, 0, b"x")["offset"] == 1      # into their own
+    assert blobs.upload_status(central, owner, h)["offset"] == 100_000           # the owner's is whole
+    done = blobs.upload_chunk(central, owner, h, 100_000, data[100_000:])
+    assert done["complete"] is True
+    assert blobs.read(central, colleague, h)[0] == data
+    assert blobs.upload_status(central, colleague, h)["complete"] is True
+    assert not [n for n in os.listdir(blobs.folder_for(central).partial_dir) if n.startswith(h)]
 
 
 def test_a_hash_learnt_elsewhere_opens_no_file_until_its_bytes_are_sent(central):

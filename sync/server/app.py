@@ -291,8 +291,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             trusted = await run_in_threadpool(store.device_is_live, req.username, req.device_id)
             wait = throttle.wait_s(req.username, address, trusted)
             if wait:
-                await run_in_threadpool(store.audit, req.username, "login_slowed", f"wait {wait} s",
-                                        device=req.device_id, address=address)
+                if throttle.first_slowed(address):
+                    await run_in_threadpool(store.audit, req.username, "login_slowed", f"wait {wait} s",
+                                            device=req.device_id, address=address)
                 raise ApiError(429, "too_many_attempts",
                                f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
             acct, ok = await asyncio.get_running_loop().run_in_executor(

@@ -26,8 +26,8 @@ The upload (resumable, chunked):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import os
 import threading
 from typing import Annotated
@@ -45,6 +45,9 @@ from . import api_models as m
 
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 THUMB_LONG_SIDE = 480  # px: the office's cards are wider than a phone's list
+# Thumbnails made at once, the others waiting: each holds a decoded picture in memory.
+THUMBNAILS_AT_ONCE = 2
+_THUMBNAILS = threading.BoundedSemaphore(THUMBNAILS_AT_ONCE)
 # what a voice note is served as, by the name the recorder gave it (the rest: octet-stream)
 AUDIO_TYPES = {".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".mp3": "audio/mpeg",
                ".wav": "audio/wav", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".webm": "audio/webm"}
@@ -84,10 +87,13 @@ class BlobFolder:
     def has(self, h: str) -> bool:
         return os.path.exists(self.path(h))
 
-    def held(self, h: str, part: str | None = None) -> int:
-        """Bytes the server holds of it: the whole size when complete, else the partial's;
-        with `part` (a claim's upload, claim_part), that partial's alone."""
-        if part is None:
+    def held(self, h: str, part: str | None = None, complete_first: bool | None = None) -> int:
+        """Bytes the server holds of it: the whole size when complete, else the partial's
+        (`part`: one person's, upload_part); a claim's upload (claim_part) counts its
+        partial alone (`complete_first` False; by default, when no part is named)."""
+        if complete_first is None:
+            complete_first = part is None
+        if complete_first:
             try:
                 return os.path.getsize(self.path(h))
             except FileNotFoundError:
@@ -98,30 +104,41 @@ class BlobFolder:
             return 0
 
     @staticmethod
+    def upload_part(h: str, username: str) -> str:
+        """The partial of one person's upload: each uploader appends to their own. One shared
+        partial let a co-worker who may see the record append a byte whenever the owner's
+        offset moved: the whole upload failed its hash, twice, and the photo was refused."""
+        return f"{h}.up-{hashlib.sha256(username.encode()).hexdigest()[:16]}"
+
+    @staticmethod
     def claim_part(h: str, username: str) -> str:
         """The partial of one person's upload of a file they claimed (a name of its own:
         the file may be complete already, from another record's upload)."""
         return f"{h}.claim-{hashlib.sha256(username.encode()).hexdigest()[:16]}"
 
-    def settle(self, h: str, size: int) -> None:
+    def settle(self, h: str, size: int, mine: str | None = None) -> None:
         """A partial holding the whole file (the process died between its last write and
-        its naming) is checked and named now, or thrown away."""
+        its naming) is checked and named now, or thrown away: the shared one of uploads
+        made before each person had their own, and `mine` (upload_part)."""
         with self.lock(h):
-            part = os.path.join(self.partial_dir, h)
-            if not self.has(h) and os.path.exists(part) and os.path.getsize(part) >= size:
-                self._finish(h, part)
+            for name in dict.fromkeys(n for n in (h, mine) if n):
+                part = os.path.join(self.partial_dir, name)
+                if not self.has(h) and os.path.exists(part) and os.path.getsize(part) >= size:
+                    self._finish(h, part)
 
-    def append(self, h: str, offset: int, data: bytes, size: int, claim: str | None = None) -> tuple[int, bool]:
+    def append(self, h: str, offset: int, data: bytes, size: int, claim: str | None = None,
+               mine: str | None = None) -> tuple[int, bool]:
         """Add a chunk at `offset`; (bytes held, complete). Durable before it returns.
         `claim`: the partial of a claim (claim_part), sent whole even when the file is
-        held already: the bytes are the proof."""
+        held already: the bytes are the proof. `mine`: the uploader's own partial
+        (upload_part; the shared one when None)."""
         if claim is None:
-            self.settle(h, size)
+            self.settle(h, size, mine)
         with self.lock(h):
             if claim is None and self.has(h):
                 return size, True
-            part = os.path.join(self.partial_dir, claim or h)
-            have = self.held(h, claim)
+            part = os.path.join(self.partial_dir, claim or mine or h)
+            have = self.held(h, claim or mine, complete_first=False)
             if offset != have:
                 raise BlobError(409, "offset_mismatch", f"offset: the server holds {have} bytes of this file,"
                                 f" send from there", offset=have)
@@ -164,6 +181,10 @@ class BlobFolder:
         private_dir(os.path.dirname(final))
         os.replace(part, final)
         fsync_dir(os.path.dirname(final))
+        for name in os.listdir(self.partial_dir):   # the others' uploads of it are done with
+            if name.startswith(h + ".up-"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.partial_dir, name))
         fsync_dir(self.partial_dir)
 
     def read(self, h: str) -> bytes:
@@ -171,27 +192,32 @@ class BlobFolder:
             return f.read()
 
     def thumbnail(self, h: str) -> bytes:
-        """The JPEG thumbnail of a photo, made from the blob the first time and kept."""
+        """The JPEG thumbnail of a photo, made from the blob the first time and kept.
+        Made by the phone's own code (a JPEG decoded at the smallest scale over the size
+        wanted, nothing decoded past MAX_DECODE_PIXELS), THUMBNAILS_AT_ONCE at a time:
+        four requests for one small PNG of 13,000 × 13,000 pixels took the server from
+        98 MB to 5 GB."""
         p = os.path.join(self.thumb_dir, h + ".jpg")
-        try:
-            with open(p, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            pass
-        from PIL import Image, ImageOps
-        try:
-            img = Image.open(self.path(h))
-            img = ImageOps.exif_transpose(img)
-            img.thumbnail((THUMB_LONG_SIDE, THUMB_LONG_SIDE), Image.LANCZOS)
-            if img.mode not in ("RGB", "L"):
-                img = img.convert("RGB")
-            out = io.BytesIO()
-            img.save(out, "JPEG", quality=78, optimize=True)
-        except Exception:
-            raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture")
-        data = out.getvalue()
-        write_atomic(p, data)
-        return data
+        for attempt in (0, 1):
+            try:
+                with open(p, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+            if attempt:
+                break
+            with _THUMBNAILS:   # then look again: another request may have made it meanwhile
+                if os.path.exists(p):
+                    continue
+                from ..attachments import AttachmentError, make_thumbnail
+                try:
+                    data = make_thumbnail(self.read(h), THUMB_LONG_SIDE)
+                except AttachmentError:
+                    raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture, or one too"
+                                                          " large to show") from None
+                write_atomic(p, data)
+                return data
+        raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture")
 
     def usage(self) -> dict:
         """{"files", "bytes"} of the complete blobs (for the backup and the health page)."""
@@ -379,9 +405,10 @@ def upload_status(store, p: Principal, h: str, size: int | None = None) -> dict:
     _, _, entry, want, claim = _upload_target(store, p, h, size)
     blobs = folder_for(store)
     if claim is None:
-        blobs.settle(h, want)
+        blobs.settle(h, want, BlobFolder.upload_part(h, p.username))
     limit, _ = limit_bytes(store, entry.get("kind") or "photo")
-    return {"hash": h, "offset": blobs.held(h, claim), "size": want,
+    return {"hash": h, "offset": blobs.held(h, claim or BlobFolder.upload_part(h, p.username), claim is None),
+            "size": want,
             "complete": claim is None and blobs.has(h), "limit": limit}
 
 
@@ -401,7 +428,7 @@ def upload_statuses(store, p: Principal, hashes: list[str]) -> dict[str, dict]:
 def upload_chunk(store, p: Principal, h: str, offset: int, data: bytes, size: int | None = None,
                  address: str = "") -> dict:
     entity, row, entry, want, claim = _upload_target(store, p, h, size)
-    held, complete = folder_for(store).append(h, offset, data, want, claim)
+    held, complete = folder_for(store).append(h, offset, data, want, claim, BlobFolder.upload_part(h, p.username))
     if complete and claim is not None:   # the bytes were the file: the claim is shown
         _settle_claim(store, p, h)
     if complete and offset + len(data) == want:  # the request that finished it

@@ -96,6 +96,14 @@ class Precheck:
     values: dict[int, list]
 
 
+def echo_key(p: Principal) -> str:
+    """Whose pushes a pull leaves out (no echo): the account's on this device. The device
+    alone is no proof: a device id is in every change a grid's phones pull, and a
+    co-worker who signed in under another phone's id had their pushes skipped by that
+    phone's pulls, never delivered to it. (Device ids hold no "/": the key splits.)"""
+    return f"{p.username}/{p.device}"
+
+
 def precheck(batch: list) -> Precheck:
     results: list[dict | None] = [None] * len(batch)
     todo, values = [], {}
@@ -622,7 +630,7 @@ class CentralStore(Replica):
             if accepted:
                 refs = self._assign_refs(accepted, cache)
                 self._commit(accepted, cache, rescope, now,
-                             None if server_side or p.device == SERVER_DEVICE else p.device)
+                             None if server_side or p.device == SERVER_DEVICE else echo_key(p))
                 self._log_entries(REF, refs)
                 self._log_exits(scoped, cache)
                 if claims:
@@ -809,7 +817,7 @@ class CentralStore(Replica):
         for ch, keys in accepted:
             for n, k in enumerate(sorted(keys) or ["-"]):
                 log.append((ch["id"], k, 1 if n == 0 else 0, device))
-        # `device`: the pushing phone, which holds these already (its pulls skip them)
+        # `device`: the pushing account on its phone (echo_key), which holds these already (its pulls skip them)
         self.conn.executemany("INSERT INTO log (change_id, scope, origin, device) VALUES (?,?,?,?)", log)
         for (entity, rid), keys in rescope.items():
             if entity == "case":
@@ -891,7 +899,7 @@ class CentralStore(Replica):
                 reset = True
         body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
         mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
-        echo = () if whole else (p.device,)
+        echo = () if whole else (echo_key(p),)
         with self.readers.snapshot() as conn:
             if p.sees_all:
                 rows = conn.execute(

@@ -29,6 +29,9 @@ TRUST_MS = 30 * 24 * 3600 * 1000  # an address the owner signed in from stays th
 CAP_S = 15 * 60
 FREE = {"address": 10, "account_address": 5, "account": 5}
 MAX_KEYS = 10_000
+# One "login_slowed" row on the trail per address in this long: one per refused attempt let
+# anyone, without an account, grow the store by a row a request (0.8 MB/s from one client).
+SLOWED_AUDIT_MS = 15 * 60 * 1000
 
 
 class _Counter:
@@ -77,6 +80,7 @@ class SignInThrottle:
         self._lock = threading.Lock()
         self._counters = {name: _Counter(max_keys) for name in FREE}
         self._trusted = _Counter(max_keys, TRUST_MS)  # account|address pairs that signed in lately
+        self._told = _Counter(max_keys, SLOWED_AUDIT_MS)  # addresses whose slowing is on the trail
 
     @staticmethod
     def _keys(username: str, address: str) -> dict[str, str]:
@@ -93,6 +97,16 @@ class SignInThrottle:
                      for k, v in keys.items() if not (k == "account" and trusted)]
         longest = max(waits)
         return 0 if longest <= 0 else (longest + 999) // 1000
+
+    def first_slowed(self, address: str) -> bool:
+        """Whether this refused attempt is the first from its address in SLOWED_AUDIT_MS:
+        the one to put on the audit trail."""
+        key, now = address or "-", self.now()
+        with self._lock:
+            if self._told.recent(key, now):
+                return False
+            self._told.add(key, now)
+            return True
 
     def failed(self, username: str, address: str) -> None:
         now = self.now()
@@ -112,4 +126,4 @@ class SignInThrottle:
 
     def size(self) -> int:
         with self._lock:
-            return sum(len(c) for c in self._counters.values()) + len(self._trusted)
+            return sum(len(c) for c in self._counters.values()) + len(self._trusted) + len(self._told)

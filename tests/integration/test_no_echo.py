@@ -100,3 +100,24 @@ def test_a_phone_starting_over_gets_its_own_changes_back(fresh_server, tmp_path)
     fresh_client.login("worker1", PASSWORD)
     fresh_client.pull()
     assert {r[0] for r in fresh.conn.execute("SELECT change_id FROM seen")} >= made
+
+
+def test_a_co_worker_signed_in_under_anothers_device_id_cannot_hide_their_pushes_from_that_phone(server, tmp_path):
+    """A device id is in every change a grid's phones pull. A co-worker who signed in
+    under another phone's id had every push of theirs taken as that phone's own echo:
+    skipped by its pulls, never delivered to it."""
+    from sync import changes, clock
+    mine, mine_client = phone(tmp_path / "mine", server, "worker1")
+    mine_client.sync()
+    r = httpx.post(server.url + "/api/v1/auth/login", headers={"X-Gridbook-Protocol": str(changes.PROTOCOL_VERSION)},
+                   json={"username": "lostphone", "password": PASSWORD, "device_id": mine.device_id}, timeout=30)
+    assert r.status_code == 200, r.text
+    hid = changes.new_id("r")
+    ch = changes.make("household", hid, household_fields("g1", 81), clock.encode(clock.wall_ms(), 0, mine.device_id),
+                      mine.device_id, "lostphone")
+    pushed = httpx.post(server.url + "/api/v1/sync/push", json={"changes": [ch]}, timeout=30, headers={
+        "Authorization": f"Bearer {r.json()['token']}", "X-Gridbook-Device": mine.device_id,
+        "X-Gridbook-Protocol": str(changes.PROTOCOL_VERSION)})
+    assert pushed.status_code == 200, pushed.text
+    mine_client.sync()
+    assert mine.get("household", hid) is not None
