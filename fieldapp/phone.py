@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from sync.client import SyncClient
+from sync.client import SyncClient, sign_out
 from sync.device import DeviceReplica
 from sync.errors import SyncError
 from sync.workspace import DeviceWorkspace
@@ -69,7 +69,7 @@ class Phone:
         return account
 
     def sign_out(self) -> None:
-        self.replica.set_meta("token", None)
+        sign_out(self.replica)
 
     def workspace(self) -> DeviceWorkspace | None:
         acct = self.account()

@@ -58,6 +58,16 @@ class SyncReport:
         return dict(self.__dict__)
 
 
+def sign_out(replica) -> None:
+    """Forget the sign-in; its token is kept apart as the proof of this phone at the next
+    sign-in (SyncClient.login), never sent otherwise."""
+    token = replica.meta("token")
+    with replica.transaction():
+        if token:
+            replica.set_meta("signed_out_token", token)
+        replica.set_meta("token", None)
+
+
 class SyncClient:
     protocol = changes.PROTOCOL_VERSION  # the sync protocol this app speaks (an old app: a lower one)
 
@@ -95,8 +105,12 @@ class SyncClient:
             unsent = self.replica.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
             if unsent:
                 raise OthersWork(before["username"], before.get("name") or "", unsent)
+        # the sign-in this phone holds (or held until signed out) proves it is the owner's
+        # own: the server then does not slow it for failures a guesser made elsewhere
+        proof = self.replica.meta("token") or self.replica.meta("signed_out_token")
         r = self._request("POST", "/api/v1/auth/login", json={
-            "username": username, "password": password, "device_id": self.replica.device_id})
+            "username": username, "password": password, "device_id": self.replica.device_id},
+            headers={"Authorization": f"Bearer {proof}"} if proof else None)
         data = _json(r)
         if not (isinstance(data, dict) and isinstance(data.get("token"), str) and data["token"]
                 and isinstance(data.get("account"), dict) and isinstance(data["account"].get("username"), str)):
@@ -107,6 +121,7 @@ class SyncClient:
             Attachments.for_replica(self.replica).forget_fetched()
         with self.replica.transaction():
             self.replica.set_meta("token", data["token"])
+            self.replica.set_meta("signed_out_token", None)
             self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))
             self.replica.set_meta("cursor", None)
         self._learn_time(r)
@@ -121,7 +136,7 @@ class SyncClient:
             self.replica.set_meta("account", json.dumps(acct, ensure_ascii=False))
 
     def logout(self) -> None:
-        self.replica.set_meta("token", None)
+        sign_out(self.replica)
 
     # --- the sync -----------------------------------------------------------------
     def sync(self, progress: Callable[[dict], None] | None = None) -> SyncReport:

@@ -1021,3 +1021,15 @@ def test_a_case_that_leaves_a_leaders_phone_takes_its_home_visits_with_it(tmp_pa
                      clock.encode(ms + 1, 0, "server"), "server", "office")], cursor="1")
     r.apply_pulled([], cursor="2", exits=["c1"], grids=frozenset())
     assert r.get("case", "c1") is None and r.get("visit", "v1") is None
+
+
+def test_signing_out_keeps_the_token_apart_as_the_phones_proof_at_the_next_sign_in(tmp_path):
+    """The server lifts an account's slow-down only for its owner's phone, proved by the
+    sign-in it holds: a phone signed out must still be able to prove it."""
+    from sync.client import SyncClient, sign_out
+    from sync.device import DeviceReplica
+    r = DeviceReplica(str(tmp_path / "phone.db"))
+    r.set_meta("token", "t-123")
+    sign_out(r)
+    assert r.meta("token") is None and r.meta("signed_out_token") == "t-123"
+    assert "Authorization" not in SyncClient(r, "http://127.0.0.1:9")._headers()   # sent only to sign in

@@ -288,7 +288,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                                 headers={"Retry-After": str(LOGIN_RETRY_S)})
         login_waiting[0] += 1
         try:
-            trusted = await run_in_threadpool(store.device_is_live, req.username, req.device_id)
+            # the owner's phone proves itself with the sign-in it holds (its token), never by
+            # its device id alone
+            proof = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()[:MAX_AUTHORIZATION]
+            trusted = await run_in_threadpool(store.device_is_live, req.username, req.device_id, proof or None)
             wait = throttle.wait_s(req.username, address, trusted)
             if wait:
                 if throttle.first_slowed(address):

@@ -470,21 +470,27 @@ def test_a_monitor_asking_with_head_finds_the_server_up(server):
     assert httpx.head(server.url + "/api/v1/no-such-thing", timeout=30).status_code == 404
 
 
-def _login(srv, name: str, password: str, device: str, address: str) -> httpx.Response:
+def _login(srv, name: str, password: str, device: str, address: str, token: str | None = None) -> httpx.Response:
     return httpx.post(f"{srv.url}/api/v1/auth/login", timeout=30,
-                      headers={**PROTO, "X-Forwarded-For": address},
+                      headers={**PROTO, "X-Forwarded-For": address,
+                               **({"Authorization": f"Bearer {token}"} if token else {})},
                       json={"username": name, "password": password, "device_id": device})
 
 
 def test_a_stranger_guessing_slows_down_but_never_locks_out_the_owner(proxied_server):
     srv = proxied_server
-    assert _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.2").status_code == 200  # the owner's phone
+    owner = _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.2")   # the owner's phone
+    assert owner.status_code == 200
     got = [_login(srv, "worker2", f"guess-{i}", "dev-x", "203.0.113.9").status_code for i in range(8)]
     assert got[:5] == [401] * 5 and 429 in got[5:]        # the stranger is slowed after five tries
     r = _login(srv, "worker2", PASSWORD, "dev-x", "203.0.113.9")
     assert r.status_code == 429 and r.json()["retry_after_s"] >= 1 and "try again" in r.json()["message"]
-    # The owner's own phone, from wherever it is now, still gets in at once.
-    assert _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.77").status_code == 200
+    # A guesser naming the owner's device id (it is in every change the grid's phones
+    # pull) is no owner: the slow-down stands.
+    assert _login(srv, "worker2", "guess-x", "owner-phone", "203.0.113.10").status_code == 429
+    # The owner's own phone, proved by the sign-in it holds, from wherever it is now,
+    # still gets in at once.
+    assert _login(srv, "worker2", PASSWORD, "owner-phone", "10.0.0.77", owner.json()["token"]).status_code == 200
     rows = srv.sql("SELECT action, address FROM audit WHERE username='worker2' ORDER BY rowid")
     assert rows.count(("login_failed", "203.0.113.9")) == 5 and ("login", "10.0.0.77") in rows
     assert ("login_slowed", "203.0.113.9") in rows
