@@ -59,13 +59,9 @@ class SyncReport:
 
 
 def sign_out(replica) -> None:
-    """Forget the sign-in; its token is kept apart as the proof of this phone at the next
-    sign-in (SyncClient.login), never sent otherwise."""
-    token = replica.meta("token")
-    with replica.transaction():
-        if token:
-            replica.set_meta("signed_out_token", token)
-        replica.set_meta("token", None)
+    """Forget the sign-in. Its token is not kept, not even as the phone's proof at the next
+    sign-in: a live credential must not outlast a sign-out on the phone."""
+    replica.set_meta("token", None)
 
 
 class SyncClient:
@@ -105,9 +101,9 @@ class SyncClient:
             unsent = self.replica.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
             if unsent:
                 raise OthersWork(before["username"], before.get("name") or "", unsent)
-        # the sign-in this phone holds (or held until signed out) proves it is the owner's
-        # own: the server then does not slow it for failures a guesser made elsewhere
-        proof = self.replica.meta("token") or self.replica.meta("signed_out_token")
+        # the sign-in this phone holds proves it is the owner's own: the server then does not
+        # slow it for failures a guesser made elsewhere
+        proof = self.replica.meta("token")
         r = self._request("POST", "/api/v1/auth/login", json={
             "username": username, "password": password, "device_id": self.replica.device_id},
             headers={"Authorization": f"Bearer {proof}"} if proof else None)
@@ -121,7 +117,6 @@ class SyncClient:
             Attachments.for_replica(self.replica).forget_fetched()
         with self.replica.transaction():
             self.replica.set_meta("token", data["token"])
-            self.replica.set_meta("signed_out_token", None)
             self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))
             self.replica.set_meta("cursor", None)
         self._learn_time(r)
