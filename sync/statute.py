@@ -266,8 +266,15 @@ def milestone_progress(case: dict, milestones: list, has_progress: bool, today: 
     its step is done and whether it is late: the plan by the consultation, the plan's
     work by a progress entry, the resolution and the written reply by the resolution."""
     out = []
+    # a step counts as done in the present period only: a matter taken up again (重办) kept
+    # its first round's consultation and resolution, and read "已完成" for steps not begun
+    since = as_date(case.get("accepted_on"))
     for key, label, day in milestones:
-        done = has_progress if key == "action" else bool(case.get(STEP_DONE[key]))
+        if key == "action":
+            done = has_progress
+        else:
+            when = as_date(case.get(STEP_DONE[key]))
+            done = when is not None and (since is None or when >= since)
         out.append({"key": key, "label": label, "day": day, "done": done, "late": not done and day < today})
     return out
 

@@ -152,3 +152,21 @@ def test_milestones_tick_as_their_steps_are_done():
         ("plan", True, False), ("action", False, True), ("resolve", False, False), ("reply", False, False)]
     done = statute.milestone_progress({**m, "resolved_on": "2026-12-20"}, ms, True, D(2027, 1, 5))
     assert all(x["done"] and not x["late"] for x in done)
+
+
+def test_a_matter_taken_up_again_has_its_new_milestones_to_do_not_done():
+    """Reopened after an unsatisfied callback, it kept the first round's consultation and
+    resolution: its fresh 60 days read 会商研判（已完成） and 化解办结（已完成）."""
+    import datetime as dt
+
+    from sync import rules, statute
+    today = dt.date(2026, 11, 28)
+    case = {"accepted_on": "2026-11-28", "deadline": "2027-01-27", "consulted_on": "2026-09-03",
+            "resolved_on": "2026-10-20", "status": "reopened"}
+    steps = statute.milestone_progress(case, rules.milestones(dt.date(2026, 11, 28), dt.date(2027, 1, 27)),
+                                       False, today)
+    assert [s["done"] for s in steps] == [False] * len(steps)
+    case["consulted_on"] = "2026-11-30"     # consulted anew in this period
+    steps = statute.milestone_progress(case, rules.milestones(dt.date(2026, 11, 28), dt.date(2027, 1, 27)),
+                                       False, today)
+    assert {s["key"]: s["done"] for s in steps}["plan"] is True

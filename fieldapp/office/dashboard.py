@@ -18,6 +18,7 @@ import flet_map as fm
 
 from sync import codes
 from sync.server import stats
+from sync.model import FIRST_DAY, LAST_DAY
 from sync.rules import format_rate
 
 from ..geo import placed
@@ -190,15 +191,24 @@ def dashboard_panel(ctx) -> ft.Control:
     end_f = ft.TextField(label=ctx.t("period_end"), width=180, dense=True)
 
     def custom(e):
-        try:
-            start, end = dt.date.fromisoformat(start_f.value.strip()), dt.date.fromisoformat(end_f.value.strip())
-            if end < start:
-                raise ValueError
-        except (AttributeError, ValueError):
-            start_f.error = ctx.t("date_hint")
+        """A period typed: each date said wrong at its own field; a day outside the years
+        the store holds (2000-2100) is refused: 9999-12-31 took the whole app down."""
+        got = {}
+        for name, f in (("start", start_f), ("end", end_f)):
+            f.error = None
+            try:
+                got[name] = dt.date.fromisoformat((f.value or "").strip())
+            except ValueError:
+                f.error = ctx.t("date_hint")
+                continue
+            if not FIRST_DAY <= got[name] <= LAST_DAY:
+                f.error = ctx.t("date_range_hint", first=FIRST_DAY.year, last=LAST_DAY.year)
+        if not start_f.error and not end_f.error and got["end"] < got["start"]:
+            end_f.error = ctx.t("date_hint")
+        if start_f.error or end_f.error:
             ctx.page.update()
             return
-        start_f.error = None
+        start, end = got["start"], got["end"]
         choices.append(("custom", start, end))
         state["p"] = len(choices) - 1
         show_presets()

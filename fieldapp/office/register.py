@@ -74,9 +74,12 @@ def register_panel(ctx) -> ft.Control:
     def save(e) -> None:
         form.clear()
         ok = form.required("category", "grid_id", "description")
-        form.dates("higher_deadline")
+        # only the fields the channel shows (as fields() writes them): a wrong 来访人数 left
+        # behind a switch to 来信 blocked the save with nothing on screen to say why
+        if channel.value == "handed_down":
+            form.dates("higher_deadline")
         text = (visitors.value or "").strip()
-        if text and not (text.isdigit() and 0 < int(text) <= 10_000):
+        if channel.value == "visit" and text and not (text.isdigit() and 0 < int(text) <= 10_000):
             form.say("visitors", ctx.t("number_between", lo=1, hi=10_000))
         if channel.value == "handed_down" and not (higher_ref.value or "").strip():
             form.say("higher_ref", ctx.t("required_field"))

@@ -72,6 +72,7 @@ OFFICE_STRINGS = {
     "period_end": ("止（年-月-日）", "To (YYYY-MM-DD)"),
     "apply": ("统计", "Show"),
     "date_hint": ("日期格式为 年-月-日，且止不早于起", "Dates as YYYY-MM-DD, the end not before the start"),
+    "date_range_hint": ("日期须在{first}年至{last}年之间", "A day between {first} and {last}"),
     "sat_by_owner": ("满意度（按包案领导）", "Satisfaction by owning leader"),
     "sat_by_department": ("满意度（按协办部门）", "Satisfaction by department"),
     "fig_receptions": ("接访", "Receptions"),
