@@ -313,3 +313,22 @@ def test_erasing_a_matter_erases_the_duplicates_folded_into_it(ws):
         c = ws.case(cid)
         assert c["parties"] == [] and c["description"] == erasure_rules.ERASED_TEXT, cid
     assert "13512345678" not in str(ws.timeline(keep))
+
+
+def test_the_overdue_and_due_soon_lists_take_the_ledgers_search(ws):
+    """Under 已超期 and 7日内到期 the ledger's search box was ignored: 共 10 件 listed for
+    words no matter holds."""
+    late = matter(ws, on=dt.date(2025, 11, 30), description="拖欠工资")
+    other = matter(ws, on=dt.date(2025, 11, 30), parties=["李某"], description="宅基地纠纷")
+    soon = matter(ws, on=dt.date(2026, 1, 2), description="拖欠工资")
+    for cid, told, accepted in ((late, dt.date(2025, 12, 1), dt.date(2025, 12, 1)),
+                                (other, dt.date(2025, 12, 1), dt.date(2025, 12, 1)),
+                                (soon, dt.date(2026, 1, 3), dt.date(2026, 1, 3))):
+        ws.notice(cid, told)
+        ws.accept(cid, on=accepted)
+    on = dt.date(2026, 3, 1)
+    assert {c["id"] for c in ws.overdue(on)} == {late, other}
+    assert [c["id"] for c in ws.overdue(on, search="宅基地")] == [other]
+    assert ws.overdue(on, search="不存在的词") == []
+    assert [c["id"] for c in ws.due_soon(on, search="拖欠")] == [soon]
+    assert ws.due_soon(on, search="宅基地") == []

@@ -18,8 +18,8 @@ def _filters(ctx):
     return [("filter_all", lambda q, n, o: ws.cases(search=q, limit=n, offset=o)),
             ("filter_new", lambda q, n, o: ws.acceptance_queue(search=q, limit=n, offset=o)),
             ("filter_open", lambda q, n, o: ws.cases(open_only=True, search=q, limit=n, offset=o)),
-            ("filter_overdue", lambda q, n, o: ws.overdue()[o:o + n]),
-            ("filter_due7", lambda q, n, o: ws.due_soon()[o:o + n]),
+            ("filter_overdue", lambda q, n, o: ws.overdue(search=q)[o:o + n]),
+            ("filter_due7", lambda q, n, o: ws.due_soon(search=q)[o:o + n]),
             ("filter_resolved", lambda q, n, o: ws.cases(status="resolved", search=q, limit=n, offset=o))]
 
 

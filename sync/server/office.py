@@ -278,13 +278,18 @@ class CentralWorkspace(Workspace):
     def acceptance_queue(self, search: str = "", limit: int = 100, offset: int = 0) -> list[dict]:
         """Matters waiting to be accepted or declined; a duplicate merged into another
         has left the queue (its history stays, shown on the one it joined)."""
+        where, args = self._where(search)
+        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='reported'"
+                     " AND merged_into IS NULL ORDER BY reported_at DESC, id LIMIT ? OFFSET ?", (*args, limit, offset))
+
+    def _where(self, search: str = "") -> tuple[str, list]:
+        """The person's scope, and the words searched for (the ledger's box), over cases."""
         where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
         if search.strip():
             where += (" AND (ref LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'"
                       " OR parties LIKE ? ESCAPE '\\')")
             args = [*args, *[_like(search.strip())] * 4]
-        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='reported'"
-                     " AND merged_into IS NULL ORDER BY reported_at DESC, id LIMIT ? OFFSET ?", (*args, limit, offset))
+        return where, args
 
     def callback_queue(self, limit: int = CALLBACK_QUEUE_SHOWN) -> list[dict]:
         """Resolved matters waiting for their callback, the longest waiting first: the
@@ -299,20 +304,20 @@ class CentralWorkspace(Workspace):
         return self.replica.conn.execute(f"SELECT count(*) FROM cases WHERE {where} AND status='resolved'"
                                          " AND merged_into IS NULL", args).fetchone()[0]
 
-    def _open_by_deadline(self, lo: str | None, hi: str) -> list[dict]:
-        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+    def _open_by_deadline(self, lo: str | None, hi: str, search: str = "") -> list[dict]:
+        where, args = self._where(search)
         marks = ",".join("?" * len(OPEN_STATUSES))
         sql = (f"SELECT * FROM cases WHERE {where} AND status IN ({marks}) AND deadline IS NOT NULL"
                " AND merged_into IS NULL"
                + (" AND deadline >= ?" if lo else "") + " AND deadline <= ? ORDER BY deadline, id")
         return _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES, *([lo] if lo else []), hi))
 
-    def overdue(self, on: dt.date | None = None) -> list[dict]:
+    def overdue(self, on: dt.date | None = None, search: str = "") -> list[dict]:
         """Matters past any statutory limit (statute.overdue_reasons: 15 days to register,
         15 to tell the petitioner, the handling period, a review's answer), the longest
-        overdue first."""
+        overdue first; `search`: the ledger's words, as its other lists take them."""
         on = on or today()
-        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
+        where, args = self._where(search)
         rows = _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND merged_into IS NULL AND ("
                      "(status IN ('reported','accepted','assigned','in_progress','reopened')) OR notice_sent_on IS NULL"
                      " OR (review_requested_on IS NOT NULL AND review_answered_on IS NULL)"
@@ -320,10 +325,10 @@ class CentralWorkspace(Workspace):
         late = [(c, statute.overdue_reasons(c, on)) for c in rows]
         return [c for c, why in sorted(((c, w) for c, w in late if w), key=lambda cw: _first_due(cw[0]))]
 
-    def due_soon(self, on: dt.date | None = None, days: int = 7) -> list[dict]:
+    def due_soon(self, on: dt.date | None = None, days: int = 7, search: str = "") -> list[dict]:
         """Open matters due within the next `days` days (rules.due_within)."""
         on = on or today()
-        return [c for c in self._open_by_deadline(on.isoformat(), (on + dt.timedelta(days=days)).isoformat())
+        return [c for c in self._open_by_deadline(on.isoformat(), (on + dt.timedelta(days=days)).isoformat(), search)
                 if rules.due_within(c, on, days)]
 
     def supervision(self) -> list[dict]:
