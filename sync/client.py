@@ -98,7 +98,7 @@ class SyncClient:
         before = self.account()
         other = before is not None and before.get("username") != username
         if other:
-            unsent = self.replica.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            unsent = len(self.replica.outbox_ids())
             if unsent:
                 raise OthersWork(before["username"], before.get("name") or "", unsent)
         # the sign-in this phone holds proves it is the owner's own: the server then does not

@@ -149,8 +149,7 @@ def due_errors(fields: dict, today: dt.date) -> list[FieldError]:
 def normalize(fields: dict, before: dict | None = None) -> dict:
     """The fields as they are stored: text trimmed, ID numbers and phones cleaned
     (spaces, full-width digits, a small x), empty member rows left out."""
-    out = tidy(ENTITIES["household"], fields)
-    out = dict(out)
+    out = dict(tidy(ENTITIES["household"], fields))
     for name in ("head_name", "address", "hh_number", "note"):
         if isinstance(out.get(name), str):
             out[name] = out[name].strip()

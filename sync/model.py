@@ -56,7 +56,7 @@ LINE_END_RE = re.compile(r"[\n\r\x85\u2028\u2029]")
 # are written with them (and a joiner is part of an emoji).
 INVISIBLE_RE = re.compile(r"[\u00ad\u200b\u200e\u200f\u2060-\u2064\ufeff]")
 # What a one-line field may not hold, in one search for the common case of _check_value.
-_NOT_ONE_LINE_RE = re.compile(r"[\n\r\x85\u2028\u2029\u00ad\u200b\u200e\u200f\u2060-\u2064\ufeff]")
+_NOT_ONE_LINE_RE = re.compile("[" + LINE_END_RE.pattern[1:-1] + INVISIBLE_RE.pattern[1:-1] + "]")
 
 
 @dataclass(frozen=True)

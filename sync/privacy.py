@@ -8,6 +8,7 @@ whole number, registering a household; a masked number it sends back unchanged
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 MASK = "*"
@@ -62,14 +63,11 @@ def restore_masked(entity: str, fields: dict, before: dict | None,
     if entity != "household":
         return fields, None
     out = fields
-    past: list[set] = []
+    # the history is read at most once, and only when a mask fits nothing held now
+    history = functools.cache(earlier or set)
 
     def once_held(masked: str) -> set:
-        if earlier is None:
-            return set()
-        if not past:
-            past.append(earlier())
-        return {n for n in past[0] if mask_id(n) == masked}
+        return {n for n in history() if mask_id(n) == masked}
 
     idn = fields.get("id_number")
     if isinstance(idn, str) and MASK in idn:

@@ -131,11 +131,17 @@ class Workspace:
     def conflicted(self):
         return queries.conflicted(self.replica)
 
-    # --- writes (each implementation) ----------------------------------------------
+    # --- writes: tidied here (model.tidy), written by each implementation ----------
     def create(self, entity: str, fields: dict) -> str:
-        raise NotImplementedError
+        return self._create(entity, tidy(ENTITIES[entity], fields))
 
     def update(self, entity: str, rid: str, fields: dict) -> None:
+        self._update(entity, rid, tidy(ENTITIES[entity], fields))
+
+    def _create(self, entity: str, fields: dict) -> str:
+        raise NotImplementedError
+
+    def _update(self, entity: str, rid: str, fields: dict) -> None:
         raise NotImplementedError
 
     # --- the verbs --------------------------------------------------------------------
@@ -211,8 +217,9 @@ class Workspace:
         the registry, and due for its first visit on the day it is registered."""
         f = households.normalize(_clean(fields))
         f.setdefault("status", households.ACTIVE)
-        f.setdefault("next_visit_due", self._today().isoformat())
-        errs = households.problems(f, None, self._today())
+        today = self._today()
+        f.setdefault("next_visit_due", today.isoformat())
+        errs = households.problems(f, None, today)
         if errs:
             raise ValidationError(errs)
         return self.create("household", f)
@@ -304,13 +311,11 @@ class DeviceWorkspace(Workspace):
         self.replica._load_clock()
         return dt.datetime.fromtimestamp(self.replica.clock.physical() / 1000, CST)
 
-    def create(self, entity, fields):
-        fields = tidy(ENTITIES[entity], fields)
+    def _create(self, entity, fields):
         self._check(entity, None, fields)
         return self.replica.create(entity, fields, self.username)["record"]
 
-    def update(self, entity, rid, fields):
-        fields = tidy(ENTITIES[entity], fields)
+    def _update(self, entity, rid, fields):
         self._check(entity, self.replica.get(entity, rid), fields)
         self.replica.update(entity, rid, fields, self.username)
 

@@ -198,26 +198,21 @@ class BlobFolder:
         four requests for one small PNG of 13,000 × 13,000 pixels took the server from
         98 MB to 5 GB."""
         p = os.path.join(self.thumb_dir, h + ".jpg")
-        for attempt in (0, 1):
-            try:
+        if os.path.exists(p):
+            with open(p, "rb") as f:
+                return f.read()
+        with _THUMBNAILS:
+            if os.path.exists(p):   # made by another request while this one waited
                 with open(p, "rb") as f:
                     return f.read()
-            except FileNotFoundError:
-                pass
-            if attempt:
-                break
-            with _THUMBNAILS:   # then look again: another request may have made it meanwhile
-                if os.path.exists(p):
-                    continue
-                from ..attachments import AttachmentError, make_thumbnail
-                try:
-                    data = make_thumbnail(self.read(h), THUMB_LONG_SIDE)
-                except AttachmentError:
-                    raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture, or one too"
-                                                          " large to show") from None
-                write_atomic(p, data)
-                return data
-        raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture")
+            from ..attachments import AttachmentError, make_thumbnail
+            try:
+                data = make_thumbnail(self.read(h), THUMB_LONG_SIDE)
+            except AttachmentError:
+                raise BlobError(422, "not_a_picture", "hash: this attachment is not a picture, or one too"
+                                                      " large to show") from None
+            write_atomic(p, data)
+            return data
 
     def usage(self) -> dict:
         """{"files", "bytes"} of the complete blobs (for the backup and the health page)."""
@@ -403,12 +398,11 @@ def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, 
 
 def upload_status(store, p: Principal, h: str, size: int | None = None) -> dict:
     _, _, entry, want, claim = _upload_target(store, p, h, size)
-    blobs = folder_for(store)
+    blobs, mine = folder_for(store), BlobFolder.upload_part(h, p.username)
     if claim is None:
-        blobs.settle(h, want, BlobFolder.upload_part(h, p.username))
+        blobs.settle(h, want, mine)
     limit, _ = limit_bytes(store, entry.get("kind") or "photo")
-    return {"hash": h, "offset": blobs.held(h, claim or BlobFolder.upload_part(h, p.username), claim is None),
-            "size": want,
+    return {"hash": h, "offset": blobs.held(h, claim or mine, claim is None), "size": want,
             "complete": claim is None and blobs.has(h), "limit": limit}
 
 

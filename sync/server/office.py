@@ -13,7 +13,6 @@ import difflib
 
 from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
-from ..model import ENTITIES, tidy
 from ..queries import OPEN_STATUSES, Scope, _like, _rows
 from ..workspace import CST, Workspace, _clean, now_iso
 
@@ -36,6 +35,8 @@ def today() -> dt.date:
 
 # The callback queue lists this many at once; its header counts them all.
 CALLBACK_QUEUE_SHOWN = 500
+# A matter waiting for its callback (a duplicate merged away is called back through its matter).
+CALLBACK_WAITING = "status='resolved' AND merged_into IS NULL"
 
 
 class CentralWorkspace(Workspace):
@@ -48,15 +49,13 @@ class CentralWorkspace(Workspace):
         self.scope = None if self.principal.sees_all else Scope(frozenset(self.grids), self.username)
 
     # --- writes: the same rules as a phone's push --------------------------------------
-    def create(self, entity, fields):
+    def _create(self, entity, fields):
         rid = changes.new_id("r")
-        self.replica.server_write(entity, rid, tidy(ENTITIES[entity], fields), author=self.username,
-                                  principal=self.principal)
+        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
         return rid
 
-    def update(self, entity, rid, fields):
-        self.replica.server_write(entity, rid, tidy(ENTITIES[entity], fields), author=self.username,
-                                  principal=self.principal)
+    def _update(self, entity, rid, fields):
+        self.replica.server_write(entity, rid, fields, author=self.username, principal=self.principal)
 
     def name(self, username: str | None) -> str:
         """A person as the timeline names them: their name, not their account."""
@@ -294,15 +293,14 @@ class CentralWorkspace(Workspace):
     def callback_queue(self, limit: int = CALLBACK_QUEUE_SHOWN) -> list[dict]:
         """Resolved matters waiting for their callback, the longest waiting first: the
         first `limit` of them (the 500 newest reports, as it was, left the oldest out)."""
-        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
-        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND status='resolved'"
-                     " AND merged_into IS NULL ORDER BY resolved_on IS NULL, resolved_on, reported_at, id LIMIT ?",
-                     (*args, limit))
+        where, args = self._where()
+        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} AND {CALLBACK_WAITING}"
+                     " ORDER BY resolved_on IS NULL, resolved_on, reported_at, id LIMIT ?", (*args, limit))
 
     def callbacks_waiting(self) -> int:
-        where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
-        return self.replica.conn.execute(f"SELECT count(*) FROM cases WHERE {where} AND status='resolved'"
-                                         " AND merged_into IS NULL", args).fetchone()[0]
+        where, args = self._where()
+        return self.replica.conn.execute(f"SELECT count(*) FROM cases WHERE {where} AND {CALLBACK_WAITING}",
+                                         args).fetchone()[0]
 
     def _open_by_deadline(self, lo: str | None, hi: str, search: str = "") -> list[dict]:
         where, args = self._where(search)

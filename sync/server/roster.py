@@ -456,6 +456,7 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
         got = rr.check_row(table.numbers[i], raw, grids, default_grid, today,
                            numeric_id=(i, id_col) in table.numeric, field_rules=field_rules)
         whole = tuple(sorted(got.values.items()))
+        place = _place(got.fields)
         if whole in seen_whole:
             got.reasons.append(f"与第{seen_whole[whole]}行完全相同（重复行）")
         elif not got.reasons:
@@ -464,14 +465,14 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
                 got.reasons.append(f"{what}与第{seen[got.key]}行相同（文件内重复）")
             elif got.fields.get("hh_number") and got.fields["hh_number"] in seen_hh:
                 got.reasons.append(f"户号与第{seen_hh[got.fields['hh_number']]}行相同（文件内重复）")
-            elif _same_place(seen_place.get(_place(got.fields)), got.fields.get("id_number")):
+            elif _same_place(seen_place.get(place), got.fields.get("id_number")):
                 # the same head at the same address, one row with the ID number and one
                 # without: one household (registered twice, then once more at every import)
-                got.reasons.append(f"网格、户主姓名和住址与第{seen_place[_place(got.fields)][0]}行相同（文件内重复）")
+                got.reasons.append(f"网格、户主姓名和住址与第{seen_place[place][0]}行相同（文件内重复）")
         seen_whole.setdefault(whole, got.row)
         if not got.reasons:
             seen.setdefault(got.key, got.row)
-            seen_place.setdefault(_place(got.fields), (got.row, got.fields.get("id_number")))
+            seen_place.setdefault(place, (got.row, got.fields.get("id_number")))
             if got.fields.get("hh_number"):
                 seen_hh.setdefault(got.fields["hh_number"], got.row)
         else:
