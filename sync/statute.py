@@ -128,9 +128,10 @@ def answer_due(requested: dt.date) -> dt.date:
     return requested + _days(REVIEW_ANSWER_DAYS)
 
 
-def may_request(case: dict, kind: str, on: dt.date) -> str | None:
+def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None) -> str | None:
     """None when a request for 复查 ("review") or 复核 ("recheck") made on that day is
-    within the law; else the reason, as a rule code (see RULE_WORDS)."""
+    within the law; else the reason, as a rule code (rules._MESSAGES, "review_" + it).
+    A day after `today` is refused as such (it would read as out of time)."""
     if kind == "review":
         if case.get("status") not in FINISHED or opinion_day(case) is None:
             return "no_opinion"
@@ -141,6 +142,8 @@ def may_request(case: dict, kind: str, on: dt.date) -> str | None:
         if stage(case) != "review" or not case.get("review_answered_on"):
             return "no_review_answer"
         window = recheck_window(case)
+    if today is not None and on > today:
+        return "in_future"
     if on < window[0]:
         return "before_opinion"
     if on > window[1]:

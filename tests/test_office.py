@@ -332,3 +332,48 @@ def test_the_overdue_and_due_soon_lists_take_the_ledgers_search(ws):
     assert ws.overdue(on, search="不存在的词") == []
     assert [c["id"] for c in ws.due_soon(on, search="拖欠")] == [soon]
     assert ws.due_soon(on, search="宅基地") == []
+
+
+def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeypatch):
+    """The dialog said a mistyped future day at its foot, as "此记录：已超过30日申请期限"."""
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                          "resolved_on": "2026-02-01"})
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 10))
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "review", dt.date(2027, 2, 9))
+    assert e.value.params["field"] == "review_requested_on"
+    assert e.value.message("zh") == "申请日期2027-02-09是尚未到来的日期"
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "review", dt.date(2026, 1, 31))
+    assert (e.value.code, e.value.params["field"]) == ("review_before_opinion", "review_requested_on")
+    ws.request_review(cid, "review", dt.date(2026, 2, 10))
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "review", dt.date(2026, 2, 10))
+    assert (e.value.code, e.value.params["field"]) == ("review_review_exists", "record")
+    assert ws.case(cid)["review_due"] == "2026-03-12"
+
+
+def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal_alone(ws, monkeypatch):
+    import types
+
+    import flet as ft
+
+    from fieldapp import i18n
+    from fieldapp.office.forms import Form
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                          "resolved_on": "2026-02-01"})
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 10))
+    ctx = types.SimpleNamespace(t=lambda k, **kw: i18n.t(k, "zh", **kw), lang="zh", touch=lambda: None,
+                                session_problem=lambda: None)
+    when = ft.TextField()
+    form = Form(ctx, {"review_requested_on": when})
+    assert not form.run(ws.request_review, cid, "review", dt.date(2027, 2, 9))
+    assert when.error == "申请日期2027-02-09是尚未到来的日期" and not form.foot.visible
+    form.clear()
+    assert form.run(ws.request_review, cid, "review", dt.date(2026, 2, 9))
+    assert not form.run(ws.request_review, cid, "review", dt.date(2026, 2, 9))
+    assert form.foot.value == "已申请过复查" and not when.error

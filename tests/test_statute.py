@@ -80,6 +80,13 @@ def test_review_may_be_asked_within_30_days_of_the_opinion_across_the_year_end()
     assert statute.may_request(resolved(status="in_progress"), "review", D(2026, 12, 20)) == "no_opinion"
 
 
+def test_a_request_dated_after_today_is_refused_as_such_not_as_out_of_time():
+    # 2027-12-31 read "已超过30日申请期限": the clerk looks for a window, not a typo
+    assert statute.may_request(resolved(), "review", D(2027, 12, 31), today=D(2026, 12, 20)) == "in_future"
+    assert statute.may_request(resolved(), "review", D(2026, 12, 21), today=D(2026, 12, 20)) == "in_future"
+    assert statute.may_request(resolved(), "review", D(2026, 12, 20), today=D(2026, 12, 20)) is None
+
+
 def test_review_and_recheck_are_answered_within_30_days_and_then_the_claim_is_final():
     asked = resolved(review_requested_on="2026-12-20", review_due="2027-01-19")
     assert statute.stage(asked) == "review"

@@ -88,7 +88,8 @@ class Form:
             n = self._notes[field]
             n.value, n.visible = message, True
         else:
-            text = f"{label(field, self.ctx.lang)}：{message}"
+            # a refusal of the whole record reads alone; a field's is named by its label
+            text = message if field == "record" else f"{label(field, self.ctx.lang)}：{message}"
             self.foot.value = f"{self.foot.value}\n{text}" if self.foot.value else text
             self.foot.visible = True
 
@@ -136,7 +137,7 @@ class Form:
                 self.say("record", str(e))
             return False
         except RuleError as e:
-            self.say(RULE_FIELDS.get(e.code, "record"), e.message(ctx.lang))
+            self.say(e.params.get("field") or RULE_FIELDS.get(e.code, "record"), e.message(ctx.lang))
             return False
         except Missing as e:
             self.say(e.field, ctx.t("required_field"))

@@ -235,9 +235,11 @@ class CentralWorkspace(Workspace):
     def request_review(self, cid: str, kind: str, on: dt.date) -> None:
         """The petitioner asked for 复查 ("review") or 复核 ("recheck") on that day."""
         case = self._case(cid)
-        why = statute.may_request(case, kind, on)
+        why = statute.may_request(case, kind, on, today())
         if why:
-            raise rules.RuleError(f"review_{why}")
+            # the day's own faults are said at the day's field
+            field = f"{kind}_requested_on" if why in ("in_future", "before_opinion", "window_closed") else "record"
+            raise rules.RuleError(f"review_{why}", field=field, date=on.isoformat())
         due = statute.answer_due(on)
         self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat()})
         self._event(cid, kind, f"申请{'复查' if kind == 'review' else '复核'}（{on.isoformat()}），"
