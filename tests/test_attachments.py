@@ -379,3 +379,43 @@ def test_who_names_a_hash_survives_a_rebuilt_change_log(central):
     with pytest.raises(blobs.BlobError) as e:
         blobs.read(central, office, att["hash"])
     assert e.value.status == 404
+
+
+def test_a_hash_no_record_names_costs_an_index_probe_not_a_read_of_every_table(central):
+    """A phone asking after 500 made-up hashes held the store's lock for a read of every
+    table with attachments, hash after hash."""
+    data = b"photo" * 50
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [_att(data)]}, author="xinfang")
+    worker = Principal("w1", "grid_worker", frozenset({"g1"}), "")
+    made_up = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(50)]
+    statements = []
+    central.conn.set_trace_callback(statements.append)
+    try:
+        got = blobs.upload_statuses(central, worker, made_up)
+    finally:
+        central.conn.set_trace_callback(None)
+    assert {v["error"] for v in got.values()} == {"not_named"}
+    read_tables = [s for s in statements if "households" in s or "cases" in s or "visits" in s]
+    assert read_tables == []
+
+
+def test_an_index_of_hashes_is_read_again_after_the_file_is_compacted(central):
+    """A VACUUM may renumber the change log: a change numbered past the index's mark that
+    took a lower number would be hidden from it once pushes passed that mark again."""
+    from sync.server import erasure
+    data = b"voice" * 100
+    att = _att(data, "audio")
+    central.server_write("household", "h0", {"grid_id": "g1", "head_name": "李", "address": "2组"}, author="xinfang")
+    assert blobs.naming(central, att["hash"]) == []          # the index has read the log so far
+    low = central.conn.execute("SELECT min(rowid) FROM changes").fetchone()[0]
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [att]}, author="xinfang")
+    with central.transaction():   # as a renumbering VACUUM would: the new change takes a freed number
+        central.conn.execute("DELETE FROM changes WHERE rowid=?", (low,))
+        central.conn.execute("UPDATE changes SET rowid=? WHERE record='h1'", (low,))
+    erasure.compact_file(central)
+    for n in range(3):
+        central.server_write("household", f"x{n}", {"grid_id": "g1", "head_name": "赵", "address": "3组"},
+                             author="xinfang")
+    assert [row["id"] for _, row, _ in blobs.naming(central, att["hash"])] == ["h1"]

@@ -245,13 +245,13 @@ def naming(store, h: str) -> list[tuple[str, dict, dict]]:
     """(entity, row, the attachment entry) of every record whose attachments name `h`
     now. Looked up in `blob_refs` (every record a change ever attached the hash to),
     then checked against the record as it is: one that dropped the photo names it no
-    more."""
+    more. The index is whole (_catch_up, reread_log): a hash it does not hold is named by
+    no record, and costs a probe, not a read of every table (a phone asking after 500
+    made-up hashes held the store's lock for a scan of each)."""
     out = []
     with store.lock:
         _catch_up(store)
         refs = store.conn.execute("SELECT entity, record FROM blob_refs WHERE hash=?", (h,)).fetchall()
-        if not refs:
-            refs = _scan(store, h)
         for entity, rid in refs:
             row = store.get(entity, rid) if entity in ENTITIES else None
             entry = next((a for a in (row or {}).get("attachments") or []
@@ -261,20 +261,12 @@ def naming(store, h: str) -> list[tuple[str, dict, dict]]:
     return out
 
 
-def _scan(store, h: str) -> list[tuple[str, str]]:
-    """The records naming `h`, by reading every table that has attachments: for a hash
-    the index does not know (nobody names it, or the change log was rebuilt under the
-    index, by a VACUUM that renumbered it). What it finds is indexed."""
-    from ..replica import TABLES
-    found = []
-    for entity, ent in ENTITIES.items():
-        if any(f.name == "attachments" for f in ent.fields):
-            found += [(entity, r[0]) for r in store.conn.execute(
-                f"SELECT id FROM {TABLES[entity]} WHERE attachments IS NOT NULL AND instr(attachments, ?) > 0", (h,))]
-    if found:
-        with store.transaction():
-            store.conn.executemany("INSERT OR IGNORE INTO blob_refs VALUES (?,?,?)", [(h, e, r) for e, r in found])
-    return found
+def reread_log(store) -> None:
+    """The change log was rebuilt (a VACUUM may renumber its rows): the index reads it
+    all again at the next lookup. Without this, pushes that took the log past the old
+    high-water mark before that lookup would hide the renumbered rows from it."""
+    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name='blob_refs_seen'").fetchone():
+        store.conn.execute("DELETE FROM blob_refs_seen")
 
 
 def _catch_up(store) -> None:

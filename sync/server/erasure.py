@@ -295,6 +295,8 @@ def compact_file(store) -> bool:
     x = store.conn.execute
     x("PRAGMA wal_checkpoint(TRUNCATE)")
     x("VACUUM")
+    from .blobs import reread_log
+    reread_log(store)
     busy = x("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     return busy == 0
 
