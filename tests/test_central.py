@@ -504,3 +504,32 @@ def test_a_next_visit_further_off_than_any_interval_is_refused(store):
     year = _change("household", {"grid_id": "g1", "head_name": "张建国", "address": "3组12号",
                                  "next_visit_due": (today + dt.timedelta(days=366)).isoformat()})
     assert store.push(w1, [year]).results == [{"status": "applied"}]
+
+
+def test_a_download_link_takes_no_file_once_the_sign_in_that_asked_for_it_has_ended(store):
+    """A link is valid five minutes: an account disabled, or signed out, in those minutes
+    still took the whole ledger with it."""
+    from fastapi.testclient import TestClient
+
+    from sync.server.app import create_app
+    store.add_account("clerk", "文员", "office", PW)
+    app = create_app(store.path)
+    http = TestClient(app)
+    clerk = Principal("clerk", "office", frozenset(), "office-browser")
+    tickets = app.state.tickets
+
+    def link(session):
+        return f"/api/v1/export/{tickets.issue(clerk, 'ledger.csv', {}, session)}"
+    live = store.open_session("clerk")
+    r = http.get(link(live))
+    assert r.status_code == 200 and "高山村的纠纷" in r.content.decode("utf-8-sig")
+    signed_out = store.open_session("clerk")
+    url = link(signed_out)
+    store.close_session(signed_out[0])
+    r = http.get(url)
+    assert r.status_code == 401 and "sign in again" in r.json()["message"] and "高山村" not in r.text
+    url = link(store.open_session("clerk"))
+    store.set_active("clerk", False)
+    assert http.get(url).status_code == 401
+    refused = store.conn.execute("SELECT count(*) FROM audit WHERE action='download_refused'").fetchone()[0]
+    assert refused == 2

@@ -146,5 +146,5 @@ class OfficeContext(Screens):
         opened in this tab: the browser saves the file and the ledger stays on screen."""
         if not self.act(lambda: None):
             return
-        ticket = self.tickets.issue(self.ws.principal, kind, params)
+        ticket = self.tickets.issue(self.ws.principal, kind, params, self.session)
         self.page.run_task(self.launcher.launch_url, f"/api/v1/export/{ticket}", web_only_window_name="_self")

@@ -33,30 +33,38 @@ def limit_text(ctx, c: dict) -> tuple[str, bool]:
     return text, bool(reasons)
 
 
+# The columns' widths, the header's and the rows' alike.
+WIDTHS = {"col_ref": 130, "col_date": 90, "col_channel": 80, "col_parties": 130, "col_category": 80,
+          "col_summary": 220, "col_owner": 110, "col_deadline": 150, "col_status": 70}
+
+
 def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
     deadline, late = limit_text(ctx, c)
-    cells = [
-        (c.get("ref") or ctx.t("no_ref_yet"), 130), ((c.get("reported_at") or "")[:10], 90),
-        (ctx.code(codes.CHANNELS, c.get("channel")), 80), ("、".join(c.get("parties") or []), 130),
-        (ctx.code(codes.CATEGORIES, c.get("category")), 80),
-        (c.get("title") or (c.get("description") or "")[:24], 220),
-        (names.get(c.get("owner"), c.get("owner") or ""), 110), (deadline, 120),
-        (ctx.code(codes.CASE_STATUSES, c.get("status")), 70),
-    ]
+    cells = {
+        "col_ref": c.get("ref") or ctx.t("no_ref_yet"), "col_date": (c.get("reported_at") or "")[:10],
+        "col_channel": ctx.code(codes.CHANNELS, c.get("channel")), "col_parties": "、".join(c.get("parties") or []),
+        "col_category": ctx.code(codes.CATEGORIES, c.get("category")),
+        "col_summary": c.get("title") or (c.get("description") or "")[:24],
+        "col_owner": names.get(c.get("owner"), c.get("owner") or ""), "col_deadline": deadline,
+        "col_status": ctx.code(codes.CASE_STATUSES, c.get("status")),
+    }
+
+    def cell(col: str, value: str) -> ft.Text:
+        # every limit passed is said, on two lines if need be ("告知超期、办理超期 2026-12-31"
+        # was cut to "告知超期、办…")
+        limit = col == "col_deadline"
+        return ft.Text(value, width=WIDTHS[col], max_lines=2 if limit else 1, overflow=ft.TextOverflow.ELLIPSIS,
+                       color=ft.Colors.RED_700 if limit and late else None)
     return ft.Container(ft.Row(
         [ft.Container(width=10, height=28, bgcolor=risk_colour(c.get("risk")), border_radius=2)] +
-        [ft.Text(v, width=w, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
-                 color=ft.Colors.RED_700 if late and w == 120 else None)
-         for v, w in cells], spacing=8),
+        [cell(col, v) for col, v in cells.items()], spacing=8),
         padding=ft.Padding.symmetric(vertical=8, horizontal=4), on_click=lambda e: on_open(c["id"]),
         border=ft.Border.only(bottom=ft.BorderSide(1, ft.Colors.GREY_200)), ink=True)
 
 
 def header_row(ctx) -> ft.Control:
-    heads = [("col_ref", 130), ("col_date", 90), ("col_channel", 80), ("col_parties", 130), ("col_category", 80),
-             ("col_summary", 220), ("col_owner", 110), ("col_deadline", 120), ("col_status", 70)]
     return ft.Container(ft.Row([ft.Container(width=10)] + [ft.Text(ctx.t(h), width=w, weight=ft.FontWeight.BOLD)
-                                                          for h, w in heads], spacing=8),
+                                                          for h, w in WIDTHS.items()], spacing=8),
                         padding=ft.Padding.symmetric(vertical=6, horizontal=4), bgcolor=ft.Colors.GREY_100)
 
 

@@ -467,12 +467,15 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         return Response(data, **disposition(kind, name))
 
     @app.get("/api/v1/export/{ticket}", tags=["office"], response_class=Response,
-             responses={200: m.FILE_CONTENT, **m.errors(404, 422)})
+             responses={200: m.FILE_CONTENT, **m.errors(401, 404, 422)})
     def export_by_ticket(ticket: str = Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")):
         got = tickets.redeem(ticket)
         if got is None:
             raise ApiError(404, "unknown_ticket", "this download link has expired or was used: ask again")
-        p, kind, params = got
+        p, kind, params, session = got
+        if session is not None and store.authenticate(*session) is None:
+            store.audit(p.username, "download_refused", f"{kind}: the sign-in ended", device=p.device)
+            raise ApiError(401, "unauthorized", "the sign-in this download link was made for has ended: sign in again")
         return _file(p, kind, params)
 
     @app.get("/api/v1/ledger/{kind}", tags=["office"], response_class=Response,

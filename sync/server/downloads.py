@@ -167,7 +167,9 @@ def disposition(kind: str, name: str | None = None) -> dict:
 
 
 class Tickets:
-    """One-time links for the office's downloads, valid a few minutes, at most MAX live."""
+    """One-time links for the office's downloads, valid a few minutes, at most MAX live,
+    and only while the sign-in that asked for one holds (`session`, checked when the
+    link is opened: an account disabled or signed out meanwhile takes no file)."""
 
     TTL_MS = 5 * 60 * 1000
     MAX = 10_000
@@ -176,14 +178,14 @@ class Tickets:
         self._tickets: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
-    def issue(self, principal: Principal, kind: str, params: dict) -> str:
+    def issue(self, principal: Principal, kind: str, params: dict, session: tuple | None = None) -> str:
         now = clock.wall_ms()
         ticket = secrets.token_urlsafe(24)
         with self._lock:
             self._tickets = {k: v for k, v in self._tickets.items() if v[3] > now}
             while len(self._tickets) >= self.MAX:
                 self._tickets.pop(next(iter(self._tickets)))
-            self._tickets[ticket] = (principal, kind, dict(params), now + self.TTL_MS)
+            self._tickets[ticket] = (principal, kind, dict(params), now + self.TTL_MS, session)
         return ticket
 
     def redeem(self, ticket: str):
@@ -191,4 +193,4 @@ class Tickets:
             got = self._tickets.pop(ticket, None)
         if got is None or got[3] < clock.wall_ms():
             return None
-        return got[:3]
+        return (*got[:3], got[4])
