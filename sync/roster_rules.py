@@ -195,10 +195,13 @@ def is_junk(row: list, columns: dict[int, str]) -> bool:
 
 
 def looks_like_data(row: list, columns: dict[int, str]) -> bool:
-    """At least two of the registry's columns filled: a household, however badly written."""
-    filled = sum(1 for i in columns if i < len(row) and row[i] is not None
-                 and (not isinstance(row[i], str) or row[i].strip()))
-    return filled >= 2
+    """A household, however badly written: its head's name, or two of the registry's
+    columns, filled. (A last row holding a name alone, its address forgotten, was taken
+    for a line under the table and skipped unsaid; anywhere else it was refused with its
+    reasons. A total or a signature is told by its words: is_junk.)"""
+    filled = [columns[i] for i in columns if i < len(row) and row[i] is not None
+              and (not isinstance(row[i], str) or row[i].strip())]
+    return len(filled) >= 2 or "head_name" in filled
 
 
 # --- a row -----------------------------------------------------------------------------

@@ -448,3 +448,12 @@ def test_the_dry_run_and_the_import_say_the_same_of_every_row(db, tmp_path, caps
     _, real, _ = run(capsys, src, "--db", db)
     assert {k: v for k, v in dry.items() if k != "dry_run"} == {k: v for k, v in real.items() if k != "dry_run"}
     assert real["imported"] == 1
+
+
+def test_a_last_row_holding_a_name_alone_is_refused_with_its_reasons_not_skipped(db, tmp_path, capsys):
+    """Its address forgotten, the last household of the sheet was counted among the blank
+    lines and the lines under the table; the same row higher up was refused, saying why."""
+    src = _csv(tmp_path, "end.csv", [("张建国", rf.ID_ZHANG, "金山镇白鹤村3组12号", "白鹤村第1网格", ""),
+                                     ("李四", "", "", "", ""), ("制表人：王芳", "", "", "", "")])
+    code, counts, _ = run(capsys, src, "--db", db)
+    assert (counts["imported"], counts["refused"], counts["skipped"]) == (1, 1, 1)
