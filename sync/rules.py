@@ -41,6 +41,8 @@ _MESSAGES = {
                    "案件不能从“{from_zh}”变为“{to_zh}”"),
     "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
                                    "事项办结后才能回访，当前状态为“{status_zh}”"),
+    "extension_late": ("the handling period ended on {deadline}: art. 34 extends a period still running, it"
+                       " does not revive one that has run out", "办理期限已于{deadline}届满：延期须在期限届满前办理（第三十四条）"),
     "extension_no_effect": ("the deadline in force, {deadline}, is the higher body's: extending the statutory"
                             " period would not move it", "现行办理期限{deadline}为上级要求的期限，延长法定期限不会改变它"),
     "callback_merged": ("a duplicate merged into another matter is called back through that matter",
@@ -112,14 +114,18 @@ def handle_by(accepted: dt.date, extended_days: int = 0) -> dt.date:
 
 
 def extend(accepted: dt.date | None, current_extended_days: int | None, days: int,
-           reason: str | None) -> int:
+           reason: str | None, deadline: dt.date | None = None, today: dt.date | None = None) -> int:
     """The case's extended_days after granting an extension of `days`.
 
     Art. 34 allows one extension of at most 30 days, with the reason told to the
-    petitioner: a second one, a longer one, or one without a reason is refused.
+    petitioner: a second one, a longer one, or one without a reason is refused, and so
+    is one asked once the period in force (`deadline`) has run out by `today` (it
+    would take a late matter off the overdue list and out of last month's figures).
     """
     if accepted is None:
         raise RuleError("not_accepted")
+    if deadline is not None and today is not None and today > deadline:
+        raise RuleError("extension_late", deadline=deadline.isoformat())
     if current_extended_days:
         raise RuleError("extended_already", days=current_extended_days)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:

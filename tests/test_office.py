@@ -34,9 +34,10 @@ def test_registration_gets_a_reference_and_a_computed_register_by_date(ws):
     assert c["status"] == "reported"
 
 
-def test_the_process_from_acceptance_to_a_satisfied_callback_leaves_its_trace(ws):
+def test_the_process_from_acceptance_to_a_satisfied_callback_leaves_its_trace(ws, monkeypatch):
     cid = matter(ws)
     ws.accept(cid, on=dt.date(2026, 1, 31))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 3))
     assert ws.case(cid)["deadline"] == "2026-04-01"   # 60 days across February
     assert ws.grade(cid, "yellow", "urgent", ["repeated", "level_skipping"]) == "red"
     ws.consult(cid, dt.date(2026, 2, 3), ["人社所"], "先行垫付", "lizhen")
@@ -377,3 +378,31 @@ def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal
     assert form.run(ws.request_review, cid, "review", dt.date(2026, 2, 9))
     assert not form.run(ws.request_review, cid, "review", dt.date(2026, 2, 9))
     assert form.foot.value == "已申请过复查" and not when.error
+
+
+def test_a_late_extension_is_refused_and_last_month_s_overdue_stays(ws, monkeypatch):
+    from sync.server import stats
+    cid = matter(ws, on=dt.date(2025, 10, 1))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2025, 10, 1))
+    ws.accept(cid, on=dt.date(2025, 10, 1))
+    assert ws.case(cid)["deadline"] == "2025-11-30"
+    nov = stats.figures(ws.replica.conn, dt.date(2025, 11, 1), dt.date(2025, 11, 30), today=dt.date(2025, 12, 1))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2025, 12, 10))
+    with pytest.raises(RuleError) as e:
+        ws.extend(cid, 30, "补充调查")
+    assert e.value.code == "extension_late"
+    assert ws.case(cid)["deadline"] == "2025-11-30" and not ws.case(cid).get("extended_days")
+    again = stats.figures(ws.replica.conn, dt.date(2025, 11, 1), dt.date(2025, 11, 30), today=dt.date(2025, 12, 10))
+    assert again["overdue_handling"] == nov["overdue_handling"] == 1
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2025, 11, 30))   # its last day: granted
+    ws.extend(cid, 30, "补充调查")
+    assert ws.case(cid)["deadline"] == "2025-12-30"
+
+
+def test_the_report_of_a_month_not_begun_is_refused_naming_today():
+    from sync.server import downloads
+    assert downloads.report_month(2026, 11, today=dt.date(2026, 11, 28)) == (2026, 11)
+    assert downloads.report_month(2025, 12, today=dt.date(2026, 11, 28)) == (2025, 12)
+    with pytest.raises(downloads.BadParams) as e:
+        downloads.report_month(2026, 12, today=dt.date(2026, 11, 28))
+    assert str(e.value) == "year, month: 2026-12 has not begun (today is 2026-11-28)"

@@ -58,6 +58,16 @@ def test_extend_without_a_reason_is_refused(reason):
     assert e.value.code == "extension_reason"
 
 
+def test_an_extension_is_granted_while_the_period_runs_not_once_it_has_run_out():
+    """Ten days late, an extension took the matter off the overdue list and out of last
+    month's 办理超期."""
+    assert rules.extend(D(2026, 3, 1), 0, 30, "补充调查", D(2026, 4, 30), D(2026, 4, 30)) == 30
+    with pytest.raises(RuleError) as e:
+        rules.extend(D(2026, 3, 1), 0, 30, "补充调查", D(2026, 4, 30), D(2026, 5, 1))
+    assert e.value.code == "extension_late"
+    assert e.value.message("zh") == "办理期限已于2026-04-30届满：延期须在期限届满前办理（第三十四条）"
+
+
 def test_extend_before_acceptance_is_refused():
     with pytest.raises(RuleError) as e:
         rules.extend(None, 0, 10, "理由")

@@ -203,8 +203,11 @@ def dashboard_panel(ctx) -> ft.Control:
                 continue
             if not FIRST_DAY <= got[name] <= LAST_DAY:
                 f.error = ctx.t("date_range_hint", first=FIRST_DAY.year, last=LAST_DAY.year)
+        if not start_f.error and got["start"] > today_cst():
+            # counted to today, a period not begun held today's overdue matters
+            start_f.error = ctx.t("start_not_begun")
         if not start_f.error and not end_f.error and got["end"] < got["start"]:
-            end_f.error = ctx.t("date_hint")
+            end_f.error = ctx.t("end_before_start")
         if start_f.error or end_f.error:
             ctx.page.update()
             return

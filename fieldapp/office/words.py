@@ -184,6 +184,7 @@ OFFICE_STRINGS = {
     "entity_case": ("事项", "Matter"), "entity_household": ("住户", "Household"),
     "date_format": ("格式应为 2026-11-27", "Write it as 2026-11-27"),
     "end_before_start": ("止日不能早于起日", "The end cannot be before the start"),
+    "start_not_begun": ("起日不能晚于今天", "The start cannot be after today"),
     "col_ref": ("编号", "Ref."), "col_date": ("登记日期", "Date"), "col_channel": ("来源", "Channel"),
     "col_parties": ("当事人", "Parties"), "col_category": ("类别", "Category"),
     "col_summary": ("事项摘要", "Summary"), "col_owner": ("包案领导", "Owner"),

@@ -87,6 +87,9 @@ def report_month(year, month, today: dt.date | None = None) -> tuple[int, int]:
         raise BadParams(f"year: must be between {FIRST_DAY.year} and {LAST_DAY.year}")
     if not 1 <= month <= 12:
         raise BadParams("month: must be between 1 and 12")
+    if (year, month) > (today.year, today.month):
+        # counted to today, it held today's overdue matters as if they were the month's
+        raise BadParams(f"year, month: {year}-{month:02d} has not begun (today is {today.isoformat()})")
     return year, month
 
 

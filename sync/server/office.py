@@ -192,7 +192,8 @@ class CentralWorkspace(Workspace):
     def extend(self, cid: str, days: int, reason: str) -> None:
         case = self._case(cid)
         accepted = rules.as_date(case.get("accepted_on"))
-        total = rules.extend(accepted, case.get("extended_days"), days, reason)
+        total = rules.extend(accepted, case.get("extended_days"), days, reason,
+                             rules.as_date(case.get("deadline")), today())
         # as at today, as accept and reopen judge it: a higher deadline already passed
         # does not shorten the period (it took a reopened matter's deadline back to October)
         deadline, _ = statute.deadline(accepted, total, rules.as_date(case.get("higher_deadline")), today())
