@@ -148,6 +148,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "progress_saved": ("进展已记录，待同步", "Progress recorded; waiting to sync"),
     "resolved_saved": ("已记录办结，待同步", "Resolution recorded; waiting to sync"),
     "case_missing": ("这条案件不在本机上。", "This case is not on this phone."),
+    "handed_over_short": ("已移交他人", "Handed over"),
+    "case_handed_over": ("此事项已不再由您办理（已改由他人包案或移出您的网格）。本机仅为尚未发送或被退回的记录保留它：请到“我的”处理，处理完后它会从本机移除。",
+                         "This matter is no longer yours (given to another leader, or moved out of your grids). It stays"
+                         " on this phone only for the records not yet sent or refused: settle them under Me, and it"
+                         " leaves this phone."),
     # map
     "map_no_tiles": ("未配置地图底图：仅显示位置标记", "No map tiles configured: markers only"),
     "map_legend": ("红 橙 黄 蓝：风险等级；灰：住户", "Red, orange, yellow, blue: risk; grey: households"),

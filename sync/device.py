@@ -56,6 +56,10 @@ class DeviceReplica(Replica):
             self.conn.execute("ALTER TABLE seen ADD COLUMN record TEXT")  # a replica from before exits
         self.conn.execute("CREATE INDEX IF NOT EXISTS seen_record ON seen(record)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        # Cases the server said left this person's scope while this phone still had unsent
+        # work on them: kept (the work is never thrown away), marked handed over, and let
+        # go at the first pull after that work is sent or given up (_let_go).
+        self.conn.execute("CREATE TABLE IF NOT EXISTS held_exits (case_id TEXT PRIMARY KEY) WITHOUT ROWID")
         # What the server acknowledged, kept KEEP_PUSHED_DAYS: offered again if the server
         # comes back from a backup without it (docs/sync-protocol.md, "After a restore").
         # Apart from the outbox, whose every row is work not yet sent.
@@ -443,8 +447,15 @@ class DeviceReplica(Replica):
                 self._save_clock()
             if refs:  # the township's references: the server's alone, set as given
                 self.conn.executemany("UPDATE cases SET ref=? WHERE id=?", [(r, c) for c, r in refs.items()])
+            # a case that came back (its changes logged again for this person) is theirs again
+            back = {c["record"] for c in pulled if c.get("entity") == "case"}
+            if back:
+                self.conn.executemany("DELETE FROM held_exits WHERE case_id=?", [(r,) for r in back])
             for case_id in exits:
                 self._let_go(case_id, grids)
+            for (case_id,) in self.conn.execute("SELECT case_id FROM held_exits").fetchall():
+                if case_id not in exits:
+                    self._let_go(case_id, grids)   # its unsent work went, or was given up, since
             for hid in household_exits:
                 self._let_go_household(str(hid))
             if erasures:
@@ -562,10 +573,17 @@ class DeviceReplica(Replica):
             [case_id, *(grids if e == "visit" else ())])]
         ids = [rid for _, rid in going]
         if x(f"SELECT 1 FROM outbox WHERE record IN ({','.join('?' * len(ids))}) LIMIT 1", ids).fetchone():
+            x("INSERT OR IGNORE INTO held_exits VALUES (?)", (case_id,))
             return
+        x("DELETE FROM held_exits WHERE case_id=?", (case_id,))
         for entity, rid in going:
             x(f"DELETE FROM {TABLES[entity]} WHERE id=?", (rid,))
             x("DELETE FROM seen WHERE record=?", (rid,))
+
+    def handed_over(self, case_id: str) -> bool:
+        """The case left this person's scope (another leader's now, or out of their grids)
+        and stays on this phone only for its unsent work."""
+        return self.conn.execute("SELECT 1 FROM held_exits WHERE case_id=?", (case_id,)).fetchone() is not None
 
     def _let_go_household(self, hid: str) -> None:
         """Delete a household moved to a grid this phone does not hold, and forget having

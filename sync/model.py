@@ -247,6 +247,9 @@ _MESSAGES = {
     "unknown_record": ("names a {entity} this server does not hold", "服务器上没有这条{entity_zh}记录"),
     "server_only": ("{entity} records are managed on the township server", "此类记录只能在镇服务器上管理"),
     "forbidden": ("is outside what account {user} may change", "超出账号{user}的权限范围"),
+    "reassigned": ("belongs to a matter the office has given to {owner}: the visits and notes made on it"
+                   " are kept, a change of the matter itself is theirs now",
+                   "此事项已改由{owner}包案：已记录的走访和进展会保留，事项本身的修改须由现包案领导办理"),
     "author": ("must be the signed-in account", "须为当前登录账号"),
     "device": ("must be the device the account signed in on", "须为当前登录的设备"),
     "server_assigned": ("is assigned by the township server", "由镇服务器分配"),

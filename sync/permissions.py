@@ -20,6 +20,9 @@ Scope predicates (`where`: any one of its tuples, and every predicate in that on
             writer's reach: in one of their grids, or owned by them (holds when there is
             no case)
   owned     the case (itself or the parent) is owned by the writer
+  owned_once  the case was owned by the writer at some time (its history, on the server
+            alone): a leader's visit and notes made offline reach the matter even if the
+            office gave it to another leader before they synced (nothing typed is lost)
   reporter  the case was reported by the writer
   any       anywhere (the office and the admin)
 """
@@ -67,7 +70,7 @@ GRANTS: dict[str, dict[str, dict[str, Grant]]] = {
     },
     "visit": {
         "create": {"grid_worker": Grant(where=(("grid", "case"),)),
-                   "leader": Grant(where=(("grid", "case"), ("owned",))),
+                   "leader": Grant(where=(("grid", "case"), ("owned",), ("owned_once",))),
                    "office": _OFFICE, "admin": _OFFICE},
         "update": {},  # append-only: a correction is a new record
     },
@@ -80,7 +83,7 @@ GRANTS: dict[str, dict[str, dict[str, Grant]]] = {
                    "office": _OFFICE, "admin": _OFFICE},
     },
     "case_event": {
-        "create": {"grid_worker": Grant(where=(("case",),)), "leader": Grant(where=(("case",),)),
+        "create": {"grid_worker": Grant(where=(("case",),)), "leader": Grant(where=(("case",), ("owned_once",))),
                    "office": _OFFICE, "admin": _OFFICE},
         "update": {},
     },
@@ -141,7 +144,11 @@ def fields_of(entity: str, action: str, role: str) -> frozenset:
 
 # --- scope predicates ----------------------------------------------------------------
 
-def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict | None) -> bool:
+PastOwners = Callable[[str], "set[str]"]
+
+
+def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict | None,
+           past_owners: PastOwners | None = None) -> bool:
     if pred == "any":
         return True
     if pred == "grid":
@@ -152,28 +159,31 @@ def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict
         return case is not None and case.get("owner") == p.username
     if pred == "reporter":
         return case is not None and case.get("reported_by") == p.username
+    if pred == "owned_once":
+        return case is not None and past_owners is not None and p.username in past_owners(case["id"])
     raise AssertionError(f"unknown scope predicate {pred}")
 
 
 def in_scope(grant: Grant, p: Principal, entity: str, before: dict | None, after: dict,
-             parent: dict | None) -> bool:
+             parent: dict | None, past_owners: PastOwners | None = None) -> bool:
     """Whether the write falls within the grant's `where`. A case is judged as it was and
     as it will be (nobody moves a case out of their own reach); a child by its case."""
     cases = ([after] + ([before] if before is not None else [])) if entity == "case" else [parent]
-    return any(all(_holds(x, p, before, after, c) for x in alt for c in cases) for alt in grant.where)
+    return any(all(_holds(x, p, before, after, c, past_owners) for x in alt for c in cases) for alt in grant.where)
 
 
 Lookup = Callable[[str, str], "dict | None"]
 
 
 def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,
-          complete: bool = True) -> list[FieldError]:
+          complete: bool = True, past_owners: PastOwners | None = None) -> list[FieldError]:
     """Every rule this write breaks, each naming its field (empty: allowed).
 
     `before` is the record as the writer's store holds it (None: a create), `fields`
     what the write sets, `lookup(entity, id)` reads another record of the same store.
     `complete`: the store holds every record (the server); a phone's replica does not,
-    so a reference it cannot see is left for the server to judge."""
+    so a reference it cannot see is left for the server to judge. `past_owners(case
+    id)`: every account that ever owned the case (the server's history; "owned_once")."""
     action = "create" if before is None else "update"
     grant = GRANTS[entity][action].get(p.role)
     if grant is None:
@@ -191,8 +201,14 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
             errs.append(_err(name, "set_once"))
         elif name not in allowed:
             errs.append(_err(name, "field_forbidden", role=p.role))
-    if not in_scope(grant, p, entity, before, after, parent):
-        errs.append(_err("record", "forbidden", user=p.username))
+    if not in_scope(grant, p, entity, before, after, parent, past_owners):
+        case = after if entity == "case" else parent
+        if p.role == "leader" and case is not None and case.get("owner") not in (None, p.username) and (
+                past_owners is not None and p.username in past_owners(case["id"])):
+            # their own matter, given to another leader before this phone heard of it
+            errs.append(_err("record", "reassigned", owner=case["owner"]))
+        else:
+            errs.append(_err("record", "forbidden", user=p.username))
     status = ((before or {}) if entity == "case" else (parent or {})).get("status")
     if grant.states is not None and status not in grant.states:
         errs.append(_err("record", "state", role=p.role, status=status or "reported"))

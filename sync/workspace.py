@@ -74,15 +74,26 @@ class Workspace:
     def may(self, entity: str, before: dict | None, fields: dict) -> bool:
         return not self.refusals(entity, before, fields)
 
+    def handed_over(self, cid: str) -> bool:
+        """Kept on this replica only for its unsent work, the case no longer this person's
+        (DeviceReplica.handed_over); never so where every record is held."""
+        return False
+
     def may_progress(self, case: dict) -> bool:
+        if self.handed_over(case["id"]):   # nothing more is offered on a matter given to another
+            return False
         return self.may("case_event", None, {"case_id": case["id"], "kind": "progress", "at": self._now_iso(),
                                              "by": self.username})
 
     def may_resolve(self, case: dict) -> bool:
+        if self.handed_over(case["id"]):
+            return False
         return self.may("case", case, {"status": "resolved", "outcome": "supported", "method": "-",
                                        "resolved_on": self._today().isoformat()})
 
     def may_home_visit(self, case: dict) -> bool:
+        if self.handed_over(case["id"]):
+            return False
         return self.may("visit", None, {"grid_id": case.get("grid_id"), "case_id": case["id"], "kind": "home",
                                         "visited_at": self._now_iso(), "visitor": self.username})
 
@@ -330,6 +341,9 @@ class DeviceWorkspace(Workspace):
             raise ValidationError(errs)
 
     # --- what only a phone has ------------------------------------------------------
+    def handed_over(self, cid: str) -> bool:
+        return self.replica.handed_over(cid)
+
     def pending_count(self) -> int:
         return self.replica.pending_count()
 

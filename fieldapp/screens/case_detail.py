@@ -149,6 +149,12 @@ def open_case(ctx, cid: str) -> None:
         if actions:
             body.controls.insert(0, ft.Container(ft.Row(actions, wrap=True),
                                                  padding=ft.Padding.only(left=16, right=16, top=12)))
+        if ctx.ws.handed_over(cid):
+            # kept for this phone's unsent or refused work alone: said first, and nothing offered
+            body.controls.insert(0, ft.Container(
+                ft.Row([ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.ORANGE_900),
+                        ft.Text(ctx.t("case_handed_over"), color=ft.Colors.ORANGE_900, expand=True)]),
+                padding=ft.Padding.only(left=16, right=16, top=12)))
         conflicts = ctx.ws.conflicts("case", cid)
         if conflicts:
             body.controls.append(header(ctx.t("conflicts_title")))

@@ -152,16 +152,18 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None) -> ft.Control
     from sync import codes
     from sync.queries import OPEN_STATUSES
     dl, dl_colour = deadline_text(ctx, case.get("deadline")) if case.get("status") in OPEN_STATUSES else ("", None)
+    gone = ctx.ws.handed_over(case["id"])   # kept for unsent work alone: not theirs to work on
     subtitle = " · ".join(x for x in (
-        ctx.code(codes.CASE_STATUSES, case.get("status")),
+        ctx.t("handed_over_short") if gone else ctx.code(codes.CASE_STATUSES, case.get("status")),
         ctx.code(codes.CATEGORIES, case.get("category")),
         (names or {}).get(case.get("owner"), case.get("owner") or "")) if x)
     title = case.get("title") or (case.get("description") or "")[:20]
     return ft.ListTile(
         leading=ft.Container(width=12, height=40, bgcolor=risk_colour(case.get("risk")), border_radius=3),
         title=ft.Text(title, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
-        subtitle=ft.Text(subtitle, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
-        trailing=ft.Text(dl, color=dl_colour, size=12) if dl else None,
+        subtitle=ft.Text(subtitle, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
+                         color=ft.Colors.ORANGE_900 if gone else None),
+        trailing=ft.Text(dl, color=dl_colour, size=12) if dl and not gone else None,
         on_click=lambda e: on_open(case["id"]), min_height=TOUCH + 16)
 
 

@@ -346,6 +346,18 @@ def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
     raise e
 
 
+def _written_by(store, p: Principal, h: str) -> tuple[str, dict, dict] | None:
+    """The first record naming `h` that this person wrote (its author field names them),
+    whether or not they may see it now; None if none."""
+    from ..permissions import AUTHOR_FIELDS
+    unshown = claims(store, h)
+    for entity, row, entry in naming(store, h):
+        author = AUTHOR_FIELDS.get(entity)
+        if author and row.get(author) == p.username and (entity, row["id"]) not in unshown:
+            return entity, row, entry
+    return None
+
+
 def _settle_claim(store, p: Principal, h: str) -> None:
     with store.lock, store.transaction():
         store.conn.execute("DELETE FROM blob_claims WHERE hash=? AND username=?", (h, p.username))
@@ -371,9 +383,16 @@ def _upload_target(store, p: Principal, h: str, size: int | None) -> tuple[str, 
         if own is None and e.error == "not_found":
             raise BlobError(409, "not_named", "hash: no record on the server names this attachment yet:"
                                               " push the record first, then its bytes")
-        if own is None:
+        written = _written_by(store, p, h) if own is None and e.status == 403 else None
+        if written is not None:
+            # their own record's file, the record since gone out of their sight (a matter
+            # given to another leader while the photo waited for Wi-Fi): sending is not
+            # reading, and the file would be missing for ever from the record it belongs to
+            entity, row, entry = written
+        elif own is None:
             raise
-        (entity, row, entry), claim = own, BlobFolder.claim_part(h, p.username)
+        else:
+            (entity, row, entry), claim = own, BlobFolder.claim_part(h, p.username)
     want = entry.get("size")
     kind = entry.get("kind") or "photo"
     limit, words = limit_bytes(store, kind)

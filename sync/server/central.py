@@ -630,7 +630,7 @@ class CentralStore(Replica):
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
             scoped, claims = cache.pop("__scoped__"), cache.pop("__claims__")
-            cache.pop("__refused__")
+            cache.pop("__refused__"), cache.pop("__owners__", None)
             if accepted:
                 refs = self._assign_refs(accepted, cache)
                 self._commit(accepted, cache, rescope, now,
@@ -717,6 +717,22 @@ class CentralStore(Replica):
             return hit[0]
         return lookup
 
+    def _past_owners(self, cache: dict):
+        """Every account that ever owned a case, from its changes (permissions, "owned_once");
+        asked only when a leader writes on a matter not theirs now, kept for the batch."""
+        def owners(case_id: str) -> set[str]:
+            known = cache.setdefault("__owners__", {})
+            if case_id not in known:
+                found = set()
+                for (body,) in self.conn.execute("SELECT body FROM changes WHERE entity='case' AND record=?"
+                                                 " AND instr(body, '\"owner\"') > 0", (case_id,)):
+                    owner = ((orjson.loads(body) or {}).get("fields") or {}).get("owner")
+                    if isinstance(owner, str):
+                        found.add(owner)
+                known[case_id] = found
+            return known[case_id]
+        return owners
+
     def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool, values=None):
         """Check one change against the rules and fold it into the cache; a rejection
         result if it is refused, else None. `values`: its value errors, if precheck found them."""
@@ -763,7 +779,8 @@ class CentralStore(Replica):
                     return _rejected("invalid", [_err(ent.parent, "unknown_record", entity="case")])
                 case = hit[0]
         if not server_side:
-            errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache))
+            errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache),
+                                     past_owners=self._past_owners(cache))
             if errs:
                 return _rejected("forbidden", errs)
             claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()

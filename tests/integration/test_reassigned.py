@@ -1,0 +1,139 @@
+"""A matter the office gives to another leader while the first one works on it offline,
+against the real server: nothing the first leader typed is lost, their phone says why
+what it cannot send was refused, marks the matter handed over, and lets it go once that
+is settled; the photo of their visit still reaches the matter."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from sync.workspace import DeviceWorkspace
+
+from .conftest import PASSWORD, case_fields, cli, phone
+
+pytestmark = pytest.mark.integration
+
+
+def _workspace(replica, username: str) -> DeviceWorkspace:
+    return DeviceWorkspace(replica, {"username": username, "role": "leader", "grids": []})
+
+
+@pytest.fixture
+def township(fresh_server, tmp_path):
+    """The server with a second leader; the office's and the first leader's phones; a
+    matter a grid worker reported, accepted and given to the first leader."""
+    srv = fresh_server
+    cli("user", "add", "leader2", "--db", str(srv.db), "--role", "leader", "--password", PASSWORD)
+    worker, worker_client = phone(tmp_path / "worker", srv, "worker1")
+    office, office_client = phone(tmp_path / "office", srv, "office1")
+    a, a_client = phone(tmp_path / "a", srv, "leader1")
+    cid = worker.create("case", case_fields("g1", "worker1"), "worker1")["record"]
+    worker_client.sync()
+    office_client.sync()
+    office.update("case", cid, {"status": "accepted"}, "office1")
+    office.update("case", cid, {"owner": "leader1", "status": "assigned", "deadline": "2026-12-31"}, "office1")
+    office_client.sync()
+    return srv, office, office_client, a, a_client, cid
+
+
+def test_a_leaders_offline_visit_reaches_a_matter_given_to_another_leader_meanwhile(township, tmp_path):
+    srv, office, office_client, a, a_client, cid = township
+    b, b_client = phone(tmp_path / "b", srv, "leader2")
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    assert ws.may_home_visit(ws.case(cid)) and not ws.handed_over(cid)
+
+    # in the petitioner's kitchen, no signal: a home visit and a note (the first moves
+    # the matter to 办理中 on the phone)
+    visit = ws.record_visit({"case_id": cid, "kind": "home", "seen": "在王某家中面谈，情绪平稳。"})
+    note = ws.add_progress(cid, "已约村委会周五调解。")
+    # meanwhile the office gives the matter to another leader
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+
+    a_client.sync()
+    b_client.sync()
+    # what was typed reached the matter and its new owner
+    assert b.get("visit", visit) is not None and b.get("case_event", note) is not None
+    assert b.get("case", cid)["owner"] == "leader2"
+    # the change of the matter itself is theirs now: refused, saying so
+    refused = ws.quarantined()
+    assert [q["entity"] for q in refused] == ["case"]
+    assert [e["rule"] for e in refused[0]["errors"]] == ["reassigned"]
+    # the phone keeps the matter for that refusal alone, marked, offering nothing
+    case = ws.case(cid)
+    assert case is not None and ws.handed_over(cid)
+    assert not (ws.may_home_visit(case) or ws.may_progress(case) or ws.may_resolve(case))
+    # given up, the refusal takes the matter off the phone at the next sync
+    ws.discard(refused[0]["change_id"])
+    a_client.sync()
+    assert ws.case(cid) is None and not ws.handed_over(cid) and ws.quarantined() == []
+    assert a.get("visit", visit) is None
+
+
+def test_a_matter_held_for_unsent_work_goes_once_the_work_is_sent(township, tmp_path):
+    """Its exit came while a note was still unsent: kept, then let go at the sync that
+    sent the note (the exit is not sent twice)."""
+    srv, office, office_client, a, a_client, cid = township
+    office.update("case", cid, {"status": "in_progress"}, "office1")
+    office_client.sync()
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    note = ws.add_progress(cid, "电话联系当事人。")
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.pull()
+    assert ws.handed_over(cid) and ws.case(cid) is not None
+    a_client.sync()
+    assert ws.case(cid) is None and a.pending_count() == 0 and ws.quarantined() == []
+    office_client.sync()
+    assert office.get("case_event", note) is not None
+
+
+def test_a_matter_given_back_before_the_work_is_settled_stays_on_the_phone(township, tmp_path):
+    """The hold is forgotten when the matter comes back: its unsent work sent, it stays."""
+    srv, office, office_client, a, a_client, cid = township
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    ws.record_visit({"case_id": cid, "kind": "home", "seen": "面谈。"})
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.pull()                     # the exit arrives while the visit is still unsent
+    assert ws.handed_over(cid)
+    office.update("case", cid, {"owner": "leader1"}, "office1")
+    office_client.sync()
+    a_client.sync()
+    assert not ws.handed_over(cid) and ws.case(cid)["owner"] == "leader1"
+    assert ws.quarantined() == [] and a.pending_count() == 0
+
+
+def test_the_photo_of_a_visit_reaches_a_matter_given_to_another_leader_before_it_was_sent(township, tmp_path):
+    srv, office, office_client, a, a_client, cid = township
+    b, b_client = phone(tmp_path / "b", srv, "leader2")
+    a_client.sync()
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(buf, "JPEG")
+    data = buf.getvalue()
+    h = hashlib.sha256(data).hexdigest()
+    visit = a.create("visit", {"grid_id": "g1", "case_id": cid, "kind": "home", "visitor": "leader1",
+                               "visited_at": case_fields("g1", "x")["reported_at"], "seen": "房屋裂缝",
+                               "attachments": [{"hash": h, "kind": "photo", "size": len(data), "name": "a.jpg"}]},
+                     "leader1")["record"]
+    a_client.push()                     # the record goes; its photo waits for Wi-Fi
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    # on Wi-Fi the next morning: the bytes are sent by the one who took them
+    r = httpx.put(f"{srv.url}/api/v1/blobs/{h}", params={"offset": 0}, content=data,
+                  headers={**a_client._headers(), "Content-Type": "application/octet-stream"}, timeout=30)
+    assert r.status_code == 200 and r.json()["complete"] is True, r.text
+    b_client.sync()
+    assert b.get("visit", visit) is not None
+    got = httpx.get(f"{srv.url}/api/v1/blobs/{h}", headers=b_client._headers(), timeout=30)
+    assert got.status_code == 200 and got.content == data
+    # sending is not reading: the first leader cannot open it any more
+    assert httpx.get(f"{srv.url}/api/v1/blobs/{h}", headers=a_client._headers(), timeout=30).status_code == 403
