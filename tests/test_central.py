@@ -523,6 +523,8 @@ def test_a_download_link_takes_no_file_once_the_sign_in_that_asked_for_it_has_en
     live = store.open_session("clerk")
     r = http.get(link(live))
     assert r.status_code == 200 and "高山村的纠纷" in r.content.decode("utf-8-sig")
+    took = store.conn.execute("SELECT username, address FROM audit WHERE action='export'").fetchall()
+    assert took == [("clerk", "testclient")]      # who took it, and from where
     signed_out = store.open_session("clerk")
     url = link(signed_out)
     store.close_session(signed_out[0])

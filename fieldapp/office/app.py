@@ -82,7 +82,7 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
         wait = ctx.throttle.wait_s(name, address) if ctx.throttle else 0
         if wait:
             msg.value = ctx.t("too_many_attempts_wait", minutes=wait // 60 + 1)
-            ctx.store.audit(name, "office_sign_in_slowed", f"wait {wait} s", address=address)
+            ctx.store.audit(ctx.store.as_audited(name), "office_sign_in_slowed", f"wait {wait} s", address=address)
             ctx.page.update()
             return
         with _CHECKS:
@@ -90,7 +90,7 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
         if acct is None:
             if ctx.throttle:
                 ctx.throttle.failed(name, address)
-            ctx.store.audit(name, "office_sign_in_failed", "", address=address)
+            ctx.store.audit(ctx.store.as_audited(name), "office_sign_in_failed", "", address=address)
             msg.value = ctx.t("wrong_login")
             pw.value = ""
             ctx.page.update()

@@ -295,8 +295,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             wait = throttle.wait_s(req.username, address, trusted)
             if wait:
                 if throttle.first_slowed(address):
-                    await run_in_threadpool(store.audit, req.username, "login_slowed", f"wait {wait} s",
-                                            device=req.device_id, address=address)
+                    await run_in_threadpool(lambda: store.audit(store.as_audited(req.username), "login_slowed",
+                                                                f"wait {wait} s", device=req.device_id, address=address))
                 raise ApiError(429, "too_many_attempts",
                                f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
             acct, ok = await asyncio.get_running_loop().run_in_executor(
@@ -451,13 +451,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         got = give_up(store, p, req.change_id, req.entity.value, req.record, client_address(request))
         return {**got, "server_time": clock.wall_ms()}
 
-    def _file(p: Principal, kind: str, params: dict) -> Response:
+    def _file(p: Principal, kind: str, params: dict, address: str) -> Response:
         name = None
         try:
             if kind == "document" and p.sees_all:
-                data, name = build_document(store, p, params.get("case") or "", params.get("document") or "")
+                data, name = build_document(store, p, params.get("case") or "", params.get("document") or "", address)
             else:
-                data = build_export(store, p, kind, params)
+                data = build_export(store, p, kind, params, address)
         except KeyError:
             raise ApiError(404, "unknown_export", f"no export named {kind}: one of {', '.join(EXPORTS)}")
         except BadParams as e:
@@ -468,19 +468,20 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
 
     @app.get("/api/v1/export/{ticket}", tags=["office"], response_class=Response,
              responses={200: m.FILE_CONTENT, **m.errors(401, 404, 422)})
-    def export_by_ticket(ticket: str = Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")):
+    def export_by_ticket(request: Request, ticket: str = Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")):
         got = tickets.redeem(ticket)
         if got is None:
             raise ApiError(404, "unknown_ticket", "this download link has expired or was used: ask again")
         p, kind, params, session = got
         if session is not None and store.authenticate(*session) is None:
-            store.audit(p.username, "download_refused", f"{kind}: the sign-in ended", device=p.device)
+            store.audit(p.username, "download_refused", f"{kind}: the sign-in ended", device=p.device,
+                        address=client_address(request))
             raise ApiError(401, "unauthorized", "the sign-in this download link was made for has ended: sign in again")
-        return _file(p, kind, params)
+        return _file(p, kind, params, client_address(request))
 
     @app.get("/api/v1/ledger/{kind}", tags=["office"], response_class=Response,
              responses={200: m.FILE_CONTENT, **m.errors(400, 401, 403, 404, 422, 426)})
-    def export_with_token(kind: m.ExportKind,
+    def export_with_token(request: Request, kind: m.ExportKind,
                           start: str | None = Query(default=None, max_length=10, pattern=DAY_PATTERN,
                                                     description="ledgers: first day, YYYY-MM-DD (default 1 January)"),
                           end: str | None = Query(default=None, max_length=10, pattern=DAY_PATTERN,
@@ -491,7 +492,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         if p.role not in ("office", "admin"):
             raise ApiError(403, "forbidden", "the ledger is for the township office")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v is not None}
-        return _file(p, kind.value, params)
+        return _file(p, kind.value, params, client_address(request))
 
     # Routes that live in modules of their own (attachments, the township's map): the same
     # dependencies, the same error shape.

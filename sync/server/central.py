@@ -136,6 +136,10 @@ def _ref_number(ref: str) -> tuple[str | None, int]:
     return None, 0
 
 
+# On the audit trail for a sign-in under a name no account has (CentralStore.as_audited).
+UNKNOWN_ACCOUNT = "(unknown)"
+
+
 class WriteRefused(ValueError):
     """A write made on the server broke a rule; `result` says which, as a push would."""
 
@@ -314,8 +318,7 @@ class CentralStore(Replica):
         """The rest of `login` once the password was checked: the device's token, or the
         failure on the audit trail."""
         if not ok:
-            # the name as typed, cut short: it may be a real name, or a password typed in the wrong box
-            self.audit((username or "")[:40], "login_failed", "", device=device_id, address=address)
+            self.audit(self.as_audited(username, acct), "login_failed", "", device=device_id, address=address)
             return None
         token = auth.new_token()
 
@@ -328,6 +331,14 @@ class CentralStore(Replica):
             self.audit(username, "login", "", device=device_id, address=address)
         self._write(register)
         return token, self._principal(acct, device_id), acct["name"]
+
+    def as_audited(self, typed: str | None, acct: dict | None = None) -> str:
+        """A name typed at a sign-in as the trail keeps it: an account's name, or
+        UNKNOWN_ACCOUNT. What matches no account may be a password typed in the wrong
+        box, or a resident's name or ID number: the trail keeps no record's content, and
+        an erasure would never reach it. (The address and device still group attempts.)"""
+        acct = acct if acct is not None else (self._read_account(typed) if typed else None)
+        return acct["username"] if acct else UNKNOWN_ACCOUNT
 
     def _read_account(self, username: str) -> dict | None:
         """`account`, read on this thread's read connection (never waits for a write)."""

@@ -93,9 +93,10 @@ def report_month(year, month, today: dt.date | None = None) -> tuple[int, int]:
     return year, month
 
 
-def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
-    """The bytes of one of the office's files, for what this person may see. Raises
-    KeyError for an unknown kind and BadParams for parameters naming no period."""
+def build_export(store, p: Principal, kind: str, params: dict, address: str = "") -> bytes:
+    """The bytes of one of the office's files, for what this person may see, audited
+    with who, from where and what. Raises KeyError for an unknown kind and BadParams for
+    parameters naming no period."""
     from . import export, stats
     from ..queries import Scope
     if kind not in EXPORTS:
@@ -105,10 +106,10 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
     if kind in OFFICE_ONLY and not p.sees_all:
         raise NotAllowed(kind)
     if kind == "document":
-        return build_document(store, p, params.get("case") or "", params.get("document") or "")[0]
+        return build_document(store, p, params.get("case") or "", params.get("document") or "", address)[0]
     if kind in ROSTER_FILES:
         from . import roster
-        return roster.export_file(store, p, kind, params)
+        return roster.export_file(store, p, kind, params, address)
     scope = None if p.sees_all else Scope(frozenset(p.grids), p.username)
     out = io.BytesIO()
     if kind == "monthly.xlsx":
@@ -132,11 +133,11 @@ def build_export(store, p: Principal, kind: str, params: dict) -> bytes:
         else:
             export.monthly_report_xlsx(stats.monthly_figures(conn, year, month), out, f"{year}年{month}月")
     store.audit(p.username, "export", f"{kind} {json.dumps(params, ensure_ascii=False, sort_keys=True)}",
-                device=p.device)
+                device=p.device, address=address)
     return out.getvalue()
 
 
-def build_document(store, p: Principal, case_id: str, kind: str) -> tuple[bytes, str]:
+def build_document(store, p: Principal, case_id: str, kind: str, address: str = "") -> tuple[bytes, str]:
     """(the .docx, its file name) of one statutory document of a matter, put on the
     matter's timeline in the name of the person who made it."""
     from .. import changes
@@ -157,7 +158,8 @@ def build_document(store, p: Principal, case_id: str, kind: str) -> tuple[bytes,
     store.server_write("case_event", changes.new_id("r"), {
         "case_id": case_id, "kind": "document", "at": now_iso(), "by": p.username,
         "text": documents.timeline_text(kind, case)}, author=p.username, principal=p)
-    store.audit(p.username, "export", f"{documents.KINDS[kind]} {case.get('ref') or case_id}", device=p.device)
+    store.audit(p.username, "export", f"{documents.KINDS[kind]} {case.get('ref') or case_id}", device=p.device,
+                address=address)
     return data, documents.filename(kind, case)
 
 

@@ -728,7 +728,7 @@ def kept_report(username: str, key: str) -> bytes | None:
     return got[2]
 
 
-def export_file(store: CentralStore, p: Principal, kind: str, params: dict) -> bytes:
+def export_file(store: CentralStore, p: Principal, kind: str, params: dict, address: str = "") -> bytes:
     """The template, or a report this person made at the office (downloads.py). A
     report is the office's: it names the rows of every grid in the file."""
     from .downloads import BadParams, NotAllowed
@@ -739,7 +739,7 @@ def export_file(store: CentralStore, p: Principal, kind: str, params: dict) -> b
     data = kept_report(p.username, str(params.get("report") or ""))
     if data is None:
         raise BadParams("report: no import report of this account under that key (kept 30 minutes)")
-    store.audit(p.username, "export", "roster_report.xlsx", device=p.device)
+    store.audit(p.username, "export", "roster_report.xlsx", device=p.device, address=address)
     return data
 
 

@@ -27,6 +27,9 @@ def test_office_downloads_the_years_ledger_and_a_grid_worker_may_not(server, tmp
     mine = [row for row in rows[1:] if row[parties] and "张三" in row[parties]]
     assert len(mine) == 1 and mine[0][parties].startswith("=1+2")   # kept as text
     assert str(mine[0][0]).startswith("金")                           # the server's reference
+    # taking the ledger is on the trail with who, what and from where
+    took = server.sql("SELECT username, detail, address FROM audit WHERE action='export' ORDER BY rowid")[-1]
+    assert took[0] == "office1" and took[1].startswith("ledger.xlsx") and took[2] == "127.0.0.1"
 
     r = httpx.get(f"{server.url}/api/v1/ledger/ledger.xlsx", headers=auth_headers(server, "worker1"), timeout=30)
     assert r.status_code == 403

@@ -416,9 +416,15 @@ def test_pulls_failed_sign_ins_and_refused_changes_are_audited_without_content(f
     pushed_ok(srv, "worker1", mk("worker1", "household", hid, {**household_fields("g1"), "head_name": "孙审计"}))
     pull_all(srv, "worker1")
     refused(push(srv, "worker1", mk("worker1", "case", changes.new_id("r"), case_fields("g2", "worker1"))), 403)
-    httpx.post(srv.url + "/api/v1/auth/login", headers=PROTO, timeout=30,
-               json={"username": "worker2", "password": "wrong-guess", "device_id": "dev-x"})
+    # a real account's failure under its name; what matches none (a password typed in the
+    # wrong box, a resident's ID number) is not kept: no erasure would ever reach it
+    for typed in ("worker2", "Tr0ub4dor&3-pw", "330702195803124411"):
+        httpx.post(srv.url + "/api/v1/auth/login", headers=PROTO, timeout=30,
+                   json={"username": typed, "password": "wrong-guess", "device_id": "dev-x"})
     rows = srv.sql("SELECT username, action, detail, device, address FROM audit ORDER BY rowid")
+    failed = [r[0] for r in rows if r[1] == "login_failed"]
+    assert failed == ["worker2", "(unknown)", "(unknown)"]
+    assert not [r for r in rows if "Tr0ub4dor" in str(r) or "330702195803124411" in str(r)]
     actions = {(r[0], r[1]) for r in rows}
     assert {("worker1", "pull"), ("worker1", "refused"), ("worker2", "login_failed")} <= actions
     pull = next(r for r in rows if r[1] == "pull")
