@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from sync.client import SyncClient
-from sync.errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable, UpdateRequired
+from sync.errors import AuthRequired, ProtocolMismatch, Refused, ServerTrouble, SyncError, Unreachable, UpdateRequired
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def remembered_sync_ms(raw: str | None) -> int | None:
 
 def error_state(exc: SyncError) -> str:
     """The one place a sync failure becomes a state the screens know how to say."""
+    if isinstance(exc, ServerTrouble):   # the phone is online: the server could not store it now
+        return "server_full" if exc.error == "disk_full" else "server_trouble"
     if isinstance(exc, Unreachable):
         return "offline"
     if isinstance(exc, AuthRequired):

@@ -24,8 +24,8 @@ import httpx
 from . import changes, clock
 from .attachments import CHUNK_BYTES
 from .device import DeviceReplica
-from .errors import (AuthRequired, BadAnswer, OthersWork, ProtocolMismatch, Refused, SyncError, Unreachable,
-                     UpdateRequired)
+from .errors import (AuthRequired, BadAnswer, OthersWork, ProtocolMismatch, Refused, ServerTrouble, SyncError,
+                     Unreachable, UpdateRequired)
 
 TIME_HEADER = "x-gridbook-server-time"
 PULL_PATH = "/api/v1/sync/pull"
@@ -406,7 +406,10 @@ class SyncClient:
                     last = f"cannot reach the server: {type(e).__name__}"
                     continue
             if r.status_code >= 500 or (r.status_code == 429 and "/auth/" not in path):
-                last = f"the server failed with HTTP {r.status_code}"
+                data = _json(r)
+                said = data if isinstance(data, dict) and isinstance(data.get("message"), str) else {}
+                last = ServerTrouble(said.get("message") or f"the server failed with HTTP {r.status_code}",
+                                     r.status_code, said.get("error") if isinstance(said.get("error"), str) else None)
                 continue
             self._learn_time(r, age_ms)
             if r.status_code in ok:
@@ -421,7 +424,7 @@ class SyncClient:
             if r.status_code == 426:
                 raise ProtocolMismatch(msg, 426)
             raise Refused(msg, r.status_code)
-        raise Unreachable(last)
+        raise last if isinstance(last, ServerTrouble) else Unreachable(last)
 
     def fetch(self, method: str, url: str, **kw) -> httpx.Response:
         """One request, its answer read whole within `deadline_s` (httpx.ReadTimeout

@@ -3,6 +3,7 @@ words for the person in one place (fieldapp), never by parsing messages.
 
     SyncError
      ├── Unreachable        no answer, or the server failed, after every retry
+     │    ├── ServerTrouble   the server answered 5xx after every retry (a full disk)
      │    └── BadAnswer       an answer that is not the township server's (a captive
      │                        portal's page, a proxy's error, a garbled body)
      ├── AuthRequired       401: sign in again (token revoked, or never signed in)
@@ -23,6 +24,16 @@ class SyncError(Exception):
 
 class Unreachable(SyncError):
     pass
+
+
+class ServerTrouble(Unreachable):
+    """The server answered, and could not store or serve what was asked (HTTP 5xx after
+    the retries: a full disk, a write process restarting): nothing was lost, and the
+    phone is not the one offline. `error`: the server's own code ("disk_full"), if any."""
+
+    def __init__(self, message: str, status: int | None = None, error: str | None = None):
+        super().__init__(message, status)
+        self.error = error
 
 
 class BadAnswer(Unreachable):

@@ -535,3 +535,39 @@ def test_a_download_link_takes_no_file_once_the_sign_in_that_asked_for_it_has_en
     assert http.get(url).status_code == 401
     refused = store.conn.execute("SELECT count(*) FROM audit WHERE action='download_refused'").fetchone()[0]
     assert refused == 2
+
+
+def test_a_full_disk_is_said_to_the_phone_and_the_monitor_and_loses_nothing(store, tmp_path):
+    """A write that found no room answered 500 "internal" (a bug, said the phone) while
+    the health check said ok."""
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.errors import ServerTrouble
+    from sync.server.app import create_app
+    store.add_account("w2", "二号", "grid_worker", PW, ["g2"])
+    app = create_app(store.path)
+    http = TestClient(app, raise_server_exceptions=False)
+    replica = DeviceReplica(str(tmp_path / "w2.db"))
+    client = SyncClient(replica, "http://testserver", http=http, backoff_s=0.01, retries=1)
+    client.login("w2", PW)
+    served = app.state.store
+    for n in range(200):
+        replica.create("household", {"grid_id": "g2", "head_name": f"户主{n}", "address": f"高山村{n}号"}, "w2")
+    with served.lock:   # the store may grow no more: SQLite's SQLITE_FULL, as on a full disk
+        pages = served.conn.execute("PRAGMA page_count").fetchone()[0]
+        served.conn.execute(f"PRAGMA max_page_count={pages}")
+    body = '{"changes":[' + ",".join(b for _, b in replica.pending(500)) + "]}"
+    r = http.post("/api/v1/sync/push", content=body.encode(), headers={**client._headers(),
+                                                                       "Content-Type": "application/json"})
+    assert r.status_code == 503 and r.json()["error"] == "disk_full" and r.headers["Retry-After"] == "60"
+    assert http.get("/api/v1/health").status_code == 503
+    assert replica.pending_count() == 200          # the phone keeps its work
+    with pytest.raises(ServerTrouble) as e:        # and is told why, not that it is offline
+        client.push()
+    assert e.value.error == "disk_full" and replica.pending_count() == 200
+    with served.lock:
+        served.conn.execute("PRAGMA max_page_count=4294967294")
+    assert client.sync().pushed == 200 and replica.pending_count() == 0
+    assert http.get("/api/v1/health").json()["status"] == "ok"

@@ -65,8 +65,29 @@ def test_disable_ends_every_sign_in_and_enable_lets_the_account_back(tmp_path, c
 
 
 def test_revoke_of_unknown_account_says_so(tmp_path):
+    CentralStore(str(tmp_path / "t.db")).close()
     with pytest.raises(SystemExit, match="no account named ghost"):
         main(["user", "revoke", "ghost", "--db", str(tmp_path / "t.db")])
+
+
+def test_a_wrong_store_path_is_one_line_of_error_and_makes_no_store(tmp_path, capsys):
+    """A file that is not a store answered with a traceback; a mistyped path made a new
+    empty township (and `serve` would have served it to the phones)."""
+    letter = tmp_path / "letter.db"
+    letter.write_text("a letter, not a database")
+    for argv in (["user", "list", "--db", str(letter)], ["user", "add", "x", "--role", "office",
+                                                          "--password", "long-enough-1", "--db", str(letter)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --db {letter}: not a readable township store") and "Traceback" not in err
+    assert letter.read_text() == "a letter, not a database"
+    for argv in (["user", "list"], ["grid", "list"], ["setting"], ["serve", "--port", "1"],
+                 ["erase", "case", "c1", "--request", "R1"]):
+        assert main([*argv, "--db", str(tmp_path / "tyop.db")]) == 1
+        assert "no store there" in capsys.readouterr().err
+    assert not (tmp_path / "tyop.db").exists()
+    assert main(["user", "list", "--db", str(tmp_path)]) == 1
+    assert "is a folder" in capsys.readouterr().err
 
 
 def _commands(p, prefix=()):
@@ -87,6 +108,7 @@ def test_every_command_is_in_the_readme():
 
 def test_setting_shows_and_changes_the_townships_far_visit_threshold(tmp_path, capsys):
     db = str(tmp_path / "t.db")
+    CentralStore(db).close()
     assert main(["setting", "--db", db]) == 0
     assert "far_m = 300.0" in capsys.readouterr().out
     assert main(["setting", "far_m", "500", "--db", db]) == 0

@@ -20,7 +20,7 @@ from fieldapp.worklist import days_left, overdue_days, split_parties, today
 from sync import changes, clock, merge
 from sync.client import SyncClient
 from sync.device import DeviceReplica
-from sync.errors import AuthRequired, ProtocolMismatch, Refused, SyncError, Unreachable
+from sync.errors import AuthRequired, ProtocolMismatch, Refused, ServerTrouble, SyncError, Unreachable
 from sync.workspace import DeviceWorkspace
 
 HOME = (29.07, 119.65)          # a household's registered location
@@ -502,6 +502,8 @@ def test_sync_without_a_token_reports_signed_out(replica):
 
 @pytest.mark.parametrize("exc, state", [
     (Unreachable("no answer"), "offline"),
+    (ServerTrouble("the server's disk is full", 503, "disk_full"), "server_full"),
+    (ServerTrouble("the server failed with HTTP 500", 500), "server_trouble"),
     (AuthRequired("token revoked", 401), "signed_out"),
     (ProtocolMismatch("update the app", 426), "outdated"),
     (Refused("too large", 413), "error"),
@@ -904,6 +906,9 @@ def test_the_sync_bar_says_all_synced_only_after_a_sync(tmp_path):
     assert words == "尚未同步" and last_sync_text(fresh, SyncStatus()) == ""   # said once, not twice
     assert status_text(fresh, SyncStatus(state="offline"))[0] == "尚未同步 · 离线，稍后自动重试"
     assert status_text(fresh, SyncStatus(state="idle", pending=2))[0] == "待同步 2"
+    # the phone is online and the server could not take it: not "离线"
+    assert status_text(fresh, SyncStatus(state="server_full", pending=2))[0] == (
+        "待同步 2 · 服务器存储空间已满，记录保存在本机，稍后自动重试；请告知镇信访办")
     assert last_sync_text(fresh, SyncStatus(pending=2)) == "尚未同步"
     synced = SyncStatus(state="idle", last_sync_ms=1_795_700_000_000)
     assert status_text(fresh, synced)[0] == "已全部同步"

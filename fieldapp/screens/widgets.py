@@ -75,8 +75,8 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
         parts, colour = [ctx.t("all_synced")], ft.Colors.GREEN_800
     else:  # signed in, nothing written yet, no sync done: "all synced" would not be true
         parts, colour = [ctx.t("never_synced")], ft.Colors.GREY_800
-    if st.state == "offline":
-        parts.append(ctx.t("offline"))
+    if st.state in ("offline", "server_trouble", "server_full"):
+        parts.append(ctx.t(st.state))
         colour = ft.Colors.GREY_800
     elif st.state == "signed_out":
         parts.append(ctx.t("signed_out_sync"))
@@ -116,7 +116,8 @@ def sync_bar(ctx, owner=None) -> ft.Control:
         last.value = last_sync_text(ctx, st)
         bar.visible = st.state == "syncing"
         bar.value = st.progress
-        icon.icon = {"syncing": ft.Icons.SYNC, "offline": ft.Icons.CLOUD_OFF}.get(
+        icon.icon = {"syncing": ft.Icons.SYNC, "offline": ft.Icons.CLOUD_OFF, "server_trouble": ft.Icons.SYNC_PROBLEM,
+                     "server_full": ft.Icons.SYNC_PROBLEM}.get(
             st.state, ft.Icons.CLOUD_UPLOAD if st.pending else ft.Icons.CLOUD_DONE)
         icon.color = label.color
 

@@ -20,10 +20,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import errno
 import gzip
 import json
 import os
 import re
+import sqlite3
+import time
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -61,6 +64,16 @@ LOGIN_SLOTS = max(1, min(4, (os.cpu_count() or 1) - 1))
 LOGIN_QUEUE = 32
 LOGIN_RETRY_S = 2
 WRITER_RETRY_S = 1   # after the write process ended (write_process.py), a new one is up at once
+# After a write failed for a full disk: the phones wait this long, and the health check
+# answers 503 until a write goes through again, or this long after the last failure.
+DISK_FULL_RETRY_S = 60
+DISK_FULL_HEALTH_S = 300
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space (SQLite's SQLITE_FULL, or the OS's ENOSPC)."""
+    return ((isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc))
+            or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC))
 # Threads for the phones' pushes and pulls, apart from Starlette's pool of forty (the
 # office, exports, files). Their work holds the GIL but for SQLite's reads and zlib:
 # forty threads taking turns at it spent half again the CPU of four on a wave of 1,000
@@ -178,6 +191,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     app.state.tickets = tickets
     app.state.hub = hub
     app.state.writes = writes
+    full_at = [None]   # when a write last failed for a full disk (monotonic), until one goes through
 
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
@@ -199,6 +213,13 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     @app.exception_handler(Exception)
     async def _crash(request, exc: Exception):  # a bug: said plainly, never a stack trace
         import logging
+        if disk_full(exc):
+            # not a bug, and the phone can do nothing but wait: said so, and to the monitor
+            full_at[0] = time.monotonic()
+            logging.getLogger("gridbook").error("the disk is full: %s on %s was not stored", exc, request.url.path)
+            return JSONResponse({"error": "disk_full", "message": "the server's disk is full: nothing of this was"
+                                 " stored; the phone keeps it and tries again"}, status_code=503,
+                                headers={"Retry-After": str(DISK_FULL_RETRY_S)})
         logging.getLogger("gridbook").exception("unexpected error on %s", request.url.path)
         return _error(500, "internal", "the server failed on this request; it has been logged")
 
@@ -255,6 +276,9 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             # the path stays out of an answer anyone may ask for: the log and doctor name it
             return JSONResponse({"error": "store_missing", "message": "the store file is not in its place on the"
                                  " server any more: put it back, or stop the service and restore"}, status_code=503)
+        if full_at[0] is not None and time.monotonic() - full_at[0] < DISK_FULL_HEALTH_S:
+            return JSONResponse({"error": "disk_full", "message": "the server's disk is full: pushes are refused"
+                                 " until there is room"}, status_code=503)
         if writes is not None and writes.failing():
             return JSONResponse({"error": "writer_failing", "message": "the server's write process keeps ending"
                                  " before it stores anything (a full disk, a damaged store?): pushes are refused"
@@ -362,6 +386,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             res = await asyncio.wrap_future(committed)
         except WriterGone:
             return writer_gone()
+        full_at[0] = None   # a push went through: there is room again
         if reoffer or len(batch) > INLINE_ANSWER:
             return await on_sync_thread(_answer_push, batch, res, p, address, reoffer)
         return _answer_push(batch, res, p, address, reoffer)

@@ -9,6 +9,7 @@ import gc
 import getpass
 import json
 import os
+import sqlite3
 import sys
 
 
@@ -25,9 +26,22 @@ def _password(args, prompt="Password: ") -> str:
     return getpass.getpass(prompt)
 
 
-def _store(args):
+def _store(args, create: bool = False):
+    """The store at --db. Only the commands that set a township up (`grid add`, `user
+    add`) make one where there is none: a mistyped path given to any other command made
+    a new empty township, and `serve` served it to the phones."""
     from .central import CentralStore
+    if not create:
+        existing(args.db)
     return CentralStore(args.db)
+
+
+def existing(path: str) -> None:
+    if os.path.isdir(path):
+        raise ValueError(f"--db {path}: is a folder, not a township store")
+    if not os.path.exists(path):
+        raise ValueError(f"--db {path}: no store there (a township's store is made by `gridbook grid add` and"
+                         " `gridbook user add`, the demo's by `gridbook demo`)")
 
 
 # How long a stop waits for open connections before it closes them: a browser tab of
@@ -39,6 +53,8 @@ SHUTDOWN_GRACE_S = 10
 def cmd_serve(args) -> int:
     import uvicorn
     from .app import create_app
+    if not getattr(args, "backup", None):   # with a backup, a missing store may be one to restore: backup.py says
+        existing(args.db)
     watcher = None
     if getattr(args, "backup", None):
         from . import backup
@@ -99,7 +115,7 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_user_add(args) -> int:
-    _store(args).add_account(args.username, args.name or args.username, args.role,
+    _store(args, create=True).add_account(args.username, args.name or args.username, args.role,
                              _password(args, "Password for the new account: "), args.grid or [])
     print(f"added {args.role} {args.username}")
     return 0
@@ -164,7 +180,7 @@ def cmd_tiles_import(args) -> int:
 
 
 def cmd_grid_add(args) -> int:
-    _store(args).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
+    _store(args, create=True).add_grid(args.grid_id, args.name, args.village, args.township, args.lat, args.lon)
     print(f"added grid {args.grid_id}")
     return 0
 
@@ -370,6 +386,12 @@ def main(argv: list[str] | None = None, ui=None) -> int:
     try:
         return args.fn(args)
     except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as e:   # one line, not a traceback: the file is not a store, or is damaged
+        print(f"error: --db {getattr(args, 'db', '')}: not a readable township store ({e})", file=sys.stderr)
+        return 1
+    except OSError as e:   # a folder that does not exist, a file that may not be written
         print(f"error: {e}", file=sys.stderr)
         return 1
 

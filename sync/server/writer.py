@@ -156,6 +156,10 @@ class GroupWriter:
                         try:
                             result = job.fn()
                         except BaseException as e:  # this push alone is undone
+                            if not self.conn.in_transaction:
+                                # SQLite undid the whole transaction itself (a full disk, an
+                                # I/O error): the group's pushes all fail, for this cause
+                                raise e
                             x("ROLLBACK TO push")
                             x("RELEASE push")
                             done.append((job, None, e))
