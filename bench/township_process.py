@@ -43,8 +43,12 @@ class TownshipServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
             try:
-                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
+                r = httpx.get(self.url + "/api/v1/health", timeout=2)
+                # measured once the server's one-off check of the store (a read of the whole
+                # file, beside the serving) is done
+                if r.status_code == 200 and r.json().get("store_check", "ok") == "ok":
                     return self
+                time.sleep(0.05)
             except httpx.TransportError:
                 time.sleep(0.05)
         raise RuntimeError("server did not start")

@@ -46,6 +46,8 @@ class Health(BaseModel):
     status: str
     protocol: int
     server_time: int
+    store_check: str = Field("ok", description="SQLite's check of the store, run once at start beside the"
+                                               " serving: running, or ok (a damaged store answers 503)")
 
 
 class LoginRequest(BaseModel):

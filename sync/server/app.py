@@ -26,6 +26,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import time
 
 import orjson
@@ -168,9 +169,29 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     sync_pool = concurrent.futures.ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="gridbook-sync")
     lifespans = []
 
+    def check_store() -> None:
+        """SQLite's quick check of the whole file, once, beside the serving (11 s cold on a
+        2 GB county store: not before it): a store damaged by a disk error was served as
+        healthy, and took pushes the phones then dropped."""
+        import logging
+        try:
+            conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+            try:
+                rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            rows = [str(e)]
+        if rows != ["ok"]:
+            damaged.extend(rows)
+            logging.getLogger("gridbook").error("the store is damaged (%s): pushes are refused; stop the server"
+                                                " and restore (gridbook doctor says how)", "; ".join(rows)[:300])
+        checked.append(True)
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         async with contextlib.AsyncExitStack() as stack:
+            threading.Thread(target=check_store, name="gridbook-check", daemon=True).start()
             if writes is not None:
                 writes.start()
                 stack.push_async_callback(run_in_threadpool, writes.close)
@@ -192,6 +213,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     app.state.hub = hub
     app.state.writes = writes
     full_at = [None]   # when a write last failed for a full disk (monotonic), until one goes through
+    damaged = []       # what SQLite's check found wrong with the store at start (empty: nothing)
+    checked = []       # holds True once that check is done
 
     @app.exception_handler(ApiError)
     async def _api_error(request, exc: ApiError):
@@ -276,6 +299,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             # the path stays out of an answer anyone may ask for: the log and doctor name it
             return JSONResponse({"error": "store_missing", "message": "the store file is not in its place on the"
                                  " server any more: put it back, or stop the service and restore"}, status_code=503)
+        if damaged:
+            return store_damaged()
         if full_at[0] is not None and time.monotonic() - full_at[0] < DISK_FULL_HEALTH_S:
             return JSONResponse({"error": "disk_full", "message": "the server's disk is full: pushes are refused"
                                  " until there is room"}, status_code=503)
@@ -287,13 +312,19 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
 
     @app.get("/api/v1/health", response_model=m.Health, responses=m.errors(503), tags=["service"])
     async def health():
-        return unwell() or {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms()}
+        return unwell() or {"status": "ok", "protocol": changes.PROTOCOL_VERSION, "server_time": clock.wall_ms(),
+                            "store_check": "ok" if checked else "running"}
 
     @app.head("/api/v1/health", include_in_schema=False)
     async def health_head():
         """Uptime monitors and load balancers often ask with HEAD: the same answer, no body
         (405 made a healthy server look down)."""
         return Response(status_code=503 if unwell() else 200, media_type="application/json")
+
+    def store_damaged() -> Response:
+        return JSONResponse({"error": "store_damaged", "message": "the server's store is damaged: nothing is"
+                             " stored until it is restored from the backup (gridbook doctor says how); the"
+                             " phones keep their work"}, status_code=503, headers={"Retry-After": "300"})
 
     def writer_gone() -> Response:
         """The write process ended (a crash) before this push or this reading was on
@@ -377,6 +408,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                                "description": "some change was refused (results say which and why), "
                                               "or the body as a whole was not a push"}})
     async def push(request: Request, _: int = Depends(protocol), cred: tuple = Depends(credentials)):
+        if damaged:   # acknowledged into a damaged file, the phones would drop work that may be lost
+            return store_damaged()
         raw = await request.body()
         address, reoffer = client_address(request), request.headers.get(REOFFER_HEADER) == "1"
         p, batch, committed = await on_sync_thread(_take_push, cred, raw, address)

@@ -91,7 +91,9 @@ class ServerProcess:
         self.starts = 0
         self._lock = threading.Lock()
 
-    def start(self, deadline_s: float = 30.0) -> "ServerProcess":
+    def start(self, deadline_s: float = 30.0, answers: tuple = (200,)) -> "ServerProcess":
+        """Started once its health check answers one of `answers` (503 too: a server that
+        came up and says what is wrong)."""
         with self._lock:
             assert self.proc is None or self.proc.poll() is not None, "already running"
             self.log = open(self.log_path, "ab")
@@ -105,7 +107,7 @@ class ServerProcess:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
                 try:
-                    if httpx.get(self.url + "/api/v1/health", timeout=1.0).status_code == 200:
+                    if httpx.get(self.url + "/api/v1/health", timeout=1.0).status_code in answers:
                         return self
                 except httpx.TransportError:
                     pass
