@@ -174,12 +174,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         2 GB county store: not before it): a store damaged by a disk error was served as
         healthy, and took pushes the phones then dropped."""
         import logging
+
+        from .doctor import sqlite_check
         try:
-            conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
-            try:
-                rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
-            finally:
-                conn.close()
+            rows = sqlite_check(db_path)
         except sqlite3.DatabaseError as e:
             rows = [str(e)]
         if rows != ["ok"]:

@@ -45,17 +45,23 @@ def check_exists(db: str) -> Finding:
                    "(docs/deploy.md).")
 
 
+def sqlite_check(db: str, pragma: str = "quick_check(5)") -> list[str]:
+    """SQLite's own check of the file, read-only: ["ok"], or what it found wrong.
+    Raises sqlite3.DatabaseError when it cannot read the file at all."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
+    finally:
+        conn.close()
+
+
 def check_integrity(db: str) -> Finding:
     advice_zh = ("数据库已损坏：立即停止服务（systemctl stop gridbook），保留损坏文件副本，"
                  "用 gridbook restore --from 备份地址 --db 新路径 恢复，再检查后启用。")
     advice_en = ("The store is damaged: stop the server (systemctl stop gridbook), keep a copy of the damaged "
                  "file, restore with gridbook restore --from BACKUP --db NEW_PATH, check it, then serve it.")
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-        try:
-            rows = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
-        finally:
-            conn.close()
+        rows = sqlite_check(db, "integrity_check(20)")
     except sqlite3.DatabaseError as e:
         return Finding("integrity", False, f"SQLite cannot read it: {e}", advice_zh, advice_en)
     if rows == ["ok"]:
