@@ -25,6 +25,7 @@ import pytest
 from sync import privacy
 from sync.erasure_rules import ERASED_TEXT
 from sync.server import stats
+from sync.server.central import CentralStore
 
 from .conftest import auth_headers, case_fields, cli, now_iso, phone
 
@@ -277,6 +278,7 @@ def test_retention_dry_run_then_apply(tmp_path):
 
 @pytest.mark.parametrize("bad", ["-1", "abc", "101"])
 def test_retention_setting_refuses_bad_values(tmp_path, bad):
+    CentralStore(str(tmp_path / "s.db")).close()
     r = cli("setting", "retention_years", bad, "--db", str(tmp_path / "s.db"), check=False)
     assert r.returncode == 1 and "retention_years must be" in r.stderr
 
