@@ -586,6 +586,15 @@ def named_hashes(replica) -> set[str]:
     return out
 
 
+def _sent_with_a_change(replica, h: str) -> bool:
+    """Whether a change this phone sent, or is to send, names the file: its record may
+    have left the phone since (a matter given to another leader, its visit with it), and
+    the server still waits for the bytes from the one who took them."""
+    return replica.conn.execute(
+        "SELECT 1 FROM pushed WHERE instr(body, ?) > 0 UNION ALL SELECT 1 FROM outbox WHERE instr(body, ?) > 0"
+        " LIMIT 1", (h, h)).fetchone() is not None
+
+
 def forget_unnamed(store: Attachments, replica, hashes: list[str] | None = None, older_than_s: float = 0) -> int:
     """Drop from the queue, and from the phone, attachments that no record names and
     that have not started to travel: those among `hashes` (a photo removed from a form),
@@ -596,7 +605,8 @@ def forget_unnamed(store: Attachments, replica, hashes: list[str] | None = None,
     with store._conn() as c:
         rows = c.execute("SELECT hash FROM queue WHERE state='waiting' AND sent_bytes=0 AND added_ms<=?",
                          (cutoff,)).fetchall()
-        gone = [h for (h,) in rows if h not in named and (hashes is None or h in hashes)]
+        gone = [h for (h,) in rows if h not in named and (hashes is None or h in hashes)
+                and not _sent_with_a_change(replica, h)]
         for h in gone:
             c.execute("DELETE FROM queue WHERE hash=?", (h,))
     for h in gone:

@@ -312,6 +312,9 @@ class SyncClient:
         with rp.transaction():
             rp.set_meta("cursor", f"{start}.{tag}" if start and tag else None)
             rp.set_meta("server_generation", gen)
+            # what the old store said of cases leaving this person is not the restored
+            # one's word: a held case stays, its own again, unless an exit comes anew
+            rp.conn.execute("DELETE FROM held_exits")
         return True
 
     def _resend_attachments(self) -> None:

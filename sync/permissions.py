@@ -201,7 +201,12 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
             errs.append(_err(name, "set_once"))
         elif name not in allowed:
             errs.append(_err(name, "field_forbidden", role=p.role))
-    if not in_scope(grant, p, entity, before, after, parent, past_owners):
+    within = in_scope(grant, p, entity, before, after, parent, past_owners)
+    if within and entity == "case_event" and fields.get("kind") not in FORMER_OWNER_KINDS and not in_scope(
+            grant, p, entity, before, after, parent):   # within only as a former owner (owned_once)
+        # an account of their work, never the matter's resolution: that is the new leader's
+        errs.append(_err("record", "reassigned", owner=(parent or {}).get("owner") or ""))
+    elif not within:
         case = after if entity == "case" else parent
         if p.role == "leader" and case is not None and case.get("owner") not in (None, p.username) and (
                 past_owners is not None and p.username in past_owners(case["id"])):
@@ -238,6 +243,8 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     return errs
 
 
+# The timeline entries a leader may still add to a matter given to another (owned_once).
+FORMER_OWNER_KINDS = frozenset({"progress", "note", "visit"})
 # A duplicate is folded into the matter kept while it is still only reported (docs/office.md).
 MERGEABLE = frozenset({"reported"})
 

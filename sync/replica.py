@@ -82,11 +82,12 @@ def private_file(path: str) -> None:
             os.chmod(p, 0o600)
 
 
-def existing(path: str) -> str:
+def existing(path: str, mode: str = "rw") -> str:
     """The URI of a store that must already be there: a connection to it never makes a
     new, empty file where the store went missing (moved aside under a running server),
-    which a write process would then have filled as if it were the store."""
-    return f"file:{quote(path)}?mode=rw"
+    which a write process would then have filled as if it were the store. Quoted: a "#"
+    or "?" in the path would end it, and SQLite would open (and make) another file."""
+    return f"file:{quote(path)}?mode={mode}"
 
 
 def open_db(path: str, *, synchronous: str = "FULL", wait_ms: int = 5000,

@@ -419,3 +419,21 @@ def test_an_index_of_hashes_is_read_again_after_the_file_is_compacted(central):
         central.server_write("household", f"x{n}", {"grid_id": "g1", "head_name": "赵", "address": "3组"},
                              author="xinfang")
     assert [row["id"] for _, row, _ in blobs.naming(central, att["hash"])] == ["h1"]
+
+
+def test_a_photo_sent_with_a_record_that_left_the_phone_still_waits_to_be_sent(phone):
+    """A visit's record went up on mobile data, its photo waiting for Wi-Fi; the matter was
+    given to another leader and the visit left the phone with it. The photo was then
+    forgotten as named by no record, and the server's visit named a file that never came."""
+    from sync.attachments import forget_unnamed
+    replica, store = phone
+    entry = store.add_photo(camera_jpeg(800, 600))
+    made = replica.create("visit", {"grid_id": "g1", "case_id": "c1", "kind": "home", "visitor": "lz",
+                                    "visited_at": "2026-11-03T09:00:00+08:00", "seen": "房屋裂缝",
+                                    "attachments": [entry]}, "lz")
+    unsent = store.add_photo(camera_jpeg(640, 480, gps=False))   # a form never saved: this one goes
+    replica.acknowledge([made["id"]])
+    replica.conn.execute("DELETE FROM visits WHERE id=?", (made["record"],))   # let go with its matter
+    assert forget_unnamed(store, replica, older_than_s=0) == 1
+    assert store.state(entry["hash"])["state"] == "waiting" and store.path(entry["hash"]) is not None
+    assert store.path(unsent["hash"]) is None

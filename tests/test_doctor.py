@@ -140,3 +140,24 @@ def test_a_missing_store(tmp_path, capsys):
     code, checks, text = run_doctor(capsys, str(tmp_path / "nowhere.db"))
     assert code == 1 and not checks["store"]["ok"]
     assert "gridbook restore" in checks["store"]["en"]
+
+
+def test_a_damaged_store_at_a_path_holding_a_hash_sign_is_found_damaged(tmp_path):
+    """The check opened "file:/srv/gridbook#2/township.db?mode=ro" unquoted: SQLite read
+    "#2/…" as a fragment, opened (and made) /srv/gridbook, found it sound, and the damaged
+    store was served as healthy."""
+    db = make_store(tmp_path / "gridbook#2")
+    with sqlite3.connect(db) as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = c.execute("PRAGMA page_size").fetchone()[0]
+        root = c.execute("SELECT rootpage FROM sqlite_master WHERE name='accounts'").fetchone()[0]
+    with open(db, "r+b") as f:   # the accounts table's page, written over
+        f.seek(size * (root - 1))
+        f.write(b"\xff" * size)
+    before = sorted(os.listdir(tmp_path))
+    try:
+        said = doctor.sqlite_check(db)
+    except sqlite3.DatabaseError as e:   # too damaged to read at all: said so too
+        said = [str(e)]
+    assert said != ["ok"] and not doctor.check_integrity(db).ok
+    assert sorted(os.listdir(tmp_path)) == before   # no stray file beside it

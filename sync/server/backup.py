@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from ..files import write_atomic
+from ..replica import existing
 
 CONFIG_ENV = "GRIDBOOK_LITESTREAM_CONFIG"   # set for the server Litestream runs
 BACKUP_ENV = "GRIDBOOK_BACKUP"              # the replica's URL, for that server
@@ -246,7 +247,7 @@ def last_write_s(db_path: str) -> float | None:
     """The store's last write (epoch seconds): its newest change or audit entry (a
     sign-in, a pull, a refusal), read without locking out the server."""
     try:
-        conn = sqlite3.connect(f"file:{os.path.abspath(db_path)}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(existing(os.path.abspath(db_path), "ro"), uri=True, timeout=5)
     except sqlite3.Error:
         return None
     try:

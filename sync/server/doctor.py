@@ -18,6 +18,8 @@ import sqlite3
 import stat
 from dataclasses import asdict, dataclass
 
+from ..replica import existing
+
 WAL_WARN_BYTES = 64 * 1024 * 1024      # a WAL this large has not been checkpointed for long
 FREE_MIN_BYTES = 512 * 1024 * 1024     # and at least twice the store (a restore, a VACUUM)
 LAG_WARN_S = 60.0                      # Litestream ships every second: a minute behind is a fault
@@ -48,7 +50,7 @@ def check_exists(db: str) -> Finding:
 def sqlite_check(db: str, pragma: str = "quick_check(5)") -> list[str]:
     """SQLite's own check of the file, read-only: ["ok"], or what it found wrong.
     Raises sqlite3.DatabaseError when it cannot read the file at all."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    conn = sqlite3.connect(existing(db, "ro"), uri=True, timeout=30)
     try:
         return [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
     finally:

@@ -32,6 +32,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from .. import tiles as T
+from ..replica import existing
 from . import api_models as m
 
 TILE_TYPES = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "webp": "webp"}
@@ -51,7 +52,7 @@ class Unreadable(ValueError):
 def _mbtiles_rows(path: str):
     """((z, x, y) in XYZ, data) of an MBTiles file, and its metadata."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(existing(path, "ro"), uri=True)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
     except sqlite3.DatabaseError as e:
         raise Unreadable(f"{os.path.basename(path)}: not an MBTiles file ({e})")

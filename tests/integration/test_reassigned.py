@@ -137,3 +137,59 @@ def test_the_photo_of_a_visit_reaches_a_matter_given_to_another_leader_before_it
     assert got.status_code == 200 and got.content == data
     # sending is not reading: the first leader cannot open it any more
     assert httpx.get(f"{srv.url}/api/v1/blobs/{h}", headers=a_client._headers(), timeout=30).status_code == 403
+
+
+def test_a_former_owner_adds_an_account_of_their_work_never_the_resolution(township, tmp_path):
+    """Taken off the matter, a leader's crafted 'resolution' event fed the supervision
+    ledger's latest progress of another leader's matter."""
+    srv, office, office_client, a, a_client, cid = township
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.sync()
+    assert a.get("case", cid) is None
+    for kind, rule in (("progress", None), ("resolution", "reassigned")):
+        made = a.create("case_event", {"case_id": cid, "kind": kind, "at": case_fields("g1", "x")["reported_at"],
+                                       "by": "leader1", "text": "已办结，当事人满意"}, "leader1")["record"]
+        a_client.push()
+        kept = srv.sql("SELECT count(*) FROM case_events WHERE id=?", (made,))[0][0]
+        got = [e["rule"] for q in a.quarantined() if q["record"] == made for e in q["errors"]]
+        assert (kept, got) == ((1, []) if rule is None else (0, [rule]))
+
+
+def test_a_matter_held_when_the_server_is_restored_is_the_persons_again(township, tmp_path):
+    """The restored store (from before the matter was given away) gives it to this leader:
+    the hold the old store caused was kept, and once the refused change went through the
+    matter was deleted from its owner's phone for good."""
+    import os
+    import shutil
+    import sqlite3
+
+    from sync.server.central import CentralStore
+    srv, office, office_client, a, a_client, cid = township
+    a_client.sync()
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(srv.db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    ws = _workspace(a, "leader1")
+    a.update("case", cid, {"status": "resolved", "outcome": "supported", "method": "现场调解",
+                           "resolved_on": case_fields("g1", "x")["reported_at"][:10]}, "leader1")
+    a_client.sync()
+    assert ws.handed_over(cid) and ws.quarantined()
+    srv.kill()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{srv.db}{suffix}"):
+            os.remove(f"{srv.db}{suffix}")
+    shutil.copy(backup, srv.db)
+    restored = CentralStore(str(srv.db))
+    restored.begin_generation("restored in a test")
+    restored.close()
+    srv.start()
+    a_client.sync()
+    assert not ws.handed_over(cid) and ws.may_progress(ws.case(cid))
+    a.retry_quarantined(ws.quarantined()[0]["change_id"])
+    a_client.sync()
+    a_client.sync()
+    assert ws.case(cid)["status"] == "resolved" and srv.sql("SELECT owner, status FROM cases WHERE id=?", (cid,)) == [
+        ("leader1", "resolved")]
