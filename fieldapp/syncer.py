@@ -158,7 +158,7 @@ class SyncRunner:
             if late is not None:
                 late.cancel()
         self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
-                      received=self.status.received + report.pulled)
+                      received=self.status.received + report.pulled + report.exits)
         return await self._send_attachments(client)
 
     async def _send_attachments(self, client: SyncClient) -> bool:

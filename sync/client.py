@@ -52,6 +52,7 @@ class SyncReport:
     pending: int = 0
     reset: bool = False
     recovered: int = 0      # kept changes a restored server lacked, offered again and applied
+    exits: int = 0          # cases and households the server said left this person (screens redraw)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -269,6 +270,7 @@ class SyncClient:
                     data["changes"], data["cursor"], data.get("exits") or [], data.get("refs") or {},
                     frozenset(acct.get("grids") or ()), erasures=data.get("erasures") or [],
                     household_exits=data.get("household_exits") or [])
+                report.exits += len(data.get("exits") or []) + len(data.get("household_exits") or [])
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise BadAnswer(f"a page of the pull could not be kept ({type(e).__name__}: {str(e)[:200]});"
                                 " nothing of it was kept, and the sync is tried again later") from e

@@ -122,6 +122,13 @@ def open_case(ctx, cid: str) -> None:
     def fill() -> None:
         board.clear()
         c = ctx.ws.case(cid)
+        if c is None:
+            # the sync took it off the phone while its page was open (given to another
+            # leader, moved out of the grids): said, and the page closes
+            ctx.snack(ctx.t("case_left"))
+            if ctx.page.views and ctx.page.views[-1] is view:
+                ctx.pop()
+            return
         names = ctx.ws.staff_names()
         ctx.ws.mark_seen(cid) if hasattr(ctx.ws, "mark_seen") else None
         title.value = c.get("title") or c["description"][:16]

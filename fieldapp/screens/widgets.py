@@ -213,6 +213,8 @@ def refusal_text(ctx, entity: str, err: dict) -> str:
             if name in labelled:
                 key, table = labelled[name]
                 params[key] = next((c for c, row in table.items() if row["en"] == value), value)
+            elif name in PERSON_FIELDS:   # an account, by the person's name (此事项已改由陈建国包案)
+                params[name] = ctx.ws.staff_names().get(value, value)
             elif name in ("max_len", "n", "min", "max", "hours"):
                 try:
                     params[name] = float(value) if name in ("min", "max", "hours") else int(value)

@@ -168,6 +168,69 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
     assert case == {"status": "in_progress", "owner": "lizhen"}
 
 
+def test_a_matter_given_to_another_leader_while_the_leader_was_offline_keeps_the_visit_and_says_why(
+        township, tmp_path, browser):
+    """In the petitioner's kitchen, no signal, the leader records a home visit; meanwhile
+    the office gives the matter to another leader. The visit reaches the matter; the phone
+    says the matter is no longer theirs, offers nothing on it, and lets it go once the
+    refused change of it is given up."""
+    from sync.server.central import CentralStore
+    server, db = township
+    phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "leader-moved").start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "lizhen")
+        app.text("目前没有您包案的案件", timeout_s=90)
+        office_assigns(server.url, tmp_path, "case-wage", "lizhen")
+        app.text("拖欠农民工工资", timeout_s=60)
+        app.text("已全部同步", timeout_s=60)
+        server.stop()                                  # no signal from here on
+        tap_until(app, "拖欠农民工工资", "记录下访")
+        app.tap("记录下访")
+        app.fix("精度 ±9 米")
+        app.type("看到的情况", "赵师傅在家，同意下周再谈")
+        app.tap("保存")
+        app.text("已保存，待同步")
+        app.tap("记录进展")                            # which starts the work: 办理中, on the phone
+        app.type("进展情况", "约定下周三再次面谈")
+        app.tap("保存", role="button")
+        app.text("进展已记录，待同步")
+        st = CentralStore(db)                          # the office, meanwhile
+        st.add_account("chenjg", "陈建国", "leader", PW)
+        st.server_write("case", "case-wage", {"owner": "chenjg"}, author="xinfang")
+        st.close()
+        server.start()                                 # signal again: nobody presses anything
+        app.text("1 条被服务器退回", timeout_s=60)     # the move to 办理中 is the new leader's
+        app.text("此事项已不再由您办理", timeout_s=30)   # the open page redraws and says why
+        for verb in ("记录下访", "记录进展", "办结"):
+            assert verb not in app.aria(), verb        # nothing offered on a matter not theirs
+        app.shot("leader-case-handed-over")
+        app.tap("返回")
+        app.text("已移交他人")                          # the list says it too
+        for n in range(3):                             # 我的, not 我的包案
+            app.page.get_by_role("tab", name="我的", exact=True).click()
+            try:
+                app.shows("同步问题", timeout_s=15)
+                break
+            except AssertionError:
+                if n == 2:
+                    raise
+        tap_until(app, "同步问题", "此事项已改由陈建国包案")   # why, in words, naming the leader
+        app.button("放弃").click()
+        app.page.get_by_role("button", name="放弃", exact=True).last.click()   # the dialog's
+        app.text("没有同步问题", timeout_s=60)
+        app.tap("返回")
+        tap_until(app, "我的包案", "目前没有您包案的案件", role="tab")   # let go
+    finally:
+        phone.stop()
+    visits = query(db, "SELECT visitor, seen FROM visits WHERE case_id='case-wage'")
+    assert visits == [{"visitor": "lizhen", "seen": "赵师傅在家，同意下周再谈"}]
+    notes = query(db, "SELECT by, text FROM case_events WHERE case_id='case-wage' AND kind='progress'")
+    assert notes == [{"by": "lizhen", "text": "约定下周三再次面谈"}]
+    assert query(db, "SELECT owner, status FROM cases WHERE id='case-wage'") == [
+        {"owner": "chenjg", "status": "assigned"}]
+
+
 FONT = ROOT / "assets" / "fonts" / "NotoSansSC-GBK.otf"
 
 
