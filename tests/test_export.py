@@ -188,6 +188,13 @@ def test_supervision_ledger_has_one_row_per_leader_owned_case(store):
     assert rows[0]["剩余天数"] is None  # resolved: no clock runs
 
 
+def test_supervision_ledger_says_a_matter_was_taken_up_again_not_its_old_resolution(store):
+    store.server_write("case_event", "e-reopen", {"case_id": "c1", "kind": "reopen", "at": "2026-11-25T10:00:00+08:00",
+                                                  "by": "xinfang", "text": "回访不满意，重新办理"}, author="xinfang")
+    li = [r for r in export.supervision_rows(store, today=dt.date(2026, 12, 1)) if r["编号"] == "JS-2026-001"][0]
+    assert li["最新进展"] == "2026-11-25 回访不满意，重新办理"
+
+
 def test_supervision_xlsx_and_csv_use_the_supervision_headers(store, tmp_path):
     data = _xlsx(export.supervision_rows(store, today=dt.date(2027, 1, 3)), title="领导包案督办台账")
     ws, cells = _read_xlsx(data)

@@ -45,8 +45,9 @@ REPORT_COLUMNS = ["指标"]  # the second header is the month
 SUMMARY_CHARS = 60
 JOINER = "、"  # how a Chinese list is written: 张三、李四
 NONE_SHOWN = "—"  # a figure with nothing to count (a rate with nothing due)
-# Timeline events that tell a supervisor how far the work has got.
-PROGRESS_KINDS = ("progress", "visit", "consultation", "resolution")
+# Timeline events that tell a supervisor how far the work has got: a matter taken up
+# again (reopen) or given more time (extension) says so, not its old resolution.
+PROGRESS_KINDS = ("progress", "visit", "consultation", "resolution", "reopen", "extension")
 
 # Column widths in characters, so the ledger opens readable; the rest get 12.
 _WIDTHS = {"事项摘要": 40, "当事人": 20, "协办部门": 20, "化解方案": 40, "最新进展": 40,
