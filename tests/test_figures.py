@@ -323,6 +323,25 @@ def test_a_step_done_after_the_period_still_counts_as_late_for_that_period(limit
     assert (now["overdue_handling"], now["overdue_notice"]) == (1, 0)   # the higher body's matter only
 
 
+def test_a_late_acceptance_keeps_the_registration_late_in_the_month_handed_in(limits):
+    """Accepted on 02-03, the matter received 01-01 left January's 登记转送超期 (as at
+    February 1st it was late); a matter taken up again is judged by its status alone (its
+    acceptance is dated anew)."""
+    before = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 2, 1))["overdue_register"]
+    limits.server_write("case", "register", {"status": "accepted", "accepted_on": "2026-02-03",
+                                             "deadline": "2026-04-04"}, author="system")
+    jan = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 3, 1))
+    assert before == jan["overdue_register"] == 1
+    now = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 12, 31), today=D(2026, 3, 1))
+    assert now["overdue_register"] == 0
+    # accepted on 01-02, in time; taken up again on 02-20
+    limits.server_write("case", "notice", {"status": "reopened", "accepted_on": "2026-02-20"}, author="system")
+    limits.server_write("case_event", "reopen-1", {"case_id": "notice", "kind": "reopen",
+                                                   "at": "2026-02-20T09:00:00+08:00", "by": "x", "text": "重办"},
+                        author="system")
+    assert stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 3, 1))["overdue_register"] == 1
+
+
 # --- (a) the screen and the report agree ----------------------------------------------------------
 def _report_values(store, year: int, month: int, today: dt.date | None = None, through_download=False) -> dict:
     """The monthly report as the office downloads it, read back: label -> value."""

@@ -262,9 +262,13 @@ def _not_by(col: str) -> str:
 # this is statute.overdue_reasons on the record as it stands; for a past one, steps
 # done after the period (a late notice, resolution or answer) still count as undone.
 _OVERDUE = {
-    # art. 22: still waiting to be accepted or declined (the status is all that tells:
-    # acceptance is dated anew when a matter is reopened)
-    "overdue_register": f"(status = 'reported' AND coalesce(register_by, date({_RECEIVED}, '+15 days')) < :a)",
+    # art. 22: still waiting to be accepted or declined; for a past period, also one
+    # accepted only after it (a late acceptance took it out of a month handed in).
+    # Acceptance is dated anew when a matter is reopened: such a date tells nothing of
+    # the first registration, so a reopened matter counts by its status alone.
+    "overdue_register": ("((status = 'reported' OR (accepted_on > :c AND NOT EXISTS (SELECT 1 FROM case_events e"
+                         " WHERE e.case_id = cases.id AND e.kind = 'reopen')))"
+                         f" AND coalesce(register_by, date({_RECEIVED}, '+15 days')) < :a)"),
     # art. 23: the petitioner told within 15 days of receipt
     "overdue_notice": f"({_not_by('notice_sent_on')} AND date({_RECEIVED}, '+15 days') < :a)",
     # arts. 31, 34, or the higher body's deadline: being handled, or resolved only later
