@@ -301,7 +301,7 @@ class SyncClient:
         rp = self.replica
         known = rp.meta("server_generation")
         seq_text, _, tag = (rp.cursor or "").partition(".")
-        seq = int(seq_text) if seq_text.isdigit() else 0
+        seq = int(seq_text) if seq_text.isdecimal() else 0
         behind = isinstance(head, int) and head < seq
         if known in (None, gen) and not behind:
             if known is None:
@@ -453,7 +453,7 @@ class SyncClient:
         stamps its changes with the township's time. `age_ms`: how long ago the answer
         arrived (a page asked for ahead), added to the time it gave."""
         t = r.headers.get(TIME_HEADER)
-        if t and t.isdigit():
+        if t and t.isdecimal():
             self.replica.learn_server_time(int(t) + age_ms)
 
 

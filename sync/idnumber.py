@@ -79,7 +79,7 @@ def birth_date(number: str) -> dt.date | None:
     n = normalize_id(number)
     text = n[6:14] if len(n) == 18 else ("19" + n[6:12] if len(n) == 15 else "")
     try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8])) if text.isdigit() else None
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8])) if text.isdecimal() else None
     except ValueError:
         return None
 

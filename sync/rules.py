@@ -57,6 +57,10 @@ _MESSAGES = {
     "review_before_opinion": ("the request is dated before the opinion it is about", "申请日期早于处理意见日期"),
     "review_window_closed": ("more than 30 days after the opinion: the request is out of time (arts. 35, 36)",
                              "已超过30日申请期限（第三十五、三十六条）"),
+    "review_before_answer": ("the re-review is asked before the review's answer it is about",
+                             "申请日期早于复查答复日期"),
+    "review_answer_in_future": ("the answer is dated {date}, a day that has not come yet",
+                                "答复日期{date}是尚未到来的日期"),
     "review_in_future": ("the request is dated {date}, a day that has not come yet", "申请日期{date}是尚未到来的日期"),
 }
 _STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}

@@ -145,7 +145,7 @@ def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None
     if today is not None and on > today:
         return "in_future"
     if on < window[0]:
-        return "before_opinion"
+        return "before_opinion" if kind == "review" else "before_answer"
     if on > window[1]:
         return "window_closed"
     return None

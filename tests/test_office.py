@@ -406,3 +406,32 @@ def test_the_report_of_a_month_not_begun_is_refused_naming_today():
     with pytest.raises(downloads.BadParams) as e:
         downloads.report_month(2026, 12, today=dt.date(2026, 11, 28))
     assert str(e.value) == "year, month: 2026-12 has not begun (today is 2026-11-28)"
+
+
+def test_a_number_typed_is_read_as_the_person_typed_it_or_refused():
+    """"①" passed str.isdigit and int() refused it: typed in 来访人数 it took the office's
+    screens down; full-width digits are a number as typed on a Chinese keyboard."""
+    from fieldapp.office.forms import whole_number
+    assert [whole_number(t) for t in ("30", " ３０ ", "①", "²", "3.5", "-3", "", None)] == [
+        30, 30, None, None, None, None, None, None]
+
+
+def test_a_review_s_answer_is_not_dated_after_today_and_a_recheck_not_before_that_answer(ws, monkeypatch):
+    """An answer dated tomorrow was taken (the write rules allow a day for a phone's
+    clock), and the re-review asked today was then refused as "早于处理意见日期"."""
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 21))
+    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
+                                          "resolved_on": "2026-02-01"})
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 20))
+    ws.request_review(cid, "review", dt.date(2026, 2, 10))
+    with pytest.raises(RuleError) as e:
+        ws.answer_review(cid, "review", dt.date(2026, 2, 21), "upheld")
+    assert (e.value.code, e.value.params["field"]) == ("review_answer_in_future", "review_answered_on")
+    assert e.value.message("zh") == "答复日期2026-02-21是尚未到来的日期"
+    ws.answer_review(cid, "review", dt.date(2026, 2, 18), "upheld")
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "recheck", dt.date(2026, 2, 17))
+    assert (e.value.code, e.value.params["field"]) == ("review_before_answer", "recheck_requested_on")
+    assert e.value.message("zh") == "申请日期早于复查答复日期"
+    ws.request_review(cid, "recheck", dt.date(2026, 2, 20))

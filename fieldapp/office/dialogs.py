@@ -10,7 +10,7 @@ from sync import codes, rules, statute
 from sync.queries import leaders
 
 from ..worklist import split_parties, today_cst
-from .forms import Form, date_field, text_field
+from .forms import Form, date_field, text_field, whole_number
 
 MAX_VISITORS = 10_000
 
@@ -74,7 +74,8 @@ def grade_dialog(ctx, case, refresh):
 
     def people() -> int | None:
         text = (size.value or "").strip()
-        return int(text) if text.isdigit() and 0 < int(text) <= MAX_VISITORS else None
+        n = whole_number(text)
+        return n if n is not None and 0 < n <= MAX_VISITORS else None
 
     def show_preview(e=None) -> None:
         """The grade that will be saved, and why, before saving."""
@@ -152,13 +153,13 @@ def extend_dialog(ctx, case, refresh):
 
     def ok():
         filled = form.required("extended_days", "extension_reason")
-        text = (days.value or "").strip()
-        if text and not text.isdigit():
+        text, n = (days.value or "").strip(), whole_number(days.value)
+        if text and n is None:
             form.say("extended_days", ctx.t("number_between", lo=1, hi=rules.MAX_EXTENSION_DAYS))
             return False
         if not filled:
             return False
-        return form.run(ctx.ws.extend, case["id"], int(text), reason.value or "")
+        return form.run(ctx.ws.extend, case["id"], n, reason.value or "")
     dialog(ctx, ctx.t("extend"), form, [days, reason], ok, refresh)
 
 

@@ -23,6 +23,7 @@ from .. import i18n
 DATE_EXAMPLE = "2026-11-27"
 # The fields a rule of the office is about (rules.RuleError codes).
 RULE_FIELDS = {"extension_days": "extended_days", "extension_reason": "extension_reason",
+               "extension_late": "extended_days", "extension_no_effect": "extended_days",
                "extended_already": "extended_days", "deadline_before_accepted": "deadline",
                "unknown_answer": "answer", "unknown_risk": "risk"}
 
@@ -38,14 +39,23 @@ def text_field(ctx, field: str, *, entity: str = "case", multiline: bool = False
     and a star when it must be filled."""
     f = ENTITIES[entity].by_name.get(field)
     limit = max_length or (f.max_len if f is not None and f.kind in ("str", "text") else None)
+    # a long text scrolls inside its box (pasted whole, it pushed the refusal out of the dialog)
     return ft.TextField(label=label(field, ctx.lang) + (" *" if required else ""), value=value or "",
-                        multiline=multiline, min_lines=3 if multiline else None, max_length=limit,
-                        width=width, hint_text=hint)
+                        multiline=multiline, min_lines=3 if multiline else None, max_lines=6 if multiline else None,
+                        max_length=limit, width=width, hint_text=hint, error_max_lines=3)
 
 
 def date_field(ctx, field: str, value: str = "", width: int = 240, required: bool = False) -> ft.TextField:
+    # a refusal in English runs longer than the box: on up to three lines, not cut
     return ft.TextField(label=label(field, ctx.lang) + (" *" if required else ""), value=value or "", width=width,
-                        hint_text=DATE_EXAMPLE, helper=ctx.t("date_hint_short"), max_length=10)
+                        hint_text=DATE_EXAMPLE, helper=ctx.t("date_hint_short"), max_length=10, error_max_lines=3)
+
+
+def whole_number(text: str | None) -> int | None:
+    """A whole number as typed, full-width digits too (３０); None for anything else.
+    (str.isdigit takes "①" and "²", which int() refuses: a typed ① took the app down.)"""
+    t = (text or "").strip()
+    return int(t) if t.isdecimal() else None
 
 
 def parse_date(text: str) -> dt.date | None:

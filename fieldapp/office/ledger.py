@@ -29,7 +29,8 @@ def limit_text(ctx, c: dict) -> tuple[str, bool]:
     text = c.get("deadline") or (statute.register_due(c).isoformat() if c.get("status") == "reported"
                                  and statute.register_due(c) else "")
     if reasons:
-        text = "、".join(ctx.t(f"late_{r}") for r in reasons) + (f" {c['deadline']}" if "handling" in reasons else "")
+        text = ctx.t("list_sep").join(ctx.t(f"late_{r}") for r in reasons) + (
+            f" {c['deadline']}" if "handling" in reasons else "")
     return text, bool(reasons)
 
 

@@ -32,6 +32,11 @@ def _row(label: str, value, colour=None) -> ft.Control:
     return info_row(label, value if isinstance(value, str) else str(value or ""), colour, width=120)
 
 
+def _aside(ctx, words: str) -> str:
+    """（…） in Chinese, " (…)" in English."""
+    return f"{ctx.t('paren_open')}{words}{ctx.t('paren_close')}"
+
+
 def limit_rows(ctx, c: dict) -> list[ft.Control]:
     """Every limit on the matter, which applies, and how it stands today."""
     today = today_cst()
@@ -41,7 +46,7 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
     if due:
         late = statute.register_overdue(c, today)
         out.append(_row(ctx.t("register_by"), f"{due.isoformat()}"
-                        + (f"（{ctx.t('overdue', n=(today - due).days)}）" if late else ""), red if late else None))
+                        + (_aside(ctx, ctx.t('overdue', n=(today - due).days)) if late else ""), red if late else None))
     told = c.get("notice_sent_on")
     notice_due = statute.notice_due(c)
     if told:
@@ -49,17 +54,16 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
     elif notice_due:
         late = statute.notice_overdue(c, today)
         out.append(_row(ctx.t("notice"), ctx.t("notice_due", date=notice_due.isoformat())
-                        + (f"（{ctx.t('overdue', n=(today - notice_due).days)}）" if late else ""),
+                        + (_aside(ctx, ctx.t('overdue', n=(today - notice_due).days)) if late else ""),
                         red if late else grey))
     deadline = rules.as_date(c.get("deadline"))
     if deadline:
         source = ctx.t("source_higher") if statute.deadline_source(c) == "higher" else ctx.t("source_statute")
-        text = f"{deadline.isoformat()}（{source}"
         running = c.get("status") in rules.OPEN_STATUSES
         dl = rules.days_left(deadline, today)
-        if running and dl is not None:
-            text += "，" + (ctx.t("days_left", n=dl) if dl >= 0 else ctx.t("overdue", n=-dl))
-        text += "）"
+        said = [source] + ([ctx.t("days_left", n=dl) if dl >= 0 else ctx.t("overdue", n=-dl)]
+                           if running and dl is not None else [])
+        text = deadline.isoformat() + _aside(ctx, ctx.t("clause_sep").join(said))
         if c.get("extended_days"):
             text += ctx.t("extended_by", n=c["extended_days"])
         out.append(_row(ctx.t("deadline"), text, red if running and dl is not None and dl < 0 else None))

@@ -11,7 +11,7 @@ from sync import codes
 from sync.queries import leaders
 
 from ..worklist import split_parties
-from .forms import Form, date_field, text_field
+from .forms import Form, date_field, text_field, whole_number
 
 
 def register_panel(ctx) -> ft.Control:
@@ -48,8 +48,8 @@ def register_panel(ctx) -> ft.Control:
         if channel.value == "visit":
             if reception.value:
                 f["reception_leader"] = reception.value
-            if (visitors.value or "").strip().isdigit():
-                f["visitors"] = int(visitors.value)
+            if whole_number(visitors.value) is not None:
+                f["visitors"] = whole_number(visitors.value)
         if channel.value == "handed_down":
             f["higher_ref"] = (higher_ref.value or "").strip()
             f["higher_deadline"] = (higher_deadline.value or "").strip()
@@ -78,8 +78,8 @@ def register_panel(ctx) -> ft.Control:
         # behind a switch to 来信 blocked the save with nothing on screen to say why
         if channel.value == "handed_down":
             form.dates("higher_deadline")
-        text = (visitors.value or "").strip()
-        if channel.value == "visit" and text and not (text.isdigit() and 0 < int(text) <= 10_000):
+        text, n = (visitors.value or "").strip(), whole_number(visitors.value)
+        if channel.value == "visit" and text and not (n is not None and 0 < n <= 10_000):
             form.say("visitors", ctx.t("number_between", lo=1, hi=10_000))
         if channel.value == "handed_down" and not (higher_ref.value or "").strip():
             form.say("higher_ref", ctx.t("required_field"))

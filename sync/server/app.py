@@ -250,7 +250,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         want = str(changes.PROTOCOL_VERSION)
         if x_gridbook_protocol is None or not x_gridbook_protocol.strip():
             raise ApiError(400, "protocol_missing", f"send the header {PROTOCOL_HEADER}: {want}")
-        if x_gridbook_protocol.isdigit() and int(x_gridbook_protocol) < changes.PROTOCOL_VERSION:
+        if x_gridbook_protocol.isdecimal() and int(x_gridbook_protocol) < changes.PROTOCOL_VERSION:
             # an app older than the server: the person can fix that, so say how
             raise ApiError(426, "update_required",
                            f"please update the app: it speaks sync protocol {int(x_gridbook_protocol)}, "

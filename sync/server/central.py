@@ -131,7 +131,7 @@ _CST = dt.timezone(dt.timedelta(hours=8))
 def _ref_number(ref: str) -> tuple[str | None, int]:
     """("2026", 12) from 金山-2026-0012; (None, 0) from anything else."""
     parts = str(ref).rsplit("-", 2)
-    if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) == 4 and parts[2].isdigit():
+    if len(parts) == 3 and parts[1].isdecimal() and len(parts[1]) == 4 and parts[2].isdecimal():
         return parts[1], int(parts[2])
     return None, 0
 
@@ -925,7 +925,7 @@ class CentralStore(Replica):
         after, reset, whole = 0, False, True
         if cursor:
             seq, _, t = str(cursor).partition(".")
-            if t in (tag, tag + "0") and seq.isdigit() and len(seq) <= 18:
+            if t in (tag, tag + "0") and seq.isdecimal() and len(seq) <= 18:
                 after, whole = int(seq), t != tag
             else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True

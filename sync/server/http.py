@@ -53,7 +53,7 @@ class BodyLimitAndGunzip:
         too_big = error_app(413, "body_too_large",
                             f"request body is larger than {self.limit // (1024 * 1024)} MB: send fewer changes per batch")
         length = headers.get(b"content-length")
-        if length and length.isdigit() and int(length) > self.limit:
+        if length and length.isdigit() and int(length) > self.limit:   # bytes: ASCII digits only
             return await too_big(scope, receive, send)
         body = bytearray()
         more = True

@@ -239,7 +239,8 @@ class CentralWorkspace(Workspace):
         why = statute.may_request(case, kind, on, today())
         if why:
             # the day's own faults are said at the day's field
-            field = f"{kind}_requested_on" if why in ("in_future", "before_opinion", "window_closed") else "record"
+            field = (f"{kind}_requested_on" if why in ("in_future", "before_opinion", "before_answer", "window_closed")
+                     else "record")
             raise rules.RuleError(f"review_{why}", field=field, date=on.isoformat())
         due = statute.answer_due(on)
         self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat()})
@@ -250,6 +251,8 @@ class CentralWorkspace(Workspace):
         """The higher body answered the 复查 or 复核."""
         if not outcome:
             raise Missing(f"{kind}_outcome")
+        if on > today():   # (the write rules allow tomorrow, for a phone's clock and zone; the office has neither)
+            raise rules.RuleError("review_answer_in_future", field=f"{kind}_answered_on", date=on.isoformat())
         self.update("case", cid, {f"{kind}_answered_on": on.isoformat(), f"{kind}_outcome": outcome})
         word = "复查" if kind == "review" else "复核"
         self._event(cid, kind, f"{word}答复：{codes.label(codes.REVIEW_OUTCOMES, outcome)}（{on.isoformat()}）"

@@ -151,7 +151,7 @@ def _cell_value(t: str | None, v: str | None, strings: list, formula: str | None
     if formula is not None:
         return rr.Bad("formula", "=" + formula), False
     if t == "s":
-        return (strings[int(v)] if v is not None and v.isdigit() and int(v) < len(strings) else None), False
+        return (strings[int(v)] if v is not None and v.isdecimal() and int(v) < len(strings) else None), False
     if t == "inlineStr":
         return inline, False
     if t == "e":

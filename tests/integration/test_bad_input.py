@@ -195,6 +195,15 @@ def test_unsupported_protocol_is_426_saying_what_to_do(guard):
     assert f"protocol {changes.PROTOCOL_VERSION}" in body["message"] and "update" in body["message"]
 
 
+def test_a_protocol_header_of_digits_int_cannot_read_is_426_not_a_crash(guard):
+    """"²" (a superscript two, one Latin-1 byte) passes str.isdigit and fails int(): it
+    was answered 500, a bug for the app, and logged as one."""
+    srv, h = guard
+    for value in (b"\xb2", b"1\xb2"):
+        r = post(srv, PUSH, {**h, "X-Gridbook-Protocol": value}, json={"changes": [change()]})
+        assert r.status_code == 426 and r.json()["error"] == "protocol_unsupported", r.text
+
+
 def test_push_without_a_token_is_401(guard):
     srv, h = guard
     h.pop("Authorization")
