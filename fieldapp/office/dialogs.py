@@ -68,7 +68,8 @@ def grade_dialog(ctx, case, refresh):
     boxes = {k: ft.Checkbox(label=row[ctx.lang], value=k in (case.get("signals") or []))
              for k, row in codes.SIGNALS.items()}
     size = ft.TextField(label=ctx.t("group_size"), width=200, keyboard_type=ft.KeyboardType.NUMBER,
-                        value=str(case.get("visitors") or ""), helper=ctx.t("group_size_hint"), max_length=5)
+                        value=str(case.get("visitors") or ""), helper=ctx.t("group_size_hint"), max_length=5,
+                        error_max_lines=2)
     preview = ft.Text(weight=ft.FontWeight.BOLD)
     form = Form(ctx, {"visitors": size})
 
@@ -147,7 +148,7 @@ def progress_dialog(ctx, case, refresh):
 
 def extend_dialog(ctx, case, refresh):
     days = ft.TextField(label=ctx.t("extend_days") + " *", width=220, keyboard_type=ft.KeyboardType.NUMBER,
-                        max_length=2, helper=ctx.t("extend_days_hint", n=rules.MAX_EXTENSION_DAYS))
+                        max_length=2, helper=ctx.t("extend_days_hint", n=rules.MAX_EXTENSION_DAYS), error_max_lines=3)
     reason = text_field(ctx, "extension_reason", multiline=True, required=True)
     form = Form(ctx, {"extended_days": days, "extension_reason": reason})
 

@@ -31,7 +31,7 @@ def register_panel(ctx) -> ft.Control:
     reception = ft.Dropdown(label=ctx.t("reception_leader"), width=260, options=[
         ft.DropdownOption(key=p["username"], text=p["name"]) for p in leaders(ctx.ws.replica)])
     visitors = ft.TextField(label=ctx.t("visitors_row"), width=200, keyboard_type=ft.KeyboardType.NUMBER,
-                            max_length=5, helper=ctx.t("group_size_hint"))
+                            max_length=5, helper=ctx.t("group_size_hint"), error_max_lines=2)
     higher_ref = text_field(ctx, "higher_ref", width=260)
     higher_deadline = date_field(ctx, "higher_deadline", width=260)
     litigation = ft.Checkbox(label=ctx.t("litigation_box"))

@@ -204,6 +204,10 @@ def crawl_everything(crawl: Crawl, admin: bool) -> None:
     app.tap("保存")
     app.shows("必填")
     crawl.look("registration saved empty")
+    app.type("来访人数", "①")        # a digit to str.isdigit, not to int(): it took the app down
+    app.tap("保存")
+    app.shows("请输入 1 至 10000 之间的整数")
+    crawl.look("registration with a circled digit")
     app.shot(f"office-register-refused-{crawl.who}")
     app.tap("查重")
     crawl.look("duplicate check")
