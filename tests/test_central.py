@@ -247,6 +247,13 @@ def test_references_never_repeat_after_the_demo_wrote_its_own(tmp_path, monkeypa
     ref = ws.case(cid)["ref"]
     assert ref and ref not in before
     assert st.conn.execute("SELECT count(*) FROM cases WHERE ref=?", (ref,)).fetchone()[0] == 1
+    # nothing in the demo happened on a day still to come (a 告知 of the day after tomorrow
+    # read as a date the office's own dialogs refuse)
+    from sync import statute
+    from sync.server.office import today
+    for field in statute.HAPPENED:
+        late = st.conn.execute(f"SELECT count(*) FROM cases WHERE {field} > ?", (today().isoformat(),)).fetchone()[0]
+        assert late == 0, field
 
 
 def test_a_store_with_repeated_references_is_healed_when_opened(store):

@@ -116,7 +116,10 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             received = at.date()
             fields.update(received_on=received.isoformat(), register_by=rules.register_by(received).isoformat())
             if n % 5 != 4:  # most were told within the 15 days (art. 23); a few were not, and show it
-                fields["notice_sent_on"] = (received + dt.timedelta(days=rng.randint(1, 10))).isoformat()
+                # no step of a matter received lately is dated after today (the office's own dialogs
+                # refuse such a day): each is today at the latest
+                told = min(received + dt.timedelta(days=rng.randint(1, 10)), now.date())
+                fields["notice_sent_on"] = told.isoformat()
             if channel == "visit":  # a walk-in on a leader's reception day
                 fields.update(reception_leader=leaders[n % 2], visitors=rng.choice([1, 2, 3, 7]))
             if channel == "handed_down":
@@ -126,7 +129,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             if status == "declined":
                 fields.update(decline_reason="不属于本机关职权范围，已告知向县人社局反映。")
             elif status != "reported":
-                accepted = received + dt.timedelta(days=rng.randint(1, 5))
+                accepted = min(received + dt.timedelta(days=rng.randint(1, 5)), now.date())
                 fields.update(accepted_on=accepted.isoformat(), deadline=rules.handle_by(accepted).isoformat(),
                               urgency="normal")
                 if channel == "handed_down":  # the county wants it sooner than the statute's 60 days
@@ -135,10 +138,12 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             if status not in ("reported", "accepted", "declined"):
                 fields.update(owner=leaders[n % 2], departments=["综治办", "司法所"],
                               plan="包案领导牵头，综治办、司法所配合，先调解后依法处理。",
-                              consulted_on=(received + dt.timedelta(days=7)).isoformat())
+                              consulted_on=min(received + dt.timedelta(days=7), now.date()).isoformat())
             if status in ("resolved", "called_back", "closed"):
                 fields.update(outcome="mediation", method="村情理法工作室调解，双方签订调解协议。",
-                              resolved_on=min(now.date(), received + dt.timedelta(days=rng.randint(10, 50))).isoformat())
+                              resolved_on=min(now.date(), max(rules.as_date(fields.get("accepted_on")) or received,
+                                                              received + dt.timedelta(days=rng.randint(10, 50))))
+                              .isoformat())
             cid = f"case-{n:04d}"
             st.server_write("case", cid, fields, author="xinfang")
             st.server_write("case_event", f"ev-{n:04d}-1", {
