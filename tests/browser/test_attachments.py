@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from sync.server.central import CentralStore
 
 from .conftest import query
-from .harness import DESKTOP, AppPage, app_process
+from .harness import DESKTOP, FIRST_SYNC_S, AppPage, app_process
 from .test_field_app import GPS, sign_in
 from .test_office import office_sign_in
 
@@ -62,7 +62,7 @@ def signed_in(app: AppPage, username: str) -> None:
     """Sign in (retyping if the form says 必填: harness.AppPage.sign_in) and wait for the
     first sync."""
     sign_in(app, username)
-    app.text("已全部同步", timeout_s=60)
+    app.text("已全部同步", timeout_s=FIRST_SYNC_S)
 
 
 def open_screen(app: AppPage, tap: str, then: str) -> None:

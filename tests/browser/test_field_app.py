@@ -9,7 +9,7 @@ from sync.client import SyncClient
 from sync.device import DeviceReplica
 
 from .conftest import HOME, PW, query
-from .harness import ROOT, AppPage, app_process
+from .harness import FIRST_SYNC_S, ROOT, AppPage, app_process
 
 GPS = {"latitude": HOME[0] + 0.0003, "longitude": HOME[1] + 0.0002, "accuracy": 9}
 
@@ -25,7 +25,7 @@ def test_worker_records_offline_and_the_app_syncs_when_the_server_returns(
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.text("已全部同步", timeout_s=60)   # the first sync done
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)   # the first sync done
         app.tap("住户", role="tab")
         app.text("张建国")
 
@@ -243,7 +243,7 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
         app.text("首次使用需联网登录一次")
         app.shot("01-login")
         sign_in(app, "wangfang")
-        app.text("已全部同步", timeout_s=60)   # the first sync done
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)   # the first sync done
         app.text("张建国")
         app.shot("02-today")
         app.tap("住户", role="tab")
@@ -346,7 +346,7 @@ def test_sync_now_brings_what_the_office_did_without_waiting_for_the_next_check(
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "lizhen")
-        app.text("已全部同步", timeout_s=60)        # the first sync, asked for by the sign-in
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)        # the first sync, asked for by the sign-in
         app.text("目前没有您包案的案件")
         office_assigns(server.url, tmp_path, "case-wage", "lizhen")
         app.tap("立即同步")                          # the next check would be in ten minutes
@@ -365,7 +365,7 @@ def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
     try:
         ctx, app = open_phone_browser(playwright_instance, tmp_path / "chromium", shots, phone.url, device)
         sign_in(app, "wangfang")
-        app.shows("已全部同步", timeout_s=60)
+        app.shows("已全部同步", timeout_s=FIRST_SYNC_S)
         tap_until(app, "住户", "张建国", role="tab")
         tap_until(app, "张建国", "记录走访")
         app.tap("记录走访")
@@ -438,7 +438,7 @@ def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.shows("已全部同步", timeout_s=60)
+        app.shows("已全部同步", timeout_s=FIRST_SYNC_S)
         gone = refused_report(data, "越界上报", "邻村两户争水")
         fixed = refused_report(data, "待更正的上报", "村道塌方，两户通行受阻")
         app.text("2 条被服务器退回", timeout_s=60)

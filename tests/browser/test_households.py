@@ -13,7 +13,7 @@ import json
 from sync.server.central import CentralStore
 
 from .conftest import PW, query
-from .harness import DESKTOP, AppPage, app_process
+from .harness import DESKTOP, FIRST_SYNC_S, AppPage, app_process
 from .test_field_app import GPS
 from .test_office import office_sign_in
 
@@ -51,7 +51,7 @@ def test_worker_adds_a_household_offline_edits_it_visits_it_and_marks_another_mo
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.text("已全部同步", timeout_s=60)   # the first sync done
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)   # the first sync done
         app.text("张建国")                      # due on Today (since 2026-01-01)
         server.stop()                           # no signal from here on: everything waits in the outbox
 
@@ -201,7 +201,7 @@ def test_an_open_household_list_shows_households_that_arrive_and_keeps_the_searc
     try:
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
-        app.shows("上次同步", timeout_s=60)          # the first sync is done
+        app.shows("上次同步", timeout_s=FIRST_SYNC_S)          # the first sync is done
         app.tap("住户", role="tab")
         app.text("张建国")
         app.type("住户", "王新")
