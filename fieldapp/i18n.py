@@ -152,6 +152,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "progress_saved": ("进展已记录，待同步", "Progress recorded; waiting to sync"),
     "resolved_saved": ("已记录办结，待同步", "Resolution recorded; waiting to sync"),
     "case_missing": ("这条案件不在本机上。", "This case is not on this phone."),
+    "account_disabled": ("此账号已停用，请联系镇信访办恢复。", "This account is disabled: ask the township office to enable it."),
     "case_left": ("这条案件已不再由您办理，已从本机移除。", "This case is no longer yours: it has left this phone."),
     "handed_over_short": ("已移交他人", "Handed over"),
     "case_handed_over": ("此事项已不再由您办理（已改由他人包案或移出您的网格）。本机仅为尚未发送或被退回的记录保留它：请到“我的”处理，处理完后它会从本机移除。",

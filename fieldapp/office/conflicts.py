@@ -59,7 +59,7 @@ def conflicts_panel(ctx) -> ft.Control:
             versions = ctx.ws.replica.versions(entity, row["id"])
             title = (f"{row.get('ref') or ''} {row.get('title') or (row.get('description') or '')[:20]}"
                      if entity == "case" else f"{row.get('head_name')} · {row.get('address')}")
-            card = [ft.Text(f"{ctx.t('entity_' + entity)}：{title}", weight=ft.FontWeight.BOLD)]
+            card = [ft.Text(f"{ctx.t('office_entity_' + entity)}：{title}", weight=ft.FontWeight.BOLD)]
             for field in sorted(versions):
                 options = heads(versions, row, field)
                 if not options:

@@ -103,7 +103,7 @@ def open_matter(ctx, cid: str) -> None:
                 ft.Text(ctx.code(codes.CASE_STATUSES, c["status"]), weight=ft.FontWeight.BOLD, size=16),
                 ft.Text(ctx.code(codes.URGENCY, c.get("urgency")))]
         if statute.stage(c):
-            head.append(ft.Text(ctx.t(f"stage_{statute.stage(c)}"), color=ft.Colors.PURPLE_700))
+            head.append(ft.Text(ctx.t(f"office_stage_{statute.stage(c)}"), color=ft.Colors.PURPLE_700))
         if c.get("merged_into"):
             head.append(ft.Text(ctx.t("merged_note"), color=ft.Colors.GREY_700))
         body.controls = [
@@ -113,7 +113,7 @@ def open_matter(ctx, cid: str) -> None:
             _row(ctx.t("col_parties"), "、".join(c.get("parties") or [])),
             _row(ctx.t("description"), c.get("description") or ""),
             _row(ctx.t("place"), c.get("place") or ""),
-            _row(ctx.t("reception_leader"), names.get(c.get("reception_leader"), c.get("reception_leader") or "")),
+            _row(ctx.t("office_reception_leader"), names.get(c.get("reception_leader"), c.get("reception_leader") or "")),
             _row(ctx.t("higher_ref"), " ".join(x for x in (c.get("higher_ref"), c.get("higher_deadline")) if x)),
             _row(ctx.t("visitors_row"), ctx.t("n_people", n=c["visitors"]) if c.get("visitors") else ""),
             _row(ctx.t("signals"), "、".join(ctx.code(codes.SIGNALS, s) for s in c.get("signals") or [])),

@@ -28,7 +28,7 @@ def register_panel(ctx) -> ft.Control:
     parties = text_field(ctx, "parties", hint=ctx.t("parties_hint"), max_length=600)
     description = text_field(ctx, "description", multiline=True, required=True)
     place = text_field(ctx, "place")
-    reception = ft.Dropdown(label=ctx.t("reception_leader"), width=260, options=[
+    reception = ft.Dropdown(label=ctx.t("office_reception_leader"), width=260, options=[
         ft.DropdownOption(key=p["username"], text=p["name"]) for p in leaders(ctx.ws.replica)])
     visitors = ft.TextField(label=ctx.t("visitors_row"), width=200, keyboard_type=ft.KeyboardType.NUMBER,
                             max_length=5, helper=ctx.t("group_size_hint"), error_max_lines=2)

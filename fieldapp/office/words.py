@@ -26,7 +26,7 @@ OFFICE_STRINGS = {
     "export_monthly": ("导出月报", "Monthly report"),
     "register_title": ("登记信访事项", "Register a matter"),
     "grid": ("网格", "Grid"),
-    "reception_leader": ("接访领导（来访）", "Receiving leader (walk-in)"),
+    "office_reception_leader": ("接访领导（来访）", "Receiving leader (walk-in)"),
     "higher_ref": ("上级交办文号", "Higher body's reference"),
     "higher_deadline": ("上级要求办结日期（年-月-日）", "Higher body's deadline (YYYY-MM-DD)"),
     "duplicates": ("可能重复的事项", "Possible duplicates"),
@@ -113,8 +113,8 @@ OFFICE_STRINGS = {
     "review_window": ("复查申请", "Review request"),
     "review_until": ("信访人可于 {date} 前申请复查（第三十五条）", "the petitioner may ask for a review until {date} (art. 35)"),
     "review_stage": ("复查", "Review"), "recheck_stage": ("复核", "Re-review"),
-    "stage_review": ("复查中", "under review"), "stage_recheck": ("复核中", "under re-review"),
-    "stage_final": ("复核终结", "finally decided"),
+    "office_stage_review": ("复查中", "under review"), "office_stage_recheck": ("复核中", "under re-review"),
+    "office_stage_final": ("复核终结", "finally decided"),
     "asked_on": ("{date} 申请", "asked on {date}"),
     "answer_due": ("答复期限 {date}", "answer due {date}"),
     "answered": ("{date} 答复：{outcome}", "answered on {date}: {outcome}"),
@@ -183,7 +183,7 @@ OFFICE_STRINGS = {
     "conflict_shown": ("当前显示", "shown now"),
     "conflict_keep": ("以选中的为准", "Keep the one chosen"),
     "conflict_settled": ("已确定，各手机同步后一致", "Settled; phones follow at their next sync"),
-    "entity_case": ("事项", "Matter"), "entity_household": ("住户", "Household"),
+    "office_entity_case": ("事项", "Matter"), "office_entity_household": ("住户", "Household"),
     "date_format": ("格式应为 2026-11-27", "Write it as 2026-11-27"),
     "end_before_start": ("止日不能早于起日", "The end cannot be before the start"),
     "start_not_begun": ("起日不能晚于今天", "The start cannot be after today"),
@@ -194,4 +194,8 @@ OFFICE_STRINGS = {
     "no_ref_yet": ("（待编号）", "(numbering)"), "not_graded": ("未分级", "not graded"),
 }
 
+# Keys of their own ("office_…" where the phone has the same word for another text): one
+# table serves both apps, and an office word overwrote the phone's wherever both were
+# imported (the tests' process).
+assert not {k for k, v in OFFICE_STRINGS.items() if i18n.STRINGS.get(k, v) != v}, "an office word overwrites the phone's"
 i18n.STRINGS.update(OFFICE_STRINGS)

@@ -43,6 +43,7 @@ def login_view(ctx, on_done) -> ft.View:
         except SyncError as err:
             # the server's own words are English: a refused sign-in is said in the person's
             message.value = ctx.t("too_many_attempts") if err.status == 429 else (
+                ctx.t("account_disabled") if err.status == 403 else
                 ctx.t("sign_in_refused") if err.status in (400, 422) else err.message)
         else:
             pw.value = ""

@@ -332,7 +332,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                             headers={"Retry-After": str(WRITER_RETRY_S)})
 
     @app.post("/api/v1/auth/login", response_model=m.LoginAnswer, tags=["sync"],
-              responses=m.errors(400, 401, 413, 422, 426, 429, 503))
+              responses=m.errors(400, 401, 403, 413, 422, 426, 429, 503))
     async def login(req: m.LoginRequest, request: Request, _: int = Depends(protocol)):
         address = client_address(request)
         if login_waiting[0] >= LOGIN_SLOTS + LOGIN_QUEUE:
@@ -352,12 +352,16 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                                                                 f"wait {wait} s", device=req.device_id, address=address))
                 raise ApiError(429, "too_many_attempts",
                                f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
-            acct, ok = await asyncio.get_running_loop().run_in_executor(
+            acct, ok, disabled = await asyncio.get_running_loop().run_in_executor(
                 login_pool, store.verify_password, req.username, req.password)
             # the token's row is written from the shared pool: the login threads only hash
-            got = await run_in_threadpool(store.finish_login, req.username, acct, ok, req.device_id, address)
+            got = await run_in_threadpool(store.finish_login, req.username, acct, ok, req.device_id, address,
+                                          disabled)
         finally:
             login_waiting[0] -= 1
+        if disabled:
+            # said only to one who knows the password: they stop guessing and ask the office
+            raise ApiError(403, "account_disabled", "this account is disabled: ask the township office to enable it")
         if got is None:
             throttle.failed(req.username, address)
             # Same words whether the name or the password was wrong.

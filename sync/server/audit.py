@@ -12,6 +12,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 ACTIONS = {  # action: (zh, en)
     "login": ("手机登录", "phone sign-in"),
     "login_failed": ("手机登录失败", "phone sign-in failed"),
+    "login_disabled": ("停用账号登录（密码正确）", "sign-in to a disabled account (right password)"),
     "login_slowed": ("手机登录被限速", "phone sign-in slowed"),
     "office_sign_in": ("工作台登录", "office sign-in"),
     "office_sign_in_failed": ("工作台登录失败", "office sign-in failed"),

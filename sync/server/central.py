@@ -303,22 +303,24 @@ class CentralStore(Replica):
     def login(self, username: str, password: str, device_id: str, address: str = ""):
         """(token, principal, name) for the right password of an active account, else None.
         The password is checked outside every lock: it takes tens of milliseconds."""
-        acct, ok = self.verify_password(username, password)
-        return self.finish_login(username, acct, ok, device_id, address)
+        acct, ok, disabled = self.verify_password(username, password)
+        return self.finish_login(username, acct, ok, device_id, address, disabled)
 
-    def verify_password(self, username: str, password: str) -> tuple[dict | None, bool]:
-        """(the account, whether the password is right and the account active): the
-        scrypt part of a sign-in, which touches no lock (app.py runs it on threads of
-        its own, a few at a time)."""
+    def verify_password(self, username: str, password: str) -> tuple[dict | None, bool, bool]:
+        """(the account, whether the password is right and the account active, whether
+        it is right and the account disabled): the scrypt part of a sign-in, which
+        touches no lock (app.py runs it on threads of its own, a few at a time)."""
         acct = self._read_account(username)
-        ok = auth.check_password(password, acct["password"] if acct else None)
-        return acct, bool(ok and acct and acct["active"])
+        right = bool(auth.check_password(password, acct["password"] if acct else None) and acct)
+        return acct, right and bool(acct["active"]), right and not acct["active"]
 
-    def finish_login(self, username: str, acct: dict | None, ok: bool, device_id: str, address: str = ""):
+    def finish_login(self, username: str, acct: dict | None, ok: bool, device_id: str, address: str = "",
+                     disabled: bool = False):
         """The rest of `login` once the password was checked: the device's token, or the
         failure on the audit trail."""
         if not ok:
-            self.audit(self.as_audited(username, acct), "login_failed", "", device=device_id, address=address)
+            self.audit(self.as_audited(username, acct), "login_disabled" if disabled else "login_failed", "",
+                       device=device_id, address=address)
             return None
         token = auth.new_token()
 

@@ -601,3 +601,23 @@ def test_once_the_phones_date_is_put_right_its_next_edits_land_though_one_made_b
     bodies = [json.loads(b) for b, in replica.conn.execute("SELECT body FROM outbox WHERE record=? ORDER BY seq",
                                                              (h1,))]
     assert bodies[0]["hlc"] < bodies[1]["hlc"]          # the record's own order kept
+
+
+def test_a_disabled_account_with_its_right_password_is_told_so_and_not_slowed(fresh_server, tmp_path):
+    """It was told "wrong username or password": the person tried again and again, was
+    slowed down, and never learnt to ask the office."""
+    from sync.errors import AuthRequired, Refused
+    srv = fresh_server
+    cli("user", "disable", "worker2", "--db", str(srv.db))
+    replica, client = phone(tmp_path / "p", srv)
+    for _ in range(6):   # more than the throttle lets a guesser try
+        with pytest.raises(Refused) as e:
+            client.login("worker2", PASSWORD)
+        assert e.value.status == 403 and "disabled" in e.value.message
+    with pytest.raises(AuthRequired):   # a wrong password learns nothing of the account
+        client.login("worker2", "not-the-password")
+    actions = [r[0] for r in srv.sql("SELECT action FROM audit WHERE username='worker2' ORDER BY rowid")]
+    assert actions.count("login_disabled") == 6 and actions[-1] == "login_failed"
+    cli("user", "enable", "worker2", "--db", str(srv.db))
+    client.login("worker2", PASSWORD)
+    assert replica.meta("token")
