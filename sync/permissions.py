@@ -160,8 +160,12 @@ def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict
     if pred == "reporter":
         return case is not None and case.get("reported_by") == p.username
     if pred == "owned_once":
-        return case is not None and past_owners is not None and p.username in past_owners(case["id"])
+        return _owned_once(p, case, past_owners)
     raise AssertionError(f"unknown scope predicate {pred}")
+
+
+def _owned_once(p: Principal, case: dict | None, past_owners: PastOwners | None) -> bool:
+    return case is not None and past_owners is not None and p.username in past_owners(case["id"])
 
 
 def in_scope(grant: Grant, p: Principal, entity: str, before: dict | None, after: dict,
@@ -201,15 +205,16 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
             errs.append(_err(name, "set_once"))
         elif name not in allowed:
             errs.append(_err(name, "field_forbidden", role=p.role))
-    within = in_scope(grant, p, entity, before, after, parent, past_owners)
-    if within and entity == "case_event" and fields.get("kind") not in FORMER_OWNER_KINDS and not in_scope(
-            grant, p, entity, before, after, parent):   # within only as a former owner (owned_once)
+    case = after if entity == "case" else parent
+    # within as the matter stands, else as a matter they owned once (its history, asked only now)
+    now = in_scope(grant, p, entity, before, after, parent)
+    once = not now and in_scope(grant, p, entity, before, after, parent, past_owners)
+    if once and entity == "case_event" and fields.get("kind") not in FORMER_OWNER_KINDS:
         # an account of their work, never the matter's resolution: that is the new leader's
-        errs.append(_err("record", "reassigned", owner=(parent or {}).get("owner") or ""))
-    elif not within:
-        case = after if entity == "case" else parent
-        if p.role == "leader" and case is not None and case.get("owner") not in (None, p.username) and (
-                past_owners is not None and p.username in past_owners(case["id"])):
+        errs.append(_err("record", "reassigned", owner=(case or {}).get("owner") or ""))
+    elif not (now or once):
+        if p.role == "leader" and (case or {}).get("owner") not in (None, p.username) and _owned_once(
+                p, case, past_owners):
             # their own matter, given to another leader before this phone heard of it
             errs.append(_err("record", "reassigned", owner=case["owner"]))
         else:

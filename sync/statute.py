@@ -128,6 +128,10 @@ def answer_due(requested: dt.date) -> dt.date:
     return requested + _days(REVIEW_ANSWER_DAYS)
 
 
+# may_request's reasons that are the day's own fault (said at the day's field)
+DAY_FAULTS = frozenset({"in_future", "before_opinion", "before_answer", "window_closed"})
+
+
 def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None) -> str | None:
     """None when a request for 复查 ("review") or 复核 ("recheck") made on that day is
     within the law; else the reason, as a rule code (rules._MESSAGES, "review_" + it).

@@ -335,13 +335,19 @@ def test_the_overdue_and_due_soon_lists_take_the_ledgers_search(ws):
     assert ws.due_soon(on, search="宅基地") == []
 
 
-def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeypatch):
-    """The dialog said a mistyped future day at its foot, as "此记录：已超过30日申请期限"."""
+def resolved_on_feb_1(ws, monkeypatch, today: dt.date) -> str:
+    """A matter accepted on 21 January and resolved on 1 February; the office's today set."""
     cid = matter(ws)
     ws.accept(cid, on=dt.date(2026, 1, 21))
     ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
                                           "resolved_on": "2026-02-01"})
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 10))
+    monkeypatch.setattr("sync.server.office.today", lambda: today)
+    return cid
+
+
+def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeypatch):
+    """The dialog said a mistyped future day at its foot, as "此记录：已超过30日申请期限"."""
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
     with pytest.raises(RuleError) as e:
         ws.request_review(cid, "review", dt.date(2027, 2, 9))
     assert e.value.params["field"] == "review_requested_on"
@@ -363,11 +369,7 @@ def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal
 
     from fieldapp import i18n
     from fieldapp.office.forms import Form
-    cid = matter(ws)
-    ws.accept(cid, on=dt.date(2026, 1, 21))
-    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
-                                          "resolved_on": "2026-02-01"})
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 10))
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
     ctx = types.SimpleNamespace(t=lambda k, **kw: i18n.t(k, "zh", **kw), lang="zh", touch=lambda: None,
                                 session_problem=lambda: None)
     when = ft.TextField()
@@ -419,11 +421,7 @@ def test_a_number_typed_is_read_as_the_person_typed_it_or_refused():
 def test_a_review_s_answer_is_not_dated_after_today_and_a_recheck_not_before_that_answer(ws, monkeypatch):
     """An answer dated tomorrow was taken (the write rules allow a day for a phone's
     clock), and the re-review asked today was then refused as "早于处理意见日期"."""
-    cid = matter(ws)
-    ws.accept(cid, on=dt.date(2026, 1, 21))
-    ws.replica.server_write("case", cid, {"status": "resolved", "outcome": "supported", "method": "已支付",
-                                          "resolved_on": "2026-02-01"})
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 20))
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 20))
     ws.request_review(cid, "review", dt.date(2026, 2, 10))
     with pytest.raises(RuleError) as e:
         ws.answer_review(cid, "review", dt.date(2026, 2, 21), "upheld")

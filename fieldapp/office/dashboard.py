@@ -178,7 +178,9 @@ def dashboard_panel(ctx) -> ft.Control:
             ctx.page.update()
         return handler
 
-    period_chips = ft.Row(wrap=True)
+    # expand: the chips and the typed period wrap within the window (at 800 px the 统计
+    # button was off it)
+    period_chips = ft.Row(wrap=True, expand=True)
 
     def show_presets() -> None:
         """The presets as buttons, the chosen one filled and ticked. (Not Chips: a Chip
@@ -228,8 +230,6 @@ def dashboard_panel(ctx) -> ft.Control:
                     options=any_opt + [ft.DropdownOption(key=k, text=r[ctx.lang]) for k, r in codes.CHANNELS.items()]),
     ], wrap=True)
     fill()
-    # the chips and the typed period wrap within the window (at 800 px the 统计 button was off it)
-    period_chips.expand = True
     return ft.ListView([ft.Row([ft.Text(ctx.t("period"), weight=ft.FontWeight.BOLD), period_chips]), filters, body,
                         map_part],
                        expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))

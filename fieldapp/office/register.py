@@ -48,8 +48,9 @@ def register_panel(ctx) -> ft.Control:
         if channel.value == "visit":
             if reception.value:
                 f["reception_leader"] = reception.value
-            if whole_number(visitors.value) is not None:
-                f["visitors"] = whole_number(visitors.value)
+            n = whole_number(visitors.value)
+            if n is not None:
+                f["visitors"] = n
         if channel.value == "handed_down":
             f["higher_ref"] = (higher_ref.value or "").strip()
             f["higher_deadline"] = (higher_deadline.value or "").strip()

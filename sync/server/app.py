@@ -533,11 +533,11 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         if got is None:
             raise ApiError(404, "unknown_ticket", "this download link has expired or was used: ask again")
         p, kind, params, session = got
+        address = client_address(request)
         if session is not None and store.authenticate(*session) is None:
-            store.audit(p.username, "download_refused", f"{kind}: the sign-in ended", device=p.device,
-                        address=client_address(request))
+            store.audit(p.username, "download_refused", f"{kind}: the sign-in ended", device=p.device, address=address)
             raise ApiError(401, "unauthorized", "the sign-in this download link was made for has ended: sign in again")
-        return _file(p, kind, params, client_address(request))
+        return _file(p, kind, params, address)
 
     @app.get("/api/v1/ledger/{kind}", tags=["office"], response_class=Response,
              responses={200: m.FILE_CONTENT, **m.errors(400, 401, 403, 404, 422, 426)})

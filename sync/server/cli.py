@@ -32,11 +32,11 @@ def _store(args, create: bool = False):
     a new empty township, and `serve` served it to the phones."""
     from .central import CentralStore
     if not create:
-        existing(args.db)
+        store_must_exist(args.db)
     return CentralStore(args.db)
 
 
-def existing(path: str) -> None:
+def store_must_exist(path: str) -> None:
     if os.path.isdir(path):
         raise ValueError(f"--db {path}: is a folder, not a township store")
     if not os.path.exists(path):
@@ -54,7 +54,7 @@ def cmd_serve(args) -> int:
     import uvicorn
     from .app import create_app
     if not getattr(args, "backup", None):   # with a backup, a missing store may be one to restore: backup.py says
-        existing(args.db)
+        store_must_exist(args.db)
     watcher = None
     if getattr(args, "backup", None):
         from . import backup

@@ -238,9 +238,7 @@ class CentralWorkspace(Workspace):
         case = self._case(cid)
         why = statute.may_request(case, kind, on, today())
         if why:
-            # the day's own faults are said at the day's field
-            field = (f"{kind}_requested_on" if why in ("in_future", "before_opinion", "before_answer", "window_closed")
-                     else "record")
+            field = f"{kind}_requested_on" if why in statute.DAY_FAULTS else "record"
             raise rules.RuleError(f"review_{why}", field=field, date=on.isoformat())
         due = statute.answer_due(on)
         self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat()})

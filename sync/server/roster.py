@@ -754,8 +754,8 @@ def import_command(args) -> int:
     except OSError as e:
         print(f"error: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
         return 2
-    from .cli import existing
-    existing(args.db)
+    from .cli import store_must_exist
+    store_must_exist(args.db)
     store = CentralStore(args.db)
     if args.grid and store.get("grid", args.grid) is None:
         print(f"error: no grid {args.grid}: see 'gridbook grid list'", file=sys.stderr)
