@@ -86,8 +86,14 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
             ctx.page.update()
             return
         with _CHECKS:
-            acct = ctx.store.check_password(name, pw.value or "")
-        if acct is None:
+            acct, ok, disabled = ctx.store.verify_password(name, pw.value or "")
+        if disabled:   # the right password: no guess to slow down, and the clerk learns whom to ask
+            ctx.store.audit(name, "office_sign_in_disabled", "", address=address)
+            msg.value = ctx.t("office_account_disabled")
+            pw.value = ""
+            ctx.page.update()
+            return
+        if not ok:
             if ctx.throttle:
                 ctx.throttle.failed(name, address)
             ctx.store.audit(ctx.store.as_audited(name), "office_sign_in_failed", "", address=address)

@@ -90,6 +90,7 @@ OFFICE_STRINGS = {
     "done": ("已保存", "Saved"),
     "refused": ("未能保存：{why}", "Not saved: {why}"),
     "wrong_login": ("用户名或密码错误", "Wrong username or password"),
+    "office_account_disabled": ("此账号已停用，请联系系统管理员恢复。", "This account is disabled: ask the administrator to enable it."),
     "too_many_attempts_wait": ("登录失败次数过多，请{minutes}分钟后再试", "Too many failed sign-ins: try again in {minutes} minutes"),
     "session_ended": ("登录已失效（账号已停用或已在别处注销），请重新登录",
                       "Your sign-in has ended (the account was disabled or signed out elsewhere): sign in again"),

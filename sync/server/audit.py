@@ -17,6 +17,7 @@ ACTIONS = {  # action: (zh, en)
     "office_sign_in": ("工作台登录", "office sign-in"),
     "office_sign_in_failed": ("工作台登录失败", "office sign-in failed"),
     "office_sign_in_slowed": ("工作台登录被限速", "office sign-in slowed"),
+    "office_sign_in_disabled": ("停用账号登录工作台（密码正确）", "office sign-in to a disabled account (right password)"),
     "office_sign_out": ("工作台退出", "office sign-out"),
     "view": ("查阅事项", "matter read"),
     "pull": ("手机同步下载", "phone pull"),

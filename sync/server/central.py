@@ -352,13 +352,6 @@ class CentralStore(Replica):
         return {"username": row[0], "name": row[1], "role": row[2], "grids": json.loads(row[3]),
                 "password": row[4], "active": bool(row[5])}
 
-    def check_password(self, username: str, password: str) -> dict | None:
-        """The account if the password is right and the account active (the office's
-        sign-in, which then opens a session of its own: `open_session`)."""
-        acct = self._read_account(username)
-        ok = auth.check_password(password, acct["password"] if acct else None)
-        return acct if ok and acct["active"] else None
-
     def open_session(self, username: str) -> tuple[str, str]:
         """A sign-in of the office's browser, kept like a phone's: (token, device id).
         Revoking the account's devices, or disabling it, ends it."""

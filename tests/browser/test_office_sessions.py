@@ -69,11 +69,15 @@ def test_sign_out_revocation_and_disabling_end_an_office_session_at_once(townshi
     clerk.type("用户名", "xinfang")
     clerk.type("密码", PW)
     clerk.tap("登录")
-    clerk.shows("用户名或密码错误")          # a disabled account gets the same words as a wrong password
+    clerk.shows("此账号已停用")   # the right password: told whom to ask, as the phone is (not "wrong password")
+    assert "导出台账" not in clerk.aria()
+    clerk.type("密码", "not-the-password")
+    clerk.tap("登录")
+    clerk.shows("用户名或密码错误")   # a wrong one learns nothing of the account
     gridbook("user", "enable", "xinfang", db=db)
     actions = [r["action"] for r in query(db, "SELECT action FROM audit WHERE username='xinfang' ORDER BY rowid")]
     assert actions.count("office_sign_in") == 3 and "office_sign_out" in actions
-    assert "office_sign_in_failed" in actions
+    assert actions.count("office_sign_in_disabled") == 1 and "office_sign_in_failed" in actions
 
 
 def test_an_office_left_alone_signs_itself_out(tmp_path, browser):
