@@ -24,9 +24,11 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
             refresh()
             ctx.snack(ctx.t("done"))
         ctx.page.update()
+    # The dialog scrolls (AlertDialog.scrollable), not its column: a scrolling column
+    # takes the window's whole height, and a one-field dialog stood as tall as the page.
     ctx.page.show_dialog(ft.AlertDialog(
-        modal=True, title=ft.Text(title),
-        content=ft.Column([*controls, form.foot], tight=True, scroll=ft.ScrollMode.AUTO, width=520),
+        modal=True, title=ft.Text(title), scrollable=True,
+        content=ft.Column([*controls, form.foot], tight=True, width=520),
         actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
                  ft.FilledButton(ok_label or ctx.t("save"), on_click=ok)]))
 

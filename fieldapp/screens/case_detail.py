@@ -103,9 +103,10 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
         ctx.wrote()
         on_saved()
         ctx.snack(ctx.t("correction_queued" if correcting else "progress_saved"))
+    # the dialog scrolls, not its column: a scrolling column stands as tall as the screen
     ctx.page.show_dialog(ft.AlertDialog(
-        title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")),
-        content=ft.Column([text, photos.control], tight=True, scroll=ft.ScrollMode.AUTO), actions=[
+        title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), scrollable=True,
+        content=ft.Column([text, photos.control], tight=True), actions=[
             ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
             ft.FilledButton(ctx.t("save"), on_click=ok)]))
 
@@ -219,9 +220,9 @@ def open_case(ctx, cid: str) -> None:
             fill()
             ctx.snack(ctx.t("resolved_saved"))
         ctx.page.show_dialog(ft.AlertDialog(
-            title=ft.Text(ctx.t("resolve_title")),
+            title=ft.Text(ctx.t("resolve_title")), scrollable=True,
             content=ft.Column([msg, ft.Text(ctx.t("outcome")), outcome, outcome_msg, method, photos.control],
-                              tight=True, scroll=ft.ScrollMode.AUTO),
+                              tight=True),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
                      ft.FilledButton(ctx.t("save"), on_click=ok)]))
 

@@ -95,6 +95,19 @@ def scroll_to(app, text: str, step: int, looks: int = 30) -> None:
     raise AssertionError(f"{text!r} never came into sight")
 
 
+def scroll_into_sight(app, name: str, step: int, looks: int = 30) -> None:
+    """Scroll until the button `name` is within the screen: a node of the accessibility
+    tree may stand just outside it (Flutter keeps what is near), where no tap reaches."""
+    for n in range(looks):
+        box, screen = app.button(name).bounding_box(), app.page.viewport_size
+        if box and box["y"] >= 0 and box["y"] + box["height"] <= screen["height"]:
+            return
+        app.page.mouse.move(180, 500)
+        app.page.mouse.wheel(0, step)
+        app.pause(n)
+    raise AssertionError(f"{name!r} never came within the screen")
+
+
 def office_assigns(server_url: str, tmp_path, case_id: str, leader: str) -> None:
     """The office, through the real sync API, names the owning leader of a case."""
     office = DeviceReplica(str(tmp_path / "office.db"))
@@ -145,6 +158,7 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         assert "还可输入 2,000 个字符" in app.aria()   # the method's limit, counted before anyone types
         app.tap("取消")
         app.gone("记录办结")
+        scroll_into_sight(app, "记录下访", -400)   # back up the page, as the leader would
         app.tap("记录下访")
         app.fix("精度 ±9 米")
         app.type("看到的情况", "赵师傅表示同意分期支付，情绪稳定")

@@ -106,6 +106,16 @@ class Crawl:
                     dialog.get_by_role("button", name="取消").first.click(timeout=5_000)
             self.page.wait_for_timeout(500)
 
+    def dialog_fits(self, where: str) -> None:
+        """The open dialog ends below its last field: its buttons stood at the window's
+        foot, half a page of nothing above them, when the dialog's column scrolled."""
+        dialog = self.page.get_by_role("alertdialog")
+        field = dialog.get_by_role("textbox").last.bounding_box()
+        button = dialog.get_by_role("button").last.bounding_box()
+        gap = button["y"] - (field["y"] + field["height"])
+        if gap > 200:
+            self.errors.append(f"{where}: {gap:.0f} px of nothing between the last field and the buttons")
+
     def dialog_roundtrip(self, where: str) -> None:
         """A dialog is open: press its action as the dialog stands (a refusal must stay in
         the dialog), then cancel if it is still open."""
@@ -171,6 +181,8 @@ def crawl_matter(crawl: Crawl, status_label: str) -> bool:
             continue
         app.tap(action)
         if crawl.dialog_opens():
+            if action == "复查／复核":   # one date field: the dialog as tall as it, not as the window
+                crawl.dialog_fits(f"matter {status_label}: {action}")
             crawl.dialog_roundtrip(f"matter {status_label}: {action}")
         crawl.look(f"matter {status_label} after {action}")
     for doc in ("受理告知书", "信访处理意见书", "延期告知书", "不予受理告知书"):
