@@ -92,6 +92,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_visits": ("还没有走访记录。", "No visits yet."),
     "distance": ("距离 {d}", "{d} away"),
     "locating": ("正在定位…", "Locating…"),
+    "saving": ("正在保存…", "Saving…"),
+    "leave_unsaved_title": ("放弃未保存的内容？", "Discard what is not saved?"),
+    "leave_unsaved": ("已填写的内容还没有保存，返回后将丢失。", "What you typed is not saved yet: going back loses it."),
+    "leave_discard": ("放弃", "Discard"),
+    "leave_stay": ("继续填写", "Keep editing"),
     "no_fix": ("无法定位：{why}。可手动输入位置。", "No position: {why}. You may type the position."),
     # visit form
     "visit_title": ("记录走访", "Record a visit"),

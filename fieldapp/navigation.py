@@ -35,14 +35,37 @@ class Screens:
         self.page.views.append(view)
         self.page.update()
 
-    def pop(self) -> None:
-        """Close the top screen; the one below redraws itself (its view.data)."""
+    def guard_leaving(self, view: ft.View, unsaved) -> None:
+        """`unsaved()` says whether the screen holds work not saved: leaving it by 返回
+        (the bar's or the phone's own) then asks first, as nothing typed may be lost."""
+        leaving = self.__dict__.setdefault("_leaving", {})
+        leaving[id(view)] = unsaved
+
+    def pop(self, saved: bool = False) -> None:
+        """Close the top screen; the one below redraws itself (its view.data). A screen
+        with unsaved work asks first (guard_leaving) unless `saved`."""
+        leaving = self.__dict__.get("_leaving") or {}
         if len(self.page.views) > 1:
-            self.popped(self.page.views.pop())
+            unsaved = leaving.get(id(self.page.views[-1]))
+            if not saved and unsaved is not None and unsaved():
+                self._ask_to_leave()
+                return
+            view = self.page.views.pop()
+            leaving.pop(id(view), None)
+            self.popped(view)
             refresh = getattr(self.page.views[-1], "data", None)
             if callable(refresh):
                 refresh()
         self.page.update()
+
+    def _ask_to_leave(self) -> None:
+        def leave(e):
+            self.page.pop_dialog()
+            self.pop(saved=True)
+        self.page.show_dialog(ft.AlertDialog(
+            modal=True, title=ft.Text(self.t("leave_unsaved_title")), content=ft.Text(self.t("leave_unsaved")),
+            actions=[ft.TextButton(self.t("leave_discard"), on_click=leave),
+                     ft.FilledButton(self.t("leave_stay"), on_click=lambda e: self.page.pop_dialog())]))
 
     def popped(self, view: ft.View) -> None:
         """A screen was closed: forget what belonged to it."""

@@ -1036,3 +1036,52 @@ def test_signing_out_keeps_no_credential_on_the_phone(tmp_path):
     sign_out(r)
     assert "t-123" not in [v for _, v in r.conn.execute("SELECT key, value FROM meta")]
     assert "Authorization" not in SyncClient(r, "http://127.0.0.1:9")._headers()
+
+
+# --- a form's 保存 ------------------------------------------------------------------------
+class _Page:
+    def update(self, *controls) -> None:
+        pass
+
+
+class _Ctx:
+    page = _Page()
+
+    @staticmethod
+    def t(key: str, **kw) -> str:
+        return i18n.t(key, "zh", **kw)
+
+
+def test_a_second_tap_while_a_save_runs_is_ignored_and_a_saved_form_saves_no_more():
+    from fieldapp.screens.widgets import save_button
+    calls, done = [], asyncio.Event()
+
+    async def save(e):      # a fresh position fix that takes seconds on a cheap phone
+        calls.append(e)
+        await done.wait()
+        return True
+    button = save_button(_Ctx(), save)
+
+    async def taps():
+        first = asyncio.ensure_future(button.on_click("tap 1"))
+        await asyncio.sleep(0)
+        assert button.disabled and button.content == "正在保存…"
+        await button.on_click("tap 2")      # the worker, seeing nothing happen, taps again
+        done.set()
+        await first
+        await button.on_click("tap 3")
+    asyncio.run(taps())
+    assert calls == ["tap 1"]
+
+
+def test_a_save_that_was_refused_can_be_tapped_again():
+    from fieldapp.screens.widgets import save_button
+    answers = [False, True]
+
+    async def save(e):
+        return answers.pop(0)
+    button = save_button(_Ctx(), save)
+    asyncio.run(button.on_click(None))
+    assert not button.disabled and button.content == "保存"   # the fields say what to fix; the button is back
+    asyncio.run(button.on_click(None))
+    assert answers == [] and button.disabled

@@ -12,7 +12,7 @@ from .. import i18n
 from ..worklist import split_parties
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import TOUCH, appbar, refusal_text, risk_colour
+from .widgets import appbar, refusal_text, risk_colour, save_button, typed
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -92,8 +92,9 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop()
+        ctx.pop(saved=True)
         ctx.snack(ctx.t("correction_queued" if correcting else "case_saved"))
+        return True
 
     view = ft.View(route="/report", padding=16, scroll=ft.ScrollMode.AUTO, controls=[
         ft.Text(ctx.t("case_kind"), weight=ft.FontWeight.BOLD), kind,
@@ -103,10 +104,13 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         parties, place, description,
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
         picker.control, photos.control, message,
-        ft.FilledButton(ctx.t("save"), icon=ft.Icons.SEND, on_click=save, height=TOUCH),
+        save_button(ctx, save, icon=ft.Icons.SEND),
     ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
     photos.follow(view)
+    inputs = [kind, category, parties, place, description, risk]
+    opened = (typed(inputs), list(photos.value or []))
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

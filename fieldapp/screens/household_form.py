@@ -16,7 +16,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
-from .widgets import TOUCH, appbar
+from .widgets import TOUCH, appbar, save_button, typed
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
 
@@ -236,19 +236,24 @@ def open_household_form(ctx, household: dict | None = None) -> None:
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop()
+        ctx.pop(saved=True)
         ctx.snack(ctx.t("hh_saved"))
+        return True
 
-    controls = form.controls()
+    fields = form.controls()
+    controls = list(fields)
     if picker is not None:
         controls.append(picker.control)
     controls += [photos.control, message,
-                 ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=TOUCH)]
+                 save_button(ctx, save)]
     view = ft.View(route="/household/new" if household is None else f"/household/{household['id']}/edit",
                    padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
                    appbar=appbar(ctx, ctx.t("hh_add" if household is None else "hh_edit_title")))
     ctx.push(view)
     photos.follow(view)
+    inputs = fields
+    opened = (typed(inputs), list(photos.value or []))
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
     if picker is not None:
         ctx.page.run_task(picker.locate)
         ctx.page.run_task(picker.keep_age_current, view)

@@ -11,7 +11,7 @@ from sync.device import ValidationError
 from .. import i18n
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import TOUCH, appbar, refusal_text
+from .widgets import appbar, refusal_text, save_button, typed
 
 
 def parse_cards(text: str | None) -> tuple[int | None, bool]:
@@ -93,8 +93,9 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop()
+        ctx.pop(saved=True)
         ctx.snack(ctx.t("correction_queued" if correcting else "saved_pending"))
+        return True
 
     who = (case.get("title") or case.get("description", "")[:20]) if home_visit else household["head_name"]
     controls = [
@@ -104,12 +105,15 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     if not home_visit:
         controls += [ft.Text(ctx.t("needs_found"), weight=ft.FontWeight.BOLD),
                      ft.Row(list(needs.values()), wrap=True), cards]
-    controls += [message, ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=TOUCH)]
+    controls += [message, save_button(ctx, save)]
     title = ctx.t("correct_title") if correcting else ctx.t("home_visit_title" if home_visit else "visit_title")
     view = ft.View(route="/visit", padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
                    appbar=appbar(ctx, title))
     ctx.push(view)
     photos.follow(view)
+    inputs = [seen, requests, *([] if home_visit else [cards, *needs.values()])]
+    opened = (typed(inputs), list(photos.value or []))
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

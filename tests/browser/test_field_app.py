@@ -496,3 +496,42 @@ def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(
         assert replica.get("case", fixed["record"])["grid_id"] == "bh-01"
     finally:
         replica.close()
+
+
+def test_going_back_from_a_half_written_visit_asks_first_and_keeps_it_if_told_to(township, tmp_path, browser):
+    server, db = township
+    phone = app_process(str(tmp_path / "phone"), server.url, tmp_path, "leave").start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "wangfang")
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)
+        tap_until(app, "住户", "张建国", role="tab")
+        tap_until(app, "张建国", "记录走访")
+        app.tap("记录走访")
+        app.fix("精度 ±9 米")
+        app.tap("返回")                       # nothing typed: no question
+        app.text("记录走访")
+        app.gone("放弃未保存的内容")
+        app.tap("记录走访")
+        app.fix("精度 ±9 米")
+        app.type("看到的情况", "老人腿脚不便，药费负担重")
+        app.tap("返回")                       # the head of the household calls her away
+        app.text("放弃未保存的内容？")
+        app.shot("visit-leave-asked")
+        app.tap("继续填写")
+        app.gone("放弃未保存的内容")
+        app.tap("保存")                       # what she wrote before 返回 is saved (below)
+        app.text("已保存，待同步")               # saved: closed without a question
+        app.gone("放弃未保存的内容")
+        app.tap("记录走访")
+        app.fix("精度 ±9 米")
+        app.type("群众诉求", "想办慢病卡")
+        app.tap("返回")
+        app.text("放弃未保存的内容？")
+        app.page.get_by_role("button", name="放弃", exact=True).click()
+        app.text("记录走访")                    # back on the household; the draft let go, as asked
+        app.text("已全部同步", timeout_s=60)
+    finally:
+        phone.stop()
+    visits = query(db, "SELECT seen, requests FROM visits WHERE household_id='hh-1' AND visitor='wangfang'")
+    assert [(v["seen"], v["requests"]) for v in visits] == [("老人腿脚不便，药费负担重", None)]
