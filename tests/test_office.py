@@ -433,3 +433,18 @@ def test_a_review_s_answer_is_not_dated_after_today_and_a_recheck_not_before_tha
     assert (e.value.code, e.value.params["field"]) == ("review_before_answer", "recheck_requested_on")
     assert e.value.message("zh") == "申请日期早于复查答复日期"
     ws.request_review(cid, "recheck", dt.date(2026, 2, 20))
+
+
+def test_the_office_keeps_working_after_the_servers_clock_that_ran_ahead_is_put_right(tmp_path, monkeypatch):
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    from sync import clock
+    shift = {"ms": 8 * 3600_000}   # a hardware clock read as local time: eight hours ahead
+    st = CentralStore(str(tmp_path / "c.db"), now=lambda: clock.wall_ms() + shift["ms"])
+    st.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
+    st.add_account("xinfang", "镇信访办", "office", "long-enough-1")
+    ws = CentralWorkspace(st, OFFICE)
+    cid = matter(ws)
+    shift["ms"] = 0                # the clock is put right
+    ws.accept(cid, on=dt.date(2026, 1, 31))
+    other = matter(ws, description="另一件事")
+    assert ws.case(cid)["status"] == "accepted" and ws.case(other)["ref"] == "金山-2026-0002"
