@@ -33,6 +33,7 @@ def overdue_days(due: str | None, today: dt.date | None = None) -> int:
 
 @dataclass
 class Today:
+    on: dt.date | None = None   # the township's day the list is of
     due: list[dict] = field(default_factory=list)
     due_total: int = 0          # all that are due: `due` holds the first SHOWN_DUE of them
     changed: list[dict] = field(default_factory=list)
@@ -48,11 +49,13 @@ SHOWN_DUE = 100   # households due listed on 今日; the count says how many the
 
 
 def today(ws, on: dt.date | None = None) -> Today:
-    """Today's work for the person signed in on this phone."""
-    on = on or today_cst()
+    """Today's work for the person signed in on this phone, on the township's day as the
+    phone knows it (ws.now(): the time it stamps its records with, not its own date,
+    which may be wrong by days)."""
+    on = on or ws.now().date()
     due = ws.due_households(on, limit=SHOWN_DUE) if ws.role != "leader" else []
     total = ws.due_count(on) if len(due) == SHOWN_DUE else len(due)
-    return Today(due=due, due_total=total, changed=ws.changed_cases(), quarantined=ws.quarantined(),
+    return Today(on=on, due=due, due_total=total, changed=ws.changed_cases(), quarantined=ws.quarantined(),
                  conflicted=ws.conflicted())
 
 

@@ -318,9 +318,13 @@ class DeviceWorkspace(Workspace):
     def now(self) -> dt.datetime:
         """The township's time by this phone's clock as anchored at its last sync: a phone
         whose date is set wrong (or was, when it restarted) still records its visits and
-        reports at the time they happened, not on a day the server refuses to come."""
+        reports at the time they happened, not on a day the server refuses to come. Never
+        before the clock's last stamp (its own writes, and what it last pulled): a phone
+        that restarted with its date reset years back, offline, filed its visits and
+        reports in a year long reported (a ledger number of that year, limits run out)."""
         self.replica._load_clock()
-        return dt.datetime.fromtimestamp(self.replica.clock.physical() / 1000, CST)
+        c = self.replica.clock
+        return dt.datetime.fromtimestamp(max(c.physical(), c.last_ms) / 1000, CST)
 
     def _create(self, entity, fields):
         self._check(entity, None, fields)

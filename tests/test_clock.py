@@ -104,3 +104,24 @@ def test_without_a_boot_clock_the_offset_is_used():
     h.anchor(5_000)
     assert (h.anchor_server_ms, h.offset_ms) == (None, 4_000)
     assert decode(h.tick())[0] == 5_000
+
+
+def test_a_phone_restarted_with_its_date_years_back_records_no_earlier_than_it_last_knew(tmp_path):
+    import datetime as dt
+
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    synced = int(dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    wall_now, boot_now = [synced], [50_000]
+    replica = DeviceReplica(str(tmp_path / "p.db"), now=lambda: wall_now[0], boot=lambda: boot_now[0])
+    replica.learn_server_time(synced)       # the last sync, in signal
+    ws = DeviceWorkspace(replica, {"username": "w1", "role": "grid_worker", "grids": ["g1"]})
+    hid = ws.add_household({"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组1号"})
+    boot_now[0] = 3_000                      # the battery ran flat: a new boot...
+    wall_now[0] = synced - 2 * 365 * 86_400_000   # ...and the date reset two years back
+    ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    (vid,) = replica.conn.execute("SELECT id FROM visits").fetchone()
+    visit = replica.get("visit", vid)
+    assert visit["visited_at"].startswith("2026-11-28"), visit["visited_at"]   # not 2024
+    wall_now[0] = synced + 3_600_000        # the date put right: the time as it is again
+    assert ws.now().isoformat().startswith("2026-11-28T18:00")

@@ -385,6 +385,26 @@ def test_today_counts_every_household_due_though_it_lists_the_first(replica):
     assert "待走访住户 (250)" in texts and "另有150户待走访，可在“住户”中查找" in texts
 
 
+def test_todays_work_and_deadlines_count_from_the_township_day_not_the_phones_date(tmp_path):
+    from types import SimpleNamespace
+
+    from fieldapp.screens.today import today_panel
+    from fieldapp.screens.widgets import deadline_text
+    township = int(dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp() * 1000)
+    wall, boot = [township], [50_000]
+    replica = DeviceReplica(str(tmp_path / "p.db"), now=lambda: wall[0], boot=lambda: boot[0])
+    replica.learn_server_time(township)        # the last sync
+    add_household(replica, "due-today", next_visit_due="2026-03-02")
+    wall[0] -= 10 * 86_400_000                 # the phone's date set ten days back; the same boot
+    boot[0] += 60_000
+    ws = DeviceWorkspace(replica, WORKER)
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    assert [h["id"] for h in today(ws).due] == ["due-today"]
+    assert deadline_text(ctx, "2026-03-02")[0] == i18n.t("due_today", "zh")
+    assert deadline_text(ctx, "2026-03-01")[0] == i18n.t("overdue", "zh", n=1)
+    assert today_panel(ctx) is not None
+
+
 def test_leaders_cases_are_ordered_by_deadline_with_undated_last(replica):
     add_case(replica, "c-none", owner="l1")
     add_case(replica, "c-may", owner="l1", deadline="2026-05-01")
@@ -600,6 +620,11 @@ def test_a_replica_from_before_the_sort_key_gets_its_keys_when_opened(tmp_path):
 # 3. the case page: plan, urgency, signals, departments, which deadline, review stage
 class FakeCtx:
     lang = "zh"
+
+    class ws:   # the phone's idea of the township's time: here, the machine's
+        @staticmethod
+        def now():
+            return dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
 
     def t(self, key, **kw):
         return i18n.t(key, self.lang, **kw)

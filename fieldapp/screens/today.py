@@ -26,7 +26,7 @@ def today_panel(ctx) -> ft.Control:
         if not work.due:
             items.append(empty(ctx.t("nothing_due")))
         for h in work.due:
-            late = worklist.overdue_days(h.get("next_visit_due"))
+            late = worklist.overdue_days(h.get("next_visit_due"), work.on)
             items.append(ft.ListTile(
                 leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
                 title=ft.Text(h["head_name"]),

@@ -136,10 +136,13 @@ def sync_bar(ctx, owner=None) -> ft.Control:
 
 
 def deadline_text(ctx, deadline: str | None, today: dt.date | None = None) -> tuple[str, str]:
+    """"剩 N 天" / "今日到期" / "已超期 N 天", counted from the township's day as the phone
+    knows it (ctx.ws.now()), not the phone's own date: a date set back ten days read a
+    matter due today as ten days off."""
     if not deadline:
         return "", ft.Colors.GREY_700
     from ..worklist import days_left
-    n = days_left(deadline, today)
+    n = days_left(deadline, today or ctx.ws.now().date())
     if n is None:
         return deadline, ft.Colors.GREY_700
     if n < 0:
