@@ -98,6 +98,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "leave_discard": ("放弃", "Discard"),
     "leave_stay": ("继续填写", "Keep editing"),
     "no_fix": ("无法定位：{why}。可手动输入位置。", "No position: {why}. You may type the position."),
+    "fix_why_denied": ("本应用没有定位权限，请在手机设置中允许使用位置信息",
+                       "this app may not use the location: allow it in the phone's settings"),
+    "fix_why_off": ("手机的定位服务已关闭，请打开定位", "the phone's location service is off: turn it on"),
+    "fix_why_timeout": ("等待定位超时，可到开阔处再试", "the position took too long: try again in the open"),
+    "fix_why_none": ("没有取得位置", "no position came"),
+    "fix_why_service": ("此设备没有定位服务", "this device has no location service"),
     # visit form
     "visit_title": ("记录走访", "Record a visit"),
     "home_visit_title": ("记录下访", "Record a home visit"),

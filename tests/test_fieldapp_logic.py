@@ -1110,3 +1110,14 @@ def test_a_save_that_was_refused_can_be_tapped_again():
     assert not button.disabled and button.content == "保存"   # the fields say what to fix; the button is back
     asyncio.run(button.on_click(None))
     assert answers == [] and button.disabled
+
+
+@pytest.mark.parametrize("error, words", [
+    ("Location permission denied: User denied Geolocation.", "本应用没有定位权限，请在手机设置中允许使用位置信息"),
+    ("Location services are disabled.", "手机的定位服务已关闭，请打开定位"),
+    ("", "没有取得位置")])
+def test_why_there_is_no_position_is_said_in_chinese_with_what_to_do(error, words):
+    from fieldapp.screens.position import failure_words
+    said = i18n.t("no_fix", "zh", why=failure_words(FakeCtx(), RuntimeError(error)))
+    assert said == f"无法定位：{words}。可手动输入位置。"
+    assert not any("a" <= ch.lower() <= "z" for ch in said)

@@ -19,6 +19,7 @@ from .. import i18n
 from .widgets import TOUCH, appbar, save_button, typed
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
+ID_TYPED = 24   # 18 characters, with spaces or a stray one between the groups
 
 
 def problem_label(ctx, field: str) -> str:
@@ -50,7 +51,9 @@ class HouseholdForm:
                                 disabled=not grid_editable or len(grids) < 2, width=width)
         self.head = ft.TextField(label=t("hh_head") + " *", value=h.get("head_name") or "", max_length=40,
                                  width=width)
-        self.id_number = ft.TextField(label=t("hh_id_number"), value=h.get("id_number") or "", max_length=18,
+        # room for the number as printed, in groups (330702 19580312 4417): the spaces go
+        # when it is read (idnumber.normalize_id); at 18 the last digits were cut off
+        self.id_number = ft.TextField(label=t("hh_id_number"), value=h.get("id_number") or "", max_length=ID_TYPED,
                                       width=width, helper=t("hh_id_masked_help") if masked and h.get("id_number")
                                       else None, error_max_lines=3, helper_max_lines=2)
         self.address = ft.TextField(label=t("address") + " *", value=h.get("address") or "", max_length=200,
@@ -100,8 +103,8 @@ class HouseholdForm:
                                  dense=True, autofocus=focus),
             "relation": ft.TextField(label=t("hh_member_relation") + " *", value=m.get("relation") or "",
                                      max_length=60, hint_text=t("hh_member_relation_hint"), width=w, dense=True),
-            "id_number": ft.TextField(label=t("hh_member_id"), value=m.get("id_number") or "", max_length=18, width=w,
-                                      dense=True, error_max_lines=3),
+            "id_number": ft.TextField(label=t("hh_member_id"), value=m.get("id_number") or "", max_length=ID_TYPED,
+                                      width=w, dense=True, error_max_lines=3),
             "note": ft.TextField(label=t("hh_member_note"), value=m.get("note") or "", max_length=60, width=w,
                                  dense=True),
         }

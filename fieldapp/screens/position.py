@@ -31,13 +31,25 @@ def _configuration(ctx):
     return fg.GeolocatorConfiguration(**common)
 
 
+def failure_words(ctx, e: Exception) -> str:
+    """Why the location service gave no position, and what to do, in the person's
+    language: the plugin's and the browser's own words are English ("Location permission
+    denied: User denied Geolocation."), which a grid worker cannot act on."""
+    text = str(e).lower()
+    if "denied" in text or "permission" in text:
+        return ctx.t("fix_why_denied")
+    if "disabled" in text or "service" in text or "turned off" in text:
+        return ctx.t("fix_why_off")
+    return ctx.t("fix_why_none")
+
+
 async def current_fix(ctx, timeout_s: float = 20) -> tuple[Fix | None, str]:
     """A fresh fix from the phone's (or browser's) location service, or why there is none.
     A fix the platform took over a minute ago (its cached last position) is asked again
     once, then refused with its age."""
     geo = ctx.geolocator
     if geo is None:
-        return None, "no location service"
+        return None, ctx.t("fix_why_service")
     try:
         config = _configuration(ctx)
     except Exception:  # no flet_geolocator: the service object came from elsewhere
@@ -47,16 +59,16 @@ async def current_fix(ctx, timeout_s: float = 20) -> tuple[Fix | None, str]:
     # own stamp may be older: an emulated position keeps the moment it was set). A
     # phone's location service gives no such promise: its stamp says how old a fix is.
     web = bool(getattr(ctx.page, "web", False))
-    why = "no fix"
+    why = ctx.t("fix_why_none")
     for _ in range(2):
         try:
             pos = await asyncio.wait_for(geo.get_current_position(config), timeout_s)
         except asyncio.TimeoutError:
-            return None, "timeout"
-        except Exception as e:  # permission refused, service off: the plugin's own words
-            return None, str(e) or type(e).__name__
+            return None, ctx.t("fix_why_timeout")
+        except Exception as e:  # permission refused, service off: said in the person's words
+            return None, failure_words(ctx, e)
         if pos is None or pos.latitude is None or pos.longitude is None:
-            return None, "no fix"
+            return None, ctx.t("fix_why_none")
         received = now_ms()
         fix = Fix(float(pos.latitude), float(pos.longitude),
                   float(pos.accuracy) if pos.accuracy is not None else None,

@@ -77,7 +77,7 @@ def test_worker_adds_a_household_offline_edits_it_visits_it_and_marks_another_mo
         scroll(app, 600)                        # Flutter scrolls its own view: bring the member in sight
         app.type("成员姓名", "刘洋")
         app.type("与户主关系", "子")
-        app.type("成员身份证号", CHILD_ID)
+        app.type("成员身份证号", f"{CHILD_ID[:6]} {CHILD_ID[6:14]} {CHILD_ID[14:]}")   # in its printed groups
         app.shot("household-form")
         app.tap("保存")
         app.text("住户已保存，待同步")
