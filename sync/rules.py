@@ -62,6 +62,7 @@ _MESSAGES = {
     "review_answer_in_future": ("the answer is dated {date}, a day that has not come yet",
                                 "答复日期{date}是尚未到来的日期"),
     "review_in_future": ("the request is dated {date}, a day that has not come yet", "申请日期{date}是尚未到来的日期"),
+    "date_in_future": ("{date} is a day that has not come yet", "{date}是尚未到来的日期"),
 }
 _STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}
 

@@ -448,3 +448,19 @@ def test_the_office_keeps_working_after_the_servers_clock_that_ran_ahead_is_put_
     ws.accept(cid, on=dt.date(2026, 1, 31))
     other = matter(ws, description="另一件事")
     assert ws.case(cid)["status"] == "accepted" and ws.case(other)["ref"] == "金山-2026-0002"
+
+
+def test_a_notice_or_a_consultation_dated_tomorrow_is_refused_at_its_date(ws):
+    from sync.server.office import today
+    cid = matter(ws, on=today())
+    ws.accept(cid, on=today())
+    tomorrow = today() + dt.timedelta(days=1)
+    with pytest.raises(RuleError) as e:
+        ws.notice(cid, tomorrow)
+    assert e.value.params["field"] == "notice_sent_on" and "尚未到来" in e.value.message("zh")
+    with pytest.raises(RuleError) as e:
+        ws.consult(cid, tomorrow, ["司法所"], "调解", "lizhen")
+    assert e.value.params["field"] == "consulted_on"
+    assert not ws.case(cid).get("notice_sent_on") and ws.case(cid)["status"] == "accepted"
+    ws.notice(cid, today())
+    assert ws.case(cid)["notice_sent_on"] == today().isoformat()

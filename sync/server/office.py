@@ -39,6 +39,14 @@ CALLBACK_QUEUE_SHOWN = 500
 CALLBACK_WAITING = "status='resolved' AND merged_into IS NULL"
 
 
+
+def not_to_come(on: dt.date, field: str) -> None:
+    """What the office records as done is dated no later than today: the write rules
+    allow tomorrow for a phone's clock and zone, which the office has not, and a notice
+    dated tomorrow took a matter off the overdue list though no one had been told."""
+    if on > today():
+        raise rules.RuleError("date_in_future", field=field, date=on.isoformat())
+
 class CentralWorkspace(Workspace):
     complete = True  # the central store holds every record
 
@@ -149,6 +157,7 @@ class CentralWorkspace(Workspace):
     def notice(self, cid: str, on: dt.date | None = None) -> None:
         """The petitioner was told the matter was received and how it will be handled (art. 23)."""
         on = on or today()
+        not_to_come(on, "notice_sent_on")
         self.update("case", cid, {"notice_sent_on": on.isoformat()})
         self._event(cid, "notice", f"已告知信访人（{on.isoformat()}）")
 
@@ -176,6 +185,7 @@ class CentralWorkspace(Workspace):
     def consult(self, cid: str, on: dt.date, departments: list[str], plan: str, owner: str) -> None:
         """The joint consultation (会商): the plan, the owning leader, the departments."""
         case = self._case(cid)
+        not_to_come(on, "consulted_on")
         if not plan.strip():
             raise Missing("plan")
         if not owner:
