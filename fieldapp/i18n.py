@@ -77,6 +77,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "overdue_days": ("已逾期 {n} 天", "{n} days overdue"),
     # households
     "search_hint": ("姓名、地址、电话", "Name, address, phone"),
+    "case_search": ("查找案件", "Find a case"),
+    "case_search_hint": ("编号、标题、当事人、地点", "Number, title, party, place"),
+    "no_cases_found": ("没有相符的案件", "No case matches"),
     "near_me": ("附近", "Near me"),
     "all_needs": ("全部", "All"),
     "no_households": ("没有找到住户。换个关键词试试。", "No households found. Try other words."),

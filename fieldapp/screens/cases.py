@@ -11,7 +11,7 @@ PAGE = 50
 
 def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -> ft.Control:
     from .case_detail import open_case
-    state = {"offset": 0, "query": dict(query)}
+    state = {"offset": 0, "query": dict(query), "search": ""}
     items = ft.ListView(expand=True)
     more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
     names = ctx.ws.staff_names()
@@ -20,16 +20,24 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
         if reset:
             state["offset"] = 0
             items.controls.clear()
-        rows = ctx.ws.cases(**state["query"], limit=PAGE + 1, offset=state["offset"])
+        rows = ctx.ws.cases(**state["query"], search=state["search"], limit=PAGE + 1, offset=state["offset"])
         more.visible = len(rows) > PAGE
         rows = rows[:PAGE]
         state["offset"] += len(rows)
         items.controls.extend(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names) for c in rows)
         if not items.controls:
-            items.controls.append(empty(empty_text))
+            items.controls.append(empty(ctx.t("no_cases_found") if state["search"].strip() else empty_text))
+
+    def on_search(e) -> None:
+        state["search"] = e.control.value or ""
+        load(True)
+        ctx.page.update()
 
     more.on_click = lambda e: (load(False), ctx.page.update())
-    controls = []
+    # hundreds of matters in a grid: found by number, title, party or place, as households are
+    search = ft.TextField(label=ctx.t("case_search"), hint_text=ctx.t("case_search_hint"), prefix_icon=ft.Icons.SEARCH,
+                          on_change=on_search, dense=True)
+    controls = [ft.Container(search, padding=ft.Padding.only(left=12, right=12, top=8))]
     if filters:
         def choose(i):
             def handler(e) -> None:

@@ -275,6 +275,11 @@ def test_every_main_screen_at_phone_size_renders_chinese_from_the_shipped_font(
         app.tap("案件", role="tab")
         app.tap("本网格", role="checkbox")
         app.text("拖欠农民工工资")
+        app.type("查找案件", "没有这件事")       # a search that finds nothing says so
+        app.text("没有相符的案件")
+        app.gone("拖欠农民工工资")
+        app.type("查找案件", "农民工", replace=True)
+        app.text("拖欠农民工工资")
         app.shot("06-cases")
         app.tap("拖欠农民工工资")
         app.text("人社所、司法所会商")
