@@ -123,4 +123,16 @@ def ledger_panel(ctx) -> ft.Control:
     return ft.Column([
         ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
                              value=state["q"], max_length=100), count]),
-        chips, exports, header_row(ctx), rows, more], expand=True, spacing=8)
+        chips, exports, wide(header_row(ctx), rows), more], expand=True, spacing=8)
+
+
+# The header and the rows side by side: about 1,150 px
+ROW_WIDTH = sum(WIDTHS.values()) + 8 * len(WIDTHS) + 10 + 8
+
+
+def wide(header: ft.Control, rows: ft.Control) -> ft.Control:
+    """The table scrolls sideways in a window narrower than its columns (a 1,024 px
+    screen cut 办理期限 and 状态 off, with no way to see them); the rows scroll down
+    inside it, under a header that stays."""
+    return ft.Row([ft.Container(ft.Column([header, rows], spacing=0, expand=True), width=ROW_WIDTH)],
+                  scroll=ft.ScrollMode.AUTO, expand=True, vertical_alignment=ft.CrossAxisAlignment.STRETCH)

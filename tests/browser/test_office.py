@@ -111,3 +111,25 @@ def test_office_grades_plans_assigns_and_calls_back_a_phone_reported_matter(
                                                             " AND detail=?", (f"case {cid}",))}
     events = [e["kind"] for e in query(db, "SELECT kind FROM case_events WHERE case_id=? ORDER BY at", (cid,))]
     assert {"accept", "grade", "consultation", "assign", "resolution"} <= set(events)
+
+
+def test_on_a_1024_px_screen_the_ledger_scrolls_sideways_to_its_last_columns(township, browser):
+    server, db = township
+    office = browser(server.url + "/", viewport={"width": 1024, "height": 768})
+    office_sign_in(office)
+    office.text("拖欠农民工工资")
+    status = office.page.get_by_text("状态", exact=True).first
+    assert status.bounding_box()["x"] > 1024          # beyond the window: the columns are wider
+    deadline = 0
+    for step in range(20):                             # the clerk scrolls the table sideways
+        box = status.bounding_box()
+        if box and box["x"] + box["width"] <= 1024:
+            break
+        office.page.mouse.move(600, 500)
+        office.page.mouse.wheel(300, 0)
+        office.pause(step)
+    box = status.bounding_box()
+    assert box and box["x"] + box["width"] <= 1024, box
+    office.shot("office-ledger-1024-scrolled")
+    office.tap("拖欠农民工工资")                       # a row still opens its matter
+    office.text("办理过程")
