@@ -181,7 +181,9 @@ class DeviceReplica(Replica):
     def acknowledge(self, change_ids: list[str]) -> None:
         """The server holds these: they leave the outbox, and are kept as pushed for
         `keep_pushed_ms` (a restored server may lack them); older kept ones go."""
-        now = clock.wall_ms()
+        # kept by the township's time as this phone knows it, not its own date: a date a
+        # year behind, put right, dropped at once what a restored server then lacked
+        now = self.clock.physical()
         with self.relaxed_transaction():
             for part in chunks(change_ids):
                 marks = ",".join("?" * len(part))
@@ -213,7 +215,7 @@ class DeviceReplica(Replica):
         """(order, change id, body) of the kept changes, oldest first, after `after_seq`."""
         return self.conn.execute(
             "SELECT rowid, change_id, body FROM pushed WHERE acked_ms >= ? AND rowid > ? ORDER BY rowid LIMIT ?",
-            (clock.wall_ms() - self.keep_pushed_ms(), after_seq, limit)).fetchall()
+            (self.clock.physical() - self.keep_pushed_ms(), after_seq, limit)).fetchall()
 
     def pushed_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM pushed").fetchone()[0]
@@ -545,6 +547,10 @@ class DeviceReplica(Replica):
         self.start_over()
         with self.relaxed_transaction():
             self.conn.execute("DELETE FROM meta WHERE key LIKE 'seen:%' OR key IN ('last_sync_ms', 'reoffer_pending')")
+            # the last person's sent changes, kept to offer a restored server again: their
+            # households' names and addresses, and offered under the new person's sign-in
+            # (refused as another's work) they were lost as well as shown
+            self.conn.execute("DELETE FROM pushed")
 
     def start_over(self) -> None:
         """The account's scope changed: keep only what this phone has not sent yet, and

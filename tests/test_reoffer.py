@@ -50,3 +50,25 @@ def test_kept_changes_older_than_the_keeping_time_go(tmp_path):
     rp.acknowledge([new["id"]])
     assert [cid for _, cid, _ in rp.pushed()] == [new["id"]]
     assert rp.pushed_count() == 1
+
+
+def test_the_keeping_time_runs_on_the_township_time_not_on_a_wrong_date(tmp_path, monkeypatch):
+    from sync import clock
+    township = clock.wall_ms()
+    wall, boot = [township - 400 * 86_400_000], [50_000]    # the phone's date 400 days behind
+    monkeypatch.setattr(clock, "wall_ms", lambda: wall[0])  # the phone's own date, wherever it is read
+    rp = DeviceReplica(str(tmp_path / "p.db"), now=lambda: wall[0], boot=lambda: boot[0])
+    rp.learn_server_time(township)                          # its sync clock follows the server's
+    chs = [rp.create("household", household(n), "w1") for n in range(3)]
+    rp.acknowledge([ch["id"] for ch in chs])
+    wall[0] = township                                      # the date put right
+    boot[0] += 60_000
+    rp.acknowledge([rp.create("household", household(9), "w1")["id"]])   # a later sync purges old ones
+    assert len(rp.pushed()) == 4 and rp.pushed_count() == 4   # all still kept for a restored server
+
+
+def test_a_new_person_on_the_phone_inherits_none_of_the_last_ones_sent_changes(tmp_path):
+    rp = DeviceReplica(str(tmp_path / "p.db"))
+    rp.acknowledge([rp.create("household", household(1), "w1")["id"]])
+    rp.hand_over()
+    assert rp.pushed_count() == 0 and rp.pushed() == []    # names and addresses gone; never offered as theirs
