@@ -30,10 +30,13 @@ def today_panel(ctx) -> ft.Control:
             items.append(ft.ListTile(
                 leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
                 title=ft.Text(h["head_name"]),
-                subtitle=ft.Text(h["address"], max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
-                trailing=ft.Text(ctx.t("overdue_days", n=late) if late else
-                                 ctx.t("due_on", date=h["next_visit_due"]), size=12,
-                                 color=ft.Colors.RED_700 if late else ft.Colors.GREY_700),
+                # the address whole (two lines), the due date under it: beside it, on a small
+                # phone with a large font, every address was cut to "金山镇白鹤…", all alike
+                subtitle=ft.Column([
+                    ft.Text(h["address"], max_lines=2, overflow=ft.TextOverflow.ELLIPSIS),
+                    ft.Text(ctx.t("overdue_days", n=late) if late else ctx.t("due_on", date=h["next_visit_due"]),
+                            size=12, color=ft.Colors.RED_700 if late else ft.Colors.GREY_700)],
+                    spacing=2, tight=True),
                 on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16))
         more = work.due_total - len(work.due)
         if more > 0:

@@ -164,7 +164,7 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None) -> ft.Control
     title = case.get("title") or (case.get("description") or "")[:20]
     return ft.ListTile(
         leading=ft.Container(width=12, height=40, bgcolor=risk_colour(case.get("risk")), border_radius=3),
-        title=ft.Text(title, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
+        title=ft.Text(title, max_lines=2, overflow=ft.TextOverflow.ELLIPSIS),   # told apart on a small phone
         subtitle=ft.Text(subtitle, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
                          color=ft.Colors.ORANGE_900 if gone else None),
         trailing=ft.Text(dl, color=dl_colour, size=12) if dl and not gone else None,
