@@ -142,6 +142,12 @@ class SyncClient:
         if self.replica.meta("reoffer_pending"):  # some offered again were refused last time
             report.recovered += self.reoffer()
         self.pull(report, progress)
+        released = self.replica.release_unknown_refusals() if report.recovered else 0
+        if released:   # records a restored server lacked are back: what built on them goes again
+            again = self.push(SyncReport(), progress)
+            report.pushed += again.pushed
+            report.duplicates += again.duplicates
+            report.quarantined = max(0, report.quarantined - released) + again.quarantined
         report.pending = self.replica.pending_count()
         return report
 

@@ -249,3 +249,37 @@ def test_a_store_copied_back_by_hand_is_caught_by_the_log_head(template_db, tmp_
         assert set(kept + later) <= got
     finally:
         srv.kill()
+
+
+def test_offline_edits_of_records_a_restored_store_lacked_go_through_once_the_records_are_back(
+        template_db, tmp_path):
+    """The phone pushes before it pulls: after a restore its edits of records the restored
+    store lacks are refused ("does not hold") before the pull finds the restore and offers
+    the records again. Once they are back, the edits go in the same sync, not refused
+    for a reason no longer true."""
+    srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        p, client = phone(tmp_path / "writer", srv, "worker1")
+        client.sync()
+        copy = tmp_path / "copy.db"
+        src, dst = sqlite3.connect(srv.db), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        hid = p.create("household", household_fields("g1", 1), "worker1")["record"]
+        assert client.sync().pushed == 1
+        p.update("household", hid, {"address": "金山镇白鹤村3组新址"}, "worker1")     # offline, later
+
+        srv.kill()
+        for suffix in ("-wal", "-shm"):
+            Path(str(srv.db) + suffix).unlink(missing_ok=True)
+        shutil.copy(copy, srv.db)
+        srv.start()
+
+        report = client.sync()
+        assert report.recovered == 1 and report.quarantined == 0 and p.quarantined() == []
+        assert srv.sql("SELECT address FROM households WHERE id=?", (hid,)) == [("金山镇白鹤村3组新址",)]
+        assert client.sync().pending == 0
+    finally:
+        srv.kill()
