@@ -319,12 +319,15 @@ class DeviceWorkspace(Workspace):
         """The township's time by this phone's clock as anchored at its last sync: a phone
         whose date is set wrong (or was, when it restarted) still records its visits and
         reports at the time they happened, not on a day the server refuses to come. Never
-        before the clock's last stamp (its own writes, and what it last pulled): a phone
+        before the server's time at the last sync (a time known to have passed): a phone
         that restarted with its date reset years back, offline, filed its visits and
-        reports in a year long reported (a ledger number of that year, limits run out)."""
+        reports in a year long reported (a ledger number of that year, limits run out).
+        Not the clock's last stamp: one made while the date was ahead would have dated
+        every later record ahead too, after the date was put right."""
         self.replica._load_clock()
         c = self.replica.clock
-        return dt.datetime.fromtimestamp(max(c.physical(), c.last_ms) / 1000, CST)
+        known = c.anchor_server_ms if c.anchor_server_ms is not None else 0
+        return dt.datetime.fromtimestamp(max(c.physical(), known) / 1000, CST)
 
     def _create(self, entity, fields):
         self._check(entity, None, fields)

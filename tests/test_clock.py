@@ -125,3 +125,19 @@ def test_a_phone_restarted_with_its_date_years_back_records_no_earlier_than_it_l
     assert visit["visited_at"].startswith("2026-11-28"), visit["visited_at"]   # not 2024
     wall_now[0] = synced + 3_600_000        # the date put right: the time as it is again
     assert ws.now().isoformat().startswith("2026-11-28T18:00")
+
+
+def test_records_made_after_a_date_that_was_ahead_is_put_right_are_dated_right(tmp_path):
+    import datetime as dt
+
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    synced = int(dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    wall, boot = [synced], [50_000]
+    replica = DeviceReplica(str(tmp_path / "p.db"), now=lambda: wall[0], boot=lambda: boot[0])
+    replica.learn_server_time(synced)
+    ws = DeviceWorkspace(replica, {"username": "w1", "role": "grid_worker", "grids": ["g1"]})
+    boot[0], wall[0] = 3_000, synced + 365 * 86_400_000       # restarted with the date a year ahead
+    ws.add_household({"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组1号"})   # stamped ahead
+    wall[0] = synced + 3_600_000                                # put right, still offline
+    assert ws.now().isoformat().startswith("2026-11-28T18:00")  # not a year ahead with the stamp
