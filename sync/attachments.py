@@ -201,9 +201,13 @@ class Attachments:
     upload queue (a small SQLite file beside the replica, `attachments.db`), and this
     device's "photos only on Wi-Fi" choice."""
 
-    def __init__(self, folder: str, settings: dict | None = None):
+    def __init__(self, folder: str, settings: dict | None = None, now_ms=None):
         """`folder`: the phone's data folder; `settings`: the township's (resolved)
-        settings, for the limits and photo_keep_location (defaults when None)."""
+        settings, for the limits and photo_keep_location (defaults when None); `now_ms`:
+        the time a file is marked sent, by the sync's clock (for_replica), as the kept
+        changes are: a phone's wrong date, put right, had a restore skip the files
+        while it offered the changes naming them again."""
+        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.folder = folder
         self.settings = township_settings.resolve(settings)
         self.blob_dir = os.path.join(folder, "attachments")
@@ -225,7 +229,8 @@ class Attachments:
     def for_replica(cls, replica) -> "Attachments":
         """The store beside a DeviceReplica, with the township settings it last pulled."""
         raw = replica.meta("township_settings")
-        return cls(os.path.dirname(os.path.abspath(replica.path)), json.loads(raw) if raw else None)
+        return cls(os.path.dirname(os.path.abspath(replica.path)), json.loads(raw) if raw else None,
+                   now_ms=replica.clock.physical)
 
     def _conn(self):
         return _Conn(self.db_path)
@@ -426,7 +431,7 @@ class Attachments:
         with self._conn() as c:
             c.execute("UPDATE queue SET state=?, reason=?, reason_code=?, sent_bytes=COALESCE(?, sent_bytes),"
                       " sent_ms=CASE WHEN ?='sent' THEN ? ELSE sent_ms END WHERE hash=?",
-                      (state, reason, code, sent, state, int(time.time() * 1000), h))
+                      (state, reason, code, sent, state, self.now_ms(), h))
 
     def _send_one(self, client, h: str, kind: str, size: int, report: UploadReport, progress,
                   first: dict | None = None) -> str:

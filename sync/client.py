@@ -330,7 +330,7 @@ class SyncClient:
         the server what it holds (one small request each) and sends what it lacks."""
         from .attachments import Attachments
         store = Attachments.for_replica(self.replica)
-        since = clock.wall_ms() - self.replica.keep_pushed_ms()
+        since = self.replica.clock.physical() - self.replica.keep_pushed_ms()   # as sent_ms is stamped
         with store._conn() as c:  # the upload queue (sync/attachments.py)
             c.execute("UPDATE queue SET state='waiting' WHERE state='sent' AND sent_ms >= ?", (since,))
 

@@ -437,3 +437,23 @@ def test_a_photo_sent_with_a_record_that_left_the_phone_still_waits_to_be_sent(p
     assert forget_unnamed(store, replica, older_than_s=0) == 1
     assert store.state(entry["hash"])["state"] == "waiting" and store.path(entry["hash"]) is not None
     assert store.path(unsent["hash"]) is None
+
+
+def test_files_sent_under_a_wrong_date_go_again_to_a_restored_server_with_the_changes(tmp_path, monkeypatch):
+    """A file is marked sent by the sync's clock, as the changes kept for a restore are:
+    a phone 400 days behind, its date put right, offered the changes again and left the
+    photos they name as sent (the server held records naming files it never got)."""
+    from sync.client import SyncClient
+    township = clock.wall_ms()
+    wall, boot = [township - 400 * 86_400_000], [50_000]
+    monkeypatch.setattr(clock, "wall_ms", lambda: wall[0])
+    monkeypatch.setattr("time.time", lambda: wall[0] / 1000)
+    replica = DeviceReplica.in_folder(str(tmp_path / "phone"), now=lambda: wall[0], boot=lambda: boot[0])
+    replica.learn_server_time(township)
+    store = Attachments.for_replica(replica)
+    photo = store.add_photo(camera_jpeg(400, 300))
+    store._set(photo["hash"], "sent", None, None, photo["size"])    # uploaded, then the date put right
+    wall[0], boot[0] = township, boot[0] + 60_000
+    SyncClient(replica, "http://127.0.0.1:9")._resend_attachments()  # the server was restored
+    assert store.waiting_count() == 1
+    replica.close()
