@@ -35,18 +35,28 @@ class Screens:
         self.page.views.append(view)
         self.page.update()
 
-    def guard_leaving(self, view: ft.View, unsaved) -> None:
+    def guard_leaving(self, view: ft.View, unsaved, saving=None) -> None:
         """`unsaved()` says whether the screen holds work not saved: leaving it by 返回
-        (the bar's or the phone's own) then asks first, as nothing typed may be lost."""
+        (the bar's or the phone's own) then asks first, as nothing typed may be lost.
+        `saving()`: a save is under way; 返回 waits for it (else the record the person
+        chose to discard was written anyway, and its end closed the screen below)."""
         leaving = self.__dict__.setdefault("_leaving", {})
-        leaving[id(view)] = unsaved
+        leaving[id(view)] = (unsaved, saving)
+
+    def close_screen(self, view: ft.View) -> None:
+        """Close `view` once its work is saved, if it is still the top screen (another
+        opened over it meanwhile, the camera's, stays)."""
+        if self.page.views and self.page.views[-1] is view:
+            self.pop(saved=True)
 
     def pop(self, saved: bool = False) -> None:
         """Close the top screen; the one below redraws itself (its view.data). A screen
         with unsaved work asks first (guard_leaving) unless `saved`."""
         leaving = self.__dict__.get("_leaving") or {}
         if len(self.page.views) > 1:
-            unsaved = leaving.get(id(self.page.views[-1]))
+            unsaved, saving = leaving.get(id(self.page.views[-1]), (None, None))
+            if not saved and saving is not None and saving():
+                return
             if not saved and unsaved is not None and unsaved():
                 self._ask_to_leave()
                 return

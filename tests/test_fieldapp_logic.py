@@ -1121,3 +1121,65 @@ def test_why_there_is_no_position_is_said_in_chinese_with_what_to_do(error, word
     said = i18n.t("no_fix", "zh", why=failure_words(FakeCtx(), RuntimeError(error)))
     assert said == f"无法定位：{words}。可手动输入位置。"
     assert not any("a" <= ch.lower() <= "z" for ch in said)
+
+
+class _Screens:
+    """The app's stack of screens (navigation.Screens) over a page that only holds them."""
+
+    def __new__(cls):
+        from fieldapp.navigation import Screens
+
+        class Page:
+            def __init__(self):
+                self.views, self.dialogs = [], []
+
+            def update(self, *a):
+                pass
+
+            def show_dialog(self, d):
+                self.dialogs.append(d)
+
+            def pop_dialog(self):
+                return self.dialogs.pop() if self.dialogs else None
+
+        class Ctx(Screens):
+            def __init__(self):
+                self.page = Page()
+        return Ctx()
+
+
+def test_going_back_while_a_save_runs_waits_for_it_and_the_save_closes_only_its_own_screen():
+    import flet as ft
+
+    from fieldapp.screens.widgets import save_button, typed
+    ctx = _Screens()
+    ctx.page.views += [ft.View(route="/"), ft.View(route="/household/h1")]
+    seen, fix, written = ft.TextField(value=""), asyncio.Event(), []
+
+    async def save(e):                      # as the forms end: written, then their own screen closed
+        await fix.wait()                    # a fresh position fix: seconds on a cheap phone
+        written.append(seen.value)
+        ctx.close_screen(form)
+        return True
+    saver = save_button(_Ctx(), save)
+    form = ft.View(route="/visit", controls=[seen, saver])
+    ctx.push(form)
+    opened = typed([seen])
+    ctx.guard_leaving(form, lambda: typed([seen]) != opened, saver.data)
+
+    async def worker():
+        seen.value = "家中老人身体好"
+        tap = asyncio.ensure_future(saver.on_click(None))   # 保存
+        await asyncio.sleep(0)
+        ctx.pop()                                           # 返回 meanwhile: waits, asks nothing
+        assert ctx.page.dialogs == [] and ctx.page.views[-1] is form
+        fix.set()
+        await tap
+    asyncio.run(worker())
+    assert [v.route for v in ctx.page.views] == ["/", "/household/h1"] and written == ["家中老人身体好"]
+
+    ctx.push(form)
+    camera = ft.View(route="/camera")
+    ctx.push(camera)                        # a screen opened over the form before its save ended
+    ctx.close_screen(form)
+    assert ctx.page.views[-1] is camera     # the form's end closes nothing but the form

@@ -92,7 +92,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop(saved=True)
+        ctx.close_screen(view)
         ctx.snack(ctx.t("correction_queued" if correcting else "case_saved"))
         return True
 
@@ -104,13 +104,13 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         parties, place, description,
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
         picker.control, photos.control, message,
-        save_button(ctx, save, icon=ft.Icons.SEND),
+        saver := save_button(ctx, save, icon=ft.Icons.SEND),
     ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
     photos.follow(view)
     inputs = [kind, category, parties, place, description, risk]
     opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

@@ -239,7 +239,7 @@ def open_household_form(ctx, household: dict | None = None) -> None:
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop(saved=True)
+        ctx.close_screen(view)
         ctx.snack(ctx.t("hh_saved"))
         return True
 
@@ -248,7 +248,7 @@ def open_household_form(ctx, household: dict | None = None) -> None:
     if picker is not None:
         controls.append(picker.control)
     controls += [photos.control, message,
-                 save_button(ctx, save)]
+                 saver := save_button(ctx, save)]
     view = ft.View(route="/household/new" if household is None else f"/household/{household['id']}/edit",
                    padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
                    appbar=appbar(ctx, ctx.t("hh_add" if household is None else "hh_edit_title")))
@@ -256,7 +256,7 @@ def open_household_form(ctx, household: dict | None = None) -> None:
     photos.follow(view)
     inputs = fields
     opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
     if picker is not None:
         ctx.page.run_task(picker.locate)
         ctx.page.run_task(picker.keep_age_current, view)

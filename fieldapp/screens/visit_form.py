@@ -93,7 +93,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
             ctx.page.update()
             return
         ctx.wrote()
-        ctx.pop(saved=True)
+        ctx.close_screen(view)
         ctx.snack(ctx.t("correction_queued" if correcting else "saved_pending"))
         return True
 
@@ -105,7 +105,8 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     if not home_visit:
         controls += [ft.Text(ctx.t("needs_found"), weight=ft.FontWeight.BOLD),
                      ft.Row(list(needs.values()), wrap=True), cards]
-    controls += [message, save_button(ctx, save)]
+    saver = save_button(ctx, save)
+    controls += [message, saver]
     title = ctx.t("correct_title") if correcting else ctx.t("home_visit_title" if home_visit else "visit_title")
     view = ft.View(route="/visit", padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
                    appbar=appbar(ctx, title))
@@ -113,7 +114,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     photos.follow(view)
     inputs = [seen, requests, *([] if home_visit else [cards, *needs.values()])]
     opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened)
+    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

@@ -176,7 +176,8 @@ def save_button(ctx, save, icon=ft.Icons.SAVE) -> ft.FilledButton:
     ignored and the button says it is saving: a fresh position fix takes seconds on a
     cheap phone, and a second tap meanwhile saved the visit twice."""
     state = {"running": False, "saved": False}
-    button = ft.FilledButton(ctx.t("save"), icon=icon, height=TOUCH)
+    # data: whether a save is under way (Screens.guard_leaving's `saving`)
+    button = ft.FilledButton(ctx.t("save"), icon=icon, height=TOUCH, data=lambda: state["running"])
 
     async def click(e) -> None:
         if state["running"] or state["saved"]:
