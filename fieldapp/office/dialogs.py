@@ -10,9 +10,7 @@ from sync import codes, rules, statute
 from sync.queries import leaders
 
 from ..worklist import split_parties, today_cst
-from .forms import Form, date_field, text_field, whole_number
-
-MAX_VISITORS = 10_000
+from .forms import MAX_VISITORS, Form, date_field, text_field, visitor_count, whole_number
 
 
 def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label: str | None = None) -> None:
@@ -76,9 +74,7 @@ def grade_dialog(ctx, case, refresh):
     form = Form(ctx, {"visitors": size})
 
     def people() -> int | None:
-        text = (size.value or "").strip()
-        n = whole_number(text)
-        return n if n is not None and 0 < n <= MAX_VISITORS else None
+        return visitor_count(size.value)
 
     def show_preview(e=None) -> None:
         """The grade that will be saved, and why, before saving."""

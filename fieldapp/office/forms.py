@@ -58,6 +58,15 @@ def whole_number(text: str | None) -> int | None:
     return int(t) if t.isdecimal() else None
 
 
+MAX_VISITORS = ENTITIES["case"].by_name["visitors"].max
+
+
+def visitor_count(text: str | None) -> int | None:
+    """来访人数 as typed, if it is one the store takes (1 to MAX_VISITORS); else None."""
+    n = whole_number(text)
+    return n if n is not None and 0 < n <= MAX_VISITORS else None
+
+
 def parse_date(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat((text or "").strip()) if len((text or "").strip()) == 10 else None

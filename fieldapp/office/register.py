@@ -11,7 +11,7 @@ from sync import codes
 from sync.queries import leaders
 
 from ..worklist import split_parties
-from .forms import Form, date_field, text_field, whole_number
+from .forms import MAX_VISITORS, Form, date_field, text_field, visitor_count, whole_number
 
 
 def register_panel(ctx) -> ft.Control:
@@ -79,9 +79,8 @@ def register_panel(ctx) -> ft.Control:
         # behind a switch to 来信 blocked the save with nothing on screen to say why
         if channel.value == "handed_down":
             form.dates("higher_deadline")
-        text, n = (visitors.value or "").strip(), whole_number(visitors.value)
-        if channel.value == "visit" and text and not (n is not None and 0 < n <= 10_000):
-            form.say("visitors", ctx.t("number_between", lo=1, hi=10_000))
+        if channel.value == "visit" and (visitors.value or "").strip() and visitor_count(visitors.value) is None:
+            form.say("visitors", ctx.t("number_between", lo=1, hi=MAX_VISITORS))
         if channel.value == "handed_down" and not (higher_ref.value or "").strip():
             form.say("higher_ref", ctx.t("required_field"))
         if not ok or form.has_errors:

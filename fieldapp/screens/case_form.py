@@ -12,7 +12,7 @@ from .. import i18n
 from ..worklist import split_parties
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, risk_colour, save_button, typed
+from .widgets import appbar, refusal_text, risk_colour, guard_form, save_button
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -108,9 +108,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
     ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
     photos.follow(view)
-    inputs = [kind, category, parties, place, description, risk]
-    opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
+    guard_form(ctx, view, [kind, category, parties, place, description, risk], photos, saver)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

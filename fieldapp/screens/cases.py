@@ -24,7 +24,8 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
         more.visible = len(rows) > PAGE
         rows = rows[:PAGE]
         state["offset"] += len(rows)
-        items.controls.extend(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names) for c in rows)
+        day = ctx.ws.now().date()
+        items.controls.extend(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, day) for c in rows)
         if not items.controls:
             items.controls.append(empty(ctx.t("no_cases_found") if state["search"].strip() else empty_text))
 

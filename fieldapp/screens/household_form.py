@@ -16,7 +16,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
-from .widgets import TOUCH, appbar, save_button, typed
+from .widgets import TOUCH, appbar, guard_form, save_button
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
 ID_TYPED = 24   # 18 characters, with spaces or a stray one between the groups
@@ -254,9 +254,7 @@ def open_household_form(ctx, household: dict | None = None) -> None:
                    appbar=appbar(ctx, ctx.t("hh_add" if household is None else "hh_edit_title")))
     ctx.push(view)
     photos.follow(view)
-    inputs = fields
-    opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
+    guard_form(ctx, view, fields, photos, saver)
     if picker is not None:
         ctx.page.run_task(picker.locate)
         ctx.page.run_task(picker.keep_age_current, view)

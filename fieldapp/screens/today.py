@@ -45,7 +45,7 @@ def today_panel(ctx) -> ft.Control:
     if not work.changed:
         items.append(empty(ctx.t("nothing_changed")))
     for c in work.changed:
-        items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names))
+        items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on))
     items.append(header(f"{ctx.t('today_problems')} ({work.problems})"))
     if not work.problems:
         items.append(empty(ctx.t("no_problems")))

@@ -11,7 +11,7 @@ from sync.device import ValidationError
 from .. import i18n
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, save_button, typed
+from .widgets import appbar, refusal_text, guard_form, save_button
 
 
 def parse_cards(text: str | None) -> tuple[int | None, bool]:
@@ -112,9 +112,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
                    appbar=appbar(ctx, title))
     ctx.push(view)
     photos.follow(view)
-    inputs = [seen, requests, *([] if home_visit else [cards, *needs.values()])]
-    opened = (typed(inputs), list(photos.value or []))
-    ctx.guard_leaving(view, lambda: (typed(inputs), list(photos.value or [])) != opened, saver.data)
+    guard_form(ctx, view, [seen, requests, *([] if home_visit else [cards, *needs.values()])], photos, saver)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

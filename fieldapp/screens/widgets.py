@@ -152,10 +152,12 @@ def deadline_text(ctx, deadline: str | None, today: dt.date | None = None) -> tu
     return ctx.t("days_left", n=n), ft.Colors.ORANGE_900 if n <= 7 else ft.Colors.GREY_800
 
 
-def case_tile(ctx, case: dict, on_open, names: dict | None = None) -> ft.Control:
+def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.date | None = None) -> ft.Control:
+    """`today`: the township's day, read once by a list of many (deadline_text)."""
     from sync import codes
     from sync.queries import OPEN_STATUSES
-    dl, dl_colour = deadline_text(ctx, case.get("deadline")) if case.get("status") in OPEN_STATUSES else ("", None)
+    dl, dl_colour = (deadline_text(ctx, case.get("deadline"), today) if case.get("status") in OPEN_STATUSES
+                     else ("", None))
     gone = ctx.ws.handed_over(case["id"])   # kept for unsent work alone: not theirs to work on
     subtitle = " · ".join(x for x in (
         ctx.t("handed_over_short") if gone else ctx.code(codes.CASE_STATUSES, case.get("status")),
@@ -194,6 +196,15 @@ def save_button(ctx, save, icon=ft.Icons.SAVE) -> ft.FilledButton:
                 ctx.page.update()
     button.on_click = click
     return button
+
+
+def guard_form(ctx, view: ft.View, inputs: list, photos, saver: ft.FilledButton) -> None:
+    """The form asks before 返回 drops what was typed or photographed since it opened,
+    and 返回 waits while its 保存 runs (Screens.guard_leaving)."""
+    def now() -> tuple:
+        return typed(inputs), list(photos.value or [])
+    opened = now()
+    ctx.guard_leaving(view, lambda: now() != opened, saver.data)
 
 
 _INPUTS = (ft.TextField, ft.Dropdown, ft.Checkbox, ft.RadioGroup, ft.Switch)

@@ -754,7 +754,7 @@ class CentralStore(Replica):
         # clock never runs back, so after a clock that ran ahead is put right they stay
         # ahead for as long as it was, and the office was refused every write meanwhile.
         # (No phone signs in as SERVER_DEVICE: the login refuses the name.)
-        e = None if server_side or ch["device"] == SERVER_DEVICE else changes.check_clock(ch, now)
+        e = None if ch["device"] == SERVER_DEVICE else changes.check_clock(ch, now)
         if e:
             return _rejected("invalid", [e])
         key = (entity, ch["record"])

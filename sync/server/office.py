@@ -39,13 +39,13 @@ CALLBACK_QUEUE_SHOWN = 500
 CALLBACK_WAITING = "status='resolved' AND merged_into IS NULL"
 
 
-
-def not_to_come(on: dt.date, field: str) -> None:
+def not_to_come(on: dt.date, field: str, code: str = "date_in_future") -> None:
     """What the office records as done is dated no later than today: the write rules
     allow tomorrow for a phone's clock and zone, which the office has not, and a notice
     dated tomorrow took a matter off the overdue list though no one had been told."""
     if on > today():
-        raise rules.RuleError("date_in_future", field=field, date=on.isoformat())
+        raise rules.RuleError(code, field=field, date=on.isoformat())
+
 
 class CentralWorkspace(Workspace):
     complete = True  # the central store holds every record
@@ -259,8 +259,7 @@ class CentralWorkspace(Workspace):
         """The higher body answered the 复查 or 复核."""
         if not outcome:
             raise Missing(f"{kind}_outcome")
-        if on > today():   # (the write rules allow tomorrow, for a phone's clock and zone; the office has neither)
-            raise rules.RuleError("review_answer_in_future", field=f"{kind}_answered_on", date=on.isoformat())
+        not_to_come(on, f"{kind}_answered_on", "review_answer_in_future")
         self.update("case", cid, {f"{kind}_answered_on": on.isoformat(), f"{kind}_outcome": outcome})
         word = "复查" if kind == "review" else "复核"
         self._event(cid, kind, f"{word}答复：{codes.label(codes.REVIEW_OUTCOMES, outcome)}（{on.isoformat()}）"

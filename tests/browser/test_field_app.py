@@ -108,6 +108,14 @@ def scroll_into_sight(app, name: str, step: int, looks: int = 30) -> None:
     raise AssertionError(f"{name!r} never came within the screen")
 
 
+def open_a_visit(app) -> None:
+    """From any tab: 张建国's household, then its 记录走访 form with a fix."""
+    tap_until(app, "住户", "张建国", role="tab")
+    tap_until(app, "张建国", "记录走访")
+    app.tap("记录走访")
+    app.fix("精度 ±9 米")
+
+
 def office_assigns(server_url: str, tmp_path, case_id: str, leader: str) -> None:
     """The office, through the real sync API, names the owning leader of a case."""
     office = DeviceReplica(str(tmp_path / "office.db"))
@@ -385,10 +393,7 @@ def test_a_visit_after_the_phone_moved_2_km_is_recorded_where_the_phone_now_is(
         ctx, app = open_phone_browser(playwright_instance, tmp_path / "chromium", shots, phone.url, device)
         sign_in(app, "wangfang")
         app.shows("已全部同步", timeout_s=FIRST_SYNC_S)
-        tap_until(app, "住户", "张建国", role="tab")
-        tap_until(app, "张建国", "记录走访")
-        app.tap("记录走访")
-        app.fix("精度 ±9 米")
+        open_a_visit(app)
         app.tap("保存")                # nothing recorded: refused next to the field, nothing queued
         app.shows("走访记录不能为空")
         app.shows("已全部同步")
@@ -510,10 +515,7 @@ def test_going_back_from_a_half_written_visit_asks_first_and_keeps_it_if_told_to
         app = browser(phone.url, GPS)
         sign_in(app, "wangfang")
         app.text("已全部同步", timeout_s=FIRST_SYNC_S)
-        tap_until(app, "住户", "张建国", role="tab")
-        tap_until(app, "张建国", "记录走访")
-        app.tap("记录走访")
-        app.fix("精度 ±9 米")
+        open_a_visit(app)
         app.tap("返回")                       # nothing typed: no question
         app.text("记录走访")
         app.gone("放弃未保存的内容")
