@@ -38,9 +38,19 @@ def _central_4_blob_claims(store) -> None:
                        " WITHOUT ROWID")
 
 
+def _central_5_case_rounds(store) -> None:
+    """A matter's earlier rounds, kept when it is reopened, so the figures of a month
+    handed in read it as it stood then (sync/server/rounds.py); the reopenings made
+    before are read back from the change log."""
+    from .central import township_today
+    from . import rounds
+    rounds.backfill(store.conn, township_today)
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
     Migration(3, "the pushing device on log rows (no echo)", _central_3_log_device),
     Migration(4, "attachments named before their bytes were shown (claims)", _central_4_blob_claims),
+    Migration(5, "a matter's rounds before it was reopened (figures of past periods)", _central_5_case_rounds),
 )

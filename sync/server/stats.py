@@ -22,7 +22,9 @@ The period and its days:
   past period, at the end of its last day; for a running one, today, as the office's
   overdue list does (statute.overdue_reasons).
 A duplicate folded into another matter (`merged_into`) is not a matter of its own and
-is counted nowhere; a declined matter (不予受理) is registered but never due.
+is counted nowhere; a declined matter (不予受理) is registered but never due. A matter
+reopened after the last day counted is read as it stood that day (rounds.py), so a
+month handed in reads the same when it is downloaded again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import sqlite3
 from typing import NamedTuple
 
 from .. import codes
+from . import rounds
 from ..queries import OPEN_STATUSES
 
 SOON_DAYS = 7
@@ -263,11 +266,9 @@ def _not_by(col: str) -> str:
 # done after the period (a late notice, resolution or answer) still count as undone.
 _OVERDUE = {
     # art. 22: still waiting to be accepted or declined; for a past period, also one
-    # accepted only after it (a late acceptance took it out of a month handed in).
-    # Acceptance is dated anew when a matter is reopened: such a date tells nothing of
-    # the first registration, so a reopened matter counts by its status alone.
-    "overdue_register": ("((status = 'reported' OR (accepted_on > :c AND NOT EXISTS (SELECT 1 FROM case_events e"
-                         " WHERE e.case_id = cases.id AND e.kind = 'reopen')))"
+    # accepted only after it (a late acceptance took it out of a month handed in). A
+    # matter reopened since is read as it stood then (rounds.py), its first acceptance.
+    "overdue_register": ("((status = 'reported' OR accepted_on > :c)"
                          f" AND coalesce(register_by, date({_RECEIVED}, '+15 days')) < :a)"),
     # art. 23: the petitioner told within 15 days of receipt
     "overdue_notice": f"({_not_by('notice_sent_on')} AND date({_RECEIVED}, '+15 days') < :a)",
@@ -301,15 +302,32 @@ _SUMS = {
 # of an AND ends it), several times quicker than summing the 0/1 values of the terms.
 _MATTERS_SQL = ("SELECT grid_id, category, channel, "
                 + ", ".join(f"count(CASE WHEN {cond} THEN 1 END)" for cond in _SUMS.values())
-                + " FROM cases WHERE merged_into IS NULL{filters} GROUP BY grid_id, category, channel")
+                + " FROM {source} AS cases WHERE merged_into IS NULL{filters} GROUP BY grid_id, category, channel")
+# Every column of a matter the conditions above read (a reopened matter's earlier round
+# supplies the ones a reopening overwrites: rounds.as_at).
+_READ = ("id", "grid_id", "category", "channel", "status", "accepted_on", "deadline", "resolved_on",
+         "received_on", "reported_at", "owner", "merged_into", "reception_leader", "litigation", "signals",
+         "register_by", "notice_sent_on", "review_requested_on", "review_due", "review_answered_on",
+         "recheck_requested_on", "recheck_due", "recheck_answered_on")
+
+
+def _matter_rows(conn, args):
+    """The grouped sums over the matters as they stood at the last day counted: those
+    reopened since, as they were before (rounds.py); the others as they stand."""
+    filters = _case_filter(args)
+    if not rounds.any_after(conn, args["c"]):
+        return conn.execute(_MATTERS_SQL.format(source="cases", filters=filters), args).fetchall()
+    now = conn.execute(_MATTERS_SQL.format(
+        source="cases", filters=f"{filters} AND id NOT IN {rounds.reopened_after('c')}"), args).fetchall()
+    return now + conn.execute(_MATTERS_SQL.format(source=rounds.as_at(_READ, "c"), filters=filters),
+                              args).fetchall()
 
 
 def _matter_figures(conn, args) -> dict:
     totals = dict.fromkeys(_SUMS, 0)
     per = {"village": {}, "category": {}, "channel": {}}
     villages = dict(conn.execute("SELECT id, village FROM grids"))
-    for grid_id, category, channel, *sums in conn.execute(
-            _MATTERS_SQL.format(filters=_case_filter(args)), args):
+    for grid_id, category, channel, *sums in _matter_rows(conn, args):
         sums = [n or 0 for n in sums]
         for name, n in zip(_SUMS, sums):
             totals[name] += n
