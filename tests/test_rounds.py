@@ -76,6 +76,19 @@ def report(store, year: int, month: int) -> dict:
     return {name: value for name, value in rows[1:] if name != "统计截至"}
 
 
+def opened_after_upgrade(store: CentralStore, table: str, version: int) -> CentralStore:
+    """The store closed, put back as the version before wrote it (no `table`, schema
+    `version`), and opened again by this one."""
+    path = store.path
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.commit()
+    conn.close()
+    return CentralStore(path)
+
+
 def test_an_unsatisfied_callback_in_november_leaves_octobers_figures_as_handed_in(office):
     ws, cal = office
     cid = handled_in_october(ws, cal)
@@ -164,15 +177,7 @@ def test_a_store_from_before_rounds_recovers_them_from_its_change_log(office, tm
     kept = store.conn.execute("SELECT case_id, ended_on, status, accepted_on, deadline, resolved_on"
                               " FROM case_rounds ORDER BY seq").fetchall()
     assert [r[1:3] for r in kept] == [("2026-11-05", "resolved"), ("2026-11-22", "resolved")]
-    path = store.path
-    store.close()
-    # the store as the version before wrote it: no rounds table, schema version 4
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE case_rounds")
-    conn.execute("PRAGMA user_version=4")
-    conn.commit()
-    conn.close()
-    again = CentralStore(path)
+    again = opened_after_upgrade(store, "case_rounds", 4)
     try:
         assert again.conn.execute("SELECT case_id, ended_on, status, accepted_on, deadline, resolved_on"
                                   " FROM case_rounds ORDER BY seq").fetchall() == kept

@@ -47,10 +47,19 @@ def _central_5_case_rounds(store) -> None:
     rounds.backfill(store.conn, township_today)
 
 
+def _central_6_callback_judged(store) -> None:
+    """Whom each callback judged (the matter's owner and departments at the time), so
+    satisfaction per leader and department stays with them when the matter changes hands
+    (sync/server/judged.py); older callbacks are judged from the change log."""
+    from . import judged
+    judged.backfill(store.conn)
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
     Migration(3, "the pushing device on log rows (no echo)", _central_3_log_device),
     Migration(4, "attachments named before their bytes were shown (claims)", _central_4_blob_claims),
     Migration(5, "a matter's rounds before it was reopened (figures of past periods)", _central_5_case_rounds),
+    Migration(6, "whom each callback judged (satisfaction per leader and department)", _central_6_callback_judged),
 )

@@ -34,7 +34,7 @@ import sqlite3
 from typing import NamedTuple
 
 from .. import codes
-from . import rounds
+from . import judged, rounds
 from ..queries import OPEN_STATUSES
 
 SOON_DAYS = 7
@@ -369,17 +369,18 @@ def _callback_figures(conn, args) -> dict:
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
     return {"callbacks": total, "satisfied": sat + basic,
             "satisfaction_rate": _satisfaction_rate(sat, basic, total),
-            "satisfaction_by_owner": _satisfaction_by(conn, args, "c.owner"),
-            "satisfaction_by_department": _satisfaction_by(conn, args, "d.value",
-                                                           "JOIN json_each(c.departments) d")}
+            "satisfaction_by_owner": _satisfaction_by(conn, args, judged.column("owner")),
+            "satisfaction_by_department": _satisfaction_by(
+                conn, args, "d.value", f"JOIN json_each({judged.column('departments')}) d")}
 
 
 def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
     """Satisfaction per owning leader or per cooperating department: the figure tied
-    to officials' performance and departments' funds (domain.md, 评)."""
+    to officials' performance and departments' funds (domain.md, 评). Each callback
+    counts for the leader and departments the matter had when it was made (judged.py)."""
     filters = _case_filter(args, prefix="c.")
     sql = (f"SELECT {key}, sum(cb.answer IN ('satisfied', 'basically')), count(*)"
-           f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
+           f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {judged.JOIN} {join}"
            f" WHERE cb.at >= :s AND cb.at < :c1 AND {key} IS NOT NULL AND c.merged_into IS NULL{filters}"
            f" GROUP BY {key} ORDER BY {key}")
     names = dict(conn.execute("SELECT username, name FROM staff"))
