@@ -139,8 +139,8 @@ class SyncClient:
         report = SyncReport()
         self.settle_discards(report)
         self.push(report, progress)
-        if self.replica.meta("reoffer_pending"):  # some offered again were refused last time
-            report.recovered += self.reoffer()
+        if self.replica.meta("reoffer_pending"):  # some offered again were not answered last time
+            report.recovered += self.reoffer(report)
         self.pull(report, progress)
         released = self.replica.release_unknown_refusals() if report.recovered else 0
         if released:   # records a restored server lacked are back: what built on them goes again
@@ -313,7 +313,7 @@ class SyncClient:
             if known is None:
                 rp.set_meta("server_generation", gen)
             return False
-        report.recovered += self.reoffer()
+        report.recovered += self.reoffer(report)
         self._resend_attachments()
         since = data.get("generation_seq")
         start = min(seq, since) if known != gen and isinstance(since, int) else 0
@@ -334,12 +334,18 @@ class SyncClient:
         with store._conn() as c:  # the upload queue (sync/attachments.py)
             c.execute("UPDATE queue SET state='waiting' WHERE state='sent' AND sent_ms >= ?", (since,))
 
-    def reoffer(self) -> int:
+    def reoffer(self, report: SyncReport | None = None) -> int:
         """Push every kept change again, marked as offered again (the office is told how
-        many came back). Returns how many the server lacked and applied. A refusal is not
-        quarantined (the server took the change once: another phone's change it builds on
-        may not be back yet); they are offered again at the next syncs while kept."""
-        rp, after, applied, refused = self.replica, -1, 0, 0
+        many came back). Returns how many the server lacked and applied.
+
+        A change the server took once and now refuses (the person moved to another grid
+        meanwhile, a rule changed) goes back in the outbox, quarantined with the reason,
+        ahead of what was written since: the person is told, and the record stays on the
+        phone (a scope reset keeps what the outbox names) until it is sent or given up.
+        One refused for naming a record the server lacks goes back in line once a
+        recovery brings records back (release_unknown_refusals). A batch the server did
+        not answer change by change is offered again at the next sync."""
+        rp, after, applied, unanswered, refused = self.replica, -1, 0, 0, []
         while True:
             rows = rp.pushed(after, self.batch)
             if not rows:
@@ -352,11 +358,15 @@ class SyncClient:
             results = data.get("results") if isinstance(data, dict) else None
             if isinstance(results, list) and len(results) == len(rows):
                 applied += sum(res.get("status") == "applied" for res in results)
-                refused += sum(res.get("status") == "rejected" for res in results)
+                refused += [(row[1], res.get("reason") or "refused", res.get("errors"))
+                            for row, res in zip(rows, results) if res.get("status") == "rejected"]
             else:
-                refused += len(rows)
+                unanswered += len(rows)
             after = rows[-1][0]
-        rp.set_meta("reoffer_pending", "1" if refused else None)
+        taken = rp.take_back_refused(refused)
+        if report is not None:
+            report.quarantined += taken
+        rp.set_meta("reoffer_pending", "1" if unanswered else None)
         return applied
 
     # --- attachments (photos, voice notes): after the changes, never blocking them ------

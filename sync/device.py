@@ -217,6 +217,28 @@ class DeviceReplica(Replica):
             "SELECT rowid, change_id, body FROM pushed WHERE acked_ms >= ? AND rowid > ? ORDER BY rowid LIMIT ?",
             (self.clock.physical() - self.keep_pushed_ms(), after_seq, limit)).fetchall()
 
+    def take_back_refused(self, refused: list[tuple[str, str, list | None]]) -> int:
+        """Kept changes a server refused when they were offered again ((change id, reason,
+        errors), in the order they were made): back in the outbox, quarantined with the
+        reason, ahead of every change written since (so those are held behind them).
+        Returns how many came back."""
+        if not refused:
+            return 0
+        with self.transaction():
+            low = self.conn.execute("SELECT coalesce(min(seq), 1) FROM outbox").fetchone()[0] - len(refused)
+            taken = 0
+            for i, (cid, reason, errors) in enumerate(refused):
+                row = self.conn.execute("SELECT entity, record, body FROM pushed WHERE change_id=?",
+                                        (cid,)).fetchone()
+                if row is None or self.conn.execute("SELECT 1 FROM outbox WHERE change_id=?", (cid,)).fetchone():
+                    continue
+                self.conn.execute("INSERT INTO outbox (seq, change_id, entity, record, body, state, reason, errors)"
+                                  " VALUES (?,?,?,?,?,'quarantined',?,?)",
+                                  (low + i, cid, *row, reason, json.dumps(errors or [], ensure_ascii=False)))
+                self.conn.execute("DELETE FROM pushed WHERE change_id=?", (cid,))
+                taken += 1
+        return taken
+
     def pushed_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM pushed").fetchone()[0]
 

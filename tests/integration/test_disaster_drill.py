@@ -283,3 +283,50 @@ def test_offline_edits_of_records_a_restored_store_lacked_go_through_once_the_re
         assert client.sync().pending == 0
     finally:
         srv.kill()
+
+
+def test_a_report_the_restored_store_lacks_and_now_refuses_stays_on_the_phone_and_is_shown(template_db, tmp_path):
+    """worker1's report was sent and acknowledged; the store comes back from a copy made
+    before it, and meanwhile worker1 was moved to another grid. Offered again, the report
+    is refused (outside worker1's grids now). The phone keeps it, among the refused
+    changes with the server's reason, through the scope reset that follows: it was
+    dropped without a word, from the server and the phone alike."""
+    srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        p, client = phone(tmp_path / "worker", srv, "worker1")
+        client.sync()
+        copy = tmp_path / "copy.db"
+        src, dst = sqlite3.connect(srv.db), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        made = p.create("case", case_fields("g1", "worker1"), "worker1")
+        cid = made["record"]
+        note = p.create("case_event", {"case_id": cid, "kind": "progress", "at": made["fields"]["reported_at"],
+                                       "by": "worker1", "text": "已约两户明天到村委会"}, "worker1")["record"]
+        assert client.sync().pushed == 2
+
+        srv.kill()
+        for suffix in ("-wal", "-shm"):
+            Path(str(srv.db) + suffix).unlink(missing_ok=True)
+        shutil.copy(copy, srv.db)
+        from sync.server.central import CentralStore
+        restored = CentralStore(str(srv.db))
+        restored.begin_generation("restored from the copy")   # as `gridbook restore` marks it
+        restored.close()
+        cli("user", "grids", "worker1", "--grid", "g2", "--db", str(srv.db))
+        srv.start()
+
+        report = client.sync()
+        assert report.reset and report.quarantined == 2
+        assert srv.sql("SELECT count(*) FROM cases WHERE id=?", (cid,)) == [(0,)]
+        refused = p.quarantined()
+        assert [(q["entity"], q["record"]) for q in refused] == [("case", cid), ("case_event", note)]
+        assert refused[0]["errors"] and refused[0]["reason"]
+        assert p.get("case", cid)["title"] == "宅前排水沟堵塞"           # still on the phone
+        # the next sync neither loses it nor offers it again on its own
+        again = client.sync()
+        assert again.recovered == 0 and p.get("case", cid) is not None and len(p.quarantined()) == 2
+    finally:
+        srv.kill()
