@@ -88,6 +88,23 @@ def write_round(replica, store: Attachments, username: str, grid: str, n: int, t
     return ids, hashes
 
 
+def copied(srv, to: Path) -> Path:
+    """The administrator's copy of the live store, consistent (SQLite's backup)."""
+    src, dst = sqlite3.connect(srv.db), sqlite3.connect(to)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return to
+
+
+def put_back(srv, copy: Path) -> None:
+    """The server stopped and its store file replaced by the copy, its WAL gone with it."""
+    srv.kill()
+    for suffix in ("-wal", "-shm"):
+        Path(str(srv.db) + suffix).unlink(missing_ok=True)
+    shutil.copy(copy, srv.db)
+
+
 def test_restore_loses_nothing_the_phones_had(template_db, tmp_path):
     backup_dir = tmp_path / "backup"
     srv = _server_from(template_db, tmp_path / "server", args=("--backup", str(backup_dir)))
@@ -221,20 +238,12 @@ def test_a_store_copied_back_by_hand_is_caught_by_the_log_head(template_db, tmp_
         reader, rclient = phone(tmp_path / "reader", srv, "lostphone")   # the same grid, reads only
         kept = [writer.create("household", household_fields("g1", n), "worker1")["record"] for n in range(2)]
         assert wclient.sync().pushed == 2
-        copy = tmp_path / "copy.db"
-        src = sqlite3.connect(srv.db)
-        dst = sqlite3.connect(copy)
-        src.backup(dst)          # the administrator's copy, consistent
-        src.close()
-        dst.close()
+        copy = copied(srv, tmp_path / "copy.db")
         later = [writer.create("household", household_fields("g1", n), "worker1")["record"] for n in range(2, 5)]
         assert wclient.sync().pushed == 3
         assert rclient.sync().pulled >= 5                # the directory and the five households
 
-        srv.kill()
-        for suffix in ("-wal", "-shm"):
-            Path(str(srv.db) + suffix).unlink(missing_ok=True)
-        shutil.copy(copy, srv.db)
+        put_back(srv, copy)
         srv.start()
 
         assert rclient.sync().recovered == 0            # behind its cursor: pulls again, offers nothing
@@ -262,19 +271,12 @@ def test_offline_edits_of_records_a_restored_store_lacked_go_through_once_the_re
         srv.start()
         p, client = phone(tmp_path / "writer", srv, "worker1")
         client.sync()
-        copy = tmp_path / "copy.db"
-        src, dst = sqlite3.connect(srv.db), sqlite3.connect(copy)
-        src.backup(dst)
-        src.close()
-        dst.close()
+        copy = copied(srv, tmp_path / "copy.db")
         hid = p.create("household", household_fields("g1", 1), "worker1")["record"]
         assert client.sync().pushed == 1
         p.update("household", hid, {"address": "金山镇白鹤村3组新址"}, "worker1")     # offline, later
 
-        srv.kill()
-        for suffix in ("-wal", "-shm"):
-            Path(str(srv.db) + suffix).unlink(missing_ok=True)
-        shutil.copy(copy, srv.db)
+        put_back(srv, copy)
         srv.start()
 
         report = client.sync()
@@ -296,21 +298,14 @@ def test_a_report_the_restored_store_lacks_and_now_refuses_stays_on_the_phone_an
         srv.start()
         p, client = phone(tmp_path / "worker", srv, "worker1")
         client.sync()
-        copy = tmp_path / "copy.db"
-        src, dst = sqlite3.connect(srv.db), sqlite3.connect(copy)
-        src.backup(dst)
-        src.close()
-        dst.close()
+        copy = copied(srv, tmp_path / "copy.db")
         made = p.create("case", case_fields("g1", "worker1"), "worker1")
         cid = made["record"]
         note = p.create("case_event", {"case_id": cid, "kind": "progress", "at": made["fields"]["reported_at"],
                                        "by": "worker1", "text": "已约两户明天到村委会"}, "worker1")["record"]
         assert client.sync().pushed == 2
 
-        srv.kill()
-        for suffix in ("-wal", "-shm"):
-            Path(str(srv.db) + suffix).unlink(missing_ok=True)
-        shutil.copy(copy, srv.db)
+        put_back(srv, copy)
         from sync.server.central import CentralStore
         restored = CentralStore(str(srv.db))
         restored.begin_generation("restored from the copy")   # as `gridbook restore` marks it
