@@ -279,6 +279,9 @@ _MESSAGES = {
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
+    "method_needed": ("a case is resolved with how it was resolved", "办结须填写办理情况"),
+    "resolution_not_theirs": ("records a resolution the matter does not have: it is {status_en}, not resolved"
+                              " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",

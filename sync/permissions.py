@@ -244,8 +244,29 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
         # opinion count from: a case resolved without it was in the ledger as 已办结 and
         # in no figure (judged on the move only: a record from before is not refused later)
         errs.append(_err("resolved_on", "resolved_on_needed"))
+    if (entity == "case" and fields.get("status") == "resolved" and (before or {}).get("status") != "resolved"
+            and not str(after.get("method") or "").strip()):
+        # 办理情况 is what the written opinion and the ledger say was done: the office's
+        # form asks for it, and a phone's resolution without it stood in the ledger empty
+        errs.append(_err("method", "method_needed"))
     errs += check_references(p, entity, after, fields, lookup, complete)
     return errs
+
+
+def resolution_entry_problems(p: Principal, entity: str, fields: dict, case: dict | None,
+                              case_versions: dict) -> list[FieldError]:
+    """A phone's resolution entry (办结, on the timeline) stands with its author's
+    resolution of the matter, written just before it: the matter must show that
+    resolution. When the office resolved or reassigned it first, the phone's move was
+    refused and the entry alone was taken: the timeline said 办结 in the leader's words
+    while the matter held the office's."""
+    if entity != "case_event" or fields.get("kind") != "resolution" or p.sees_all:
+        return []
+    status = (case or {}).get("status")
+    by = (case_versions.get("status") or (None, None))[1]
+    if status == "resolved" and by == p.username:
+        return []
+    return [_err("record", "resolution_not_theirs", status=status or "reported")]
 
 
 # The timeline entries a leader may still add to a matter given to another (owned_once).

@@ -82,8 +82,12 @@ def test_check_a_leader_works_and_resolves_owned_cases_with_an_outcome():
     assert ("resolved_on", "resolved_on_needed") in rules(check(LEADER, "case", owned,
                                                                 {"status": "resolved", "outcome": "mediation"},
                                                                 lookup_with()))
-    assert check(LEADER, "case", owned, {"status": "resolved", "outcome": "mediation", "resolved_on": "2026-11-20"},
-                 lookup_with()) == []
+    # and with what was done (办理情况): the ledger's and the written opinion's words
+    assert ("method", "method_needed") in rules(check(LEADER, "case", owned,
+                                                      {"status": "resolved", "outcome": "mediation",
+                                                       "resolved_on": "2026-11-20", "method": "  "}, lookup_with()))
+    assert check(LEADER, "case", owned, {"status": "resolved", "outcome": "mediation", "resolved_on": "2026-11-20",
+                                         "method": "现场调解，双方签字"}, lookup_with()) == []
     # a case resolved before the rule, without its day, is not refused its later edits
     assert check(OFFICE, "case", case(owner="lead1", status="resolved", outcome="mediation"),
                  {"title": "更正"}, lookup_with()) == []

@@ -786,17 +786,18 @@ class CentralStore(Replica):
             errs = households.number_errors(fields, row0, today) + households.due_errors(fields, today)
             if errs:
                 return _rejected("invalid", errs)
-        case = None
+        case, case_versions = None, {}
         if ent.parent:
             cid = ch["fields"].get(ent.parent, (row0 or {}).get(ent.parent))
             if cid is not None:
                 hit = cache.get(("case", cid))
                 if hit is None:
                     return _rejected("invalid", [_err(ent.parent, "unknown_record", entity="case")])
-                case = hit[0]
+                case, case_versions = hit[0], hit[1]
         if not server_side:
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache),
                                      past_owners=self._past_owners(cache))
+            errs = errs or permissions.resolution_entry_problems(p, entity, ch["fields"], case, case_versions)
             if errs:
                 return _rejected("forbidden", errs)
             claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()

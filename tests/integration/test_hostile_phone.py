@@ -130,8 +130,16 @@ def test_a_leader_works_an_owned_case_but_cannot_move_it_or_close_it(server):
         push(server, "leader1", mk("leader1", "case", cid, {"status": "closed"})), 403)
     assert ("outcome", "outcome_needed") in refused(
         push(server, "leader1", mk("leader1", "case", cid, {"status": "resolved"})), 403)
+    assert ("method", "method_needed") in refused(
+        push(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "mediation",
+                                                            "method": " ", "resolved_on": "2026-11-20"})), 403)
+    # a resolution entry with no resolution of the leader's behind it is not taken
+    entry = {"case_id": cid, "kind": "resolution", "at": now_iso(), "by": "leader1", "text": "调解"}
+    assert ("record", "resolution_not_theirs") in refused(
+        push(server, "leader1", mk("leader1", "case_event", changes.new_id("r"), entry)), 403)
     pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "mediation",
                                                              "method": "调解", "resolved_on": "2026-11-20"}))
+    pushed_ok(server, "leader1", mk("leader1", "case_event", changes.new_id("r"), entry))
     assert server.sql("SELECT status, grid_id, outcome FROM cases WHERE id=?", (cid,)) == [
         ("resolved", "g1", "mediation")]
     # the callback that follows is the office's
@@ -163,7 +171,7 @@ def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
 def test_times_outside_the_calendar_are_refused(server):
     cid = leader_case(server)
     pushed_ok(server, "leader1", mk("leader1", "case", cid, {"status": "resolved", "outcome": "explained",
-                                                             "resolved_on": "2026-11-20"}))
+                                                             "method": "当面解释政策", "resolved_on": "2026-11-20"}))
     far = mk("office1", "callback", changes.new_id("r"), {"case_id": cid, "at": "9999-12-31T23:59:59-14:00",
                                                           "by": "office1", "method": "phone", "answer": "satisfied"})
     assert ("at", "date_range") in refused(push(server, "office1", far), 422)

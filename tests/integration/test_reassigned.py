@@ -193,3 +193,22 @@ def test_a_matter_held_when_the_server_is_restored_is_the_persons_again(township
     a_client.sync()
     assert ws.case(cid)["status"] == "resolved" and srv.sql("SELECT owner, status FROM cases WHERE id=?", (cid,)) == [
         ("leader1", "resolved")]
+
+
+def test_a_resolution_the_office_made_first_leaves_the_leaders_whole_resolution_refused(township):
+    """The office resolves the matter while its leader, offline, resolves it too. The
+    leader's move is refused (the matter is 已办结 already), and so is the 办结 entry of
+    the same tap: it was taken alone, and the timeline showed the leader's words as the
+    resolution while the matter held the office's."""
+    srv, office, office_client, a, a_client, cid = township
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    ws.resolve_case(cid, "mediation", "本人现场调解，双方签字")
+    office.update("case", cid, {"status": "resolved", "outcome": "explained", "method": "信访办电话调解",
+                                "resolved_on": case_fields("g1", "x")["reported_at"][:10]}, "office1")
+    office_client.sync()
+    a_client.sync()
+    assert srv.sql("SELECT status, method FROM cases WHERE id=?", (cid,)) == [("resolved", "信访办电话调解")]
+    assert srv.sql("SELECT count(*) FROM case_events WHERE case_id=? AND kind='resolution'", (cid,)) == [(0,)]
+    refused = {q["entity"]: [e["rule"] for e in q["errors"]] for q in a.quarantined()}
+    assert refused == {"case": ["state"], "case_event": ["resolution_not_theirs"]}
