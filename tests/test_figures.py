@@ -26,6 +26,7 @@ from sync import statute
 from sync.access import Principal
 from sync.server import downloads, export, stats
 from sync.server.central import CentralStore
+from tests.test_past_periods import server_day
 
 D = dt.date
 YEAR = (D(2025, 1, 1), D(2025, 12, 31))
@@ -314,9 +315,11 @@ def test_overdue_is_judged_on_the_day_after_the_period_and_the_deadline_day_is_i
 
 
 def test_a_step_done_after_the_period_still_counts_as_late_for_that_period(limits):
+    server_day(limits, D(2026, 2, 15))
+    limits.server_write("case", "notice", {"notice_sent_on": "2026-02-15"}, author="system")
+    server_day(limits, D(2026, 2, 20))
     limits.server_write("case", "handling", {"status": "resolved", "resolved_on": "2026-02-20",
                                              "outcome": "explained"}, author="system")
-    limits.server_write("case", "notice", {"notice_sent_on": "2026-02-15"}, author="system")
     jan = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 3, 1))
     assert (jan["overdue_handling"], jan["overdue_notice"]) == (1, 1)   # late at the end of January
     now = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 12, 31), today=D(2026, 3, 1))
@@ -325,9 +328,10 @@ def test_a_step_done_after_the_period_still_counts_as_late_for_that_period(limit
 
 def test_a_late_acceptance_keeps_the_registration_late_in_the_month_handed_in(limits):
     """Accepted on 02-03, the matter received 01-01 left January's 登记转送超期 (as at
-    February 1st it was late); a matter taken up again is judged by its status alone (its
-    acceptance is dated anew)."""
+    February 1st it was late); a matter taken up again is judged by its first acceptance
+    (the new one is dated anew)."""
     before = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 2, 1))["overdue_register"]
+    server_day(limits, D(2026, 2, 3))
     limits.server_write("case", "register", {"status": "accepted", "accepted_on": "2026-02-03",
                                              "deadline": "2026-04-04"}, author="system")
     jan = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 1, 31), today=D(2026, 3, 1))
@@ -335,6 +339,7 @@ def test_a_late_acceptance_keeps_the_registration_late_in_the_month_handed_in(li
     now = stats.figures(limits.conn, D(2026, 1, 1), D(2026, 12, 31), today=D(2026, 3, 1))
     assert now["overdue_register"] == 0
     # accepted on 01-02, in time; taken up again on 02-20
+    server_day(limits, D(2026, 2, 20))
     limits.server_write("case", "notice", {"status": "reopened", "accepted_on": "2026-02-20"}, author="system")
     limits.server_write("case_event", "reopen-1", {"case_id": "notice", "kind": "reopen",
                                                    "at": "2026-02-20T09:00:00+08:00", "by": "x", "text": "重办"},

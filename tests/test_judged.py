@@ -12,7 +12,7 @@ import pytest
 from sync.server import stats
 from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
-from tests.test_rounds import Calendar, matter, opened_after_upgrade
+from tests.test_past_periods import Calendar, matter, opened_after_upgrade
 
 D = dt.date
 OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}

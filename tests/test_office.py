@@ -384,8 +384,9 @@ def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal
 
 def test_a_late_extension_is_refused_and_last_month_s_overdue_stays(ws, monkeypatch):
     from sync.server import stats
+    from tests.test_past_periods import Calendar
+    Calendar(monkeypatch, ws.replica).set(dt.date(2025, 10, 1))   # the office's day and the server's
     cid = matter(ws, on=dt.date(2025, 10, 1))
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2025, 10, 1))
     ws.accept(cid, on=dt.date(2025, 10, 1))
     assert ws.case(cid)["deadline"] == "2025-11-30"
     nov = stats.figures(ws.replica.conn, dt.date(2025, 11, 1), dt.date(2025, 11, 30), today=dt.date(2025, 12, 1))

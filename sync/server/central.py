@@ -23,7 +23,7 @@ import orjson
 
 from .. import access, changes, clock, households, merge, permissions, privacy, statute
 from .. import settings as township_settings
-from . import auth, judged, rounds
+from . import auth, judged, standing
 from . import migrations as server_migrations
 from .checkpointer import SAFETY_FACTOR, Checkpointer
 from .readers import ReadPool
@@ -636,7 +636,7 @@ class CentralStore(Replica):
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
             scoped, claims = cache.pop("__scoped__"), cache.pop("__claims__")
-            ended, judgements = cache.pop("__rounds__"), cache.pop("__judged__")
+            stood, judgements = cache.pop("__standing__"), cache.pop("__judged__")
             cache.pop("__refused__"), cache.pop("__owners__", None)
             if accepted:
                 refs = self._assign_refs(accepted, cache)
@@ -646,8 +646,8 @@ class CentralStore(Replica):
                 self._log_exits(scoped, cache)
                 if claims:
                     self.conn.executemany("INSERT OR IGNORE INTO blob_claims VALUES (?,?,?,?)", claims)
-                if ended:
-                    rounds.add(self.conn, ended)
+                if stood:
+                    standing.add(self.conn, stood)
                 if judgements:
                     judged.add(self.conn, judgements)
             if joined:
@@ -711,7 +711,7 @@ class CentralStore(Replica):
                 if isinstance(fields.get(name), str):
                     wanted.setdefault("staff", set()).add(f"staff-{fields[name]}")
         cache: dict = {"__accepted__": [], "__rescope__": {}, "__refused__": {}, "__scoped__": {}, "__claims__": [],
-                       "__rounds__": [], "__judged__": []}
+                       "__standing__": [], "__judged__": []}
         for entity, ids in wanted.items():
             for rid, (row, ver) in self._load(entity, ids).items():
                 cache[(entity, rid)] = (row, ver, True)
@@ -809,8 +809,8 @@ class CentralStore(Replica):
         else:
             claims = ()
         row, ver = merge.merge_change(row0, ver0, ch)
-        if entity == "case" and rounds.ended(row0, row):
-            cache["__rounds__"].append(rounds.row(ch["record"], today.isoformat(), row0))
+        if entity == "case" and standing.changed(row0, row):
+            cache["__standing__"].append(standing.row(ch["record"], today.isoformat(), row0))
         elif entity == "callback" and row0 is None and case is not None:
             cache["__judged__"].append(judged.row(ch["record"], case))
         for h in claims:

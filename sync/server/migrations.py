@@ -38,13 +38,13 @@ def _central_4_blob_claims(store) -> None:
                        " WITHOUT ROWID")
 
 
-def _central_5_case_rounds(store) -> None:
-    """A matter's earlier rounds, kept when it is reopened, so the figures of a month
-    handed in read it as it stood then (sync/server/rounds.py); the reopenings made
-    before are read back from the change log."""
+def _central_5_case_standing(store) -> None:
+    """How each matter stood at the end of each day it changed (the fields the figures
+    read), so a month handed in reads the same when downloaded again
+    (sync/server/standing.py); the days before are read back from the change log."""
     from .central import township_today
-    from . import rounds
-    rounds.backfill(store.conn, township_today)
+    from . import standing
+    standing.backfill(store.conn, township_today)
 
 
 def _central_6_callback_judged(store) -> None:
@@ -60,6 +60,7 @@ CENTRAL = (
     Migration(2, "erasure tombstones", _central_2_erasures),
     Migration(3, "the pushing device on log rows (no echo)", _central_3_log_device),
     Migration(4, "attachments named before their bytes were shown (claims)", _central_4_blob_claims),
-    Migration(5, "a matter's rounds before it was reopened (figures of past periods)", _central_5_case_rounds),
+    Migration(5, "each matter as it stood at the end of each day it changed (figures of past periods)",
+              _central_5_case_standing),
     Migration(6, "whom each callback judged (satisfaction per leader and department)", _central_6_callback_judged),
 )

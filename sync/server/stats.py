@@ -23,7 +23,8 @@ The period and its days:
   overdue list does (statute.overdue_reasons).
 A duplicate folded into another matter (`merged_into`) is not a matter of its own and
 is counted nowhere; a declined matter (不予受理) is registered but never due. A matter
-reopened after the last day counted is read as it stood that day (rounds.py), so a
+changed after the last day counted (reopened, resolved again, told again, given an
+owner, merged, declined late) is read as it stood at that day's end (standing.py), so a
 month handed in reads the same when it is downloaded again.
 """
 
@@ -34,7 +35,7 @@ import sqlite3
 from typing import NamedTuple
 
 from .. import codes
-from . import judged, rounds
+from . import judged, standing
 from ..queries import OPEN_STATUSES
 
 SOON_DAYS = 7
@@ -85,7 +86,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("litigation_resolved", "涉法涉诉化解", "Litigation-prone resolved", "count", "办结事项中标为涉法涉诉的"),
     Figure("beijing", "进京非访登记", "Irregular petitions in Beijing", "count",
            "期间内登记、带“进京非访”信号的事项"),
-    Figure("open", "未办结", "Open", "count", "当前仍在办理中的事项（已上报、已受理、已分派、办理中、已重办）"),
+    Figure("open", "未办结", "Open", "count", "统计截至日仍在办理中的事项（已上报、已受理、已分派、办理中、已重办）"),
     Figure("due_soon", "7日内到期", "Due within 7 days", "count", "仍在办理、办理期限在统计日起7日内的事项"),
     Figure("counted_to", "统计截至", "Counted to", "day", "期间的最后一天，期间未完时为今日"),
 )
@@ -267,7 +268,8 @@ def _not_by(col: str) -> str:
 _OVERDUE = {
     # art. 22: still waiting to be accepted or declined; for a past period, also one
     # accepted only after it (a late acceptance took it out of a month handed in). A
-    # matter reopened since is read as it stood then (rounds.py), its first acceptance.
+    # matter changed since is read as it stood then (standing.py): a reopened one by its
+    # first acceptance.
     "overdue_register": ("((status = 'reported' OR accepted_on > :c)"
                          f" AND coalesce(register_by, date({_RECEIVED}, '+15 days')) < :a)"),
     # art. 23: the petitioner told within 15 days of receipt
@@ -303,23 +305,20 @@ _SUMS = {
 _MATTERS_SQL = ("SELECT grid_id, category, channel, "
                 + ", ".join(f"count(CASE WHEN {cond} THEN 1 END)" for cond in _SUMS.values())
                 + " FROM {source} AS cases WHERE merged_into IS NULL{filters} GROUP BY grid_id, category, channel")
-# Every column of a matter the conditions above read (a reopened matter's earlier round
-# supplies the ones a reopening overwrites: rounds.as_at).
-_READ = ("id", "grid_id", "category", "channel", "status", "accepted_on", "deadline", "resolved_on",
-         "received_on", "reported_at", "owner", "merged_into", "reception_leader", "litigation", "signals",
-         "register_by", "notice_sent_on", "review_requested_on", "review_due", "review_answered_on",
-         "recheck_requested_on", "recheck_due", "recheck_answered_on")
+# Every column of a matter the conditions above read: those a later change may have
+# moved come from how the matter stood at the last day counted (standing.as_at).
+_READ = ("id", *standing.FIELDS)
 
 
 def _matter_rows(conn, args):
     """The grouped sums over the matters as they stood at the last day counted: those
-    reopened since, as they were before (rounds.py); the others as they stand."""
+    changed since, as they were then (standing.py); the others as they stand."""
     filters = _case_filter(args)
-    if not rounds.any_after(conn, args["c"]):
+    if not standing.any_after(conn, args["c"]):
         return conn.execute(_MATTERS_SQL.format(source="cases", filters=filters), args).fetchall()
     now = conn.execute(_MATTERS_SQL.format(
-        source="cases", filters=f"{filters} AND id NOT IN {rounds.reopened_after('c')}"), args).fetchall()
-    return now + conn.execute(_MATTERS_SQL.format(source=rounds.as_at(_READ, "c"), filters=filters),
+        source="cases", filters=f"{filters} AND id NOT IN {standing.changed_after('c')}"), args).fetchall()
+    return now + conn.execute(_MATTERS_SQL.format(source=standing.as_at(_READ, "c"), filters=filters),
                               args).fetchall()
 
 
@@ -389,11 +388,17 @@ def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
 
 
 def _open_points(conn, args) -> list[dict]:
-    """Open matters with a position, the riskiest first: when there are more than the
-    map can take, the ones leadership must see are the ones kept."""
+    """Matters open at the last day counted (the 未办结 of the figures) with a position,
+    the riskiest first: when there are more than the map can take, the ones leadership
+    must see are the ones kept."""
     rank = " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RISK_ORDER))
+    source = "cases"
+    if standing.any_after(conn, args["c"]):
+        cols = (*_READ, "lat", "lon", "risk")
+        source = (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
+                  f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
     rows = conn.execute(
-        f"SELECT id, lat, lon, risk FROM cases WHERE {_OPEN} AND merged_into IS NULL"
+        f"SELECT id, lat, lon, risk FROM {source} AS cases WHERE {_OPEN} AND merged_into IS NULL"
         f" AND lat IS NOT NULL AND lon IS NOT NULL{_case_filter(args)}"
         f" ORDER BY CASE risk {rank} ELSE {len(_RISK_ORDER)} END, id LIMIT {MAX_POINTS}", args)
     return [{"id": i, "lat": lat, "lon": lon, "risk": risk} for i, lat, lon, risk in rows]

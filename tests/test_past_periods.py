@@ -1,7 +1,8 @@
-"""A month handed in reads the same after its matters are reopened (sync/server/rounds.py):
+"""A month handed in reads the same after its matters change (sync/server/standing.py):
 the office's own verbs over a real central store, the township's figures and the monthly
 report the clerk downloads, before and after an unsatisfied callback, a declined matter
-taken up again, a second resolution, and a store written before rounds were kept."""
+taken up again, a second resolution, a second notice, an owner named later, a late
+merge or decline, and a store written before the matters' days were kept."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ NOVEMBER = (D(2026, 11, 1), D(2026, 11, 30))
 READ_ON = D(2026, 11, 25)   # the clerk reads October again late in November
 
 
+def _noon(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def server_day(store: CentralStore, day: dt.date) -> None:
+    """The server's clock at noon of that day (the day its writes are kept under)."""
+    store.now = lambda: int(_noon(day).timestamp() * 1000)
+
+
 class Calendar:
     """The office's day and the server's, moved together."""
 
@@ -31,10 +41,9 @@ class Calendar:
         self.monkeypatch, self.store = monkeypatch, store
 
     def set(self, day: dt.date) -> None:
-        noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
         self.monkeypatch.setattr("sync.server.office.today", lambda: day)
-        self.monkeypatch.setattr("sync.server.office.now_iso", noon.isoformat)
-        self.store.now = lambda: int(noon.timestamp() * 1000)
+        self.monkeypatch.setattr("sync.server.office.now_iso", _noon(day).isoformat)
+        server_day(self.store, day)
 
 
 @pytest.fixture
@@ -163,7 +172,7 @@ def test_the_running_month_reads_the_matter_as_it_stands(office):
     assert october(ws)["办结"] == 0
 
 
-def test_a_store_from_before_rounds_recovers_them_from_its_change_log(office, tmp_path):
+def test_a_store_from_before_recovers_how_its_matters_stood_from_its_change_log(office, tmp_path):
     ws, cal = office
     store = ws.replica
     cid = handled_in_october(ws, cal)
@@ -172,15 +181,66 @@ def test_a_store_from_before_rounds_recovers_them_from_its_change_log(office, tm
     ws.call_back(cid, "phone", "unsatisfied")
     cal.set(D(2026, 11, 20))
     ws.resolve_case(cid, "mediation", "补发工资")
-    cal.set(D(2026, 11, 22))
-    ws.call_back(cid, "phone", "unsatisfied")     # reopened twice
-    kept = store.conn.execute("SELECT case_id, ended_on, status, accepted_on, deadline, resolved_on"
-                              " FROM case_rounds ORDER BY seq").fetchall()
-    assert [r[1:3] for r in kept] == [("2026-11-05", "resolved"), ("2026-11-22", "resolved")]
-    again = opened_after_upgrade(store, "case_rounds", 4)
+    ws.call_back(cid, "phone", "unsatisfied")     # reopened twice, the second time the day it was resolved
+    kept = store.conn.execute("SELECT * FROM case_standing ORDER BY case_id, changed_on").fetchall()
+    # one row a day it changed, with the day's first state: Oct 2 (registered, then
+    # accepted and told), Oct 20 (resolved), Nov 5 (reopened), Nov 20 (resolved, reopened)
+    assert [(r[1], r[5]) for r in kept] == [("2026-10-02", "reported"), ("2026-10-20", "accepted"),
+                                            ("2026-11-05", "resolved"), ("2026-11-20", "reopened")]
+    again = opened_after_upgrade(store, "case_standing", 4)
     try:
-        assert again.conn.execute("SELECT case_id, ended_on, status, accepted_on, deadline, resolved_on"
-                                  " FROM case_rounds ORDER BY seq").fetchall() == kept
+        assert again.conn.execute("SELECT * FROM case_standing ORDER BY case_id, changed_on").fetchall() == kept
         assert stats.labelled(stats.figures(again.conn, *OCTOBER, today=READ_ON)) == handed_in
     finally:
         again.close()
+
+
+def test_a_second_notice_an_owner_named_later_and_a_signal_added_later_leave_october_as_handed_in(office):
+    ws, cal = office
+    cid = handled_in_october(ws, cal)
+    handed_in = october(ws)
+    assert (handed_in["超期"], handed_in["包案领导化解"], handed_in["进京非访登记"]) == (0, 0, 0)
+    cal.set(D(2026, 11, 5))
+    ws.call_back(cid, "phone", "unsatisfied")
+    cal.set(D(2026, 11, 6))
+    ws.notice(cid, D(2026, 11, 6))                 # told again of the fresh period
+    ws.replica.add_account("li", "李镇长", "leader", "long-enough-1")
+    ws.consult(cid, D(2026, 11, 6), ["人社所"], "再次调解", "li")
+    ws.grade(cid, "red", "urgent", ["beijing"])
+    assert october(ws) == handed_in
+
+
+def test_a_matter_waiting_at_octobers_end_stays_late_after_a_merge_or_a_decline_in_november(office):
+    """Received 10-02 and never accepted in October: late at October's end (15 days).
+    Merged into another matter, or declined, in November: October still counts it."""
+    ws, cal = office
+    cal.set(D(2026, 10, 2))
+    kept = matter(ws, D(2026, 10, 2))
+    duplicate = matter(ws, D(2026, 10, 2))
+    declined = matter(ws, D(2026, 10, 2))
+    for cid in (kept, duplicate, declined):
+        ws.notice(cid, D(2026, 10, 2))
+    handed_in = october(ws)
+    assert (handed_in["登记事项"], handed_in["其中：登记转送超期"]) == (3, 3)
+    cal.set(D(2026, 11, 8))
+    ws.merge(duplicate, kept)
+    ws.decline(declined, "不属于本机关职权范围")
+    assert october(ws) == handed_in
+    # November, as it stands: the duplicate is counted nowhere, the declined one not late
+    nov = stats.figures(ws.replica.conn, *NOVEMBER, today=READ_ON)
+    assert nov["overdue_register"] == 1
+
+
+def test_the_open_count_and_the_map_read_the_same_day(office):
+    """未办结 and the map of open matters, for a past period, are as at its last day."""
+    ws, cal = office
+    cal.set(D(2026, 10, 2))
+    cid = ws.register_matter({"channel": "phone", "category": "10", "grid_id": "g1", "parties": ["赵师傅"],
+                              "description": "拖欠工资", "lat": 29.07, "lon": 119.64}, on=D(2026, 10, 2))
+    ws.accept(cid, on=D(2026, 10, 2))
+    cal.set(D(2026, 11, 10))
+    ws.resolve_case(cid, "mediation", "签订调解协议")
+    f = stats.figures(ws.replica.conn, *OCTOBER, today=READ_ON)
+    assert (f["open"], [p["id"] for p in f["open_points"]]) == (1, [cid])
+    now = stats.figures(ws.replica.conn, *NOVEMBER, today=READ_ON)
+    assert (now["open"], now["open_points"]) == (0, [])
