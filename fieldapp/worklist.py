@@ -39,6 +39,8 @@ class Today:
     changed: list[dict] = field(default_factory=list)
     quarantined: list[dict] = field(default_factory=list)
     conflicted: list[tuple[str, dict]] = field(default_factory=list)
+    owned_due: list[dict] = field(default_factory=list)   # a leader's matters due soon or late
+    left: list[dict] = field(default_factory=list)        # cases that left this phone, unread
 
     @property
     def problems(self) -> int:
@@ -46,6 +48,15 @@ class Today:
 
 
 SHOWN_DUE = 100   # households due listed on 今日; the count says how many there are in all
+SOON_DAYS = 7     # a leader's matter is listed on 今日 this many days before its deadline
+
+
+def owned_due(cases: list[dict], on: dt.date) -> list[dict]:
+    """Of a leader's open matters, those whose deadline has passed or falls within
+    SOON_DAYS of `on`, the most pressing first: the day a time limit runs out is the
+    day 今日 must say so."""
+    due = [(n, c) for c in cases if (n := days_left(c.get("deadline"), on)) is not None and n <= SOON_DAYS]
+    return [c for _, c in sorted(due, key=lambda nc: (nc[0], nc[1].get("id") or ""))]
 
 
 def today(ws, on: dt.date | None = None) -> Today:
@@ -55,8 +66,12 @@ def today(ws, on: dt.date | None = None) -> Today:
     on = on or ws.now().date()
     due = ws.due_households(on, limit=SHOWN_DUE) if ws.role != "leader" else []
     total = ws.due_count(on) if len(due) == SHOWN_DUE else len(due)
+    mine = []
+    if ws.role == "leader":
+        mine = owned_due([c for c in ws.cases(owner=ws.username, open_only=True, limit=1000)
+                          if not ws.handed_over(c["id"])], on)
     return Today(on=on, due=due, due_total=total, changed=ws.changed_cases(), quarantined=ws.quarantined(),
-                 conflicted=ws.conflicted())
+                 conflicted=ws.conflicted(), owned_due=mine, left=ws.left_cases())
 
 
 def split_parties(text: str) -> list[str]:

@@ -295,12 +295,15 @@ class Attachments:
         return os.path.join(self.thumb_dir, h + ".jpg")
 
     # --- reading (screens) --------------------------------------------------------
-    def forget_fetched(self) -> int:
+    def forget_fetched(self, keep: set[str] | frozenset = frozenset()) -> int:
         """Delete the files this phone fetched from the server (someone else's photos and
-        voice notes, their thumbnails), keeping those its own records took (the queue):
-        when another person signs in on it. Returns how many files went."""
+        voice notes, their thumbnails), keeping those its own records took (the queue)
+        and those in `keep`: every one when another person signs in on it; those no
+        record left on it names when cases left it (a matter given to another leader:
+        the server refuses them its photos now, and the phone kept them). Returns how
+        many files went."""
         with self._conn() as c:
-            own = {h for (h,) in c.execute("SELECT hash FROM queue")}
+            own = {h for (h,) in c.execute("SELECT hash FROM queue")} | set(keep)
         gone = 0
         for root, _, files in os.walk(self.blob_dir):
             for name in files:

@@ -141,7 +141,11 @@ class SyncClient:
         self.push(report, progress)
         if self.replica.meta("reoffer_pending"):  # some offered again were not answered last time
             report.recovered += self.reoffer(report)
+        left = self.replica.left_cases()[:1]
         self.pull(report, progress)
+        if self.replica.left_cases()[:1] != left:   # cases left: so do the photos fetched for them
+            from .attachments import Attachments, named_hashes
+            Attachments.for_replica(self.replica).forget_fetched(named_hashes(self.replica))
         released = self.replica.release_unknown_refusals() if report.recovered else 0
         if released:   # records a restored server lacked are back: what built on them goes again
             again = self.push(SyncReport(), progress)

@@ -377,10 +377,10 @@ class DeviceReplica(Replica):
             server_ids = {ch["id"] for ch in accepted}
             kept = [json.loads(b) for cid, b, s in own if s < seq and cid not in server_ids]
             table = TABLES[entity]
-            old_ref = None
+            old_ref = known = None
             if entity == "case":
-                row = x("SELECT ref FROM cases WHERE id=?", (record,)).fetchone()
-                old_ref = row[0] if row else None
+                known = x("SELECT ref, category, reported_at FROM cases WHERE id=?", (record,)).fetchone()
+                old_ref = known[0] if known else None
             x(f"DELETE FROM {table} WHERE id=?", (record,))
             for part in chunks(dropped):
                 x(f"DELETE FROM seen WHERE change_id IN ({','.join('?' * len(part))})", part)
@@ -408,7 +408,7 @@ class DeviceReplica(Replica):
                 x("DELETE FROM seen WHERE record=?", (record,))
                 if entity == "case" and not was_local:
                     acct = json.loads(self.meta("account") or "{}")
-                    self._let_go(record, frozenset(acct.get("grids") or ()))
+                    self._let_go(record, frozenset(acct.get("grids") or ()), known)
             written = None
             correction = json.loads(entry["correction"]) if entry["correction"] else None
             if correction and (rebuilt is not None or correction.get("create")):
@@ -600,12 +600,14 @@ class DeviceReplica(Replica):
             self.conn.execute("DELETE FROM seen WHERE change_id NOT IN (SELECT change_id FROM outbox)")
             self.set_meta("cursor", None)
 
-    def _let_go(self, case_id: str, grids: frozenset = frozenset()) -> None:
+    def _let_go(self, case_id: str, grids: frozenset = frozenset(), known: tuple | None = None) -> None:
         """Delete a case and what hangs on it (visits, events, callbacks) that this phone
         no longer sees, and forget having seen their changes, so the case arrives whole
         if it comes back. A visit made in one of the account's grids stays: it is seen
         through its household's grid, not only through the case (access.record_keys).
-        Kept whole if this phone still has unsent work on it: that is never thrown away."""
+        Kept whole if this phone still has unsent work on it: that is never thrown away.
+        The person is told it left (`left_cases`); `known`: its (ref, category,
+        reported_at) when its row went already (a discard rebuilt it from nothing)."""
         x = self.conn.execute
         # a leader holds no grid: every visit of the case goes ("NOT IN (NULL)" kept them all)
         outside = f" AND grid_id NOT IN ({','.join('?' * len(grids))})" if grids else ""
@@ -617,9 +619,35 @@ class DeviceReplica(Replica):
             x("INSERT OR IGNORE INTO held_exits VALUES (?)", (case_id,))
             return
         x("DELETE FROM held_exits WHERE case_id=?", (case_id,))
+        gone = x("SELECT ref, category, reported_at FROM cases WHERE id=?", (case_id,)).fetchone() or known
         for entity, rid in going:
             x(f"DELETE FROM {TABLES[entity]} WHERE id=?", (rid,))
             x("DELETE FROM seen WHERE record=?", (rid,))
+        if gone is not None:
+            self._note_left(case_id, *gone)
+
+    # How many cases that left this phone it remembers to tell of (the newest kept).
+    LEFT_KEPT = 50
+
+    def _note_left(self, case_id: str, ref: str | None, category: str | None, reported_at: str | None) -> None:
+        """Remember, for the person, that a case left this phone: its reference, kind and
+        day only (nothing of its parties or words), until they have read it."""
+        left = [c for c in json.loads(self.meta("left_cases") or "[]") if c.get("id") != case_id]
+        left.append({"id": case_id, "ref": ref, "category": category, "reported_on": (reported_at or "")[:10],
+                     "at_ms": self.clock.physical()})
+        self.set_meta("left_cases", json.dumps(left[-self.LEFT_KEPT:], ensure_ascii=False))
+
+    def left_cases(self) -> list[dict]:
+        """The cases that left this phone (given to another, out of the person's grids)
+        since the person last read the list, the newest first."""
+        try:
+            left = json.loads(self.meta("left_cases") or "[]")
+        except ValueError:
+            return []
+        return [c for c in reversed(left) if isinstance(c, dict)]
+
+    def forget_left_cases(self) -> None:
+        self.set_meta("left_cases", None)
 
     def handed_over(self, case_id: str) -> bool:
         """The case left this person's scope (another leader's now, or out of their grids)

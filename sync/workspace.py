@@ -79,6 +79,13 @@ class Workspace:
         (DeviceReplica.handed_over); never so where every record is held."""
         return False
 
+    def left_cases(self) -> list[dict]:
+        """Cases that left this replica since the person last read of them (a phone's)."""
+        return []
+
+    def forget_left_cases(self) -> None:
+        """The person has read of the cases that left."""
+
     def may_progress(self, case: dict) -> bool:
         if self.handed_over(case["id"]):   # nothing more is offered on a matter given to another
             return False
@@ -350,6 +357,12 @@ class DeviceWorkspace(Workspace):
     # --- what only a phone has ------------------------------------------------------
     def handed_over(self, cid: str) -> bool:
         return self.replica.handed_over(cid)
+
+    def left_cases(self) -> list[dict]:
+        return self.replica.left_cases()
+
+    def forget_left_cases(self) -> None:
+        self.replica.forget_left_cases()
 
     def pending_count(self) -> int:
         return self.replica.pending_count()

@@ -354,6 +354,64 @@ def test_today_lists_due_households_for_a_worker_and_none_for_a_leader(replica):
     assert leader_day.due == [] and leader_day.problems == 0
 
 
+def panel_texts(ctx, control=None) -> list[str]:
+    """Every text of a screen as built (the Today panel unless told), walked without a browser."""
+    import dataclasses
+
+    import flet as ft
+
+    from fieldapp.screens.today import today_panel
+    texts = []
+
+    def walk(c):
+        if isinstance(c, ft.Text):
+            texts.append(c.value)
+        for f in dataclasses.fields(c):
+            v = getattr(c, f.name, None)
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, ft.Control):
+                    walk(x)
+    walk(control or today_panel(ctx))
+    return texts
+
+
+def test_today_lists_a_leaders_matters_due_within_a_week_the_most_pressing_first(replica):
+    """A leader's 今日 said nothing on the day a matter's time limit ran out."""
+    on = dt.date(2026, 3, 2)
+    add_case(replica, "late", owner="l1", deadline="2026-02-27", ref="金山-2026-0001")
+    add_case(replica, "today", owner="l1", deadline="2026-03-02")
+    add_case(replica, "week", owner="l1", deadline="2026-03-09")
+    add_case(replica, "later", owner="l1", deadline="2099-03-10")
+    add_case(replica, "done", owner="l1", deadline="2026-02-20", status="resolved", outcome="mediation")
+    add_case(replica, "others", owner="l2", deadline="2026-03-01")
+    ws = DeviceWorkspace(replica, LEADER)
+    assert [c["id"] for c in today(ws, on).owned_due] == ["late", "today", "week"]
+    assert today(DeviceWorkspace(replica, WORKER), on).owned_due == []
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    assert "临近期限的包案事项 (3)" in panel_texts(ctx)
+
+
+def test_a_case_that_left_the_phone_is_told_on_today_until_read(replica):
+    """A matter given to another leader, with nothing unsent on it, vanished from the
+    phone without a word: 今日 names it (reference, day; nothing of its parties) until
+    the person taps 知道了."""
+    add_case(replica, "given", owner="l1", ref="金山-2026-0007", parties=["赵师傅"])
+    replica.acknowledge(list(replica.outbox_ids()))     # sent: nothing unsent holds it
+    replica.apply_pulled([], "5.x", exits=["given"])
+    assert replica.get("case", "given") is None
+    ws = DeviceWorkspace(replica, LEADER)
+    left = today(ws).left
+    assert [(c["ref"], c["reported_on"]) for c in left] == [("金山-2026-0007", "2026-03-01")]
+    assert "赵师傅" not in str(left)
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: c)
+    texts = panel_texts(ctx)
+    assert "已离开本机的事项 (1)" in texts and "金山-2026-0007 · 2026-03-01上报" in texts
+    ws.forget_left_cases()
+    assert today(ws).left == [] and "已离开本机的事项 (1)" not in panel_texts(ctx)
+
+
 def test_today_counts_every_household_due_though_it_lists_the_first(replica):
     """The header of 今日 said 待走访住户 (200) when 5,011 were due: the list stops, the
     count does not, and the list says how many more there are."""
@@ -365,23 +423,8 @@ def test_today_counts_every_household_due_though_it_lists_the_first(replica):
     day = today(ws, dt.date(2026, 3, 2))
     assert day.due_total == 250 and len(day.due) >= 100
     # the panel as the phone builds it, on today's date (the households are all overdue)
-    import dataclasses
-
-    import flet as ft
-
-    from fieldapp.screens.today import today_panel
     ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw))
-    texts = []
-
-    def walk(c):
-        if isinstance(c, ft.Text):
-            texts.append(c.value)
-        for f in dataclasses.fields(c):
-            v = getattr(c, f.name, None)
-            for x in (v if isinstance(v, list) else [v]):
-                if isinstance(x, ft.Control):
-                    walk(x)
-    walk(today_panel(ctx))
+    texts = panel_texts(ctx)
     assert "待走访住户 (250)" in texts and "另有150户待走访，可在“住户”中查找" in texts
 
 

@@ -9,6 +9,22 @@ from .widgets import TOUCH, case_tile, empty, header
 
 
 def today_panel(ctx) -> ft.Control:
+    holder = ft.Container(expand=True)
+
+    def draw() -> None:
+        holder.content = _today_list(ctx, redraw)
+
+    def redraw() -> None:
+        draw()
+        holder.update()
+
+    draw()
+    return holder
+
+
+def _today_list(ctx, redraw) -> ft.Control:
+    from sync import codes
+
     from .case_detail import open_case
     from .case_form import open_case_form
     from .household import open_household
@@ -41,6 +57,25 @@ def today_panel(ctx) -> ft.Control:
         more = work.due_total - len(work.due)
         if more > 0:
             items.append(empty(ctx.t("today_due_more", n=more)))
+    if ctx.ws.role == "leader":
+        items.append(header(f"{ctx.t('today_owned_due')} ({len(work.owned_due)})"))
+        if not work.owned_due:
+            items.append(empty(ctx.t("nothing_owned_due")))
+        for c in work.owned_due:
+            items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on))
+    if work.left:
+        def read(e) -> None:
+            ctx.ws.forget_left_cases()
+            redraw()
+        items.append(header(f"{ctx.t('today_left')} ({len(work.left)})"))
+        items.append(ft.Container(ft.Text(ctx.t("left_help"), size=12, color=ft.Colors.GREY_800),
+                                  padding=ft.Padding.symmetric(horizontal=16)))
+        for c in work.left:
+            what = c.get("ref") or ctx.code(codes.CATEGORIES, c.get("category")) or ctx.t("a_matter")
+            items.append(ft.ListTile(leading=ft.Icon(ft.Icons.OUTBOX, color=ft.Colors.GREY_700),
+                                     title=ft.Text(ctx.t("left_case", what=what, day=c.get("reported_on") or "—"))))
+        items.append(ft.Container(ft.TextButton(ctx.t("left_read"), on_click=read, height=TOUCH),
+                                  padding=ft.Padding.only(left=8)))
     items.append(header(f"{ctx.t('today_changed')} ({len(work.changed)})"))
     if not work.changed:
         items.append(empty(ctx.t("nothing_changed")))

@@ -243,6 +243,10 @@ def test_a_matter_given_to_another_leader_while_the_leader_was_offline_keeps_the
         app.text("没有同步问题", timeout_s=60)
         app.tap("返回")
         tap_until(app, "我的包案", "目前没有您包案的案件", role="tab")   # let go
+        tap_until(app, "今日", "已离开本机的事项 (1)", role="tab")     # and said so, until read
+        app.shot("leader-today-case-left")
+        app.tap("知道了")
+        app.gone("已离开本机的事项 (1)")
     finally:
         phone.stop()
     visits = query(db, "SELECT visitor, seen FROM visits WHERE case_id='case-wage'")

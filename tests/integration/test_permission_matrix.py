@@ -151,7 +151,7 @@ def fixture_case(cid: str, scope: str, state: str) -> dict:
     return {"grid_id": GRID[scope], "kind": "dispute", "channel": "grid", "category": "02",
             "description": "矩阵测试", "status": state, "reported_by": "worker1" if own else "worker2",
             "reported_at": "2026-11-01T09:00:00+08:00", "owner": "leader1" if own else None,
-            "household_id": HOUSEHOLD[scope], "outcome": "explained",
+            "household_id": HOUSEHOLD[scope], "outcome": "explained", "method": "当面解释政策",
             # a case is resolved with its day: the day of every date probed (value_for)
             "resolved_on": (dt.date.today() - dt.timedelta(days=10)).isoformat()}
 

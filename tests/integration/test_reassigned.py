@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,3 +213,31 @@ def test_a_resolution_the_office_made_first_leaves_the_leaders_whole_resolution_
     assert srv.sql("SELECT count(*) FROM case_events WHERE case_id=? AND kind='resolution'", (cid,)) == [(0,)]
     refused = {q["entity"]: [e["rule"] for e in q["errors"]] for q in a.quarantined()}
     assert refused == {"case": ["state"], "case_event": ["resolution_not_theirs"]}
+
+
+def test_a_matter_given_away_leaves_the_phone_with_its_photos_and_the_phone_says_so(township, tmp_path):
+    """With nothing unsent on it, a matter given to another leader was deleted without a
+    word, and the photos of it this phone had fetched stayed in its folder, readable,
+    though the server refuses them to this leader now."""
+    from sync.attachments import Attachments
+    from fieldapp.worklist import today
+    srv, office, office_client, a, a_client, cid = township
+    worker, worker_client = phone(tmp_path / "worker2", srv, "worker1")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (150, 90, 40)).save(buf, "JPEG")
+    shot = Attachments.for_replica(worker).add_photo(buf.getvalue(), "房屋裂缝.jpg")
+    worker.create("case_event", {"case_id": cid, "kind": "progress", "at": case_fields("g1", "x")["reported_at"],
+                                 "by": "worker1", "text": "房屋裂缝照片", "attachments": [shot]}, "worker1")
+    worker_client.sync()
+    assert Attachments.for_replica(worker).upload(worker_client, on_wifi=True).sent == 1
+    a_client.sync()
+    fetched = Attachments.for_replica(a).fetch(a_client, shot)          # the leader opens the photo
+    assert fetched and Path(fetched).exists()
+
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.sync()
+    assert a.get("case", cid) is None and not Path(fetched).exists()
+    ref = srv.sql("SELECT ref FROM cases WHERE id=?", (cid,))[0][0]
+    ws = _workspace(a, "leader1")
+    assert [c["ref"] for c in today(ws).left] == [ref]
