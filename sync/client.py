@@ -21,7 +21,7 @@ from typing import Callable
 
 import httpx
 
-from . import changes, clock
+from . import changes, clock, rules
 from .attachments import CHUNK_BYTES
 from .device import DeviceReplica
 from .errors import (AuthRequired, BadAnswer, OthersWork, ProtocolMismatch, Refused, ServerTrouble, SyncError,
@@ -137,22 +137,27 @@ class SyncClient:
     # --- the sync -----------------------------------------------------------------
     def sync(self, progress: Callable[[dict], None] | None = None) -> SyncReport:
         report = SyncReport()
+        rp = self.replica
         self.settle_discards(report)
+        if rp.meta("retry_unknown") and not rp.release_unknown_refusals():
+            rp.set_meta("retry_unknown", None)   # taken back after a restore, their record came since
         self.push(report, progress)
-        if self.replica.meta("reoffer_pending"):  # some offered again were not answered last time
+        if rp.pending_discards():   # moves the phone made by itself, refused just now
+            self.settle_discards(report)
+        if rp.meta("reoffer_pending"):  # some offered again were not answered last time
             report.recovered += self.reoffer(report)
-        left = self.replica.left_cases()[:1]
         self.pull(report, progress)
-        if self.replica.left_cases()[:1] != left:   # cases left: so do the photos fetched for them
+        if rp.meta("fetched_to_forget"):   # cases left the phone: so do the photos fetched for them
             from .attachments import Attachments, named_hashes
-            Attachments.for_replica(self.replica).forget_fetched(named_hashes(self.replica))
+            Attachments.for_replica(rp).forget_fetched(named_hashes(rp))
+            rp.set_meta("fetched_to_forget", None)
         released = self.replica.release_unknown_refusals() if report.recovered else 0
         if released:   # records a restored server lacked are back: what built on them goes again
             again = self.push(SyncReport(), progress)
             report.pushed += again.pushed
             report.duplicates += again.duplicates
             report.quarantined = max(0, report.quarantined - released) + again.quarantined
-        report.pending = self.replica.pending_count()
+        report.pending = rp.pending_count()
         return report
 
     def push(self, report: SyncReport | None = None, progress=None) -> SyncReport:
@@ -235,7 +240,7 @@ class SyncClient:
         if not all(isinstance(res, dict) and isinstance(res.get("status"), str) for res in results):
             raise BadAnswer("the server's answer to a push holds results that are not results")
         done = []
-        for (cid, _), res in zip(rows, results):
+        for (cid, body), res in zip(rows, results):
             status = res.get("status")
             if status in ("applied", "duplicate"):
                 done.append(cid)
@@ -243,8 +248,21 @@ class SyncClient:
                 report.duplicates += status == "duplicate"
             else:
                 self.replica.quarantine(cid, res.get("reason") or "refused", res.get("errors"))
-                report.quarantined += 1
+                if self._implied_alone(cid, body):
+                    self.replica.request_discard(cid)   # settled after the push (sync)
+                else:
+                    report.quarantined += 1
         self.replica.acknowledge(done)
+
+    def _implied_alone(self, cid: str, body: str) -> bool:
+        """A refused move the phone made by itself (rules.implied), with nothing of the
+        person's waiting behind it: given up without asking them."""
+        try:
+            ch = json.loads(body)
+        except ValueError:
+            return False
+        return (isinstance(ch, dict) and rules.implied(ch.get("entity"), ch.get("fields"))
+                and self.replica.last_of_its_record(cid))
 
     def pull(self, report: SyncReport | None = None, progress=None) -> SyncReport:
         report = report or SyncReport()
@@ -346,9 +364,10 @@ class SyncClient:
         meanwhile, a rule changed) goes back in the outbox, quarantined with the reason,
         ahead of what was written since: the person is told, and the record stays on the
         phone (a scope reset keeps what the outbox names) until it is sent or given up.
-        One refused for naming a record the server lacks goes back in line once a
-        recovery brings records back (release_unknown_refusals). A batch the server did
-        not answer change by change is offered again at the next sync."""
+        One refused for naming a record the server lacks (another phone's, not offered
+        again yet) goes back in line at each sync until it goes through or is given up
+        (`retry_unknown`). A batch the server did not answer change by change is offered
+        again at the next sync."""
         rp, after, applied, unanswered, refused = self.replica, -1, 0, 0, []
         while True:
             rows = rp.pushed(after, self.batch)

@@ -237,6 +237,10 @@ class DeviceReplica(Replica):
                                   (low + i, cid, *row, reason, json.dumps(errors or [], ensure_ascii=False)))
                 self.conn.execute("DELETE FROM pushed WHERE change_id=?", (cid,))
                 taken += 1
+                if any(isinstance(e, dict) and e.get("rule") == "unknown_record" for e in errors or ()):
+                    # another phone's record it builds on may not be back yet: offered again
+                    # at each sync until it is (SyncClient.sync), as before it was taken back
+                    self.set_meta("retry_unknown", "1")
         return taken
 
     def pushed_count(self) -> int:
@@ -351,6 +355,12 @@ class DeviceReplica(Replica):
                 raise ValueError(f"change {change_id} was not refused")
             self.conn.execute("UPDATE outbox SET state='discarding', correction=? WHERE change_id=?",
                               (json.dumps(correction, ensure_ascii=False) if correction else None, change_id))
+
+    def last_of_its_record(self, change_id: str) -> bool:
+        """Whether no later change of the same record waits in the outbox behind this one."""
+        return self.conn.execute(
+            "SELECT 1 FROM outbox o JOIN outbox later ON later.record = o.record AND later.seq > o.seq"
+            " WHERE o.change_id = ? LIMIT 1", (change_id,)).fetchone() is None
 
     def pending_discards(self) -> list[dict]:
         return [{"change_id": r[0], "entity": r[1], "record": r[2]} for r in self.conn.execute(
@@ -581,7 +591,8 @@ class DeviceReplica(Replica):
         but what is still to be sent (none, by then), nor what they had read."""
         self.start_over()
         with self.relaxed_transaction():
-            self.conn.execute("DELETE FROM meta WHERE key LIKE 'seen:%' OR key IN ('last_sync_ms', 'reoffer_pending')")
+            self.conn.execute("DELETE FROM meta WHERE key LIKE 'seen:%' OR key IN ('last_sync_ms', 'reoffer_pending',"
+                              " 'left_cases', 'fetched_to_forget', 'retry_unknown')")
             # the last person's sent changes, kept to offer a restored server again: their
             # households' names and addresses, and offered under the new person's sign-in
             # (refused as another's work) they were lost as well as shown
@@ -636,6 +647,7 @@ class DeviceReplica(Replica):
         left.append({"id": case_id, "ref": ref, "category": category, "reported_on": (reported_at or "")[:10],
                      "at_ms": self.clock.physical()})
         self.set_meta("left_cases", json.dumps(left[-self.LEFT_KEPT:], ensure_ascii=False))
+        self.set_meta("fetched_to_forget", "1")   # the photos fetched for it go too (SyncClient.sync)
 
     def left_cases(self) -> list[dict]:
         """The cases that left this phone (given to another, out of the person's grids)

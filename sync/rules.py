@@ -245,6 +245,21 @@ def after_callback(answer: str) -> str:
     return "reopened" if answer == "unsatisfied" else "called_back"
 
 
+# --- moves the phone makes by itself ------------------------------------------------------
+
+# A leader's progress note on a matter not yet being worked moves it to 办理中
+# (Workspace.add_progress): the person never typed it. Refused because the matter moved
+# on meanwhile (resolved by the office, given to another leader), it is not theirs to
+# settle: the phone gives it up by itself (SyncClient), unless later changes of theirs
+# to the matter wait behind it.
+IMPLIED_MOVE = {"status": "in_progress"}
+
+
+def implied(entity: str, fields: dict) -> bool:
+    """Whether a change is the move a progress note implies, and nothing else."""
+    return entity == "case" and fields == IMPLIED_MOVE
+
+
 # --- risk grading -----------------------------------------------------------------------
 
 # Lowest to highest; a township with another scheme changes it here (and in codes).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import households, permissions, queries
+from . import households, permissions, queries, rules
 from .access import Principal
 from .device import DeviceReplica, ValidationError
 from .model import ENTITIES, FieldError, tidy, validate_fields, visit_problems
@@ -296,9 +296,8 @@ class Workspace:
                                          "by": self.username, "text": text,
                                          **({"attachments": attachments} if attachments else {})})
         # the owner's progress starts the work; anyone else's is a note on the timeline
-        if case.get("status") in ("assigned", "accepted", "reopened") and self.may(
-                "case", case, {"status": "in_progress"}):
-            self.update("case", case_id, {"status": "in_progress"})
+        if case.get("status") in ("assigned", "accepted", "reopened") and self.may("case", case, rules.IMPLIED_MOVE):
+            self.update("case", case_id, dict(rules.IMPLIED_MOVE))
         return eid
 
     def resolve_case(self, case_id: str, outcome: str, method: str, attachments: list | None = None) -> None:

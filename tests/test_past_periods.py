@@ -240,7 +240,28 @@ def test_the_open_count_and_the_map_read_the_same_day(office):
     ws.accept(cid, on=D(2026, 10, 2))
     cal.set(D(2026, 11, 10))
     ws.resolve_case(cid, "mediation", "签订调解协议")
+    later = ws.register_matter({"channel": "phone", "category": "10", "grid_id": "g1", "parties": ["钱某"],
+                                "description": "噪音扰民", "lat": 29.07, "lon": 119.64}, on=D(2026, 11, 10))
     f = stats.figures(ws.replica.conn, *OCTOBER, today=READ_ON)
+    # the matter that came in November was not open in October
     assert (f["open"], [p["id"] for p in f["open_points"]]) == (1, [cid])
     now = stats.figures(ws.replica.conn, *NOVEMBER, today=READ_ON)
-    assert (now["open"], now["open_points"]) == (0, [])
+    assert (now["open"], [p["id"] for p in now["open_points"]]) == (1, [later])
+
+
+def test_a_reception_recorded_next_month_leaves_the_walk_in_counted_in_its_month(office):
+    """A walk-in registered with its receiving leader in October counts as October's
+    接访; the reception visit that names it, written up in November, is November's
+    record and does not take October's reception away."""
+    ws, cal = office
+    ws.replica.add_account("li", "李镇长", "leader", "long-enough-1")
+    cal.set(D(2026, 10, 9))
+    cid = ws.register_matter({"channel": "visit", "category": "10", "grid_id": "g1", "parties": ["赵师傅"],
+                              "description": "拖欠工资", "reception_leader": "li"}, on=D(2026, 10, 9))
+    handed_in = october(ws)
+    assert (handed_in["接访"], handed_in["其中：来访登记"]) == (1, 1)
+    cal.set(D(2026, 11, 3))
+    ws.replica.server_write("visit", "reception-1", {
+        "grid_id": "g1", "kind": "reception", "visitor": "li", "case_id": cid,
+        "visited_at": "2026-11-03T10:00:00+08:00", "seen": "来访人反映拖欠工资"}, author="system")
+    assert october(ws) == handed_in

@@ -70,5 +70,21 @@ def test_the_keeping_time_runs_on_the_township_time_not_on_a_wrong_date(tmp_path
 def test_a_new_person_on_the_phone_inherits_none_of_the_last_ones_sent_changes(tmp_path):
     rp = DeviceReplica(str(tmp_path / "p.db"))
     rp.acknowledge([rp.create("household", household(1), "w1")["id"]])
+    rp._note_left("c1", "金山-2026-0007", "02", "2026-11-20T09:00:00+08:00")
     rp.hand_over()
     assert rp.pushed_count() == 0 and rp.pushed() == []    # names and addresses gone; never offered as theirs
+    assert rp.left_cases() == []                           # nor what left the last one's phone
+
+
+def test_a_change_taken_back_for_a_record_the_server_lacks_is_offered_again_at_each_sync(tmp_path):
+    """Another phone's record it builds on may not be back yet after a restore: taken
+    back into the outbox, it is marked to go again at each sync (SyncClient.sync)."""
+    rp = DeviceReplica(str(tmp_path / "p.db"))
+    made = rp.create("household", household(1), "w1")
+    rp.acknowledge([made["id"]])
+    errors = [{"field": "household_id", "rule": "unknown_record", "message": "names a household this server"
+                                                                               " does not hold"}]
+    assert rp.take_back_refused([(made["id"], "invalid", errors)]) == 1
+    assert rp.meta("retry_unknown") == "1" and rp.pushed_count() == 0
+    assert [q["change_id"] for q in rp.quarantined()] == [made["id"]]
+    assert rp.release_unknown_refusals() == 1 and rp.pending_count() == 1

@@ -87,7 +87,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("beijing", "进京非访登记", "Irregular petitions in Beijing", "count",
            "期间内登记、带“进京非访”信号的事项"),
     Figure("open", "未办结", "Open", "count", "统计截至日仍在办理中的事项（已上报、已受理、已分派、办理中、已重办）"),
-    Figure("due_soon", "7日内到期", "Due within 7 days", "count", "仍在办理、办理期限在统计日起7日内的事项"),
+    Figure("due_soon", "7日内到期", "Due within 7 days", "count", "统计截至日仍在办理、办理期限在统计日起7日内的事项"),
     Figure("counted_to", "统计截至", "Counted to", "day", "期间的最后一天，期间未完时为今日"),
 )
 BY_KEY = {f.key: f for f in FIGURES}
@@ -193,13 +193,20 @@ def figures(conn: sqlite3.Connection, start: dt.date, end: dt.date,
     out = {"start": start.isoformat(), "end": end.isoformat(), "today": today.isoformat(),
            "counted_to": counted_to.isoformat(), "as_of": as_of.isoformat(),
            "filters": {"village": village, "category": category, "channel": channel}}
-    visits = _visit_counts(conn, args)
-    out.update(visits)
-    out.update(_matter_figures(conn, args))
-    out["receptions"] = visits["reception_visits"] + out["walk_in_receptions"]
-    out.update(_callback_figures(conn, args))
-    out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
-    out["open_points"] = _open_points(conn, args)
+    own = not conn.in_transaction   # one read transaction: every figure of the same state
+    if own:
+        conn.execute("BEGIN")
+    try:
+        visits = _visit_counts(conn, args)
+        out.update(visits)
+        out.update(_matter_figures(conn, args))
+        out["receptions"] = visits["reception_visits"] + out["walk_in_receptions"]
+        out.update(_callback_figures(conn, args))
+        out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
+        out["open_points"] = _open_points(conn, args)
+    finally:
+        if own:
+            conn.execute("COMMIT")
     return out
 
 
@@ -284,7 +291,8 @@ _OVERDUE = {
                        f" AND {_not_by('recheck_answered_on')}))"),
 }
 _WALK_IN = (f"(channel = 'visit' AND reception_leader IS NOT NULL AND {_RECEIVED} {_IN}"
-            " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id AND v.kind = 'reception'))")
+            " AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.case_id = cases.id AND v.kind = 'reception'"
+            " AND v.visited_at < :c1))")
 _SUMS = {
     "registered": f"{_RECEIVED} {_IN}",
     "resolved": _RESOLVED,
@@ -292,8 +300,8 @@ _SUMS = {
     "due_resolved": f"{_DUE} AND {_FIN} AND resolved_on <= :c",
     **_OVERDUE,
     "overdue": " OR ".join(_OVERDUE.values()),
-    "due_soon": f"deadline BETWEEN :a AND :soon AND {_OPEN}",
-    "open": _OPEN,
+    "due_soon": f"deadline BETWEEN :a AND :soon AND {_OPEN} AND {_RECEIVED} <= :c",
+    "open": f"{_OPEN} AND {_RECEIVED} <= :c",   # a matter that came in later was not open then
     "leader_resolved": f"owner IS NOT NULL AND {_RESOLVED}",
     "handed_down_resolved": f"channel = 'handed_down' AND {_RESOLVED}",
     "litigation_resolved": f"litigation = 1 AND {_RESOLVED}",
@@ -398,7 +406,7 @@ def _open_points(conn, args) -> list[dict]:
         source = (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
                   f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
     rows = conn.execute(
-        f"SELECT id, lat, lon, risk FROM {source} AS cases WHERE {_OPEN} AND merged_into IS NULL"
+        f"SELECT id, lat, lon, risk FROM {source} AS cases WHERE {_OPEN} AND {_RECEIVED} <= :c AND merged_into IS NULL"
         f" AND lat IS NOT NULL AND lon IS NOT NULL{_case_filter(args)}"
         f" ORDER BY CASE risk {rank} ELSE {len(_RISK_ORDER)} END, id LIMIT {MAX_POINTS}", args)
     return [{"id": i, "lat": lat, "lon": lon, "risk": risk} for i, lat, lon, risk in rows]

@@ -90,7 +90,7 @@ def exports(srv) -> dict[str, bytes]:
 def figures(db: Path) -> dict:
     conn = sqlite3.connect(db)
     try:
-        today = dt.date.today()
+        today = stats.township_today()   # not the machine's date: after 16:00 UTC it is tomorrow here
         return stats.figures(conn, dt.date(today.year - 1, 1, 1), today)
     finally:
         conn.close()

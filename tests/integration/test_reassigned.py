@@ -62,19 +62,36 @@ def test_a_leaders_offline_visit_reaches_a_matter_given_to_another_leader_meanwh
     # what was typed reached the matter and its new owner
     assert b.get("visit", visit) is not None and b.get("case_event", note) is not None
     assert b.get("case", cid)["owner"] == "leader2"
-    # the change of the matter itself is theirs now: refused, saying so
+    # the move to 办理中 the note implied is the new leader's to make: refused, and
+    # given up by the phone itself (the leader never typed it), so nothing is left to
+    # settle; the matter leaves the phone with its visit, and 今日 says so
+    assert ws.quarantined() == [] and a.pending_count() == 0
+    assert ws.case(cid) is None and not ws.handed_over(cid) and a.get("visit", visit) is None
+    assert [c["id"] for c in ws.left_cases()] == [cid]
+    assert srv.sql("SELECT detail FROM audit WHERE action='discard'")   # accountable all the same
+
+
+def test_what_the_leader_typed_on_a_matter_given_away_is_refused_and_kept_until_settled(township, tmp_path):
+    """A resolution typed offline on a matter given to another leader meanwhile: refused
+    (reassigned), kept on the phone, marked and offering nothing, until given up."""
+    srv, office, office_client, a, a_client, cid = township
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    ws.add_progress(cid, "已约村委会周五调解。")
+    ws.resolve_case(cid, "mediation", "双方签字")
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.sync()
     refused = ws.quarantined()
-    assert [q["entity"] for q in refused] == ["case"]
+    assert [q["entity"] for q in refused] == ["case", "case", "case_event"]
     assert [e["rule"] for e in refused[0]["errors"]] == ["reassigned"]
-    # the phone keeps the matter for that refusal alone, marked, offering nothing
     case = ws.case(cid)
     assert case is not None and ws.handed_over(cid)
     assert not (ws.may_home_visit(case) or ws.may_progress(case) or ws.may_resolve(case))
-    # given up, the refusal takes the matter off the phone at the next sync
-    ws.discard(refused[0]["change_id"])
+    ws.discard(refused[0]["change_id"])      # with the resolution held behind it
+    ws.discard(refused[2]["change_id"])
     a_client.sync()
     assert ws.case(cid) is None and not ws.handed_over(cid) and ws.quarantined() == []
-    assert a.get("visit", visit) is None
 
 
 def test_a_matter_held_for_unsent_work_goes_once_the_work_is_sent(township, tmp_path):
