@@ -6,8 +6,12 @@ the year's dashboard (`dashboard_s`: median of 5 after a warm-up that also build
 dashboard's indexes, `index_s`) and, when sync/export.py exists, the year's ledger
 written to xlsx (`export_s`, `xlsx_mb`). Prints one JSON line.
 
+Then a past month (June 2026) read again after `--changed` matters changed since
+(`past_month_s` before, `past_month_changed_s` after, `past_month_unmoved`: every
+figure the same; `changed_push_us`: those changes through the push path, a change).
+
 Usage: python bench/office_bench.py [--matters 100000] [--visits 500000]
-       [--callbacks 30000] [--visits-via-push]
+       [--callbacks 30000] [--visits-via-push] [--changed 20000]
 """
 
 from __future__ import annotations
@@ -83,11 +87,11 @@ def visit_fields(i: int) -> dict:
 
 
 def push_all(store: CentralStore, entity: str, prefix: str, n: int, fields, stamps: Stamps) -> None:
-    """Through the real push path, in batches, as the office's browser would write."""
+    """Through the real push path (the writer, its merge and rows), in batches."""
     for lo in range(0, n, BATCH):
         chs = [changes.make(entity, f"{prefix}{i}", fields(i), stamps.next(), "bench", "office")
                for i in range(lo, min(n, lo + BATCH))]
-        res = store.push(OFFICE, chs)
+        res = store.push(OFFICE, chs, server_side=True)   # the store built as an import would write it
         assert res.counts["applied"] == len(chs), res.results[:3]
 
 
@@ -153,6 +157,27 @@ def time_dashboard(conn) -> tuple[float, float, float, dict]:
     return year_s, index_s, village_s, figures
 
 
+PAST_MONTH = (dt.date(2026, 6, 1), dt.date(2026, 6, 30))
+
+
+def time_past_month(store: CentralStore, changed: int, stamps: Stamps) -> dict:
+    """A month handed in, read again after `changed` of its township's matters changed
+    since (a notice recorded today, through the real push path): the figures then read
+    those matters as they stood at the month's end (sync/server/standing.py)."""
+    plain_s = median_s(lambda: dashboard(store.conn, *PAST_MONTH))
+    before = dashboard(store.conn, *PAST_MONTH)
+    t = time.perf_counter()
+    push_all(store, "case", "m", changed, lambda i: {"notice_sent_on": case_fields(i)["received_on"]}, stamps)
+    push_s = time.perf_counter() - t
+    after_s = median_s(lambda: dashboard(store.conn, *PAST_MONTH))
+    after = dashboard(store.conn, *PAST_MONTH)
+    same = all(before[k] == after[k] for k in before if k not in ("open_points",))
+    return {"changed": changed, "changed_push_us": round(push_s / max(changed, 1) * 1e6, 1),
+            "standing_rows": store.conn.execute("SELECT count(*) FROM case_standing").fetchone()[0],
+            "past_month_s": round(plain_s, 3), "past_month_changed_s": round(after_s, 3),
+            "past_month_unmoved": same}
+
+
 def time_export(conn, tmp: str) -> tuple[float | None, float | None]:
     """The year's ledger to xlsx, if sync/export.py has been written (by another hand)."""
     if importlib.util.find_spec("sync.server.export") is None:
@@ -170,6 +195,8 @@ def main() -> None:
     ap.add_argument("--visits", type=int, default=500_000)
     ap.add_argument("--callbacks", type=int, default=30_000)
     ap.add_argument("--visits-via-push", action="store_true")
+    ap.add_argument("--changed", type=int, default=20_000,
+                    help="matters changed after the past month measured (0: not measured)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="gridbook-office-bench-")
     t = time.perf_counter()
@@ -177,7 +204,8 @@ def main() -> None:
     build_s = time.perf_counter() - t
     dashboard_s, index_s, village_s, figures = time_dashboard(store.conn)
     export_s, xlsx_mb = time_export(store.conn, tmp)
-    print(json.dumps({
+    past = time_past_month(store, args.changed, Stamps()) if args.changed else {}
+    print(json.dumps({**past,
         "matters": store.count("case"), "visits": store.count("visit"),
         "callbacks": store.count("callback"), "build_s": round(build_s, 1),
         "index_s": round(index_s, 2), "dashboard_s": round(dashboard_s, 3),

@@ -330,7 +330,7 @@ class SyncClient:
         known = rp.meta("server_generation")
         seq_text, _, tag = (rp.cursor or "").partition(".")
         seq = int(seq_text) if seq_text.isdecimal() else 0
-        behind = isinstance(head, int) and head < seq
+        behind = (isinstance(head, int) and head < seq) or data.get("lost") is True
         if known in (None, gen) and not behind:
             if known is None:
                 rp.set_meta("server_generation", gen)
@@ -340,7 +340,9 @@ class SyncClient:
         since = data.get("generation_seq")
         start = min(seq, since) if known != gen and isinstance(since, int) else 0
         with rp.transaction():
-            rp.set_meta("cursor", f"{start}.{tag}" if start and tag else None)
+            # the scope's tag alone (its first 8 hex digits): the row check and the
+            # pass mark after it were of the old store's log
+            rp.set_meta("cursor", f"{start}.{tag[:8]}" if start and tag else None)
             rp.set_meta("server_generation", gen)
             # what the old store said of cases leaving this person is not the restored
             # one's word: a held case stays, its own again, unless an exit comes anew

@@ -578,3 +578,22 @@ def test_a_full_disk_is_said_to_the_phone_and_the_monitor_and_loses_nothing(stor
         served.conn.execute("PRAGMA max_page_count=4294967294")
     assert client.sync().pushed == 200 and replica.pending_count() == 0
     assert http.get("/api/v1/health").json()["status"] == "ok"
+
+
+def test_a_cursor_names_the_log_row_it_stands_on_and_an_older_cursor_still_reads(store):
+    """The row check lets a store copied back by hand be told apart (`lost`); a cursor
+    from a server before checks (seq and scope tag alone) is read as it always was."""
+    office = Principal("xinfang", "office", device="desk")
+    for n in range(3):
+        store.server_write("household", f"h{n}", {"grid_id": "g1", "head_name": f"王{n}", "address": f"一组{n}号"},
+                           author="office")
+    page = store.pull(office, None)
+    seq, _, tail = page["cursor"].partition(".")
+    assert len(tail) == 12 and not page["lost"]        # scope tag (8) and row check (4)
+    again = store.pull(office, page["cursor"])
+    assert again["bodies"] == [] and not again["reset"] and not again["lost"]
+    old = store.pull(office, f"{seq}.{tail[:8]}")        # no check: as before
+    assert old["bodies"] == [] and not old["reset"] and not old["lost"]
+    forged = "0000" if tail[8:] != "0000" else "ffff"
+    assert store.pull(office, f"{seq}.{tail[:8]}{forged}")["lost"] is True
+    assert store.pull(office, f"{seq}.{tail[:8]}12")["reset"] is True   # not a cursor of ours

@@ -125,6 +125,9 @@ class PullPage(BaseModel):
     generation_seq: int | None = Field(default=None, description="the log's head when this generation began")
     head: int | None = Field(default=None, description="the log's head: a cursor beyond it means the store "
                                                        "went back in time (offer again, pull again)")
+    lost: bool = Field(default=False, description="the log row the cursor names is not the one the phone read: "
+                                                  "the store went back in time and was written past it since "
+                                                  "(offer again, pull again from the start)")
     server_time: int
 
 

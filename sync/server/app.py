@@ -456,6 +456,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                 + ',"settings":' + json.dumps(store.settings())
                 + ',"generation":' + json.dumps(gen["generation"]) + ',"generation_seq":' + str(gen["since"])
                 + ',"head":' + str(store.log_head())
+                + (',"lost":true' if page.get("lost") else "")
                 + ',"server_time":' + str(clock.wall_ms()) + "}")
         return _json_page(text, request), page["audit"]
 

@@ -120,6 +120,14 @@ def precheck(batch: list) -> Precheck:
 
 
 @functools.lru_cache(maxsize=64)  # asked for each change of a push, all at the push's one instant
+def _log_check(conn, seq: int) -> str | None:
+    """Four hex digits naming the log row at `seq` (None where there is none): a cursor
+    carries them, and a store that went back (a copy put back by hand) holds another row
+    there once other phones have pushed past it."""
+    row = conn.execute("SELECT change_id FROM log WHERE seq=?", (seq,)).fetchone() if seq > 0 else None
+    return hashlib.sha256(row[0].encode()).hexdigest()[:4] if row else None
+
+
 def township_today(now_ms: int):
     """The township's calendar day (China Standard Time) at that instant."""
     return dt.datetime.fromtimestamp(now_ms / 1000, _CST).date()
@@ -932,17 +940,23 @@ class CentralStore(Replica):
         API awaits that row's commit before it answers, without holding a thread.
         """
         tag = self._scope_tag(p)
-        after, reset, whole = 0, False, True
+        after, reset, whole, check = 0, False, True, None
         if cursor:
+            # <seq>.<scope tag>[<check>][0]: the check (4 hex) names the log row at seq, so
+            # a store put back from an older copy is told apart from the one the phone
+            # read, whatever was written since; the "0" marks a pass from the start
             seq, _, t = str(cursor).partition(".")
-            if t in (tag, tag + "0") and seq.isdecimal() and len(seq) <= 18:
-                after, whole = int(seq), t != tag
+            rest = t[len(tag):]
+            if (t.startswith(tag) and seq.isdecimal() and len(seq) <= 18 and len(rest) in (0, 1, 4, 5)
+                    and rest[4:] in ("", "0") and (len(rest) != 1 or rest == "0")):
+                after, whole, check = int(seq), len(rest) in (1, 5), rest[:4] or None
             else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True
         body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
         mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
         echo = () if whole else (echo_key(p),)
         with self.readers.snapshot() as conn:
+            lost = check is not None and _log_check(conn, after) not in (None, check)
             if p.sees_all:
                 rows = conn.execute(
                     f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"
@@ -963,6 +977,7 @@ class CentralStore(Replica):
                 last = rows[-1][0]
             else:  # everything up to the end of the log was looked at: skip what was not sent
                 last = max(after, conn.execute("SELECT coalesce(max(seq), 0) FROM log").fetchone()[0])
+            named = _log_check(conn, last) or ""
             seen, bodies, exits, ref_ids, household_exits = set(), [], [], [], []
             erasures = []  # "<entity>:<record>" whose personal data phones blank (erasure.py)
             for _, cid, text in rows:
@@ -992,8 +1007,8 @@ class CentralStore(Replica):
                                          f" grids={grids}", p.device, address)
         mark = "0" if whole and more else ""
         return {"bodies": bodies, "exits": exits, "household_exits": household_exits, "refs": refs,
-                "reset": reset, "erasures": erasures,
-                "cursor": f"{last}.{tag}{mark}", "more": more, "audit": audit}
+                "reset": reset, "erasures": erasures, "lost": lost,
+                "cursor": f"{last}.{tag}{named}{mark}", "more": more, "audit": audit}
 
     def _still_visible(self, p: Principal, rid: str, conn=None, entity: str = "case") -> bool:
         hit = self._load(entity, [rid], conn).get(rid)

@@ -325,3 +325,31 @@ def test_a_report_the_restored_store_lacks_and_now_refuses_stays_on_the_phone_an
         assert again.recovered == 0 and p.get("case", cid) is not None and len(p.quarantined()) == 2
     finally:
         srv.kill()
+
+
+def test_a_store_copied_back_by_hand_is_caught_though_other_phones_pushed_past_the_cursor(template_db, tmp_path):
+    """The copy put back by hand, then another phone pushes more than the first one had
+    read: the log's head is beyond the first phone's cursor again, so only the row its
+    cursor names (another change now) tells that the store went back. It offers again
+    what it sent, and pulls the other phone's new records it would have skipped."""
+    srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        writer, wclient = phone(tmp_path / "writer", srv, "worker1")
+        other, oclient = phone(tmp_path / "other", srv, "lostphone")   # the same grid
+        oclient.sync()
+        copy = copied(srv, tmp_path / "copy.db")
+        sent = [writer.create("household", household_fields("g1", n), "worker1")["record"] for n in range(5)]
+        assert wclient.sync().pushed == 5
+        put_back(srv, copy)
+        srv.start()
+        theirs = [other.create("household", household_fields("g1", n), "lostphone")["record"]
+                  for n in range(10, 30)]
+        assert oclient.sync().pushed == 20          # the head is past the writer's cursor again
+        report = wclient.sync()
+        assert report.recovered == 5
+        held = {r[0] for r in srv.sql("SELECT id FROM households")}
+        assert set(sent) <= held
+        assert set(theirs) <= {r[0] for r in writer.conn.execute("SELECT id FROM households")}
+    finally:
+        srv.kill()
