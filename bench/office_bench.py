@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -172,8 +173,12 @@ def time_past_month(store: CentralStore, changed: int, stamps: Stamps) -> dict:
     after_s = median_s(lambda: dashboard(store.conn, *PAST_MONTH))
     after = dashboard(store.conn, *PAST_MONTH)
     same = all(before[k] == after[k] for k in before if k not in ("open_points",))
+    try:
+        kept = store.conn.execute("SELECT count(*) FROM case_standing").fetchone()[0]
+    except sqlite3.OperationalError:   # a store from before standing.py (a comparison run)
+        kept = None
     return {"changed": changed, "changed_push_us": round(push_s / max(changed, 1) * 1e6, 1),
-            "standing_rows": store.conn.execute("SELECT count(*) FROM case_standing").fetchone()[0],
+            "standing_rows": kept,
             "past_month_s": round(plain_s, 3), "past_month_changed_s": round(after_s, 3),
             "past_month_unmoved": same}
 

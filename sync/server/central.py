@@ -819,8 +819,10 @@ class CentralStore(Replica):
         row, ver = merge.merge_change(row0, ver0, ch)
         if entity == "case" and standing.changed(row0, row):
             cache["__standing__"].append(standing.row(ch["record"], today.isoformat(), row0))
-        elif entity == "callback" and row0 is None and case is not None:
-            cache["__judged__"].append(judged.row(ch["record"], case))
+        if entity == "case" and judged.changed(row0, row):
+            batch_callbacks = [c["record"] for c, _ in cache["__accepted__"]
+                               if c["entity"] == "callback" and c["fields"].get("case_id") == ch["record"]]
+            cache["__judged__"].extend(judged.rows(self.conn, ch["record"], row0, batch_callbacks))
         for h in claims:
             cache["__claims__"].append((h, entity, ch["record"], p.username))
         keys_before = access.record_keys(entity, row0, case)

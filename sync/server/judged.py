@@ -4,9 +4,12 @@ when the petitioner was called back.
 Satisfaction per leader and per department is tied to officials' performance and
 departments' funds (domain.md, 评). A matter handed to another leader, or given to
 other departments, after its callback must not take that answer with it: January's
-"李镇长 0 %" became "陈书记 0 %" once the matter changed hands in February. So the
-writer keeps, beside each callback as it is admitted, the matter's owner and
-departments of that moment (`callback_judged`), and the figures read them from there.
+"李镇长 0 %" became "陈书记 0 %" once the matter changed hands in February. So when a
+matter's owner or departments change, the writer keeps, for each callback it already
+has, the owner and departments it judged (`callback_judged`, the first change after the
+callback winning), and the figures read them from there; a callback with no row judged
+the matter as it stands. Most callbacks never need a row, so the figures read the
+callbacks from their covering index as before and the few kept rows beside them.
 
 Nothing personal: an account name and department names.
 """
@@ -18,6 +21,7 @@ import sqlite3
 import orjson
 
 TABLE = "callback_judged"
+FIELDS = ("owner", "departments")
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -26,22 +30,34 @@ def create(conn: sqlite3.Connection) -> None:
 
 
 def _departments(value) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
+    if value is None:
+        return None
+    return orjson.dumps(value if isinstance(value, list) else [str(value)]).decode()
 
 
-def row(callback_id: str, case: dict) -> tuple:
-    return (callback_id, case.get("owner"), _departments(case.get("departments")))
+def changed(before: dict | None, after: dict) -> bool:
+    """Whether a change of a matter moved whom its earlier callbacks judged."""
+    return before is not None and any(before.get(f) != after.get(f) for f in FIELDS)
 
 
-def add(conn: sqlite3.Connection, rows: list[tuple]) -> None:
-    conn.executemany(f"INSERT OR IGNORE INTO {TABLE} VALUES (?,?,?)", rows)
+def rows(conn: sqlite3.Connection, case_id: str, before: dict, also: list[str] = ()) -> list[tuple]:
+    """The rows keeping `before`'s owner and departments for every callback the matter
+    has (`also`: callbacks admitted in the same push, not written yet)."""
+    ids = [r[0] for r in conn.execute("SELECT id FROM callbacks WHERE case_id=?", (case_id,))] + list(also)
+    return [(cb, before.get("owner"), _departments(before.get("departments"))) for cb in ids]
+
+
+def add(conn: sqlite3.Connection, kept: list[tuple]) -> None:
+    conn.executemany(f"INSERT OR IGNORE INTO {TABLE} VALUES (?,?,?)", kept)
+
+
+def any_kept(conn: sqlite3.Connection) -> bool:
+    return conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchone() is not None
 
 
 def column(name: str, callback: str = "cb", case: str = "c", judged: str = "j") -> str:
     """The matter's `name` (owner, departments) as the callback judged it; the matter's
-    own where nothing was kept. Needs `LEFT JOIN callback_judged j ON j.callback_id = cb.id`."""
+    own where nothing was kept. Needs `JOIN` below."""
     return f"(CASE WHEN {judged}.callback_id IS NULL THEN {case}.{name} ELSE {judged}.{name} END)"
 
 
@@ -49,10 +65,11 @@ JOIN = f"LEFT JOIN {TABLE} j ON j.callback_id = cb.id"
 
 
 def backfill(conn: sqlite3.Connection) -> int:
-    """Callbacks admitted before this table existed, judged from the change log: the
-    owner and departments the matter held at the callback's first stamp."""
+    """Callbacks admitted before this table existed whose matter changed hands since,
+    judged from the change log: the owner and departments the matter held at the
+    callback's first stamp, kept where they differ from the matter's now."""
     create(conn)
-    if conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchone():
+    if any_kept(conn):
         return 0
     firsts: dict[str, dict[str, str]] = {}   # case -> callback -> its first stamp
     for cb, case_id, hlc in conn.execute(
@@ -60,16 +77,23 @@ def backfill(conn: sqlite3.Connection) -> int:
             " JOIN changes ch ON ch.entity = 'callback' AND ch.record = cb.id GROUP BY cb.id"):
         if case_id is not None:
             firsts.setdefault(case_id, {})[cb] = hlc
-    rows = []
+    kept = []
     for case_id, callbacks in firsts.items():
         history = [(hlc, (orjson.loads(body) or {}).get("fields") or {}) for hlc, body in conn.execute(
             "SELECT hlc, body FROM changes WHERE entity = 'case' AND record = ? ORDER BY hlc", (case_id,))]
+        now: dict = {}
+        for _, fields in history:
+            now.update({k: fields[k] for k in FIELDS if k in fields})
         for cb, at in callbacks.items():
-            state: dict = {}
+            then: dict = {}
             for hlc, fields in history:
                 if hlc >= at:
                     break
-                state.update({k: fields[k] for k in ("owner", "departments") if k in fields})
-            rows.append(row(cb, state))
-    add(conn, rows)
-    return len(rows)
+                then.update({k: fields[k] for k in FIELDS if k in fields})
+            if any(then.get(f) != now.get(f) for f in FIELDS):
+                kept.append((cb, then.get("owner"), _departments(then.get("departments"))))
+        if len(kept) >= 10_000:
+            add(conn, kept)
+            kept = []
+    add(conn, kept)
+    return conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]

@@ -376,18 +376,23 @@ def _callback_figures(conn, args) -> dict:
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
     return {"callbacks": total, "satisfied": sat + basic,
             "satisfaction_rate": _satisfaction_rate(sat, basic, total),
-            "satisfaction_by_owner": _satisfaction_by(conn, args, judged.column("owner")),
-            "satisfaction_by_department": _satisfaction_by(
-                conn, args, "d.value", f"JOIN json_each({judged.column('departments')}) d")}
+            "satisfaction_by_owner": _satisfaction_by(conn, args, "owner"),
+            "satisfaction_by_department": _satisfaction_by(conn, args, "departments")}
 
 
-def _satisfaction_by(conn, args, key: str, join: str = "") -> list[dict]:
-    """Satisfaction per owning leader or per cooperating department: the figure tied
-    to officials' performance and departments' funds (domain.md, 评). Each callback
-    counts for the leader and departments the matter had when it was made (judged.py)."""
+def _satisfaction_by(conn, args, name: str) -> list[dict]:
+    """Satisfaction per owning leader (`name` "owner") or per cooperating department
+    ("departments"): the figure tied to officials' performance and departments' funds
+    (domain.md, 评). Each callback counts for the leader and departments the matter had
+    when it was made (judged.py): read through the kept rows only when there are any."""
     filters = _case_filter(args, prefix="c.")
+    if judged.any_kept(conn):
+        value, join = judged.column(name), judged.JOIN
+    else:
+        value, join = f"c.{name}", ""
+    key, join = (value, join) if name == "owner" else ("d.value", f"{join} JOIN json_each({value}) d")
     sql = (f"SELECT {key}, sum(cb.answer IN ('satisfied', 'basically')), count(*)"
-           f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {judged.JOIN} {join}"
+           f" FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
            f" WHERE cb.at >= :s AND cb.at < :c1 AND {key} IS NOT NULL AND c.merged_into IS NULL{filters}"
            f" GROUP BY {key} ORDER BY {key}")
     names = dict(conn.execute("SELECT username, name FROM staff"))
