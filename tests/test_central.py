@@ -597,3 +597,20 @@ def test_a_cursor_names_the_log_row_it_stands_on_and_an_older_cursor_still_reads
     forged = "0000" if tail[8:] != "0000" else "ffff"
     assert store.pull(office, f"{seq}.{tail[:8]}{forged}")["lost"] is True
     assert store.pull(office, f"{seq}.{tail[:8]}12")["reset"] is True   # not a cursor of ours
+    # an older cursor in its first pass (the mark after the tag) is no check
+    marked = store.pull(office, f"{seq}.{tail[:8]}0")
+    assert not marked["lost"] and not marked["reset"]
+    # a cursor of another scope (grids changed, or the copy put back took them back) is
+    # judged by its row too: a reset alone would have the phone drop its acknowledged work
+    assert store.pull(office, f"{seq}.{'0' * 8}{forged}")["lost"] is True
+    assert store.pull(office, f"{seq}.{'0' * 8}{tail[8:]}")["lost"] is False
+    # a cursor beyond the head names no row yet (the head tells); once other writes reach
+    # its seq, a different row there tells, though the same connection asked before
+    ahead = int(seq) + 2
+    assert store.pull(office, f"{ahead}.{tail[:8]}{forged}")["lost"] is False
+    for n in range(3, 6):
+        store.server_write("household", f"h{n}", {"grid_id": "g1", "head_name": f"王{n}", "address": f"一组{n}号"},
+                           author="office")
+    from sync.server.central import _log_check
+    other = "0000" if _log_check(store.conn, ahead) != "0000" else "ffff"
+    assert store.pull(office, f"{ahead}.{tail[:8]}{other}")["lost"] is True

@@ -412,6 +412,30 @@ def test_a_case_that_left_the_phone_is_told_on_today_until_read(replica):
     assert today(ws).left == [] and "已离开本机的事项 (1)" not in panel_texts(ctx)
 
 
+def test_a_handed_over_case_does_not_read_as_the_leaders_own_or_as_resolved(replica):
+    """Resolved offline, then given to another leader: kept for the refused resolution,
+    the page showed the leader themself as 包案领导 and their own 已办结, outcome and
+    method, under a banner saying the matter was no longer theirs."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import case_rows
+    from fieldapp.screens.widgets import case_tile
+    add_case(replica, "held", owner="l1", status="resolved", outcome="mediation", method="本人现场调解",
+             resolved_on="2026-03-01")
+    replica.conn.execute("INSERT INTO held_exits VALUES ('held')")
+    ws = DeviceWorkspace(replica, LEADER)
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    names = {"l1": "李镇长"}
+    texts = panel_texts(ctx, ft.Column(case_rows(ctx, ws.case("held"), names, handed_over=True)))
+    assert "李镇长" not in texts and "已移交他人" in texts
+    assert "本人现场调解" not in texts and "调解" not in " ".join(texts)
+    tile = panel_texts(ctx, case_tile(ctx, ws.case("held"), lambda cid: None, names))
+    assert not any("李镇长" in t for t in tile) and any("已移交他人" in t for t in tile)
+    # a case of theirs reads as it is
+    assert "李镇长" in panel_texts(ctx, ft.Column(case_rows(ctx, ws.case("held"), names)))
+
+
 def test_today_counts_every_household_due_though_it_lists_the_first(replica):
     """The header of 今日 said 待走访住户 (200) when 5,011 were due: the list stops, the
     count does not, and the list says how many more there are."""

@@ -39,8 +39,11 @@ def stage_words(ctx, case: dict) -> str:
     return ""
 
 
-def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
-    """What the page says of a case: labels for codes, names for accounts."""
+def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.Control]:
+    """What the page says of a case: labels for codes, names for accounts. A case
+    handed over (kept for refused or unsent work alone) reads as this phone wrote it,
+    not as the township holds it: its owner and its resolution are not shown as if they
+    stood (the refusals say who holds it now)."""
     dl_colour = deadline_text(ctx, c.get("deadline"))[1] if c.get("status") in statute.OPEN_STATUSES else None
     person = lambda field: shown_value(ctx, "case", field, c.get(field), names)  # noqa: E731
     more = (ctx.t("show_all"), ctx.t("show_less"))
@@ -55,7 +58,7 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
         info_row(ctx.t("place"), c.get("place") or ""),
         long_row(ctx.t("description"), c.get("description") or "", more),
         long_row(ctx.t("plan"), c.get("plan") or "", more),
-        info_row(ctx.t("owner"), person("owner")),
+        info_row(ctx.t("owner"), ctx.t("handed_over_short") if handed_over else person("owner")),
         info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
         info_row(ctx.t("deadline"), deadline_words(ctx, c), dl_colour),
     ]
@@ -65,11 +68,10 @@ def case_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
         rows.append(info_row(ctx.t("reception_leader"), person("reception_leader")))
     if statute.stage(c):
         rows.append(info_row(ctx.t("stage"), stage_words(ctx, c), ft.Colors.ORANGE_900))
-    rows += [
-        info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} {person('reported_by')}".strip()),
-        info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
-        long_row(ctx.t("method"), c.get("method") or "", more),
-    ]
+    rows.append(info_row(ctx.t("reported"), f"{(c.get('reported_at') or '')[:10]} {person('reported_by')}".strip()))
+    if not handed_over:
+        rows += [info_row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
+                 long_row(ctx.t("method"), c.get("method") or "", more)]
     return rows
 
 
@@ -137,6 +139,7 @@ def open_case(ctx, cid: str) -> None:
         # offers nothing the server would refuse.
         may_visit, may_progress, may_resolve = (ctx.ws.may_home_visit(c), ctx.ws.may_progress(c),
                                                 ctx.ws.may_resolve(c))
+        gone = ctx.ws.handed_over(cid)
         actions = [
             *([ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
                                on_click=lambda e: open_visit_form(ctx, case=c))] if may_visit else []),
@@ -150,14 +153,15 @@ def open_case(ctx, cid: str) -> None:
         body.controls = [ft.Container(ft.Column([
             ft.Row([ft.Container(width=14, height=14, bgcolor=risk_colour(c.get("risk")), border_radius=7),
                     ft.Text(ctx.code(codes.RISK_LEVELS, c.get("risk")) or "—"),
-                    ft.Text(ctx.code(codes.CASE_STATUSES, c.get("status")), weight=ft.FontWeight.BOLD)]),
-            *case_rows(ctx, c, names),
+                    ft.Text(ctx.t("handed_over_short") if gone else ctx.code(codes.CASE_STATUSES, c.get("status")),
+                            weight=ft.FontWeight.BOLD)]),
+            *case_rows(ctx, c, names, gone),
             *[x for x in [attachments.strip(ctx, c.get("attachments"), board)] if x],
         ], spacing=6), padding=16)]
         if actions:
             body.controls.insert(0, ft.Container(ft.Row(actions, wrap=True),
                                                  padding=ft.Padding.only(left=16, right=16, top=12)))
-        if ctx.ws.handed_over(cid):
+        if gone:
             # kept for this phone's unsent or refused work alone: said first, and nothing offered
             body.controls.insert(0, ft.Container(
                 ft.Row([ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.ORANGE_900),
@@ -174,11 +178,15 @@ def open_case(ctx, cid: str) -> None:
         items = ctx.ws.timeline(cid)
         if not items:
             body.controls.append(empty(ctx.t("no_timeline")))
+        # an entry the server refused is this phone's alone: said so, not read as done
+        refused = {q["record"] for q in ctx.ws.quarantined()}
         for it in items:
+            heading = timeline_heading(ctx, it, names)
             body.controls.append(ft.ListTile(
                 leading=ft.Icon({"visit": ft.Icons.DIRECTIONS_WALK, "callback": ft.Icons.PHONE}.get(
                     it["type"], ft.Icons.CIRCLE_OUTLINED), size=20),
-                title=ft.Text(timeline_heading(ctx, it, names)),
+                title=ft.Text(f"{heading} · {ctx.t('refused_mark')}" if it.get("id") in refused else heading,
+                              color=ft.Colors.RED_700 if it.get("id") in refused else None),
                 subtitle=ft.Text(it["text"]) if it["text"] else None))
             photos = attachments.strip(ctx, attachments.of_timeline_item(ctx.ws, it), board)
             if photos is not None:

@@ -162,7 +162,7 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.dat
     subtitle = " · ".join(x for x in (
         ctx.t("handed_over_short") if gone else ctx.code(codes.CASE_STATUSES, case.get("status")),
         ctx.code(codes.CATEGORIES, case.get("category")),
-        (names or {}).get(case.get("owner"), case.get("owner") or "")) if x)
+        "" if gone else (names or {}).get(case.get("owner"), case.get("owner") or "")) if x)
     title = case.get("title") or (case.get("description") or "")[:20]
     return ft.ListTile(
         leading=ft.Container(width=12, height=40, bgcolor=risk_colour(case.get("risk")), border_radius=3),

@@ -119,7 +119,6 @@ def precheck(batch: list) -> Precheck:
     return Precheck(results, todo, values)
 
 
-@functools.lru_cache(maxsize=64)  # asked for each change of a push, all at the push's one instant
 def _log_check(conn, seq: int) -> str | None:
     """Four hex digits naming the log row at `seq` (None where there is none): a cursor
     carries them, and a store that went back (a copy put back by hand) holds another row
@@ -128,6 +127,7 @@ def _log_check(conn, seq: int) -> str | None:
     return hashlib.sha256(row[0].encode()).hexdigest()[:4] if row else None
 
 
+@functools.lru_cache(maxsize=64)  # asked for each change of a push, all at the push's one instant
 def township_today(now_ms: int):
     """The township's calendar day (China Standard Time) at that instant."""
     return dt.datetime.fromtimestamp(now_ms / 1000, _CST).date()
@@ -942,23 +942,30 @@ class CentralStore(Replica):
         API awaits that row's commit before it answers, without holding a thread.
         """
         tag = self._scope_tag(p)
-        after, reset, whole, check = 0, False, True, None
+        after, reset, whole, check, cursor_seq = 0, False, True, None, 0
         if cursor:
             # <seq>.<scope tag>[<check>][0]: the check (4 hex) names the log row at seq, so
             # a store put back from an older copy is told apart from the one the phone
             # read, whatever was written since; the "0" marks a pass from the start
             seq, _, t = str(cursor).partition(".")
-            rest = t[len(tag):]
-            if (t.startswith(tag) and seq.isdecimal() and len(seq) <= 18 and len(rest) in (0, 1, 4, 5)
-                    and rest[4:] in ("", "0") and (len(rest) != 1 or rest == "0")):
-                after, whole, check = int(seq), len(rest) in (1, 5), rest[:4] or None
+            rest = t[len(tag):]   # a scope tag is always 8 hex digits (_scope_tag)
+            shaped = (seq.isdecimal() and len(seq) <= 18 and len(t) >= len(tag) and len(rest) in (0, 1, 4, 5)
+                      and rest[4:] in ("", "0") and (len(rest) != 1 or rest == "0"))
+            if shaped:
+                # the row check is judged whatever the scope: a copy put back by hand that
+                # also took the person's grids back would otherwise answer a bare reset,
+                # and the phone's acknowledged work would be dropped with its old scope
+                check = rest[:4] if len(rest) >= 4 else None
+            if shaped and t.startswith(tag):
+                after, whole = int(seq), len(rest) in (1, 5)
             else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True
+                cursor_seq = int(seq) if shaped else 0
         body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
         mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
         echo = () if whole else (echo_key(p),)
         with self.readers.snapshot() as conn:
-            lost = check is not None and _log_check(conn, after) not in (None, check)
+            lost = check is not None and _log_check(conn, cursor_seq if reset else after) not in (None, check)
             if p.sees_all:
                 rows = conn.execute(
                     f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"

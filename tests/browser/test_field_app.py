@@ -190,24 +190,38 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
     assert case == {"status": "in_progress", "owner": "lizhen"}
 
 
+def offline_on_the_leaders_matter(app, server, tmp_path) -> None:
+    """李振华 signed in, the office gives them the matter, it syncs; then no signal, and
+    its page open."""
+    sign_in(app, "lizhen")
+    app.text("目前没有您包案的案件", timeout_s=90)
+    office_assigns(server.url, tmp_path, "case-wage", "lizhen")
+    app.text("拖欠农民工工资", timeout_s=60)
+    app.text("已全部同步", timeout_s=60)
+    server.stop()                                  # no signal from here on
+    tap_until(app, "拖欠农民工工资", "记录下访")
+
+
+def office_gives_it_to_another_leader(db) -> None:
+    """The office, meanwhile (the server down): the matter is 陈建国's now."""
+    from sync.server.central import CentralStore
+    st = CentralStore(db)
+    st.add_account("chenjg", "陈建国", "leader", PW)
+    st.server_write("case", "case-wage", {"owner": "chenjg"}, author="xinfang")
+    st.close()
+
+
 def test_a_matter_given_to_another_leader_while_the_leader_was_offline_keeps_the_visit_and_says_why(
         township, tmp_path, browser):
     """In the petitioner's kitchen, no signal, the leader records a home visit; meanwhile
     the office gives the matter to another leader. The visit reaches the matter; the phone
     says the matter left it, and leaves the leader nothing to settle (the one change
     refused, the move to 办理中, was the phone's own)."""
-    from sync.server.central import CentralStore
     server, db = township
     phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "leader-moved").start()
     try:
         app = browser(phone.url, GPS)
-        sign_in(app, "lizhen")
-        app.text("目前没有您包案的案件", timeout_s=90)
-        office_assigns(server.url, tmp_path, "case-wage", "lizhen")
-        app.text("拖欠农民工工资", timeout_s=60)
-        app.text("已全部同步", timeout_s=60)
-        server.stop()                                  # no signal from here on
-        tap_until(app, "拖欠农民工工资", "记录下访")
+        offline_on_the_leaders_matter(app, server, tmp_path)
         app.tap("记录下访")
         app.fix("精度 ±9 米")
         app.type("看到的情况", "赵师傅在家，同意下周再谈")
@@ -217,10 +231,7 @@ def test_a_matter_given_to_another_leader_while_the_leader_was_offline_keeps_the
         app.type("进展情况", "约定下周三再次面谈")
         app.tap("保存", role="button")
         app.text("进展已记录，待同步")
-        st = CentralStore(db)                          # the office, meanwhile
-        st.add_account("chenjg", "陈建国", "leader", PW)
-        st.server_write("case", "case-wage", {"owner": "chenjg"}, author="xinfang")
-        st.close()
+        office_gives_it_to_another_leader(db)
         server.start()                                 # signal again: nobody presses anything
         # the visit and the note go; the move to 办理中 the note implied is the new
         # leader's, refused and given up by the phone itself (nothing the leader typed):
@@ -241,6 +252,50 @@ def test_a_matter_given_to_another_leader_while_the_leader_was_offline_keeps_the
     assert notes == [{"by": "lizhen", "text": "约定下周三再次面谈"}]
     assert query(db, "SELECT owner, status FROM cases WHERE id='case-wage'") == [
         {"owner": "chenjg", "status": "assigned"}]
+
+
+def test_a_resolution_typed_offline_on_a_matter_given_away_is_refused_kept_and_said(township, tmp_path, browser):
+    """The leader resolves the matter through the 办结 dialog, offline; meanwhile the
+    office gives it to another leader. The resolution is refused and kept: the page says
+    the matter is no longer theirs, reads 已移交他人 (not their own 已办结), offers nothing;
+    同步问题 says why, naming the new leader; given up, the matter leaves the phone."""
+    server, db = township
+    phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "leader-resolved").start()
+    try:
+        app = browser(phone.url, GPS)
+        offline_on_the_leaders_matter(app, server, tmp_path)
+        app.tap("办结")
+        app.page.get_by_role("radio", name="调解协议").click()
+        app.type("化解方式", "双方签订调解协议，企业分两期付清")
+        app.tap("保存")
+        app.text("已记录办结，待同步")
+        office_gives_it_to_another_leader(db)
+        server.start()
+        app.text("此事项已不再由您办理", timeout_s=60)   # the open page redraws and says why
+        app.shows("已移交他人")                        # where 已办结 and the owner were
+        app.shows("被退回")                            # the resolution entry: this phone's alone
+        for verb in ("记录下访", "记录进展", "办结"):
+            assert app.page.get_by_role("button", name=verb, exact=True).count() == 0, verb
+        app.shot("leader-case-handed-over-kept")
+        app.tap("返回")
+        for n in range(3):                             # 我的, not 我的包案
+            app.page.get_by_role("tab", name="我的", exact=True).click()
+            try:
+                app.shows("同步问题", timeout_s=15)
+                break
+            except AssertionError:
+                if n == 2:
+                    raise
+        tap_until(app, "同步问题", "此事项已改由陈建国包案")   # why, in words, naming the leader
+        app.button("放弃").first.click()
+        app.page.get_by_role("button", name="放弃", exact=True).last.click()   # the dialog's
+        app.text("没有同步问题", timeout_s=60)
+        app.tap("返回")
+        tap_until(app, "我的包案", "目前没有您包案的案件", role="tab")   # let go
+    finally:
+        phone.stop()
+    assert query(db, "SELECT owner, status, method FROM cases WHERE id='case-wage'") == [
+        {"owner": "chenjg", "status": "assigned", "method": None}]
 
 
 FONT = ROOT / "assets" / "fonts" / "NotoSansSC-GBK.otf"
