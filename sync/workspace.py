@@ -109,6 +109,10 @@ class Workspace:
         mine = set(self.grids)
         return [g for g in queries.grids(self.replica) if not mine or g["id"] in mine]
 
+    def grid_names(self) -> dict[str, str]:
+        """Every grid of the township this replica knows, by id: its name."""
+        return {g["id"]: g.get("name") or g["id"] for g in queries.grids(self.replica)}
+
     def staff_names(self) -> dict[str, str]:
         return queries.staff_names(self.replica)
 

@@ -412,6 +412,22 @@ def test_a_case_that_left_the_phone_is_told_on_today_until_read(replica):
     assert today(ws).left == [] and "已离开本机的事项 (1)" not in panel_texts(ctx)
 
 
+def test_a_record_refused_in_a_grid_the_worker_no_longer_holds_says_so(replica):
+    """The office moved the worker to another grid before their new household went: the
+    refusal said only "超出账号w1的权限范围", and they looked for a fault in what they typed."""
+    from fieldapp.screens.me import refused_reasons
+    replica.create("grid", {"name": "白鹤村第2网格", "village": "白鹤村", "township": "金山镇"}, "office",
+                   record_id="g2")
+    ws = DeviceWorkspace(replica, WORKER)          # holds g1 only
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    err = [{"field": "record", "rule": "forbidden", "message": "is outside what account w1 may change"}]
+    moved = {"entity": "household", "record": "h9", "errors": err,
+             "change": {"fields": {"grid_id": "g2", "head_name": "李四", "address": "二组"}}}
+    assert "“白鹤村第2网格”已不在您负责的网格内" in refused_reasons(ctx, moved)
+    mine = dict(moved, change={"fields": {"grid_id": "g1", "head_name": "李四", "address": "一组"}})
+    assert "已不在您负责的网格内" not in refused_reasons(ctx, mine)
+
+
 def test_a_handed_over_case_does_not_read_as_the_leaders_own_or_as_resolved(replica):
     """Resolved offline, then given to another leader: kept for the refused resolution,
     the page showed the leader themself as 包案领导 and their own 已办结, outcome and

@@ -25,12 +25,31 @@ def refused_summary(ctx, item: dict) -> str:
 
 
 def refused_reasons(ctx, item: dict) -> str:
-    """Why the server refused it, each rule in the person's words, naming the field."""
+    """Why the server refused it, each rule in the person's words, naming the field; a
+    record placed in a grid the person no longer holds says so (the office moved them:
+    "outside your permissions" alone sent them looking for a fault in what they typed)."""
     errs = item.get("errors") or []
     if not errs:
         return item.get("reason") or ""
-    return "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, item['entity'], e)}"
+    said = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, item['entity'], e)}"
                      for e in errs)
+    grid = _grid_not_held(ctx, item) if any(e.get("rule") == "forbidden" for e in errs) else None
+    if grid is not None:
+        said += "。" + ctx.t("refused_grid_not_held", grid=grid)
+    return said
+
+
+def _grid_not_held(ctx, item: dict) -> str | None:
+    """The name of the grid a refused record is in, when it is not one of the person's."""
+    if ctx.ws.role != "grid_worker":
+        return None
+    gid = (item.get("change") or {}).get("fields", {}).get("grid_id")
+    if gid is None and item.get("entity") in ("household", "case"):
+        rec = ctx.ws.household(item["record"]) if item["entity"] == "household" else ctx.ws.case(item["record"])
+        gid = (rec or {}).get("grid_id")
+    if not gid or gid in ctx.ws.grids:
+        return None
+    return ctx.ws.grid_names().get(gid, gid)
 
 
 def open_correction(ctx, item: dict, refresh) -> None:
