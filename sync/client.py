@@ -142,8 +142,7 @@ class SyncClient:
         if rp.meta("retry_unknown") and not rp.release_unknown_refusals():
             rp.set_meta("retry_unknown", None)   # taken back after a restore, their record came since
         self.push(report, progress)
-        if rp.pending_discards():   # moves the phone made by itself, refused just now
-            self.settle_discards(report)
+        self.settle_discards(report)   # moves the phone made by itself, refused just now
         if rp.meta("reoffer_pending"):  # some offered again were not answered last time
             report.recovered += self.reoffer(report)
         self.pull(report, progress)
@@ -151,7 +150,7 @@ class SyncClient:
             from .attachments import Attachments, named_hashes
             Attachments.for_replica(rp).forget_fetched(named_hashes(rp))
             rp.set_meta("fetched_to_forget", None)
-        released = self.replica.release_unknown_refusals() if report.recovered else 0
+        released = rp.release_unknown_refusals() if report.recovered else 0
         if released:   # records a restored server lacked are back: what built on them goes again
             again = self.push(SyncReport(), progress)
             report.pushed += again.pushed

@@ -643,7 +643,7 @@ class DeviceReplica(Replica):
     def _note_left(self, case_id: str, ref: str | None, category: str | None, reported_at: str | None) -> None:
         """Remember, for the person, that a case left this phone: its reference, kind and
         day only (nothing of its parties or words), until they have read it."""
-        left = [c for c in json.loads(self.meta("left_cases") or "[]") if c.get("id") != case_id]
+        left = [c for c in self._left() if c.get("id") != case_id]
         left.append({"id": case_id, "ref": ref, "category": category, "reported_on": (reported_at or "")[:10],
                      "at_ms": self.clock.physical()})
         self.set_meta("left_cases", json.dumps(left[-self.LEFT_KEPT:], ensure_ascii=False))
@@ -652,11 +652,14 @@ class DeviceReplica(Replica):
     def left_cases(self) -> list[dict]:
         """The cases that left this phone (given to another, out of the person's grids)
         since the person last read the list, the newest first."""
+        return self._left()[::-1]
+
+    def _left(self) -> list[dict]:
         try:
             left = json.loads(self.meta("left_cases") or "[]")
         except ValueError:
             return []
-        return [c for c in reversed(left) if isinstance(c, dict)]
+        return [c for c in left if isinstance(c, dict)] if isinstance(left, list) else []
 
     def forget_left_cases(self) -> None:
         self.set_meta("left_cases", None)

@@ -10,26 +10,18 @@ import datetime as dt
 import pytest
 
 from sync.server import stats
-from sync.server.central import CentralStore
-from sync.server.office import CentralWorkspace
-from tests.test_past_periods import Calendar, matter, opened_after_upgrade
+from tests.test_past_periods import matter, opened_after_upgrade, township_office
 
 D = dt.date
-OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}
 JANUARY = (D(2026, 1, 1), D(2026, 1, 31))
 READ_ON = D(2026, 3, 10)
 
 
 @pytest.fixture
 def office(tmp_path, monkeypatch):
-    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
-    st = CentralStore(str(tmp_path / "c.db"))
-    st.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
-    st.add_account("xinfang", "镇信访办", "office", "long-enough-1")
-    st.add_account("li", "李镇长", "leader", "long-enough-1")
-    st.add_account("chen", "陈书记", "leader", "long-enough-1")
-    yield CentralWorkspace(st, OFFICE), Calendar(monkeypatch, st)
-    st.close()
+    ws, cal = township_office(tmp_path, monkeypatch, (("li", "李镇长"), ("chen", "陈书记")))
+    yield ws, cal
+    ws.replica.close()
 
 
 def per_leader_and_department(conn) -> tuple[list, list]:

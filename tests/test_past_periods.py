@@ -46,15 +46,23 @@ class Calendar:
         server_day(self.store, day)
 
 
-@pytest.fixture
-def office(tmp_path, monkeypatch):
+def township_office(tmp_path, monkeypatch, leaders: tuple = ()) -> tuple[CentralWorkspace, Calendar]:
+    """A store with one grid, the office's workspace on it and its calendar; `leaders`:
+    (account, name) of the leaders to add."""
     monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
     st = CentralStore(str(tmp_path / "c.db"))
     st.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
     st.add_account("xinfang", "镇信访办", "office", "long-enough-1")
-    ws = CentralWorkspace(st, OFFICE)
-    yield ws, Calendar(monkeypatch, st)
-    st.close()
+    for username, name in leaders:
+        st.add_account(username, name, "leader", "long-enough-1")
+    return CentralWorkspace(st, OFFICE), Calendar(monkeypatch, st)
+
+
+@pytest.fixture
+def office(tmp_path, monkeypatch):
+    ws, cal = township_office(tmp_path, monkeypatch)
+    yield ws, cal
+    ws.replica.close()
 
 
 def matter(ws, on: dt.date) -> str:

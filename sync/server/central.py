@@ -942,7 +942,7 @@ class CentralStore(Replica):
         API awaits that row's commit before it answers, without holding a thread.
         """
         tag = self._scope_tag(p)
-        after, reset, whole, check, cursor_seq = 0, False, True, None, 0
+        after, reset, whole, check, named_at = 0, False, True, None, 0
         if cursor:
             # <seq>.<scope tag>[<check>][0]: the check (4 hex) names the log row at seq, so
             # a store put back from an older copy is told apart from the one the phone
@@ -955,17 +955,16 @@ class CentralStore(Replica):
                 # the row check is judged whatever the scope: a copy put back by hand that
                 # also took the person's grids back would otherwise answer a bare reset,
                 # and the phone's acknowledged work would be dropped with its old scope
-                check = rest[:4] if len(rest) >= 4 else None
+                named_at, check = int(seq), (rest[:4] if len(rest) >= 4 else None)
             if shaped and t.startswith(tag):
-                after, whole = int(seq), len(rest) in (1, 5)
+                after, whole = named_at, len(rest) in (1, 5)
             else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True
-                cursor_seq = int(seq) if shaped else 0
         body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
         mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
         echo = () if whole else (echo_key(p),)
         with self.readers.snapshot() as conn:
-            lost = check is not None and _log_check(conn, cursor_seq if reset else after) not in (None, check)
+            lost = check is not None and _log_check(conn, named_at) not in (None, check)
             if p.sees_all:
                 rows = conn.execute(
                     f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"

@@ -55,10 +55,10 @@ def any_kept(conn: sqlite3.Connection) -> bool:
     return conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchone() is not None
 
 
-def column(name: str, callback: str = "cb", case: str = "c", judged: str = "j") -> str:
-    """The matter's `name` (owner, departments) as the callback judged it; the matter's
-    own where nothing was kept. Needs `JOIN` below."""
-    return f"(CASE WHEN {judged}.callback_id IS NULL THEN {case}.{name} ELSE {judged}.{name} END)"
+def column(name: str) -> str:
+    """The matter's (`c`) `name` (owner, departments) as the callback (`cb`) judged it; the
+    matter's own where nothing was kept. Needs `JOIN` below."""
+    return f"(CASE WHEN j.callback_id IS NULL THEN c.{name} ELSE j.{name} END)"
 
 
 JOIN = f"LEFT JOIN {TABLE} j ON j.callback_id = cb.id"

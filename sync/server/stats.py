@@ -199,13 +199,15 @@ def figures(conn: sqlite3.Connection, start: dt.date, end: dt.date,
     if own:
         conn.execute("BEGIN")
     try:
+        # matters changed after the last day counted are read as they stood then (standing.py)
+        since = standing.any_after(conn, args["c"])
         visits = _visit_counts(conn, args)
         out.update(visits)
-        out.update(_matter_figures(conn, args))
+        out.update(_matter_figures(conn, args, since))
         out["receptions"] = visits["reception_visits"] + out["walk_in_receptions"]
         out.update(_callback_figures(conn, args))
         out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
-        out["open_points"] = _open_points(conn, args)
+        out["open_points"] = _open_points(conn, args, since)
     finally:
         if own:
             conn.execute("COMMIT")
@@ -320,11 +322,11 @@ _MATTERS_SQL = ("SELECT grid_id, category, channel, "
 _READ = ("id", *standing.FIELDS)
 
 
-def _matter_rows(conn, args):
+def _matter_rows(conn, args, since: bool):
     """The grouped sums over the matters as they stood at the last day counted: those
-    changed since, as they were then (standing.py); the others as they stand."""
+    changed `since`, as they were then (standing.py); the others as they stand."""
     filters = _case_filter(args)
-    if not standing.any_after(conn, args["c"]):
+    if not since:
         return conn.execute(_MATTERS_SQL.format(source="cases", filters=filters), args).fetchall()
     now = conn.execute(_MATTERS_SQL.format(
         source="cases", filters=f"{filters} AND id NOT IN {standing.changed_after('c')}"), args).fetchall()
@@ -332,11 +334,11 @@ def _matter_rows(conn, args):
                               args).fetchall()
 
 
-def _matter_figures(conn, args) -> dict:
+def _matter_figures(conn, args, since: bool) -> dict:
     totals = dict.fromkeys(_SUMS, 0)
     per = {"village": {}, "category": {}, "channel": {}}
     villages = dict(conn.execute("SELECT id, village FROM grids"))
-    for grid_id, category, channel, *sums in _matter_rows(conn, args):
+    for grid_id, category, channel, *sums in _matter_rows(conn, args, since):
         sums = [n or 0 for n in sums]
         for name, n in zip(_SUMS, sums):
             totals[name] += n
@@ -418,13 +420,13 @@ def _listed(text: str | None) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _open_points(conn, args) -> list[dict]:
+def _open_points(conn, args, since: bool) -> list[dict]:
     """Matters open at the last day counted (the 未办结 of the figures) with a position,
     the riskiest first: when there are more than the map can take, the ones leadership
     must see are the ones kept."""
     rank = " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RISK_ORDER))
     source = "cases"
-    if standing.any_after(conn, args["c"]):
+    if since:
         cols = (*_READ, "lat", "lon", "risk")
         source = (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
                   f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
