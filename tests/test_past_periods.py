@@ -273,3 +273,44 @@ def test_a_reception_recorded_next_month_leaves_the_walk_in_counted_in_its_month
         "grid_id": "g1", "kind": "reception", "visitor": "li", "case_id": cid,
         "visited_at": "2026-11-03T10:00:00+08:00", "seen": "来访人反映拖欠工资"}, author="system")
     assert october(ws) == handed_in
+
+
+def test_a_store_from_before_china_time_counts_each_stamp_on_its_china_day(office):
+    """Times written in another offset before phones had to send +08:00: a callback made
+    at 04:00 on 1 November China time, stored as 2026-10-31T20:00:00+00:00, counted in
+    October's 回访 while the ledger dates it 1 November; the upgrade rewrites the stored
+    stamps as the same instant in China time (migration 7), the log keeps them as sent."""
+    ws, cal = office
+    store = ws.replica
+    cid = handled_in_october(ws, cal)
+    cal.set(D(2026, 11, 1))
+    ws.call_back(cid, "phone", "satisfied")
+    store.server_write("visit", "v-late", {"grid_id": "g1", "kind": "household", "visitor": "xinfang",
+                                           "visited_at": "2026-11-01T04:30:00+08:00", "seen": "走访"},
+                       author="system")
+    store.server_write("visit", "v-odd", {"grid_id": "g1", "kind": "household", "visitor": "xinfang",
+                                          "visited_at": "2026-10-20T10:00:00+08:00", "seen": "走访"},
+                       author="system")
+    store.conn.execute("UPDATE callbacks SET at='2026-10-31T20:00:00+00:00'")
+    store.conn.execute("UPDATE visits SET visited_at='2026-10-31T20:30:00Z' WHERE id='v-late'")
+    store.conn.execute("UPDATE visits SET visited_at='not a time' WHERE id='v-odd'")  # left as it is
+    store.conn.commit()
+    old = stats.figures(store.conn, *OCTOBER, today=READ_ON)
+    assert (old["callbacks"], old["household_visits"]) == (1, 1)   # what the old store counted
+    log_before = store.conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+    path = store.path
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=6")
+    conn.commit()
+    conn.close()
+    again = CentralStore(path)
+    try:
+        oct_, nov = (stats.figures(again.conn, *p, today=READ_ON) for p in (OCTOBER, NOVEMBER))
+        assert (oct_["callbacks"], oct_["household_visits"]) == (0, 0)
+        assert (nov["callbacks"], nov["household_visits"]) == (1, 1)
+        assert again.conn.execute("SELECT at FROM callbacks").fetchone()[0] == "2026-11-01T04:00:00+08:00"
+        assert again.conn.execute("SELECT visited_at FROM visits WHERE id='v-odd'").fetchone()[0] == "not a time"
+        assert again.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == log_before
+    finally:
+        again.close()

@@ -3,6 +3,8 @@ sync/migrations.py). Add a step at the end; never edit or renumber one that ship
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ..migrations import Migration, baseline
 
 
@@ -55,6 +57,41 @@ def _central_6_callback_judged(store) -> None:
     judged.backfill(store.conn)
 
 
+def _central_7_china_time(store) -> None:
+    """Times stored in another offset (written before phones had to send +08:00, the
+    `time_zone` rule) rewritten as the same instant in China time: the figures compare
+    stamps as text, so 2026-01-31T20:00:00+00:00 counted a callback in January that every
+    screen dates 1 February. The change log keeps them as sent."""
+    from ..model import ENTITIES
+    from ..replica import TABLES
+    from . import standing
+    columns = [(TABLES[e.name], f.name) for e in ENTITIES.values() for f in e.fields if f.kind == "datetime"]
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS china_time (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
+    for table, column in [*columns, (standing.TABLE, "reported_at")]:
+        conn.execute("DELETE FROM china_time")
+        found = conn.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
+                             f" AND {column} NOT LIKE '%+08:00'").fetchall()
+        conn.executemany("INSERT INTO china_time VALUES (?, ?)",
+                         [(v, t) for (v,) in found if (t := china_time(v)) is not None])
+        conn.execute(f"UPDATE {table} SET {column} = (SELECT new FROM china_time WHERE old = {column})"
+                     f" WHERE {column} IN (SELECT old FROM china_time)")
+    conn.execute("DROP TABLE china_time")
+
+
+def china_time(text) -> str | None:
+    """The same instant written in +08:00, or None for what is not a time with an offset
+    (left as it is: the readers already take it as written)."""
+    try:
+        t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.astimezone(_CST).isoformat() if t.utcoffset() is not None else None
+
+
+_CST = dt.timezone(dt.timedelta(hours=8))
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
@@ -63,4 +100,6 @@ CENTRAL = (
     Migration(5, "each matter as it stood at the end of each day it changed (figures of past periods)",
               _central_5_case_standing),
     Migration(6, "whom each callback judged (satisfaction per leader and department)", _central_6_callback_judged),
+    Migration(7, "times in another offset written in China time (figures compare them as text)",
+              _central_7_china_time),
 )
