@@ -182,6 +182,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "refused_grid_not_held": ("“{grid}”已不在您负责的网格内（网格已调整）：可放弃，由现在负责该网格的网格员记录",
                               "“{grid}” is no longer one of your grids (they were changed): discard it, and let "
                               "the grid's worker now record it"),
+    "hh_grid_not_held": ("原网格“{grid}”已不在您负责的网格内：请确认住户现在所在的网格",
+                         "“{grid}” is no longer one of your grids: check the grid the household is in now"),
+    "refused_grid_correct": ("；如它在您现在负责的网格内，可点“更正”改选网格",
+                             "; if it lies in one of your grids now, correct it and choose that grid"),
     "case_handed_over": ("此事项已不再由您办理（已改由他人包案或移出您的网格）。本机仅为尚未发送或被退回的记录保留它：请到“我的”处理，处理完后它会从本机移除。",
                          "This matter is no longer yours (given to another leader, or moved out of your grids). It stays"
                          " on this phone only for the records not yet sent or refused: settle them under Me, and it"

@@ -237,14 +237,19 @@ class Workspace:
     def add_household(self, fields: dict) -> str:
         """A household registered (a new arrival found in the field, or by the office): in
         the registry, and due for its first visit on the day it is registered."""
-        f = households.normalize(_clean(fields))
-        f.setdefault("status", households.ACTIVE)
-        today = self._today()
-        f.setdefault("next_visit_due", today.isoformat())
-        errs = households.problems(f, None, today)
+        f = self.new_household_fields(fields)
+        errs = households.problems(f, None, self._today())
         if errs:
             raise ValidationError(errs)
         return self.create("household", f)
+
+    def new_household_fields(self, fields: dict) -> dict:
+        """A new household's fields as stored: in the registry, due for its first visit
+        on the day it is registered."""
+        f = households.normalize(_clean(fields))
+        f.setdefault("status", households.ACTIVE)
+        f.setdefault("next_visit_due", self._today().isoformat())
+        return f
 
     def edit_household(self, hid: str, fields: dict, shown: dict | None = None) -> dict:
         """Change a household: only what differs from what is held is written (an emptied
@@ -386,19 +391,21 @@ class DeviceWorkspace(Workspace):
         record replaces it (and the server audits it); until then it waits."""
         self.replica.request_discard(change_id)
 
-    # What the phone's forms can correct: a visit, a report, a progress entry.
-    CORRECTABLE = ("visit", "case", "case_event")
+    # What the phone's forms can correct: a visit, a report, a progress entry, a household.
+    CORRECTABLE = ("visit", "case", "case_event", "household")
 
     def correctable(self, item: dict) -> bool:
-        """Whether a form can correct this refused change: a visit, a progress entry or a
-        report the server never took, or an edit of a report while it may be edited."""
+        """Whether a form can correct this refused change: a visit, a progress entry, a
+        household or a report the server never took, or an edit of a report while it may
+        be edited. (A refused edit of a household waits for 重试 or 放弃: the phone holds
+        its ID numbers masked, and a form of it could not say what the person changed.)"""
         ch = item["change"]
         if item["entity"] not in self.CORRECTABLE or item.get("state") == "discarding":
             return False
         gone = self.replica.discard_plan(item["change_id"], dependents=False)["gone"]
         if item["entity"] == "case_event":
             return ch["fields"].get("kind") == "progress" and gone
-        if item["entity"] == "visit" or gone:
+        if item["entity"] in ("visit", "household") or gone:
             return gone
         row = self.replica.get("case", item["record"])  # an edit of a report: while it may be edited
         return row is not None and self.may("case", row, {"description": row.get("description") or "-"})
@@ -415,6 +422,9 @@ class DeviceWorkspace(Workspace):
             full = self.visit_fields({**{k: v for k, v in refused.items() if k != "grid_id"}, **form})
         elif entity == "case":
             full = self.report_fields({**refused, **form}) if create else _clean(form)
+        elif entity == "household":
+            # where it was recorded stays (the form has no position); the grid is the form's
+            full = self.new_household_fields({**{k: v for k, v in refused.items() if k != "grid_id"}, **form})
         else:
             full = _clean({**refused, **form})
         if not create:
@@ -430,7 +440,10 @@ class DeviceWorkspace(Workspace):
         fields, create = self.correction_fields(change_id, form)
         item = next(q for q in self.quarantined() if q["change_id"] == change_id)
         before = None if create else self.replica.get(item["entity"], item["record"])
-        errs = validate_fields(ENTITIES[item["entity"]], fields, creating=create)
+        if item["entity"] == "household":   # the model's rules, and the ID numbers' and phone's
+            errs = households.problems(fields, None, self._today())
+        else:
+            errs = validate_fields(ENTITIES[item["entity"]], fields, creating=create)
         errs += self.refusals(item["entity"], before, fields)
         if item["entity"] == "visit" and create:
             errs = visit_problems(fields) + errs

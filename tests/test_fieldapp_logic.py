@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import socket
 import string
 
@@ -421,10 +422,13 @@ def test_a_record_refused_in_a_grid_the_worker_no_longer_holds_says_so(replica):
     ws = DeviceWorkspace(replica, WORKER)          # holds g1 only
     ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw))
     err = [{"field": "record", "rule": "forbidden", "message": "is outside what account w1 may change"}]
-    moved = {"entity": "household", "record": "h9", "errors": err,
-             "change": {"fields": {"grid_id": "g2", "head_name": "李四", "address": "二组"}}}
-    assert "“白鹤村第2网格”已不在您负责的网格内" in refused_reasons(ctx, moved)
-    mine = dict(moved, change={"fields": {"grid_id": "g1", "head_name": "李四", "address": "一组"}})
+    for grid, address in (("g2", "二组"), ("g1", "一组")):
+        replica.create("household", {"grid_id": grid, "head_name": "李四", "address": address}, "w1")
+        replica.quarantine(replica.pending()[-1][0], "refused", err)
+    moved, mine = ws.quarantined()
+    said = refused_reasons(ctx, moved)
+    # and, a new household being correctable, where to mend it: 更正 offers the person's grids
+    assert "“白鹤村第2网格”已不在您负责的网格内" in said and "可点“更正”改选网格" in said
     assert "已不在您负责的网格内" not in refused_reasons(ctx, mine)
 
 
@@ -898,6 +902,47 @@ def test_correcting_a_refused_visit_writes_the_corrected_one_in_its_place(ws, re
     # besides the corrected visit only the household's next due date waits
     assert {e for e, in replica.conn.execute("SELECT entity FROM outbox WHERE state='pending'")} == {"visit", "household"}
     assert ws.quarantined() == []
+
+
+def test_a_new_household_refused_in_a_grid_no_longer_held_is_corrected_into_one_of_the_persons_grids(ws, replica):
+    """The office moved the worker out of g9 while a household recorded there waited:
+    refused ("forbidden"). 更正 writes it anew in the grid the person chooses, as typed,
+    where it was recorded; the form's values are checked as a new household's."""
+    typed = {"grid_id": "g9", "head_name": "孙建军", "address": "白鹤村7组3号", "id_number": "330702195803124411",
+             "lat": HOME[0], "lon": HOME[1], "members": [{"name": "孙小红", "relation": "女"}]}
+    rid = replica.create("household", typed, "w1")["record"]
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "outside your permissions",
+                       [{"field": "grid_id", "rule": "forbidden", "message": "outside your permissions"}])
+    [item] = ws.quarantined()
+    assert ws.correctable(item)
+    form = {k: typed[k] for k in ("head_name", "address", "id_number", "members")}
+    with pytest.raises(ValidationError) as got:   # no grid chosen: said on the grid
+        ws.correct(refused, {**form, "grid_id": None})
+    assert got.value.errors[0].field == "grid_id" and got.value.errors[0].rule == "required"
+    with pytest.raises(ValidationError) as got:   # a number mistyped while mending: said on the number
+        ws.correct(refused, {**form, "grid_id": "g1", "id_number": "330702195803124417"})
+    assert [e.field for e in got.value.errors] == ["id_number"]
+    with pytest.raises(ValidationError) as got:   # another grid not the person's: refused here, not at the server
+        ws.correct(refused, {**form, "grid_id": "g9"})
+    assert got.value.errors and replica.quarantined()[0]["state"] == "quarantined"
+    ws.correct(refused, {**form, "grid_id": "g1", "phone": "138 1234 5678"})
+    replica.apply_discard(refused, [])
+    hh = ws.household(rid)
+    assert (hh["grid_id"], hh["head_name"], hh["phone"], hh["status"]) == ("g1", "孙建军", "13812345678", "active")
+    assert (hh["lat"], hh["lon"]) == HOME and hh["members"] == [{"name": "孙小红", "relation": "女"}]
+    assert hh["next_visit_due"]   # due for its first visit, as a household registered anew
+    [(cid, body)] = replica.pending()
+    assert json.loads(body)["fields"]["grid_id"] == "g1" and ws.quarantined() == []
+
+
+def test_a_refused_edit_of_a_household_is_not_offered_a_form(ws, replica):
+    add_household(replica, "h1")
+    replica.acknowledge([cid for cid, _ in replica.pending()])
+    ws.edit_household("h1", {"phone": "13812345678"})
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused")
+    assert not ws.correctable(ws.quarantined()[0])
 
 
 def test_a_report_refused_for_a_pasted_zero_width_space_is_mended_by_saving_it_again(ws, replica, monkeypatch):

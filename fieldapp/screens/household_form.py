@@ -16,7 +16,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
-from .widgets import TOUCH, appbar, guard_form, save_button
+from .widgets import TOUCH, appbar, guard_form, refusal_text, save_button
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
 ID_TYPED = 24   # 18 characters, with spaces or a stray one between the groups
@@ -38,15 +38,20 @@ class HouseholdForm:
     `household`: the record being changed (None: a new one). `grids`: the grids it may
     be in ((id, name) pairs; a choice only when there are several and the grid may be
     chosen). `masked`: ID numbers are held masked here (a phone): a masked one left as
-    it is stands for the number the server holds."""
+    it is stands for the number the server holds. `filled`: a new one's values as typed
+    before (a refused one corrected); its grid only if it is one of `grids`, else the
+    only one there is, else none chosen."""
 
     def __init__(self, ctx, household: dict | None, grids: list[tuple[str, str]], *, grid_editable: bool = True,
-                 masked: bool = False, width: int | None = None):
+                 masked: bool = False, width: int | None = None, filled: dict | None = None):
         self.ctx, self.before, self.masked, self.width = ctx, household, masked, width
-        h = household or {}
+        h = household or filled or {}
         t = ctx.t
         self.by_field: dict[str, ft.Control] = {}   # field → the control that shows its errors
-        self.grid = ft.Dropdown(label=t("hh_grid") + " *", value=h.get("grid_id") or (grids[0][0] if grids else None),
+        grid = h.get("grid_id") or (grids[0][0] if grids else None)
+        if filled and grid not in {g for g, _ in grids}:
+            grid = grids[0][0] if len(grids) == 1 else None
+        self.grid = ft.Dropdown(label=t("hh_grid") + " *", value=grid,
                                 options=[ft.DropdownOption(key=g, text=name) for g, name in grids],
                                 disabled=not grid_editable or len(grids) < 2, width=width)
         self.head = ft.TextField(label=t("hh_head") + " *", value=h.get("head_name") or "", max_length=40,
@@ -205,16 +210,34 @@ def mark(control, note: ft.Text | None, text: str) -> None:
         note.value, note.visible = text, True
 
 
-def open_household_form(ctx, household: dict | None = None) -> None:
+def open_household_form(ctx, household: dict | None = None, correcting: dict | None = None) -> None:
     """The phone's screen: a household found in the field (a new arrival) or one of the
-    person's own changed. A new one takes the phone's position as its registered place."""
+    person's own changed. A new one takes the phone's position as its registered place.
+    `correcting`: a new household the server refused (an item of ws.quarantined()): its
+    values fill the form, the refusal is said next to the fields it names, and saving
+    gives the refused one up for the corrected values (its recorded position stays)."""
     from .position import PositionPicker
     grids = [(g["id"], g.get("name") or g["id"]) for g in ctx.ws.grid_list()]
-    form = HouseholdForm(ctx, household, grids, grid_editable=household is None, masked=True)
-    picker = PositionPicker(ctx, None) if household is None or household.get("lat") is None else None
+    typed = correcting["change"]["fields"] if correcting else None
+    form = HouseholdForm(ctx, household, grids, grid_editable=household is None, masked=not correcting,
+                         filled=typed)
+    picker = PositionPicker(ctx, None) if not correcting and (household is None or household.get("lat") is None) \
+        else None
     message = ft.Text(color=ft.Colors.RED_700)
     from .attachments import AttachmentEditor
-    photos = AttachmentEditor(ctx, (household or {}).get("attachments"))  # photos of the house, shown at once
+    photos = AttachmentEditor(ctx, (household or typed or {}).get("attachments"))  # shown at once
+    if correcting:
+        said = [(e.get("field", ""), refusal_text(ctx, "household", e)) for e in correcting.get("errors") or []]
+        for name, text in said:
+            if name != "grid_id":
+                mark(form.by_field.get(name), form.notes.get(name), text)
+    grid_note = None
+    if correcting and typed.get("grid_id") != form.grid.value:   # refused in a grid not the person's
+        old = ctx.ws.grid_names().get(typed.get("grid_id"), typed.get("grid_id") or "")
+        # under the grid, as text of its own: a disabled dropdown's error is not read out
+        grid_note = ft.Text(ctx.t("hh_grid_not_held", grid=old), color=ft.Colors.RED_700, size=12)
+        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
+            f"{problem_label(ctx, n)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
 
     async def save(e) -> None:
         form.clear()
@@ -230,7 +253,9 @@ def open_household_form(ctx, household: dict | None = None) -> None:
         if photos.value != ((household or {}).get("attachments") or []):
             values["attachments"] = photos.value
         try:
-            if household is None:
+            if correcting:
+                ctx.ws.correct(correcting["change_id"], values)
+            elif household is None:
                 ctx.ws.add_household(values)
             else:
                 ctx.ws.edit_household(household["id"], values, household)
@@ -240,18 +265,21 @@ def open_household_form(ctx, household: dict | None = None) -> None:
             return
         ctx.wrote()
         ctx.close_screen(view)
-        ctx.snack(ctx.t("hh_saved"))
+        ctx.snack(ctx.t("correction_queued" if correcting else "hh_saved"))
         return True
 
     fields = form.controls()
     controls = list(fields)
+    if grid_note is not None:
+        controls.insert(1, grid_note)
     if picker is not None:
         controls.append(picker.control)
     controls += [photos.control, message,
                  saver := save_button(ctx, save)]
     view = ft.View(route="/household/new" if household is None else f"/household/{household['id']}/edit",
                    padding=16, scroll=ft.ScrollMode.AUTO, controls=controls,
-                   appbar=appbar(ctx, ctx.t("hh_add" if household is None else "hh_edit_title")))
+                   appbar=appbar(ctx, ctx.t("correct_title" if correcting else
+                                            "hh_add" if household is None else "hh_edit_title")))
     ctx.push(view)
     photos.follow(view)
     guard_form(ctx, view, fields, photos, saver)

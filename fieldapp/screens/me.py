@@ -36,6 +36,8 @@ def refused_reasons(ctx, item: dict) -> str:
     grid = _grid_not_held(ctx, item) if any(e.get("rule") == "forbidden" for e in errs) else None
     if grid is not None:
         said += "。" + ctx.t("refused_grid_not_held", grid=grid)
+        if item.get("entity") in ("household", "case") and ctx.ws.correctable(item):
+            said += ctx.t("refused_grid_correct")   # its form offers the person's own grids
     return said
 
 
@@ -56,9 +58,12 @@ def open_correction(ctx, item: dict, refresh) -> None:
     """The record's own form, prefilled with the refused values."""
     from .case_detail import progress_dialog
     from .case_form import open_case_form
+    from .household_form import open_household_form
     from .visit_form import open_visit_form
     f = item["change"]["fields"]
-    if item["entity"] == "visit":
+    if item["entity"] == "household":
+        open_household_form(ctx, correcting=item)
+    elif item["entity"] == "visit":
         case = ctx.ws.case(f["case_id"]) if f.get("case_id") and f.get("kind") == "home" else None
         hh = ctx.ws.household(f["household_id"]) if f.get("household_id") else None
         open_visit_form(ctx, household=hh, case=case, correcting=item)

@@ -500,6 +500,17 @@ def refused_report(data_dir, title: str, description: str) -> dict:
         replica.close()
 
 
+def refused_household(data_dir, head: str) -> dict:
+    """A new household queued in a grid the worker no longer holds (the office moved her
+    while it waited): the server refuses it."""
+    replica = DeviceReplica(str(data_dir / "gridbook.db"))
+    try:
+        return replica.create("household", {"grid_id": "bh-09", "head_name": head, "address": "白鹤村7组3号",
+                                            "lat": HOME[0], "lon": HOME[1]}, "wangfang")
+    finally:
+        replica.close()
+
+
 def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(township, tmp_path, browser):
     server, db = township
     data = tmp_path / "phone"
@@ -513,7 +524,8 @@ def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(
         app.text("已全部同步", timeout_s=FIRST_SYNC_S)
         gone = refused_report(data, "越界上报", "邻村两户争水")
         fixed = refused_report(data, "待更正的上报", "村道塌方，两户通行受阻")
-        app.text("2 条被服务器退回", timeout_s=60)
+        moved = refused_household(data, "孙建军")
+        app.text("3 条被服务器退回", timeout_s=60)
         tap_until(app, "我的", "同步问题", role="tab")
         tap_until(app, "同步问题", "越界上报")
         app.shows("超出账号wangfang的权限范围")      # why, in Chinese
@@ -532,15 +544,33 @@ def test_a_refused_report_is_discarded_and_another_corrected_from_the_me_screen(
         app.text("退回原因")
         app.tap("保存")
         app.text("已更正，联网同步时提交")
+        deadline = time.time() + 60
+        while "待更正的上报" in app.aria():        # the sync takes the correction
+            assert time.time() < deadline, "the corrected report is still listed"
+            app.page.wait_for_timeout(250)
+        # the household: its grid is no longer hers; 更正 opens its form, in her grid
+        app.shows("可点“更正”改选网格")
+        app.tap("更正")
+        app.text("更正被退回的记录")
+        app.text("退回原因")
+        app.shows("原网格“bh-09”已不在您负责的网格内")
+        app.shot("quarantine-household-correcting")
+        app.type("联系电话", "138 1234 5678")
+        app.tap("保存")
+        app.text("已更正，联网同步时提交")
         app.text("没有同步问题", timeout_s=60)
         app.text("已全部同步", timeout_s=60)
         app.shot("quarantine-after")
     finally:
         phone.stop()
 
+    [hh] = query(db, "SELECT grid_id, head_name, address, phone, lat FROM households WHERE id=?", (moved["record"],))
+    assert hh == {"grid_id": "bh-01", "head_name": "孙建军", "address": "白鹤村7组3号", "phone": "13812345678",
+                  "lat": HOME[0]}
+
     audited = {r["detail"].split()[0] for r in query(db, "SELECT detail FROM audit WHERE action='discard'"
                                                          " AND username='wangfang'")}
-    assert audited == {gone["id"], fixed["id"]}
+    assert audited == {gone["id"], fixed["id"], moved["id"]}
     assert query(db, "SELECT id FROM cases WHERE id=?", (gone["record"],)) == []
     [case] = query(db, "SELECT grid_id, description, status, reported_by FROM cases WHERE id=?", (fixed["record"],))
     assert case == {"grid_id": "bh-01", "description": "村道塌方，两户通行受阻", "status": "reported",
