@@ -314,3 +314,72 @@ def test_a_store_from_before_china_time_counts_each_stamp_on_its_china_day(offic
         assert again.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == log_before
     finally:
         again.close()
+
+
+def test_a_store_from_before_folds_a_late_phones_change_where_it_arrived(tmp_path, monkeypatch):
+    """A leader's phone marks a matter 办理中 offline on 20 January and syncs on 3 February;
+    the office told the petitioner on 25 January. The writer took the change on 3
+    February, so January ends with the notice sent: not overdue. The upgrade's fold of the
+    change log (migration 5) folded by stamp, put the notice after the leader's change and
+    counted January 超期 1, 告知超期 1; it folds in arrival order now, as the writer did."""
+    from sync import changes, clock
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    instant = [0]   # the server's clock (its stamps too) on the calendar's day
+    store = CentralStore(str(tmp_path / "c.db"), now=lambda: instant[0])
+    store.add_grid("g1", "一组", "白鹤村", "金山镇", 29.07, 119.64)
+    store.add_account("li", "李镇长", "leader", "long-enough-1")
+    ws = CentralWorkspace(store, OFFICE)
+
+    class cal:
+        @staticmethod
+        def set(day):
+            monkeypatch.setattr("sync.server.office.today", lambda: day)
+            monkeypatch.setattr("sync.server.office.now_iso", _noon(day).isoformat)
+            instant[0] = int(_noon(day).timestamp() * 1000)
+    cal.set(D(2026, 1, 5))
+    cid = matter(ws, D(2026, 1, 5))
+    ws.accept(cid, on=D(2026, 1, 5))
+    ws.consult(cid, D(2026, 1, 5), ["人社所"], "先行垫付", "li")
+    _, versions = store._load("case", [cid])[cid]
+    offline = changes.make("case", cid, {"status": "in_progress"},
+                           clock.encode(int(_noon(D(2026, 1, 20)).timestamp() * 1000), 0, "phone-li"),
+                           "phone-li", "li", {"status": [versions["status"][0]]})
+    cal.set(D(2026, 1, 25))
+    ws.notice(cid, D(2026, 1, 25))
+    cal.set(D(2026, 2, 3))
+    res = store.push(Principal("li", "leader", frozenset(), "phone-li"), [offline]).results[0]
+    assert res["status"] == "applied", res
+    january = (D(2026, 1, 1), D(2026, 1, 31))
+    kept = store.conn.execute("SELECT changed_on, status, notice_sent_on FROM case_standing ORDER BY 1").fetchall()
+    handed_in = stats.figures(store.conn, *january, today=D(2026, 2, 10))
+    assert (handed_in["overdue"], handed_in["overdue_notice"]) == (0, 0)
+    again = opened_after_upgrade(store, "case_standing", 4)
+    try:
+        assert again.conn.execute("SELECT changed_on, status, notice_sent_on FROM case_standing"
+                                  " ORDER BY 1").fetchall() == kept
+        assert stats.figures(again.conn, *january, today=D(2026, 2, 10)) == handed_in
+    finally:
+        again.close()
+
+
+def test_a_villages_callbacks_of_a_month_stay_with_it_when_the_matter_moves_grid_next_month(office):
+    """白鹤村's October: a matter registered, resolved and called back (unsatisfied); in
+    November the office moves it to 青山村's grid. October read again by village keeps
+    the callback with 白鹤村, as it keeps the matter (the callbacks were filtered by the
+    matter's grid as it stands now: 白鹤村 回访 0, 青山村 回访 1 and 满意度 0 %)."""
+    ws, cal = office
+    ws.replica.add_grid("g2", "二组", "青山村", "金山镇", 29.08, 119.65)
+    cid = handled_in_october(ws, cal)
+    cal.set(D(2026, 10, 25))
+    assert ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到") == "reopened"
+
+    def by_village(village: str) -> tuple:
+        f = stats.figures(ws.replica.conn, *OCTOBER, village=village, today=READ_ON)
+        return f["registered"], f["callbacks"], f["satisfaction_rate"]
+    handed_in = {v: by_village(v) for v in ("白鹤村", "青山村")}
+    assert handed_in == {"白鹤村": (1, 1, 0.0), "青山村": (0, 0, None)}
+    cal.set(D(2026, 11, 3))
+    ws.update("case", cid, {"grid_id": "g2"})
+    assert {v: by_village(v) for v in handed_in} == handed_in
+    nov = stats.figures(ws.replica.conn, *NOVEMBER, village="青山村", today=READ_ON)
+    assert nov["open"] == 1 and nov["callbacks"] == 0    # November: 青山村's matter, no callback of its own

@@ -20,6 +20,8 @@ import sqlite3
 
 import orjson
 
+from . import standing
+
 TABLE = "callback_judged"
 FIELDS = ("owner", "departments")
 
@@ -71,25 +73,24 @@ def backfill(conn: sqlite3.Connection) -> int:
     create(conn)
     if any_kept(conn):
         return 0
-    firsts: dict[str, dict[str, str]] = {}   # case -> callback -> its first stamp
-    for cb, case_id, hlc in conn.execute(
-            "SELECT cb.id, cb.case_id, min(ch.hlc) FROM callbacks cb"
+    firsts: dict[str, dict[str, int]] = {}   # case -> callback -> where it arrived in the log
+    for cb, case_id, arrived in conn.execute(
+            "SELECT cb.id, cb.case_id, min(ch.rowid) FROM callbacks cb"
             " JOIN changes ch ON ch.entity = 'callback' AND ch.record = cb.id GROUP BY cb.id"):
         if case_id is not None:
-            firsts.setdefault(case_id, {})[cb] = hlc
+            firsts.setdefault(case_id, {})[cb] = arrived
     kept = []
     for case_id, callbacks in firsts.items():
-        history = [(hlc, (orjson.loads(body) or {}).get("fields") or {}) for hlc, body in conn.execute(
-            "SELECT hlc, body FROM changes WHERE entity = 'case' AND record = ? ORDER BY hlc", (case_id,))]
-        now: dict = {}
-        for _, fields in history:
-            now.update({k: fields[k] for k in FIELDS if k in fields})
+        # the matter as the writer held it after each of its changes, in arrival order
+        history, state, stamps = [], {}, {}
+        for arrived, hlc, body in conn.execute(
+                "SELECT rowid, hlc, body FROM changes WHERE entity = 'case' AND record = ? ORDER BY rowid",
+                (case_id,)):
+            state = standing.newest(state, stamps, hlc, body, FIELDS)
+            history.append((arrived, state))
+        now = state
         for cb, at in callbacks.items():
-            then: dict = {}
-            for hlc, fields in history:
-                if hlc >= at:
-                    break
-                then.update({k: fields[k] for k in FIELDS if k in fields})
+            then = next((s for arrived, s in reversed(history) if arrived < at), {})
             if any(then.get(f) != now.get(f) for f in FIELDS):
                 kept.append((cb, then.get("owner"), _departments(then.get("departments"))))
         if len(kept) >= 10_000:

@@ -77,21 +77,35 @@ def changed_after(day_param: str) -> str:
     return f"(SELECT case_id FROM {TABLE} WHERE changed_on > :{day_param})"
 
 
+def newest(state: dict, stamps: dict, hlc: str, body: str, names: tuple[str, ...]) -> dict:
+    """`state` after a change that arrived next (its stamp `hlc`, its logged `body`), for
+    the fields `names`: each field holds the value of its newest stamp, as the writer's
+    merge shows it (the newest write of a field is always one of its heads, merge.py),
+    whatever order the changes arrived in. `stamps` (field -> stamp) is kept up to date."""
+    fields = (orjson.loads(body) or {}).get("fields") or {}
+    after = dict(state)
+    for k in names:
+        if k in fields and hlc > stamps.get(k, ""):
+            after[k], stamps[k] = fields[k], hlc
+    return after
+
+
 def backfill(conn: sqlite3.Connection, day_of: Callable[[int], dt.date]) -> int:
     """The rows of matters changed before this table existed, read from the change log:
-    each matter's changes folded in stamp order, a row kept the first time on a day
-    (`day_of` the instant the server received the change, in ms) that a change moved a
-    figure's field. Returns how many."""
+    each matter's changes folded in the order they arrived (as the writer kept them: a
+    phone's change made offline on the 20th and brought on the 3rd of next month moved
+    the matter on the 3rd), a row kept the first time on a day (`day_of` the instant the
+    server received the change, in ms) that a change moved a figure's field. Returns how
+    many."""
     create(conn)
     if conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchone():
         return 0
-    rows, case_id, state, days = [], None, None, set()
-    for record, body, received_ms in conn.execute(
-            "SELECT record, body, received_ms FROM changes WHERE entity = 'case' ORDER BY record, hlc"):
+    rows, case_id, state, stamps, days = [], None, None, {}, set()
+    for record, hlc, body, received_ms in conn.execute(
+            "SELECT record, hlc, body, received_ms FROM changes WHERE entity = 'case' ORDER BY record, rowid"):
         if record != case_id:
-            case_id, state, days = record, None, set()
-        fields = (orjson.loads(body) or {}).get("fields") or {}
-        after = {**(state or {}), **{k: fields[k] for k in FIELDS if k in fields}}
+            case_id, state, stamps, days = record, None, {}, set()
+        after = newest(state or {}, stamps, hlc, body, FIELDS)
         if changed(state, after):
             day = day_of(received_ms).isoformat()
             if day not in days:

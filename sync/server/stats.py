@@ -205,7 +205,7 @@ def figures(conn: sqlite3.Connection, start: dt.date, end: dt.date,
         out.update(visits)
         out.update(_matter_figures(conn, args, since))
         out["receptions"] = visits["reception_visits"] + out["walk_in_receptions"]
-        out.update(_callback_figures(conn, args))
+        out.update(_callback_figures(conn, args, since))
         out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
         out["open_points"] = _open_points(conn, args, since)
     finally:
@@ -369,7 +369,7 @@ def _breakdown(counts: dict, table: codes.Table | None) -> list[dict]:
     return rows
 
 
-def _callback_figures(conn, args) -> dict:
+def _callback_figures(conn, args, since: bool = False) -> dict:
     """The callbacks of the period, their satisfaction, and the same per owning leader and
     per cooperating department: the figure tied to officials' performance and
     departments' funds (domain.md, 评). Each callback counts for the leader and
@@ -380,6 +380,12 @@ def _callback_figures(conn, args) -> dict:
     # A callback on a duplicate folded into another matter is not counted: the duplicate
     # is counted nowhere, and its parties are the matter's (asked once, counted once).
     filters = _case_filter(args, prefix="c.")
+    matters = "cases"
+    if since and filters:
+        # a village's or category's callbacks are those of its matters as they stood at the
+        # last day counted, as its matters are counted (a matter moved to another grid
+        # next month took its January callbacks with it)
+        matters = _as_it_stood(("id", "grid_id", "category", "channel", "merged_into", "owner", "departments"))
     if judged.any_kept(conn):
         owner, departments, join = judged.column("owner"), judged.column("departments"), judged.JOIN
     else:
@@ -388,7 +394,7 @@ def _callback_figures(conn, args) -> dict:
     by_owner: dict[str, list[int]] = {}
     by_department: dict[str, list[int]] = {}
     for answer, who, depts in conn.execute(
-            f"SELECT cb.answer, {owner}, {departments} FROM callbacks cb JOIN cases c ON c.id = cb.case_id {join}"
+            f"SELECT cb.answer, {owner}, {departments} FROM callbacks cb JOIN {matters} c ON c.id = cb.case_id {join}"
             f" WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters}", args):
         answers[answer] = answers.get(answer, 0) + 1
         good = answer in ("satisfied", "basically")
@@ -420,6 +426,13 @@ def _listed(text: str | None) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _as_it_stood(cols: tuple[str, ...]) -> str:
+    """The matters, with `cols`, each as it stood at the end of the last day counted (:c):
+    select FROM it as from `cases`."""
+    return (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
+            f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
+
+
 def _open_points(conn, args, since: bool) -> list[dict]:
     """Matters open at the last day counted (the 未办结 of the figures) with a position,
     the riskiest first: when there are more than the map can take, the ones leadership
@@ -427,9 +440,7 @@ def _open_points(conn, args, since: bool) -> list[dict]:
     rank = " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RISK_ORDER))
     source = "cases"
     if since:
-        cols = (*_READ, "lat", "lon", "risk")
-        source = (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
-                  f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
+        source = _as_it_stood((*_READ, "lat", "lon", "risk"))
     rows = conn.execute(
         f"SELECT id, lat, lon, risk FROM {source} AS cases WHERE {_OPEN} AND {_RECEIVED} <= :c AND merged_into IS NULL"
         f" AND lat IS NOT NULL AND lon IS NOT NULL{_case_filter(args)}"
