@@ -237,12 +237,15 @@ def check_call_back(case: dict) -> None:
         raise RuleError("callback_before_resolution", status=case.get("status") or "reported")
 
 
-def after_callback(answer: str) -> str:
+def after_callback(answer: str, stage: str | None = None) -> str:
     """The state a resolved case moves to once the parties are called back: an
-    unsatisfied answer sends it back to work (重办)."""
+    unsatisfied answer sends it back to work (重办), unless 复核 has answered (`stage`
+    "final", statute.stage): the same matter is not taken up again (条例 art. 36), the
+    callback is counted. (With 复查 or 复核 still asked, the township works on: the
+    conflict is not settled by waiting for the higher body.)"""
     if answer not in codes.SATISFACTION:
         raise RuleError("unknown_answer", answer=answer)
-    return "reopened" if answer == "unsatisfied" else "called_back"
+    return "reopened" if answer == "unsatisfied" and stage != "final" else "called_back"
 
 
 # --- moves the phone makes by itself ------------------------------------------------------

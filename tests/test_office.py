@@ -362,6 +362,26 @@ def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeyp
     assert ws.case(cid)["review_due"] == "2026-03-12"
 
 
+def test_an_unsatisfied_callback_after_the_recheck_answered_is_counted_and_does_not_reopen(ws, monkeypatch):
+    """复查 and 复核 answered (复核终结: the same matter is not taken up again); the
+    township's callback finds the petitioner unsatisfied. It reopened the matter with a
+    fresh 60 days: it is called back now, the callback counted, the timeline says why."""
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
+    ws.request_review(cid, "review", dt.date(2026, 2, 10))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 3, 10))
+    ws.answer_review(cid, "review", dt.date(2026, 3, 1), "upheld")
+    ws.request_review(cid, "recheck", dt.date(2026, 3, 10))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 4, 10))
+    ws.answer_review(cid, "recheck", dt.date(2026, 4, 1), "upheld")
+    assert ws.call_back(cid, "phone", "unsatisfied", "仍不服") == "called_back"
+    case = ws.case(cid)
+    assert (case["status"], case["accepted_on"]) == ("called_back", "2026-01-21")
+    said = [e["text"] for e in ws.timeline(cid) if e.get("kind") == "callback"]
+    assert said == ["仍不服。复核已终结，同一事项不再受理，不重新办理"]
+    assert ws.replica.conn.execute("SELECT answer FROM callbacks WHERE case_id=?", (cid,)).fetchall() \
+        == [("unsatisfied",)]
+
+
 def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal_alone(ws, monkeypatch):
     import types
 

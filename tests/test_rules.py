@@ -165,6 +165,15 @@ def test_an_unsatisfied_callback_reopens_the_case():
     rules.check_transition("resolved", rules.after_callback("unsatisfied"))
 
 
+def test_an_unsatisfied_callback_does_not_reopen_a_matter_whose_recheck_has_answered():
+    """复核 answered: the same matter is not taken up again; asked and not answered yet,
+    the township works on."""
+    assert rules.after_callback("unsatisfied", "final") == "called_back"
+    assert rules.after_callback("satisfied", "final") == "called_back"
+    assert rules.after_callback("unsatisfied", "review") == rules.after_callback("unsatisfied", "recheck") \
+        == "reopened"
+
+
 @pytest.mark.parametrize("answer", ["satisfied", "basically"])
 def test_a_satisfied_callback_marks_the_case_called_back(answer):
     assert rules.after_callback(answer) == "called_back"

@@ -190,7 +190,8 @@ def callback_dialog(ctx, case, refresh):
         return form.run(ctx.ws.call_back, case["id"], method.value, answer.value, comment.value or "")
     dialog(ctx, ctx.t("call_back"), form, [ft.Text(ctx.t("callback_method")), method,
                                            ft.Text(ctx.t("callback_answer") + " *"), answer, form.note_for("answer"),
-                                           comment, ft.Text(ctx.t("callback_reopens"), color=ft.Colors.GREY_700)],
+                                           comment, ft.Text(ctx.t("callback_final" if statute.stage(case) == "final"
+                                                                  else "callback_reopens"), color=ft.Colors.GREY_700)],
            ok, refresh)
 
 

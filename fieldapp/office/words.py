@@ -143,6 +143,9 @@ OFFICE_STRINGS = {
     "choose_outcome": ("请选择办理结果", "Choose the outcome"),
     "choose_answer": ("请选择满意度", "Choose the answer"),
     "callback_reopens": ("选择“不满意”将重新办理，并重新计算办理期限。", "“Unsatisfied” reopens the matter with a fresh period."),
+    "callback_final": ("复核已终结，同一事项不再受理：选择“不满意”只记录回访，不重新办理。",
+                       "The recheck has answered and the matter is not taken up again: “Unsatisfied” is recorded, "
+                       "the matter is not reopened."),
     "decline_hint": ("理由将写入不予受理告知书。", "The reason goes into the notice of declining."),
     "extend_days_hint": ("一次，最多 {n} 天（第三十四条）", "once, at most {n} days (art. 34)"),
     "date_hint_short": ("格式：2026-11-27", "As 2026-11-27"),

@@ -236,10 +236,13 @@ class CentralWorkspace(Workspace):
             raise Missing("answer")
         self.create("callback", _clean({"case_id": cid, "at": now_iso(), "by": self.username,
                                         "method": method, "answer": answer, "comment": comment}))
-        to = rules.after_callback(answer)
+        stage = statute.stage(case)
+        to = rules.after_callback(answer, stage)
         fresh = statute.reopen(today(), rules.as_date(case.get("higher_deadline"))) if to == "reopened" else {}
-        self._move(case, to, fresh, event=("reopen", f"{comment or '回访不满意'}，重新办理，办理期限"
-                                                     f" {fresh.get('deadline')}") if fresh else None)
+        event = ("reopen", f"{comment or '回访不满意'}，重新办理，办理期限 {fresh.get('deadline')}") if fresh else None
+        if answer == "unsatisfied" and not fresh:
+            event = ("callback", f"{comment or '回访不满意'}。{_NOT_REOPENED[stage]}，不重新办理")
+        self._move(case, to, fresh, event=event)
         return to
 
     # --- after the written opinion: 复查 (art. 35), 复核 (art. 36) ---------------------------
@@ -368,3 +371,7 @@ def _first_due(case: dict) -> str:
 
 
 __all__ = ["CentralWorkspace", "Missing"]
+
+
+# Why an unsatisfied callback does not take the matter up again (rules.after_callback).
+_NOT_REOPENED = {"final": "复核已终结，同一事项不再受理"}
