@@ -405,7 +405,10 @@ class DeviceReplica(Replica):
             if entity == "case" and (ref or old_ref):
                 x("UPDATE cases SET ref=? WHERE id=?", (ref or old_ref, record))
             rebuilt = self._load(entity, [record]).get(record)
-            if rebuilt is None and was_local:
+            correction = json.loads(entry["correction"]) if entry["correction"] else None
+            # a record corrected is written again under its id: what names it stays (a
+            # visit made at a household refused with it is corrected or retried in turn)
+            if rebuilt is None and was_local and not (correction and correction.get("create")):
                 for dep_entity, dep_record, ids in self._dependents(entity, record, with_ids=True):
                     x(f"DELETE FROM {TABLES[dep_entity]} WHERE id=?", (dep_record,))
                     x("DELETE FROM seen WHERE record=?", (dep_record,))
@@ -420,7 +423,6 @@ class DeviceReplica(Replica):
                     acct = json.loads(self.meta("account") or "{}")
                     self._let_go(record, frozenset(acct.get("grids") or ()), known)
             written = None
-            correction = json.loads(entry["correction"]) if entry["correction"] else None
             if correction and (rebuilt is not None or correction.get("create")):
                 # a correction of an edit needs the record: one the server no longer shows
                 # this person (moved out of their grids) takes none

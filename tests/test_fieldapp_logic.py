@@ -912,9 +912,15 @@ def test_a_new_household_refused_in_a_grid_no_longer_held_is_corrected_into_one_
              "lat": HOME[0], "lon": HOME[1], "members": [{"name": "孙小红", "relation": "女"}]}
     rid = replica.create("household", typed, "w1")["record"]
     refused = replica.pending()[0][0]
-    replica.quarantine(refused, "outside your permissions",
-                       [{"field": "grid_id", "rule": "forbidden", "message": "outside your permissions"}])
-    [item] = ws.quarantined()
+    # a visit made there while it waited: refused with it (the household unknown to the server)
+    visit = replica.create("visit", {"grid_id": "g9", "household_id": rid, "kind": "household", "visitor": "w1",
+                                     "visited_at": "2026-03-01T10:00:00+08:00", "seen": "一家五口，住房困难",
+                                     "lat": HOME[0], "lon": HOME[1], "accuracy_m": 8.0,
+                                     "location_source": "gps"}, "w1")
+    forbidden = [{"field": "grid_id", "rule": "forbidden", "message": "outside your permissions"}]
+    replica.quarantine(refused, "outside your permissions", forbidden)
+    replica.quarantine(visit["id"], "outside your permissions", forbidden)
+    item = ws.quarantined()[0]
     assert ws.correctable(item)
     form = {k: typed[k] for k in ("head_name", "address", "id_number", "members")}
     with pytest.raises(ValidationError) as got:   # no grid chosen: said on the grid
@@ -933,7 +939,15 @@ def test_a_new_household_refused_in_a_grid_no_longer_held_is_corrected_into_one_
     assert (hh["lat"], hh["lon"]) == HOME and hh["members"] == [{"name": "孙小红", "relation": "女"}]
     assert hh["next_visit_due"]   # due for its first visit, as a household registered anew
     [(cid, body)] = replica.pending()
-    assert json.loads(body)["fields"]["grid_id"] == "g1" and ws.quarantined() == []
+    assert json.loads(body)["fields"]["grid_id"] == "g1"
+    # the visit stays (the correction dropped it with the refused household), and is
+    # corrected in turn: into the household's grid as the phone now holds it
+    [left] = ws.quarantined()
+    assert left["change_id"] == visit["id"] and ws.correctable(left)
+    ws.correct(visit["id"], {})
+    replica.apply_discard(visit["id"], [])
+    assert ws.replica.get("visit", visit["record"])["grid_id"] == "g1" and ws.quarantined() == []
+    assert [json.loads(b)["entity"] for _, b in replica.pending()][:2] == ["household", "visit"]
 
 
 def test_a_refused_edit_of_a_household_is_not_offered_a_form(ws, replica):
