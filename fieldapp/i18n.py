@@ -184,6 +184,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "the grid's worker now record it"),
     "hh_grid_not_held": ("原网格“{grid}”已不在您负责的网格内：请确认住户现在所在的网格",
                          "“{grid}” is no longer one of your grids: check the grid the household is in now"),
+    "resolution_kept_as_progress": ("此事项已由他人办结或改由他人包案：您写的办理情况将作为“进展”保存在事项记录中",
+                                    "Someone else resolved this matter or holds it now: what you wrote is kept on "
+                                    "its timeline as a progress note"),
     "refused_grid_correct": ("；如它在您现在负责的网格内，可点“更正”改选网格",
                              "; if it lies in one of your grids now, correct it and choose that grid"),
     "case_handed_over": ("此事项已不再由您办理（已改由他人包案或移出您的网格）。本机仅为尚未发送或被退回的记录保留它：请到“我的”处理，处理完后它会从本机移除。",

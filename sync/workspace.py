@@ -404,7 +404,7 @@ class DeviceWorkspace(Workspace):
             return False
         gone = self.replica.discard_plan(item["change_id"], dependents=False)["gone"]
         if item["entity"] == "case_event":
-            return ch["fields"].get("kind") == "progress" and gone
+            return gone and (ch["fields"].get("kind") == "progress" or kept_as_progress(item))
         if item["entity"] in ("visit", "household") or gone:
             return gone
         row = self.replica.get("case", item["record"])  # an edit of a report: while it may be edited
@@ -427,6 +427,8 @@ class DeviceWorkspace(Workspace):
             full = self.new_household_fields({**{k: v for k, v in refused.items() if k != "grid_id"}, **form})
         else:
             full = _clean({**refused, **form})
+            if kept_as_progress(item):
+                full["kind"] = "progress"
         if not create:
             allowed = permissions.fields_of(entity, "update", self.role)
             full = {k: v for k, v in full.items() if k in allowed}
@@ -470,6 +472,14 @@ class DeviceWorkspace(Workspace):
             if latest and latest > (self.replica.meta(f"seen:{c['id']}") or ""):
                 out.append(c)
         return out
+
+
+def kept_as_progress(item: dict) -> bool:
+    """A refused 办结 entry whose matter someone else resolved first (or took from this
+    person): corrected, the words of what was done stay on the timeline as a progress
+    note (进展), which the person may still add; the resolution is not theirs."""
+    return (item["entity"] == "case_event" and item["change"]["fields"].get("kind") == "resolution"
+            and any(e.get("rule") in ("resolution_not_theirs", "reassigned") for e in item.get("errors") or []))
 
 
 def _latest_stamp(versions: dict, exclude_author: str | None = None) -> str:

@@ -9,6 +9,7 @@ import flet as ft
 from sync import codes, statute
 from sync.device import ValidationError
 from sync.model import ENTITIES
+from sync.workspace import kept_as_progress
 
 from .. import i18n
 from . import attachments
@@ -81,7 +82,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, max_lines=8, autofocus=True,
                         max_length=ENTITIES["case_event"].by_name["text"].max_len, value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
     photos = attachments.AttachmentEditor(ctx, (correcting or {}).get("change", {}).get("fields", {}).get("attachments"))
-    if correcting and correcting.get("errors"):
+    if correcting and correcting.get("errors") and not kept_as_progress(correcting):  # said above it, then
         text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
                                f"{refusal_text(ctx, 'case_event', e)}" for e in correcting["errors"])
 
@@ -108,7 +109,9 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     # the dialog scrolls, not its column: a scrolling column stands as tall as the screen
     ctx.page.show_dialog(ft.AlertDialog(
         title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), scrollable=True,
-        content=ft.Column([text, photos.control], tight=True), actions=[
+        content=ft.Column([*([ft.Text(ctx.t("resolution_kept_as_progress"), size=13, color=ft.Colors.GREY_800)]
+                             if correcting and kept_as_progress(correcting) else []), text, photos.control],
+                          tight=True), actions=[
             ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
             ft.FilledButton(ctx.t("save"), on_click=ok)]))
 

@@ -258,7 +258,8 @@ def test_a_resolution_typed_offline_on_a_matter_given_away_is_refused_kept_and_s
     """The leader resolves the matter through the 办结 dialog, offline; meanwhile the
     office gives it to another leader. The resolution is refused and kept: the page says
     the matter is no longer theirs, reads 已移交他人 (not their own 已办结), offers nothing;
-    同步问题 says why, naming the new leader; given up, the matter leaves the phone."""
+    同步问题 says why, naming the new leader; the 办结 entry corrected stays as the leader's
+    progress note, the move given up, the matter leaves the phone."""
     server, db = township
     phone = app_process(str(tmp_path / "leader-phone"), server.url, tmp_path, "leader-resolved").start()
     try:
@@ -287,7 +288,12 @@ def test_a_resolution_typed_offline_on_a_matter_given_away_is_refused_kept_and_s
                 if n == 2:
                     raise
         tap_until(app, "同步问题", "此事项已改由陈建国包案")   # why, in words, naming the leader
-        app.button("放弃").first.click()
+        app.tap("更正")                                # the 办结 entry: its words kept as 进展
+        app.text("您写的办理情况将作为“进展”保存在事项记录中")
+        app.shot("leader-resolution-kept-as-progress")
+        app.page.get_by_role("button", name="保存", exact=True).last.click()
+        app.text("已更正，联网同步时提交")
+        app.button("放弃").first.click()              # the move itself
         app.page.get_by_role("button", name="放弃", exact=True).last.click()   # the dialog's
         app.text("没有同步问题", timeout_s=60)
         app.tap("返回")
@@ -296,6 +302,8 @@ def test_a_resolution_typed_offline_on_a_matter_given_away_is_refused_kept_and_s
         phone.stop()
     assert query(db, "SELECT owner, status, method FROM cases WHERE id='case-wage'") == [
         {"owner": "chenjg", "status": "assigned", "method": None}]
+    assert query(db, "SELECT kind, text FROM case_events WHERE case_id='case-wage' AND text LIKE '双方签订%'") == [
+        {"kind": "progress", "text": "双方签订调解协议，企业分两期付清"}]
 
 
 FONT = ROOT / "assets" / "fonts" / "NotoSansSC-GBK.otf"

@@ -230,6 +230,45 @@ def test_a_resolution_the_office_made_first_leaves_the_leaders_whole_resolution_
     assert srv.sql("SELECT count(*) FROM case_events WHERE case_id=? AND kind='resolution'", (cid,)) == [(0,)]
     refused = {q["entity"]: [e["rule"] for e in q["errors"]] for q in a.quarantined()}
     assert refused == {"case": ["state"], "case_event": ["resolution_not_theirs"]}
+    # what the leader did in the kitchen is not lost: 更正 keeps the words as a progress
+    # note; the refused move is given up
+    entry = next(q for q in ws.quarantined() if q["entity"] == "case_event")
+    move = next(q for q in ws.quarantined() if q["entity"] == "case")
+    assert ws.correctable(entry) and not ws.correctable(move)
+    ws.correct(entry["change_id"], {"text": entry["change"]["fields"]["text"]})
+    ws.discard(move["change_id"])
+    report = a_client.sync()
+    assert report.quarantined == 0 and ws.quarantined() == [], report
+    notes = srv.sql("SELECT kind, by, text FROM case_events WHERE case_id=? AND by='leader1'", (cid,))
+    assert notes == [("progress", "leader1", entry["change"]["fields"]["text"])]
+    assert srv.sql("SELECT status, method FROM cases WHERE id=?", (cid,)) == [("resolved", "信访办电话调解")]
+    assert ws.case(cid)["method"] == "信访办电话调解"
+
+
+def test_a_resolution_typed_on_a_matter_given_away_is_kept_as_the_leaders_progress_note(township):
+    """Resolved offline on a matter the office gave to another leader meanwhile: the
+    move and its 办结 entry are refused. 更正 of the entry keeps what the leader did as a
+    progress note (a former owner may add one); the move is given up; the matter leaves
+    the phone, the note stays on the server's timeline, the resolution stays the office's
+    to make."""
+    srv, office, office_client, a, a_client, cid = township
+    a_client.sync()
+    ws = _workspace(a, "leader1")
+    ws.resolve_case(cid, "mediation", "本人现场调解，双方签字")
+    office.update("case", cid, {"owner": "leader2"}, "office1")
+    office_client.sync()
+    a_client.sync()
+    entry = next(q for q in ws.quarantined() if q["entity"] == "case_event")
+    move = next(q for q in ws.quarantined() if q["entity"] == "case")
+    assert [e["rule"] for e in entry["errors"]] == ["reassigned"] and ws.correctable(entry)
+    ws.correct(entry["change_id"], {"text": entry["change"]["fields"]["text"]})
+    ws.discard(move["change_id"])
+    report = a_client.sync()
+    assert ws.quarantined() == [] and a.pending_count() == 0, report
+    assert srv.sql("SELECT kind, text FROM case_events WHERE case_id=? AND by='leader1'", (cid,)) == [
+        ("progress", entry["change"]["fields"]["text"])]
+    assert srv.sql("SELECT owner, status FROM cases WHERE id=?", (cid,)) == [("leader2", "assigned")]
+    assert a.get("case", cid) is None
 
 
 def test_a_matter_given_away_leaves_the_phone_with_its_photos_and_the_phone_says_so(township, tmp_path):
