@@ -38,8 +38,14 @@ BIND_COOKIE = "gridbook_bind"
 # Flutter asks for Noto Sans SC fallback slices here even when the page's font covers
 # the text: each is answered with the characters the screens use (assets/fonts/make_fallback.py).
 FALLBACK_PREFIX = "/assets/fonts/notosanssc/"
-FALLBACK_FONT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "fonts",
-                             "ui-fallback.woff2")
+FONTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "fonts")
+FALLBACK_FONT = os.path.join(FONTS, "ui-fallback.woff2")
+# The scripts of China's minority names that the page's font lacks: Flutter asks for these
+# fallbacks when a name holds them (Uyghur and Kazakh in Arabic script, Mongolian, Tibetan,
+# Yi). Unanswered, offline, such a name showed as nothing at all on every screen.
+SCRIPT_FALLBACKS = {f"/assets/fonts/{family}/": os.path.join(FONTS, name) for family, name in (
+    ("notosansarabic", "NotoSansArabic-Regular.woff2"), ("notosansmongolian", "NotoSansMongolian-Regular.woff2"),
+    ("notoseriftibetan", "NotoSerifTibetan-Regular.woff2"), ("notosansyi", "NotoSansYi-Regular.woff2"))}
 
 
 def _patched_client(folder: str | None = None) -> dict[str, str]:
@@ -160,6 +166,10 @@ class OfflineRive:
                 return await Response(self.manifest, media_type="application/json")(scope, receive, send)
             if path.startswith(FALLBACK_PREFIX) and path.endswith(".woff2"):
                 return await FileResponse(FALLBACK_FONT, media_type="font/woff2",
+                                          headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
+            script = next((f for prefix, f in SCRIPT_FALLBACKS.items() if path.startswith(prefix)), None)
+            if script is not None and path.endswith(".woff2"):
+                return await FileResponse(script, media_type="font/woff2",
                                           headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
             if "/fonts/roboto/" in path and path.endswith(".woff2"):  # the engine's Latin fallback, offline
                 return await FileResponse(self.roboto, media_type="font/woff2",

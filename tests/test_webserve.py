@@ -65,3 +65,41 @@ def test_the_folders_earlier_versions_left_are_swept_once_unused_for_a_week(temp
     webserve._patched_client()
     assert not old.exists()
     assert recent.exists() and read.exists() and other.exists()
+
+
+NAMES_IN_SCRIPTS = {  # a name the office may register, by the fallback family Flutter asks for
+    "notosansarabic": "ئابدۇرەھمان مەمەتىمىن",   # Uyghur
+    "notosansmongolian": "ᠪᠠᠲᠦ",                   # Mongolian
+    "notoseriftibetan": "བཀྲ་ཤིས་ཚེ་རིང་",          # Tibetan
+    "notosansyi": "ꀉꂿꐯ",                          # Yi
+}
+
+
+def test_a_name_in_a_minority_script_gets_its_font_from_this_machine(temp):
+    """Flutter's web engine asks for a fallback font when a name holds a script the
+    page's font lacks; offline, unanswered, such a name showed as nothing on every screen
+    (Uyghur, Tibetan, Mongolian). Each family it asks for is answered with a font that
+    holds every letter of such a name."""
+    import asyncio
+    import io
+
+    import flet_web
+    import httpx
+    from fontTools.ttLib import TTFont
+
+    with open(os.path.join(flet_web.get_package_web_dir(), "main.dart.js"), "rb") as f:
+        client = f.read()
+
+    async def nothing_else(scope, receive, send):
+        raise AssertionError(f"{scope['path']} reached the app")
+
+    async def fetch(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=webserve.OfflineRive(nothing_else))
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as c:
+            return await c.get(path)
+    for family, name in NAMES_IN_SCRIPTS.items():
+        assert f"{family}/".encode() in client, family   # the engine asks for it by this name
+        r = asyncio.run(fetch(f"/assets/fonts/{family}/v22/AbC-x.woff2"))
+        assert r.status_code == 200 and r.headers["content-type"] == "font/woff2", family
+        cmap = TTFont(io.BytesIO(r.content)).getBestCmap()
+        assert [c for c in name if not c.isspace() and ord(c) not in cmap] == [], family
