@@ -66,6 +66,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # today
     "today_due": ("待走访住户", "Households due for a visit"),
     "today_due_more": ("另有{n}户待走访，可在“住户”中查找", "{n} more are due: find them under Households"),
+    "today_owned_more": ("另有{n}件，可在“我的包案”中查看", "{n} more: see them under My cases"),
     "today_changed": ("我关注的案件有更新", "Cases I follow that changed"),
     "today_problems": ("同步问题", "Sync problems"),
     "nothing_due": ("今天没有到期的走访。", "No visits due today."),
@@ -187,6 +188,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "resolution_kept_as_progress": ("此事项已由他人办结或改由他人包案：您写的办理情况将作为“进展”保存在事项记录中",
                                     "Someone else resolved this matter or holds it now: what you wrote is kept on "
                                     "its timeline as a progress note"),
+    "timeline_earlier": ("显示更早的 {n} 条记录", "Show {n} earlier entries"),
     "refused_grid_correct": ("；如它在您现在负责的网格内，可点“更正”改选网格",
                              "; if it lies in one of your grids now, correct it and choose that grid"),
     "case_handed_over": ("此事项已不再由您办理（已改由他人包案或移出您的网格）。本机仅为尚未发送或被退回的记录保留它：请到“我的”处理，处理完后它会从本机移除。",

@@ -43,12 +43,24 @@ class Today:
     left: list[dict] = field(default_factory=list)        # cases that left this phone, unread
 
     @property
+    def owned_shown(self) -> list[dict]:
+        """The leader's matters 今日 lists: the most pressing SHOWN_OWNED_DUE."""
+        return self.owned_due[:SHOWN_OWNED_DUE]
+
+    @property
+    def owned_more(self) -> int:
+        return len(self.owned_due) - len(self.owned_shown)
+
+    @property
     def problems(self) -> int:
         return len(self.quarantined) + len(self.conflicted)
 
 
 SHOWN_DUE = 100   # households due listed on 今日; the count says how many there are in all
 SOON_DAYS = 7     # a leader's matter is listed on 今日 this many days before its deadline
+# a leader's matters due listed on 今日, the most pressing first: 372 overdue ones pushed
+# 有更新 and 同步问题 out of reach; the header counts them all, 我的包案 lists them all
+SHOWN_OWNED_DUE = 20
 
 
 def owned_due(cases: list[dict], on: dt.date) -> list[dict]:

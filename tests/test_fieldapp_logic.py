@@ -376,6 +376,26 @@ def panel_texts(ctx, control=None) -> list[str]:
     return texts
 
 
+def test_a_leaders_today_lists_the_twenty_most_pressing_and_says_how_many_more(replica):
+    """372 overdue matters filled 今日 and pushed 有更新 and 同步问题 out of reach (helper AA)."""
+    on = dt.date(2026, 3, 2)
+    for i in range(25):
+        add_case(replica, f"late-{i:02d}", owner="l1", deadline=(on - dt.timedelta(days=30 - i)).isoformat(),
+                 title=f"逾期事项{i:02d}")
+    ws = DeviceWorkspace(replica, LEADER)
+    for i in range(25):
+        ws.mark_seen(f"late-{i:02d}")   # read already: not listed again under 有更新
+    work = today(ws, on)
+    assert len(work.owned_due) == 25 and work.owned_more == 5 and work.changed == []
+    assert [c["id"] for c in work.owned_shown] == [f"late-{i:02d}" for i in range(20)]   # the latest first
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    texts = panel_texts(ctx)
+    assert "临近期限的包案事项 (25)" in texts and "另有5件，可在“我的包案”中查看" in texts
+    shown = {t for t in texts if t.startswith("逾期事项")}
+    assert shown == {f"逾期事项{i:02d}" for i in range(20)}
+
+
 def test_today_lists_a_leaders_matters_due_within_a_week_the_most_pressing_first(replica):
     """A leader's 今日 said nothing on the day a matter's time limit ran out."""
     on = dt.date(2026, 3, 2)

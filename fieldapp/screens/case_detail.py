@@ -40,6 +40,10 @@ def stage_words(ctx, case: dict) -> str:
     return ""
 
 
+# The newest timeline entries a matter's page shows; the older ones behind a button.
+TIMELINE_SHOWN = 20
+
+
 def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.Control]:
     """What the page says of a case: labels for codes, names for accounts. A case
     handed over (kept for refused or unsent work alone) reads as this phone wrote it,
@@ -55,12 +59,13 @@ def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.C
         info_row(ctx.t("urgency"), ctx.code(codes.URGENCY, c.get("urgency"))),
         info_row(ctx.t("signals"), shown_value(ctx, "case", "signals", c.get("signals")),
                  ft.Colors.RED_700 if c.get("signals") else None),
-        info_row(ctx.t("parties_shown"), "、".join(c.get("parties") or [])),
-        info_row(ctx.t("place"), c.get("place") or ""),
+        # fifty parties of forty characters pushed the description three screens down
+        long_row(ctx.t("parties_shown"), "、".join(c.get("parties") or []), more),
+        long_row(ctx.t("place"), c.get("place") or "", more),
         long_row(ctx.t("description"), c.get("description") or "", more),
         long_row(ctx.t("plan"), c.get("plan") or "", more),
         info_row(ctx.t("owner"), ctx.t("handed_over_short") if handed_over else person("owner")),
-        info_row(ctx.t("departments"), "、".join(c.get("departments") or [])),
+        long_row(ctx.t("departments"), "、".join(c.get("departments") or []), more),
         info_row(ctx.t("deadline"), deadline_words(ctx, c), dl_colour),
     ]
     if c.get("higher_ref"):
@@ -125,6 +130,8 @@ def open_case(ctx, cid: str) -> None:
     title = ft.Text()
     board = attachments.StateBoard(ctx)  # the photos' states, kept current as the sync moves them
 
+    earlier = {"shown": False}   # the timeline's older entries opened, for as long as the page is
+
     def fill() -> None:
         board.clear()
         c = ctx.ws.case(cid)
@@ -183,7 +190,17 @@ def open_case(ctx, cid: str) -> None:
             body.controls.append(empty(ctx.t("no_timeline")))
         # an entry the server refused is this phone's alone: said so, not read as done
         refused = {q["record"] for q in ctx.ws.quarantined()}
-        for it in items:
+        hidden = 0 if earlier["shown"] else max(0, len(items) - TIMELINE_SHOWN)
+        if hidden:   # oldest first, the newest in reach: three hundred entries put it 74 screens down
+
+            def show_earlier(e) -> None:
+                earlier["shown"] = True
+                fill()
+                ctx.page.update()
+            body.controls.append(ft.Container(ft.TextButton(ctx.t("timeline_earlier", n=hidden), height=TOUCH,
+                                                            icon=ft.Icons.EXPAND_LESS, on_click=show_earlier),
+                                              padding=ft.Padding.symmetric(horizontal=8)))
+        for it in items[hidden:]:
             heading = timeline_heading(ctx, it, names)
             body.controls.append(ft.ListTile(
                 leading=ft.Icon({"visit": ft.Icons.DIRECTIONS_WALK, "callback": ft.Icons.PHONE}.get(

@@ -53,11 +53,24 @@ def open_household(ctx, hid: str) -> None:
         archived = households.archived(hh)
         more = (ctx.t("show_all"), ctx.t("show_less"))   # a long note or family folds to six lines
         may_edit = ctx.ws.may("household", hh, {"head_name": hh["head_name"]})
+        # the buttons first: a family of thirty, a long note and ten photos put 记录走访
+        # two screens down (the case page keeps its buttons first for the same reason)
         body.controls = [
+            *([ft.Container(ft.Container(ft.Text(status_words(ctx, hh), color=ft.Colors.WHITE,
+                                                 weight=ft.FontWeight.W_500),
+                                         bgcolor=ft.Colors.GREY_700, border_radius=4,
+                                         padding=ft.Padding.symmetric(horizontal=8, vertical=4)),
+                            padding=ft.Padding.only(left=16, right=16, top=12))] if archived else []),
+            ft.Container(ft.Row([
+                ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
+                                on_click=lambda e: open_visit_form(ctx, household=ctx.ws.household(hid) or hh)),
+                *([ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH, on_click=lambda e: call(hh))]
+                  if hh.get("phone") else []),
+                *([ft.OutlinedButton(ctx.t("hh_edit"), icon=ft.Icons.EDIT, height=TOUCH,
+                                     on_click=lambda e: open_household_form(ctx, ctx.ws.household(hid) or hh))]
+                  if may_edit else [])], wrap=True),
+                padding=ft.Padding.only(left=16, right=16, top=12)),
             ft.Container(ft.Column([
-                *([ft.Container(ft.Text(status_words(ctx, hh), color=ft.Colors.WHITE, weight=ft.FontWeight.W_500),
-                                bgcolor=ft.Colors.GREY_700, border_radius=4,
-                                padding=ft.Padding.symmetric(horizontal=8, vertical=4))] if archived else []),
                 info_row(ctx.t("head"), hh["head_name"]),
                 info_row(ctx.t("id_number"), mask_id(hh.get("id_number")) or "—"),
                 info_row(ctx.t("phone"), mask_phone(hh.get("phone")) or "—"),
@@ -68,21 +81,13 @@ def open_household(ctx, hid: str) -> None:
                 info_row(ctx.t("hh_status"), status_words(ctx, hh)),
                 *([long_row(ctx.t("hh_note"), hh["note"], more)] if hh.get("note") else []),
             ], spacing=8), padding=16),
-            ft.Container(ft.Row([
-                ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
-                                on_click=lambda e: open_visit_form(ctx, household=ctx.ws.household(hid) or hh)),
-                *([ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH, on_click=lambda e: call(hh))]
-                  if hh.get("phone") else []),
-                *([ft.OutlinedButton(ctx.t("hh_edit"), icon=ft.Icons.EDIT, height=TOUCH,
-                                     on_click=lambda e: open_household_form(ctx, ctx.ws.household(hid) or hh))]
-                  if may_edit else [])], wrap=True),
-                padding=ft.Padding.symmetric(horizontal=16)),
             header(ctx.t("visits")),
         ]
         board.clear()
         own = attachments.strip(ctx, hh.get("attachments"), board)
         if own is not None:  # the household's own photos, under its facts
-            body.controls.insert(1, ft.Container(own, padding=ft.Padding.symmetric(horizontal=16)))
+            body.controls.insert(len(body.controls) - 1,   # before the visits' header
+                                 ft.Container(own, padding=ft.Padding.symmetric(horizontal=16)))
         vs = ctx.ws.household_visits(hid)
         if not vs:
             body.controls.append(empty(ctx.t("no_visits")))

@@ -61,8 +61,10 @@ def _today_list(ctx, redraw) -> ft.Control:
         items.append(header(f"{ctx.t('today_owned_due')} ({len(work.owned_due)})"))
         if not work.owned_due:
             items.append(empty(ctx.t("nothing_owned_due")))
-        for c in work.owned_due:
+        for c in work.owned_shown:
             items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on))
+        if work.owned_more:
+            items.append(empty(ctx.t("today_owned_more", n=work.owned_more)))
     if work.left:
         def read(e) -> None:
             ctx.ws.forget_left_cases()

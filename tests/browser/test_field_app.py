@@ -625,3 +625,60 @@ def test_going_back_from_a_half_written_visit_asks_first_and_keeps_it_if_told_to
         phone.stop()
     visits = query(db, "SELECT seen, requests FROM visits WHERE household_id='hh-1' AND visitor='wangfang'")
     assert [(v["seen"], v["requests"]) for v in visits] == [("老人腿脚不便，药费负担重", None)]
+
+
+def test_a_years_worth_of_a_household_and_a_matter_keeps_what_the_worker_needs_in_reach(
+        township, tmp_path, browser):
+    """After a year: a family of thirty with a long note, a matter with fifty parties of
+    forty characters and forty-five progress entries. 记录走访 was two screens down on the
+    household, the matter's description three screens down behind its parties, its newest
+    entry at the end of every entry ever written. Now the household's buttons come first,
+    the parties fold, and the timeline shows its newest twenty, the earlier ones a tap away."""
+    from sync.server.central import CentralStore
+    server, db = township
+    st = CentralStore(db)
+    try:
+        st.server_write("household", "hh-big", {
+            "grid_id": "bh-01", "head_name": "孙大家", "address": "金山镇白鹤村7组1号",
+            "lat": HOME[0] + 0.0005, "lon": HOME[1] + 0.0005, "note": "三代同堂，" * 150,
+            # ten photos of the house, named (their bytes not sent yet: the phone shows their places)
+            "attachments": [{"hash": f"{i:064x}", "kind": "photo", "size": 1000 + i, "name": f"房屋{i}.jpg"}
+                            for i in range(1, 11)],
+            "members": [{"name": f"孙家成员{i:02d}", "relation": "亲属", "note": "在外务工，每年春节返乡"}
+                        for i in range(30)]}, author="wangfang")
+        st.server_write("case", "case-long", {
+            "grid_id": "bh-01", "kind": "dispute", "channel": "grid", "category": "02", "title": "土地承包纠纷",
+            "description": "两组村民因承包地边界发生纠纷，已多次调解。", "status": "in_progress", "risk": "yellow",
+            "parties": [f"当事人{i:02d}" + "某某农业专业合作社联合体" * 3 for i in range(50)],
+            "reported_by": "wangfang", "reported_at": "2026-01-05T09:00:00+08:00"}, author="wangfang")
+        for i in range(45):
+            st.server_write("case_event", f"ev-long-{i:02d}", {
+                "case_id": "case-long", "kind": "progress", "by": "xinfang",
+                "at": f"2026-{1 + i // 5:02d}-{1 + i % 5 * 5:02d}T10:00:00+08:00",
+                "text": f"第{i + 1}次进展：村委会组织双方现场核对边界。"}, author="xinfang")
+    finally:
+        st.close()
+    phone = app_process(str(tmp_path / "phone"), server.url, tmp_path, "long").start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "wangfang")
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)
+        tap_until(app, "住户", "孙大家", role="tab")
+        tap_until(app, "孙大家", "家庭成员")
+        height = app.page.viewport_size["height"]
+        box = app.button("记录走访").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= height, box   # on the first screen
+        app.tap("返回")
+        tap_until(app, "案件", "本网格", role="tab")
+        app.tap("本网格", role="checkbox")
+        tap_until(app, "土地承包纠纷", "情况描述")
+        app.shows("两组村民因承包地边界发生纠纷")        # not behind fifty parties
+        # the newest twenty: progress entries 26 to 45; before them the report and 25 more
+        scroll_to(app, "显示更早的 26 条记录", 300)
+        app.shows("第26次进展")
+        assert "第25次进展" not in app.snapshot()
+        app.shot("case-long-timeline")
+        app.tap("显示更早的 26 条记录")
+        scroll_to(app, "第1次进展", -300)
+    finally:
+        phone.stop()
