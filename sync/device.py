@@ -347,8 +347,10 @@ class DeviceReplica(Replica):
 
     def request_discard(self, change_id: str, correction: dict | None = None) -> None:
         """Give up a refused change: it stops being retried and waits for the server's
-        accepted state of its record. `correction` ({"fields", "author"}): what to write
-        in its place once the record is rebuilt (a corrected visit, report, progress)."""
+        accepted state of its record. `correction` ({"fields", "author", "create"}): what
+        to write in its place once the record is rebuilt (a corrected visit, report,
+        progress note, household); `create`: written anew under the record's id, so the
+        unsent records that name it stay (apply_discard)."""
         with self.transaction():
             entry = self._outbox_entry(change_id)
             if entry["state"] not in ("quarantined", "discarding"):

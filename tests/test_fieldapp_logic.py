@@ -1345,3 +1345,83 @@ def test_going_back_while_a_save_runs_waits_for_it_and_the_save_closes_only_its_
     ctx.push(camera)                        # a screen opened over the form before its save ended
     ctx.close_screen(form)
     assert ctx.page.views[-1] is camera     # the form's end closes nothing but the form
+
+
+class _FormPage:
+    def update(self, *a): pass
+    def show_dialog(self, d): pass
+    def pop_dialog(self): pass
+
+
+class _FormContext:
+    """What the household form asks of the app, on a real workspace (no page drawn)."""
+    lang = "zh"
+
+    def __init__(self, ws):
+        self.ws, self.page, self.pushed = ws, _FormPage(), []
+
+    def t(self, key, **kw): return i18n.t(key, "zh", **kw)
+    def code(self, table, c): return i18n.code(table, c, "zh")
+    def push(self, view): self.pushed.append(view)
+    def __getattr__(self, name): return lambda *a, **k: None   # snack, wrote, close_screen...
+
+
+def _correction_form(ws, item, monkeypatch):
+    """The household form opened to correct `item`: (its save, its photos editor, its fields)."""
+    import gc
+
+    from fieldapp.screens import attachments as att_mod
+    from fieldapp.screens.household_form import HouseholdForm, open_household_form
+
+    class NoFiles:
+        def states(self, hashes): return {}
+        def state(self, h): return None
+        def thumbnail(self, h): return None
+    monkeypatch.setattr(att_mod, "store", lambda ctx: NoFiles())
+    ctx = _FormContext(ws)
+    open_household_form(ctx, correcting=item)
+
+    def walk(c):
+        for ch in (getattr(c, "controls", None) or []):
+            yield ch
+            yield from walk(ch)
+    save = next(c for c in walk(ctx.pushed[-1]) if getattr(c, "on_click", None) and "保存" in str(c.content))
+    editor = next(o for o in gc.get_objects() if isinstance(o, att_mod.AttachmentEditor) and o.ctx is ctx)
+    form = next(o for o in gc.get_objects() if isinstance(o, HouseholdForm) and o.ctx is ctx)
+    return (lambda: asyncio.run(save.on_click(None))), editor, form
+
+
+def test_a_household_corrected_on_its_form_keeps_a_later_edit_and_loses_the_photos_taken_out(
+        ws, replica, monkeypatch):
+    """Refused (a number rule an older app did not keep), then its phone added (held behind
+    the refusal): the form showed the first values only and the correction dropped the
+    edit; and photos taken out on the form came back with the refused values (helper AB)."""
+    replica.create("grid", {"name": "白鹤村第1网格", "village": "白鹤村", "township": "金山镇"}, "office",
+                   record_id="g1")
+    replica.acknowledge([cid for cid, _ in replica.pending()])
+    photo = {"hash": "a" * 64, "kind": "photo", "name": "house.jpg", "size": 1000}
+    rid = replica.create("household", {"grid_id": "g1", "head_name": "孙建军", "address": "白鹤村7组3号",
+                                       "lat": HOME[0], "lon": HOME[1], "attachments": [photo]}, "w1")["record"]
+    refused = replica.pending()[0][0]
+    replica.quarantine(refused, "refused", [{"field": "id_number", "rule": "id_written", "message": "written"}])
+    ws.edit_household(rid, {"phone": "13812345678"}, ws.household(rid))
+    replica.hold_behind_refused()
+    item = next(q for q in ws.quarantined() if q["change_id"] == refused)
+    save, photos, form = _correction_form(ws, item, monkeypatch)
+    assert form.phone.value == "13812345678" and photos.value == [photo]
+    photos.items = []                      # the person takes the photo out
+    save()
+    assert next(q for q in ws.quarantined() if q["change_id"] == refused)["state"] == "discarding"
+    replica.apply_discard(refused, [])
+    hh = ws.household(rid)
+    assert (hh["phone"], hh.get("attachments")) == ("13812345678", None)
+    assert ws.quarantined() == []
+
+
+def test_the_timeline_shows_its_newest_twenty_and_never_hides_a_refused_entry():
+    from fieldapp.screens.case_detail import TIMELINE_SHOWN, timeline_hidden
+    items = [{"id": f"e{i}"} for i in range(45)]
+    assert TIMELINE_SHOWN == 20 and timeline_hidden(items, set()) == 25
+    assert timeline_hidden(items, {"e3"}) == 3        # refused, then 41 more: in sight with them
+    assert timeline_hidden(items, {"e40"}) == 25
+    assert timeline_hidden(items[:20], set()) == 0 and timeline_hidden([], {"x"}) == 0

@@ -294,6 +294,8 @@ def test_a_store_from_before_china_time_counts_each_stamp_on_its_china_day(offic
     store.conn.execute("UPDATE callbacks SET at='2026-10-31T20:00:00+00:00'")
     store.conn.execute("UPDATE visits SET visited_at='2026-10-31T20:30:00Z' WHERE id='v-late'")
     store.conn.execute("UPDATE visits SET visited_at='not a time' WHERE id='v-odd'")  # left as it is
+    # a time at the calendar's end, from before times were held to 2000-2100: past the end in China
+    store.conn.execute("UPDATE case_events SET at='9999-12-31T23:59:59Z'")
     store.conn.commit()
     old = stats.figures(store.conn, *OCTOBER, today=READ_ON)
     assert (old["callbacks"], old["household_visits"]) == (1, 1)   # what the old store counted
@@ -311,6 +313,7 @@ def test_a_store_from_before_china_time_counts_each_stamp_on_its_china_day(offic
         assert (nov["callbacks"], nov["household_visits"]) == (1, 1)
         assert again.conn.execute("SELECT at FROM callbacks").fetchone()[0] == "2026-11-01T04:00:00+08:00"
         assert again.conn.execute("SELECT visited_at FROM visits WHERE id='v-odd'").fetchone()[0] == "not a time"
+        assert {r[0] for r in again.conn.execute("SELECT at FROM case_events")} == {"9999-12-31T23:59:59Z"}
         assert again.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == log_before
     finally:
         again.close()

@@ -44,6 +44,13 @@ def stage_words(ctx, case: dict) -> str:
 TIMELINE_SHOWN = 20
 
 
+def timeline_hidden(items: list[dict], refused: set) -> int:
+    """How many of the oldest timeline entries wait behind "显示更早的 N 条记录": all but
+    the newest TIMELINE_SHOWN, never one of this phone's the server refused (被退回)."""
+    first_refused = next((i for i, it in enumerate(items) if it.get("id") in refused), len(items))
+    return max(0, min(len(items) - TIMELINE_SHOWN, first_refused))
+
+
 def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.Control]:
     """What the page says of a case: labels for codes, names for accounts. A case
     handed over (kept for refused or unsent work alone) reads as this phone wrote it,
@@ -98,8 +105,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
             return
         try:
             if correcting:
-                ctx.ws.correct(correcting["change_id"], {"text": text.value.strip(),
-                                                         **({"attachments": photos.value} if photos.value else {})})
+                ctx.ws.correct(correcting["change_id"], {"text": text.value.strip(), "attachments": photos.value})
             else:
                 ctx.ws.add_progress(cid, text.value.strip(), photos.value)
         except ValidationError as err:
@@ -190,7 +196,7 @@ def open_case(ctx, cid: str) -> None:
             body.controls.append(empty(ctx.t("no_timeline")))
         # an entry the server refused is this phone's alone: said so, not read as done
         refused = {q["record"] for q in ctx.ws.quarantined()}
-        hidden = 0 if earlier["shown"] else max(0, len(items) - TIMELINE_SHOWN)
+        hidden = 0 if earlier["shown"] else timeline_hidden(items, refused)
         if hidden:   # oldest first, the newest in reach: three hundred entries put it 74 screens down
 
             def show_earlier(e) -> None:

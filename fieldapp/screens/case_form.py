@@ -72,7 +72,8 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                   "description": (description.value or "").strip(), "risk": risk.value,
                   "grid_id": grid, "household_id": (household or {}).get("id"),
                   "title": (description.value or "").strip()[:20],
-                  **({"attachments": photos.value} if photos.value else {})}
+                  # correcting, an emptied list is said (else the refused photos came back)
+                  **({"attachments": photos.value} if photos.value or correcting else {})}
         problems = []
         if not ok:
             problems.append(ctx.t("position"))

@@ -218,7 +218,11 @@ def open_household_form(ctx, household: dict | None = None, correcting: dict | N
     gives the refused one up for the corrected values (its recorded position stays)."""
     from .position import PositionPicker
     grids = [(g["id"], g.get("name") or g["id"]) for g in ctx.ws.grid_list()]
-    typed = correcting["change"]["fields"] if correcting else None
+    # the household as this phone holds it: the refused values and any edit made since,
+    # held behind them (the correction takes their place, so they must be in the form)
+    typed = {**correcting["change"]["fields"],
+             **{k: v for k, v in (ctx.ws.household(correcting["record"]) or {}).items() if v is not None}} \
+        if correcting else None
     form = HouseholdForm(ctx, household, grids, grid_editable=household is None, masked=not correcting,
                          filled=typed)
     picker = PositionPicker(ctx, None) if not correcting and (household is None or household.get("lat") is None) \
@@ -250,8 +254,8 @@ def open_household_form(ctx, household: dict | None = None, correcting: dict | N
                 ctx.page.update()
                 return
             values.update({k: loc[k] for k in ("lat", "lon") if loc.get(k) is not None})
-        if photos.value != ((household or {}).get("attachments") or []):
-            values["attachments"] = photos.value
+        if correcting or photos.value != ((household or {}).get("attachments") or []):
+            values["attachments"] = photos.value   # correcting, an emptied list is said
         try:
             if correcting:
                 ctx.ws.correct(correcting["change_id"], values)

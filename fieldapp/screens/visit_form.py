@@ -76,7 +76,8 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
             ctx.page.update()
             return
         record = {**loc, "seen": (seen.value or "").strip(), "requests": (requests.value or "").strip(),
-                  **({"attachments": photos.value} if photos.value else {})}
+                  # correcting, an emptied list is said (else the refused photos came back)
+                  **({"attachments": photos.value} if photos.value or correcting else {})}
         if home_visit:
             record.update(kind="home", case_id=case["id"], grid_id=case["grid_id"],
                           household_id=case.get("household_id"))

@@ -68,8 +68,9 @@ JOIN = f"LEFT JOIN {TABLE} j ON j.callback_id = cb.id"
 
 def backfill(conn: sqlite3.Connection) -> int:
     """Callbacks admitted before this table existed whose matter changed hands since,
-    judged from the change log: the owner and departments the matter held at the
-    callback's first stamp, kept where they differ from the matter's now."""
+    judged from the change log: the owner and departments the matter held when the
+    callback arrived (its changes and the matter's in the order they arrived, each field
+    its newest stamp, as the writer held them), kept where they differ from the matter's now."""
     create(conn)
     if any_kept(conn):
         return 0

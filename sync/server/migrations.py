@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..households import CST
 from ..migrations import Migration, baseline
 
 
@@ -84,12 +85,9 @@ def china_time(text) -> str | None:
     (left as it is: the readers already take it as written)."""
     try:
         t = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
+        return t.astimezone(CST).isoformat() if t.utcoffset() is not None else None
+    except (ValueError, OverflowError):   # 9999-12-31T23:59:59Z is past the calendar's end in China
         return None
-    return t.astimezone(_CST).isoformat() if t.utcoffset() is not None else None
-
-
-_CST = dt.timezone(dt.timedelta(hours=8))
 
 
 CENTRAL = (

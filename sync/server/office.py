@@ -229,7 +229,8 @@ class CentralWorkspace(Workspace):
 
     # --- 评 evaluate ---------------------------------------------------------------------
     def call_back(self, cid: str, method: str, answer: str, comment: str = "") -> str:
-        """A callback after resolution; an unsatisfied answer reopens the matter."""
+        """A callback after resolution; an unsatisfied answer reopens the matter, unless
+        复核 has answered (rules.after_callback)."""
         case = self._case(cid)
         rules.check_call_back(case)
         if not answer:
