@@ -207,6 +207,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tile_url": ("地图底图地址", "Map tile URL"),
     "device": ("本机编号", "Device id"),
     "settings_saved": ("设置已保存", "Settings saved"),
+    "clock_guess": ("手机重启后尚未联网同步：上次同步时手机日期与服务器相差{off}，新记录的时间按此推算，可能不准。"
+                    "如已改正手机日期，请尽快联网同步一次",
+                    "The phone restarted since its last sync, when its date was {off} off the server's: new "
+                    "records are timed by that guess and may be wrong. If the date has been put right, sync soon"),
     "clock_off": ("手机时间与服务器相差 {m} 分钟，记录将按服务器时间标记", "The phone's clock is {m} minutes off the server's: records are stamped with the server's time"),
     # a fresh position on every form
     "refresh_position": ("重新定位", "Locate again"),

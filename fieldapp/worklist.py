@@ -63,6 +63,14 @@ SOON_DAYS = 7     # a leader's matter is listed on 今日 this many days before 
 SHOWN_OWNED_DUE = 20
 
 
+def span_words(lang: str, minutes: int) -> str:
+    """A clock's offset as a person says it: 3天, 5小时, 40分钟 (days, hours, minutes)."""
+    m = abs(minutes)
+    n, unit = (m // 1440, ("天", " days")) if m >= 1440 else (m // 60, ("小时", " hours")) if m >= 60 \
+        else (m, ("分钟", " minutes"))
+    return f"{n}{unit[0]}" if lang == "zh" else f"{n}{unit[1]}"
+
+
 def owned_due(cases: list[dict], on: dt.date) -> list[dict]:
     """Of a leader's open matters, those whose deadline has passed or falls within
     SOON_DAYS of `on`, the most pressing first: the day a time limit runs out is the

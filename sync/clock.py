@@ -76,6 +76,14 @@ class HLC:
                 return self.anchor_server_ms + (b - self.anchor_boot_ms)
         return self.now() + self.offset_ms
 
+    def anchored(self) -> bool:
+        """Whether the township's time is read from the boot clock since the last sync (no
+        restart since): else it is the phone's date plus the offset learned then."""
+        if self.anchor_server_ms is None or self.anchor_boot_ms is None:
+            return False
+        b = self.boot()
+        return b is not None and b >= self.anchor_boot_ms
+
     def anchor(self, server_ms: int) -> None:
         """Learn the server's time (from an answer's header)."""
         self.offset_ms = server_ms - self.now()

@@ -74,6 +74,13 @@ class Workspace:
     def may(self, entity: str, before: dict | None, fields: dict) -> bool:
         return not self.refusals(entity, before, fields)
 
+    def clock_guess_minutes(self) -> int | None:
+        """How far the phone's date was off the township's at its last sync, in minutes,
+        when the phone restarted since: its times are now its date plus that, a guess it
+        cannot check until it syncs (right if the date is still as wrong, wrong if the
+        person has put it right). None where times are not guessed."""
+        return None
+
     def handed_over(self, cid: str) -> bool:
         """Kept on this replica only for its unsent work, the case no longer this person's
         (DeviceReplica.handed_over); never so where every record is held."""
@@ -343,6 +350,17 @@ class DeviceWorkspace(Workspace):
         c = self.replica.clock
         known = c.anchor_server_ms if c.anchor_server_ms is not None else 0
         return dt.datetime.fromtimestamp(max(c.physical(), known) / 1000, CST)
+
+    # An offset below this is a phone's ordinary drift: no one is asked to look.
+    CLOCK_GUESS_MIN = 10
+
+    def clock_guess_minutes(self) -> int | None:
+        self.replica._load_clock()
+        c = self.replica.clock
+        if c.anchored() or self.replica.meta("token") is None:   # not signed in: never synced
+            return None
+        minutes = round(c.offset_ms / 60_000)
+        return minutes if abs(minutes) >= self.CLOCK_GUESS_MIN else None
 
     def _create(self, entity, fields):
         self._check(entity, None, fields)

@@ -141,3 +141,15 @@ def test_records_made_after_a_date_that_was_ahead_is_put_right_are_dated_right(t
     ws.add_household({"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组1号"})   # stamped ahead
     wall[0] = synced + 3_600_000                                # put right, still offline
     assert ws.now().isoformat().startswith("2026-11-28T18:00")  # not a year ahead with the stamp
+
+
+def test_the_clock_says_whether_it_reads_the_boot_clock_since_its_last_sync():
+    wall_now, boot_now = [1_000_000], [50_000]
+    h = HLC("phone", now=lambda: wall_now[0], boot=lambda: boot_now[0])
+    assert not h.anchored()                  # never synced
+    h.anchor(2_000_000)
+    boot_now[0] += 60_000
+    assert h.anchored()
+    boot_now[0] = 5_000                      # rebooted
+    assert not h.anchored()
+    assert not HLC("phone", now=lambda: 1_000, boot=lambda: None).anchored()

@@ -1425,3 +1425,23 @@ def test_the_timeline_shows_its_newest_twenty_and_never_hides_a_refused_entry():
     assert timeline_hidden(items, {"e3"}) == 3        # refused, then 41 more: in sight with them
     assert timeline_hidden(items, {"e40"}) == 25
     assert timeline_hidden(items[:20], set()) == 0 and timeline_hidden([], {"x"}) == 0
+
+
+def test_after_a_restart_a_phone_whose_date_was_wrong_at_its_last_sync_says_its_times_are_a_guess(replica):
+    """Its date was three days behind at the last sync; it restarted since, offline: its
+    times are its date plus three days, right if the date is still wrong, three days
+    ahead if the person put it right meanwhile. 今日 says so, and asks for a sync."""
+    ws = DeviceWorkspace(replica, WORKER)
+    replica.set_meta("token", "t-1")
+    behind = 3 * 24 * 3600 * 1000
+    now = clock.wall_ms()
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    booted = clock.boot_ms()
+    for anchor_boot, offset, said in ((booted + 10 ** 9, behind, 3 * 24 * 60),   # restarted since
+                                      (0, behind, None),                             # same boot: known
+                                      (booted + 10 ** 9, 120_000, None)):           # two minutes: drift
+        replica.set_meta("clock", json.dumps([now, 0, offset, now + offset, anchor_boot]))
+        assert ws.clock_guess_minutes() == said
+        shown = any("上次同步时手机日期与服务器相差3天" in t for t in panel_texts(ctx))
+        assert shown == (said is not None)

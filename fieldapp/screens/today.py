@@ -33,6 +33,11 @@ def _today_list(ctx, redraw) -> ft.Control:
     work = worklist.today(ctx.ws)
     names = ctx.ws.staff_names()
     items: list[ft.Control] = []
+    guess = ctx.ws.clock_guess_minutes()
+    if guess is not None:   # restarted since a sync that found the date wrong: times are a guess
+        items.append(ft.Container(ft.Text(ctx.t("clock_guess", off=worklist.span_words(ctx.lang, guess)),
+                                          color=ft.Colors.ORANGE_900),
+                                  bgcolor=ft.Colors.ORANGE_50, padding=ft.Padding.symmetric(horizontal=16, vertical=8)))
     if ctx.ws.role != "leader":
         items.append(ft.Container(ft.Row([
             ft.FilledButton(ctx.t("report_case"), icon=ft.Icons.REPORT, height=TOUCH,
