@@ -21,12 +21,17 @@ from ..worklist import today_cst
 from . import erasure
 from .dialogs import dialog
 from .forms import Form, date_field, text_field
+from .ledger import wide
 
 PAGE = 50
-# (words, width); the address (None) takes what the others leave, so the row's buttons stay in sight
-COLUMNS = [("hh_col_head", 80), ("hh_col_address", None), ("hh_col_grid", 110), ("hh_col_phone", 100),
-           ("hh_col_id", 150), ("hh_col_needs", 120), ("hh_col_due", 90), ("hh_col_status", 130)]
+# (words, width). The table keeps its width and scrolls sideways in a narrower window (the
+# ledger's way): with the address taking what the others left, a 1,024 px screen left it
+# nothing, and 记录走访 past the edge. The head and the address take two lines.
+COLUMNS = [("hh_col_head", 110), ("hh_col_address", 180), ("hh_col_grid", 100), ("hh_col_phone", 90),
+           ("hh_col_id", 140), ("hh_col_needs", 80), ("hh_col_due", 90), ("hh_col_status", 130)]
 BUTTONS_W = 150
+TWO_LINES = {"hh_col_head", "hh_col_address"}
+ROW_WIDTH = sum(w for _, w in COLUMNS) + BUTTONS_W + 8 * len(COLUMNS) + 8
 STATUS_FILTERS = ("", "active", "archived", "moved_out", "deceased")
 
 
@@ -106,21 +111,21 @@ def visit_dialog(ctx, household: dict, refresh) -> None:
            ok, refresh)
 
 
-def _cells(ctx, h: dict, grid_names: dict) -> list[tuple[str, int]]:
+def _cells(ctx, h: dict, grid_names: dict) -> list[tuple[str, int, int]]:
     gone = households.archived(h)
     status = ctx.code(codes.HOUSEHOLD_STATUSES, h.get("status") or "active")
     values = [h["head_name"], h.get("address") or "", grid_names.get(h["grid_id"], h["grid_id"]),
               mask_phone(h.get("phone")), mask_id(h.get("id_number")),
               "、".join(ctx.code(codes.NEEDS, t) for t in h.get("tags") or []),
               "—" if gone else h.get("next_visit_due") or "", f"{status}（{ctx.t('hh_archived')}）" if gone else status]
-    return [(v, w) for v, (_, w) in zip(values, COLUMNS)]
+    return [(v, w, 2 if key in TWO_LINES else 1) for v, (key, w) in zip(values, COLUMNS)]
 
 
 def household_row(ctx, h: dict, grid_names: dict, refresh) -> ft.Control:
     gone = households.archived(h)
     return ft.Container(ft.Row(
-        [ft.Text(v, width=w, expand=w is None, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS,
-                 color=ft.Colors.GREY_600 if gone else None) for v, w in _cells(ctx, h, grid_names)]
+        [ft.Text(v, width=w, max_lines=lines, overflow=ft.TextOverflow.ELLIPSIS,
+                 color=ft.Colors.GREY_600 if gone else None) for v, w, lines in _cells(ctx, h, grid_names)]
         + [ft.Row([ft.TextButton(ctx.t("hh_edit"), on_click=lambda e: (ctx.touch(), household_dialog(ctx, h, refresh))),
                    ft.TextButton(ctx.t("hh_visit"), on_click=lambda e: (ctx.touch(), visit_dialog(ctx, h, refresh)))],
                   width=BUTTONS_W, spacing=0)],
@@ -200,14 +205,14 @@ def households_panel(ctx) -> ft.Control:
         ft.FilledButton(ctx.t("hh_add"), icon=ft.Icons.ADD_HOME,
                         on_click=lambda e: (ctx.touch(), household_dialog(ctx, None, refresh))),
     ], wrap=True, vertical_alignment=ft.CrossAxisAlignment.CENTER)
-    header = ft.Container(ft.Row([ft.Text(ctx.t(h), width=w, expand=w is None, weight=ft.FontWeight.BOLD)
+    header = ft.Container(ft.Row([ft.Text(ctx.t(h), width=w, weight=ft.FontWeight.BOLD)
                                   for h, w in COLUMNS] + [ft.Container(width=BUTTONS_W)], spacing=8),
                           padding=ft.Padding.symmetric(vertical=6, horizontal=4), bgcolor=ft.Colors.GREY_100)
     load()
     return ft.Column([
         ft.Text(ctx.t("nav_households"), size=18, weight=ft.FontWeight.BOLD), filters,
         ft.Row([count, prev, nxt], vertical_alignment=ft.CrossAxisAlignment.CENTER),
-        header, rows], expand=True, spacing=8)
+        wide(header, rows, ROW_WIDTH)], expand=True, spacing=8)
 
 
 __all__ = ["households_panel", "household_dialog", "visit_dialog"]

@@ -130,9 +130,9 @@ def ledger_panel(ctx) -> ft.Control:
 ROW_WIDTH = sum(WIDTHS.values()) + 8 * len(WIDTHS) + 10 + 8
 
 
-def wide(header: ft.Control, rows: ft.Control) -> ft.Control:
+def wide(header: ft.Control, rows: ft.Control, width: int = ROW_WIDTH) -> ft.Control:
     """The table scrolls sideways in a window narrower than its columns (a 1,024 px
     screen cut 办理期限 and 状态 off, with no way to see them); the rows scroll down
     inside it, under a header that stays."""
-    return ft.Row([ft.Container(ft.Column([header, rows], spacing=0, expand=True), width=ROW_WIDTH)],
+    return ft.Row([ft.Container(ft.Column([header, rows], spacing=0, expand=True), width=width)],
                   scroll=ft.ScrollMode.AUTO, expand=True, vertical_alignment=ft.CrossAxisAlignment.STRETCH)

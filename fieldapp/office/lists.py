@@ -7,7 +7,7 @@ import flet as ft
 from sync import codes, rules
 
 from ..worklist import today_cst
-from .ledger import header_row, matter_row
+from .ledger import header_row, matter_row, wide
 
 
 def callbacks_panel(ctx) -> ft.Control:
@@ -17,10 +17,12 @@ def callbacks_panel(ctx) -> ft.Control:
     rows = [matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid)) for c in queue]
     if waiting > len(queue):   # the longest waiting are listed; the rest are counted
         rows.append(ft.Text(ctx.t("callbacks_more", n=waiting - len(queue)), color=ft.Colors.GREY_700))
+    # the ledger's columns, so the ledger's sideways scroll: at 1,024 px 办理期限 and 状态
+    # were cut off with no way to see them
     return ft.Column([ft.Text(f"{ctx.t('nav_callbacks')}（{waiting}）", size=18, weight=ft.FontWeight.BOLD),
-                      header_row(ctx),
-                      ft.ListView(rows or [ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700)],
-                                  expand=True)], expand=True)
+                      wide(header_row(ctx),
+                           ft.ListView(rows or [ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700)],
+                                       expand=True))], expand=True)
 
 
 def supervision_panel(ctx) -> ft.Control:
