@@ -1,7 +1,8 @@
 """One matter at the office: its record, every limit the statute sets on it and which
 applies, the milestones ticked as they are reached, the actions its state allows,
 possible duplicates, the visits made for it (how far from the household, whether the
-position was mocked), the documents it allows, and the whole timeline with who and when."""
+position was mocked), the documents it allows, and the timeline with who and when (its
+newest 20 entries; the earlier ones a click away)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sync import codes, rules, statute
 from sync.queries import leaders
 
 from ..geo import format_distance
+from ..screens.case_detail import timeline_hidden
 from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 from . import attachments, dialogs, erasure
@@ -93,6 +95,7 @@ def open_matter(ctx, cid: str) -> None:
                     address=ctx.address)
     body = ft.ListView(expand=True, spacing=6, padding=16)
     title = ft.Text()
+    earlier = {"shown": False}   # the timeline's older entries opened, for as long as the page is
 
     def fill() -> None:
         c = ctx.ws.case(cid)
@@ -108,6 +111,10 @@ def open_matter(ctx, cid: str) -> None:
             head.append(ft.Text(ctx.t("merged_note"), color=ft.Colors.GREY_700))
         body.controls = [
             ft.Row(head, wrap=True),
+            # the verbs under the state, before the facts: an 8,000-character description and
+            # fifty parties put them seven wheel turns down (helper AC)
+            ft.Row([action_button(ctx, a, c, fill) for a in ACTIONS.get(c["status"], [])
+                    if not c.get("merged_into") and dialogs.offered(a, c)], wrap=True),
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
             _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
             _row(ctx.t("col_parties"), "、".join(c.get("parties") or [])),
@@ -123,8 +130,6 @@ def open_matter(ctx, cid: str) -> None:
             _row(ctx.t("plan"), c.get("plan") or ""),
             _row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
             _row(ctx.t("method"), c.get("method") or ""),
-            ft.Row([action_button(ctx, a, c, fill) for a in ACTIONS.get(c["status"], [])
-                    if not c.get("merged_into") and dialogs.offered(a, c)], wrap=True),
         ]
         docs = dialogs.documents_row(ctx, c, fill)
         if docs:
@@ -159,7 +164,17 @@ def open_matter(ctx, cid: str) -> None:
         body.controls.extend(visit_rows(ctx, c, names))
         body.controls.extend(attachments.matter_gallery(ctx, c, names))  # thumbnails; full size on a click
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
-        for it in ctx.ws.timeline(cid):
+        items = ctx.ws.timeline(cid)
+        hidden = 0 if earlier["shown"] else timeline_hidden(items, set())   # oldest first, the newest in reach
+        if hidden:
+
+            def show_earlier(e) -> None:
+                earlier["shown"] = True
+                fill()
+                ctx.page.update()
+            body.controls.append(ft.TextButton(ctx.t("timeline_earlier", n=hidden), icon=ft.Icons.EXPAND_LESS,
+                                               on_click=show_earlier))
+        for it in items[hidden:]:
             body.controls.append(ft.Text(timeline_heading(ctx, it, names)
                                          + (f"：{it['text']}" if it["text"] else "")))
 
