@@ -153,6 +153,14 @@ class OfflineRive:
         import flet_web
         self.roboto = os.path.join(flet_web.get_package_web_dir(), "assets", "fonts", "roboto.woff2")
 
+    def _font(self, path: str) -> str | None:
+        """The file answering a fallback font the engine asks for, offline, or None."""
+        if path.startswith(FALLBACK_PREFIX):
+            return FALLBACK_FONT
+        if "/fonts/roboto/" in path:   # the engine's Latin fallback
+            return self.roboto
+        return next((f for prefix, f in SCRIPT_FALLBACKS.items() if path.startswith(prefix)), None)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             from starlette.responses import FileResponse, Response
@@ -164,15 +172,9 @@ class OfflineRive:
                 return await Response(RIVE_STUB, media_type="text/javascript")(scope, receive, send)
             if path == "/assets/FontManifest.json" and self.manifest is not None:
                 return await Response(self.manifest, media_type="application/json")(scope, receive, send)
-            if path.startswith(FALLBACK_PREFIX) and path.endswith(".woff2"):
-                return await FileResponse(FALLBACK_FONT, media_type="font/woff2",
-                                          headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
-            script = next((f for prefix, f in SCRIPT_FALLBACKS.items() if path.startswith(prefix)), None)
-            if script is not None and path.endswith(".woff2"):
-                return await FileResponse(script, media_type="font/woff2",
-                                          headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
-            if "/fonts/roboto/" in path and path.endswith(".woff2"):  # the engine's Latin fallback, offline
-                return await FileResponse(self.roboto, media_type="font/woff2",
+            font = self._font(path) if path.endswith(".woff2") else None
+            if font is not None:
+                return await FileResponse(font, media_type="font/woff2",
                                           headers={"Cache-Control": "max-age=86400"})(scope, receive, send)
         await self.app(scope, receive, send)
 

@@ -12,7 +12,7 @@ from sync import codes, rules, statute
 from sync.queries import leaders
 
 from ..geo import format_distance
-from ..screens.case_detail import timeline_hidden
+from ..screens.case_detail import timeline_window
 from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 from . import attachments, dialogs, erasure
@@ -165,15 +165,9 @@ def open_matter(ctx, cid: str) -> None:
         body.controls.extend(attachments.matter_gallery(ctx, c, names))  # thumbnails; full size on a click
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
         items = ctx.ws.timeline(cid)
-        hidden = 0 if earlier["shown"] else timeline_hidden(items, set())   # oldest first, the newest in reach
-        if hidden:
-
-            def show_earlier(e) -> None:
-                earlier["shown"] = True
-                fill()
-                ctx.page.update()
-            body.controls.append(ft.TextButton(ctx.t("timeline_earlier", n=hidden), icon=ft.Icons.EXPAND_LESS,
-                                               on_click=show_earlier))
+        hidden, earlier_button = timeline_window(ctx, items, set(), earlier, fill)   # the newest in reach
+        if earlier_button is not None:
+            body.controls.append(earlier_button)
         for it in items[hidden:]:
             body.controls.append(ft.Text(timeline_heading(ctx, it, names)
                                          + (f"：{it['text']}" if it["text"] else "")))

@@ -51,6 +51,22 @@ def timeline_hidden(items: list[dict], refused: set) -> int:
     return max(0, min(len(items) - TIMELINE_SHOWN, first_refused))
 
 
+def timeline_window(ctx, items: list[dict], refused: set, opened: dict, redraw) -> tuple[int, ft.Control | None]:
+    """(how many of the oldest entries a page leaves out, the button that shows them,
+    or None): the phone's matter page and the office's. `opened` ({"shown": bool}) is the
+    page's own, kept across its redraws."""
+    hidden = 0 if opened["shown"] else timeline_hidden(items, refused)
+    if not hidden:
+        return 0, None
+
+    def show_earlier(e) -> None:
+        opened["shown"] = True
+        redraw()
+        ctx.page.update()
+    return hidden, ft.TextButton(ctx.t("timeline_earlier", n=hidden), height=TOUCH, icon=ft.Icons.EXPAND_LESS,
+                                 on_click=show_earlier)
+
+
 def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.Control]:
     """What the page says of a case: labels for codes, names for accounts. A case
     handed over (kept for refused or unsent work alone) reads as this phone wrote it,
@@ -196,16 +212,10 @@ def open_case(ctx, cid: str) -> None:
             body.controls.append(empty(ctx.t("no_timeline")))
         # an entry the server refused is this phone's alone: said so, not read as done
         refused = {q["record"] for q in ctx.ws.quarantined()}
-        hidden = 0 if earlier["shown"] else timeline_hidden(items, refused)
-        if hidden:   # oldest first, the newest in reach: three hundred entries put it 74 screens down
-
-            def show_earlier(e) -> None:
-                earlier["shown"] = True
-                fill()
-                ctx.page.update()
-            body.controls.append(ft.Container(ft.TextButton(ctx.t("timeline_earlier", n=hidden), height=TOUCH,
-                                                            icon=ft.Icons.EXPAND_LESS, on_click=show_earlier),
-                                              padding=ft.Padding.symmetric(horizontal=8)))
+        # oldest first, the newest in reach: three hundred entries put it 74 screens down
+        hidden, earlier_button = timeline_window(ctx, items, refused, earlier, fill)
+        if earlier_button is not None:
+            body.controls.append(ft.Container(earlier_button, padding=ft.Padding.symmetric(horizontal=8)))
         for it in items[hidden:]:
             heading = timeline_heading(ctx, it, names)
             body.controls.append(ft.ListTile(

@@ -237,12 +237,13 @@ class CentralWorkspace(Workspace):
             raise Missing("answer")
         self.create("callback", _clean({"case_id": cid, "at": now_iso(), "by": self.username,
                                         "method": method, "answer": answer, "comment": comment}))
-        stage = statute.stage(case)
-        to = rules.after_callback(answer, stage)
+        to = rules.after_callback(answer, statute.stage(case))
         fresh = statute.reopen(today(), rules.as_date(case.get("higher_deadline"))) if to == "reopened" else {}
-        event = ("reopen", f"{comment or '回访不满意'}，重新办理，办理期限 {fresh.get('deadline')}") if fresh else None
-        if answer == "unsatisfied" and not fresh:
-            event = ("callback", f"{comment or '回访不满意'}。{_NOT_REOPENED[stage]}，不重新办理")
+        event = None
+        if fresh:
+            event = ("reopen", f"{comment or '回访不满意'}，重新办理，办理期限 {fresh['deadline']}")
+        elif answer == "unsatisfied":   # not taken up again (rules.after_callback)
+            event = ("callback", f"{comment or '回访不满意'}。复核已终结，同一事项不再受理，不重新办理")
         self._move(case, to, fresh, event=event)
         return to
 
@@ -372,7 +373,3 @@ def _first_due(case: dict) -> str:
 
 
 __all__ = ["CentralWorkspace", "Missing"]
-
-
-# Why an unsatisfied callback does not take the matter up again (rules.after_callback).
-_NOT_REOPENED = {"final": "复核已终结，同一事项不再受理"}
