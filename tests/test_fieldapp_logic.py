@@ -1366,6 +1366,13 @@ class _FormContext:
     def __getattr__(self, name): return lambda *a, **k: None   # snack, wrote, close_screen...
 
 
+def _texts(control) -> list[str]:
+    out = [control.value] if isinstance(getattr(control, "value", None), str) else []
+    for ch in getattr(control, "controls", None) or []:
+        out += _texts(ch)
+    return out
+
+
 def _correction_form(ws, item, monkeypatch):
     """The household form opened to correct `item`: (its save, its photos editor, its fields)."""
     import gc
@@ -1409,6 +1416,8 @@ def test_a_household_corrected_on_its_form_keeps_a_later_edit_and_loses_the_phot
     item = next(q for q in ws.quarantined() if q["change_id"] == refused)
     save, photos, form = _correction_form(ws, item, monkeypatch)
     assert form.phone.value == "13812345678" and photos.value == [photo]
+    # why, at the foot of the form too (it was said only when the grid had moved)
+    assert any(t.startswith("退回原因") for t in _texts(form.ctx.pushed[-1])), _texts(form.ctx.pushed[-1])
     photos.items = []                      # the person takes the photo out
     save()
     assert next(q for q in ws.quarantined() if q["change_id"] == refused)["state"] == "discarding"

@@ -382,6 +382,33 @@ def test_an_unsatisfied_callback_after_the_recheck_answered_is_counted_and_does_
         == [("unsatisfied",)]
 
 
+def test_the_callback_dialog_says_what_unsatisfied_does_before_and_after_the_recheck_answered(ws, monkeypatch):
+    """The dialog said "不满意 reopens the matter" after 复核终结 too, where it does not."""
+    import types
+
+    import flet as ft
+
+    from fieldapp import i18n
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.dialogs import callback_dialog
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
+    shown = []
+    ctx = types.SimpleNamespace(t=lambda k, **kw: i18n.t(k, "zh", **kw), lang="zh",
+                                page=types.SimpleNamespace(show_dialog=shown.append), ws=ws)
+
+    def said() -> list[str]:
+        callback_dialog(ctx, ws.case(cid), lambda: None)
+        return [c.value for c in shown[-1].content.controls if isinstance(c, ft.Text)]
+    assert "选择“不满意”将重新办理，并重新计算办理期限。" in said()
+    ws.request_review(cid, "review", dt.date(2026, 2, 10))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 3, 10))
+    ws.answer_review(cid, "review", dt.date(2026, 3, 1), "upheld")
+    ws.request_review(cid, "recheck", dt.date(2026, 3, 10))
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 4, 10))
+    ws.answer_review(cid, "recheck", dt.date(2026, 4, 1), "upheld")
+    assert "复核已终结，同一事项不再受理：选择“不满意”只记录回访，不重新办理。" in said()
+
+
 def test_the_office_s_form_says_a_rule_at_its_field_and_a_whole_record_s_refusal_alone(ws, monkeypatch):
     import types
 

@@ -230,18 +230,18 @@ def open_household_form(ctx, household: dict | None = None, correcting: dict | N
     message = ft.Text(color=ft.Colors.RED_700)
     from .attachments import AttachmentEditor
     photos = AttachmentEditor(ctx, (household or typed or {}).get("attachments"))  # shown at once
-    if correcting:
+    if correcting:   # why the server refused it: next to the fields it names, and at the foot
         said = [(e.get("field", ""), refusal_text(ctx, "household", e)) for e in correcting.get("errors") or []]
         for name, text in said:
             if name != "grid_id":
                 mark(form.by_field.get(name), form.notes.get(name), text)
+        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
+            f"{problem_label(ctx, n)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
     grid_note = None
     if correcting and typed.get("grid_id") != form.grid.value:   # refused in a grid not the person's
         old = ctx.ws.grid_names().get(typed.get("grid_id"), typed.get("grid_id") or "")
         # under the grid, as text of its own: a disabled dropdown's error is not read out
         grid_note = ft.Text(ctx.t("hh_grid_not_held", grid=old), color=ft.Colors.RED_700, size=12)
-        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
-            f"{problem_label(ctx, n)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
 
     async def save(e) -> None:
         form.clear()

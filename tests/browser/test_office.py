@@ -6,7 +6,7 @@ from sync.device import DeviceReplica
 
 from .conftest import HOME, PW, query
 from .harness import DESKTOP, AppPage, app_process
-from .test_field_app import GPS, sign_in
+from .test_field_app import GPS, scroll_to, sign_in
 
 
 def phone_reports(server_url: str, tmp_path) -> str:
@@ -130,8 +130,19 @@ def scroll_sideways_into_sight(office: AppPage, target, width: int = 1024) -> di
 def test_on_a_1024_px_screen_the_tables_scroll_sideways_to_their_last_columns(township, browser):
     """The ledger, the callback queue and the households keep their columns and scroll
     sideways: the callback queue cut 办理期限 and 状态 off; the households' address had no
-    room left at all and each row's 记录走访 stood past the edge (helper AC)."""
+    room left at all and each row's 记录走访 stood past the edge (helper AC). A matter with
+    a long timeline shows its newest 20 entries, the earlier ones a click away."""
+    from sync.server.central import CentralStore
     server, db = township
+    st = CentralStore(db)
+    try:
+        for i in range(25):
+            st.server_write("case_event", f"ev-wage-p{i:02d}", {
+                "case_id": "case-wage", "kind": "progress", "by": "xinfang",
+                "at": f"2026-11-{22 + i // 10}T{8 + i % 10:02d}:00:00+08:00",
+                "text": f"第{i + 1}次跟进：与企业核对工资表"}, author="xinfang")
+    finally:
+        st.close()
     office = browser(server.url + "/", viewport={"width": 1024, "height": 768})
     office_sign_in(office)
     office.text("拖欠农民工工资")
@@ -152,3 +163,8 @@ def test_on_a_1024_px_screen_the_tables_scroll_sideways_to_their_last_columns(to
     rail(office, "台账")
     office.tap("拖欠农民工工资")                       # a row of the scrolled ledger opens its matter
     office.text("办理过程")
+    # the report, the consultation and 25 notes: the oldest 7 behind the button
+    scroll_to(office, "显示更早的 7 条记录", 400)
+    assert "第5次跟进" not in office.snapshot() and "第6次跟进" in office.snapshot()
+    office.tap("显示更早的 7 条记录")
+    office.shows("第1次跟进")
