@@ -362,17 +362,22 @@ def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeyp
     assert ws.case(cid)["review_due"] == "2026-03-12"
 
 
-def test_an_unsatisfied_callback_after_the_recheck_answered_is_counted_and_does_not_reopen(ws, monkeypatch):
-    """复查 and 复核 answered (复核终结: the same matter is not taken up again); the
-    township's callback finds the petitioner unsatisfied. It reopened the matter with a
-    fresh 60 days: it is called back now, the callback counted, the timeline says why."""
-    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
+def recheck_answered(ws, cid: str, monkeypatch) -> None:
+    """复查 asked on 10 February and upheld, then 复核 asked and upheld: 复核终结."""
     ws.request_review(cid, "review", dt.date(2026, 2, 10))
     monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 3, 10))
     ws.answer_review(cid, "review", dt.date(2026, 3, 1), "upheld")
     ws.request_review(cid, "recheck", dt.date(2026, 3, 10))
     monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 4, 10))
     ws.answer_review(cid, "recheck", dt.date(2026, 4, 1), "upheld")
+
+
+def test_an_unsatisfied_callback_after_the_recheck_answered_is_counted_and_does_not_reopen(ws, monkeypatch):
+    """复查 and 复核 answered (复核终结: the same matter is not taken up again); the
+    township's callback finds the petitioner unsatisfied. It reopened the matter with a
+    fresh 60 days: it is called back now, the callback counted, the timeline says why."""
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 10))
+    recheck_answered(ws, cid, monkeypatch)
     assert ws.call_back(cid, "phone", "unsatisfied", "仍不服") == "called_back"
     case = ws.case(cid)
     assert (case["status"], case["accepted_on"]) == ("called_back", "2026-01-21")
@@ -400,12 +405,7 @@ def test_the_callback_dialog_says_what_unsatisfied_does_before_and_after_the_rec
         callback_dialog(ctx, ws.case(cid), lambda: None)
         return [c.value for c in shown[-1].content.controls if isinstance(c, ft.Text)]
     assert "选择“不满意”将重新办理，并重新计算办理期限。" in said()
-    ws.request_review(cid, "review", dt.date(2026, 2, 10))
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 3, 10))
-    ws.answer_review(cid, "review", dt.date(2026, 3, 1), "upheld")
-    ws.request_review(cid, "recheck", dt.date(2026, 3, 10))
-    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 4, 10))
-    ws.answer_review(cid, "recheck", dt.date(2026, 4, 1), "upheld")
+    recheck_answered(ws, cid, monkeypatch)
     assert "复核已终结，同一事项不再受理：选择“不满意”只记录回访，不重新办理。" in said()
 
 

@@ -115,6 +115,19 @@ def township(tmp_path):
     server.stop()
 
 
+def progress_notes(db: str, case_id: str, n: int, words: str, at) -> None:
+    """`n` progress entries the office wrote on a matter, oldest first: "第1次<words>", ...,
+    entry i at the time `at(i)`."""
+    st = CentralStore(db)
+    try:
+        for i in range(n):
+            st.server_write("case_event", f"ev-{case_id}-{i:03d}", {
+                "case_id": case_id, "kind": "progress", "by": "xinfang", "at": at(i),
+                "text": f"第{i + 1}次{words}"}, author="xinfang")
+    finally:
+        st.close()
+
+
 def query(db: str, sql: str, args=()) -> list[dict]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row

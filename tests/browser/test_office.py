@@ -4,7 +4,7 @@ port, working the process 集分研化评 on a matter a grid worker's phone repo
 from sync.client import SyncClient
 from sync.device import DeviceReplica
 
-from .conftest import HOME, PW, query
+from .conftest import HOME, PW, progress_notes, query
 from .harness import DESKTOP, AppPage, app_process
 from .test_field_app import GPS, scroll_to, sign_in
 
@@ -132,17 +132,9 @@ def test_on_a_1024_px_screen_the_tables_scroll_sideways_to_their_last_columns(to
     sideways: the callback queue cut 办理期限 and 状态 off; the households' address had no
     room left at all and each row's 记录走访 stood past the edge (helper AC). A matter with
     a long timeline shows its newest 20 entries, the earlier ones a click away."""
-    from sync.server.central import CentralStore
     server, db = township
-    st = CentralStore(db)
-    try:
-        for i in range(25):
-            st.server_write("case_event", f"ev-wage-p{i:02d}", {
-                "case_id": "case-wage", "kind": "progress", "by": "xinfang",
-                "at": f"2026-11-{22 + i // 10}T{8 + i % 10:02d}:00:00+08:00",
-                "text": f"第{i + 1}次跟进：与企业核对工资表"}, author="xinfang")
-    finally:
-        st.close()
+    progress_notes(db, "case-wage", 25, "跟进：与企业核对工资表",
+                   lambda i: f"2026-11-{22 + i // 10}T{8 + i % 10:02d}:00:00+08:00")
     office = browser(server.url + "/", viewport={"width": 1024, "height": 768})
     office_sign_in(office)
     office.text("拖欠农民工工资")
