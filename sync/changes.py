@@ -51,6 +51,13 @@ def make(entity: str, record: str, fields: dict, stamp: str, device: str, author
     return ch
 
 
+# The server's log holds, beside changes, entries of its own under ids of these forms
+# (sync/server/central.py); a pull tells them from changes by the id. A change pushed
+# under such an id stood in for the entry: an erasure never reached the phones, and a
+# worker's change went to another grid's phones in its place.
+LOG_ENTRY_PREFIXES = ("exit:", "exit-household:", "ref:", "erase:")
+
+
 def check_envelope(ch) -> list[FieldError]:
     """Problems with the parts every change has, before its fields are looked at."""
     if not isinstance(ch, dict):
@@ -64,6 +71,9 @@ def check_envelope(ch) -> list[FieldError]:
     for key in ("id", "record", "device"):
         if not valid_id(ch[key]):
             errs.append(_err(key, "id"))
+    reserved = valid_id(ch["id"]) and next((p for p in LOG_ENTRY_PREFIXES if ch["id"].startswith(p)), None)
+    if reserved:
+        errs.append(_err("id", "id_reserved", prefix=reserved))
     if not isinstance(ch["author"], str) or not 0 < len(ch["author"]) <= 40:
         errs.append(_err("author", "type", expected="a string"))
     if not isinstance(ch["entity"], str) or ch["entity"] not in ENTITIES:

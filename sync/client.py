@@ -468,7 +468,11 @@ class SyncClient:
                 raise UpdateRequired(msg, 426)
             if r.status_code == 426:
                 raise ProtocolMismatch(msg, 426)
-            raise Refused(msg, r.status_code)
+            refused = Refused(msg, r.status_code)
+            # a slowed sign-in says how long (the screen says it in the person's words)
+            retry = data.get("retry_after_s") if isinstance(data, dict) else None
+            refused.retry_after_s = retry if isinstance(retry, int) and not isinstance(retry, bool) else None
+            raise refused
         raise last if isinstance(last, ServerTrouble) else Unreachable(last)
 
     def fetch(self, method: str, url: str, **kw) -> httpx.Response:

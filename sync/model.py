@@ -272,12 +272,18 @@ _MESSAGES = {
     "merged_self": ("cannot name the case itself", "不能并入自身"),
     "id_taken": ("is the id of another change already stored: a change needs an id of its own",
                  "已被另一条记录使用，请重新生成"),
+    "id_reserved": ("begins with {prefix}, which the server keeps for its own log entries (erasures,"
+                    " exits, references): a change needs an id of its own", "为服务器保留的编号，请重新生成"),
     "merged_chain": ("cannot name a case that is itself merged into another: name the case kept",
                      "所选事项已并入其他事项，请并入最终保留的事项"),
     "merged_not_reported": ("only a case still reported is merged into another; this one is {status_en}",
                             "只有“已上报”的事项可以并入其他事项，此件为“{status_zh}”"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
+    "extension_not_open": ("is given only while the case is being handled; it is {status_en}",
+                           "事项当前为“{status_zh}”，不能延期"),
+    "result_without_resolution": ("is written with the case's resolution (status resolved), not on a case"
+                                  " still in progress", "办理结果随办结一并填写，事项尚未办结"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "method_needed": ("a case is resolved with how it was resolved", "办结须填写办理情况"),
     "resolution_not_theirs": ("records a resolution the matter does not have: it is {status_en}, not resolved"
@@ -314,7 +320,8 @@ _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或
 DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", "consulted_on": "会商日期",
                   "resolved_on": "办结日期", "higher_deadline": "上级要求办结日期", "notice_sent_on": "告知日期",
                   "review_requested_on": "申请复查日期", "review_answered_on": "复查答复日期",
-                  "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期"}
+                  "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期",
+                  "reported_at": "上报日期"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
              "case_event": "办理记录", "callback": "回访"}
 # params naming a code: shown by its label, so a person reads 已结案, not "closed"

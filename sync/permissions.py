@@ -249,8 +249,20 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
         # 办理情况 is what the written opinion and the ledger say was done: the office's
         # form asks for it, and a phone's resolution without it stood in the ledger empty
         errs.append(_err("method", "method_needed"))
+    if entity == "case" and after.get("status") not in FINISHED:
+        # a result belongs to the resolution: written alone on a matter in progress, the
+        # ledger read 办理中 beside 调解协议 and its plan marked 办结 done
+        errs += [_err(name, "result_without_resolution") for name in ("outcome", "resolved_on")
+                 if fields.get(name) not in (None, "")]
+    if entity == "case" and fields.get("extended_days") and after.get("status") not in rules.OPEN_STATUSES:
+        # a stale page's 延期 on a matter resolved meanwhile: its deadline moved after 办结
+        errs.append(_err("extended_days", "extension_not_open", status=after.get("status") or "reported"))
     errs += check_references(p, entity, after, fields, lookup, complete)
     return errs
+
+
+# The states a matter has a result in (its resolution, and what follows it)
+FINISHED = frozenset({"resolved", "called_back", "closed"})
 
 
 def resolution_entry_problems(p: Principal, entity: str, fields: dict, case: dict | None,
@@ -368,6 +380,7 @@ def table_markdown() -> str:
                                                           for r, v in by_role.items()) + "; others: any |")
     lines.append("| names a leader's account | " + ", ".join(f"{e}.{f}" for e, f in sorted(LEADER_FIELDS)) + " |")
     lines.append("| a resolved case has | an outcome |")
+    lines.append("| outcome, resolved_on are written | only on a case " + ", ".join(sorted(FINISHED)) + " after the write |")
     lines += ["", "| role | moves of the state machine it may make |", "| --- | --- |"]
     for role in ROLES:
         moves = sorted(TRANSITIONS[role])

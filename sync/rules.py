@@ -39,6 +39,10 @@ _MESSAGES = {
     "unknown_status": ("{status} is not a case status", "“{status}”不是有效的案件状态"),
     "transition": ("a case cannot go from {from_en} to {to_en}",
                    "案件不能从“{from_zh}”变为“{to_zh}”"),
+    "already_in_state": ("the case is {status_en} already (someone else may have done it meanwhile)",
+                         "此事项已是“{status_zh}”（可能已由他人办理）：请取消，查看最新状态"),
+    "extension_not_open": ("a case is extended only while it is being handled; it is {status_en}",
+                           "事项当前为“{status_zh}”，不能延期（延期只适用于办理中的事项）"),
     "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
                                    "事项办结后才能回访，当前状态为“{status_zh}”"),
     "extension_late": ("the handling period ended on {deadline}: art. 34 extends a period still running, it"
@@ -221,6 +225,8 @@ def check_transition(from_status: str, to_status: str) -> None:
     for s in (from_status, to_status):
         if s not in codes.CASE_STATUSES:
             raise RuleError("unknown_status", status=s)
+    if to_status == from_status:   # another clerk (or a leader's phone) did it first
+        raise RuleError("already_in_state", status=from_status)
     if to_status not in allowed_next(from_status):
         raise RuleError("transition", from_status=from_status, to_status=to_status)
 

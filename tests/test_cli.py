@@ -64,6 +64,26 @@ def test_disable_ends_every_sign_in_and_enable_lets_the_account_back(tmp_path, c
     assert [a["active"] for a in st.accounts()] == [True]
 
 
+def test_a_new_password_opens_the_account_and_ends_every_sign_in_the_old_one_made(tmp_path, capsys):
+    """A forgotten or leaked password: there was no way to set another but to disable."""
+    db = str(tmp_path / "t.db")
+    st = CentralStore(db)
+    st.add_account("li", "李", "leader", "long-enough-1")
+    token, _, _ = st.login("li", "long-enough-1", "phone-1")
+    office_token, office_device = st.open_session("li")
+    assert main(["user", "password", "li", "--password", "another-one-2", "--db", db]) == 0
+    assert "2 sign-in(s) ended" in capsys.readouterr().out
+    assert st.authenticate(token, "phone-1") is None and st.authenticate(office_token, office_device) is None
+    assert st.login("li", "long-enough-1", "phone-1") is None
+    assert st.login("li", "another-one-2", "phone-1") is not None   # the phone signs in again
+    assert main(["user", "password", "li", "--password", "short", "--db", db]) == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert st.login("li", "another-one-2", "phone-3") is not None   # a refused one changed nothing
+    with pytest.raises(SystemExit, match="no account named ghost"):
+        main(["user", "password", "ghost", "--password", "another-one-2", "--db", db])
+    assert st.conn.execute("SELECT COUNT(*) FROM audit WHERE action='password_set' AND detail='li'").fetchone()[0] == 1
+
+
 def test_revoke_of_unknown_account_says_so(tmp_path):
     CentralStore(str(tmp_path / "t.db")).close()
     with pytest.raises(SystemExit, match="no account named ghost"):

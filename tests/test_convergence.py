@@ -62,7 +62,8 @@ FAULTS = st.sampled_from([None, None, "duplicate", "lose", "drop"])
 # Refusals that depend on the server's state when the change arrives (another phone
 # moved the case on meanwhile), and the changes held behind them: the phone could not
 # have known.
-LATE_REFUSALS = {"transition", "state", "outcome_needed", "field_forbidden", "forbidden", "held"}
+LATE_REFUSALS = {"transition", "state", "outcome_needed", "field_forbidden", "forbidden", "held",
+                 "result_without_resolution", "extension_not_open"}
 
 
 class FaultyTransport(httpx.BaseTransport):

@@ -155,6 +155,20 @@ def test_check_a_home_visit_is_in_its_matters_grid_and_every_grid_named_exists()
                  complete=False) == [permissions._err("grid_id", "case_grid")]
 
 
+def test_a_result_is_written_with_the_resolution_not_on_a_matter_in_progress():
+    """A leader's change of outcome and resolved_on alone was taken: the ledger read 办理中
+    beside 调解协议, and the plan marked 办结 done."""
+    owned = case(owner="lead1", status="in_progress")
+    for who in (LEADER, OFFICE):
+        got = rules(check(who, "case", owned, {"outcome": "mediation", "resolved_on": "2026-10-01"}, lookup_with()))
+        assert {("outcome", "result_without_resolution"), ("resolved_on", "result_without_resolution")} <= got
+    # corrected on a matter resolved, or taken up again with the old result kept: allowed
+    assert check(OFFICE, "case", case(owner="lead1", status="resolved", outcome="explained", resolved_on="2026-10-01",
+                                      method="解释"), {"outcome": "mediation"}, lookup_with()) == []
+    assert check(OFFICE, "case", case(owner="lead1", status="reopened", outcome="explained"), {"plan": "再调解"},
+                 lookup_with()) == []
+
+
 def test_check_callbacks_are_the_offices_once_resolved():
     resolved = case(status="resolved")
     cb = {"case_id": "c1", "at": "2026-11-26T09:00:00+08:00", "by": "xinfang", "method": "phone",

@@ -351,7 +351,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                     await run_in_threadpool(lambda: store.audit(store.as_audited(req.username), "login_slowed",
                                                                 f"wait {wait} s", device=req.device_id, address=address))
                 raise ApiError(429, "too_many_attempts",
-                               f"too many failed sign-ins: try again in {wait // 60 + 1} minutes", retry_after_s=wait)
+                               f"too many failed sign-ins: try again in "
+                               + (f"{wait} seconds" if wait < 60 else f"{-(-wait // 60)} minutes"), retry_after_s=wait)
             acct, ok, disabled = await asyncio.get_running_loop().run_in_executor(
                 login_pool, store.verify_password, req.username, req.password)
             # the token's row is written from the shared pool: the login threads only hash

@@ -25,6 +25,7 @@ ACTIONS = {  # action: (zh, en)
     "download_refused": ("下载被拒（登录已结束）", "download refused (sign-in ended)"),
     "refused": ("拒收的修改", "change refused"),
     "account_disabled": ("停用账号", "account disabled"),
+    "password_set": ("重设密码", "password set"),
     "account_enabled": ("启用账号", "account enabled"),
     "generation": ("从备份恢复数据库", "store restored from the backup"),  # backup.py: a new generation
     "recovered": ("恢复后手机补交", "changes brought back by a phone after a restore"),

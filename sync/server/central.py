@@ -34,6 +34,7 @@ from ..replica import Replica, TABLES, chunks, gc_paused
 
 SERVER_DEVICE = "server"
 OFFICE_DEVICE_PREFIX = "office-"  # the office's browser sign-ins (open_session)
+# (no change may take an id of these forms: changes.LOG_ENTRY_PREFIXES)
 EXIT = "exit:"  # log entries telling a scope's phones to let a case go
 HOUSEHOLD_EXIT = "exit-household:"  # ... and a household moved to another grid
 # Records whose scope follows their own fields (a case its grid and owner, a household
@@ -41,6 +42,7 @@ HOUSEHOLD_EXIT = "exit-household:"  # ... and a household moved to another grid
 RESCOPED = ("case", "household")
 REF = "ref:"    # log entries carrying a case's township reference
 ERASE = "erase:"  # log entries telling phones to erase a record's personal data (erasure.py)
+assert set(changes.LOG_ENTRY_PREFIXES) == {EXIT, HOUSEHOLD_EXIT, REF, ERASE}
 SYSTEM_AUTHOR = "system"
 CHILD_ENTITIES = ("visit", "case_event", "callback")
 
@@ -406,6 +408,21 @@ class CentralStore(Replica):
             self.server_write("staff", f"staff-{username}", {"active": bool(active)})
             ended = 0 if active else self.revoke(username)
             self.audit(SYSTEM_AUTHOR, "account_enabled" if active else "account_disabled", username)
+        return ended
+
+    def set_password(self, username: str, password: str) -> int:
+        """A new password (one forgotten, or one told to someone): every sign-in the account
+        has ends, as a leaked password may have made one; its phones keep what they hold
+        unsent and send it once their person signs in again. Returns how many ended."""
+        if self.account(username) is None:
+            raise ValueError(f"no account named {username}")
+        if len(password) < 8:
+            raise ValueError("password must be at least 8 characters")
+        hashed = auth.hash_password(password)     # its cost outside the lock
+        with self.lock, self.transaction():
+            self.conn.execute("UPDATE accounts SET password=? WHERE username=?", (hashed, username))
+            ended = self.revoke(username)
+            self.audit(SYSTEM_AUTHOR, "password_set", username)
         return ended
 
     def set_grids(self, username: str, grids: list[str]) -> None:

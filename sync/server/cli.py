@@ -152,6 +152,16 @@ def cmd_user_enable(args) -> int:
     return 0
 
 
+def cmd_user_password(args) -> int:
+    st = _store(args)
+    if st.account(args.username) is None:
+        raise SystemExit(f"error: no account named {args.username}")
+    n = st.set_password(args.username, _password(args, "New password: "))
+    print(f"new password for {args.username}: {n} sign-in(s) ended; its phones keep what they hold"
+          " unsent and send it once signed in again")
+    return 0
+
+
 def cmd_user_grids(args) -> int:
     _store(args).set_grids(args.username, args.grid or [])
     print(f"{args.username} now covers {', '.join(args.grid or []) or 'no grid'}")
@@ -308,6 +318,10 @@ def parser() -> argparse.ArgumentParser:
     s = with_db(user.add_parser("enable", help="let a disabled account sign in again"))
     s.add_argument("username")
     s.set_defaults(fn=cmd_user_enable)
+    s = with_db(user.add_parser("password", help="set a new password: every sign-in of the account ends"))
+    s.add_argument("username")
+    s.add_argument("--password", help="else $GRIDBOOK_PASSWORD, standard input, or a prompt")
+    s.set_defaults(fn=cmd_user_password)
     s = with_db(user.add_parser("revoke", help="cut off an account's devices (a lost phone)"))
     s.add_argument("username")
     s.add_argument("--device", help="only this device id")

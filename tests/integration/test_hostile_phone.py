@@ -166,6 +166,20 @@ def test_an_id_shared_with_another_grids_household_reads_nothing_of_it(server):
     assert [c for c in pull_all(server, "leader1") if c["entity"] == "case" and c["record"] == shared]
 
 
+@pytest.mark.parametrize("prefix", ["erase:household:", "exit:", "exit-household:", "ref:"])
+def test_a_change_cannot_take_the_id_of_one_of_the_servers_own_log_entries(server, prefix):
+    """A pull tells the server's entries (erasures, exits, references) from changes by
+    their ids: a note pushed as "erase:household:<id>" stood in for the erasure of that
+    household (the phones kept the person's data), and went to the other grid's phones
+    in its place."""
+    hid = changes.new_id("hh")
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, household_fields("g1", 3)))
+    forged = mk("worker1", "household", hid, {"note": "户主电话另记"}, id=f"{prefix}{hid}")
+    assert refused(push(server, "worker1", forged), 422) == [("id", "id_reserved")]
+    assert not server.sql("SELECT 1 FROM changes WHERE change_id=?", (forged["id"],))
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, {"note": "户主电话另记"}))   # under an id of its own
+
+
 # --- what a record may hold --------------------------------------------------------------
 
 def test_times_outside_the_calendar_are_refused(server):

@@ -135,6 +135,9 @@ def expected(role: str, entity: str, action: str, fields: dict, scope: str, stat
     if entity == "case" and "status" in fields and action == "update" and fields["status"] != before_status:
         if (before_status, fields["status"]) not in permissions.TRANSITIONS[role]:
             return False
+    if (entity == "case" and {"outcome", "resolved_on"} & set(fields)
+            and fields.get("status", state or before_status) not in permissions.FINISHED):
+        return False   # a result is written with the resolution
     return True
 
 
