@@ -22,7 +22,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "others_work": ("这部手机上还有{name}未同步的{n}条记录：请{name}（{user}）先登录并同步，再换人登录。",
                     "This phone holds {n} change(s) {name} has not synced yet: {name} ({user}) signs in and"
                     " syncs them first, then another person may sign in."),
-    "too_many_attempts": ("登录失败次数过多，请15分钟后再试", "Too many failed sign-ins: try again in 15 minutes"),
+    "too_many_attempts": ("登录失败次数过多，请稍后再试", "Too many failed sign-ins: try again later"),
+    "too_many_attempts_wait": ("登录失败次数过多，请{minutes}分钟后再试", "Too many failed sign-ins: try again in {minutes} minutes"),
+    "too_many_attempts_secs": ("登录失败次数过多，请{s}秒后再试", "Too many failed sign-ins: try again in {s} seconds"),
     "unreachable": ("无法连接服务器，请检查网络或服务器地址", "Cannot reach the server: check the network or the address"),
     "outdated": ("应用版本与服务器不一致，请更新应用", "The app and the server versions differ: update the app"),
     "update_required": ("请更新应用：服务器已升级，此版本不能再同步；未同步的记录会保留",
@@ -51,6 +53,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "server_full": ("服务器存储空间已满，记录保存在本机，稍后自动重试；请告知镇信访办",
                     "The server's disk is full: kept on this phone, will retry by itself; tell the township office"),
     "signed_out_sync": ("登录已失效，请重新登录", "Signed out: sign in again"),
+    "sign_in_again": ("重新登录", "Sign in again"),
+    "sign_in_again_hint": ("服务器不再接受本机的登录（本机被注销，或账号曾被停用）。请重新输入密码。",
+                           "The server no longer takes this phone's sign-in (the phone was revoked, or the"
+                           " account was disabled). Enter your password again."),
+    "sign_in_again_kept": ("本机还有 {n} 条记录未同步：都会保留，登录后自动发送。",
+                           "{n} records on this phone are not yet sent: they are kept and sent after you sign in."),
     "sync_error": ("同步出错：{detail}", "Sync failed: {detail}"),
     "last_sync": ("上次同步 {when}", "Last sync {when}"),
     "never_synced": ("尚未同步", "Not synced yet"),
@@ -291,6 +299,16 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "decline_reason": ("不予受理理由", "Reason for declining"), "reception_leader": ("接访领导", "Receiving leader"),
     "days": ("延期天数", "Days"), "reason": ("理由", "Reason"),
 }
+
+
+def wait_words(seconds: int | None, lang: str = "zh") -> str:
+    """A slowed sign-in's wait as it is: "1分钟" for a wait of two seconds sent the
+    person away for nothing, and a fixed "15分钟" for any wait."""
+    if not seconds:
+        return t("too_many_attempts", lang)
+    if seconds < 60:
+        return t("too_many_attempts_secs", lang, s=seconds)
+    return t("too_many_attempts_wait", lang, minutes=-(-seconds // 60))
 
 
 def t(key: str, lang: str = "zh", **kw) -> str:

@@ -74,6 +74,16 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def case_words(search: str) -> tuple[str, list]:
+    """The search box over matters, wherever it is (ledger, queues, supervision): the
+    reference, title, text, parties and place."""
+    if not search.strip():
+        return "", []
+    cols = ("ref", "title", "description", "parties", "place")
+    return (" AND (" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in cols) + ")",
+            [_like(search.strip())] * len(cols))
+
+
 def search_households(replica: Replica, text: str = "", need: str | None = None,
                       scope: Scope | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
     """Households whose head, address, phone or members match the text, in the natural
@@ -157,10 +167,8 @@ def cases(replica: Replica, *, reported_by: str | None = None, owner: str | None
           search: str = "", limit: int = 50, offset: int = 0) -> list[dict]:
     """Cases newest first; filtered by reporter, owner, state, words."""
     where, args = _scoped(scope, owner=True)
-    if search.strip():
-        where += (" AND (ref LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'"
-                  " OR parties LIKE ? ESCAPE '\\' OR place LIKE ? ESCAPE '\\')")
-        args += [_like(search.strip())] * 5
+    words, said = case_words(search)
+    where, args = where + words, [*args, *said]
     if reported_by:
         where += " AND reported_by=?"
         args.append(reported_by)

@@ -512,3 +512,151 @@ def test_a_notice_or_a_consultation_dated_tomorrow_is_refused_at_its_date(ws):
     assert not ws.case(cid).get("notice_sent_on") and ws.case(cid)["status"] == "accepted"
     ws.notice(cid, today())
     assert ws.case(cid)["notice_sent_on"] == today().isoformat()
+
+
+def test_the_supervision_ledger_lists_the_matters_being_worked_leader_by_leader_and_narrows(ws):
+    """督办: the matters being worked first (a year of finished ones buried them), each
+    leader's together, narrowed by the chip, the leader and words, a page at a time."""
+    ws.replica.add_account("zhangmin", "张敏", "leader", "long-enough-1")
+    today = dt.date.today()
+
+    def owned(owner, on, place="", resolve=False):
+        cid = matter(ws, on=on, place=place)
+        ws.accept(cid, on=on)
+        ws.consult(cid, on, ["司法所"], "上门调解", owner)
+        if resolve:
+            ws.resolve_case(cid, "mediation", "签订调解协议")
+        return cid
+    working, finished = owned("lizhen", today), owned("lizhen", today - dt.timedelta(days=3), resolve=True)
+    late = owned("zhangmin", today - dt.timedelta(days=90), place="白鹤村3组溪边")
+    matter(ws)                                                    # nobody's: not supervised
+
+    def ids(**kw):
+        return [c["id"] for c in ws.supervision(**kw)]
+    assert sorted(ids()) == sorted([working, late])               # finished ones wait behind the chip
+    assert ids(which="all", leader="lizhen") == [working, finished]   # finished last within a leader
+    assert ids(which="overdue") == [late]
+    assert ids(leader="zhangmin") == [late]
+    assert ids(which="all", search="3组溪边") == [late]             # the place is searched too
+    every = ids(which="all")
+    assert [ids(which="all", limit=1, offset=k)[0] for k in range(3)] == every and len(every) == 3
+    owners = [c["owner"] for c in ws.supervision(which="all")]
+    assert owners == sorted(owners, key=owners.index)            # one leader's matters together
+    assert ws.supervision_counts() == {"lizhen": (1, 0), "zhangmin": (1, 1)}
+    assert ws.supervision_counts("all") == {"lizhen": (2, 0), "zhangmin": (1, 1)}
+    assert ws.supervision_counts("overdue", search="赵师傅") == {"zhangmin": (1, 1)}
+    assert ws.supervision_counts("open", search="没有这个人") == {}
+
+
+def test_every_list_of_matters_searches_the_same_fields_the_place_too(ws):
+    """待受理 missed a matter the ledger's 全部 found by its place (two copies of the words
+    searched, one without the place)."""
+    waiting = matter(ws, place="村口桥头")
+    assert [c["id"] for c in ws.cases(search="桥头")] == [waiting]
+    assert [c["id"] for c in ws.acceptance_queue(search="桥头")] == [waiting]
+
+
+def test_the_ledger_s_row_dates_a_matter_as_its_export_does(ws):
+    """A letter registered on the 29th as received on 30 October: the exported ledger,
+    its October filter and the figures said 2026-10-30, the screen the 29th."""
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.ledger import matter_row
+    from sync.server import export
+    from tests.test_office_erasure import Page, texts
+    cid = matter(ws, on=dt.date(2026, 10, 30))
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    shown = texts(matter_row(ctx, ws.case(cid), {}, lambda cid: None))
+    [row] = list(export.ledger_rows(ws.replica.conn, dt.date(2026, 10, 1), dt.date(2026, 10, 31)))
+    assert "2026-10-30" in shown and str(row["登记日期"])[:10] == "2026-10-30", (shown, row)
+
+
+def test_the_exports_offer_every_year_the_ledger_holds_and_this_one(ws, monkeypatch):
+    """In January the year gone by is due: the buttons gave only the running year."""
+    import types
+
+    import flet as ft
+
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.ledger import export_row
+    from tests.test_office_erasure import Page
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2027, 1, 4))
+    assert ws.ledger_years() == [2027]                       # an empty ledger: this year
+    matter(ws, on=dt.date(2025, 12, 30))
+    matter(ws, on=dt.date(2026, 6, 1))
+    assert ws.ledger_years() == [2027, 2026, 2025]
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    asked = []
+    ctx.download = lambda kind, **params: asked.append((kind, params))
+    row = export_row(ctx)
+    year, month = [c.content for c in row.controls if hasattr(c, "content") and hasattr(c.content, "options")]
+    assert [o.key for o in year.options] == ["2027", "2026", "2025"]
+    last_month = month.options[1].key                        # "YYYY-MM", the month gone by
+
+    def choose(dropdown, value):
+        dropdown.value = value
+        dropdown.on_select(types.SimpleNamespace(control=dropdown))
+    choose(year, "2026")
+    choose(month, last_month)
+    for button in [c for c in row.controls if isinstance(c, ft.OutlinedButton)]:
+        button.on_click(None)
+    assert ("ledger.xlsx", {"start": "2026-01-01", "end": "2026-12-31"}) in asked
+    assert ("monthly.xlsx", {"year": int(last_month[:4]), "month": int(last_month[5:])}) in asked
+
+
+# --- from a clerk's probe of the office's states (sixteenth session) ----------------------
+
+def test_a_notice_dated_before_a_phones_report_is_refused_and_the_matter_stays_acceptable(ws):
+    """A report from a phone has no 登记日期 until accepted: a notice dated before the
+    report was taken, and 受理 (dating the matter from the report) was refused for ever."""
+    cid = "case-from-phone"
+    ws.replica.server_write("case", cid, {
+        "grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": "漏水",
+        "status": "reported", "reported_by": "w1", "reported_at": "2026-11-26T09:00:00+08:00"}, author="w1")
+    with pytest.raises(WriteRefused) as refused:
+        ws.notice(cid, dt.date(2026, 11, 1))
+    assert [(e.field, e.rule) for e in refused.value.field_errors] == [("notice_sent_on", "date_before")]
+    assert refused.value.field_errors[0].message("zh") == "不能早于上报日期"
+    assert ws.case(cid)["notice_sent_on"] is None
+    ws.notice(cid, dt.date(2026, 11, 26))
+    ws.accept(cid, on=dt.date(2026, 11, 27))
+    assert ws.case(cid)["status"] == "accepted"
+
+
+def test_a_stale_pages_extension_or_resolution_of_a_matter_resolved_meanwhile_is_refused_in_words(ws):
+    """Two clerks: one resolved the matter while the other's 延期 dialog was open; the
+    extension was saved after 办结 (a deadline moved on a finished matter), and a second
+    办结 was refused as "不能从已办结变为已办结"."""
+    cid = matter(ws)
+    ws.accept(cid)
+    ws.resolve_case(cid, "explained", "已解释政策")
+    with pytest.raises(RuleError) as late:
+        ws.extend(cid, 10, "需等待鉴定")
+    assert late.value.code == "extension_not_open" and "已办结" in late.value.message("zh")
+    with pytest.raises(WriteRefused) as written:      # whatever path writes it
+        ws.update("case", cid, {"extended_days": 10})
+    assert [(e.field, e.rule) for e in written.value.field_errors] == [("extended_days", "extension_not_open")]
+    with pytest.raises(RuleError) as twice:
+        ws.resolve_case(cid, "supported", "再次办结")
+    assert twice.value.code == "already_in_state" and "可能已由他人办理" in twice.value.message("zh")
+    assert ws.case(cid)["outcome"] == "explained" and not ws.case(cid).get("extended_days")
+
+
+def test_typing_in_a_form_is_not_idleness(ws):
+    """The office signs an idle tab out (30 minutes): a clerk typing a long account without
+    a click for that long was signed out mid-sentence, and the text was lost."""
+    import time
+
+    from fieldapp.office import context as office_context
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.forms import text_field
+    from tests.test_office_erasure import Page
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    description = text_field(ctx, "description", multiline=True)
+    ctx.last_active = time.monotonic() - office_context.IDLE_S + 1     # a second from the limit
+    description.on_change(None)                                        # a keystroke
+    assert time.monotonic() - ctx.last_active < office_context.IDLE_S / 2

@@ -15,6 +15,7 @@ import flet as ft
 from sync.server.central import CentralStore
 from sync.server.office import CentralWorkspace
 
+from .. import i18n
 from ..app import ASSETS, FONT
 from ..navigation import apply_locale
 from ..webserve import served
@@ -81,7 +82,7 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
             return
         wait = ctx.throttle.wait_s(name, address) if ctx.throttle else 0
         if wait:
-            msg.value = ctx.t("too_many_attempts_wait", minutes=wait // 60 + 1)
+            msg.value = i18n.wait_words(wait, ctx.lang)
             ctx.store.audit(ctx.store.as_audited(name), "office_sign_in_slowed", f"wait {wait} s", address=address)
             ctx.page.update()
             return

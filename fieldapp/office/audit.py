@@ -10,6 +10,7 @@ import flet as ft
 
 from sync.server import audit
 
+from ..screens.widgets import named
 from ..worklist import today_cst
 from .forms import parse_date as _date
 
@@ -84,7 +85,7 @@ def audit_panel(ctx) -> ft.Control:
     load(True)
     return ft.Column([
         ft.Text(ctx.t("nav_audit"), size=18, weight=ft.FontWeight.BOLD),
-        ft.Row([user, action, since, until, ft.OutlinedButton(ctx.t("audit_search"), on_click=lambda e: load(True)),
+        ft.Row([named(user), named(action), since, until, ft.OutlinedButton(ctx.t("audit_search"), on_click=lambda e: load(True)),
                 ft.OutlinedButton(ctx.t("export_audit"), icon=ft.Icons.DOWNLOAD, on_click=export), count],
                wrap=True),
         ft.Container(ft.Row([ft.Text(ctx.t(k), width=w, weight=ft.FontWeight.BOLD) for k, w in heads], spacing=8),

@@ -35,6 +35,7 @@ class OfficeContext(Screens):
         self.hub = None            # news of phones' syncs (sync/server/events.py)
         self._unsubscribe = None
         self.ledger_state = {"f": 0, "q": ""}  # kept across refreshes: a clerk's filter and search stay
+        self.supervision_state = {"f": 0, "q": "", "leader": ""}
         # thumbnails this sign-in has read (by hash: the bytes never change), so a page
         # redrawn when phones sync neither reads them again nor audits them again
         self.thumbs: dict[str, bytes] = {}

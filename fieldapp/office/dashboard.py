@@ -22,7 +22,7 @@ from sync.model import FIRST_DAY, LAST_DAY
 from sync.rules import format_rate
 
 from ..geo import placed
-from ..screens.widgets import RISK_COLOURS, risk_colour
+from ..screens.widgets import RISK_COLOURS, named, risk_colour
 from ..worklist import today_cst
 
 PRESETS = ("this_year", "this_month", "last_30")
@@ -222,12 +222,12 @@ def dashboard_panel(ctx) -> ft.Control:
     period_chips.controls.extend([start_f, end_f, ft.OutlinedButton(ctx.t("apply"), on_click=custom)])
     any_opt = [ft.DropdownOption(key="", text=ctx.t("filter_all"))]
     filters = ft.Row([
-        ft.Dropdown(label=ctx.t("village"), width=160, value="", on_select=filt("village"),
-                    options=any_opt + [ft.DropdownOption(key=v, text=v) for v in villages]),
-        ft.Dropdown(label=ctx.t("category"), width=180, value="", on_select=filt("category"),
-                    options=any_opt + [ft.DropdownOption(key=k, text=r[ctx.lang]) for k, r in codes.CATEGORIES.items()]),
-        ft.Dropdown(label=ctx.t("channel"), width=180, value="", on_select=filt("channel"),
-                    options=any_opt + [ft.DropdownOption(key=k, text=r[ctx.lang]) for k, r in codes.CHANNELS.items()]),
+        named(ft.Dropdown(label=ctx.t("village"), width=160, value="", on_select=filt("village"),
+                          options=any_opt + [ft.DropdownOption(key=v, text=v) for v in villages])),
+        named(ft.Dropdown(label=ctx.t("category"), width=180, value="", on_select=filt("category"),
+                          options=any_opt + [ft.DropdownOption(key=k, text=r[ctx.lang]) for k, r in codes.CATEGORIES.items()])),
+        named(ft.Dropdown(label=ctx.t("channel"), width=180, value="", on_select=filt("channel"),
+                          options=any_opt + [ft.DropdownOption(key=k, text=r[ctx.lang]) for k, r in codes.CHANNELS.items()])),
     ], wrap=True)
     fill()
     return ft.ListView([ft.Row([ft.Text(ctx.t("period"), weight=ft.FontWeight.BOLD), period_chips]), filters, body,

@@ -27,7 +27,9 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
     ctx.page.show_dialog(ft.AlertDialog(
         modal=True, title=ft.Text(title), scrollable=True,
         content=ft.Column([*controls, form.foot], tight=True, width=520),
-        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
+        # cancelled, the page is drawn again: one refused because another clerk acted first
+        # showed the old state, with the same buttons, until left
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: (ctx.page.pop_dialog(), refresh())),
                  ft.FilledButton(ok_label or ctx.t("save"), on_click=ok)]))
 
 

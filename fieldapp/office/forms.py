@@ -39,10 +39,13 @@ def text_field(ctx, field: str, *, entity: str = "case", multiline: bool = False
     and a star when it must be filled."""
     f = ENTITIES[entity].by_name.get(field)
     limit = max_length or (f.max_len if f is not None and f.kind in ("str", "text") else None)
-    # a long text scrolls inside its box (pasted whole, it pushed the refusal out of the dialog)
+    # a long text scrolls inside its box (pasted whole, it pushed the refusal out of the dialog);
+    # typing is work: a clerk typing a long account for half an hour was signed out as idle,
+    # and the text went with the sign-in
     return ft.TextField(label=label(field, ctx.lang) + (" *" if required else ""), value=value or "",
                         multiline=multiline, min_lines=3 if multiline else None, max_lines=6 if multiline else None,
-                        max_length=limit, width=width, hint_text=hint, error_max_lines=3)
+                        max_length=limit, width=width, hint_text=hint, error_max_lines=3,
+                        on_change=lambda e: ctx.touch())
 
 
 def date_field(ctx, field: str, value: str = "", width: int = 240, required: bool = False) -> ft.TextField:

@@ -17,6 +17,7 @@ from sync.workspace import now_iso
 
 from ..privacy import mask_id, mask_phone
 from ..screens.household_form import HouseholdForm
+from ..screens.widgets import named
 from ..worklist import today_cst
 from . import erasure
 from .dialogs import dialog
@@ -136,11 +137,8 @@ def household_row(ctx, h: dict, grid_names: dict, refresh) -> ft.Control:
 
 
 def _choice(ctx, label: str, options: list[tuple[str, str]], value: str, on_change, width: int) -> ft.Control:
-    dd = ft.Dropdown(label=label, value=value, width=width, dense=True, on_select=on_change,
-                     options=[ft.DropdownOption(key=k, text=text) for k, text in options])
-    # Flutter gives a dropdown no accessible name of its own: a screen reader (and the
-    # browser tests) find it by this label
-    return ft.Semantics(label=label, button=True, content=dd)
+    return named(ft.Dropdown(label=label, value=value, width=width, dense=True, on_select=on_change,
+                             options=[ft.DropdownOption(key=k, text=text) for k, text in options]))
 
 
 def households_panel(ctx) -> ft.Control:

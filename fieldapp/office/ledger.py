@@ -7,7 +7,7 @@ import flet as ft
 from sync import codes, rules, statute
 from sync.queries import OPEN_STATUSES
 
-from ..screens.widgets import risk_colour
+from ..screens.widgets import named, risk_colour
 from ..worklist import today_cst
 
 PAGE = 100
@@ -42,7 +42,9 @@ WIDTHS = {"col_ref": 130, "col_date": 90, "col_channel": 80, "col_parties": 130,
 def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
     deadline, late = limit_text(ctx, c)
     cells = {
-        "col_ref": c.get("ref") or ctx.t("no_ref_yet"), "col_date": (c.get("reported_at") or "")[:10],
+        # the day it entered the ledger, as the exported ledger and the figures date it (a
+        # letter registered today as received last month read today's date on screen)
+        "col_ref": c.get("ref") or ctx.t("no_ref_yet"), "col_date": str(statute.received(c) or ""),
         "col_channel": ctx.code(codes.CHANNELS, c.get("channel")), "col_parties": "、".join(c.get("parties") or []),
         "col_category": ctx.code(codes.CATEGORIES, c.get("category")),
         "col_summary": c.get("title") or (c.get("description") or "")[:24],
@@ -110,20 +112,50 @@ def ledger_panel(ctx) -> ft.Control:
                     for i, (k, _) in enumerate(filters)], wrap=True)
     more.on_click = lambda e: (load(False), ctx.page.update())
     load(True)
-    year = today_cst().year
-    exports = ft.Row([
-        ft.OutlinedButton(ctx.t("export_xlsx"), icon=ft.Icons.DOWNLOAD,
-                          on_click=lambda e: ctx.download("ledger.xlsx", start=f"{year}-01-01", end=f"{year}-12-31")),
-        ft.OutlinedButton(ctx.t("export_csv"), on_click=lambda e: ctx.download(
-            "ledger.csv", start=f"{year}-01-01", end=f"{year}-12-31")),
-        ft.OutlinedButton(ctx.t("export_supervision"), on_click=lambda e: ctx.download("supervision.xlsx")),
-        ft.OutlinedButton(ctx.t("export_monthly"), on_click=lambda e: ctx.download(
-            "monthly.xlsx", year=year, month=today_cst().month)),
-    ], wrap=True)
+    exports = export_row(ctx)
     return ft.Column([
         ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
                              value=state["q"], max_length=100), count]),
         chips, exports, wide(header_row(ctx), rows), more], expand=True, spacing=8)
+
+
+def export_row(ctx) -> ft.Control:
+    """The files a clerk hands in, of the period chosen: the ledger of a year, the report
+    of a month (in January the year gone by is due, early in a month the month gone by:
+    the buttons gave only the running ones)."""
+    today = today_cst()
+    chosen = ctx.ledger_state.setdefault("export", {"year": today.year, "month": (today.year, today.month)})
+    months, (y, m) = [], (today.year, today.month)
+    for _ in range(24):
+        months.append((y, m))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    if chosen["month"] not in months:
+        chosen["month"] = months[0]
+
+    def pick(key, read):
+        def handler(e):
+            chosen[key] = read(e.control.value)
+        return handler
+    year = named(ft.Dropdown(label=ctx.t("export_year"), width=130, dense=True, value=str(chosen["year"]),
+                             on_select=pick("year", int),
+                             options=[ft.DropdownOption(key=str(y), text=ctx.t("year_n", n=y)) for y in ctx.ws.ledger_years()]))
+    month = named(ft.Dropdown(label=ctx.t("export_month"), width=150, dense=True,
+                              value=f"{chosen['month'][0]}-{chosen['month'][1]:02d}",
+                              on_select=pick("month", lambda v: (int(v[:4]), int(v[5:]))),
+                              options=[ft.DropdownOption(key=f"{y}-{m:02d}", text=ctx.t("month_n", y=y, m=m))
+                                       for y, m in months]))
+
+    def ledger(kind):
+        return lambda e: ctx.download(kind, start=f"{chosen['year']}-01-01", end=f"{chosen['year']}-12-31")
+    return ft.Row([
+        year,
+        ft.OutlinedButton(ctx.t("export_xlsx"), icon=ft.Icons.DOWNLOAD, on_click=ledger("ledger.xlsx")),
+        ft.OutlinedButton(ctx.t("export_csv"), on_click=ledger("ledger.csv")),
+        month,
+        ft.OutlinedButton(ctx.t("export_monthly"), on_click=lambda e: ctx.download(
+            "monthly.xlsx", year=chosen["month"][0], month=chosen["month"][1])),
+        ft.OutlinedButton(ctx.t("export_supervision"), on_click=lambda e: ctx.download("supervision.xlsx")),
+    ], wrap=True, vertical_alignment=ft.CrossAxisAlignment.CENTER)
 
 
 # The header and the rows side by side: about 1,150 px

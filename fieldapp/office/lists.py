@@ -6,6 +6,7 @@ import flet as ft
 
 from sync import codes, rules
 
+from ..screens.widgets import named
 from ..worklist import today_cst
 from .ledger import header_row, matter_row, wide
 
@@ -25,36 +26,100 @@ def callbacks_panel(ctx) -> ft.Control:
                                        expand=True))], expand=True)
 
 
+# The supervision ledger's chips: (word, which matters)
+SUPERVISION_FILTERS = (("sup_open", "open"), ("filter_overdue", "overdue"), ("sup_all", "all"))
+PAGE = 100
+
+
 def supervision_panel(ctx) -> ft.Control:
     """Each leader's matters, the most pressing first: overdue in red, the days left only
-    while the clock runs, the latest progress."""
+    while the clock runs, the latest progress. The matters being worked first (a year of
+    finished ones buried them), a leader and words to narrow it, a page at a time."""
     from .matter import open_matter
     names = ctx.ws.staff_names()
-    owned = ctx.ws.supervision()
+    state = ctx.supervision_state      # the clerk's choice survives a redraw (phones syncing)
     today = today_cst()
-    items: list[ft.Control] = []
-    for leader in sorted({c["owner"] for c in owned}, key=lambda u: names.get(u, u)):
-        mine = [c for c in owned if c["owner"] == leader]
-        late_n = sum(1 for c in mine if rules.is_overdue(c, today))
-        items.append(ft.Text(f"{names.get(leader, leader)}（{len(mine)}"
-                             + (f"，{ctx.t('n_overdue', n=late_n)}" if late_n else "") + "）",
-                             size=16, weight=ft.FontWeight.BOLD))
-        for c in mine:
-            running = c.get("status") in rules.OPEN_STATUSES
-            dl = rules.days_left(c.get("deadline"), today) if running else None
-            late = dl is not None and dl < 0
-            progress = [it for it in ctx.ws.timeline(c["id"]) if it["kind"] in ("progress", "home", "resolution")]
-            parts = [f"{ctx.t('departments')}：{'、'.join(c.get('departments') or []) or '—'}",
-                     f"{ctx.t('plan')}：{(c.get('plan') or '—').rstrip('。；;')}",
-                     f"{ctx.t('deadline')}：{c.get('deadline') or '—'}"
-                     + (f"（{ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)}）" if dl is not None else "")]
-            latest = f"\n{progress[-1]['at'][:10]} {progress[-1]['text']}" if progress else ""
-            items.append(ft.ListTile(
-                title=ft.Text(f"{c.get('ref') or ''} {c.get('title') or c['description'][:20]} · "
-                              f"{ctx.code(codes.CASE_STATUSES, c['status'])}",
-                              color=ft.Colors.RED_700 if late else None),
-                subtitle=ft.Text("；".join(parts) + latest, color=ft.Colors.RED_700 if late else None),
-                is_three_line=True, on_click=lambda e, cid=c["id"]: open_matter(ctx, cid)))
-    if not items:
-        items.append(ft.Text(ctx.t("supervision_empty"), color=ft.Colors.GREY_700))
-    return ft.ListView(items, expand=True, spacing=4)
+    rows = ft.ListView(expand=True, spacing=4)
+    count = ft.Text(color=ft.Colors.GREY_700)
+    more = ft.TextButton(ctx.t("load_more"), visible=False)
+    page = {"offset": 0, "owner": None, "counts": {}}
+
+    def tile(c: dict) -> ft.Control:
+        running = c.get("status") in rules.OPEN_STATUSES
+        dl = rules.days_left(c.get("deadline"), today) if running else None
+        late = dl is not None and dl < 0
+        progress = [it for it in ctx.ws.timeline(c["id"]) if it["kind"] in ("progress", "home", "resolution")]
+        parts = [f"{ctx.t('departments')}：{'、'.join(c.get('departments') or []) or '—'}",
+                 f"{ctx.t('plan')}：{(c.get('plan') or '—').rstrip('。；;')}",
+                 f"{ctx.t('deadline')}：{c.get('deadline') or '—'}"
+                 + (f"（{ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)}）" if dl is not None else "")]
+        latest = f"\n{progress[-1]['at'][:10]} {progress[-1]['text']}" if progress else ""
+        return ft.ListTile(
+            title=ft.Text(f"{c.get('ref') or ''} {c.get('title') or (c.get('description') or '')[:20]} · "
+                          f"{ctx.code(codes.CASE_STATUSES, c['status'])}",
+                          color=ft.Colors.RED_700 if late else None),
+            subtitle=ft.Text("；".join(parts) + latest, color=ft.Colors.RED_700 if late else None),
+            is_three_line=True, on_click=lambda e, cid=c["id"]: open_matter(ctx, cid))
+
+    def heading(owner: str) -> ft.Control:
+        n, late_n = page["counts"].get(owner, (0, 0))
+        return ft.Text(f"{names.get(owner, owner)}（{n}" + (f"，{ctx.t('n_overdue', n=late_n)}" if late_n else "")
+                       + "）", size=16, weight=ft.FontWeight.BOLD)
+
+    def load(reset: bool) -> None:
+        which = SUPERVISION_FILTERS[state["f"]][1]
+        if reset:
+            page.update(offset=0, owner=None, counts=ctx.ws.supervision_counts(which, state["q"]))
+            rows.controls.clear()
+        got = ctx.ws.supervision(which=which, leader=state["leader"], search=state["q"],
+                                 limit=PAGE + 1, offset=page["offset"])
+        more.visible = len(got) > PAGE
+        got = got[:PAGE]
+        page["offset"] += len(got)
+        for c in got:
+            if c["owner"] != page["owner"]:
+                page["owner"] = c["owner"]
+                rows.controls.append(heading(c["owner"]))
+            rows.controls.append(tile(c))
+        total = (page["counts"].get(state["leader"], (0, 0))[0] if state["leader"]
+                 else sum(n for n, _ in page["counts"].values()))
+        count.value = ctx.t("n_matters", n=total)
+        if not rows.controls:
+            anything = ctx.ws.supervision(which="all", limit=1)
+            rows.controls.append(ft.Text(ctx.t("supervision_none" if anything else "supervision_empty"),
+                                         color=ft.Colors.GREY_700))
+
+    def redraw(e=None) -> None:
+        load(True)
+        ctx.page.update()
+
+    def choose(i):
+        def handler(e):
+            state["f"] = i
+            for j, chip in enumerate(chips.controls):
+                chip.selected = j == i
+            redraw()
+        return handler
+
+    def search(e):
+        state["q"] = e.control.value or ""
+        redraw()
+
+    def pick(e):
+        state["leader"] = e.control.value or ""
+        redraw()
+
+    chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
+                    for i, (k, _) in enumerate(SUPERVISION_FILTERS)], wrap=True)
+    more.on_click = lambda e: (load(False), ctx.page.update())
+    load(True)
+    leaders = sorted(ctx.ws.supervision_counts("all"), key=lambda u: names.get(u, u))
+    if state["leader"] and state["leader"] not in leaders:
+        state["leader"] = ""
+    leader = named(ft.Dropdown(label=ctx.t("sup_leader"), width=200, value=state["leader"], on_select=pick, options=[
+        ft.DropdownOption(key="", text=ctx.t("all_leaders"))] + [
+        ft.DropdownOption(key=u, text=names.get(u, u)) for u in leaders]))
+    return ft.Column([
+        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
+                             value=state["q"], max_length=100), leader, count], wrap=True),
+        chips, rows, more], expand=True, spacing=8)

@@ -8,15 +8,22 @@ import flet as ft
 
 from sync.errors import AuthRequired, OthersWork, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
 
-from .widgets import TOUCH
+from .. import i18n
+from .widgets import TOUCH, appbar
 
 
-def login_view(ctx, on_done) -> ft.View:
+def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
+    """The sign-in. `again`: the account whose sign-in the server no longer takes (the
+    phone revoked, the account disabled and enabled again): the same person signs in
+    again over the screen they were on, and what the phone holds unsent goes out after
+    (signing out first was refused while anything waited, and no other way back existed)."""
     server = ft.TextField(label=ctx.t("server"), value=ctx.phone.settings.server,
                           keyboard_type=ft.KeyboardType.URL)
     # the server's limits (api_models.LoginRequest), counted as typed
-    user = ft.TextField(label=ctx.t("username"), autofocus=True, max_length=40)
-    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True, max_length=200)
+    user = ft.TextField(label=ctx.t("username"), autofocus=again is None, max_length=40,
+                        value=(again or {}).get("username"), read_only=again is not None)
+    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True, max_length=200,
+                      autofocus=again is not None)
     message = ft.Text(color=ft.Colors.RED_700)
     busy = ft.ProgressRing(visible=False, width=24, height=24)
 
@@ -42,7 +49,7 @@ def login_view(ctx, on_done) -> ft.View:
             message.value = ctx.t("outdated")
         except SyncError as err:
             # the server's own words are English: a refused sign-in is said in the person's
-            message.value = ctx.t("too_many_attempts") if err.status == 429 else (
+            message.value = i18n.wait_words(getattr(err, "retry_after_s", None), ctx.lang) if err.status == 429 else (
                 ctx.t("account_disabled") if err.status == 403 else
                 ctx.t("sign_in_refused") if err.status in (400, 422) else err.message)
         else:
@@ -55,6 +62,13 @@ def login_view(ctx, on_done) -> ft.View:
 
     pw.on_submit = submit
     button = ft.FilledButton(ctx.t("sign_in"), on_click=submit, height=TOUCH, expand=True)
+    if again is not None:
+        unsent = ctx.phone.replica.pending_count()
+        return ft.View(route="/login-again", padding=24, scroll=ft.ScrollMode.AUTO, controls=[
+            ft.Text(ctx.t("sign_in_again_hint"), color=ft.Colors.GREY_800),
+            *([ft.Text(ctx.t("sign_in_again_kept", n=unsent), color=ft.Colors.ORANGE_900)] if unsent else []),
+            server, user, pw, ft.Row([button, busy]), message,
+        ], appbar=appbar(ctx, ctx.t("sign_in_again")))
     return ft.View(route="/login", padding=24, scroll=ft.ScrollMode.AUTO, controls=[
         ft.Text(ctx.t("app_title"), size=28, weight=ft.FontWeight.BOLD),
         ft.Text(ctx.t("sign_in_hint"), color=ft.Colors.GREY_700),

@@ -110,8 +110,15 @@ def sync_bar(ctx, owner=None) -> ft.Control:
     last = ft.Text(size=12, color=ft.Colors.GREY_700)
     bar = ft.ProgressBar(visible=False, height=3)
     icon = ft.Icon(ft.Icons.CLOUD_DONE, size=20)
+    now = ft.TextButton(ctx.t("sync_now"), on_click=lambda e: ctx.phone.runner.request(), height=TOUCH)
+    again = ft.TextButton(ctx.t("sign_in_again"), on_click=lambda e: sign_in_again(ctx), height=TOUCH, visible=False)
+
+    signing_in = getattr(owner, "route", None) == "/login-again"   # the sign-in is this screen
 
     def show(st: SyncStatus) -> None:
+        # the server no longer takes this sign-in: syncing again cannot help, signing in can
+        out = st.state == "signed_out"
+        again.visible, now.visible = out and not signing_in, not out
         label.value, label.color = status_text(ctx, st)
         last.value = last_sync_text(ctx, st)
         bar.visible = st.state == "syncing"
@@ -127,12 +134,23 @@ def sync_bar(ctx, owner=None) -> ft.Control:
                        "quarantined": ctx.phone.replica.quarantined_count()}))
     return ft.Container(
         ft.Column([
-            ft.Row([icon, ft.Column([label, last], spacing=0, expand=True),
-                    ft.TextButton(ctx.t("sync_now"), on_click=lambda e: ctx.phone.runner.request(),
-                                  height=TOUCH)],
+            ft.Row([icon, ft.Column([label, last], spacing=0, expand=True), now, again],
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
             ft.Container(bar, height=3)], spacing=2),   # its own slot: the screen never jumps
         padding=ft.Padding.only(left=12, right=4, top=2, bottom=2), bgcolor=ft.Colors.BLUE_GREY_50)
+
+
+def sign_in_again(ctx) -> None:
+    """The same person signs in again over the screen they were on; their unsent work stays."""
+    from .login import login_view
+    account = ctx.phone.account()
+    if account is None:
+        return
+
+    def done() -> None:
+        ctx.pop(saved=True)
+        ctx.phone.runner.request()
+    ctx.push(login_view(ctx, on_done=done, again=account))
 
 
 def deadline_text(ctx, deadline: str | None, today: dt.date | None = None) -> tuple[str, str]:
@@ -317,3 +335,9 @@ def shown_value(ctx, entity: str, field: str, value, names: dict | None = None) 
     if isinstance(value, list):
         return "、".join(str(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value)
     return str(value)
+
+
+def named(dropdown: ft.Dropdown) -> ft.Control:
+    """Flutter gives a dropdown no accessible name of its own: a screen reader (and the
+    browser tests) find it by its label."""
+    return ft.Semantics(label=dropdown.label, button=True, content=dropdown)

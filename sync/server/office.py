@@ -13,7 +13,7 @@ import difflib
 
 from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
-from ..queries import OPEN_STATUSES, Scope, _like, _rows
+from ..queries import OPEN_STATUSES, Scope, _rows, case_words
 from ..workspace import CST, Workspace, _clean, now_iso
 
 class Missing(ValueError):
@@ -201,6 +201,8 @@ class CentralWorkspace(Workspace):
 
     def extend(self, cid: str, days: int, reason: str) -> None:
         case = self._case(cid)
+        if case.get("status") not in OPEN_STATUSES:   # a page drawn before it was resolved
+            raise rules.RuleError("extension_not_open", status=case.get("status") or "reported")
         accepted = rules.as_date(case.get("accepted_on"))
         total = rules.extend(accepted, case.get("extended_days"), days, reason,
                              rules.as_date(case.get("deadline")), today())
@@ -302,11 +304,8 @@ class CentralWorkspace(Workspace):
     def _where(self, search: str = "") -> tuple[str, list]:
         """The person's scope, and the words searched for (the ledger's box), over cases."""
         where, args = (self.scope.where("grid_id", "owner") if self.scope else ("1", []))
-        if search.strip():
-            where += (" AND (ref LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'"
-                      " OR parties LIKE ? ESCAPE '\\')")
-            args = [*args, *[_like(search.strip())] * 4]
-        return where, args
+        words, said = case_words(search)
+        return where + words, [*args, *said]
 
     def callback_queue(self, limit: int = CALLBACK_QUEUE_SHOWN) -> list[dict]:
         """Resolved matters waiting for their callback, the longest waiting first: the
@@ -347,12 +346,66 @@ class CentralWorkspace(Workspace):
         return [c for c in self._open_by_deadline(on.isoformat(), (on + dt.timedelta(days=days)).isoformat(), search)
                 if rules.due_within(c, on, days)]
 
-    def supervision(self) -> list[dict]:
-        """The leader supervision ledger: each leader's matters, the most pressing first:
-        overdue and nearest deadlines before later ones, finished ones last."""
-        owned = [c for c in self.cases(limit=100_000) if c.get("owner") and not c.get("merged_into")]
-        return sorted(owned, key=lambda c: (c.get("status") not in rules.OPEN_STATUSES,
-                                            c.get("deadline") or "9999", c.get("ref") or c["id"]))
+    def supervision(self, *, which: str = "open", leader: str = "", search: str = "",
+                    limit: int = 100_000, offset: int = 0) -> list[dict]:
+        """The leader supervision ledger: leader-owned matters, leader by leader, the most
+        pressing first (the nearest deadlines, finished ones last). `which`: "open",
+        "overdue" or "all" (finished too). Paged in SQL: a year's thousands of owned
+        matters, each with its latest progress, took seconds to draw on every phone's sync."""
+        where, args = self._supervision_where("open" if which == "overdue" else which, leader, search)
+        order = ("(SELECT name FROM staff WHERE username=cases.owner), owner,"
+                 f" status NOT IN ({','.join('?' * len(OPEN_STATUSES))}), deadline IS NULL, deadline,"
+                 " COALESCE(ref, id), id")
+        sql = f"SELECT * FROM cases WHERE {where} ORDER BY {order}"
+        if which == "overdue":   # the statute's test, over the open ones (what leaders are working)
+            on = today()
+            late = [c for c in _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES)) if rules.is_overdue(c, on)]
+            return late[offset:offset + limit]
+        return _rows(self.replica, "case", sql + " LIMIT ? OFFSET ?", (*args, *OPEN_STATUSES, limit, offset))
+
+    def supervision_counts(self, which: str = "open", search: str = "") -> dict[str, tuple[int, int]]:
+        """Per leader: how many matters `which` and the search leave, and how many of their
+        open ones are overdue."""
+        on = today()
+        running = self.supervision(which="open", search=search)
+        late: dict[str, int] = {}
+        for c in running:
+            if rules.is_overdue(c, on):
+                late[c["owner"]] = late.get(c["owner"], 0) + 1
+        if which == "all":
+            where, args = self._supervision_where("all", "", search)
+            n = dict(self.replica.conn.execute(f"SELECT owner, COUNT(*) FROM cases WHERE {where} GROUP BY owner", args))
+        elif which == "overdue":
+            n = dict(late)
+        else:
+            n = {}
+            for c in running:
+                n[c["owner"]] = n.get(c["owner"], 0) + 1
+        return {owner: (k, late.get(owner, 0)) for owner, k in n.items()}
+
+    def _supervision_where(self, which: str, leader: str, search: str) -> tuple[str, list]:
+        where, args = self._where(search)
+        where += " AND owner IS NOT NULL AND owner != '' AND merged_into IS NULL"
+        if which == "open":
+            where += f" AND status IN ({','.join('?' * len(OPEN_STATUSES))})"
+            args = [*args, *OPEN_STATUSES]
+        if leader:
+            where += " AND owner=?"
+            args = [*args, leader]
+        return where, args
+
+    def ledger_years(self) -> list[int]:
+        """The years the ledger holds matters of, the latest first, and this year always:
+        what the exports offer (a ledger or a report of a year gone by is due in January)."""
+        where, args = self._where()
+        first = self.replica.conn.execute(
+            f"SELECT MIN(substr(COALESCE(received_on, reported_at), 1, 4)) FROM cases WHERE {where}", args).fetchone()[0]
+        now = today().year
+        try:
+            since = max(int(first), now - 30) if first else now   # nothing stored may make it fail
+        except ValueError:
+            since = now
+        return list(range(now, min(since, now) - 1, -1))
 
     def recent_visits(self, limit: int = 500) -> list[dict]:
         """The latest visits this person may see, newest first (the office's review)."""

@@ -679,3 +679,44 @@ def test_a_years_worth_of_a_household_and_a_matter_keeps_what_the_worker_needs_i
         scroll_to(app, "第1次进展", -300)
     finally:
         phone.stop()
+
+
+def test_a_phone_signed_out_by_the_server_signs_in_again_and_sends_what_waited(township, tmp_path, browser):
+    """The office revoked the phone while a visit waited on it: 退出登录 is refused while
+    anything is unsent, and there was no other way to sign in again (the visit never
+    left the phone). The bar now offers 重新登录, for the same account, keeping the work."""
+    import subprocess
+    import sys
+    server, db = township
+    phone = app_process(str(tmp_path / "phone"), server.url, tmp_path, "revoked", sync_every_s=600).start()
+    try:
+        app = browser(phone.url, GPS)
+        sign_in(app, "wangfang")
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)
+        assert "重新登录" not in app.aria()
+        r = subprocess.run([sys.executable, "-m", "township", "user", "revoke", "wangfang", "--db", db],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "revoked 1" in r.stdout, r.stdout + r.stderr
+        app.tap("住户", role="tab")
+        app.tap("张建国")
+        app.tap("记录走访")
+        app.fix("精度 ±9 米")
+        app.type("看到的情况", "注销后记录的走访，不能丢")
+        app.tap("保存")
+        app.text("登录已失效，请重新登录", timeout_s=60)    # the sync after the save was refused
+        app.tap("重新登录")
+        app.shows("本机还有")                                 # what waits is said to be kept
+        login = app.page.get_by_role("button", name="登录", exact=True)
+        app.type("密码", "not-the-password")
+        app.mark()
+        login.click()
+        app.shows("用户名或密码错误")
+        app.type("密码", PW, replace=True)
+        app.mark()
+        login.click()
+        app.text("已全部同步", timeout_s=FIRST_SYNC_S)       # the visit went out under the new sign-in
+        app.shot("worker-signed-in-again")
+        assert query(db, "SELECT visitor FROM visits WHERE seen=?", ("注销后记录的走访，不能丢",)) == [
+            {"visitor": "wangfang"}]
+    finally:
+        phone.stop()

@@ -485,6 +485,20 @@ def test_a_stranger_guessing_slows_down_but_never_locks_out_the_owner(proxied_se
     assert got[:5] == [401] * 5 and 429 in got[5:]        # the stranger is slowed after five tries
     r = _login(srv, "worker2", PASSWORD, "dev-x", "203.0.113.9")
     assert r.status_code == 429 and r.json()["retry_after_s"] >= 1 and "try again" in r.json()["message"]
+    wait = r.json()["retry_after_s"]     # said as it is ("1 minutes" for a wait of seconds)
+    assert (f"in {wait} seconds" if wait < 60 else f"in {-(-wait // 60)} minutes") in r.json()["message"]
+    # the phone's sign-in screen says the same wait in Chinese
+    from fieldapp import i18n
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.errors import Refused
+    phone = SyncClient(DeviceReplica(str(srv.db.parent / "guesser.db")), srv.url, retries=1,
+                       http=httpx.Client(headers={"X-Forwarded-For": "203.0.113.9"}))
+    with pytest.raises(Refused) as refused:
+        phone.login("worker2", "guess-y")
+    assert refused.value.status == 429 and refused.value.retry_after_s >= 1
+    said = i18n.wait_words(refused.value.retry_after_s)
+    assert said.startswith("登录失败次数过多，请") and ("秒后再试" in said or "分钟后再试" in said)
     # A guesser naming the owner's device id (it is in every change the grid's phones
     # pull) is no owner: the slow-down stands.
     assert _login(srv, "worker2", "guess-x", "owner-phone", "203.0.113.10").status_code == 429
