@@ -176,3 +176,29 @@ def test_a_store_still_open_in_a_running_process_is_not_restored_over(tmp_path, 
     st = CentralStore(db)
     assert {r[0] for r in st.conn.execute("SELECT id FROM grids")} == {"g1"}
     st.close()
+
+
+def test_a_restore_from_before_an_erasure_erases_the_person_again(tmp_path, capsys):
+    """Restored to a time before an erasure, the person was back, and neither the restore
+    nor doctor said so: the journal beside the store is replayed by the restore itself."""
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o700)
+    db, url = str(folder / "township.db"), str(tmp_path / "backup")
+    st = CentralStore(db)
+    st.add_grid("g1", "白鹤村第1网格", "白鹤村", "金山镇")
+    st.server_write("household", "h1", {"grid_id": "g1", "head_name": "慕容复", "address": "白鹤村1组1号"})
+    st.close()
+    _replicate_once(db, url)
+    before = backup.replica_newest(db, backup.parse_target(url))
+    _next_second(before)
+    then = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    _next_second(then.timestamp())
+    assert main(["erase", "household", "h1", "--request", "REQ-7", "--db", db]) == 0
+    _replicate_once(db, url)
+    capsys.readouterr()
+    assert main(["restore", "--from", url, "--db", db, "--force", "--timestamp", then.isoformat()]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert out["erasures_replayed"] == 1 and out["erasure_journal"].endswith("township.db.erasures.jsonl")
+    st = CentralStore(db)
+    assert st.get("household", "h1")["head_name"] != "慕容复"
+    st.close()

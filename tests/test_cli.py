@@ -84,6 +84,32 @@ def test_a_new_password_opens_the_account_and_ends_every_sign_in_the_old_one_mad
     assert st.conn.execute("SELECT COUNT(*) FROM audit WHERE action='password_set' AND detail='li'").fetchone()[0] == 1
 
 
+def test_a_password_asked_for_with_no_terminal_and_nothing_on_standard_input_is_one_line(tmp_path, monkeypatch):
+    """From a script or an ssh session without a terminal it was a traceback."""
+    import io
+    db = str(tmp_path / "t.db")
+    CentralStore(db).add_account("li", "李", "leader", "long-enough-1")
+    monkeypatch.delenv("GRIDBOOK_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(SystemExit, match="no password given: use --password"):
+        main(["user", "password", "li", "--db", db])
+    monkeypatch.setattr("sys.stdin", io.StringIO("from-a-pipe-1\n"))
+    assert main(["user", "password", "li", "--db", db]) == 0
+    assert CentralStore(db).login("li", "from-a-pipe-1", "phone-1") is not None
+
+
+def test_revoking_and_changing_grids_are_on_the_audit_trail(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    st = CentralStore(db)
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    st.add_account("w", "王", "grid_worker", "long-enough-1", ["g1"])
+    st.login("w", "long-enough-1", "phone-1")
+    assert main(["user", "revoke", "w", "--db", db]) == 0
+    assert main(["user", "grids", "w", "--db", db]) == 0
+    rows = st.conn.execute("SELECT action, detail FROM audit WHERE action IN ('devices_revoked', 'grids_set')").fetchall()
+    assert rows == [("devices_revoked", "w all n=1"), ("grids_set", "w -")]
+
+
 def test_revoke_of_unknown_account_says_so(tmp_path):
     CentralStore(str(tmp_path / "t.db")).close()
     with pytest.raises(SystemExit, match="no account named ghost"):

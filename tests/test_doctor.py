@@ -60,7 +60,7 @@ def test_a_healthy_store_passes_every_check(healthy, capsys):
     code, checks, text = run_doctor(capsys, db, "--backup", url)
     assert code == 0, text
     assert all(c["ok"] for c in checks.values()), checks
-    assert set(checks) == {"store", "integrity", "wal", "disk", "permissions", "backup"}
+    assert set(checks) == {"store", "integrity", "wal", "disk", "permissions", "backup", "erasures"}
     assert "all checks passed / 检查全部通过" in text
 
 
@@ -161,3 +161,20 @@ def test_a_damaged_store_at_a_path_holding_a_hash_sign_is_found_damaged(tmp_path
         said = [str(e)]
     assert said != ["ok"] and not doctor.check_integrity(db).ok
     assert sorted(os.listdir(tmp_path)) == before   # no stray file beside it
+
+
+def test_a_store_sqlite_cannot_open_is_not_called_damaged_when_the_file_is_not_the_trouble(tmp_path):
+    """A read-only remount after disk errors, a full disk, a long write: doctor said "the
+    store is damaged: restore it", every command "not a readable township store"."""
+    import sqlite3
+
+    from sync.server.doctor import check_integrity, not_the_files_fault
+    db = str(tmp_path / "t.db")
+    assert "busy" in not_the_files_fault(db, sqlite3.OperationalError("database is locked"))
+    assert "is full" in not_the_files_fault(db, sqlite3.OperationalError("database or disk is full"))
+    assert "could not open" in not_the_files_fault(db, sqlite3.OperationalError("unable to open database file"))
+    assert not_the_files_fault(db, sqlite3.DatabaseError("file is not a database")) is None
+    assert not_the_files_fault(db, sqlite3.DatabaseError("database disk image is malformed")) is None
+    (tmp_path / "t.db").write_bytes(b"not a store at all" * 100)      # a damaged file is still called so
+    found = check_integrity(db)
+    assert not found.ok and "restore" in found.en

@@ -26,6 +26,8 @@ ACTIONS = {  # action: (zh, en)
     "refused": ("拒收的修改", "change refused"),
     "account_disabled": ("停用账号", "account disabled"),
     "password_set": ("重设密码", "password set"),
+    "devices_revoked": ("注销设备", "devices revoked"),
+    "grids_set": ("调整网格", "grids changed"),
     "account_enabled": ("启用账号", "account enabled"),
     "generation": ("从备份恢复数据库", "store restored from the backup"),  # backup.py: a new generation
     "recovered": ("恢复后手机补交", "changes brought back by a phone after a restore"),

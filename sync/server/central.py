@@ -406,7 +406,7 @@ class CentralStore(Replica):
         with self.lock, self.transaction():
             self.conn.execute("UPDATE accounts SET active=? WHERE username=?", (int(active), username))
             self.server_write("staff", f"staff-{username}", {"active": bool(active)})
-            ended = 0 if active else self.revoke(username)
+            ended = 0 if active else self._revoke(username)
             self.audit(SYSTEM_AUTHOR, "account_enabled" if active else "account_disabled", username)
         return ended
 
@@ -421,7 +421,7 @@ class CentralStore(Replica):
         hashed = auth.hash_password(password)     # its cost outside the lock
         with self.lock, self.transaction():
             self.conn.execute("UPDATE accounts SET password=? WHERE username=?", (hashed, username))
-            ended = self.revoke(username)
+            ended = self._revoke(username)
             self.audit(SYSTEM_AUTHOR, "password_set", username)
         return ended
 
@@ -438,9 +438,16 @@ class CentralStore(Replica):
         with self.lock, self.transaction():
             self.conn.execute("UPDATE accounts SET grids=? WHERE username=?", (json.dumps(list(grids)), username))
             self.server_write("staff", f"staff-{username}", {"grids": list(grids)})
+            self.audit(SYSTEM_AUTHOR, "grids_set", f"{username} {','.join(grids) or '-'}")
 
     def revoke(self, username: str, device_id: str | None = None) -> int:
-        """Cut off a lost phone (or every phone of the account). Returns how many."""
+        """Cut off a lost phone (or every phone of the account), on the trail. Returns how many."""
+        with self.lock, self.transaction():
+            n = self._revoke(username, device_id)
+            self.audit(SYSTEM_AUTHOR, "devices_revoked", f"{username} {device_id or 'all'} n={n}")
+        return n
+
+    def _revoke(self, username: str, device_id: str | None = None) -> int:
         sql = "UPDATE devices SET revoked_ms=? WHERE username=? AND revoked_ms IS NULL"
         args = [self.now(), username]
         if device_id:
@@ -678,6 +685,18 @@ class CentralStore(Replica):
             if joined:
                 self.conn.executemany("INSERT OR IGNORE INTO erased VALUES (?,?,?)",
                                       [row for i, row in joined.items() if results[i]["status"] == "applied"])
+            if rewritten and accepted:
+                # kept erased here, the phones that hold it, the one that sent it first,
+                # erase their copies too: a visit recorded offline before the household
+                # was erased kept the person's words on its phone for good (the sender
+                # never pulls its own change, and the erasure named only what then existed)
+                gone = {(batch[i]["entity"], batch[i]["record"]) for i in rewritten
+                        if results[i]["status"] == "applied"}
+                keys: dict[tuple[str, str], set] = {}
+                for ch, held in accepted:
+                    if (ch["entity"], ch["record"]) in gone:
+                        keys.setdefault((ch["entity"], ch["record"]), set()).update(held)
+                self._log_entries(ERASE, [(f"{e}:{r}", frozenset(k)) for (e, r), k in sorted(keys.items())])
             if not server_side:
                 self._audit_refusals(p, batch, results, address)
         return PushResult(results)

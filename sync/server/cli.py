@@ -13,7 +13,9 @@ import sqlite3
 import sys
 
 
-def _password(args, prompt="Password: ") -> str:
+def _password(args, prompt="Password: ", confirm: bool = False) -> str:
+    """--password, else $GRIDBOOK_PASSWORD, else a line of standard input, else asked at
+    the terminal (twice when `confirm`: a new password mistyped once locked its person out)."""
     if getattr(args, "password", None):
         return args.password
     env = os.environ.get("GRIDBOOK_PASSWORD")
@@ -23,7 +25,15 @@ def _password(args, prompt="Password: ") -> str:
         line = sys.stdin.readline().rstrip("\n")
         if line:
             return line
-    return getpass.getpass(prompt)
+        # no terminal to ask at (a script, ssh without a tty): a traceback said nothing
+        raise SystemExit("error: no password given: use --password, $GRIDBOOK_PASSWORD or a line on standard input")
+    try:
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Again: ") != first:
+            raise SystemExit("error: the two passwords differ: nothing was changed")
+    except (EOFError, KeyboardInterrupt):
+        raise SystemExit("error: no password given") from None
+    return first
 
 
 def _store(args, create: bool = False):
@@ -116,7 +126,7 @@ def cmd_doctor(args) -> int:
 
 def cmd_user_add(args) -> int:
     _store(args, create=True).add_account(args.username, args.name or args.username, args.role,
-                             _password(args, "Password for the new account: "), args.grid or [])
+                             _password(args, "Password for the new account: ", confirm=True), args.grid or [])
     print(f"added {args.role} {args.username}")
     return 0
 
@@ -156,7 +166,7 @@ def cmd_user_password(args) -> int:
     st = _store(args)
     if st.account(args.username) is None:
         raise SystemExit(f"error: no account named {args.username}")
-    n = st.set_password(args.username, _password(args, "New password: "))
+    n = st.set_password(args.username, _password(args, "New password: ", confirm=True))
     print(f"new password for {args.username}: {n} sign-in(s) ended; its phones keep what they hold"
           " unsent and send it once signed in again")
     return 0
@@ -403,7 +413,10 @@ def main(argv: list[str] | None = None, ui=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as e:   # one line, not a traceback: the file is not a store, or is damaged
-        print(f"error: --db {getattr(args, 'db', '')}: not a readable township store ({e})", file=sys.stderr)
+        from .doctor import not_the_files_fault
+        db = getattr(args, "db", "") or ""
+        why = not_the_files_fault(db, e) if db else None
+        print(f"error: --db {db}: " + (why or f"not a readable township store ({e})"), file=sys.stderr)
         return 1
     except OSError as e:   # a folder that does not exist, a file that may not be written
         print(f"error: {e}", file=sys.stderr)

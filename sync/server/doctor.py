@@ -57,6 +57,29 @@ def sqlite_check(db: str, pragma: str = "quick_check(5)") -> list[str]:
         conn.close()
 
 
+def not_the_files_fault(db: str, e: sqlite3.Error) -> str | None:
+    """Why SQLite could not read a store whose file may well be sound (a folder made
+    read-only, a full disk, another process holding a write), in words; None when the
+    file itself is the trouble. A read-only remount after disk errors was reported as a
+    damaged store, and the administrator sent to restore a healthy one."""
+    said = str(e).lower()
+    folder = os.path.dirname(os.path.abspath(db)) or "."
+    if "locked" in said or "busy" in said:
+        return "the store is busy (another process is writing it): try again in a moment"
+    if isinstance(e, sqlite3.OperationalError) or "disk i/o" in said or "readonly" in said:
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK):
+            return f"the folder {folder} may not be written (read-only, or not this user's): SQLite needs it"
+        try:
+            full = "disk is full" in said or shutil.disk_usage(folder).free < 1024 * 1024
+        except OSError:
+            full = "disk is full" in said
+        if full:
+            return f"the disk holding {folder} is full"
+        if "unable to open" in said or "disk i/o" in said or "readonly" in said:
+            return f"SQLite could not open it ({e}): check the folder's permissions, the disk and its mount"
+    return None
+
+
 def check_integrity(db: str) -> Finding:
     advice_zh = ("数据库已损坏：立即停止服务（systemctl stop gridbook），保留损坏文件副本，"
                  "用 gridbook restore --from 备份地址 --db 新路径 恢复，再检查后启用。")
@@ -65,6 +88,12 @@ def check_integrity(db: str) -> Finding:
     try:
         rows = sqlite_check(db, "integrity_check(20)")
     except sqlite3.DatabaseError as e:
+        why = not_the_files_fault(db, e)
+        if why:   # not a verdict on the file: what stands in the way of reading it
+            return Finding("integrity", False, f"not checked: {why}",
+                           "未能检查数据库（不是数据库损坏）：检查目录是否只读、磁盘是否已满、是否有其他进程正在写入，解决后再运行 gridbook doctor。",
+                           "Not checked, and not a sign of damage: make the folder writable, free the disk or wait "
+                           "for the other process, then run gridbook doctor again.")
         return Finding("integrity", False, f"SQLite cannot read it: {e}", advice_zh, advice_en)
     if rows == ["ok"]:
         return Finding("integrity", True, "PRAGMA integrity_check: ok")
@@ -164,7 +193,32 @@ def run(db: str, backup_url: str | None = None, endpoint=None, region=None, path
         return [first]
     out = [first, check_integrity(db), check_wal(db), check_disk(db), check_permissions(db)]
     out.append(check_backup(db, backup_url, endpoint, region, path_style))
+    if out[1].ok:
+        out.append(check_erasures(db))
     return out
+
+
+def check_erasures(db: str) -> Finding:
+    """Erasures the journal beside the store holds and the store does not (restored from
+    before them): the people are back until they are erased again."""
+    from . import erasure
+    conn = sqlite3.connect(existing(db, "ro"), uri=True, timeout=30)   # doctor changes nothing
+    try:
+        missing = erasure.missing_in(conn, db)
+    except sqlite3.Error:
+        missing = []    # an older store without the erasures table: nothing was erased in it
+    finally:
+        conn.close()
+    journal = os.path.exists(db + ".erasures.jsonl")
+    if not missing:
+        return Finding("erasures", True, "every erasure in the journal is applied" if journal
+                       else "no erasure journal beside the store (none made here, or restored to another path:"
+                            " copy <old store>.erasures.jsonl beside it)")
+    return Finding("erasures", False, f"{len(missing)} erasure(s) in the journal are not applied in the store"
+                   " (restored from before them)",
+                   "恢复的数据库早于部分删除请求：运行 gridbook retention apply 重新删除这些个人信息。",
+                   "The store was restored from before some erasures: run gridbook retention apply to erase "
+                   "those people's data again.")
 
 
 def main(args) -> int:

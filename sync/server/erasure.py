@@ -180,7 +180,7 @@ def keep_erased(conn, batch: list, todo: list[int]) -> tuple[list[int], dict[int
 
 
 def journal_path(store) -> str:
-    return store.path + ".erasures.jsonl"
+    return store.path + ".erasures.jsonl"   # (missing_in reads the same name)
 
 
 def journal_append(store, entry: dict) -> None:
@@ -197,10 +197,15 @@ def journal_append(store, entry: dict) -> None:
 
 def journal_missing(store) -> list[dict]:
     """Journal entries the store has no tombstone for (it was restored from before them)."""
-    path = journal_path(store)
+    return missing_in(store.conn, store.path)
+
+
+def missing_in(conn, db_path: str) -> list[dict]:
+    """journal_missing on any connection to the store (doctor's is read-only)."""
+    path = db_path + ".erasures.jsonl"
     if not os.path.exists(path):
         return []
-    have = {(e, r) for e, r in store.conn.execute("SELECT entity, record FROM erasures")}
+    have = {(e, r) for e, r in conn.execute("SELECT entity, record FROM erasures")}
     out, seen = [], set()
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -209,7 +214,9 @@ def journal_missing(store) -> list[dict]:
             except ValueError:
                 continue  # a line cut short by a crash while appending
             key = (e.get("entity"), e.get("record"))
-            if key not in have and key not in seen and store.get(*key) is not None:
+            if key in have or key in seen or key[0] not in TABLES or not isinstance(key[1], str):
+                continue
+            if conn.execute(f"SELECT 1 FROM {TABLES[key[0]]} WHERE id=?", (key[1],)).fetchone():
                 seen.add(key)
                 out.append(e)
     return out

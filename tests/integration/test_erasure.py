@@ -215,6 +215,32 @@ def test_erasing_a_household_leaves_no_trace_of_the_person(fresh_server, tmp_pat
     assert found(secrets, files_bytes(tmp_path / "new-phone")) == []
 
 
+def test_a_visit_recorded_offline_before_the_erasure_is_erased_on_the_phone_that_sent_it(fresh_server, tmp_path):
+    """The server keeps such a visit erased (its words 〔已删除〕), but the phone that sent
+    it never pulls its own change, and the erasure named only what then existed: the
+    person's words stayed on that phone, and in its kept copy of what it sent, for good."""
+    srv = fresh_server
+    w1, c1 = phone(tmp_path / "worker1", srv, "worker1")
+    w2, c2 = phone(tmp_path / "worker1-second-phone", srv, "lostphone")   # another phone of grid g1
+    hh = w1.create("household", {"grid_id": "g1", "head_name": PERSON["name"], "address": PERSON["address"],
+                                 "phone": PERSON["phone"]}, author="worker1")["record"]
+    c1.sync()
+    w1.create("visit", {"grid_id": "g1", "household_id": hh, "kind": "household", "visited_at": now_iso(),
+                        "visitor": "worker1", "seen": f"{PERSON['name']}在家，身体尚可",
+                        "lat": 29.0712, "lon": 119.6478}, author="worker1")      # offline, not yet sent
+    cli("erase", "household", hh, "--db", str(srv.db), "--request", "REQ-2026-0043", "--by", "admin1")
+    assert c1.sync().quarantined == 0
+    c1.sync()
+    c2.sync()
+    for replica in (w1, w2):
+        words = [r[0] for r in replica.conn.execute("SELECT seen FROM visits WHERE household_id=?", (hh,))]
+        assert words and not any(PERSON["name"] in (w or "") for w in words), words
+        kept = [body for (body,) in replica.conn.execute("SELECT body FROM pushed")
+                if PERSON["name"] in body] if replica is w1 else []
+        assert kept == []
+    assert all(PERSON["name"] not in (seen or "") for (seen,) in srv.sql("SELECT seen FROM visits"))
+
+
 def test_erase_refuses_what_it_cannot_do(server):
     db = str(server.db)  # nothing is erased: the shared server's store will do
     r = cli("erase", "household", "no-such-household", "--db", db, check=False)
@@ -306,6 +332,10 @@ def test_a_store_restored_from_before_an_erasure_is_erased_again(tmp_path):
         Path(str(db) + suffix).unlink(missing_ok=True)
     backup.rename(db)
     assert "慕容复".encode() in db.read_bytes()
+    # doctor says so (neither the restore's words nor doctor named it)
+    said = json.loads(cli("doctor", "--db", str(db), "--json", check=False).stdout)
+    [erasures] = [c for c in said["checks"] if c["check"] == "erasures"]
+    assert not erasures["ok"] and "1 erasure(s)" in erasures["detail"] and "retention apply" in erasures["en"]
     dry = json.loads(cli("retention", "apply", "--db", str(db), "--dry-run").stdout)
     assert dry["replayed"] == [{"entity": "household", "record": "h1"}]
     assert "慕容复".encode() in db.read_bytes()
@@ -314,3 +344,5 @@ def test_a_store_restored_from_before_an_erasure_is_erased_again(tmp_path):
     assert not [f for f, data in files_bytes(db).items() if "慕容复".encode() in data]
     again = json.loads(cli("retention", "apply", "--db", str(db), "--dry-run").stdout)
     assert again["replayed"] == []
+    said = json.loads(cli("doctor", "--db", str(db), "--json", check=False).stdout)
+    assert [c["ok"] for c in said["checks"] if c["check"] == "erasures"] == [True]
