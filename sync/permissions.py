@@ -251,9 +251,11 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
         errs.append(_err("method", "method_needed"))
     if entity == "case" and after.get("status") not in FINISHED:
         # a result belongs to the resolution: written alone on a matter in progress, the
-        # ledger read 办理中 beside 调解协议 and its plan marked 办结 done
+        # ledger read 办理中 beside 调解协议 and its plan marked 办结 done. A matter taken
+        # up again keeps its old result (and the office settles a conflict between two):
+        # only a first result is judged
         errs += [_err(name, "result_without_resolution") for name in ("outcome", "resolved_on")
-                 if fields.get(name) not in (None, "")]
+                 if fields.get(name) not in (None, "") and not (before or {}).get(name)]
     if entity == "case" and fields.get("extended_days") and after.get("status") not in rules.OPEN_STATUSES:
         # a stale page's 延期 on a matter resolved meanwhile: its deadline moved after 办结
         errs.append(_err("extended_days", "extension_not_open", status=after.get("status") or "reported"))

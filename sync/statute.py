@@ -223,10 +223,11 @@ def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, 
     for later, earlier in DATE_ORDER:
         if later not in changed and earlier not in changed:
             continue
-        if earlier == "received_on" and not after.get("received_on"):
-            # a phone's report not yet registered was received the day it was reported:
-            # a notice dated before it was taken, and the acceptance (which dates the
-            # matter from the report) then refused for ever, 受理 gone for good
+        if later == "notice_sent_on" and case and not after.get("received_on"):
+            # a phone's report is told of before it is registered (the only date written
+            # then), and counts as received the day it was reported: a notice dated
+            # before that was taken, and the acceptance, dating the matter from the
+            # report, was then refused for ever (受理 gone for good)
             earlier = "reported_at"
         a, b = as_date(after.get(later)), as_date(after.get(earlier))
         if a is not None and b is not None and a < b:

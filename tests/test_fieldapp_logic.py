@@ -18,7 +18,7 @@ from fieldapp.geo import Fix, format_distance, parse_manual, visit_location_fiel
 from fieldapp.privacy import mask_id, mask_phone
 from fieldapp.syncer import SyncRunner, error_state
 from fieldapp.worklist import days_left, overdue_days, split_parties, today
-from sync import changes, clock, merge
+from sync import changes, clock, codes, merge
 from sync.client import SyncClient
 from sync.device import DeviceReplica
 from sync.errors import AuthRequired, ProtocolMismatch, Refused, ServerTrouble, SyncError, Unreachable
@@ -426,9 +426,11 @@ def test_a_case_that_left_the_phone_is_told_on_today_until_read(replica):
     assert [(c["ref"], c["reported_on"]) for c in left] == [("金山-2026-0007", "2026-03-01")]
     assert "赵师傅" not in str(left)
     ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
-                          code=lambda table, c: c)
+                          code=lambda table, c: i18n.code(table, c, "zh"))
     texts = panel_texts(ctx)
-    assert "已离开本机的事项 (1)" in texts and "金山-2026-0007 · 2026-03-01上报" in texts
+    # its kind beside its number: a leader knew it as a 邻里纠纷, not as 0007
+    kind = i18n.code(codes.CATEGORIES, "02", "zh")
+    assert "已离开本机的事项 (1)" in texts and f"金山-2026-0007 {kind} · 2026-03-01上报" in texts
     ws.forget_left_cases()
     assert today(ws).left == [] and "已离开本机的事项 (1)" not in panel_texts(ctx)
 

@@ -660,3 +660,23 @@ def test_typing_in_a_form_is_not_idleness(ws):
     ctx.last_active = time.monotonic() - office_context.IDLE_S + 1     # a second from the limit
     description.on_change(None)                                        # a keystroke
     assert time.monotonic() - ctx.last_active < office_context.IDLE_S / 2
+
+
+def test_the_supervision_ledger_follows_its_dropdown_when_the_leader_chosen_owns_nothing_now(ws):
+    """A clerk chose 张敏; her one matter went to 李振华. Drawn again, the dropdown could
+    only say 全部领导 while the list stayed on 张敏: "共 0 件"."""
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.lists import supervision_panel
+    from tests.test_office_erasure import Page, texts
+    ws.replica.add_account("zhangmin", "张敏", "leader", "long-enough-1")
+    cid = matter(ws)
+    ws.accept(cid)
+    ws.consult(cid, dt.date.today(), ["司法所"], "上门调解", "zhangmin")
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    ctx.supervision_state["leader"] = "zhangmin"
+    assert "张敏（1）" in texts(supervision_panel(ctx))
+    ws.consult(cid, dt.date.today(), ["司法所"], "改由李振华包案", "lizhen")
+    shown = texts(supervision_panel(ctx))
+    assert "李振华（1）" in shown and "共 1 件" in shown and ctx.supervision_state["leader"] == "", shown

@@ -167,6 +167,9 @@ def test_a_result_is_written_with_the_resolution_not_on_a_matter_in_progress():
                                       method="解释"), {"outcome": "mediation"}, lookup_with()) == []
     assert check(OFFICE, "case", case(owner="lead1", status="reopened", outcome="explained"), {"plan": "再调解"},
                  lookup_with()) == []
+    # a conflict between two results settled on a matter taken up again (the office's 冲突)
+    assert check(OFFICE, "case", case(owner="lead1", status="reopened", outcome="explained",
+                                      resolved_on="2026-10-01"), {"outcome": "mediation"}, lookup_with()) == []
 
 
 def test_check_callbacks_are_the_offices_once_resolved():

@@ -457,3 +457,25 @@ def test_a_last_row_holding_a_name_alone_is_refused_with_its_reasons_not_skipped
                                      ("李四", "", "", "", ""), ("制表人：王芳", "", "", "", "")])
     code, counts, _ = run(capsys, src, "--db", db)
     assert (counts["imported"], counts["refused"], counts["skipped"]) == (1, 1, 1)
+
+
+def test_a_workbook_of_one_sheet_per_village_names_the_sheets_it_did_not_read(db, tmp_path, capsys):
+    """Only the first roster sheet is read: the second village's households were left out
+    without a word, in the output and in the report alike."""
+    wb = openpyxl.Workbook()
+    instructions = wb.active
+    instructions.title = "填表说明"
+    instructions["A1"] = "每个村一个工作表"
+    for title, (head, idn, addr, grid) in (("白鹤村", ("张建国", rf.ID_ZHANG, "金山镇白鹤村3组12号", "白鹤村第1网格")),
+                                           ("高山村", ("李秀英", rf.ID_LI, "金山镇高山村7组2号", "高山村第1网格"))):
+        ws = wb.create_sheet(title)
+        ws.append(["户主", "身份证号码", "家庭住址", "网格"])
+        ws.append([head, idn, addr, grid])
+        ws["B2"].number_format = "@"
+    src, report = tmp_path / "两村花名册.xlsx", tmp_path / "report.xlsx"
+    wb.save(src)
+    code, counts, err = run(capsys, str(src), "--db", db, "--report", str(report))
+    assert code == 0 and counts["imported"] == 1 and counts["sheets_not_read"] == ["高山村"], (counts, err)
+    assert "not read: 高山村" in err
+    assert ("未导入的工作表", "高山村（每次只导入第一个花名册工作表，请将其另存为单独的文件再导入）") in sheet(report, "汇总")
+    assert "张建国" in households(db) and "李秀英" not in households(db)

@@ -112,10 +112,12 @@ def supervision_panel(ctx) -> ft.Control:
     chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
                     for i, (k, _) in enumerate(SUPERVISION_FILTERS)], wrap=True)
     more.on_click = lambda e: (load(False), ctx.page.update())
-    load(True)
     leaders = sorted(ctx.ws.supervision_counts("all"), key=lambda u: names.get(u, u))
     if state["leader"] and state["leader"] not in leaders:
+        # the leader chosen owns nothing now (their matters given to another): the list
+        # follows the dropdown, which can only show 全部领导
         state["leader"] = ""
+    load(True)
     leader = named(ft.Dropdown(label=ctx.t("sup_leader"), width=200, value=state["leader"], on_select=pick, options=[
         ft.DropdownOption(key="", text=ctx.t("all_leaders"))] + [
         ft.DropdownOption(key=u, text=names.get(u, u)) for u in leaders]))

@@ -46,6 +46,9 @@ ROSTER_STRINGS = {
                     "Imported {name}: {imported} new, {updated} updated, {unchanged} unchanged, {refused} refused"),
     "roster_columns": ("已识别的列：{cols}", "Columns found: {cols}"),
     "roster_unused": ("未使用的列：{cols}", "Columns not used: {cols}"),
+    "roster_sheets_not_read": ("只导入了第一个花名册工作表；工作表“{sheets}”未导入：请将其另存为单独的文件后再导入。",
+                               "Only the first roster sheet was read; not read: {sheets}. Save each as a workbook"
+                               " of its own and import it."),
     "roster_refused": ("拒收的行（不导入；修改后可再次导入）", "Refused rows (not imported; correct them and import again)"),
     "roster_updates": ("将更新的住户", "Households to update"),
     "roster_updated": ("已更新的住户", "Households updated"),
@@ -148,6 +151,9 @@ def roster_panel(ctx) -> ft.Control:
             color=ft.Colors.GREY_800))
         if out.unused:
             controls.append(ft.Text(ctx.t("roster_unused", cols="、".join(out.unused)), color=ft.Colors.GREY_700))
+        if out.sheets_not_read:
+            controls.append(ft.Text(ctx.t("roster_sheets_not_read", sheets="、".join(out.sheets_not_read)),
+                                    color=ft.Colors.ORANGE_900))
         buttons = []
         if not committed:
             todo = c["imported"] + c["updated"]

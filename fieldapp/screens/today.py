@@ -78,7 +78,10 @@ def _today_list(ctx, redraw) -> ft.Control:
         items.append(ft.Container(ft.Text(ctx.t("left_help"), size=12, color=ft.Colors.GREY_800),
                                   padding=ft.Padding.symmetric(horizontal=16)))
         for c in work.left:
-            what = c.get("ref") or ctx.code(codes.CATEGORIES, c.get("category")) or ctx.t("a_matter")
+            # its reference and kind (a leader knew it by its kind, not by the ledger's
+            # number); its words are not kept once it has left (device._note_left)
+            what = " ".join(x for x in (c.get("ref"), ctx.code(codes.CATEGORIES, c.get("category"))) if x) or ctx.t(
+                "a_matter")
             items.append(ft.ListTile(leading=ft.Icon(ft.Icons.OUTBOX, color=ft.Colors.GREY_700),
                                      title=ft.Text(ctx.t("left_case", what=what, day=c.get("reported_on") or "—"))))
         items.append(ft.Container(ft.TextButton(ctx.t("left_read"), on_click=read, height=TOUCH),

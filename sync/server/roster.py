@@ -48,6 +48,7 @@ class Table:
     rows: list[list]            # cell values; a formula or an error is a roster_rules.Bad
     numbers: list[int]          # the row number Excel shows, per row
     numeric: set = field(default_factory=set)   # (row index, column) of cells that held numbers
+    others: list = field(default_factory=list)  # the names of other sheets that look like rosters too
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -90,8 +91,8 @@ def _iterparse(source, tags: tuple):
                            no_network=True)
 
 
-def _sheets(z) -> list[str]:
-    """The paths of the workbook's sheets, in the order the workbook lists them."""
+def _sheets(z) -> list[tuple[str, str]]:
+    """(name, path) of the workbook's sheets, in the order the workbook lists them."""
     import posixpath
     from xml.etree import ElementTree as ET
     wb = ET.fromstring(z.read("xl/workbook.xml"))
@@ -100,7 +101,8 @@ def _sheets(z) -> list[str]:
     for sheet in wb.iterfind(f"{_NS}sheets/{_NS}sheet"):
         target = rels.get(sheet.get(f"{_REL_NS}id"))
         if target:
-            out.append(target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target))
+            out.append((sheet.get("name") or "", target.lstrip("/") if target.startswith("/")
+                        else posixpath.normpath("xl/" + target)))
     if not out:
         raise KeyError("no sheet")
     return out
@@ -235,9 +237,11 @@ def _read_xlsx(data: bytes) -> Table:
     except Exception as e:  # a damaged or foreign file raises many kinds
         raise Unreadable(f"not a readable .xlsx workbook ({type(e).__name__})",
                          "不是可读取的 Excel 工作簿（.xlsx），文件可能已损坏")
-    first = None
-    # the roster is the first sheet with a header (a sheet of instructions may come first)
-    for path in paths[:20]:
+    first, found = None, None
+    # the roster is the first sheet with a header (a sheet of instructions may come first);
+    # the other sheets that have one are named, not read: a workbook of one sheet per
+    # village had its second village left out without a word
+    for sheet, path in paths[:20]:
         try:
             if z.getinfo(path).file_size > 20 * MAX_BYTES:
                 raise Unreadable("the sheet is too large", "工作表过大")
@@ -255,9 +259,13 @@ def _read_xlsx(data: bytes) -> Table:
             _fill_merged(rows, numbers, merged)
             table = Table(rows, numbers, numeric)
         if rr.find_header(table.rows) is not None:
-            return table
+            if found is None:
+                found = table
+            else:
+                found.others.append(sheet)
+            continue
         first = first or table
-    return first
+    return found or first
 
 
 def _parse_xlsx(data: bytes, path: str) -> Table:
@@ -393,6 +401,7 @@ class Outcome:
     # (row number, 新增/更新, head name, [(field label, before, after)])
     changes: list[tuple] = field(default_factory=list)
     dry_run: bool = False
+    sheets_not_read: list[str] = field(default_factory=list)   # other sheets with a roster's header
 
     def counts(self) -> dict:
         return {"rows": self.rows, "imported": self.imported, "updated": self.updated,
@@ -496,7 +505,7 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
     # write, a row they refuse still counted as the first of its ID number, and the dry run
     # (which checked them here) and the import said different things of the rows after it
     header, checked, skipped = check_table(table, store, default_grid, today, field_rules=True)
-    out = Outcome(file=os.path.basename(name), dry_run=dry_run, skipped=skipped)
+    out = Outcome(file=os.path.basename(name), dry_run=dry_run, skipped=skipped, sheets_not_read=list(table.others))
     heads = [table.rows[i] for i in header.rows]
     for c, f in header.columns.items():
         out.columns[f] = " ".join(re.sub(r"\s+", "", rr.cell_text(h[c])) for h in heads if c < len(h) and h[c] is not None
@@ -624,6 +633,8 @@ def _report_sheets(out: Outcome) -> list[tuple[str, list, list, list]]:
         summary.append(["试运行", "未写入任何数据"])
     if out.unused:
         summary.append(["未使用的列", "、".join(out.unused)])
+    if out.sheets_not_read:
+        summary.append(["未导入的工作表", "、".join(out.sheets_not_read) + "（每次只导入第一个花名册工作表，请将其另存为单独的文件再导入）"])
     return [("拒收行", ["行号", *[rr.label(f) for f in cols], "拒收原因"], [8] + [16] * len(cols) + [60], refused),
             ("导入结果", ["行号", "操作", "户主姓名", "项目", "原值", "新值"], [8, 8, 12, 12, 30, 30], made),
             ("汇总", ["项目", "数量"], [20, 40], summary)]
@@ -775,5 +786,9 @@ def import_command(args) -> int:
         return 2
     if args.report:
         write_report(out, args.report)
-    print(json.dumps(out.counts()))
+    print(json.dumps({**out.counts(), **({"sheets_not_read": out.sheets_not_read} if out.sheets_not_read else {})},
+                     ensure_ascii=False))
+    if out.sheets_not_read:
+        print(f"note: only the first roster sheet was read; not read: {', '.join(out.sheets_not_read)}"
+              " (save each as a workbook of its own and import it)", file=sys.stderr)
     return 0

@@ -135,9 +135,12 @@ def expected(role: str, entity: str, action: str, fields: dict, scope: str, stat
     if entity == "case" and "status" in fields and action == "update" and fields["status"] != before_status:
         if (before_status, fields["status"]) not in permissions.TRANSITIONS[role]:
             return False
-    if (entity == "case" and {"outcome", "resolved_on"} & set(fields)
+    if (entity == "case" and action == "create" and {"outcome", "resolved_on"} & set(fields)
             and fields.get("status", state or before_status) not in permissions.FINISHED):
-        return False   # a result is written with the resolution
+        return False   # a first result is written with the resolution (every fixture case holds one)
+    status_after = fields.get("status") or state or "reported"
+    if entity == "case" and fields.get("extended_days") and status_after not in rules.OPEN_STATUSES:
+        return False   # an extension is given while the matter is handled
     return True
 
 
