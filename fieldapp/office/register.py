@@ -10,6 +10,7 @@ import flet as ft
 from sync import codes
 from sync.queries import leaders
 
+from ..screens.widgets import named
 from ..worklist import split_parties
 from .forms import MAX_VISITORS, Form, date_field, text_field, visitor_count, whole_number
 
@@ -107,7 +108,7 @@ def register_panel(ctx) -> ft.Control:
     return ft.ListView([
         ft.Text(ctx.t("register_title"), size=20, weight=ft.FontWeight.BOLD),
         ft.Text(ctx.t("required_note"), color=ft.Colors.GREY_700),
-        ft.Row([channel, category, grid], wrap=True), kind, parties, description, place,
+        ft.Row([named(channel), named(category), named(grid)], wrap=True), kind, parties, description, place,
         ft.Row([reception, visitors, higher_ref, higher_deadline], wrap=True), litigation,
         ft.Row([ft.OutlinedButton(ctx.t("check_duplicates"), on_click=check, height=44),
                 ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=44)]),
