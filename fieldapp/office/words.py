@@ -27,7 +27,7 @@ OFFICE_STRINGS = {
     "export_year": ("台账年度", "Ledger year"),
     "export_month": ("月报月份", "Report month"),
     "year_n": ("{n}年", "{n}"),
-    "month_n": ("{y}年{m}月", "{y}-{m:02d}"),
+    "month_n": ("{y}年{m}月", "{m}/{y}"),
     "register_title": ("登记信访事项", "Register a matter"),
     "grid": ("网格", "Grid"),
     "office_reception_leader": ("接访领导（来访）", "Receiving leader (walk-in)"),

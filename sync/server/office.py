@@ -14,6 +14,7 @@ import difflib
 from .. import changes, codes, rules, statute
 from .central import SERVER_DEVICE, CentralStore
 from ..queries import OPEN_STATUSES, Scope, _rows, case_words
+from ..replica import chunks
 from ..workspace import CST, Workspace, _clean, now_iso
 
 class Missing(ValueError):
@@ -356,31 +357,33 @@ class CentralWorkspace(Workspace):
         order = ("(SELECT name FROM staff WHERE username=cases.owner), owner,"
                  f" status NOT IN ({','.join('?' * len(OPEN_STATUSES))}), deadline IS NULL, deadline,"
                  " COALESCE(ref, id), id")
-        sql = f"SELECT * FROM cases WHERE {where} ORDER BY {order}"
-        if which == "overdue":   # the statute's test, over the open ones (what leaders are working)
+        if which == "overdue":   # the rules' test, over the open ones' two fields it reads
             on = today()
-            late = [c for c in _rows(self.replica, "case", sql, (*args, *OPEN_STATUSES)) if rules.is_overdue(c, on)]
-            return late[offset:offset + limit]
-        return _rows(self.replica, "case", sql + " LIMIT ? OFFSET ?", (*args, *OPEN_STATUSES, limit, offset))
+            late = [cid for cid, status, deadline in self.replica.conn.execute(
+                f"SELECT id, status, deadline FROM cases WHERE {where} ORDER BY {order}", (*args, *OPEN_STATUSES))
+                if rules.is_overdue({"status": status, "deadline": deadline}, on)][offset:offset + limit]
+            rows = {c["id"]: c for part in chunks(late) for c in _rows(
+                self.replica, "case", f"SELECT * FROM cases WHERE id IN ({','.join('?' * len(part))})", part)}
+            return [rows[cid] for cid in late if cid in rows]
+        return _rows(self.replica, "case", f"SELECT * FROM cases WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                     (*args, *OPEN_STATUSES, limit, offset))
 
     def supervision_counts(self, which: str = "open", search: str = "") -> dict[str, tuple[int, int]]:
         """Per leader: how many matters `which` and the search leave, and how many of their
         open ones are overdue."""
         on = today()
-        running = self.supervision(which="open", search=search)
-        late: dict[str, int] = {}
-        for c in running:
-            if rules.is_overdue(c, on):
-                late[c["owner"]] = late.get(c["owner"], 0) + 1
+        where, args = self._supervision_where("open", "", search)
+        running, late = {}, {}
+        for owner, status, deadline in self.replica.conn.execute(
+                f"SELECT owner, status, deadline FROM cases WHERE {where}", args):
+            running[owner] = running.get(owner, 0) + 1
+            if rules.is_overdue({"status": status, "deadline": deadline}, on):
+                late[owner] = late.get(owner, 0) + 1
         if which == "all":
             where, args = self._supervision_where("all", "", search)
             n = dict(self.replica.conn.execute(f"SELECT owner, COUNT(*) FROM cases WHERE {where} GROUP BY owner", args))
-        elif which == "overdue":
-            n = dict(late)
         else:
-            n = {}
-            for c in running:
-                n[c["owner"]] = n.get(c["owner"], 0) + 1
+            n = late if which == "overdue" else running
         return {owner: (k, late.get(owner, 0)) for owner, k in n.items()}
 
     def _supervision_where(self, which: str, leader: str, search: str) -> tuple[str, list]:
