@@ -16,6 +16,8 @@ words for the person in one place (fieldapp), never by parsing messages.
 
 
 class SyncError(Exception):
+    retry_after_s: int | None = None   # a slowed sign-in's wait, when the server said it
+
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.message = message

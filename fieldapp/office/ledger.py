@@ -94,29 +94,33 @@ def ledger_panel(ctx) -> ft.Control:
         if not rows.controls:
             rows.controls.append(ft.Text(ctx.t("ledger_empty"), color=ft.Colors.GREY_700))
 
+    chips, box = filter_controls(ctx, [k for k, _ in filters], state, lambda: (load(True), ctx.page.update()))
+    more.on_click = lambda e: (load(False), ctx.page.update())
+    load(True)
+    exports = export_row(ctx)
+    return ft.Column([ft.Row([box, count]), chips, exports, wide(header_row(ctx), rows), more],
+                     expand=True, spacing=8)
+
+
+def filter_controls(ctx, words: list[str], state: dict, redraw) -> tuple[ft.Control, ft.Control]:
+    """A list of matters' filter chips (one chosen, `state["f"]`) and its search box
+    (`state["q"]`): the ledger's and the supervision ledger's. `redraw()` after a change."""
     def choose(i):
         def handler(e):
             state["f"] = i
             for j, chip in enumerate(chips.controls):
                 chip.selected = j == i
-            load(True)
-            ctx.page.update()
+            redraw()
         return handler
 
     def search(e):
         state["q"] = e.control.value or ""
-        load(True)
-        ctx.page.update()
-
+        redraw()
     chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
-                    for i, (k, _) in enumerate(filters)], wrap=True)
-    more.on_click = lambda e: (load(False), ctx.page.update())
-    load(True)
-    exports = export_row(ctx)
-    return ft.Column([
-        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
-                             value=state["q"], max_length=100), count]),
-        chips, exports, wide(header_row(ctx), rows), more], expand=True, spacing=8)
+                    for i, k in enumerate(words)], wrap=True)
+    box = ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
+                       value=state["q"], max_length=100)
+    return chips, box
 
 
 def export_row(ctx) -> ft.Control:

@@ -8,7 +8,7 @@ from sync import codes, rules
 
 from ..screens.widgets import named
 from ..worklist import today_cst
-from .ledger import header_row, matter_row, wide
+from .ledger import filter_controls, header_row, matter_row, wide
 
 
 def callbacks_panel(ctx) -> ft.Control:
@@ -84,34 +84,21 @@ def supervision_panel(ctx) -> ft.Control:
         total = (page["counts"].get(state["leader"], (0, 0))[0] if state["leader"]
                  else sum(n for n, _ in page["counts"].values()))
         count.value = ctx.t("n_matters", n=total)
-        if not rows.controls:
-            anything = ctx.ws.supervision(which="all", limit=1)
-            rows.controls.append(ft.Text(ctx.t("supervision_none" if anything else "supervision_empty"),
+        if not rows.controls:   # nothing owned at all, or nothing the choice leaves
+            rows.controls.append(ft.Text(ctx.t("supervision_none" if leaders else "supervision_empty"),
                                          color=ft.Colors.GREY_700))
 
-    def redraw(e=None) -> None:
+    def redraw() -> None:
         load(True)
         ctx.page.update()
-
-    def choose(i):
-        def handler(e):
-            state["f"] = i
-            for j, chip in enumerate(chips.controls):
-                chip.selected = j == i
-            redraw()
-        return handler
-
-    def search(e):
-        state["q"] = e.control.value or ""
-        redraw()
 
     def pick(e):
         state["leader"] = e.control.value or ""
         redraw()
 
-    chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
-                    for i, (k, _) in enumerate(SUPERVISION_FILTERS)], wrap=True)
+    chips, box = filter_controls(ctx, [k for k, _ in SUPERVISION_FILTERS], state, redraw)
     more.on_click = lambda e: (load(False), ctx.page.update())
+    # every leader who owns a matter (the dropdown's choices)
     leaders = sorted(ctx.ws.supervision_counts("all"), key=lambda u: names.get(u, u))
     if state["leader"] and state["leader"] not in leaders:
         # the leader chosen owns nothing now (their matters given to another): the list
@@ -121,7 +108,4 @@ def supervision_panel(ctx) -> ft.Control:
     leader = named(ft.Dropdown(label=ctx.t("sup_leader"), width=200, value=state["leader"], on_select=pick, options=[
         ft.DropdownOption(key="", text=ctx.t("all_leaders"))] + [
         ft.DropdownOption(key=u, text=names.get(u, u)) for u in leaders]))
-    return ft.Column([
-        ft.Row([ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
-                             value=state["q"], max_length=100), leader, count], wrap=True),
-        chips, rows, more], expand=True, spacing=8)
+    return ft.Column([ft.Row([box, leader, count], wrap=True), chips, rows, more], expand=True, spacing=8)

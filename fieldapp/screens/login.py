@@ -49,7 +49,7 @@ def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
             message.value = ctx.t("outdated")
         except SyncError as err:
             # the server's own words are English: a refused sign-in is said in the person's
-            message.value = i18n.wait_words(getattr(err, "retry_after_s", None), ctx.lang) if err.status == 429 else (
+            message.value = i18n.wait_words(err.retry_after_s, ctx.lang) if err.status == 429 else (
                 ctx.t("account_disabled") if err.status == 403 else
                 ctx.t("sign_in_refused") if err.status in (400, 422) else err.message)
         else:

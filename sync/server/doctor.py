@@ -209,7 +209,7 @@ def check_erasures(db: str) -> Finding:
         missing = []    # an older store without the erasures table: nothing was erased in it
     finally:
         conn.close()
-    journal = os.path.exists(db + ".erasures.jsonl")
+    journal = os.path.exists(erasure.journal_file(db))
     if not missing:
         return Finding("erasures", True, "every erasure in the journal is applied" if journal
                        else "no erasure journal beside the store (none made here, or restored to another path:"

@@ -180,7 +180,12 @@ def keep_erased(conn, batch: list, todo: list[int]) -> tuple[list[int], dict[int
 
 
 def journal_path(store) -> str:
-    return store.path + ".erasures.jsonl"   # (missing_in reads the same name)
+    return journal_file(store.path)
+
+
+def journal_file(db_path: str) -> str:
+    """The erasure journal beside the store at `db_path`."""
+    return db_path + ".erasures.jsonl"
 
 
 def journal_append(store, entry: dict) -> None:
@@ -202,7 +207,7 @@ def journal_missing(store) -> list[dict]:
 
 def missing_in(conn, db_path: str) -> list[dict]:
     """journal_missing on any connection to the store (doctor's is read-only)."""
-    path = db_path + ".erasures.jsonl"
+    path = journal_file(db_path)
     if not os.path.exists(path):
         return []
     have = {(e, r) for e, r in conn.execute("SELECT entity, record FROM erasures")}
