@@ -215,6 +215,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tile_url": ("地图底图地址", "Map tile URL"),
     "device": ("本机编号", "Device id"),
     "settings_saved": ("设置已保存", "Settings saved"),
+    "clock_floored": ("手机日期早于上次同步的时间（{at}）：新记录暂按上次同步的时间记。请校正手机的日期和时间",
+                      "The phone's date is before its last sync ({at}): new records are timed at that sync "
+                      "until the date is put right. Set the phone's date and time"),
     "clock_guess": ("手机重启后尚未联网同步：上次同步时手机日期与服务器相差{off}，新记录的时间按此推算，可能不准。"
                     "如已改正手机日期，请尽快联网同步一次",
                     "The phone restarted since its last sync, when its date was {off} off the server's: new "

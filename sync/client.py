@@ -172,6 +172,7 @@ class SyncClient:
         rp = self.replica
         rp.release_clock_refusals(rp.clock.physical(), changes.MAX_AHEAD_MS)
         sent = None  # the batch on its way: (its rows, its body, the _Ahead sending it)
+        restamped = False
         while True:
             if sent is None:
                 report.quarantined += rp.hold_behind_refused()
@@ -195,6 +196,11 @@ class SyncClient:
                                                    headers=PUSH_HEADERS))
                 self._settle(rows, results, report)
                 size = self.batch
+                if not restamped and any(_rule_of(res) == "clock_ahead" for res in results):
+                    # refused for a date ahead: the answer's time put the clock right and
+                    # stamped them again (learn_server_time); they go now, once
+                    restamped = True
+                    report.quarantined -= rp.release_clock_refusals(rp.clock.physical(), changes.MAX_AHEAD_MS)
             elif not (isinstance(data, dict) and data.get("error") in BODY_ERRORS):
                 raise BadAnswer(_not_ours(r, "push"))   # the outbox stays as it is
             elif len(rows) > 1:
@@ -535,6 +541,13 @@ def _landed(rows: list, results: list) -> bool:
     """The server's answer holds every change of the batch as applied or a duplicate."""
     return len(results) == len(rows) and all(
         isinstance(res, dict) and res.get("status") in ("applied", "duplicate") for res in results)
+
+
+def _rule_of(res) -> str | None:
+    """The rule a refused change's first error names (a server's answer: any shape)."""
+    errs = res.get("errors") if isinstance(res, dict) else None
+    first = errs[0] if isinstance(errs, list) and errs else None
+    return first.get("rule") if isinstance(first, dict) else None
 
 
 def _push_body(rows: list) -> tuple[list, bytes]:

@@ -9,10 +9,11 @@ field the local value is kept as a visible conflict (merge.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 
-from . import changes, clock, merge, migrations
+from . import changes, clock, merge, migrations, statute
 from .model import ENTITIES, FieldError
 from .replica import TABLES, Replica, chunks, gc_paused
 
@@ -104,16 +105,75 @@ class DeviceReplica(Replica):
             return
         with self.transaction():
             self._load_clock()
+            offset_before, known_before = self.clock.offset_ms, self.clock.anchor_server_ms
             self.clock.anchor(server_ms)
             if self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS:
                 # Stamps made while the phone's date was ahead (the server refuses them,
                 # clock_ahead) set the clock's high-water mark: every later change, of any
                 # record, was stamped as far ahead and refused too, for hours after the
-                # date was put right. Those changes keep their stamps (they wait for the
-                # time to pass them); the clock goes back to the township's time, and a
-                # write to a record holding such a stamp is stamped above it (_write).
+                # date was put right. The clock goes back to the township's time, and the
+                # changes not yet taken are stamped again by it (_restamp_ahead).
                 self.clock.last_ms, self.clock.counter = server_ms, 0
+                self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
             self._save_clock()
+
+    def _restamp_ahead(self, server_ms: int, shift_ms: int, known_ms: int | None) -> int:
+        """Stamp again, by the township's time, the changes in the outbox made while the
+        phone's date was ahead: refused as they were, a visit recorded with the date a
+        year ahead waited a year (and every edit of its record behind it), whatever the
+        person did once the date was right. Their times of what happened (a visit's, a
+        report's) move back with them, to when it happened if the date is still as far
+        off as when they were made (`shift_ms`: the offset learnt now minus the one they
+        were stamped with), else to now; never before the last sync (`known_ms`), a time
+        known to have passed. In the outbox's order, each above every stamp its record
+        holds: the phone's own order of them, and the record's shown values, stay.
+
+        The phone's tables are stamped the same (merge.restamp), so the phone and the
+        server agree about each record once they land. Nothing of them had reached the
+        server: it refuses a stamp that far ahead."""
+        limit = server_ms + changes.MAX_AHEAD_MS
+        rows = [(cid, json.loads(body)) for cid, body in
+                self.conn.execute("SELECT change_id, body FROM outbox ORDER BY seq")]
+        ahead = [(cid, ch) for cid, ch in rows if clock.physical_ms(ch["hlc"]) > limit]
+        if not ahead:
+            return 0
+        latest = dt.datetime.fromtimestamp(limit / 1000, statute.TOWNSHIP_TZ)
+        stamps: dict[str, str] = {}
+        records: dict[tuple[str, str], dict] = {}
+        for cid, ch in ahead:
+            key = (ch["entity"], ch["record"])
+            if key not in records:
+                records[key] = {}
+                held = self._load(ch["entity"], [ch["record"]]).get(ch["record"])
+                for name in held[1] if held else ():
+                    for s in merge.heads(held[1], name):
+                        if clock.physical_ms(s) <= limit:
+                            self.clock.receive(s)
+            base = {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
+            for s in (s for seen in base.values() for s in seen if clock.physical_ms(s) <= limit):
+                self.clock.receive(s)
+            old = clock.physical_ms(ch["hlc"])
+            when = old + shift_ms
+            if not (known_ms or 0) <= when <= server_ms:
+                when = server_ms
+            fields = statute.moved_back(ch["entity"], ch["fields"], when - old, latest)
+            stamps[ch["hlc"]] = new = self.clock.tick()
+            ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
+            records[key].update((name, v) for name, v in fields.items())
+            self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
+        state = {}
+        for (entity, rid), moved in records.items():
+            held = self._load(entity, [rid]).get(rid)
+            if held is None:
+                continue
+            row, versions = dict(held[0]), merge.restamp(held[1], stamps)
+            for name, value in moved.items():
+                st = versions.get(name)
+                if st and st[0] in stamps.values():
+                    row[name] = value
+            state[(entity, rid)] = (row, versions, True)
+        self._write_rows(state)
+        return len(ahead)
 
     # --- local writes -------------------------------------------------------------
     def create(self, entity: str, fields: dict, author: str, record_id: str | None = None) -> dict:
@@ -299,7 +359,8 @@ class DeviceReplica(Replica):
 
     def release_clock_refusals(self, server_now_ms: int, ahead_ms: int) -> int:
         """Changes refused for a stamp ahead of the server's clock go back in line once
-        the township's time has caught up with them (their stamp stays, see above)."""
+        their stamp is within reach: stamped again when the clock was put right
+        (_restamp_ahead), or the township's time caught up with them."""
         rows = self.conn.execute("SELECT change_id, body FROM outbox WHERE state='quarantined'"
                                  " AND errors LIKE ?", ('%"rule": "clock_ahead"%',)).fetchall()
         due = [cid for cid, body in rows if clock.physical_ms(json.loads(body)["hlc"]) - server_now_ms <= ahead_ms]

@@ -144,3 +144,20 @@ def loads(text: str) -> dict:
         for name in names:
             versions[name] = [stamp, author]
     return versions
+
+
+def restamp(versions: dict, stamps: dict) -> dict:
+    """The versions with each stamp in `stamps` replaced by its new one, wherever it is
+    named: as the shown write, as a base replaced, as a losing head. The new stamps keep
+    the old ones' order among themselves and stay above every other stamp of the
+    record (DeviceReplica.learn_server_time), so the shown write and the heads are
+    still the same writes."""
+    out = {}
+    for name, st in versions.items():
+        w = stamps.get(st[0], st[0])
+        if len(st) == 2:
+            out[name] = [w, st[1]]
+            continue
+        out[name] = [w, st[1], sorted(stamps.get(s, s) for s in st[2]),
+                     dict(sorted((stamps.get(s, s), v) for s, v in st[3].items()))]
+    return out

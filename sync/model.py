@@ -290,6 +290,8 @@ _MESSAGES = {
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "date_long_past": ("is in a year before last: a phone records what happens as it happens (set the phone's"
+                       " date and time)", "早于去年：手机记录的是当下的事，请校正手机的日期和时间"),
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
                     "超出最长走访间隔（{days}天）"),
     "one_line": ("must be one line", "须为一行，不能换行"),

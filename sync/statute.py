@@ -254,19 +254,65 @@ def _after_tomorrow(names, changed: dict, today: dt.date) -> list[tuple[str, str
 HAPPENED_AT = {"case": ("reported_at",), "visit": ("visited_at",), "case_event": ("at",), "callback": ("at",)}
 
 
+def moved_back(entity: str, fields: dict, by_ms: int, latest: dt.datetime) -> dict:
+    """The fields of a change made while the phone's date was ahead, its times of what
+    happened moved back `by_ms` (to the township's time as best known): those after
+    `latest` (the server's time, and the few minutes a clock may be ahead) and only
+    those, so a date the person typed for a day to come is left as typed. A time moved
+    past `latest` goes no further than it; the days reckoned from the phone's today move
+    with it, never before today; anything unreadable is left to the server's checks."""
+    out = dict(fields)
+    shift = dt.timedelta(milliseconds=by_ms)
+    for name in HAPPENED_AT.get(entity, ()):
+        try:
+            t = dt.datetime.fromisoformat(str(out.get(name)).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if t.tzinfo is not None and t > latest:
+            t = min(t + shift, latest).astimezone(latest.tzinfo).replace(microsecond=0)
+            out[name] = t.isoformat()
+    tomorrow, days = latest.date() + _days(1), dt.timedelta(days=round(by_ms / 86_400_000))
+    for name in HAPPENED if entity == "case" else ():
+        day = as_date(out.get(name))
+        if day is not None and day > tomorrow:
+            out[name] = min(day + days, latest.date()).isoformat()
+    for name in RECKONED_FROM_TODAY.get(entity, ()):
+        day = as_date(out.get(name))
+        if day is not None:
+            out[name] = max(day + days, latest.date()).isoformat()
+    return out
+
+
+# Days a phone reckons from its own today when it writes them (a visit moves its
+# household's next visit on from the visit's day): as far off as the date they were
+# reckoned from.
+RECKONED_FROM_TODAY = {"household": ("next_visit_due",)}
+
+
 # The township's time, as every screen of the app writes it: the figures count a time
 # by its day as written (a visit at 02:00+14:00 is the day before in China), so a time
 # in another offset would land in the wrong day, month or year of the figures.
 TOWNSHIP_OFFSET = "+08:00"
+TOWNSHIP_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 def time_problems(entity: str, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
     """(field, rule, "") for each time of a thing that happened that this write sets
-    after tomorrow ("date_future") or in another offset than the township's ("time_zone")."""
+    after tomorrow ("date_future"), in a year before last ("date_long_past") or in
+    another offset than the township's ("time_zone")."""
     names = HAPPENED_AT.get(entity, ())
     zones = [(name, "time_zone", "") for name in names
              if isinstance(changed.get(name), str) and not changed[name].endswith(TOWNSHIP_OFFSET)]
-    return zones + _after_tomorrow(names, changed, today)
+    return zones + _after_tomorrow(names, changed, today) + _before_last_year(names, changed, today)
+
+
+def _before_last_year(names, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+    """A phone records what happens as it happens, and a week offline across New Year
+    reaches back into last year, no further. A report dated years back (a phone whose
+    date reset to 2000 before it ever synced, or a forged one) was numbered in that year
+    (金山-2000-0001), missing from this year's ledger, its limits long run out."""
+    return [(name, "date_long_past", "") for name in names
+            if name in changed and (as_date(changed[name]) or today).year < today.year - 1]
 
 
 # --- 倒排时间节点, ticked as the steps are done ------------------------------------------------

@@ -81,6 +81,12 @@ class Workspace:
         person has put it right). None where times are not guessed."""
         return None
 
+    def clock_floored_at(self) -> dt.datetime | None:
+        """The last sync's time when the phone's date reads before it (a phone reset to a
+        default date): its records are dated then, not when they happen, until the date
+        is put right. None where times are not floored."""
+        return None
+
     def handed_over(self, cid: str) -> bool:
         """Kept on this replica only for its unsent work, the case no longer this person's
         (DeviceReplica.handed_over); never so where every record is held."""
@@ -361,6 +367,13 @@ class DeviceWorkspace(Workspace):
             return None
         minutes = round(c.offset_ms / 60_000)
         return minutes if abs(minutes) >= self.CLOCK_GUESS_MIN else None
+
+    def clock_floored_at(self) -> dt.datetime | None:
+        self.replica._load_clock()
+        c = self.replica.clock
+        if c.anchor_server_ms is None or c.physical() >= c.anchor_server_ms - self.CLOCK_GUESS_MIN * 60_000:
+            return None
+        return dt.datetime.fromtimestamp(c.anchor_server_ms / 1000, CST)
 
     def _create(self, entity, fields):
         self._check(entity, None, fields)

@@ -91,6 +91,36 @@ def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field
     assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2100-%'").fetchone()[0] == 0
 
 
+def test_a_phone_dating_what_happened_in_a_year_before_last_is_refused_and_last_year_taken(store):
+    """A phone whose date reset to 2000 (or a forged report) numbered its report
+    金山-2000-0001: missing from this year's ledger, its limits long run out. A week
+    offline across New Year still reaches last year; the office may register old matters."""
+    import datetime as dt
+    store.server_write("case", "case-g2", {"owner": "li"}, author="office")
+    li = Principal("li", "leader", frozenset({"g2"}), device="phone1")
+    year = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year
+
+    def report(at):
+        return _change("case", {"grid_id": "g2", "kind": "dispute", "channel": "grid", "category": "02",
+                                "description": "高山村", "status": "reported", "reported_by": "li",
+                                "reported_at": at}, author="li")
+    made = [report("2000-01-01T08:00:00+08:00"), report(f"{year - 2}-12-31T23:59:00+08:00"),
+            _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
+                              "visited_at": f"{year - 2}-06-01T09:00:00+08:00", "seen": "见面"}, author="li"),
+            report(f"{year - 1}-01-01T00:00:00+08:00")]
+    res = store.push(li, made).results
+    assert [(r["status"], [(e["field"], e["rule"]) for e in r.get("errors", [])]) for r in res] == [
+        ("rejected", [("reported_at", "date_long_past")]), ("rejected", [("reported_at", "date_long_past")]),
+        ("rejected", [("visited_at", "date_long_past")]), ("applied", [])]
+    assert "set the phone's date and time" in res[0]["reason"]
+    assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2000-%'").fetchone()[0] == 0
+    store.server_write("case", "case-old", {"grid_id": "g2", "kind": "dispute", "channel": "letter",
+                                            "category": "02", "description": "旧信", "status": "reported",
+                                            "reported_by": "office", "reported_at": f"{year - 3}-05-01T09:00:00+08:00"},
+                       author="office")
+    assert store.get("case", "case-old")["reported_at"].startswith(str(year - 3))
+
+
 def test_a_time_in_another_offset_than_the_townships_is_refused_naming_the_field(store):
     """The figures count a time by the day it is written in: a visit at 02:00 on the 1st
     at +14:00 is the 31st in China, and would be counted in the wrong month. Every screen

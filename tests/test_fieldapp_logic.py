@@ -1441,6 +1441,30 @@ def test_the_timeline_shows_its_newest_twenty_and_never_hides_a_refused_entry():
     assert timeline_hidden(items[:20], set()) == 0 and timeline_hidden([], {"x"}) == 0
 
 
+def test_a_phone_whose_date_reads_before_its_last_sync_says_its_records_are_timed_at_that_sync(replica):
+    """Restarted with its date reset years back, offline: its records were dated at the
+    last sync (never years back) without a word, the visits of a whole day at the same
+    minute. 今日 says so and asks for the date to be set; once the date is right, or in
+    the same boot as the sync, nothing is said."""
+    ws = DeviceWorkspace(replica, WORKER)
+    replica.set_meta("token", "t-1")
+    synced = int(dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    booted = clock.boot_ms()
+    for wall, anchor_boot, said in ((946_684_800_000, booted + 10 ** 9, True),   # reset to 2000, restarted
+                                    (synced + 3_600_000, booted + 10 ** 9, False),  # the date put right
+                                    (946_684_800_000, 0, False)):                  # same boot: the boot clock
+        replica.clock.now = lambda: wall
+        replica.set_meta("clock", json.dumps([synced, 0, 0, synced, anchor_boot]))
+        at = ws.clock_floored_at()
+        assert (at is not None) == said
+        shown = [t for t in panel_texts(ctx) if "手机日期早于上次同步的时间" in t]
+        assert shown == (["手机日期早于上次同步的时间（2026-11-28 17:00）：新记录暂按上次同步的时间记。请校正手机的日期和时间"]
+                         if said else [])
+        assert ws.now() >= dt.datetime.fromtimestamp(synced / 1000, dt.timezone.utc)
+
+
 def test_after_a_restart_a_phone_whose_date_was_wrong_at_its_last_sync_says_its_times_are_a_guess(replica):
     """Its date was three days behind at the last sync; it restarted since, offline: its
     times are its date plus three days, right if the date is still wrong, three days

@@ -192,3 +192,31 @@ def test_stored_versions_read_back_whole_and_the_quick_way_writes_the_general_te
     assert merge.loads(text) == versions
     shared = {name: ['1795801992888-00042-dev-x', '王"芳\\'] for name in ("b", "a", "c")}
     assert merge.dumps(shared) == '{"":["1795801992888-00042-dev-x","王\\"芳\\\\",["a","b","c"]]}'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_restamping_a_phones_ahead_writes_gives_the_state_the_server_folds_from_them(data):
+    """A phone whose date was ahead stamps its unsent writes again (DeviceReplica.
+    _restamp_ahead): its tables, restamped, must be what folding the restamped writes
+    gives, which is what the server holds once they land."""
+    history = data.draw(write_histories())
+    written = {f: [ch["hlc"] for ch in history if f in ch["fields"]] for f in FIELDS}
+    ahead, mapped, stamps = [], [], {}
+    for i in range(data.draw(st.integers(1, 4))):
+        old, new = encode(9_000_000 + i, 0, "p"), encode(5_000_000 + i, 0, "p")
+        fields = data.draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=2, unique=True))
+        base = {}
+        for f in fields:
+            seen = data.draw(st.lists(st.sampled_from(written[f]), unique=True) if written[f] else st.just([]))
+            if seen:
+                base[f] = seen
+        values = {f: data.draw(st.integers(0, 3)) for f in fields}
+        ahead.append(change(old, values, author="p", base=base))
+        stamps[old] = new
+        mapped.append(change(new, values, author="p",
+                             base={f: [stamps.get(s, s) for s in seen] for f, seen in base.items()}))
+        for f in fields:
+            written[f].append(old)
+    row, ver = fold_changes(history + ahead)
+    assert (row, merge.restamp(ver, stamps)) == fold_changes(history + mapped)

@@ -177,3 +177,39 @@ def test_a_matter_taken_up_again_has_its_new_milestones_to_do_not_done():
     steps = statute.milestone_progress(case, rules.milestones(dt.date(2026, 11, 28), dt.date(2027, 1, 27)),
                                        False, today)
     assert {s["key"]: s["done"] for s in steps}["plan"] is True
+
+
+# --- a phone whose date was ahead: its times moved back (DeviceReplica._restamp_ahead) -------
+
+LATEST = dt.datetime(2026, 11, 29, 10, 10, tzinfo=statute.TOWNSHIP_TZ)
+YEAR_MS = 365 * 86_400_000
+
+
+def test_the_times_of_what_happened_move_back_and_nothing_typed_for_later_does():
+    case = {"reported_at": "2027-11-29T09:00:00+08:00", "resolved_on": "2027-11-29",
+            "higher_deadline": "2027-03-01", "deadline": "2027-12-01", "title": "宅基地纠纷"}
+    moved = statute.moved_back("case", case, -YEAR_MS, LATEST)
+    assert moved == {**case, "reported_at": "2026-11-29T09:00:00+08:00", "resolved_on": "2026-11-29"}
+    assert case["reported_at"] == "2027-11-29T09:00:00+08:00"          # the change given is left as it was
+
+
+def test_a_time_moved_back_too_little_stops_at_the_latest_time_known():
+    moved = statute.moved_back("visit", {"visited_at": "2027-11-29T09:00:00+08:00"}, -3_600_000, LATEST)
+    assert moved["visited_at"] == "2026-11-29T10:10:00+08:00"
+    moved = statute.moved_back("case_event", {"at": "2027-01-02T01:00:00Z"}, -40 * 86_400_000, LATEST)
+    assert moved["at"] == "2026-11-23T09:00:00+08:00"                   # in the township's offset
+
+
+def test_times_already_within_reach_and_unreadable_ones_stay():
+    fine = {"visited_at": "2026-11-29T10:05:00+08:00"}
+    assert statute.moved_back("visit", fine, -YEAR_MS, LATEST) == fine
+    odd = {"visited_at": "下午三点", "seen": "x"}
+    assert statute.moved_back("visit", odd, -YEAR_MS, LATEST) == odd
+    assert statute.moved_back("visit", {"visited_at": None}, -YEAR_MS, LATEST) == {"visited_at": None}
+
+
+def test_a_households_next_visit_moves_with_the_visit_and_never_before_today():
+    assert statute.moved_back("household", {"next_visit_due": "2027-12-06"}, -YEAR_MS, LATEST) == {
+        "next_visit_due": "2026-12-06"}
+    assert statute.moved_back("household", {"next_visit_due": "2027-01-10"}, -YEAR_MS, LATEST) == {
+        "next_visit_due": "2026-11-29"}

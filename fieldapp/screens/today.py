@@ -33,10 +33,13 @@ def _today_list(ctx, redraw) -> ft.Control:
     work = worklist.today(ctx.ws)
     names = ctx.ws.staff_names()
     items: list[ft.Control] = []
-    guess = ctx.ws.clock_guess_minutes()
-    if guess is not None:   # restarted since a sync that found the date wrong: times are a guess
-        items.append(ft.Container(ft.Text(ctx.t("clock_guess", off=worklist.span_words(ctx.lang, guess)),
-                                          color=ft.Colors.ORANGE_900),
+    guess, floored = ctx.ws.clock_guess_minutes(), ctx.ws.clock_floored_at()
+    if floored is not None:   # the date reads before the last sync: times stay at that sync
+        said = ctx.t("clock_floored", at=floored.strftime("%Y-%m-%d %H:%M"))
+    elif guess is not None:   # restarted since a sync that found the date wrong: times are a guess
+        said = ctx.t("clock_guess", off=worklist.span_words(ctx.lang, guess))
+    if floored is not None or guess is not None:
+        items.append(ft.Container(ft.Text(said, color=ft.Colors.ORANGE_900),
                                   bgcolor=ft.Colors.ORANGE_50, padding=ft.Padding.symmetric(horizontal=16, vertical=8)))
     if ctx.ws.role != "leader":
         items.append(ft.Container(ft.Row([

@@ -576,12 +576,12 @@ def test_another_person_signing_in_on_a_phone_finds_nothing_of_the_last_ones(ser
     assert replica.get("household", g2) is not None
 
 
-def test_once_the_phones_date_is_put_right_its_next_edits_land_though_one_made_before_waits(server, tmp_path):
-    """An edit typed while the phone's date was three hours ahead is refused (clock_ahead)
-    and waits for the time to pass its stamp. The person sets the date right: their next
-    edits, of other households, were stamped three hours ahead as well and refused for
-    three hours (the clock never went below its own ahead stamp)."""
-    from sync import clock
+def test_an_edit_made_while_the_phones_date_was_ahead_lands_stamped_by_the_townships_time(server, tmp_path):
+    """An edit typed while the phone's date was three hours ahead was refused (clock_ahead)
+    and waited for the time to pass its stamp, every later edit of its record held behind
+    it. Now the answer's time stamps it again: it lands in the same sync, and the phone
+    and the server hold the record alike (the same value, the same stamp)."""
+    from sync import clock, merge
     from sync.client import SyncClient
     from sync.device import DeviceReplica
     from sync.workspace import DeviceWorkspace
@@ -595,26 +595,74 @@ def test_once_the_phones_date_is_put_right_its_next_edits_land_though_one_made_b
     # the phone restarts (its boot clock starts again) with its date three hours ahead
     replica = DeviceReplica(path, now=lambda: clock.wall_ms() + ahead, boot=lambda: 5_000)
     client = SyncClient(replica, server.url, backoff_s=0.05)
-    DeviceWorkspace(replica, client.account()).edit_household(h1, {"note": "日期错时写的"})
+    ws = DeviceWorkspace(replica, client.account())
+    ws.edit_household(h1, {"note": "日期错时写的"})
+    ws.edit_household(h1, {"phone": "13857901234"})
+    ws.edit_household(h2, {"note": "也是日期错时写的"})
+    report = client.sync()
+    assert replica.quarantined() == [] and report.quarantined == 0 and replica.pending_count() == 0
+    assert server.sql("SELECT note, phone FROM households WHERE id=?", (h1,)) == [("日期错时写的", "13857901234")]
+    assert server.sql("SELECT note FROM households WHERE id=?", (h2,)) == [("也是日期错时写的",)]
+    now = clock.wall_ms()
+    for hid in (h1, h2):
+        row, versions = replica._load("household", [hid])[hid]
+        [(kept,)] = server.sql("SELECT _versions FROM households WHERE id=?", (hid,))
+        assert merge.loads(kept)["note"] == versions["note"]            # the same stamp on both
+        assert abs(clock.physical_ms(versions["note"][0]) - now) < 10 * 60_000
+    mine = replica._load("household", [h1])[h1][1]
+    assert mine["note"][0] < mine["phone"][0]                         # the record's own order kept
+    ws.edit_household(h1, {"note": "之后写的"})                          # and the next edit lands too
     client.sync()
-    [refused] = replica.quarantined()
-    assert "hours ahead" in refused["reason"]
+    assert server.sql("SELECT note FROM households WHERE id=?", (h1,)) == [("之后写的",)]
+
+
+def _visit_at(hid: str) -> dict:
+    return {"household_id": hid, "seen": "时钟快一年时记录", "lat": 29.07, "lon": 119.64, "accuracy_m": 9,
+            "location_source": "gps"}
+
+
+@pytest.mark.parametrize("put_right_first", [False, True], ids=["still-ahead", "put-right-before-sync"])
+def test_a_visit_recorded_with_the_date_a_year_ahead_lands_dated_by_the_townships_time(server, tmp_path,
+                                                                                       put_right_first):
+    """A phone restarted offline with its date a year ahead: the visit it records was
+    refused at every sync for a year, its household's next visit reckoned a year on.
+    Now it lands at the first sync, dated when it happened (the date still as far off:
+    the offset the server's answer shows) or, the date put right before the sync, when
+    it synced (the time it happened cannot be known; never before the last sync)."""
+    import datetime as dt
+    from sync import clock
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    year = 365 * 86400 * 1000
+    replica, client = phone(tmp_path / "p", server, "worker1")
+    ws = DeviceWorkspace(replica, client.account())
+    hid = ws.add_household(household_fields("g1", 73))
+    client.sync()
+    synced = clock.wall_ms()
+    path = replica.path
     replica.close()
-    # the date set right, the app started again, a sync: the township's time is learnt
-    replica = DeviceReplica(path, now=clock.wall_ms, boot=lambda: 6_000)
+    replica = DeviceReplica(path, now=lambda: clock.wall_ms() + year, boot=lambda: 5_000)
+    ws = DeviceWorkspace(replica, SyncClient(replica, server.url).account())
+    vid = ws.record_visit(_visit_at(hid))
+    recorded = clock.wall_ms()
+    assert replica.get("visit", vid)["visited_at"].startswith(str(dt.date.today().year + 1))
+    if put_right_first:
+        replica.close()
+        replica = DeviceReplica(path, now=clock.wall_ms, boot=lambda: 6_000)
     client = SyncClient(replica, server.url, backoff_s=0.05)
     client.sync()
-    ws = DeviceWorkspace(replica, client.account())
-    ws.edit_household(h2, {"note": "日期改对后写的"})
-    ws.edit_household(h1, {"phone": "13857901234"})     # behind the refused one: stamped after it
-    report = client.sync()
-    assert server.sql("SELECT note FROM households WHERE id=?", (h2,)) == [("日期改对后写的",)]
-    assert report.pushed == 1
-    held = {q["record"]: q["reason"] for q in replica.quarantined()}
-    assert set(held) == {h1} and server.sql("SELECT note, phone FROM households WHERE id=?", (h1,)) == [(None, None)]
-    bodies = [json.loads(b) for b, in replica.conn.execute("SELECT body FROM outbox WHERE record=? ORDER BY seq",
-                                                             (h1,))]
-    assert bodies[0]["hlc"] < bodies[1]["hlc"]          # the record's own order kept
+    assert replica.quarantined() == [] and replica.pending_count() == 0
+    [(at,)] = server.sql("SELECT visited_at FROM visits WHERE id=?", (vid,))
+    landed = dt.datetime.fromisoformat(at).timestamp() * 1000
+    if put_right_first:
+        assert recorded - 2000 <= landed <= clock.wall_ms() + 1000
+    else:
+        assert synced - 1000 <= landed <= recorded + 1000
+    assert at.endswith("+08:00") and replica.get("visit", vid)["visited_at"] == at
+    [(due,)] = server.sql("SELECT next_visit_due FROM households WHERE id=?", (hid,))
+    assert replica.get("household", hid)["next_visit_due"] == due     # reckoned from the visit's day
+    assert dt.date.fromisoformat(due) <= dt.date.fromtimestamp(landed / 1000) + dt.timedelta(days=367)
 
 
 def test_a_disabled_account_with_its_right_password_is_told_so_and_not_slowed(fresh_server, tmp_path):
