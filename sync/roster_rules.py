@@ -325,7 +325,12 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
             reasons.append("身份证号被存成了数字，Excel只保留15位有效数字，后几位已改变：请将该列设为“文本”后重新填写")
         else:
             n = idnumber.normalize_id(idn)
-            problem = idnumber.id_problem(n, today=today)
+            problem = idnumber.id_problem(n, today=today, allow_15=True)
+            if not problem and len(n) == 15:
+                # a first-generation card's number, as old rosters keep many: the same
+                # person's 18-digit number is reckoned from it (GB 11643), and only that
+                # form is stored, so the two never stand for two people
+                n = idnumber.upgrade_15(n)
             if problem:
                 reasons.append("身份证号：" + idnumber.message(problem, "zh", **idnumber.id_params(n)))
             else:

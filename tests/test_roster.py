@@ -479,3 +479,27 @@ def test_a_workbook_of_one_sheet_per_village_names_the_sheets_it_did_not_read(db
     assert "not read: 高山村" in err
     assert ("未导入的工作表", "高山村（每次只导入第一个花名册工作表，请将其另存为单独的文件再导入）") in sheet(report, "汇总")
     assert "张建国" in households(db) and "李秀英" not in households(db)
+
+
+def test_a_first_generation_15_digit_number_is_taken_in_its_18_digit_form(db, tmp_path, capsys):
+    """Old rosters keep many first-generation card numbers (15 digits, no check
+    character): every such row was refused "应为18位（现为15位）". The 18-digit number is
+    reckoned from it (19 before the year, the check character added), and that is what
+    is kept: the same family listed with either number is one household."""
+    grids = rr.Grids.of([{"id": "g1", "name": "白鹤村第1网格", "village": "白鹤村"}])
+    for cell, numeric in (("330702580312401", False), (330702580312401, True)):
+        got = rr.check_row(5, {"head_name": "张三", "address": "白鹤村1组", "id_number": cell, "grid": "g1"},
+                           grids, numeric_id=numeric)
+        assert got.reasons == [] and got.fields["id_number"] == "330702195803124016"
+    got = rr.check_row(5, {"head_name": "张三", "address": "白鹤村1组", "id_number": "3307025803124", "grid": "g1"},
+                       grids)
+    assert got.reasons == ["身份证号：应为18位或15位（现为13位）"]
+    old = _csv(tmp_path, "old.csv", [("赵长根", "330702580312401", "金山镇白鹤村5组1号", "白鹤村第1网格", "")])
+    new = _csv(tmp_path, "new.csv", [("赵长根", "330702195803124016", "金山镇白鹤村5组1号", "白鹤村第1网格", "")])
+    code, counts, err = run(capsys, old, "--db", db)
+    assert code == 0 and counts["imported"] == 1, err
+    code, counts, err = run(capsys, new, "--db", db)
+    assert code == 0 and (counts["imported"], counts["unchanged"]) == (0, 1), err
+    assert _count(db, "赵长根") == 1
+    [hh] = [h for h in households(db).values() if h["head_name"] == "赵长根"]
+    assert hh["id_number"] == "330702195803124016"
