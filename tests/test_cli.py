@@ -110,6 +110,27 @@ def test_revoking_and_changing_grids_are_on_the_audit_trail(tmp_path, capsys):
     assert rows == [("devices_revoked", "w all n=1"), ("grids_set", "w -")]
 
 
+def test_the_trail_names_the_console_account_that_ran_each_command(tmp_path, monkeypatch):
+    """Every account disabled, password set, grid given or setting changed from the
+    console said "system": nobody could tell which administrator did it. Adding an
+    account was not on the trail at all."""
+    monkeypatch.setattr("getpass.getuser", lambda: "zhaoli")
+    monkeypatch.setenv("GRIDBOOK_PASSWORD", "long-enough-1")
+    db = str(tmp_path / "t.db")
+    st = CentralStore(db)
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    for args in (["user", "add", "w", "--role", "grid_worker", "--grid", "g1"], ["user", "disable", "w"],
+                 ["user", "enable", "w"], ["user", "password", "w"], ["user", "grids", "w", "--grid", "g1"],
+                 ["user", "revoke", "w"], ["setting", "retention_years", "10"]):
+        assert main([*args, "--db", db]) == 0, args
+    rows = st.conn.execute("SELECT username, action, detail FROM audit WHERE action NOT IN ('login')"
+                           " ORDER BY rowid").fetchall()
+    assert [(who, action) for who, action, _ in rows] == [
+        ("console:zhaoli", a) for a in ("account_added", "account_disabled", "account_enabled", "password_set",
+                                        "grids_set", "devices_revoked", "setting")]
+    assert rows[0][2] == "w grid_worker g1"
+
+
 def test_revoke_of_unknown_account_says_so(tmp_path):
     CentralStore(str(tmp_path / "t.db")).close()
     with pytest.raises(SystemExit, match="no account named ghost"):

@@ -29,6 +29,7 @@ ACTIONS = {  # action: (zh, en)
     "devices_revoked": ("注销设备", "devices revoked"),
     "grids_set": ("调整网格", "grids changed"),
     "account_enabled": ("启用账号", "account enabled"),
+    "account_added": ("新建账号", "account added"),
     "generation": ("从备份恢复数据库", "store restored from the backup"),  # backup.py: a new generation
     "recovered": ("恢复后手机补交", "changes brought back by a phone after a restore"),
     "erase": ("删除个人信息", "personal data erased"),  # erasure.py: which record, why; never a value

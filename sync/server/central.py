@@ -253,14 +253,14 @@ class CentralStore(Replica):
         row = self.readers.connection().execute("SELECT value FROM server_meta WHERE key='settings'").fetchone()
         return township_settings.resolve(json.loads((row[0] if row else None) or "{}"))
 
-    def set_setting(self, name: str, value) -> dict:
+    def set_setting(self, name: str, value, by: str = SYSTEM_AUTHOR) -> dict:
         """`gridbook setting NAME VALUE`: checked against the setting's rule, audited."""
         value = township_settings.parse(name, value)
         with self.lock, self.transaction():
             current = json.loads(self._meta("settings") or "{}")
             current[name] = value
             self._set_meta("settings", json.dumps(current))
-            self.audit(SYSTEM_AUTHOR, "setting", f"{name}={value}")
+            self.audit(by, "setting", f"{name}={value}")
         return self.settings()
 
     def _meta(self, key):
@@ -272,7 +272,7 @@ class CentralStore(Replica):
 
     # --- accounts and devices -------------------------------------------------------
     def add_account(self, username: str, name: str, role: str, password: str,
-                    grids: list[str] = ()) -> None:
+                    grids: list[str] = (), by: str = SYSTEM_AUTHOR) -> None:
         from ..codes import ROLES
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -284,15 +284,16 @@ class CentralStore(Replica):
         missing = [g for g in grids if g not in known]
         if missing:
             raise ValueError(f"no grid {', '.join(missing)}: add it first with 'gridbook grid add'")
-        with self.transaction():
+        hashed = auth.hash_password(password)     # its cost outside the lock
+        with self.lock, self.transaction():
             if self.account(username):
                 raise ValueError(f"account {username} exists already")
             self.conn.execute("INSERT INTO accounts VALUES (?,?,?,?,?,1,?)",
-                              (username, name, role, json.dumps(list(grids)),
-                               auth.hash_password(password), self.now()))
+                              (username, name, role, json.dumps(list(grids)), hashed, self.now()))
             self.server_write("staff", f"staff-{username}", {
                 "username": username, "name": name, "role": role, "grids": list(grids),
                 "active": True})
+            self.audit(by, "account_added", f"{username} {role} {','.join(grids) or '-'}")
 
     def account(self, username: str) -> dict | None:
         row = self.conn.execute("SELECT username, name, role, grids, password, active FROM accounts"
@@ -398,7 +399,7 @@ class CentralStore(Replica):
             return None
         return self._principal(acct, device_id)
 
-    def set_active(self, username: str, active: bool) -> int:
+    def set_active(self, username: str, active: bool, by: str = SYSTEM_AUTHOR) -> int:
         """Disable an account (or enable it again). Disabling ends every sign-in it has, on
         phones and in office browsers, at once; returns how many were ended."""
         if self.account(username) is None:
@@ -407,10 +408,10 @@ class CentralStore(Replica):
             self.conn.execute("UPDATE accounts SET active=? WHERE username=?", (int(active), username))
             self.server_write("staff", f"staff-{username}", {"active": bool(active)})
             ended = 0 if active else self._revoke(username)
-            self.audit(SYSTEM_AUTHOR, "account_enabled" if active else "account_disabled", username)
+            self.audit(by, "account_enabled" if active else "account_disabled", username)
         return ended
 
-    def set_password(self, username: str, password: str) -> int:
+    def set_password(self, username: str, password: str, by: str = SYSTEM_AUTHOR) -> int:
         """A new password (one forgotten, or one told to someone): every sign-in the account
         has ends, as a leaked password may have made one; its phones keep what they hold
         unsent and send it once their person signs in again. Returns how many ended."""
@@ -422,10 +423,10 @@ class CentralStore(Replica):
         with self.lock, self.transaction():
             self.conn.execute("UPDATE accounts SET password=? WHERE username=?", (hashed, username))
             ended = self._revoke(username)
-            self.audit(SYSTEM_AUTHOR, "password_set", username)
+            self.audit(by, "password_set", username)
         return ended
 
-    def set_grids(self, username: str, grids: list[str]) -> None:
+    def set_grids(self, username: str, grids: list[str], by: str = SYSTEM_AUTHOR) -> None:
         """Give an account other grids. Its phones start over on their next pull: what
         they hold of the old grids goes, the new grids arrive whole."""
         acct = self.account(username)
@@ -438,13 +439,13 @@ class CentralStore(Replica):
         with self.lock, self.transaction():
             self.conn.execute("UPDATE accounts SET grids=? WHERE username=?", (json.dumps(list(grids)), username))
             self.server_write("staff", f"staff-{username}", {"grids": list(grids)})
-            self.audit(SYSTEM_AUTHOR, "grids_set", f"{username} {','.join(grids) or '-'}")
+            self.audit(by, "grids_set", f"{username} {','.join(grids) or '-'}")
 
-    def revoke(self, username: str, device_id: str | None = None) -> int:
+    def revoke(self, username: str, device_id: str | None = None, by: str = SYSTEM_AUTHOR) -> int:
         """Cut off a lost phone (or every phone of the account), on the trail. Returns how many."""
         with self.lock, self.transaction():
             n = self._revoke(username, device_id)
-            self.audit(SYSTEM_AUTHOR, "devices_revoked", f"{username} {device_id or 'all'} n={n}")
+            self.audit(by, "devices_revoked", f"{username} {device_id or 'all'} n={n}")
         return n
 
     def _revoke(self, username: str, device_id: str | None = None) -> int:

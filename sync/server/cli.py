@@ -124,9 +124,20 @@ def cmd_doctor(args) -> int:
     return doctor.main(args)
 
 
+def _operator() -> str:
+    """Who did it, on the audit trail: the console and the OS account it was typed at
+    (the trail said "system" for every account disabled, password set or grid given)."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):   # a container's user without a name
+        who = f"uid{os.getuid()}"
+    return f"console:{who}"[:40]
+
+
 def cmd_user_add(args) -> int:
     _store(args, create=True).add_account(args.username, args.name or args.username, args.role,
-                             _password(args, "Password for the new account: ", confirm=True), args.grid or [])
+                             _password(args, "Password for the new account: ", confirm=True), args.grid or [],
+                             by=_operator())
     print(f"added {args.role} {args.username}")
     return 0
 
@@ -145,19 +156,19 @@ def cmd_user_revoke(args) -> int:
     st = _store(args)
     if st.account(args.username) is None:
         raise SystemExit(f"error: no account named {args.username}")
-    n = st.revoke(args.username, args.device)
+    n = st.revoke(args.username, args.device, by=_operator())
     print(f"revoked {n} device token(s) of {args.username} (office browsers signed in as it are signed out too)")
     return 0
 
 
 def cmd_user_disable(args) -> int:
-    n = _store(args).set_active(args.username, False)
+    n = _store(args).set_active(args.username, False, by=_operator())
     print(f"disabled {args.username}: {n} sign-in(s) ended (phones and office browsers)")
     return 0
 
 
 def cmd_user_enable(args) -> int:
-    _store(args).set_active(args.username, True)
+    _store(args).set_active(args.username, True, by=_operator())
     print(f"enabled {args.username}: the account may sign in again")
     return 0
 
@@ -166,14 +177,14 @@ def cmd_user_password(args) -> int:
     st = _store(args)
     if st.account(args.username) is None:
         raise SystemExit(f"error: no account named {args.username}")
-    n = st.set_password(args.username, _password(args, "New password: ", confirm=True))
+    n = st.set_password(args.username, _password(args, "New password: ", confirm=True), by=_operator())
     print(f"new password for {args.username}: {n} sign-in(s) ended; its phones keep what they hold"
           " unsent and send it once signed in again")
     return 0
 
 
 def cmd_user_grids(args) -> int:
-    _store(args).set_grids(args.username, args.grid or [])
+    _store(args).set_grids(args.username, args.grid or [], by=_operator())
     print(f"{args.username} now covers {', '.join(args.grid or []) or 'no grid'}")
     return 0
 
@@ -183,7 +194,7 @@ def cmd_setting(args) -> int:
     if args.name:
         if args.value is None:
             raise ValueError(f"give a value: gridbook setting {args.name} VALUE")
-        st.set_setting(args.name, args.value)
+        st.set_setting(args.name, args.value, by=_operator())
     for name, value in st.settings().items():
         print(f"{name} = {value}")
     return 0
@@ -247,7 +258,7 @@ def cmd_erase(args) -> int:
     if args.dry_run:
         print(json.dumps({"dry_run": True, **erasure_plan(st, args.entity, args.record_id)}))
         return 0
-    by = args.by or f"console:{getpass.getuser()}"[:40]
+    by = args.by or _operator()
     print(json.dumps(erase(st, args.entity, args.record_id, by, args.reason, args.request or "")))
     return 0
 
@@ -255,7 +266,7 @@ def cmd_erase(args) -> int:
 def cmd_retention_apply(args) -> int:
     """The township's retention rule (setting retention_years): one JSON line."""
     from .retention import apply
-    print(json.dumps(apply(_store(args), dry_run=args.dry_run)))
+    print(json.dumps(apply(_store(args), dry_run=args.dry_run, by=_operator())))
     return 0
 
 
