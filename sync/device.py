@@ -100,11 +100,18 @@ class DeviceReplica(Replica):
         every later change of this phone one the server refuses."""
         if not clock.PLAUSIBLE_MS[0] <= server_ms < clock.PLAUSIBLE_MS[1]:
             return
-        if (abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None
+        # a phone updated from a version under which changes refused for a date ahead
+        # waited for the time to pass them: those are stamped again at its first answer
+        first = self.meta("clock_restamp") is None
+        if (not first and abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None
                 and self.clock.last_ms <= server_ms + changes.MAX_AHEAD_MS):
             return
         with self.transaction():
             self._load_clock()
+            # On the boot clock since the last sync, this phone's times were the
+            # township's: a server answering far behind them has had its own clock put
+            # back, and re-dating the phone's work by it would be wrong for good.
+            trusted = self.clock.anchored()
             offset_before, known_before = self.clock.offset_ms, self.clock.anchor_server_ms
             self.clock.anchor(server_ms)
             if self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS:
@@ -114,30 +121,39 @@ class DeviceReplica(Replica):
                 # date was put right. The clock goes back to the township's time, and the
                 # changes not yet taken are stamped again by it (_restamp_ahead).
                 self.clock.last_ms, self.clock.counter = server_ms, 0
-                self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
+                if not trusted:
+                    self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
+            elif first:
+                self._restamp_ahead(server_ms, None, None)
+            if first:
+                self.set_meta("clock_restamp", "1")
             self._save_clock()
 
-    def _restamp_ahead(self, server_ms: int, shift_ms: int, known_ms: int | None) -> int:
+    def _restamp_ahead(self, server_ms: int, shift_ms: int | None, known_ms: int | None) -> int:
         """Stamp again, by the township's time, the changes in the outbox made while the
         phone's date was ahead: refused as they were, a visit recorded with the date a
         year ahead waited a year (and every edit of its record behind it), whatever the
         person did once the date was right. Their times of what happened (a visit's, a
-        report's) move back with them, to when it happened if the date is still as far
-        off as when they were made (`shift_ms`: the offset learnt now minus the one they
-        were stamped with), else to now; never before the last sync (`known_ms`), a time
-        known to have passed. In the outbox's order, each above every stamp its record
-        holds: the phone's own order of them, and the record's shown values, stay.
+        report's) move back with them (statute.moved_back): by `shift_ms`, the offset
+        learnt now minus the one they were made with, which puts them when they happened
+        if the date is still as far off; else to now; never before the last sync
+        (`known_ms`) nor after now. In the outbox's order, each above every stamp its
+        record holds: the phone's own order of them, and the record's shown values, stay.
 
         The phone's tables are stamped the same (merge.restamp), so the phone and the
         server agree about each record once they land. Nothing of them had reached the
         server: it refuses a stamp that far ahead."""
+        from .households import LONGEST_WAIT_DAYS
         limit = server_ms + changes.MAX_AHEAD_MS
         rows = [(cid, json.loads(body)) for cid, body in
                 self.conn.execute("SELECT change_id, body FROM outbox ORDER BY seq")]
         ahead = [(cid, ch) for cid, ch in rows if clock.physical_ms(ch["hlc"]) > limit]
         if not ahead:
             return 0
-        latest = dt.datetime.fromtimestamp(limit / 1000, statute.TOWNSHIP_TZ)
+        tz = statute.TOWNSHIP_TZ
+        at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, tz)  # noqa: E731
+        when = dict(earliest=at(known_ms) if known_ms is not None else None, now=at(server_ms), limit=at(limit),
+                    reach_days=LONGEST_WAIT_DAYS)
         stamps: dict[str, str] = {}
         records: dict[tuple[str, str], dict] = {}
         for cid, ch in ahead:
@@ -152,14 +168,11 @@ class DeviceReplica(Replica):
             base = {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
             for s in (s for seen in base.values() for s in seen if clock.physical_ms(s) <= limit):
                 self.clock.receive(s)
-            old = clock.physical_ms(ch["hlc"])
-            when = old + shift_ms
-            if not (known_ms or 0) <= when <= server_ms:
-                when = server_ms
-            fields = statute.moved_back(ch["entity"], ch["fields"], when - old, latest)
+            fields = statute.moved_back(ch["entity"], ch["fields"], shift_ms, **when,
+                                        stamp_by_ms=server_ms - clock.physical_ms(ch["hlc"]))
             stamps[ch["hlc"]] = new = self.clock.tick()
             ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
-            records[key].update((name, v) for name, v in fields.items())
+            records[key].update(fields)
             self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
         state = {}
         for (entity, rid), moved in records.items():

@@ -286,6 +286,9 @@ _MESSAGES = {
                                   " still in progress", "办理结果随办结一并填写，事项尚未办结"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "method_needed": ("a case is resolved with how it was resolved", "办结须填写办理情况"),
+    "status_moved_on": ("was moved on to {status_en} since this change's author last saw the case: the change is"
+                        " not taken (sync, then decide again)",
+                        "事项已改为“{status_zh}”，此改动是在那之前作出的，未被接受：请同步后重新处理"),
     "resolution_not_theirs": ("records a resolution the matter does not have: it is {status_en}, not resolved"
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),

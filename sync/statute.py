@@ -254,38 +254,49 @@ def _after_tomorrow(names, changed: dict, today: dt.date) -> list[tuple[str, str
 HAPPENED_AT = {"case": ("reported_at",), "visit": ("visited_at",), "case_event": ("at",), "callback": ("at",)}
 
 
-def moved_back(entity: str, fields: dict, by_ms: int, latest: dt.datetime) -> dict:
+def moved_back(entity: str, fields: dict, by_ms: int | None, earliest: dt.datetime | None,
+               now: dt.datetime, limit: dt.datetime, reach_days: int, stamp_by_ms: int | None = None) -> dict:
     """The fields of a change made while the phone's date was ahead, its times of what
-    happened moved back `by_ms` (to the township's time as best known): those after
-    `latest` (the server's time, and the few minutes a clock may be ahead) and only
-    those, so a date the person typed for a day to come is left as typed. A time moved
-    past `latest` goes no further than it; the days reckoned from the phone's today move
-    with it, never before today; anything unreadable is left to the server's checks."""
+    happened moved back by `by_ms` (how far the date is still off: to when it happened,
+    if it was as far off then), or to `now` (the server's time) where that lands after
+    `now`, before `earliest` (the last sync, a time known to have passed) or is unknown
+    (None). Moved are the times after `limit` (the server's time and the few minutes a
+    clock may be ahead) and the days after today, which a phone on the right date never
+    writes: a day typed for later is left as typed. A day reckoned from the phone's
+    today (a household's next visit) moves by as many days only where it lies further
+    off than any reckoning reaches (`reach_days`): one reckoned from the last visit
+    stays. Where `by_ms` does not bring it within reach (the date put right before the
+    sync), it moves by `stamp_by_ms` (its change's stamp back to now), else to today.
+    Anything unreadable is left to the server's checks."""
     out = dict(fields)
-    shift = dt.timedelta(milliseconds=by_ms)
+
+    def moved(t: dt.datetime) -> dt.datetime:
+        t = t + dt.timedelta(milliseconds=by_ms) if by_ms is not None else now
+        return now if t > now or (earliest is not None and t < earliest) else t
+
     for name in HAPPENED_AT.get(entity, ()):
         try:
             t = dt.datetime.fromisoformat(str(out.get(name)).replace("Z", "+00:00"))
         except ValueError:
             continue
-        if t.tzinfo is not None and t > latest:
-            t = min(t + shift, latest).astimezone(latest.tzinfo).replace(microsecond=0)
-            out[name] = t.isoformat()
-    tomorrow, days = latest.date() + _days(1), dt.timedelta(days=round(by_ms / 86_400_000))
+        if t.tzinfo is not None and t > limit:
+            out[name] = moved(t).astimezone(now.tzinfo).replace(microsecond=0).isoformat()
     for name in HAPPENED if entity == "case" else ():
         day = as_date(out.get(name))
-        if day is not None and day > tomorrow:
-            out[name] = min(day + days, latest.date()).isoformat()
+        if day is not None and day > now.date():
+            out[name] = moved(dt.datetime.combine(day, dt.time(12), now.tzinfo)).date().isoformat()
     for name in RECKONED_FROM_TODAY.get(entity, ()):
         day = as_date(out.get(name))
-        if day is not None:
-            out[name] = max(day + days, latest.date()).isoformat()
+        reach = now.date() + _days(reach_days)
+        if day is not None and day > reach:
+            later = [d for d in (day + dt.timedelta(days=round(ms / 86_400_000))
+                                 for ms in (by_ms, stamp_by_ms) if ms is not None) if d <= reach]
+            out[name] = max(later[0] if later else now.date(), now.date()).isoformat()
     return out
 
 
 # Days a phone reckons from its own today when it writes them (a visit moves its
-# household's next visit on from the visit's day): as far off as the date they were
-# reckoned from.
+# household's next visit on from the visit's day).
 RECKONED_FROM_TODAY = {"household": ("next_visit_due",)}
 
 
@@ -296,14 +307,17 @@ TOWNSHIP_OFFSET = "+08:00"
 TOWNSHIP_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
-def time_problems(entity: str, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+def time_problems(entity: str, changed: dict, today: dt.date, as_it_happens: bool = True
+                  ) -> list[tuple[str, str, str]]:
     """(field, rule, "") for each time of a thing that happened that this write sets
-    after tomorrow ("date_future"), in a year before last ("date_long_past") or in
-    another offset than the township's ("time_zone")."""
+    after tomorrow ("date_future"), in another offset than the township's ("time_zone")
+    or, written by one who records things as they happen (a phone, not the office
+    entering its paper register), in a year before last ("date_long_past")."""
     names = HAPPENED_AT.get(entity, ())
     zones = [(name, "time_zone", "") for name in names
              if isinstance(changed.get(name), str) and not changed[name].endswith(TOWNSHIP_OFFSET)]
-    return zones + _after_tomorrow(names, changed, today) + _before_last_year(names, changed, today)
+    old = _before_last_year(names, changed, today) if as_it_happens else []
+    return zones + _after_tomorrow(names, changed, today) + old
 
 
 def _before_last_year(names, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:

@@ -114,6 +114,13 @@ def test_a_phone_dating_what_happened_in_a_year_before_last_is_refused_and_last_
         ("rejected", [("visited_at", "date_long_past")]), ("applied", [])]
     assert "set the phone's date and time" in res[0]["reason"]
     assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2000-%'").fetchone()[0] == 0
+    office = Principal("xinfang", "office", frozenset(), device="office-browser")
+    paper = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "xinfang",
+                              "visited_at": f"{year - 3}-06-01T09:00:00+08:00", "seen": "纸质台账补录"},
+                    author="xinfang", stamp=clock.encode(clock.wall_ms(), 0, "office-browser"))
+    paper["device"] = "office-browser"
+    res = store.push(office, [paper]).results[0]
+    assert res["status"] == "applied", res      # the office's paper register
     store.server_write("case", "case-old", {"grid_id": "g2", "kind": "dispute", "channel": "letter",
                                             "category": "02", "description": "旧信", "status": "reported",
                                             "reported_by": "office", "reported_at": f"{year - 3}-05-01T09:00:00+08:00"},
@@ -644,3 +651,37 @@ def test_a_cursor_names_the_log_row_it_stands_on_and_an_older_cursor_still_reads
     from sync.server.central import _log_check
     other = "0000" if _log_check(store.conn, ahead) != "0000" else "ffff"
     assert store.pull(office, f"{ahead}.{tail[:8]}{other}")["lost"] is True
+
+
+def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopened_meanwhile(store, phone_of):
+    """The leader resolved offline; meanwhile the office resolved it, the petitioner was
+    unsatisfied at the callback and the matter was reopened. The phone's resolution
+    then won the status by its later stamp: the matter read 已办结, its old result
+    standing, while it was being worked again. It is refused now, saying what the
+    matter is; a resolution made on the matter as it stands is taken."""
+    from sync.workspace import DeviceWorkspace
+    store.add_account("li", "李", "leader", PW, ["g2"])
+    store.server_write("case", "case-g2", {"status": "accepted", "owner": "li", "received_on": "2026-11-02",
+                                           "accepted_on": "2026-11-03"}, author="office")
+    replica, client = phone_of("li")
+    client.sync()
+    ws = DeviceWorkspace(replica, client.account())
+    ws.resolve_case("case-g2", "mediation", "签订调解协议")                    # offline
+    store.server_write("case", "case-g2", {"status": "resolved", "outcome": "explained", "method": "已解释政策",
+                                           "resolved_on": "2026-11-20"}, author="office")
+    store.server_write("case", "case-g2", {"status": "reopened"}, author="office")   # the callback: unsatisfied
+    report = client.sync()
+    assert store.get("case", "case-g2")["status"] == "reopened" and store.conflicts("case", "case-g2") == []
+    refused = replica.quarantined()
+    assert [e["rule"] for q in refused for e in q["errors"]][:1] == ["status_moved_on"] and report.quarantined >= 1
+    assert "reopened" in refused[0]["reason"]
+    from sync.model import FieldError
+    assert "事项已改为“已重办”" in FieldError("status", "status_moved_on", (("status", "reopened"),)).message("zh")
+    for q in refused:                                                      # the leader gives it up...
+        replica.request_discard(q["change_id"])
+    client.sync()
+    ws.resolve_case("case-g2", "mediation", "再次调解，达成协议")            # ...and resolves it as it stands
+    client.sync()
+    assert replica.quarantined() == []
+    assert {k: store.get("case", "case-g2")[k] for k in ("status", "method")} == {
+        "status": "resolved", "method": "再次调解，达成协议"}

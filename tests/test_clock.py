@@ -153,3 +153,57 @@ def test_the_clock_says_whether_it_reads_the_boot_clock_since_its_last_sync():
     boot_now[0] = 5_000                      # rebooted
     assert not h.anchored()
     assert not HLC("phone", now=lambda: 1_000, boot=lambda: None).anchored()
+
+
+def _visiting_phone(tmp_path, synced):
+    import json
+
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    wall, boot = [synced], [50_000]
+    replica = DeviceReplica(str(tmp_path / "p.db"), now=lambda: wall[0], boot=lambda: boot[0])
+    replica.learn_server_time(synced)
+    ws = DeviceWorkspace(replica, {"username": "w1", "role": "grid_worker", "grids": ["g1"]})
+    hid = ws.add_household({"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组1号"})
+
+    def outbox():
+        return [json.loads(b) for b, in replica.conn.execute("SELECT body FROM outbox ORDER BY seq")]
+    return replica, ws, hid, wall, boot, outbox
+
+
+def test_a_server_answering_behind_the_phones_boot_clock_re_dates_nothing(tmp_path):
+    """On the boot clock since its last sync, the phone's times are the township's: a
+    server whose own clock was put back hours answers far behind them. Re-dating the
+    phone's visit by it would be wrong for good; the visit waits for the server's clock."""
+    import datetime as dt
+    synced = int(dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    replica, ws, hid, wall, boot, outbox = _visiting_phone(tmp_path, synced)
+    wall[0], boot[0] = synced + 3_600_000, 50_000 + 3_600_000         # an hour later, same boot
+    ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    before = outbox()
+    replica.learn_server_time(synced + 3_600_000 - 8 * 3_600_000)      # the server's clock 8 hours behind
+    assert outbox() == before
+    assert [ch["fields"]["visited_at"] for ch in before if ch["entity"] == "visit"] == ["2026-11-28T10:00:00+08:00"]
+
+
+def test_changes_left_waiting_by_the_version_before_are_stamped_again_at_the_first_answer(tmp_path):
+    """Under the version before, a visit refused for a date a year ahead waited a year,
+    the clock already put back: nothing was ahead of it any more to set a restamp off."""
+    import datetime as dt
+    synced = int(dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    replica, ws, hid, wall, boot, outbox = _visiting_phone(tmp_path, synced)
+    year = 365 * 86_400_000
+    boot[0], wall[0] = 3_000, synced + year                            # restarted a year ahead
+    ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    [visit] = [ch for ch in outbox() if ch["entity"] == "visit"]
+    replica.quarantine(visit["id"], "hlc: is 8760.0 hours ahead", [{"field": "hlc", "rule": "clock_ahead"}])
+    replica.set_meta("clock_restamp", None)                           # as the version before left it
+    replica.clock.last_ms = synced                                     # ...its clock already put back
+    replica._save_clock()
+    wall[0] = synced + 7_200_000                                       # the date put right
+    replica.learn_server_time(synced + 7_200_000)
+    [visit] = [ch for ch in outbox() if ch["entity"] == "visit"]
+    assert clock.physical_ms(visit["hlc"]) <= synced + 7_200_000 + 1_000
+    assert visit["fields"]["visited_at"] == "2026-11-28T11:00:00+08:00"  # when it synced: the time is unknown
+    assert replica.get("visit", visit["record"])["visited_at"] == "2026-11-28T11:00:00+08:00"
+    assert replica.release_clock_refusals(synced + 7_200_000, 600_000) == 1

@@ -181,35 +181,55 @@ def test_a_matter_taken_up_again_has_its_new_milestones_to_do_not_done():
 
 # --- a phone whose date was ahead: its times moved back (DeviceReplica._restamp_ahead) -------
 
-LATEST = dt.datetime(2026, 11, 29, 10, 10, tzinfo=statute.TOWNSHIP_TZ)
-YEAR_MS = 365 * 86_400_000
+NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=statute.TOWNSHIP_TZ)
+SYNCED = dt.datetime(2026, 11, 28, 18, 0, tzinfo=statute.TOWNSHIP_TZ)    # the last sync
+LIMIT = NOW + dt.timedelta(minutes=10)
+YEAR_MS, DAY_MS = 365 * 86_400_000, 86_400_000
+
+
+def moved(entity, fields, by_ms, earliest=SYNCED):
+    return statute.moved_back(entity, fields, by_ms, earliest, NOW, LIMIT, 367)
 
 
 def test_the_times_of_what_happened_move_back_and_nothing_typed_for_later_does():
     case = {"reported_at": "2027-11-29T09:00:00+08:00", "resolved_on": "2027-11-29",
             "higher_deadline": "2027-03-01", "deadline": "2027-12-01", "title": "宅基地纠纷"}
-    moved = statute.moved_back("case", case, -YEAR_MS, LATEST)
-    assert moved == {**case, "reported_at": "2026-11-29T09:00:00+08:00", "resolved_on": "2026-11-29"}
+    assert moved("case", case, -YEAR_MS) == {**case, "reported_at": "2026-11-29T09:00:00+08:00",
+                                             "resolved_on": "2026-11-29"}
     assert case["reported_at"] == "2027-11-29T09:00:00+08:00"          # the change given is left as it was
 
 
-def test_a_time_moved_back_too_little_stops_at_the_latest_time_known():
-    moved = statute.moved_back("visit", {"visited_at": "2027-11-29T09:00:00+08:00"}, -3_600_000, LATEST)
-    assert moved["visited_at"] == "2026-11-29T10:10:00+08:00"
-    moved = statute.moved_back("case_event", {"at": "2027-01-02T01:00:00Z"}, -40 * 86_400_000, LATEST)
-    assert moved["at"] == "2026-11-23T09:00:00+08:00"                   # in the township's offset
+def test_a_time_that_cannot_have_been_goes_to_now_never_before_the_last_sync():
+    assert moved("visit", {"visited_at": "2027-11-29T09:00:00+08:00"}, -3_600_000)["visited_at"] == (
+        "2026-11-29T10:00:00+08:00")                                     # still ahead of now: now
+    assert moved("visit", {"visited_at": "2026-12-01T09:00:00+08:00"}, -4 * DAY_MS)["visited_at"] == (
+        "2026-11-29T10:00:00+08:00")                                     # before the last sync: now
+    assert moved("visit", {"visited_at": "2026-12-01T09:00:00+08:00"}, None)["visited_at"] == (
+        "2026-11-29T10:00:00+08:00")                                     # the offset unknown: now
+    assert moved("case_event", {"at": "2026-11-30T01:00:00Z"}, -DAY_MS)["at"] == "2026-11-29T09:00:00+08:00"
+
+
+def test_a_day_ahead_of_today_moves_with_its_change_and_never_past_today():
+    """A leader resolving with the phone's date reading tomorrow: the day it was resolved
+    is today, as the timeline entry's time is (a day after today is no day a phone on
+    the right date writes)."""
+    assert moved("case", {"resolved_on": "2026-11-30"}, -DAY_MS) == {"resolved_on": "2026-11-29"}
+    assert moved("case", {"resolved_on": "2026-11-30"}, -3_600_000) == {"resolved_on": "2026-11-29"}
+    assert moved("case", {"resolved_on": "2026-11-29"}, -DAY_MS) == {"resolved_on": "2026-11-29"}
 
 
 def test_times_already_within_reach_and_unreadable_ones_stay():
     fine = {"visited_at": "2026-11-29T10:05:00+08:00"}
-    assert statute.moved_back("visit", fine, -YEAR_MS, LATEST) == fine
+    assert moved("visit", fine, -YEAR_MS) == fine
     odd = {"visited_at": "下午三点", "seen": "x"}
-    assert statute.moved_back("visit", odd, -YEAR_MS, LATEST) == odd
-    assert statute.moved_back("visit", {"visited_at": None}, -YEAR_MS, LATEST) == {"visited_at": None}
+    assert moved("visit", odd, -YEAR_MS) == odd
+    assert moved("visit", {"visited_at": None}, -YEAR_MS) == {"visited_at": None}
 
 
-def test_a_households_next_visit_moves_with_the_visit_and_never_before_today():
-    assert statute.moved_back("household", {"next_visit_due": "2027-12-06"}, -YEAR_MS, LATEST) == {
-        "next_visit_due": "2026-12-06"}
-    assert statute.moved_back("household", {"next_visit_due": "2027-01-10"}, -YEAR_MS, LATEST) == {
-        "next_visit_due": "2026-11-29"}
+def test_a_households_next_visit_moves_only_when_no_reckoning_from_today_reaches_it():
+    assert moved("household", {"next_visit_due": "2027-12-06"}, -YEAR_MS) == {"next_visit_due": "2026-12-06"}
+    assert moved("household", {"next_visit_due": "2027-12-06"}, None) == {"next_visit_due": "2026-11-29"}
+    assert statute.moved_back("household", {"next_visit_due": "2028-02-27"}, 0, SYNCED, NOW, LIMIT, 367,
+                              stamp_by_ms=-YEAR_MS) == {"next_visit_due": "2027-02-27"}   # the date put right first
+    # reckoned from the last visit (a need added while the date was ahead): left as it is
+    assert moved("household", {"next_visit_due": "2026-12-06"}, -YEAR_MS) == {"next_visit_due": "2026-12-06"}
