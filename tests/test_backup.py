@@ -122,6 +122,12 @@ def test_restore_latest_and_to_a_point_in_time(tmp_path, capsys):
     st.close()
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
 
+    too_early = tmp_path / "too-early" / "township.db"
+    assert main(["restore", "--from", url, "--db", str(too_early), "--timestamp", "2020-01-01T09:00:00"]) == 1
+    err = capsys.readouterr().err
+    assert "the backup at" in err and "begins at" in err and "give a time after it" in err, err
+    assert not too_early.parent.exists()                   # a refused restore leaves no folder behind
+
     earlier = str(tmp_path / "earlier" / "township.db")
     assert main(["restore", "--from", url, "--db", earlier, "--timestamp", between.isoformat()]) == 0
     capsys.readouterr()

@@ -233,14 +233,20 @@ def replica_files(db_path: str, target: Target) -> list[dict]:
 
 def replica_newest(db_path: str, target: Target) -> float | None:
     """When the replica last received anything (epoch seconds), None when it holds nothing."""
-    newest = None
+    span = replica_span(db_path, target)
+    return span[1] if span else None
+
+
+def replica_span(db_path: str, target: Target) -> tuple[float, float] | None:
+    """(its oldest file's time, its newest's) in epoch seconds: the times it can restore
+    to lie between; None when it holds nothing."""
+    times = []
     for f in replica_files(db_path, target):
         try:
-            t = dt.datetime.fromisoformat(str(f.get("timestamp")).replace("Z", "+00:00")).timestamp()
+            times.append(dt.datetime.fromisoformat(str(f.get("timestamp")).replace("Z", "+00:00")).timestamp())
         except ValueError:
             continue
-        newest = t if newest is None else max(newest, t)
-    return newest
+    return (min(times), max(times)) if times else None
 
 
 def last_write_s(db_path: str) -> float | None:
@@ -533,11 +539,16 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     never overwritten silently: with `force` it is moved aside (PATH.replaced-<time>)."""
     from .central import CentralStore
     db_path = os.path.abspath(db_path)
-    os.makedirs(os.path.dirname(db_path), mode=0o700, exist_ok=True)
     ts = parse_timestamp(timestamp) if timestamp else None
-    if replica_newest(db_path, target) is None:
+    span = replica_span(db_path, target)
+    if span is None:
         raise BackupError(f"no backup found at {target.describe()}: check the URL (and, for S3, the "
                           "credentials in LITESTREAM_ACCESS_KEY_ID / LITESTREAM_SECRET_ACCESS_KEY)")
+    if ts and dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() < int(span[0]):
+        # litestream's own words were "no matching backup files available"
+        begins = dt.datetime.fromtimestamp(span[0], CST).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+        raise BackupError(f"timestamp: the backup at {target.describe()} begins at {begins}; nothing before "
+                          "it can be restored: give a time after it (or no --timestamp for the latest)")
     try:
         in_use = store_in_use(db_path)
     except OSError as e:
@@ -557,6 +568,8 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
             if os.path.exists(db_path + suffix):
                 os.replace(db_path + suffix, f"{db_path}.replaced-{stamp}{suffix}")
                 moved.append(f"{db_path}.replaced-{stamp}{suffix}")
+    # made only now: a restore refused above leaves no empty folder behind
+    os.makedirs(os.path.dirname(db_path), mode=0o700, exist_ok=True)
     for suffix in ("-wal", "-shm"):  # leftovers of a store that is gone would be replayed into the new one
         if os.path.exists(db_path + suffix):
             os.remove(db_path + suffix)
