@@ -215,6 +215,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tile_url": ("地图底图地址", "Map tile URL"),
     "device": ("本机编号", "Device id"),
     "settings_saved": ("设置已保存", "Settings saved"),
+    "text_full": ("已达{n}字上限，超出的部分没有输入：请精简，或分成两条记录",
+                  "The {n}-character limit is reached: anything beyond it was not taken. Shorten it, or make two records"),
     "clock_floored": ("手机日期早于上次同步的时间（{at}）：新记录暂按上次同步的时间记。请校正手机的日期和时间",
                       "The phone's date is before its last sync ({at}): new records are timed at that sync "
                       "until the date is put right. Set the phone's date and time"),

@@ -1483,3 +1483,23 @@ def test_after_a_restart_a_phone_whose_date_was_wrong_at_its_last_sync_says_its_
         assert ws.clock_guess_minutes() == said
         shown = any("上次同步时手机日期与服务器相差3天" in t for t in panel_texts(ctx))
         assert shown == (said is not None)
+
+
+def test_a_paste_longer_than_a_field_takes_is_said_beside_it_in_words():
+    """A 4,100-character note pasted into 所见情况 was cut at 4,000 and only the counter
+    said so: the rest was lost without a word. The field says it while it is full."""
+    import flet as ft
+
+    from fieldapp.screens.widgets import say_when_full
+    ctx = SimpleNamespace(t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    earlier = []
+    field = ft.TextField(max_length=4000, on_change=lambda e: earlier.append(field.value))
+    say_when_full(ctx, field)
+    field.update = lambda: None
+    field.value = "见" * 4000
+    field.on_change(None)
+    assert field.helper == "已达4000字上限，超出的部分没有输入：请精简，或分成两条记录"
+    field.value = "见" * 3990
+    field.on_change(None)
+    assert field.helper is None and len(earlier) == 2          # the field's own handler still runs
+    assert i18n.t("text_full", "en", n=4000).startswith("The 4000-character limit is reached")

@@ -14,7 +14,7 @@ from sync.workspace import kept_as_progress
 from .. import i18n
 from . import attachments
 from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
-                      shown_value, timeline_heading)
+                      say_when_full, shown_value, timeline_heading)
 
 
 def deadline_words(ctx, case: dict) -> str:
@@ -109,6 +109,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     the box, the refusal is said next to it)."""
     text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, max_lines=8, autofocus=True,
                         max_length=ENTITIES["case_event"].by_name["text"].max_len, value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
+    say_when_full(ctx, text)
     photos = attachments.AttachmentEditor(ctx, (correcting or {}).get("change", {}).get("fields", {}).get("attachments"))
     if correcting and correcting.get("errors") and not kept_as_progress(correcting):  # said above it, then
         text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
@@ -236,6 +237,7 @@ def open_case(ctx, cid: str) -> None:
         # the dialog's words and buttons stay in sight
         method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2, max_lines=6,
                               max_length=ENTITIES["case"].by_name["method"].max_len)
+        say_when_full(ctx, method)
         photos = attachments.AttachmentEditor(ctx)
         msg = ft.Text(color=ft.Colors.RED_700, visible=False)
 

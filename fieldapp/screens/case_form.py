@@ -12,7 +12,7 @@ from .. import i18n
 from ..worklist import split_parties
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, risk_colour, guard_form, save_button
+from .widgets import appbar, refusal_text, risk_colour, guard_form, save_button, say_when_full
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -39,6 +39,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                          household["address"] if household else "")
     description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=4, max_length=8000,
                                value=was.get("description") or "")
+    say_when_full(ctx, description)
     risk = ft.RadioGroup(value=was.get("risk") or "yellow", content=ft.Row([
         ft.Radio(value=c, label=row[ctx.lang], fill_color=risk_colour(c))
         for c, row in codes.RISK_LEVELS.items()], wrap=True))

@@ -16,7 +16,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
-from .widgets import TOUCH, appbar, guard_form, refusal_text, save_button
+from .widgets import TOUCH, appbar, guard_form, refusal_text, save_button, say_when_full
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
 ID_TYPED = 24   # 18 characters, with spaces or a stray one between the groups
@@ -88,6 +88,7 @@ class HouseholdForm:
         self.notes = {"status": self.status_note, "tags": self.tags_note, "members": self.members_note}
         for c in self.by_field.values():
             self._forget_error_on_change(c)
+        say_when_full(ctx, self.note)
 
     @staticmethod
     def _forget_error_on_change(c) -> None:

@@ -11,7 +11,7 @@ from sync.device import ValidationError
 from .. import i18n
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, guard_form, save_button
+from .widgets import appbar, refusal_text, guard_form, save_button, say_when_full
 
 
 def parse_cards(text: str | None) -> tuple[int | None, bool]:
@@ -37,6 +37,8 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
                         value=refused.get("seen") or "")
     requests = ft.TextField(label=ctx.t("requests"), multiline=True, min_lines=2, max_length=4000,
                             value=refused.get("requests") or "")
+    for box in (seen, requests):
+        say_when_full(ctx, box)
     needs = {code: ft.Checkbox(label=row[ctx.lang], value=code in (refused.get("needs_found") or []))
              for code, row in codes.NEEDS.items()}
     cards = ft.TextField(label=ctx.t("cards"), width=220, keyboard_type=ft.KeyboardType.NUMBER,

@@ -337,6 +337,25 @@ def shown_value(ctx, entity: str, field: str, value, names: dict | None = None) 
     return str(value)
 
 
+def say_when_full(ctx, field: ft.TextField) -> ft.TextField:
+    """A paste longer than the field takes is cut at its limit, and only the counter said
+    so (4000/4000): the rest of what was observed was lost without a word. It is said
+    beside the field, in words, while the field is full."""
+    before = field.on_change
+    said = [False]
+
+    def changed(e):
+        if before:
+            before(e)
+        full = field.max_length is not None and len(field.value or "") >= field.max_length
+        if full != said[0]:
+            said[0] = full
+            field.helper = ctx.t("text_full", n=field.max_length) if full else None
+            field.update()
+    field.on_change = changed
+    return field
+
+
 def named(dropdown: ft.Dropdown) -> ft.Control:
     """Flutter gives a dropdown no accessible name of its own: a screen reader (and the
     browser tests) find it by its label."""

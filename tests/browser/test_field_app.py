@@ -616,6 +616,8 @@ def test_going_back_from_a_half_written_visit_asks_first_and_keeps_it_if_told_to
         app.tap("记录走访")
         app.fix("精度 ±9 米")
         app.type("群众诉求", "想办慢病卡")
+        app.page.keyboard.insert_text("诉" * 4100)   # a long note pasted: cut at 4,000, and said so
+        app.text("已达4000字上限，超出的部分没有输入")
         app.tap("返回")
         app.text("放弃未保存的内容？")
         app.page.get_by_role("button", name="放弃", exact=True).click()
