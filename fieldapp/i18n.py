@@ -271,6 +271,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "correct_title": ("更正被退回的记录", "Correct a refused record"),
     "entity_visit": ("走访", "Visit"),
     "entity_case": ("上报事项", "Report"),
+    "refused_case_edit": ("事项的修改{move}", "A change to a matter{move}"),
     "entity_case_event": ("办理进展", "Progress"),
     "entity_household": ("住户", "Household"),
     "entity_callback": ("回访", "Callback"),

@@ -253,8 +253,14 @@ class SyncClient:
                 report.duplicates += status == "duplicate"
             else:
                 self.replica.quarantine(cid, res.get("reason") or "refused", res.get("errors"))
-                if self._implied_alone(cid, body):
-                    self.replica.request_discard(cid)   # settled after the push (sync)
+                if (self._implied_alone(cid, body) or _rule_of(res) == "status_moved_on"
+                        and self.replica.last_of_its_record(cid)):
+                    # settled after the push (sync): a move made on a state the matter has
+                    # left is refused again at every retry, and held every later move of
+                    # it (the person's 办结 on the matter as it now stands) behind it; given
+                    # up, the phone shows the matter as it is, and the person decides again
+                    # (the 办结 entry written with it stays refused, its words kept for 更正)
+                    self.replica.request_discard(cid)
                 else:
                     report.quarantined += 1
         self.replica.acknowledge(done)

@@ -263,7 +263,7 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     return errs
 
 
-def stale_move_problems(entity: str, fields: dict, base: dict | None, before: dict | None,
+def stale_move_problems(p: Principal, entity: str, fields: dict, base: dict | None, before: dict | None,
                         versions: dict) -> list[FieldError]:
     """A phone's move of a matter made on a state it has left since: the move names, as
     its base, the state its author saw, and that is no longer the matter's. A leader's
@@ -271,13 +271,15 @@ def stale_move_problems(entity: str, fields: dict, base: dict | None, before: di
     reopened the matter: merged as a concurrent edit it won (the later stamp), and the
     matter read 已办结 with the old result while it was being worked again. The move is
     refused, saying what the matter is now; the author decides again on what it is.
-    Judged only where the move names what it saw: one naming nothing is merged as a
-    concurrent edit, the office's conflict to settle, as before."""
+    Judged only where the move names what it saw, and where another moved the matter
+    meanwhile: the same person's own move on another phone of theirs (a progress note
+    that put it 办理中) leaves nothing to decide again. A move naming nothing is merged
+    as a concurrent edit, the office's conflict to settle, as before."""
     if entity != "case" or "status" not in fields or before is None:
         return []
-    shown = (versions.get("status") or (None,))[0]
+    shown, by = (versions.get("status") or (None, None))[:2]
     seen = (base or {}).get("status")
-    if shown is None or not seen or shown in seen:
+    if shown is None or not seen or shown in seen or by == p.username:
         return []
     return [_err("status", "status_moved_on", status=before.get("status") or "reported")]
 

@@ -657,8 +657,10 @@ def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopen
     """The leader resolved offline; meanwhile the office resolved it, the petitioner was
     unsatisfied at the callback and the matter was reopened. The phone's resolution
     then won the status by its later stamp: the matter read 已办结, its old result
-    standing, while it was being worked again. It is refused now, saying what the
-    matter is; a resolution made on the matter as it stands is taken."""
+    standing, while it was being worked again. It is refused now and, being refused
+    again at every retry, given up by the phone: the phone shows the matter as it is,
+    the 办结 entry stays refused with its words (for 更正), and a resolution made on the
+    matter as it stands is taken at once (it was held behind the stale one)."""
     from sync.workspace import DeviceWorkspace
     store.add_account("li", "李", "leader", PW, ["g2"])
     store.server_write("case", "case-g2", {"status": "accepted", "owner": "li", "received_on": "2026-11-02",
@@ -670,18 +672,47 @@ def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopen
     store.server_write("case", "case-g2", {"status": "resolved", "outcome": "explained", "method": "已解释政策",
                                            "resolved_on": "2026-11-20"}, author="office")
     store.server_write("case", "case-g2", {"status": "reopened"}, author="office")   # the callback: unsatisfied
-    report = client.sync()
+    client.sync()
+    refused = [d for d, in store.conn.execute("SELECT detail FROM audit WHERE action='refused'")]
+    assert any("status_moved_on" in d for d in refused), refused
     assert store.get("case", "case-g2")["status"] == "reopened" and store.conflicts("case", "case-g2") == []
-    refused = replica.quarantined()
-    assert [e["rule"] for q in refused for e in q["errors"]][:1] == ["status_moved_on"] and report.quarantined >= 1
-    assert "reopened" in refused[0]["reason"]
+    assert ws.case("case-g2")["status"] == "reopened" and ws.conflicts("case", "case-g2") == []   # as the server has it
+    [left] = replica.quarantined()
+    assert left["entity"] == "case_event" and left["change"]["fields"]["text"] == "签订调解协议"
+    assert [e["rule"] for e in left["errors"]] == ["resolution_not_theirs"]
     from sync.model import FieldError
     assert "事项已改为“已重办”" in FieldError("status", "status_moved_on", (("status", "reopened"),)).message("zh")
-    for q in refused:                                                      # the leader gives it up...
-        replica.request_discard(q["change_id"])
+    ws.resolve_case("case-g2", "mediation", "再次调解，达成协议")            # decided again, on the matter as it is
     client.sync()
-    ws.resolve_case("case-g2", "mediation", "再次调解，达成协议")            # ...and resolves it as it stands
-    client.sync()
-    assert replica.quarantined() == []
     assert {k: store.get("case", "case-g2")[k] for k in ("status", "method")} == {
         "status": "resolved", "method": "再次调解，达成协议"}
+    assert [q["change_id"] for q in replica.quarantined()] == [left["change_id"]]
+
+
+def test_the_same_leaders_own_move_on_another_phone_leaves_nothing_to_decide_again(store, tmp_path):
+    """A progress note on phone A put the matter 办理中 by itself; phone B, not yet synced,
+    resolved it from 已交办. Only the leader moved it meanwhile: the resolution is taken."""
+    from fastapi.testclient import TestClient
+
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.server.app import create_app
+    from sync.workspace import DeviceWorkspace
+    store.add_account("li", "李", "leader", PW, ["g2"])
+    store.server_write("case", "case-g2", {"status": "assigned", "owner": "li", "received_on": "2026-11-02",
+                                           "accepted_on": "2026-11-03"}, author="office")
+    http = TestClient(create_app(store.path))
+    phones = []
+    for name in ("a", "b"):
+        replica = DeviceReplica(str(tmp_path / f"{name}.db"))
+        client = SyncClient(replica, "http://testserver", http=http)
+        client.login("li", PW)
+        client.sync()
+        phones.append((replica, client, DeviceWorkspace(replica, client.account())))
+    (ra, ca, wa), (rb, cb, wb) = phones
+    wa.add_progress("case-g2", "约谈企业负责人")
+    ca.sync()
+    assert store.get("case", "case-g2")["status"] == "in_progress"
+    wb.resolve_case("case-g2", "mediation", "签订调解协议")
+    cb.sync()
+    assert rb.quarantined() == [] and store.get("case", "case-g2")["status"] == "resolved"

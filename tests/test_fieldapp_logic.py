@@ -1503,3 +1503,21 @@ def test_a_paste_longer_than_a_field_takes_is_said_beside_it_in_words():
     field.on_change(None)
     assert field.helper is None and len(earlier) == 2          # the field's own handler still runs
     assert i18n.t("text_full", "en", n=4000).startswith("The 4000-character limit is reached")
+
+
+def test_a_refused_edit_of_a_matter_is_named_by_the_matter_and_the_move(ws, replica):
+    """A leader's refused 办结 read "上报事项 · case-1": a report they never made, by an id
+    nobody knows. It names the matter as the phone has it, and the move."""
+    from fieldapp.screens.me import refused_summary
+    cid = ws.report_case({"grid_id": "g1", "category": "02", "title": "宅基地边界纠纷", "description": "两户争执"})
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    edit = {"entity": "case", "record": cid, "change": {"fields": {"status": "resolved", "method": "调解"},
+                                                         "base": {"status": ["1-00000-x"]}}}
+    assert refused_summary(ctx, edit) == "事项的修改（已办结） · 宅基地边界纠纷"
+    report = {"entity": "case", "record": cid, "change": {"fields": {"title": "宅基地边界纠纷", "status": "reported"}}}
+    assert refused_summary(ctx, report) == "上报事项 · 宅基地边界纠纷"
+    gone = {"entity": "case", "record": "case-x", "change": {"fields": {"risk": "red"}, "base": {"risk": ["1-00000-x"]}}}
+    assert refused_summary(ctx, gone) == "事项的修改 · case-x"        # not on this phone: its id, as before
+    ctx.lang, ctx.t = "en", lambda key, **kw: i18n.t(key, "en", **kw)
+    assert refused_summary(ctx, edit).startswith("A change to a matter (")

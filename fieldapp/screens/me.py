@@ -17,11 +17,21 @@ def entity_words(ctx, entity: str) -> str:
 
 
 def refused_summary(ctx, item: dict) -> str:
-    """What a refused change was about: the kind of record and its head, title or words."""
+    """What a refused change was about: the kind of record and its head, title or words.
+    An edit of a matter or a household that holds none of them is named by the record
+    as the phone has it, and a matter's move by the move: a leader's refused 办结 read
+    "上报事项 · case-1", a report they never made, by an id nobody knows."""
     f = item["change"]["fields"]
     what = f.get("head_name") or f.get("title") or f.get("seen") or f.get("text") or f.get("description") \
-        or f.get("requests") or item["record"]
-    return f"{entity_words(ctx, item['entity'])} · {str(what)[:24]}"
+        or f.get("requests")
+    kind = entity_words(ctx, item["entity"])
+    if item["entity"] in ("case", "household") and item["change"].get("base"):
+        held = (ctx.ws.case if item["entity"] == "case" else ctx.ws.household)(item["record"]) or {}
+        what = what or held.get("title") or held.get("ref") or held.get("head_name")
+        if item["entity"] == "case":
+            move = shown_value(ctx, "case", "status", f["status"]) if f.get("status") else ""
+            kind = ctx.t("refused_case_edit", move=(f"（{move}）" if ctx.lang == "zh" else f" ({move})") if move else "")
+    return f"{kind} · {str(what or item['record'])[:24]}"
 
 
 def refused_reasons(ctx, item: dict) -> str:

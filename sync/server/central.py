@@ -845,7 +845,7 @@ class CentralStore(Replica):
             errs = errs or permissions.resolution_entry_problems(p, entity, ch["fields"], case, case_versions)
             if errs:
                 return _rejected("forbidden", errs)
-            errs = permissions.stale_move_problems(entity, ch["fields"], ch.get("base"), row0, ver0)
+            errs = permissions.stale_move_problems(p, entity, ch["fields"], ch.get("base"), row0, ver0)
             if errs:
                 return _rejected("invalid", errs)
             claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()
