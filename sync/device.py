@@ -382,14 +382,16 @@ class DeviceReplica(Replica):
         return len(due)
 
     def release_unknown_refusals(self) -> int:
-        """Changes refused for naming a record the server did not hold go back in line:
+        """Changes refused for naming a record the server did not hold (or a version of a
+        field it did not hold: base_unknown) go back in line:
         after a restore the push comes before the pull that finds it out, so edits of
         records the restored store lacked were refused; the changes offered again then
         brought those records back, and the edits stayed refused for a reason no longer
         true (the office saw the old values, the phone the new). Their next refusal, if
         the record is still missing, quarantines them again."""
         rows = [r[0] for r in self.conn.execute("SELECT change_id FROM outbox WHERE state='quarantined'"
-                                                " AND errors LIKE ?", ('%"rule": "unknown_record"%',))]
+                                                " AND (errors LIKE ? OR errors LIKE ?)",
+                                                ('%"rule": "unknown_record"%', '%"rule": "base_unknown"%'))]
         for cid in rows:
             self.retry_quarantined(cid)
         return len(rows)

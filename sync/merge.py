@@ -161,3 +161,20 @@ def restamp(versions: dict, stamps: dict) -> dict:
         out[name] = [w, st[1], sorted(stamps.get(s, s) for s in st[2]),
                      dict(sorted((stamps.get(s, s), v) for s, v in st[3].items()))]
     return out
+
+
+def unknown_bases(versions: dict, base: dict) -> list[str]:
+    """The fields whose `base` names a stamp the record never held for that field (its
+    shown write, a losing head, or a write already replaced): a phone names only what it
+    was given. Every stamp a base names stays in the field's state for good, so a
+    tampered app naming fifty made-up stamps in each of 1,400 edits grew one household's
+    state to megabytes, every later write of it slower, and the writer all phones wait
+    on with it."""
+    out = []
+    for name, seen in base.items():
+        st = versions.get(name)
+        known = {st[0], *st[2], *st[3]} if st and len(st) > 2 else {st[0]} if st else set()
+        if any(s not in known for s in seen):
+            out.append(name)
+    return out
+

@@ -286,6 +286,8 @@ _MESSAGES = {
                                   " still in progress", "办理结果随办结一并填写，事项尚未办结"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "method_needed": ("a case is resolved with how it was resolved", "办结须填写办理情况"),
+    "base_unknown": ("names as the version it replaces one this server does not hold for the field (sync, then"
+                     " edit again)", "所依据的版本服务器上没有：请同步后重新修改"),
     "status_moved_on": ("was moved on to {status_en} since this change's author last saw the case: the change is"
                         " not taken (sync, then decide again)",
                         "事项已改为“{status_zh}”，此改动是在那之前作出的，未被接受：请同步后重新处理"),
@@ -293,8 +295,8 @@ _MESSAGES = {
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
-    "date_long_past": ("is in a year before last: a phone records what happens as it happens (set the phone's"
-                       " date and time)", "早于去年：手机记录的是当下的事，请校正手机的日期和时间"),
+    "date_long_past": ("is over a year ago: a phone records what happens as it happens (set the phone's"
+                       " date and time)", "是一年以前的时间：手机记录的是当下的事，请校正手机的日期和时间"),
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
                     "超出最长走访间隔（{days}天）"),
     "one_line": ("must be one line", "须为一行，不能换行"),
@@ -456,6 +458,10 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "control")
         elif any(INVISIBLE_RE.search(x) for x in v):
             return _err(f.name, "invisible")
+        elif any(LINE_END_RE.search(x) for x in v):
+            # a party, a department, a grid: a name, one line (the ledger's cell showed the
+            # first line of "张\n\n\n\n三" alone)
+            return _err(f.name, "one_line")
         return None
     if k == "attachments":
         ok = isinstance(v, list) and all(
@@ -481,6 +487,8 @@ def _check_value(f: Field, v) -> FieldError | None:
             return _err(f.name, "too_many", max_len=f.max_len)
         if any(INVISIBLE_RE.search(x) for m in v for x in m.values()):
             return _err(f.name, "invisible")
+        if any(LINE_END_RE.search(x) for m in v for x in m.values()):
+            return _err(f.name, "one_line")
         return None
     raise AssertionError(f"unknown field kind {k}")
 

@@ -312,21 +312,27 @@ def time_problems(entity: str, changed: dict, today: dt.date, as_it_happens: boo
     """(field, rule, "") for each time of a thing that happened that this write sets
     after tomorrow ("date_future"), in another offset than the township's ("time_zone")
     or, written by one who records things as they happen (a phone, not the office
-    entering its paper register), in a year before last ("date_long_past")."""
+    entering its paper register), over a year ago ("date_long_past")."""
     names = HAPPENED_AT.get(entity, ())
     zones = [(name, "time_zone", "") for name in names
              if isinstance(changed.get(name), str) and not changed[name].endswith(TOWNSHIP_OFFSET)]
-    old = _before_last_year(names, changed, today) if as_it_happens else []
+    old = _over_a_year_ago(names, changed, today) if as_it_happens else []
     return zones + _after_tomorrow(names, changed, today) + old
 
 
-def _before_last_year(names, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
-    """A phone records what happens as it happens, and a week offline across New Year
-    reaches back into last year, no further. A report dated years back (a phone whose
-    date reset to 2000 before it ever synced, or a forged one) was numbered in that year
-    (金山-2000-0001), missing from this year's ledger, its limits long run out."""
+# How far back a phone's time of what happened may lie: a phone dates what happens as it
+# happens (never before its last sync, DeviceWorkspace.now), and no phone stays offline
+# for a year. (A bound in days, not "last year": a report dated 2 January of last year
+# was numbered in a year already reported.)
+LONG_PAST_DAYS = 366
+
+
+def _over_a_year_ago(names, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:
+    """A report dated years back (a phone whose date reset to 2000 before it ever synced,
+    or a forged one) was numbered in that year (金山-2000-0001), missing from this year's
+    ledger, its limits long run out."""
     return [(name, "date_long_past", "") for name in names
-            if name in changed and (as_date(changed[name]) or today).year < today.year - 1]
+            if name in changed and (as_date(changed[name]) or today) < today - _days(LONG_PAST_DAYS)]
 
 
 # --- 倒排时间节点, ticked as the steps are done ------------------------------------------------

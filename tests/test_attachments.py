@@ -275,6 +275,25 @@ def test_a_co_worker_writing_into_the_same_upload_cannot_spoil_it(central):
     assert not [n for n in os.listdir(blobs.folder_for(central).partial_dir) if n.startswith(h)]
 
 
+def test_a_co_worker_naming_the_same_file_with_another_size_cannot_keep_its_bytes_out(central):
+    """王芳's visit names her photo; a co-worker's tampered app, having pulled the visit,
+    names the same hash on a household of the grid with a size of 1. The first record
+    naming the hash decided the size, and her upload was refused (size_mismatch) for as
+    long as the forged record named it: the photo never reached the township."""
+    data = os.urandom(40_000)
+    att = _att(data)
+    central.server_write("visit", "v1", {"grid_id": "g1", "household_id": "h0", "kind": "household",
+                                         "visited_at": "2026-11-28T09:00:00+08:00", "visitor": "w1",
+                                         "seen": "房屋漏雨", "attachments": [att]}, author="w1")
+    central.server_write("household", "h0", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [dict(att, size=1)]}, author="w3")
+    owner = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    assert blobs.upload_status(central, owner, att["hash"], size=len(data))["size"] == len(data)
+    assert blobs.upload_chunk(central, owner, att["hash"], 0, data)["complete"] is True
+    office = Principal("xinfang", "office", frozenset(), "")
+    assert blobs.read(central, office, att["hash"])[0] == data
+
+
 def test_a_hash_learnt_elsewhere_opens_no_file_until_its_bytes_are_sent(central):
     """Reading a file is granted by seeing a record naming it; a hash kept from a matter
     that left one's grid, written into one's own record, must not open the file. The

@@ -91,23 +91,25 @@ def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field
     assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2100-%'").fetchone()[0] == 0
 
 
-def test_a_phone_dating_what_happened_in_a_year_before_last_is_refused_and_last_year_taken(store):
+def test_a_phone_dating_what_happened_over_a_year_ago_is_refused_and_a_year_back_taken(store):
     """A phone whose date reset to 2000 (or a forged report) numbered its report
-    金山-2000-0001: missing from this year's ledger, its limits long run out. A week
-    offline across New Year still reaches last year; the office may register old matters."""
+    金山-2000-0001: missing from this year's ledger, its limits long run out; one dated
+    2 January of last year went into a year already reported. A week offline across New
+    Year still reaches last year; the office may register old matters."""
     import datetime as dt
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
     li = Principal("li", "leader", frozenset({"g2"}), device="phone1")
-    year = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).year
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    year = today.year
 
     def report(at):
         return _change("case", {"grid_id": "g2", "kind": "dispute", "channel": "grid", "category": "02",
                                 "description": "高山村", "status": "reported", "reported_by": "li",
                                 "reported_at": at}, author="li")
-    made = [report("2000-01-01T08:00:00+08:00"), report(f"{year - 2}-12-31T23:59:00+08:00"),
+    made = [report("2000-01-01T08:00:00+08:00"), report(f"{today - dt.timedelta(days=367)}T23:59:00+08:00"),
             _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
                               "visited_at": f"{year - 2}-06-01T09:00:00+08:00", "seen": "见面"}, author="li"),
-            report(f"{year - 1}-01-01T00:00:00+08:00")]
+            report(f"{today - dt.timedelta(days=360)}T00:00:00+08:00")]
     res = store.push(li, made).results
     assert [(r["status"], [(e["field"], e["rule"]) for e in r.get("errors", [])]) for r in res] == [
         ("rejected", [("reported_at", "date_long_past")]), ("rejected", [("reported_at", "date_long_past")]),
@@ -174,14 +176,19 @@ def test_edits_of_a_refused_record_wait_behind_it_with_a_reason_that_says_so(sto
 def test_the_server_numbers_each_new_matter_per_year_also_those_reported_offline(store, phone_of):
     store.add_account("w1", "一号", "grid_worker", PW, ["g1"])
     phone, client = phone_of("w1")
+    import datetime as dt
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    days = (f"{today}T00:00:00", f"{today}T00:01:00", f"{today.year - 1}-12-31T09:00:00")  # a week offline, say
     made = [phone.create("case", {
         "grid_id": "g1", "kind": "dispute", "channel": "grid", "category": "02", "description": f"纠纷{i}",
-        "status": "reported", "reported_by": "w1", "reported_at": f"{year}-11-0{i + 1}T09:00:00+08:00"}, "w1")
-        for i, year in enumerate((2026, 2026, 2025))]
+        "status": "reported", "reported_by": "w1", "reported_at": f"{day}+08:00"}, "w1")
+        for i, day in enumerate(days)]
     client.sync()
     refs = [phone.get("case", m["record"])["ref"] for m in made]
     # case-g2 from the fixture was 2026's first
-    assert refs == ["金山-2026-0002", "金山-2026-0003", "金山-2025-0001"]
+    y = today.year
+    first = 2 if y == 2026 else 1
+    assert refs == [f"金山-{y}-{first:04d}", f"金山-{y}-{first + 1:04d}", f"金山-{y - 1}-{2 if y == 2027 else 1:04d}"]
     assert store.get("case", "case-g2")["ref"] == "金山-2026-0001"
 
 
@@ -716,3 +723,27 @@ def test_the_same_leaders_own_move_on_another_phone_leaves_nothing_to_decide_aga
     wb.resolve_case("case-g2", "mediation", "签订调解协议")
     cb.sync()
     assert rb.quarantined() == [] and store.get("case", "case-g2")["status"] == "resolved"
+
+
+def test_an_edit_naming_versions_the_record_never_held_is_refused_and_stores_nothing(store):
+    """A tampered app named fifty made-up stamps as the base of each of 1,400 edits of one
+    household: every one is kept in the field's state for good, which grew to megabytes,
+    every later write of the household slower, and the one writer every phone waits on
+    with it. A base names only what the record holds; the phone's own edits pass."""
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    hid = changes.new_id("r")
+    made = _change("household", {"grid_id": "g1", "head_name": "王", "address": "1号"}, record=hid)
+    assert store.push(w1, [made]).results[0]["status"] == "applied"
+    junk = [clock.encode(1_000 + i, 0, "x") for i in range(50)]
+    forged = _change("household", {"note": "n"}, record=hid)
+    forged["base"] = {"note": junk}
+    [res] = store.push(w1, [forged]).results
+    assert res["status"] == "rejected" and [(e["field"], e["rule"]) for e in res["errors"]] == [("note", "base_unknown")]
+    before = store.conn.execute("SELECT _versions FROM households WHERE id=?", (hid,)).fetchone()[0]
+    assert "00000001000" not in before
+    edit = _change("household", {"head_name": "王五"}, record=hid)
+    edit["base"] = {"head_name": [made["hlc"]]}                       # what the phone holds: taken
+    again = _change("household", {"head_name": "王五一"}, record=hid,
+                    stamp=clock.encode(clock.wall_ms() + 5, 0, "phone1"))
+    again["base"] = {"head_name": [made["hlc"]]}                      # an older head, replaced since: known
+    assert [r["status"] for r in store.push(w1, [edit, again]).results] == ["applied", "applied"]

@@ -179,6 +179,10 @@ def test_newlines_and_tabs_in_text_are_kept():
     ("household", {"head_name": "\u202e张建国 13857901234"}, "control"),     # read backwards on every phone
     ("household", {"address": "白鹤村\u20663组"}, "control"),
     ("case", {"parties": ["\u202d李四"]}, "control"),
+    ("case", {"parties": ["李四", "张\n\n\n\n三"]}, "one_line"),               # the ledger showed "张" alone
+    ("case", {"departments": ["司法所\r\n"]}, "one_line"),
+    ("household", {"members": [{"name": "张\n三", "relation": "子"}]}, "one_line"),
+    ("household", {"members": [{"name": "张三", "relation": "子", "note": "残疾\u2029低保"}]}, "one_line"),
 ])
 def test_one_line_fields_hold_one_line_and_no_text_turns_a_row_around(entity, fields, rule):
     [err] = validate_fields(ENTITIES[entity], fields, creating=False)

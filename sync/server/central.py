@@ -818,6 +818,8 @@ class CentralStore(Replica):
         errs = changes.check_fields(ch, existing=before is not None, values=values)
         row0, ver0 = (before[0], before[1]) if before else (None, {})
         errs = errs or position_problems(row0, ch["fields"])
+        if not errs and not server_side and ch.get("base"):
+            errs = [_err(name, "base_unknown") for name in merge.unknown_bases(ver0, ch["base"])][:5]
         if errs:
             return _rejected("invalid", errs)
         fields, masked_at = privacy.restore_masked(entity, ch["fields"], row0,
