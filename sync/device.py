@@ -123,7 +123,8 @@ class DeviceReplica(Replica):
                 self.clock.last_ms, self.clock.counter = server_ms, 0
                 if not trusted:
                     self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
-            elif first:
+            elif first and self.conn.execute("SELECT 1 FROM outbox WHERE state='quarantined' AND errors LIKE ?"
+                                             " LIMIT 1", ('%"rule": "clock_ahead"%',)).fetchone():
                 self._restamp_ahead(server_ms, None, None)
             if first:
                 self.set_meta("clock_restamp", "1")
