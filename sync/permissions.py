@@ -263,6 +263,11 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     return errs
 
 
+# Refusals that no retry can answer: the change names the state it was made on, and that
+# state is gone for good (a retry was refused again, the same words, every time).
+REFUSED_FOR_GOOD = frozenset({"status_moved_on"})
+
+
 def stale_move_problems(p: Principal, entity: str, fields: dict, base: dict | None, before: dict | None,
                         versions: dict) -> list[FieldError]:
     """A phone's move of a matter made on a state it has left since: the move names, as

@@ -74,6 +74,12 @@ class Workspace:
     def may(self, entity: str, before: dict | None, fields: dict) -> bool:
         return not self.refusals(entity, before, fields)
 
+    @staticmethod
+    def retry_futile(item: dict) -> bool:
+        """Whether a refused change (an item of `quarantined`) would be refused again at
+        every retry, whatever the server holds by then: 重试 is not offered for it."""
+        return any(e.get("rule") in permissions.REFUSED_FOR_GOOD for e in item.get("errors") or [])
+
     def clock_guess_minutes(self) -> int | None:
         """How far the phone's date was off the township's at its last sync, in minutes,
         when the phone restarted since: its times are now its date plus that, a guess it

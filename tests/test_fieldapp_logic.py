@@ -1521,3 +1521,12 @@ def test_a_refused_edit_of_a_matter_is_named_by_the_matter_and_the_move(ws, repl
     assert refused_summary(ctx, gone) == "事项的修改 · case-x"        # not on this phone: its id, as before
     ctx.lang, ctx.t = "en", lambda key, **kw: i18n.t(key, "en", **kw)
     assert refused_summary(ctx, edit).startswith("A change to a matter (")
+
+
+def test_retry_is_not_offered_for_a_refusal_no_retry_can_answer(ws):
+    """A move made on a state the matter has left was refused again, the same words,
+    at every 重试: the button is not offered; 放弃 is."""
+    stale = {"errors": [{"field": "status", "rule": "status_moved_on"}]}
+    assert ws.retry_futile(stale)
+    assert not ws.retry_futile({"errors": [{"field": "record", "rule": "unknown_record"}]})
+    assert not ws.retry_futile({"errors": []}) and not ws.retry_futile({})

@@ -139,7 +139,7 @@ def problems_controls(ctx, refresh) -> list[ft.Control]:
             ctx.ws.retry_quarantined(cid)
             ctx.wrote()
             refresh()
-        buttons = [ft.TextButton(ctx.t("retry"), on_click=retry, height=TOUCH)]
+        buttons = [] if ctx.ws.retry_futile(item) else [ft.TextButton(ctx.t("retry"), on_click=retry, height=TOUCH)]
         if can_open_correction(ctx, item):
             buttons.append(ft.TextButton(ctx.t("correct"), height=TOUCH,
                                          on_click=lambda e, it=item: open_correction(ctx, it, refresh)))
