@@ -244,7 +244,7 @@ class SyncClient:
             raise Refused("the server answered for a different number of changes", 200)
         if not all(isinstance(res, dict) and isinstance(res.get("status"), str) for res in results):
             raise BadAnswer("the server's answer to a push holds results that are not results")
-        done = []
+        done, stale = [], {}
         for (cid, body), res in zip(rows, results):
             status = res.get("status")
             if status in ("applied", "duplicate"):
@@ -253,17 +253,35 @@ class SyncClient:
                 report.duplicates += status == "duplicate"
             else:
                 self.replica.quarantine(cid, res.get("reason") or "refused", res.get("errors"))
-                if (self._implied_alone(cid, body) or _rule_of(res) == "status_moved_on"
-                        and self.replica.last_of_its_record(cid)):
-                    # settled after the push (sync): a move made on a state the matter has
-                    # left is refused again at every retry, and held every later move of
-                    # it (the person's 办结 on the matter as it now stands) behind it; given
-                    # up, the phone shows the matter as it is, and the person decides again
-                    # (the 办结 entry written with it stays refused, its words kept for 更正)
-                    self.replica.request_discard(cid)
+                if self._implied_alone(cid, body):
+                    self.replica.request_discard(cid)   # settled after the push (sync)
+                elif _rule_of(res) == "status_moved_on":
+                    stale[cid] = None
                 else:
                     report.quarantined += 1
         self.replica.acknowledge(done)
+        report.quarantined += self._give_up_stale(stale)
+
+    def _give_up_stale(self, stale: dict) -> int:
+        """Moves made on a state the matter has left (status_moved_on), refused again at
+        every retry, held every later move of it behind them (the person's 办结 on the
+        matter as it now stands): the first of a record's is given up, with the later ones
+        when all of those are such moves too (a 进展's implied 办理中, then 办结, both
+        offline). The phone then shows the matter as it is and the person decides again;
+        the 办结 entry written with them stays refused, its words kept for 更正. A record
+        with anything else of the person's behind them is left to the person. Returns how
+        many are left."""
+        left, given_up = 0, set()
+        for cid in stale:
+            plan = self.replica.discard_plan(cid, dependents=False)
+            if plan["record"] in given_up:
+                continue   # goes with the first of its record
+            if any(c in stale for c in plan["earlier"]) or not all(c in stale for c in plan["later"]):
+                left += 1
+                continue
+            self.replica.request_discard(cid)
+            given_up.add(plan["record"])
+        return left
 
     def _implied_alone(self, cid: str, body: str) -> bool:
         """A refused move the phone made by itself (rules.implied), with nothing of the

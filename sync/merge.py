@@ -163,18 +163,28 @@ def restamp(versions: dict, stamps: dict) -> dict:
     return out
 
 
+# How many stamps the record does not hold a change's base may name for one field, and
+# how many replaced stamps a field may come to keep through such names. A phone names
+# the heads it was given (one, a few when settling a conflict); after a restore from
+# backup some of them may be missing from the store for a while, and are named all the
+# same (when their change is offered again it is then already replaced, no conflict).
+UNKNOWN_PER_CHANGE = 8
+UNKNOWN_KEPT = 256
+
+
 def unknown_bases(versions: dict, base: dict) -> list[str]:
-    """The fields whose `base` names a stamp the record never held for that field (its
-    shown write, a losing head, or a write already replaced): a phone names only what it
-    was given. Every stamp a base names stays in the field's state for good, so a
-    tampered app naming fifty made-up stamps in each of 1,400 edits grew one household's
-    state to megabytes, every later write of it slower, and the writer all phones wait
-    on with it."""
+    """The fields whose `base` names more stamps the record never held for the field
+    (its shown write, a losing head, a write already replaced) than a phone could have
+    been given, or would make the field keep more than UNKNOWN_KEPT replaced stamps.
+    Every stamp a base names stays in the field's state for good: a tampered app naming
+    fifty made-up stamps in each of 1,400 edits grew one household's state to megabytes,
+    every later write of it slower, and the writer all phones wait on with it."""
     out = []
     for name, seen in base.items():
         st = versions.get(name)
-        known = {st[0], *st[2], *st[3]} if st and len(st) > 2 else {st[0]} if st else set()
-        if any(s not in known for s in seen):
+        replaced = st[2] if st and len(st) > 2 else ()
+        known = {st[0], *replaced, *st[3]} if st and len(st) > 2 else {st[0]} if st else set()
+        unknown = sum(1 for s in seen if s not in known)
+        if unknown > UNKNOWN_PER_CHANGE or unknown and len(replaced) + unknown > UNKNOWN_KEPT:
             out.append(name)
     return out
-

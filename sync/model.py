@@ -286,8 +286,8 @@ _MESSAGES = {
                                   " still in progress", "办理结果随办结一并填写，事项尚未办结"),
     "resolved_on_needed": ("a case is resolved with the day it was resolved", "办结须填写办结日期"),
     "method_needed": ("a case is resolved with how it was resolved", "办结须填写办理情况"),
-    "base_unknown": ("names as the version it replaces one this server does not hold for the field (sync, then"
-                     " edit again)", "所依据的版本服务器上没有：请同步后重新修改"),
+    "base_unknown": ("names more versions this server does not hold for the field than a phone is ever given"
+                     " (sync, then edit again)", "所依据的版本服务器上没有：请同步后重新修改"),
     "status_moved_on": ("was moved on to {status_en} since this change's author last saw the case: the change is"
                         " not taken (sync, then decide again)",
                         "事项已改为“{status_zh}”，此改动是在那之前作出的，未被接受：请同步后重新处理"),

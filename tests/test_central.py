@@ -660,7 +660,9 @@ def test_a_cursor_names_the_log_row_it_stands_on_and_an_older_cursor_still_reads
     assert store.pull(office, f"{ahead}.{tail[:8]}{other}")["lost"] is True
 
 
-def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopened_meanwhile(store, phone_of):
+@pytest.mark.parametrize("progress_first", [False, True], ids=["resolved", "progress-then-resolved"])
+def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopened_meanwhile(store, phone_of,
+                                                                                            progress_first):
     """The leader resolved offline; meanwhile the office resolved it, the petitioner was
     unsatisfied at the callback and the matter was reopened. The phone's resolution
     then won the status by its later stamp: the matter read 已办结, its old result
@@ -675,6 +677,11 @@ def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopen
     replica, client = phone_of("li")
     client.sync()
     ws = DeviceWorkspace(replica, client.account())
+    if progress_first:   # its implied move to 办理中, then 办结: two stale moves of one matter
+        store.server_write("case", "case-g2", {"status": "assigned"}, author="office")
+        client.sync()
+        ws.add_progress("case-g2", "约谈企业负责人")
+        assert ws.case("case-g2")["status"] == "in_progress"
     ws.resolve_case("case-g2", "mediation", "签订调解协议")                    # offline
     store.server_write("case", "case-g2", {"status": "resolved", "outcome": "explained", "method": "已解释政策",
                                            "resolved_on": "2026-11-20"}, author="office")
@@ -684,7 +691,8 @@ def test_a_leaders_resolution_made_offline_is_refused_once_the_matter_was_reopen
     assert any("status_moved_on" in d for d in refused), refused
     assert store.get("case", "case-g2")["status"] == "reopened" and store.conflicts("case", "case-g2") == []
     assert ws.case("case-g2")["status"] == "reopened" and ws.conflicts("case", "case-g2") == []   # as the server has it
-    [left] = replica.quarantined()
+    [left] = [q for q in replica.quarantined() if q["change"]["fields"].get("kind") == "resolution"]
+    assert [q["entity"] for q in replica.quarantined()] == ["case_event"]     # the moves given up, both
     assert left["entity"] == "case_event" and left["change"]["fields"]["text"] == "签订调解协议"
     assert [e["rule"] for e in left["errors"]] == ["resolution_not_theirs"]
     from sync.model import FieldError
@@ -747,3 +755,8 @@ def test_an_edit_naming_versions_the_record_never_held_is_refused_and_stores_not
                     stamp=clock.encode(clock.wall_ms() + 5, 0, "phone1"))
     again["base"] = {"head_name": [made["hlc"]]}                      # an older head, replaced since: known
     assert [r["status"] for r in store.push(w1, [edit, again]).results] == ["applied", "applied"]
+    # after a restore from backup a phone names a version the store lost: a few are taken
+    restored = _change("household", {"head_name": "王五二"}, record=hid,
+                       stamp=clock.encode(clock.wall_ms() + 10, 0, "phone1"))
+    restored["base"] = {"head_name": [again["hlc"], clock.encode(clock.wall_ms() - 5_000, 0, "phone9")]}
+    assert store.push(w1, [restored]).results[0]["status"] == "applied"
