@@ -123,8 +123,7 @@ class DeviceReplica(Replica):
                 self.clock.last_ms, self.clock.counter = server_ms, 0
                 if not trusted:
                     self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
-            elif first and self.conn.execute("SELECT 1 FROM outbox WHERE state='quarantined' AND errors LIKE ?"
-                                             " LIMIT 1", ('%"rule": "clock_ahead"%',)).fetchone():
+            elif first and self._refused_for("clock_ahead"):
                 self._restamp_ahead(server_ms, None, None)
             if first:
                 self.set_meta("clock_restamp", "1")
@@ -144,24 +143,24 @@ class DeviceReplica(Replica):
         The phone's tables are stamped the same (merge.restamp), so the phone and the
         server agree about each record once they land. Nothing of them had reached the
         server: it refuses a stamp that far ahead."""
-        from .households import LONGEST_WAIT_DAYS
+        from .households import CST, LONGEST_WAIT_DAYS
         limit = server_ms + changes.MAX_AHEAD_MS
         rows = [(cid, json.loads(body)) for cid, body in
                 self.conn.execute("SELECT change_id, body FROM outbox ORDER BY seq")]
         ahead = [(cid, ch) for cid, ch in rows if clock.physical_ms(ch["hlc"]) > limit]
         if not ahead:
             return 0
-        tz = statute.TOWNSHIP_TZ
-        at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, tz)  # noqa: E731
+        at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, CST)  # noqa: E731
         when = dict(earliest=at(known_ms) if known_ms is not None else None, now=at(server_ms), limit=at(limit),
                     reach_days=LONGEST_WAIT_DAYS)
         stamps: dict[str, str] = {}
         records: dict[tuple[str, str], dict] = {}
+        loaded: dict[tuple[str, str], tuple | None] = {}
         for cid, ch in ahead:
             key = (ch["entity"], ch["record"])
             if key not in records:
                 records[key] = {}
-                held = self._load(ch["entity"], [ch["record"]]).get(ch["record"])
+                loaded[key] = held = self._load(ch["entity"], [ch["record"]]).get(ch["record"])
                 for name in held[1] if held else ():
                     for s in merge.heads(held[1], name):
                         if clock.physical_ms(s) <= limit:
@@ -177,7 +176,7 @@ class DeviceReplica(Replica):
             self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
         state = {}
         for (entity, rid), moved in records.items():
-            held = self._load(entity, [rid]).get(rid)
+            held = loaded[(entity, rid)]   # the tables are as loaded: only the outbox changed
             if held is None:
                 continue
             row, versions = dict(held[0]), merge.restamp(held[1], stamps)
@@ -375,12 +374,18 @@ class DeviceReplica(Replica):
         """Changes refused for a stamp ahead of the server's clock go back in line once
         their stamp is within reach: stamped again when the clock was put right
         (_restamp_ahead), or the township's time caught up with them."""
-        rows = self.conn.execute("SELECT change_id, body FROM outbox WHERE state='quarantined'"
-                                 " AND errors LIKE ?", ('%"rule": "clock_ahead"%',)).fetchall()
+        rows = self._refused_for("clock_ahead")
         due = [cid for cid, body in rows if clock.physical_ms(json.loads(body)["hlc"]) - server_now_ms <= ahead_ms]
         for cid in due:
             self.retry_quarantined(cid)
         return len(due)
+
+    def _refused_for(self, *rules: str) -> list[tuple[str, str]]:
+        """(change id, body) of the refused changes whose errors name one of these rules."""
+        return self.conn.execute(
+            "SELECT change_id, body FROM outbox WHERE state='quarantined' AND ("
+            + " OR ".join(["errors LIKE ?"] * len(rules)) + ") ORDER BY seq",
+            [f'%"rule": "{r}"%' for r in rules]).fetchall()
 
     def release_unknown_refusals(self) -> int:
         """Changes refused for naming a record the server did not hold (or a version of a
@@ -390,9 +395,7 @@ class DeviceReplica(Replica):
         brought those records back, and the edits stayed refused for a reason no longer
         true (the office saw the old values, the phone the new). Their next refusal, if
         the record is still missing, quarantines them again."""
-        rows = [r[0] for r in self.conn.execute("SELECT change_id FROM outbox WHERE state='quarantined'"
-                                                " AND (errors LIKE ? OR errors LIKE ?)",
-                                                ('%"rule": "unknown_record"%', '%"rule": "base_unknown"%'))]
+        rows = [cid for cid, _ in self._refused_for("unknown_record", "base_unknown")]
         for cid in rows:
             self.retry_quarantined(cid)
         return len(rows)

@@ -183,7 +183,7 @@ def unknown_bases(versions: dict, base: dict) -> list[str]:
     for name, seen in base.items():
         st = versions.get(name)
         replaced = st[2] if st and len(st) > 2 else ()
-        known = {st[0], *replaced, *st[3]} if st and len(st) > 2 else {st[0]} if st else set()
+        known = {*heads(versions, name), *replaced}
         unknown = sum(1 for s in seen if s not in known)
         if unknown > UNKNOWN_PER_CHANGE or unknown and len(replaced) + unknown > UNKNOWN_KEPT:
             out.append(name)

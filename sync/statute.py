@@ -304,7 +304,6 @@ RECKONED_FROM_TODAY = {"household": ("next_visit_due",)}
 # by its day as written (a visit at 02:00+14:00 is the day before in China), so a time
 # in another offset would land in the wrong day, month or year of the figures.
 TOWNSHIP_OFFSET = "+08:00"
-TOWNSHIP_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 def time_problems(entity: str, changed: dict, today: dt.date, as_it_happens: bool = True

@@ -4,6 +4,7 @@ and year ends."""
 import datetime as dt
 
 from sync import rules, statute
+from sync.households import CST
 
 D = dt.date
 
@@ -181,8 +182,8 @@ def test_a_matter_taken_up_again_has_its_new_milestones_to_do_not_done():
 
 # --- a phone whose date was ahead: its times moved back (DeviceReplica._restamp_ahead) -------
 
-NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=statute.TOWNSHIP_TZ)
-SYNCED = dt.datetime(2026, 11, 28, 18, 0, tzinfo=statute.TOWNSHIP_TZ)    # the last sync
+NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CST)
+SYNCED = dt.datetime(2026, 11, 28, 18, 0, tzinfo=CST)    # the last sync
 LIMIT = NOW + dt.timedelta(minutes=10)
 YEAR_MS, DAY_MS = 365 * 86_400_000, 86_400_000
 
