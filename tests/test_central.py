@@ -760,3 +760,91 @@ def test_an_edit_naming_versions_the_record_never_held_is_refused_and_stores_not
                        stamp=clock.encode(clock.wall_ms() + 10, 0, "phone1"))
     restored["base"] = {"head_name": [again["hlc"], clock.encode(clock.wall_ms() - 5_000, 0, "phone9")]}
     assert store.push(w1, [restored]).results[0]["status"] == "applied"
+
+
+def _records(page) -> set:
+    import json
+    return {json.loads(b)["record"] for b in page["bodies"]}
+
+
+def _pull_all(store, p, cursor=None) -> dict:
+    got = {"records": set(), "exits": [], "household_exits": [], "refs": {}}
+    while True:
+        page = store.pull(p, cursor)
+        got["records"] |= _records(page)
+        got["exits"] += page["exits"]
+        got["household_exits"] += page["household_exits"]
+        got["refs"].update(page["refs"])
+        cursor = page["cursor"]
+        if not page["more"]:
+            got["cursor"] = cursor
+            return got
+
+
+def _moved_out_of_g1(store):
+    """A household and a matter of g1, the matter with a timeline entry and a visit made
+    in g1 on it, then moved by the office to g2."""
+    store.server_write("household", "h-sec", {"grid_id": "g1", "head_name": "甄秘密", "address": "一组9号",
+                                              "tags": ["serious_illness"]}, author="office")
+    store.server_write("case", "c-sec", {
+        "grid_id": "g1", "household_id": "h-sec", "kind": "dispute", "channel": "grid", "category": "02",
+        "description": "举报村主任", "status": "reported", "reported_by": "office",
+        "reported_at": "2026-11-01T09:00:00+08:00"}, author="office")
+    store.server_write("case_event", "e-sec", {"case_id": "c-sec", "kind": "note", "at": "2026-11-02T09:00:00+08:00",
+                                               "by": "office", "text": "当事人病情"}, author="office")
+    store.server_write("visit", "v-g1", {"grid_id": "g1", "case_id": "c-sec", "household_id": "h-sec",
+                                         "kind": "home", "visited_at": "2026-11-02T10:00:00+08:00",
+                                         "visitor": "w1"}, author="office")
+
+
+def test_a_record_that_left_a_grid_is_not_sent_to_whoever_is_given_that_grid_later(store):
+    """A phone first given g1 after a household and a matter left it receives none of their
+    bodies (name, illness tags, the complaint), not even followed by an exit; a phone that
+    held them gets the exits; the office still reads everything; the visit made in g1
+    stays g1's; a matter that comes back arrives whole."""
+    _moved_out_of_g1(store)
+    before = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    held = _pull_all(store, before)
+    assert {"h-sec", "c-sec", "e-sec", "v-g1"} <= held["records"]
+    store.server_write("household", "h-sec", {"grid_id": "g2"}, author="office")
+    store.server_write("case", "c-sec", {"grid_id": "g2"}, author="office")
+
+    newcomer = Principal("w3", "grid_worker", frozenset({"g1"}), "phone3")
+    first = _pull_all(store, newcomer)
+    assert not {"h-sec", "c-sec", "e-sec"} & first["records"]
+    assert "v-g1" in first["records"]          # made in g1: it stays the grid's record
+    assert "c-sec" not in first["refs"]
+
+    after = _pull_all(store, before, held["cursor"])
+    assert "c-sec" in after["exits"] and "h-sec" in after["household_exits"]
+    office = Principal("xinfang", "office", device="desk")
+    assert {"h-sec", "c-sec", "e-sec", "v-g1", "case-g2"} <= _pull_all(store, office)["records"]
+    g2 = Principal("w2", "grid_worker", frozenset({"g2"}), "phone2")
+    assert {"h-sec", "c-sec", "e-sec"} <= _pull_all(store, g2)["records"]
+
+    store.server_write("case", "c-sec", {"grid_id": "g1"}, author="office")
+    back = _pull_all(store, newcomer, first["cursor"])
+    assert {"c-sec", "e-sec"} <= back["records"] and "h-sec" not in back["records"]
+    assert {"c-sec", "e-sec"} <= _pull_all(store, Principal("w4", "grid_worker", frozenset({"g1"}), "p4"))["records"]
+
+
+def test_a_store_from_before_keeps_no_left_record_in_a_grids_first_pull(tmp_path, monkeypatch):
+    """Migration 8 takes the rows of records that had already left a grid out of its pulls."""
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    path = str(tmp_path / "old.db")
+    st = CentralStore(path)
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    st.add_grid("g2", "二组", "高山村", "金山镇")
+    _moved_out_of_g1(st)
+    st.server_write("household", "h-sec", {"grid_id": "g2"}, author="office")
+    st.server_write("case", "c-sec", {"grid_id": "g2"}, author="office")
+    with st.lock, st.transaction():   # the log as an older version left it
+        st.conn.execute("UPDATE log SET scope=substr(scope, 2) WHERE scope LIKE '~%'")
+        st.conn.execute("PRAGMA user_version=7")
+    newcomer = Principal("w3", "grid_worker", frozenset({"g1"}), "phone3")
+    assert "c-sec" in _pull_all(st, newcomer)["records"]    # the fault, as it was
+    st.close()
+    st = CentralStore(path)
+    first = _pull_all(st, newcomer)
+    assert not {"h-sec", "c-sec", "e-sec"} & first["records"] and "v-g1" in first["records"]
+    st.close()

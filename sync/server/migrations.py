@@ -90,6 +90,18 @@ def china_time(text) -> str | None:
         return None
 
 
+def _central_8_withdraw_left(store) -> None:
+    """Log rows of records that had left a scope, taken out of its pulls (central.withdraw):
+    a phone first given a grid received, before its exit, every body of a household or
+    matter the grid had once held."""
+    from .central import EXIT, HOUSEHOLD_EXIT, withdraw
+    exits = store.conn.execute("SELECT seq, change_id, scope FROM log WHERE substr(change_id, 1, 5) IN"
+                               " ('exit:', 'exit-')").fetchall()
+    for seq, cid, scope in exits:
+        entity, mark = ("household", HOUSEHOLD_EXIT) if cid.startswith(HOUSEHOLD_EXIT) else ("case", EXIT)
+        withdraw(store.conn, entity, cid[len(mark):], scope, before=seq)
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
@@ -100,4 +112,5 @@ CENTRAL = (
     Migration(6, "whom each callback judged (satisfaction per leader and department)", _central_6_callback_judged),
     Migration(7, "times in another offset written in China time (figures compare them as text)",
               _central_7_china_time),
+    Migration(8, "log rows of records that left a scope taken out of its pulls", _central_8_withdraw_left),
 )
