@@ -13,9 +13,11 @@ import datetime as dt
 import json
 import os
 
-from . import changes, clock, merge, migrations, statute
+from . import changes, clock, merge, migrations, privacy, statute
 from .model import ENTITIES, FieldError
 from .replica import TABLES, Replica, chunks, gc_paused
+
+MASKED = ("id_number", "members")  # what a phone holds of a household masked (privacy.masked_fields)
 
 
 class ValidationError(ValueError):
@@ -260,14 +262,35 @@ class DeviceReplica(Replica):
         with self.relaxed_transaction():
             for part in chunks(change_ids):
                 marks = ",".join("?" * len(part))
+                households = [r for (r,) in self.conn.execute(
+                    f"SELECT DISTINCT record FROM outbox WHERE entity='household' AND change_id IN ({marks})", part)]
                 self.conn.execute("INSERT INTO pushed (change_id, entity, record, body, acked_ms, seq)"
                                   f" SELECT change_id, entity, record, body, ?, seq FROM outbox"
                                   f" WHERE change_id IN ({marks}) ORDER BY seq", (now, *part))
                 self.conn.execute(f"DELETE FROM outbox WHERE change_id IN ({marks})", part)
+                self._mask_held(households)
             last = int(self.meta("pushed_purged_ms") or 0)
             if now - last > 3_600_000:  # the purge scans the table: once an hour is enough
                 self.conn.execute("DELETE FROM pushed WHERE acked_ms < ?", (now - self.keep_pushed_ms(),))
                 self.set_meta("pushed_purged_ms", str(now))
+
+    def _mask_held(self, households: list[str]) -> None:
+        """The ID numbers of households this phone registered or corrected, masked in its
+        table once the township holds them, as every other phone of the grid receives
+        them: a lost phone shows no whole number. The copy of what was sent keeps them
+        for `keep_pushed_ms`, for a restored server that lacks them."""
+        def masked(name, value):
+            got = privacy.masked_fields("household", {name: value}) if value else None
+            return value if got is None else got[name]
+        for hid, (row, ver) in self._load("household", households).items():
+            fields = {name: masked(name, row.get(name)) for name in MASKED}
+            # a conflict's other side may hold a whole number too (merge.py, "c")
+            states = {name: [*state[:3], {stamp: [masked(name, head[0]), *head[1:]]
+                                          for stamp, head in state[3].items()}]
+                      if name in MASKED and len(state) > 3 and state[3] else state
+                      for name, state in ver.items()}
+            if any(fields[n] != row.get(n) for n in MASKED) or states != ver:
+                self._write_rows({("household", hid): ({**row, **fields}, states, True)})
 
     # --- kept after pushing: offered again to a restored server ----------------------
     KEEP_PUSHED_DAYS = 30

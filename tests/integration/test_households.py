@@ -30,8 +30,16 @@ def test_a_household_added_on_a_phone_reaches_the_office_and_its_grids_phones_on
                             "members": [{"name": "刘洋", "relation": "子", "id_number": CHILD_ID}]})
     ws.record_visit({"household_id": hid, "visited_at": "2026-11-20T10:00:00+08:00", "seen": "新迁入，租住"})
     assert r1.pending_count() == 3                 # the household, the visit, the next due it moved
+    assert r1.get("household", hid)["id_number"] == GOOD_ID     # typed whole, shown whole until sent
     report = c1.sync()
     assert report.pushed == 3 and r1.pending_count() == 0 and not r1.quarantined()
+    # once the township holds them, the phone that registered them holds them masked too
+    # (a lost phone shows no whole number); its copy of what it sent keeps them, for a
+    # restored server that lacks them
+    mine = r1.get("household", hid)
+    assert mine["id_number"] == "3307**********1237" and mine["members"][0]["id_number"] == "3307**********0029"
+    table = r1.conn.execute("SELECT id_number, members, _versions FROM households WHERE id=?", (hid,)).fetchone()
+    assert GOOD_ID not in "".join(table) and CHILD_ID not in "".join(table)
 
     [row] = srv.sql("SELECT head_name, id_number, members, next_visit_due, status, grid_id FROM households"
                     " WHERE id=?", (hid,))
@@ -59,3 +67,14 @@ def test_a_household_added_on_a_phone_reaches_the_office_and_its_grids_phones_on
     assert row == (GOOD_ID, "13900001111", "moved_out")
     c1.sync()
     assert r1.get("household", hid)["status"] == "moved_out"
+    # the registering phone edits it in turn, holding the numbers masked: they stay whole
+    # at the township, and a newborn added beside them is taken whole
+    ws.edit_household(hid, {**r1.get("household", hid), "address": "金山镇白鹤村2组9号",
+                            "members": [*r1.get("household", hid)["members"],
+                                        {"name": "刘小宝", "relation": "孙", "id_number": "330702202601010013"}]})
+    assert c1.sync().pushed == 1 and not r1.quarantined()
+    [row] = srv.sql("SELECT id_number, members, address FROM households WHERE id=?", (hid,))
+    assert row[0] == GOOD_ID and row[2] == "金山镇白鹤村2组9号"
+    assert [m["id_number"] for m in json.loads(row[1])] == [CHILD_ID, "330702202601010013"]
+    assert [m["id_number"] for m in r1.get("household", hid)["members"]] == ["3307**********0029",
+                                                                              "3307**********0013"]
