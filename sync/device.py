@@ -783,7 +783,8 @@ class DeviceReplica(Replica):
         x = self.conn.execute
         if x("SELECT 1 FROM outbox WHERE entity='household' AND record=? LIMIT 1", (hid,)).fetchone():
             return
-        x("DELETE FROM households WHERE id=?", (hid,))
+        if x("DELETE FROM households WHERE id=?", (hid,)).rowcount:
+            self.set_meta("fetched_to_forget", "1")   # the photos fetched for it go too (SyncClient.sync)
         x("DELETE FROM seen WHERE record=?", (hid,))
 
     def _unseen(self, batch: list[dict]) -> list[dict]:

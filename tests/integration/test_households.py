@@ -78,3 +78,42 @@ def test_a_household_added_on_a_phone_reaches_the_office_and_its_grids_phones_on
     assert [m["id_number"] for m in json.loads(row[1])] == [CHILD_ID, "330702202601010013"]
     assert [m["id_number"] for m in r1.get("household", hid)["members"]] == ["3307**********0029",
                                                                               "3307**********0013"]
+
+
+def test_a_household_moved_to_another_grid_leaves_the_phone_with_the_photos_it_fetched(fresh_server, tmp_path):
+    """The household row went at its exit, and the photo of it a co-worker's phone had
+    opened (an ID card, say) stayed in the data folder, though the server refuses it to
+    her now. The visit made in her grid, and a photo it names, stay."""
+    import io
+    from pathlib import Path
+
+    from PIL import Image
+
+    from sync.attachments import Attachments
+    srv = fresh_server
+    r1, c1 = phone(tmp_path / "wangfang", srv, "worker1")
+    r2, c2 = phone(tmp_path / "co-worker", srv, "lostphone")
+    office, office_client = phone(tmp_path / "office", srv, "office1")
+    c1.sync()
+    shots = []
+    for colour in ((10, 120, 200), (200, 120, 10)):
+        buf = io.BytesIO()
+        Image.new("RGB", (80, 60), colour).save(buf, "JPEG")
+        shots.append(Attachments.for_replica(r1).add_photo(buf.getvalue(), "户口本.jpg"))
+    ws = DeviceWorkspace(r1, json.loads(r1.meta("account")))
+    hid = ws.add_household({"grid_id": "g1", "head_name": "甄秘密", "address": "白鹤村9号", "attachments": [shots[0]]})
+    ws.record_visit({"household_id": hid, "visited_at": "2026-11-20T10:00:00+08:00", "seen": "在家",
+                     "attachments": [shots[1]]})
+    c1.sync()
+    assert Attachments.for_replica(r1).upload(c1, on_wifi=True).sent == 2
+    c2.sync()
+    got = [Attachments.for_replica(r2).fetch(c2, shot) for shot in shots]
+    assert all(p and Path(p).exists() for p in got)
+
+    office_client.sync()
+    office.update("household", hid, {"grid_id": "g2"}, "office1")
+    office_client.sync()
+    c2.sync()
+    assert r2.get("household", hid) is None
+    assert not Path(got[0]).exists()          # the household's photo went with it
+    assert Path(got[1]).exists()              # the visit stays g1's, and its photo with it
