@@ -581,7 +581,7 @@ def test_the_exports_offer_every_year_the_ledger_holds_and_this_one(ws, monkeypa
     from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
     from fieldapp.office.context import OfficeContext
     from fieldapp.office.ledger import export_row
-    from tests.test_office_erasure import Page
+    from tests.test_office_erasure import Page, texts
     monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2027, 1, 4))
     assert ws.ledger_years() == [2027]                       # an empty ledger: this year
     matter(ws, on=dt.date(2025, 12, 30))
@@ -680,3 +680,28 @@ def test_the_supervision_ledger_follows_its_dropdown_when_the_leader_chosen_owns
     ws.consult(cid, dt.date.today(), ["司法所"], "改由李振华包案", "lizhen")
     shown = texts(supervision_panel(ctx))
     assert "李振华（1）" in shown and "共 1 件" in shown and ctx.supervision_state["leader"] == "", shown
+
+
+def test_opening_the_conflicts_screen_on_a_household_is_on_the_audit_trail(ws):
+    """Two phones corrected one head's ID number at once: the 冲突 screen shows both numbers
+    whole, as the household's dialog does, and writes who read them, as it does."""
+    from sync import changes, clock, idnumber
+    from sync.access import Principal
+    from fieldapp.office.conflicts import conflicts_panel
+    from fieldapp.office.context import OfficeContext
+    from tests.test_office_erasure import Page, texts
+
+    st = ws.replica
+    st.server_write("household", "h1", {"grid_id": "g1", "head_name": "甄秘密", "address": "一组9号"}, author="xinfang")
+    numbers = [n + idnumber.check_char(n) for n in ("33070219800101456", "33070219800101789")]
+    now = clock.wall_ms()
+    for i, number in enumerate(numbers):
+        ch = changes.make("household", "h1", {"id_number": number}, clock.encode(now + i, 0, f"p{i}"), f"p{i}", "w1")
+        assert st.push(Principal("w1", "grid_worker", frozenset({"g1"}), f"p{i}"), [ch]).counts["applied"] == 1
+    assert st.conflicts("household", "h1")
+    ctx = OfficeContext(Page(), st, tickets=None)
+    ctx.start_session(st.account("xinfang"), "10.0.0.7")
+    panel = conflicts_panel(ctx)
+    assert all(n in texts(panel) for n in numbers)      # the clerk sees both, to choose
+    rows = st.conn.execute("SELECT username, detail, address FROM audit WHERE action='view'").fetchall()
+    assert rows == [("xinfang", "household h1", "10.0.0.7")]

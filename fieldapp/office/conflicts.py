@@ -57,6 +57,9 @@ def conflicts_panel(ctx) -> ft.Control:
             body.controls.append(ft.Text(ctx.t("conflicts_none"), color=ft.Colors.GREY_700))
         for entity, row in found:
             versions = ctx.ws.replica.versions(entity, row["id"])
+            if entity == "household":  # its concurrent ID numbers and phones show whole (as in its dialog)
+                ctx.store.audit(ctx.ws.username, "view", f"household {row['id']}",
+                                device=ctx.session[1] if ctx.session else "", address=ctx.address)
             title = (f"{row.get('ref') or ''} {row.get('title') or (row.get('description') or '')[:20]}"
                      if entity == "case" else f"{row.get('head_name')} · {row.get('address')}")
             card = [ft.Text(f"{ctx.t('office_entity_' + entity)}：{title}", weight=ft.FontWeight.BOLD)]
