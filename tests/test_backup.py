@@ -208,3 +208,34 @@ def test_a_restore_from_before_an_erasure_erases_the_person_again(tmp_path, caps
     st = CentralStore(db)
     assert st.get("household", "h1")["head_name"] != "慕容复"
     st.close()
+
+
+def test_an_erasure_with_the_bucket_out_of_reach_is_done_here_and_says_what_is_left_there(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """The bucket's copy of a photo is the erasure's to delete too; when it cannot be
+    reached the erasure still goes through on the server and names the files left."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("GRIDBOOK_BACKUP_URL", "s3://township/jinshan")
+    monkeypatch.setenv("GRIDBOOK_S3_ENDPOINT", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("LITESTREAM_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("LITESTREAM_SECRET_ACCESS_KEY", "s")
+    db = str(tmp_path / "township.db")
+    h = "ab" + "1" * 62
+    st = CentralStore(db)
+    st.add_grid("g1", "白鹤村第1网格", "白鹤村", "金山镇")
+    st.server_write("household", "h1", {"grid_id": "g1", "head_name": "慕容复", "address": "白鹤村1组1号",
+                                        "attachments": [{"hash": h, "name": "户口本.jpg", "size": 5,
+                                                         "kind": "photo"}]})
+    st.close()
+    (tmp_path / "township.db.blobs" / "ab").mkdir(parents=True)
+    (tmp_path / "township.db.blobs" / "ab" / h).write_bytes(b"photo")
+    assert main(["erase", "household", "h1", "--request", "REQ-8", "--db", db]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["blobs_deleted"] == 1 and not (tmp_path / "township.db.blobs" / "ab" / h).exists()
+    assert f"ab/{h}" in out["backup_blobs_left"] and "s3://township/jinshan/blobs/" in out["backup_blobs_left"]
+    st = CentralStore(db)
+    assert st.get("household", "h1")["head_name"] != "慕容复"
+    st.close()

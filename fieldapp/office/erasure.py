@@ -22,6 +22,9 @@ WORDS = {
                       "The records and the figures stay; every phone erases them at its next sync."),
     "erase_backups": ("此前的备份仍含这些信息，到备份保存期满后才消失。",
                       "Backups made before keep the data until they expire."),
+    "erase_backup_left": ("个人信息已删除，但备份中的附件未能删除，请系统管理员手工删除：{what}",
+                          "The personal data is erased, but the backup's copies of its attachments could not be"
+                          " deleted; the administrator should delete them by hand: {what}"),
     "erase_reason": ("删除原因", "Reason"),
     "erase_request": ("申请编号（只填编号，勿填姓名）", "Request number (a number, never a name)"),
     "erase_confirm": ("请输入“删除”以确认", "Type 删除 to confirm"),
@@ -71,11 +74,13 @@ def erase_dialog(ctx, entity: str, record_id: str, refresh) -> None:
             form.say("confirm", _t(ctx, "erase_confirm_wrong"))
             return False
         try:
-            erasure.erase(ctx.store, entity, record_id, ctx.ws.username, reason.value or "request",
-                          (request.value or "").strip())
+            done = erasure.erase(ctx.store, entity, record_id, ctx.ws.username, reason.value or "request",
+                                 (request.value or "").strip())
         except erasure.NotErasable as e:
             form.say("request", str(e))
             return False
+        if done.get("backup_blobs_left"):   # the bucket was out of reach: its copies are the admin's to delete
+            ctx.snack(_t(ctx, "erase_backup_left", what=done["backup_blobs_left"]), error=True)
         return True
     dialog(ctx, _t(ctx, "erase_title"), form,
            [*notes, ft.Text(_t(ctx, "erase_reason")), reason, request, confirm], ok, refresh,

@@ -85,7 +85,9 @@ def erase(store, entity: str, record: str, by: str, reason: str = "request", req
             summary = _erase_in_transaction(store, entity, record, by, reason, request, now)
         journal_append(store, {"entity": entity, "record": record, "erased_ms": now, "by": by,
                                "reason": reason, "request": request})
-        summary["blobs_deleted"] = delete_blobs(store, summary.pop("_hashes"))
+        summary["blobs_deleted"], left = delete_blobs(store, summary.pop("_hashes"))
+        if left:
+            summary["backup_blobs_left"] = left
         if compact:
             summary["compacted"] = compact_file(store)
     return summary
@@ -245,11 +247,12 @@ def blob_folder(store) -> str:
     return store.path + ".blobs"
 
 
-def delete_blobs(store, hashes: set[str]) -> int:
+def delete_blobs(store, hashes: set[str]) -> tuple[int, str | None]:
     """Delete the attachments' bytes (and thumbnails) that no record names any more. By
-    hash: the same picture attached to another person's record stays."""
+    hash: the same picture attached to another person's record stays. Returns how many,
+    and what could not be deleted from the backup (forget_in_backup)."""
     if not hashes:
-        return 0
+        return 0, None
     still = set()
     # a claim (blobs.py) keeps no file: its author sends the bytes again if they hold them
     claimed = set(store.conn.execute("SELECT hash, entity, record FROM blob_claims"))
@@ -263,26 +266,34 @@ def delete_blobs(store, hashes: set[str]) -> int:
                 continue
     gone = hashes - still
     n = 0
-    backup = backup_blob_folder()
     for h in sorted(gone):
         n += _delete_by_hash(blob_folder(store), h)
-        if backup:  # the folder backup's copy too: it is never re-copied once gone here
-            _delete_by_hash(backup, h)
-    return n
+    return n, forget_in_backup(gone)
 
 
-def backup_blob_folder() -> str | None:
-    """The attachments' copy in a folder backup (docs/deploy.md, "Backup"), when the
-    server runs with one ($GRIDBOOK_BACKUP under Litestream, $GRIDBOOK_BACKUP_URL for
-    commands). An S3 bucket's copy is rclone's: see docs/security.md."""
+def forget_in_backup(hashes: set[str]) -> str | None:
+    """The backup's copies of the erased attachments, in its folder or its bucket
+    (docs/deploy.md, "Backup"), when the server runs with one ($GRIDBOOK_BACKUP under
+    Litestream, $GRIDBOOK_BACKUP_URL for commands; the bucket's endpoint and region from
+    the same environment): a copy is never made again once the file is gone here, and
+    Litestream's retention never reaches the attachments. Returns what could not be
+    done, said to whoever erased (None when done or nothing to do)."""
     url = os.environ.get("GRIDBOOK_BACKUP") or os.environ.get("GRIDBOOK_BACKUP_URL")
-    if not url:
+    if not url or not hashes:
         return None
+    from . import backup
     try:
-        from .backup import parse_target
-        return parse_target(url).blobs_folder
-    except (ImportError, ValueError):
-        return None
+        target = backup.parse_target(url)
+        if target.blobs_folder:
+            for h in sorted(hashes):
+                _delete_by_hash(target.blobs_folder, h)
+        else:
+            backup.delete_blobs(url, hashes)
+    except (OSError, ValueError) as e:   # S3Error is an OSError; BackupError a ValueError
+        keys = ", ".join(f"{h[:2]}/{h}" for h in sorted(hashes))
+        return (f"the backup's copies of {len(hashes)} attachment(s) could not be deleted ({str(e)[:200]});"
+                f" delete them from {url.rstrip('/')}/blobs/ by hand: {keys}")
+    return None
 
 
 def _delete_by_hash(folder: str, h: str) -> int:

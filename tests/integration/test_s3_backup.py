@@ -98,8 +98,13 @@ def test_store_and_attachments_come_back_from_a_bucket(template_db, tmp_path, bu
         assert hashlib.sha256(photo.read_bytes()).hexdigest() == att["hash"]
         assert oct(photo.stat().st_mode & 0o777) == oct(0o600)
 
-        # An erasure takes the photo out of the bucket too (sync/server/erasure.py calls this).
-        assert backup.delete_blobs(url, [att["hash"]], endpoint=bucket) == 1
+        # An erasure takes the photo out of the bucket too: `gridbook erase` run where the
+        # unit's environment names the bucket (docs/deploy.md)
+        env = {"GRIDBOOK_BACKUP_URL": url, "GRIDBOOK_S3_ENDPOINT": bucket}
+        done = json.loads(cli("erase", "household", made["record"], "--request", "REQ-2026-0042",
+                              "--db", str(srv.db), env=env).stdout)
+        assert done["blobs_deleted"] == 1 and "backup_blobs_left" not in done
+        assert not photo.exists()
         with _bucket(target) as b:
             assert key not in b.keys(target.blobs_prefix)
     finally:
