@@ -25,6 +25,17 @@ def test_grid_and_user_commands_write_the_store(tmp_path, capsys):
     assert st.account("wangfang")["grids"] == ["bh-01"]
     # the directory record phones pull
     assert st.get("staff", "staff-wangfang")["name"] == "王芳"
+    # a lost phone is revoked by the id `user list` shows, beside when it last synced
+    st.login("wangfang", "long-enough-1", "phone-7f3a")
+    st.login("wangfang", "long-enough-1", "phone-lost-02")
+    st.close()
+    assert main(["user", "list", "--db", db]) == 0
+    listed = capsys.readouterr().out
+    assert "device phone-7f3a  last seen 20" in listed and "device phone-lost-02" in listed
+    assert main(["user", "revoke", "wangfang", "--device", "phone-lost-02", "--db", db]) == 0
+    assert main(["user", "list", "--db", db]) == 0
+    listed = capsys.readouterr().out
+    assert "phone-7f3a" in listed and "phone-lost-02" not in listed and "1 device(s)" in listed
 
 
 def test_user_add_refuses_unknown_grid_and_short_password(tmp_path, capsys):

@@ -336,6 +336,16 @@ class CentralStore(Replica):
         return [{"username": r[0], "name": r[1], "role": r[2], "grids": json.loads(r[3]),
                  "active": bool(r[4]), "devices": r[5]} for r in rows]
 
+    def live_devices(self) -> dict[str, list[tuple[str, int | None]]]:
+        """username -> [(device id, when it last synced in ms, or None)] of the tokens not
+        revoked, the latest first: what `gridbook user revoke --device` is given."""
+        out: dict[str, list] = {}
+        for username, device, seen in self.conn.execute(
+                "SELECT username, device_id, max(coalesce(last_seen_ms, created_ms)) FROM devices"
+                " WHERE revoked_ms IS NULL GROUP BY username, device_id ORDER BY username, 3 DESC"):
+            out.setdefault(username, []).append((device, seen))
+        return out
+
     def login(self, username: str, password: str, device_id: str, address: str = ""):
         """(token, principal, name) for the right password of an active account, else None.
         The password is checked outside every lock: it takes tens of milliseconds."""

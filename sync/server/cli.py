@@ -143,12 +143,21 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_user_list(args) -> int:
-    rows = _store(args).accounts()
+    import datetime as dt
+    from ..households import CST
+    from .central import OFFICE_DEVICE_PREFIX
+    st = _store(args)
+    rows, devices = st.accounts(), st.live_devices()
     if not rows:
         print("no accounts yet: add one with 'gridbook user add'")
     for a in rows:
         print(f"{a['username']:<16} {a['role']:<12} {','.join(a['grids']) or '-':<24} "
               f"{a['devices']} device(s){'' if a['active'] else '  (disabled)'}")
+        # the ids `gridbook user revoke --device` takes: a lost phone is told by when it last synced
+        for device, seen in devices.get(a["username"], ()):
+            when = dt.datetime.fromtimestamp(seen / 1000, CST).strftime("%Y-%m-%d %H:%M") if seen else "never"
+            kind = "office browser" if device.startswith(OFFICE_DEVICE_PREFIX) else "device"
+            print(f"    {kind} {device}  last seen {when}")
     return 0
 
 
