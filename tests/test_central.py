@@ -848,3 +848,17 @@ def test_a_store_from_before_keeps_no_left_record_in_a_grids_first_pull(tmp_path
     first = _pull_all(st, newcomer)
     assert not {"h-sec", "c-sec", "e-sec"} & first["records"] and "v-g1" in first["records"]
     st.close()
+
+
+def test_a_matter_given_to_another_leader_is_not_sent_to_the_first_leaders_new_phone(store):
+    """The same withdrawal for a leader's key: the matter's whole history stays off the
+    first leader's next phone, and reaches the new owner's."""
+    store.server_write("case", "case-g2", {"owner": "li", "status": "accepted"}, author="office")
+    store.server_write("case_event", "e-li", {"case_id": "case-g2", "kind": "note", "at": "2026-11-02T09:00:00+08:00",
+                                              "by": "li", "text": "当事人情绪激动"}, author="office")
+    old_phone = Principal("li", "leader", device="phone-a")
+    assert {"case-g2", "e-li"} <= _pull_all(store, old_phone)["records"]
+    store.server_write("case", "case-g2", {"owner": "zhao"}, author="office")
+    new_phone = Principal("li", "leader", device="phone-b")
+    assert not {"case-g2", "e-li"} & _pull_all(store, new_phone)["records"]
+    assert {"case-g2", "e-li"} <= _pull_all(store, Principal("zhao", "leader", device="p"))["records"]
