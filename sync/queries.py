@@ -202,7 +202,8 @@ def timeline(replica: Replica, case_id: str, _seen: frozenset = frozenset()) -> 
                       "kind": case.get("channel") or "", "text": "", "id": ""})
     for e in _rows(replica, "case_event", "SELECT * FROM case_events WHERE case_id=?", (case_id,), True):
         items.append({"type": "event", "at": e["at"], "by": e["by"], "kind": e["kind"],
-                      "text": e["text"] or "", "id": e["id"], "stamp": e["_stamp"]})
+                      "text": e["text"] or "", "id": e["id"], "stamp": e["_stamp"],
+                      "attachments": e["attachments"] or []})
     for v in _rows(replica, "visit", "SELECT * FROM visits WHERE case_id=?", (case_id,), True):
         items.append({"type": "visit", "at": v["visited_at"], "by": v["visitor"], "kind": v["kind"],
                       "text": "\n".join(x for x in (v["seen"], v["requests"]) if x), "id": v["id"],

@@ -339,6 +339,19 @@ def _over_a_year_ago(names, changed: dict, today: dt.date) -> list[tuple[str, st
 STEP_DONE = {"plan": "consulted_on", "resolve": "resolved_on", "reply": "resolved_on"}
 
 
+def counts_as_progress(item: dict, since: dt.date) -> bool:
+    """A timeline item (queries.timeline) that is work on the plan since the present period
+    began (a reopened matter's earlier work is done): a home visit (下访) recorded on it, or
+    a progress or visit entry that says or shows something. An empty entry, from a phone
+    that skipped its form, had ticked the milestone."""
+    if (item.get("at") or "")[:10] < str(since):
+        return False
+    if item.get("type") == "visit":
+        return item.get("kind") == "home"
+    return item.get("kind") in ("progress", "visit") and bool((item.get("text") or "").strip()
+                                                               or item.get("attachments"))
+
+
 def milestone_progress(case: dict, milestones: list, has_progress: bool, today: dt.date) -> list[dict]:
     """The milestones worked back from the deadline (rules.milestones), each with whether
     its step is done and whether it is late: the plan by the consultation, the plan's

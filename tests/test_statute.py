@@ -234,3 +234,24 @@ def test_a_households_next_visit_moves_only_when_no_reckoning_from_today_reaches
                               stamp_by_ms=-YEAR_MS) == {"next_visit_due": "2027-02-27"}   # the date put right first
     # reckoned from the last visit (a need added while the date was ahead): left as it is
     assert moved("household", {"next_visit_due": "2026-12-06"}, -YEAR_MS) == {"next_visit_due": "2026-12-06"}
+
+
+def test_only_work_that_says_or_shows_something_ticks_the_plans_work():
+    """An empty progress entry (a phone that skipped its form) had ticked 落实化解措施;
+    work of the earlier period, or a routine household visit, does not either."""
+    import datetime as dt
+
+    from sync import statute
+    since = dt.date(2026, 11, 1)
+    event = {"type": "event", "at": "2026-11-03T10:00:00+08:00", "kind": "progress", "text": ""}
+    assert not statute.counts_as_progress(event, since)
+    assert not statute.counts_as_progress({**event, "text": "  \n"}, since)
+    assert statute.counts_as_progress({**event, "text": "已协调双方签订调解协议"}, since)
+    assert statute.counts_as_progress({**event, "attachments": [{"hash": "a" * 64, "kind": "photo", "size": 9}]},
+                                      since)
+    assert statute.counts_as_progress({**event, "kind": "visit", "text": "入户了解情况"}, since)
+    assert not statute.counts_as_progress({**event, "kind": "note", "text": "备注"}, since)
+    assert not statute.counts_as_progress({**event, "at": "2026-10-30T10:00:00+08:00", "text": "上一轮"}, since)
+    visit = {"type": "visit", "at": "2026-11-04T10:00:00+08:00", "kind": "home", "text": ""}
+    assert statute.counts_as_progress(visit, since)                       # a 下访 is work done, words or not
+    assert not statute.counts_as_progress({**visit, "kind": "household"}, since)

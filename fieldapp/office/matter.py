@@ -140,9 +140,7 @@ def open_matter(ctx, cid: str) -> None:
         accepted, deadline = rules.as_date(c.get("accepted_on")), rules.as_date(c.get("deadline"))
         if accepted and deadline and accepted <= deadline and c.get("status") in rules.OPEN_STATUSES:
             items = ctx.ws.timeline(cid)
-            # progress since the present period began (a reopened matter's earlier work is done)
-            progressed = any(it["kind"] in ("progress", "visit", "home") and (it.get("at") or "")[:10] >= str(accepted)
-                             for it in items)
+            progressed = any(statute.counts_as_progress(it, accepted) for it in items)
             steps = statute.milestone_progress(c, rules.milestones(accepted, deadline), progressed, today_cst())
             body.controls.append(ft.Text(ctx.t("milestones"), weight=ft.FontWeight.BOLD))
             body.controls.append(ft.Row([ft.Chip(
