@@ -295,6 +295,7 @@ _MESSAGES = {
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
+    "time_future": ("is a time that has not come yet (check the phone's clock)", "是尚未到来的时间（请核对手机的时间）"),
     "date_long_past": ("is over a year ago: a phone records what happens as it happens (set the phone's"
                        " date and time)", "是一年以前的时间：手机记录的是当下的事，请校正手机的日期和时间"),
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",

@@ -306,17 +306,42 @@ RECKONED_FROM_TODAY = {"household": ("next_visit_due",)}
 TOWNSHIP_OFFSET = "+08:00"
 
 
-def time_problems(entity: str, changed: dict, today: dt.date, as_it_happens: bool = True
-                  ) -> list[tuple[str, str, str]]:
+def time_problems(entity: str, changed: dict, today: dt.date, as_it_happens: bool = True,
+                  now_ms: int | None = None) -> list[tuple[str, str, str]]:
     """(field, rule, "") for each time of a thing that happened that this write sets
     after tomorrow ("date_future"), in another offset than the township's ("time_zone")
     or, written by one who records things as they happen (a phone, not the office
-    entering its paper register), over a year ago ("date_long_past")."""
+    entering its paper register), over a year ago ("date_long_past") or, given the
+    server's time, later than it by more than a phone's clock may be ahead
+    ("time_future")."""
     names = HAPPENED_AT.get(entity, ())
     zones = [(name, "time_zone", "") for name in names
              if isinstance(changed.get(name), str) and not changed[name].endswith(TOWNSHIP_OFFSET)]
     old = _over_a_year_ago(names, changed, today) if as_it_happens else []
-    return zones + _after_tomorrow(names, changed, today) + old
+    later = _after_tomorrow(names, changed, today)
+    if as_it_happens and now_ms is not None:
+        later += _later_than(names, changed, now_ms, {name for name, _, _ in later})
+    return zones + later + old
+
+
+def _later_than(names, changed: dict, now_ms: int, said: set) -> list[tuple[str, str, str]]:
+    """A phone dates what happens at its own now, and a change whose stamp is more than
+    MAX_AHEAD_MS ahead of the server is refused first (clock_ahead, then stamped again
+    with its times moved back): a time later than that was typed ahead (a visit at 23:59
+    tonight), and 今日 and the figures counted it done before it was."""
+    from .changes import MAX_AHEAD_MS
+    out = []
+    for name in names:
+        text = changed.get(name)
+        if name in said or not isinstance(text, str):
+            continue
+        try:
+            at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if at.utcoffset() is not None and at.timestamp() * 1000 > now_ms + MAX_AHEAD_MS:
+            out.append((name, "time_future", ""))
+    return out
 
 
 # How far back a phone's time of what happened may lie: a phone dates what happens as it

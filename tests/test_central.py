@@ -66,7 +66,9 @@ def test_leader_may_add_a_visit_to_a_case_they_own(store):
 
 def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field(store):
     """A phone whose own date is wrong (or a form skipped) must not number a report in
-    a year to come, nor put a visit in next month's figures; tomorrow is still taken."""
+    a year to come, nor put a visit in next month's figures. A phone dates what happens at
+    its own now: a time later than a clock may be ahead (MAX_AHEAD_MS), tomorrow
+    morning say, is refused too; one a few minutes ahead is taken."""
     import datetime as dt
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
     li = Principal("li", "leader", frozenset({"g2"}), device="phone1")
@@ -82,12 +84,22 @@ def test_a_phone_dating_what_happened_after_tomorrow_is_refused_naming_the_field
             _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "at": at(40),
                                    "text": "约谈"}, author="li"),
             _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "at": at(1),
-                                   "text": "明早约谈"}, author="li")]
+                                   "text": "明早约谈"}, author="li"),
+            _change("case_event", {"case_id": "case-g2", "kind": "progress", "by": "li", "text": "约谈",
+                                   "at": (dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+                                          + dt.timedelta(minutes=4)).isoformat(timespec="seconds")}, author="li")]
     res = store.push(li, made).results
     assert [(r["status"], [(e["field"], e["rule"]) for e in r.get("errors", [])]) for r in res] == [
         ("rejected", [("reported_at", "date_future")]), ("rejected", [("visited_at", "date_future")]),
-        ("rejected", [("at", "date_future")]), ("applied", [])]
-    assert "has not come yet" in res[0]["reason"]
+        ("rejected", [("at", "date_future")]), ("rejected", [("at", "time_future")]), ("applied", [])]
+    assert "has not come yet" in res[0]["reason"] and "check the phone's clock" in res[3]["reason"]
+    # the office entering its paper register is not bound by the phone's rule
+    office = Principal("xinfang", "office", device="desk")
+    entry = changes.make("case_event", changes.new_id("r"), {"case_id": "case-g2", "kind": "note", "by": "xinfang",
+                                                             "at": at(1), "text": "明日接访"},
+                         clock.encode(clock.wall_ms(), 0, "desk"), "desk", "xinfang")
+    got = store.push(office, [entry]).results[0]
+    assert got["status"] == "applied", got
     assert store.conn.execute("SELECT count(*) FROM cases WHERE ref LIKE '%-2100-%'").fetchone()[0] == 0
 
 

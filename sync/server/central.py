@@ -886,7 +886,8 @@ class CentralStore(Replica):
             if errs:
                 return _rejected("invalid", errs)
             claims = self._unshown_attachments(p, row0, ch["fields"]) if ch["fields"].get("attachments") else ()
-            problems = statute.time_problems(entity, ch["fields"], today, as_it_happens=not p.sees_all)
+            problems = statute.time_problems(entity, ch["fields"], today, as_it_happens=not p.sees_all,
+                                             now_ms=None if server_side else now)
             if entity == "case":
                 problems = statute.date_problems(row0 or {}, ch["fields"], today) + problems
             if problems:
