@@ -41,6 +41,8 @@ _MESSAGES = {
                    "案件不能从“{from_zh}”变为“{to_zh}”"),
     "already_in_state": ("the case is {status_en} already (someone else may have done it meanwhile)",
                          "此事项已是“{status_zh}”（可能已由他人办理）：请取消，查看最新状态"),
+    "action_not_now": ("the case is {status_en} now (it changed since the page was drawn): nothing was saved",
+                       "此事项现为“{status_zh}”（页面打开后已由他人办理）：未保存，请关闭后查看最新状态"),
     "extension_not_open": ("a case is extended only while it is being handled; it is {status_en}",
                            "事项当前为“{status_zh}”，不能延期（延期只适用于办理中的事项）"),
     "callback_before_resolution": ("a case is called back only once it is resolved; it is {status_en}",
@@ -69,6 +71,30 @@ _MESSAGES = {
     "date_in_future": ("{date} is a day that has not come yet", "{date}是尚未到来的日期"),
 }
 _STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}
+
+
+# What the office does to a matter in each state, in the order of the process: the buttons
+# a matter's page offers (fieldapp/office/matter.py), and what each verb checks when it
+# is saved, since a dialog stays open while another clerk moves the matter on (a 会商
+# saved after 办结 gave the resolved matter to another leader).
+OFFICE_ACTIONS = {
+    "reported": ("accept", "decline", "grade", "notice"),
+    "accepted": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
+    "assigned": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
+    "in_progress": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
+    "resolved": ("call_back", "review", "notice"),
+    "called_back": ("close_case", "review", "notice"),
+    "reopened": ("consult", "add_progress", "extend", "resolve", "notice"),
+    "declined": ("notice", "reopen_review"),
+    "closed": ("review",),
+}
+
+
+def check_office_action(action: str, status: str | None) -> None:
+    """Refuse an office action its matter's present state does not offer."""
+    status = status or "reported"
+    if action not in OFFICE_ACTIONS.get(status, ()):
+        raise RuleError("action_not_now", status=status)
 
 
 class RuleError(Exception):

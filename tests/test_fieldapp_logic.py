@@ -1530,3 +1530,24 @@ def test_retry_is_not_offered_for_a_refusal_no_retry_can_answer(ws):
     assert ws.retry_futile(stale)
     assert not ws.retry_futile({"errors": [{"field": "record", "rule": "unknown_record"}]})
     assert not ws.retry_futile({"errors": []}) and not ws.retry_futile({})
+
+
+def test_a_double_tap_on_a_dialogs_save_records_the_progress_once(replica):
+    """A page runs its handlers one after another: the second tap of a double tap, queued
+    behind the first, recorded the same 进展 again after the dialog had closed, and both
+    went to the server."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import progress_dialog
+    add_case(replica, "c1", owner="l1", status="assigned")
+    ws = DeviceWorkspace(replica, LEADER)
+    shown = []
+    ctx = _FormContext(ws)
+    ctx.page.show_dialog = shown.append
+    progress_dialog(ctx, "c1", lambda: None)
+    [box] = [c for c in shown[-1].content.controls if isinstance(c, ft.TextField)]
+    box.value = "约谈双方，已达成初步意向"
+    [save] = [c for c in shown[-1].actions if isinstance(c, ft.FilledButton)]
+    save.on_click(None)
+    save.on_click(None)
+    assert [x["text"] for x in ws.timeline("c1") if x["kind"] == "progress"] == ["约谈双方，已达成初步意向"]

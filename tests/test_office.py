@@ -705,3 +705,91 @@ def test_opening_the_conflicts_screen_on_a_household_is_on_the_audit_trail(ws):
     assert all(n in texts(panel) for n in numbers)      # the clerk sees both, to choose
     rows = st.conn.execute("SELECT username, detail, address FROM audit WHERE action='view'").fetchall()
     assert rows == [("xinfang", "household h1", "10.0.0.7")]
+
+
+def _controls(c) -> list:
+    """Every control under c, depth first."""
+    import flet as ft
+    out = [c]
+    for attr in ("controls", "actions"):
+        for child in getattr(c, attr, None) or []:
+            out += _controls(child)
+    for attr in ("content", "title"):
+        child = getattr(c, attr, None)
+        if isinstance(child, ft.Control):
+            out += _controls(child)
+    return out
+
+
+def test_a_double_click_on_save_registers_one_matter_and_writes_one_entry(ws):
+    """Clicks run one after another on the page, so a double click's second, queued behind
+    the first, registered the same matter again with the next reference, and wrote a
+    second 进展 entry after its dialog had closed."""
+    import flet as ft
+
+    from fieldapp.office import dialogs, words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.register import register_panel
+    from tests.test_office_erasure import Page
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    opened = []
+    import fieldapp.office.matter as office_matter
+    office_matter_open, office_matter.open_matter = office_matter.open_matter, lambda ctx, cid: opened.append(cid)
+    try:
+        panel = register_panel(ctx)
+        found = _controls(panel)
+        by_label = {getattr(c, "label", None): c for c in found if getattr(c, "label", None)}
+        by_label["纠纷类别 *"].value = "10"
+        by_label["网格 *"].value = "g1"
+        [desc] = [c for c in found if isinstance(c, ft.TextField) and c.multiline]
+        desc.value = "拖欠工资十二万元"
+        [save] = [c for c in found if isinstance(c, ft.FilledButton) and c.content == "保存"]
+        save.on_click(None)
+        save.on_click(None)
+        assert ws.replica.conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 1
+        assert len(set(opened)) == 1
+        desc.value = "另一件：拖欠工资三万元"          # changed, it is another matter
+        save.on_click(None)
+        assert ws.replica.conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 2
+    finally:
+        office_matter.open_matter = office_matter_open
+
+    cid = opened[0]
+    ws.accept(cid)
+    dialogs.progress_dialog(ctx, ws.case(cid), lambda: None)
+    shown = ctx.page.dialogs[-1]
+    [text] = [c for c in _controls(shown) if isinstance(c, ft.TextField)]
+    text.value = "约谈双方"
+    [ok] = [c for c in shown.actions if isinstance(c, ft.FilledButton)]
+    ok.on_click(None)
+    ok.on_click(None)
+    assert [e["text"] for e in ws.timeline(cid) if e["kind"] == "progress"] == ["约谈双方"]
+
+
+def test_a_dialog_left_open_while_another_clerk_resolved_the_matter_saves_nothing(ws):
+    """Clerk A's 会商 saved after clerk B's 办结 gave the resolved matter to another leader
+    and overwrote its plan; a 记录进展, 分级 or 告知 from a page drawn before is refused
+    the same way, naming the state the matter is in now."""
+    from sync.rules import RuleError
+    cid = matter(ws)
+    ws.accept(cid, on=dt.date(2026, 1, 20))
+    ws.consult(cid, dt.date(2026, 1, 21), ["司法所"], "约谈双方", "lizhen")
+    ws.notice(cid, dt.date(2026, 1, 21))
+    ws.resolve_case(cid, "mediation", "签订调解协议")
+    before = ws.case(cid)
+    attempts = [lambda: ws.consult(cid, dt.date(2026, 1, 22), ["派出所"], "另议", "w1"),
+                lambda: ws.add_progress(cid, "已约谈"),
+                lambda: ws.grade(cid, "red"),
+                lambda: ws.extend(cid, 30, "情况复杂")]
+    for attempt in attempts:
+        with pytest.raises(RuleError) as got:
+            attempt()
+        assert got.value.message("zh").startswith("此事项现为“已办结”") or got.value.code == "extension_not_open"
+    after = ws.case(cid)
+    assert {k: after.get(k) for k in ("owner", "plan", "status", "risk")} == \
+           {k: before.get(k) for k in ("owner", "plan", "status", "risk")}
+    assert [e["kind"] for e in ws.timeline(cid)].count("consultation") == 1
+    # what the resolved matter still offers goes through
+    ws.call_back(cid, "phone", "satisfied")
+    assert ws.case(cid)["status"] == "called_back"

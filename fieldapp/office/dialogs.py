@@ -9,19 +9,22 @@ import flet as ft
 from sync import codes, rules, statute
 from sync.queries import leaders
 
+from ..screens.widgets import until_saved
 from ..worklist import split_parties, today_cst
 from .forms import MAX_VISITORS, Form, date_field, text_field, visitor_count, whole_number
 
 
 def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label: str | None = None) -> None:
     """Show a dialog; `on_ok()` returns True when saved. Errors stay in the dialog."""
-    def ok(e):
+    def ok(e) -> bool:
         form.clear()
-        if on_ok():
+        saved = on_ok()
+        if saved:
             ctx.page.pop_dialog()  # before the snack: it would be popped in the dialog's place
             refresh()
             ctx.snack(ctx.t("done"))
         ctx.page.update()
+        return saved
     # The dialog scrolls (AlertDialog.scrollable), not its column: a scrolling column
     # takes the window's whole height, and a one-field dialog stood as tall as the page.
     ctx.page.show_dialog(ft.AlertDialog(
@@ -30,7 +33,7 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
         # cancelled, the page is drawn again: one refused because another clerk acted first
         # showed the old state, with the same buttons, until left
         actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: (ctx.page.pop_dialog(), refresh())),
-                 ft.FilledButton(ok_label or ctx.t("save"), on_click=ok)]))
+                 ft.FilledButton(ok_label or ctx.t("save"), on_click=until_saved(ok))]))
 
 
 def radios(table, lang, value=None, column: bool = False):

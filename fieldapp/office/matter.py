@@ -17,18 +17,6 @@ from ..screens.widgets import info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 from . import attachments, dialogs, erasure
 
-ACTIONS = {  # the buttons each state offers, in the order of the process
-    "reported": ["accept", "decline", "grade", "notice"],
-    "accepted": ["grade", "consult", "add_progress", "extend", "resolve", "notice"],
-    "assigned": ["grade", "consult", "add_progress", "extend", "resolve", "notice"],
-    "in_progress": ["grade", "consult", "add_progress", "extend", "resolve", "notice"],
-    "resolved": ["call_back", "review", "notice"],
-    "called_back": ["close_case", "review", "notice"],
-    "reopened": ["consult", "add_progress", "extend", "resolve", "notice"],
-    "declined": ["notice", "reopen_review"],
-    "closed": ["review"],
-}
-
 
 def _row(label: str, value, colour=None) -> ft.Control:
     return info_row(label, value if isinstance(value, str) else str(value or ""), colour, width=120)
@@ -113,7 +101,7 @@ def open_matter(ctx, cid: str) -> None:
             ft.Row(head, wrap=True),
             # the verbs under the state, before the facts: an 8,000-character description and
             # fifty parties put them seven wheel turns down (helper AC)
-            ft.Row([action_button(ctx, a, c, fill) for a in ACTIONS.get(c["status"], [])
+            ft.Row([action_button(ctx, a, c, fill) for a in rules.OFFICE_ACTIONS.get(c["status"], ())
                     if not c.get("merged_into") and dialogs.offered(a, c)], wrap=True),
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
             _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),

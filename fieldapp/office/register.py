@@ -73,6 +73,8 @@ def register_panel(ctx) -> ft.Control:
             ctx.page.update()
         return found
 
+    last: dict = {}   # what this form registered last: {"fields", "id"}
+
     def save(e) -> None:
         form.clear()
         ok = form.required("category", "grid_id", "description")
@@ -87,11 +89,21 @@ def register_panel(ctx) -> ft.Control:
         if not ok or form.has_errors:
             ctx.page.update()
             return
+        typed = fields()
+        if last.get("fields") == typed:
+            # the second click of a double click, queued behind the first (a page runs its
+            # handlers one after another): it registered the same matter again, with the
+            # next reference. The same form saved twice is the one matter.
+            ctx.snack(ctx.t("registered_already"))
+            open_matter(ctx, last["id"])
+            ctx.page.update()
+            return
         holder = {}
 
         def register():
-            holder["id"] = ctx.ws.register_matter(fields())
+            holder["id"] = ctx.ws.register_matter(typed)
         if form.run(register):
+            last.update(fields=typed, id=holder["id"])
             ctx.snack(ctx.t("registered"))
             open_matter(ctx, holder["id"])
         ctx.page.update()

@@ -40,6 +40,8 @@ OFFICE_STRINGS = {
     "dup_near_similar": ("200米内、内容相近", "within 200 m, similar text"),
     "merge_into": ("并入此件", "Merge into this"),
     "registered": ("已登记，编号由服务器分配", "Registered; the server assigns the reference"),
+    "registered_already": ("此事项已登记（未重复登记）；要登记另一件，请修改内容后再保存",
+                           "This matter was just registered (not again); change the form to register another"),
     "check_duplicates": ("查重", "Check for duplicates"),
     "accept": ("受理", "Accept"),
     "decline": ("不予受理", "Decline"),

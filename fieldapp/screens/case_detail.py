@@ -14,7 +14,7 @@ from sync.workspace import kept_as_progress
 from .. import i18n
 from . import attachments
 from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
-                      say_when_full, shown_value, timeline_heading)
+                      say_when_full, shown_value, timeline_heading, until_saved)
 
 
 def deadline_words(ctx, case: dict) -> str:
@@ -134,6 +134,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
         ctx.wrote()
         on_saved()
         ctx.snack(ctx.t("correction_queued" if correcting else "progress_saved"))
+        return True
     # the dialog scrolls, not its column: a scrolling column stands as tall as the screen
     ctx.page.show_dialog(ft.AlertDialog(
         title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), scrollable=True,
@@ -141,7 +142,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
                              if correcting and kept_as_progress(correcting) else []), text, photos.control],
                           tight=True), actions=[
             ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-            ft.FilledButton(ctx.t("save"), on_click=ok)]))
+            ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))]))
 
 
 def open_case(ctx, cid: str) -> None:
@@ -265,12 +266,13 @@ def open_case(ctx, cid: str) -> None:
             ctx.wrote()
             fill()
             ctx.snack(ctx.t("resolved_saved"))
+            return True
         ctx.page.show_dialog(ft.AlertDialog(
             title=ft.Text(ctx.t("resolve_title")), scrollable=True,
             content=ft.Column([msg, ft.Text(ctx.t("outcome")), outcome, outcome_msg, method, photos.control],
                               tight=True),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-                     ft.FilledButton(ctx.t("save"), on_click=ok)]))
+                     ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))]))
 
     fill()
     view = ft.View(route=f"/case/{cid}", padding=0, controls=[body],

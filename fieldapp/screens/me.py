@@ -9,7 +9,8 @@ from sync import codes
 from .. import i18n
 from . import attachments
 from ..navigation import apply_locale
-from .widgets import TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text
+from .widgets import (TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text,
+                      until_saved)
 
 
 def entity_words(ctx, entity: str) -> str:
@@ -105,18 +106,19 @@ def discard_dialog(ctx, item: dict, refresh) -> None:
         lines.append(ctx.t("discard_dependents", n=len(plan["dependents"])))
     lines.append(ctx.t("discard_offline"))
 
-    def ok(e) -> None:
+    def ok(e) -> bool:
         ctx.ws.discard(item["change_id"])
         ctx.page.pop_dialog()
         ctx.wrote()  # the sync that finishes it starts now, if there is a network
         refresh()
         ctx.snack(ctx.t("discard_queued"))
+        return True
     ctx.page.show_dialog(ft.AlertDialog(
         title=ft.Text(ctx.t("discard_title")),
         content=ft.Column([ft.Text(refused_summary(ctx, item), weight=ft.FontWeight.BOLD),
                            *(ft.Text(x) for x in lines)], tight=True, spacing=8),
         actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-                 ft.FilledButton(ctx.t("discard"), on_click=ok)]))
+                 ft.FilledButton(ctx.t("discard"), on_click=until_saved(ok))]))
 
 
 def problems_controls(ctx, refresh) -> list[ft.Control]:

@@ -191,6 +191,19 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.dat
         on_click=lambda e: on_open(case["id"]), min_height=TOUCH + 16)
 
 
+def until_saved(handler):
+    """A dialog's 保存 (or 放弃) handler that runs until it has done its work once
+    (`handler(e)` returns True then). A page runs its handlers one after another, and the
+    second click of a double tap, queued behind the first, wrote the entry again after
+    the dialog had closed."""
+    done = [False]
+
+    def click(e):
+        if not done[0]:
+            done[0] = bool(handler(e))
+    return click
+
+
 def save_button(ctx, save, icon=ft.Icons.SAVE) -> ft.FilledButton:
     """A form's 保存. `save` (async) returns True once saved. A tap while it runs is
     ignored and the button says it is saving: a fresh position fix takes seconds on a

@@ -158,6 +158,7 @@ class CentralWorkspace(Workspace):
     def notice(self, cid: str, on: dt.date | None = None) -> None:
         """The petitioner was told the matter was received and how it will be handled (art. 23)."""
         on = on or today()
+        rules.check_office_action("notice", self._case(cid).get("status"))
         not_to_come(on, "notice_sent_on")
         self.update("case", cid, {"notice_sent_on": on.isoformat()})
         self._event(cid, "notice", f"已告知信访人（{on.isoformat()}）")
@@ -170,6 +171,7 @@ class CentralWorkspace(Workspace):
     def grade(self, cid: str, risk: str, urgency: str = "normal", signals: list[str] = (),
               group_size: int | None = None) -> str:
         """The assessed risk, raised by the escalation signals (rules.grade)."""
+        rules.check_office_action("grade", self._case(cid).get("status"))
         graded = rules.grade(risk, list(signals), group_size)
         # the signals that raised it, the group of more than five included, and how many
         # came: kept on the matter, so the form shows them (and the base) again
@@ -186,6 +188,7 @@ class CentralWorkspace(Workspace):
     def consult(self, cid: str, on: dt.date, departments: list[str], plan: str, owner: str) -> None:
         """The joint consultation (会商): the plan, the owning leader, the departments."""
         case = self._case(cid)
+        rules.check_office_action("consult", case.get("status"))
         not_to_come(on, "consulted_on")
         if not plan.strip():
             raise Missing("plan")
@@ -199,6 +202,10 @@ class CentralWorkspace(Workspace):
             self.update("case", cid, fields)
         self._event(cid, "consultation", f"{'、'.join(departments)}会商：{plan.strip()}")
         self._event(cid, "assign", f"包案领导 {self.name(owner)}")
+
+    def add_progress(self, case_id: str, text: str, attachments: list | None = None) -> str:
+        rules.check_office_action("add_progress", self._case(case_id).get("status"))
+        return super().add_progress(case_id, text, attachments)
 
     def extend(self, cid: str, days: int, reason: str) -> None:
         case = self._case(cid)
