@@ -36,6 +36,14 @@ def test_grid_and_user_commands_write_the_store(tmp_path, capsys):
     assert main(["user", "list", "--db", db]) == 0
     listed = capsys.readouterr().out
     assert "phone-7f3a" in listed and "phone-lost-02" not in listed and "1 device(s)" in listed
+    # a grid taken away: its phones' unsent work there will be refused, and the admin is told how to avoid it
+    assert main(["grid", "add", "bh-02", "--name", "白鹤村第2网格", "--village", "白鹤村",
+                 "--township", "金山镇", "--db", db]) == 0
+    assert main(["user", "grids", "wangfang", "--grid", "bh-02", "--db", db]) == 0
+    said = capsys.readouterr().out
+    assert "work recorded in bh-01 since a phone's last sync (phone-7f3a 20" in said and "give the grid back" in said
+    assert main(["user", "grids", "wangfang", "--grid", "bh-02", "--grid", "bh-01", "--db", db]) == 0
+    assert "note:" not in capsys.readouterr().out          # nothing taken away
 
 
 def test_user_add_refuses_unknown_grid_and_short_password(tmp_path, capsys):

@@ -193,8 +193,21 @@ def cmd_user_password(args) -> int:
 
 
 def cmd_user_grids(args) -> int:
-    _store(args).set_grids(args.username, args.grid or [], by=_operator())
+    import datetime as dt
+    from ..households import CST
+    st = _store(args)
+    before = set((st.account(args.username) or {}).get("grids") or [])
+    st.set_grids(args.username, args.grid or [], by=_operator())
     print(f"{args.username} now covers {', '.join(args.grid or []) or 'no grid'}")
+    lost = sorted(before - set(args.grid or []))
+    devices = st.live_devices().get(args.username, [])
+    if lost and devices:
+        # the account's phones are refused what they recorded in those grids and have not
+        # sent yet (the write rules judge the grids held now): it waits on them, refused
+        seen = ", ".join(f"{d} {dt.datetime.fromtimestamp(ms / 1000, CST):%Y-%m-%d %H:%M}" if ms else f"{d} never"
+                         for d, ms in devices)
+        print(f"note: work recorded in {', '.join(lost)} since a phone's last sync ({seen}) and not sent yet"
+              f" will be refused: give the grid back until those phones have synced, then take it away")
     return 0
 
 
