@@ -417,8 +417,11 @@ class DeviceReplica(Replica):
         records the restored store lacked were refused; the changes offered again then
         brought those records back, and the edits stayed refused for a reason no longer
         true (the office saw the old values, the phone the new). Their next refusal, if
-        the record is still missing, quarantines them again."""
-        rows = [cid for cid, _ in self._refused_for("unknown_record", "base_unknown")]
+        the record is still missing, quarantines them again. So do those refused for a
+        masked ID number the server could not place (`masked`): the phone holds the
+        numbers it registered masked once acknowledged, and a restored store lacking
+        them has them back from the changes offered again."""
+        rows = [cid for cid, _ in self._refused_for("unknown_record", "base_unknown", "masked")]
         for cid in rows:
             self.retry_quarantined(cid)
         return len(rows)

@@ -68,9 +68,12 @@ def test_attachments_are_copied_once_whole_and_private(tmp_path):
     assert not (dst / "partial").exists() and not (dst / "ab" / ".hidden").exists()
     assert backup.copy_new_files(str(src), str(dst)) == 0
     assert sorted(p.name for p in dst.rglob("*") if p.is_file()) == ["ab" + "1" * 62]
-    # an erasure takes it out of the backup folder
+    # an erasure takes it out of the backup folder, with the office's thumbnail of it
+    (dst / "thumbs").mkdir()
+    thumb = dst / "thumbs" / ("ab" + "1" * 62 + ".jpg")
+    thumb.write_bytes(b"small")
     assert backup.delete_blobs(str(tmp_path / "backup"), ["ab" + "1" * 62, "not-a-hash"]) == 1
-    assert not copied.exists()
+    assert not copied.exists() and not thumb.exists()
 
 
 def _store(db: str, grid: str) -> None:

@@ -874,3 +874,24 @@ def test_a_matter_given_to_another_leader_is_not_sent_to_the_first_leaders_new_p
     new_phone = Principal("li", "leader", device="phone-b")
     assert not {"case-g2", "e-li"} & _pull_all(store, new_phone)["records"]
     assert {"case-g2", "e-li"} <= _pull_all(store, Principal("zhao", "leader", device="p"))["records"]
+
+
+def test_a_devices_last_push_is_when_it_was_last_heard_from(tmp_path, monkeypatch):
+    """`gridbook user list` tells a lost phone by when it was last heard from: nothing wrote
+    it, and the list showed the sign-in of three hours before."""
+    monkeypatch.setattr("sync.server.auth._N", 2 ** 4)
+    at = [clock.wall_ms() - 3 * 3_600_000]
+    st = CentralStore(str(tmp_path / "c.db"), now=lambda: at[0])
+    st.add_grid("g1", "一组", "白鹤村", "金山镇")
+    st.add_account("w1", "王芳", "grid_worker", PW, ["g1"])
+    st.login("w1", PW, "phone1")
+    st.login("w1", PW, "phone2")
+    assert {d for d, _ in st.live_devices()["w1"]} == {"phone1", "phone2"}
+    at[0] += 3 * 3_600_000
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone2")
+    visit = changes.make("visit", "v1", {"grid_id": "g1", "kind": "household", "visitor": "w1", "seen": "在家",
+                                         "visited_at": "2026-11-26T10:00:00+08:00"},
+                         clock.encode(at[0], 0, "phone2"), "phone2", "w1")
+    assert st.push(w1, [visit]).counts["applied"] == 1
+    assert st.live_devices()["w1"] == [("phone2", at[0]), ("phone1", at[0] - 3 * 3_600_000)]
+    st.close()

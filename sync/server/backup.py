@@ -396,21 +396,23 @@ def delete_blobs(url: str, hashes, endpoint=None, region=None, path_style=False)
     target = parse_target(url, endpoint, region, path_style)
     wanted = [h for h in hashes if isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)]
     n = 0
+    # every copy named by the hash: the bytes (ab/<hash>) and the office's thumbnail
+    # (thumbs/<hash>.jpg), which the backup copies too
     if target.blobs_folder:
         for h in wanted:
-            p = os.path.join(target.blobs_folder, h[:2], h)
-            if os.path.exists(p):
-                os.remove(p)
-                n += 1
+            for root, _, files in os.walk(target.blobs_folder):
+                for name in files:
+                    if name.startswith(h):
+                        os.remove(os.path.join(root, name))
+                        n += name == h
         return n
     bucket = target.open_bucket()
     try:
         held = bucket.keys(target.blobs_prefix)
         for h in wanted:
-            key = f"{target.blobs_prefix}{h[:2]}/{h}"
-            if key in held:
+            for key in sorted(k for k in held if k.rsplit("/", 1)[-1].startswith(h)):
                 bucket.delete(key)
-                n += 1
+                n += key.endswith("/" + h)
     finally:
         bucket.close()
     return n

@@ -337,13 +337,19 @@ class CentralStore(Replica):
                  "active": bool(r[4]), "devices": r[5]} for r in rows]
 
     def live_devices(self) -> dict[str, list[tuple[str, int | None]]]:
-        """username -> [(device id, when it last synced in ms, or None)] of the tokens not
-        revoked, the latest first: what `gridbook user revoke --device` is given."""
+        """username -> [(device id, when it was last heard from in ms)] of the tokens not
+        revoked, the latest first: what `gridbook user revoke --device` is given. Heard
+        from: its sign-in, its last push (`last_seen_ms`, written with the push) or the
+        last pull that brought it anything (the audit trail; an empty pull writes nothing)."""
+        pulled = dict(((u, d), at) for u, d, at in self.conn.execute(
+            "SELECT username, device, max(at_ms) FROM audit WHERE device IS NOT NULL GROUP BY username, device"))
         out: dict[str, list] = {}
         for username, device, seen in self.conn.execute(
-                "SELECT username, device_id, max(coalesce(last_seen_ms, created_ms)) FROM devices"
-                " WHERE revoked_ms IS NULL GROUP BY username, device_id ORDER BY username, 3 DESC"):
-            out.setdefault(username, []).append((device, seen))
+                "SELECT username, device_id, max(max(created_ms, coalesce(last_seen_ms, 0))) FROM devices"
+                " WHERE revoked_ms IS NULL GROUP BY username, device_id"):
+            out.setdefault(username, []).append((device, max(seen, pulled.get((username, device)) or 0)))
+        for devices in out.values():
+            devices.sort(key=lambda d: -d[1])
         return out
 
     def login(self, username: str, password: str, device_id: str, address: str = ""):
@@ -701,6 +707,9 @@ class CentralStore(Replica):
                 results[i] = {"status": "applied"}
             if latest is not None:
                 self.clock.receive(latest)
+            if not server_side and p.device != SERVER_DEVICE:   # when it was last heard from (`user list`)
+                self.conn.execute("UPDATE devices SET last_seen_ms=? WHERE username=? AND device_id=?"
+                                  " AND revoked_ms IS NULL", (now, p.username, p.device))
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
             scoped, claims = cache.pop("__scoped__"), cache.pop("__claims__")

@@ -290,7 +290,7 @@ def forget_in_backup(hashes: set[str]) -> str | None:
         else:
             backup.delete_blobs(url, hashes)
     except (OSError, ValueError) as e:   # S3Error is an OSError; BackupError a ValueError
-        keys = ", ".join(f"{h[:2]}/{h}" for h in sorted(hashes))
+        keys = ", ".join(f"{h[:2]}/{h}, thumbs/{h}.jpg" for h in sorted(hashes))
         return (f"the backup's copies of {len(hashes)} attachment(s) could not be deleted ({str(e)[:200]});"
                 f" delete them from {url.rstrip('/')}/blobs/ by hand: {keys}")
     return None

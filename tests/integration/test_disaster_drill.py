@@ -287,6 +287,49 @@ def test_offline_edits_of_records_a_restored_store_lacked_go_through_once_the_re
         srv.kill()
 
 
+def test_an_edit_of_masked_members_the_restored_store_lacked_goes_through_once_they_are_back(
+        template_db, tmp_path):
+    """The registering phone holds its household's ID numbers masked once the township has
+    them; the store put back lacks the member added since, so the edit sent before the
+    pull that finds the restore cannot place that member's masked number ("masked").
+    Once the offered-again change brings the member back, the edit goes in the same sync."""
+    from sync import idnumber
+    from sync.workspace import DeviceWorkspace
+
+    def valid(first17):
+        return first17 + idnumber.check_char(first17)
+    head, son, grandson = valid("33070219800101123"), valid("33070220100202002"), valid("33070220200303004")
+    srv = _server_from(template_db, tmp_path / "server")
+    try:
+        srv.start()
+        p, client = phone(tmp_path / "writer", srv, "worker1")
+        client.sync()
+        ws = DeviceWorkspace(p, json.loads(p.meta("account")))
+        hid = ws.add_household({"grid_id": "g1", "head_name": "甄一", "address": "白鹤村1组1号", "id_number": head,
+                                "members": [{"name": "甄二", "relation": "子", "id_number": son}]})
+        client.sync()
+        copy = copied(srv, tmp_path / "copy.db")
+        h = p.get("household", hid)
+        ws.edit_household(hid, {**h, "members": [*h["members"], {"name": "甄三", "relation": "孙",
+                                                                 "id_number": grandson}]}, shown=h)
+        client.sync()
+        assert "*" in p.get("household", hid)["members"][1]["id_number"]      # held masked now
+
+        put_back(srv, copy)
+        srv.start()
+        h = p.get("household", hid)
+        members = [dict(m) for m in h["members"]]
+        members[1]["note"] = "已上学"
+        ws.edit_household(hid, {**h, "members": members}, shown=h)             # offline, on the masked numbers
+        report = client.sync()
+        assert report.recovered >= 1 and p.quarantined() == [], p.quarantined()
+        [(held,)] = srv.sql("SELECT members FROM households WHERE id=?", (hid,))
+        held = json.loads(held)
+        assert [m["id_number"] for m in held] == [son, grandson] and held[1].get("note") == "已上学"
+    finally:
+        srv.kill()
+
+
 def test_a_report_the_restored_store_lacks_and_now_refuses_stays_on_the_phone_and_is_shown(template_db, tmp_path):
     """worker1's report was sent and acknowledged; the store comes back from a copy made
     before it, and meanwhile worker1 was moved to another grid. Offered again, the report

@@ -100,13 +100,16 @@ def test_store_and_attachments_come_back_from_a_bucket(template_db, tmp_path, bu
 
         # An erasure takes the photo out of the bucket too: `gridbook erase` run where the
         # unit's environment names the bucket (docs/deploy.md)
+        thumb = f"{target.blobs_prefix}thumbs/{att['hash']}.jpg"     # the office opened the photo
+        with _bucket(target) as b:
+            b.put(thumb, b"a thumbnail")
         env = {"GRIDBOOK_BACKUP_URL": url, "GRIDBOOK_S3_ENDPOINT": bucket}
         done = json.loads(cli("erase", "household", made["record"], "--request", "REQ-2026-0042",
                               "--db", str(srv.db), env=env).stdout)
         assert done["blobs_deleted"] == 1 and "backup_blobs_left" not in done
         assert not photo.exists()
         with _bucket(target) as b:
-            assert key not in b.keys(target.blobs_prefix)
+            assert not {key, thumb} & b.keys(target.blobs_prefix)
     finally:
         if srv.proc is not None and srv.proc.poll() is None:
             os.killpg(srv.proc.pid, signal.SIGKILL)
