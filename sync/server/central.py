@@ -124,26 +124,29 @@ def precheck(batch: list) -> Precheck:
 WITHDRAWN = "~"  # before a scope key: log rows of a record that has left that scope
 
 
-def withdraw(conn, entity: str, rid: str, key: str, before: int | None = None) -> int:
-    """Take a record's log rows under a key it lost out of that key's pulls (they move to
-    WITHDRAWN + key; the office still reads its origin rows): a phone first given that
-    grid, or a leader the matter later, would otherwise receive every body the record
-    ever had there (names, illness tags, the complaint) followed by its exit. A phone
-    that holds the record gets the exit. A case takes its children with it, except a
-    visit that belongs to the key by its own grid. `before`: only rows older than that
-    seq (an exit already logged; rows logged again since it are the record's return).
-    Returns how many rows were withdrawn."""
-    limit = "" if before is None else " AND seq < :before"
+def withdrawn_ids(entity: str) -> str:
+    """The SQL of the change ids a record takes with it when it leaves scope key :key
+    (parameters :entity, :rid, :key, :ref): its own, and for a case its timeline's and
+    callbacks' and the visits on it that do not belong to :key by their own grid; and
+    its reference entry."""
     own = "SELECT change_id FROM changes WHERE entity=:entity AND record=:rid"
     if entity == "case":
         own += (" UNION ALL SELECT change_id FROM changes WHERE entity IN ('case_event','callback') AND record IN"
                 " (SELECT id FROM case_events WHERE case_id=:rid UNION ALL SELECT id FROM callbacks WHERE case_id=:rid)"
                 " UNION ALL SELECT change_id FROM changes WHERE entity='visit' AND record IN"
                 " (SELECT id FROM visits WHERE case_id=:rid AND 'g:' || coalesce(grid_id, '') <> :key)")
-    args = {"entity": entity, "rid": rid, "key": key, "gone": WITHDRAWN + key, "before": before,
-            "ref": f"{REF}{rid}"}
-    return conn.execute(f"UPDATE log SET scope=:gone WHERE scope=:key{limit} AND (change_id IN ({own})"
-                        f" OR change_id=:ref)", args).rowcount
+    return own + " UNION ALL SELECT :ref"
+
+
+def withdraw(conn, entity: str, rid: str, key: str) -> int:
+    """Take a record's log rows under a key it lost out of that key's pulls (they move to
+    WITHDRAWN + key; the office still reads its origin rows): a phone first given that
+    grid, or a leader the matter later, would otherwise receive every body the record
+    ever had there (names, illness tags, the complaint) followed by its exit. A phone
+    that holds the record gets the exit. Returns how many rows were withdrawn."""
+    args = {"entity": entity, "rid": rid, "key": key, "gone": WITHDRAWN + key, "ref": f"{REF}{rid}"}
+    return conn.execute(f"UPDATE log SET scope=:gone WHERE scope=:key AND change_id IN ({withdrawn_ids(entity)})",
+                        args).rowcount
 
 
 def _log_check(conn, seq: int) -> str | None:

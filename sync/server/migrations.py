@@ -93,13 +93,23 @@ def china_time(text) -> str | None:
 def _central_8_withdraw_left(store) -> None:
     """Log rows of records that had left a scope, taken out of its pulls (central.withdraw):
     a phone first given a grid received, before its exit, every body of a household or
-    matter the grid had once held."""
-    from .central import EXIT, HOUSEHOLD_EXIT, withdraw
-    exits = store.conn.execute("SELECT seq, change_id, scope FROM log WHERE substr(change_id, 1, 5) IN"
-                               " ('exit:', 'exit-')").fetchall()
-    for seq, cid, scope in exits:
+    matter the grid had once held. Each exit withdraws the rows before it (those logged
+    again since are the record's return), all in one pass over the log: one UPDATE per
+    exit read a grid's rows each time (2,000 exits in a grid of 100,000 rows: 20 s)."""
+    from .central import EXIT, HOUSEHOLD_EXIT, REF, WITHDRAWN, withdrawn_ids
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE withdrawn (change_id TEXT NOT NULL, scope TEXT NOT NULL, before INTEGER NOT NULL)")
+    for seq, cid, scope in conn.execute("SELECT seq, change_id, scope FROM log WHERE substr(change_id, 1, 5) IN"
+                                        " ('exit:', 'exit-')").fetchall():
         entity, mark = ("household", HOUSEHOLD_EXIT) if cid.startswith(HOUSEHOLD_EXIT) else ("case", EXIT)
-        withdraw(store.conn, entity, cid[len(mark):], scope, before=seq)
+        rid = cid[len(mark):]
+        conn.execute(f"INSERT INTO withdrawn SELECT change_id, :key, :before FROM ({withdrawn_ids(entity)})",
+                     {"entity": entity, "rid": rid, "key": scope, "before": seq, "ref": f"{REF}{rid}"})
+    conn.execute("CREATE INDEX temp.withdrawn_id ON withdrawn (change_id, scope, before)")
+    conn.execute("UPDATE log SET scope = :mark || scope WHERE EXISTS (SELECT 1 FROM withdrawn w"
+                 " WHERE w.change_id = log.change_id AND w.scope = log.scope AND log.seq < w.before)",
+                 {"mark": WITHDRAWN})
+    conn.execute("DROP TABLE withdrawn")
 
 
 CENTRAL = (
