@@ -347,15 +347,30 @@ def allowed(store, p: Principal, h: str) -> tuple[str, dict, dict]:
 
 
 def _written_by(store, p: Principal, h: str) -> tuple[str, dict, dict] | None:
-    """The first record naming `h` that this person wrote (its author field names them),
-    whether or not they may see it now; None if none."""
+    """The first record naming `h` that this person wrote (its author field names them;
+    a household, which has none, by a change of theirs that named the file), whether or
+    not they may see it now; None if none."""
     from ..permissions import AUTHOR_FIELDS
     unshown = claims(store, h)
     for entity, row, entry in naming(store, h):
+        if (entity, row["id"]) in unshown:
+            continue
         author = AUTHOR_FIELDS.get(entity)
-        if author and row.get(author) == p.username and (entity, row["id"]) not in unshown:
+        if author and row.get(author) == p.username:
+            return entity, row, entry
+        if not author and _named_by(store, p.username, entity, row["id"], h):
+            # a household photo whose household the office moved to another grid before
+            # the photo went up: refused, it was missing for ever from the household
             return entity, row, entry
     return None
+
+
+def _named_by(store, username: str, entity: str, rid: str, h: str) -> bool:
+    """Whether a change of this person's put the file on the record."""
+    with store.lock:   # the write connection: not between another thread's statements
+        return store.conn.execute(
+            "SELECT 1 FROM changes WHERE record=? AND entity=? AND author=? AND instr(body, ?) > 0 LIMIT 1",
+            (rid, entity, username, h)).fetchone() is not None
 
 
 def _settle_claim(store, p: Principal, h: str) -> None:

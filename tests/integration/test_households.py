@@ -6,6 +6,7 @@ next visit due everywhere, by the frequency the township set (`gridbook setting`
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sync.workspace import DeviceWorkspace
 
@@ -85,7 +86,6 @@ def test_a_household_moved_to_another_grid_leaves_the_phone_with_the_photos_it_f
     opened (an ID card, say) stayed in the data folder, though the server refuses it to
     her now. The visit made in her grid, and a photo it names, stay."""
     import io
-    from pathlib import Path
 
     from PIL import Image
 
@@ -117,3 +117,36 @@ def test_a_household_moved_to_another_grid_leaves_the_phone_with_the_photos_it_f
     assert r2.get("household", hid) is None
     assert not Path(got[0]).exists()          # the household's photo went with it
     assert Path(got[1]).exists()              # the visit stays g1's, and its photo with it
+
+
+def test_a_household_photo_waiting_for_wifi_goes_up_after_the_household_moved_grid(fresh_server, tmp_path):
+    """The office moved the household to another grid before its photo went up: the
+    upload was refused (out of the worker's grids) and the photo was missing for ever.
+    Sending is not reading: her own photo goes up; reading it is the new grid's."""
+    import io
+
+    import httpx
+    from PIL import Image
+
+    from sync.attachments import Attachments
+    srv = fresh_server
+    r1, c1 = phone(tmp_path / "wangfang", srv, "worker1")
+    office, office_client = phone(tmp_path / "office", srv, "office1")
+    r2, c2 = phone(tmp_path / "gaoshan", srv, "worker2")
+    c1.sync()
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 60), (30, 160, 90)).save(buf, "JPEG")
+    shot = Attachments.for_replica(r1).add_photo(buf.getvalue(), "门牌.jpg")
+    hid = DeviceWorkspace(r1, json.loads(r1.meta("account"))).add_household(
+        {"grid_id": "g1", "head_name": "甄秘密", "address": "白鹤村9号", "attachments": [shot]})
+    c1.sync()                                   # the record goes; the photo waits for Wi-Fi
+    office_client.sync()
+    office.update("household", hid, {"grid_id": "g2"}, "office1")
+    office_client.sync()
+    c1.sync()
+    assert Attachments.for_replica(r1).upload(c1, on_wifi=True).sent == 1
+    c2.sync()
+    got = Attachments.for_replica(r2).fetch(c2, shot)            # the new grid's worker reads it
+    assert got and Path(got).read_bytes()
+    refused = httpx.get(f"{srv.url}/api/v1/blobs/{shot['hash']}", headers=c1._headers())
+    assert refused.status_code == 403                           # and she, now, does not
