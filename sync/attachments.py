@@ -26,6 +26,7 @@ Pure Python (Pillow, sqlite3): no server imports.
 from __future__ import annotations
 
 import hashlib
+import re
 import io
 import json
 import os
@@ -87,21 +88,48 @@ def shrink_photo(data: bytes, keep_location: bool = False, long_side: int = PHOT
         img = _flatten(img)
     img.thumbnail((long_side, long_side), Image.LANCZOS)
     # Only what the evidence needs travels: when it was taken (and, if the township
-    # keeps it, where); the camera's serial number, owner's name etc. are dropped.
+    # keeps it, where); the camera's serial number, owner's name, a JPEG comment etc. are
+    # dropped (Pillow writes the comment it read back unless told not to).
+    img.info.pop("comment", None)
+    out = io.BytesIO()
+    try:
+        img.save(out, "JPEG", quality=quality, optimize=True, exif=_kept_exif(old, keep_location), comment=b"")
+    except ValueError:   # a GPS block longer than a JPEG segment holds: the photo without it
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=quality, optimize=True, exif=_kept_exif(old, False), comment=b"")
+    return out.getvalue()
+
+
+# A taking time as cameras write it: "YYYY:MM:DD HH:MM:SS" (20 bytes with its NUL).
+_EXIF_TIME_RE = re.compile(r"^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}\Z")
+
+
+def _kept_exif(old, keep_location: bool) -> bytes:
+    """The EXIF block a stored photo keeps: its taking time (DateTime, DateTimeOriginal)
+    when written as a time, and its GPS position if the township keeps it. A tag of
+    another type or length (a damaged or crafted file: a 40 KB "time", a number) is left
+    out, and a GPS block that cannot be written again is dropped, not the photo."""
+    from PIL import Image
     exif = Image.Exif()
-    for tag in (0x0132,):  # DateTime
-        if tag in old:
-            exif[tag] = old[tag]
+    when = old.get(0x0132)                    # DateTime
+    if isinstance(when, str) and _EXIF_TIME_RE.match(when):
+        exif[0x0132] = when
     taken = old.get_ifd(0x8769).get(0x9003)  # DateTimeOriginal
-    if taken:
+    if isinstance(taken, str) and _EXIF_TIME_RE.match(taken):
         exif.get_ifd(0x8769)[0x9003] = taken
+    try:
+        base = exif.tobytes()
+    except Exception:
+        return b""
     if keep_location:
         gps = old.get_ifd(0x8825)
         if gps:
             exif.get_ifd(0x8825).update(gps)
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, optimize=True, exif=exif.tobytes())
-    return out.getvalue()
+            try:
+                return exif.tobytes()
+            except Exception:
+                return base
+    return base
 
 
 # The most pixels a picture is decoded at (after a JPEG's own down-scaling): 40 MP, some
@@ -149,8 +177,14 @@ def _open_image(data: bytes, long_side: int | None = None):
 
 
 def _flatten(img):
-    """RGB on white (a PNG with transparency, a palette picture)."""
+    """RGB on white (a PNG with transparency, a palette picture); a 16- or 32-bit grey
+    picture (a scanner's PNG) scaled to 8 bits first: converted as it was, every value
+    over 255 came out white, the whole picture blank."""
     from PIL import Image
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        top = 65535 if img.mode.startswith("I;16") else max(img.getextrema()[1] or 1, 1)
+        img = img.convert("F").point(lambda v: v * (255.0 / top)).convert("L")
+        return img.convert("RGB")
     rgba = img.convert("RGBA")
     bg = Image.new("RGB", rgba.size, (255, 255, 255))
     bg.paste(rgba, mask=rgba.split()[3])

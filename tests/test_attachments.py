@@ -67,6 +67,60 @@ def test_the_township_may_keep_the_position():
     assert gps[1] == "N" and float(gps[2][0]) == 29.0
 
 
+def test_a_jpeg_comment_does_not_travel_with_the_photo():
+    """Pillow writes back the comment it read (an owner's name, a phone number): the
+    stored photo, served whole to the office and colleagues, carried it."""
+    img = Image.open(io.BytesIO(camera_jpeg(400, 300)))
+    marked = io.BytesIO()
+    img.save(marked, "JPEG", exif=img.getexif().tobytes(), comment=b"owner Zhang Wei 13912345678")
+    for keep in (False, True):
+        out = shrink_photo(marked.getvalue(), keep_location=keep)
+        assert b"13912345678" not in out and "comment" not in Image.open(io.BytesIO(out)).info
+        assert Image.open(io.BytesIO(out)).getexif().get(0x0132) == "2026:11:20 09:30:00"
+
+
+def _jpeg_with_exif(tiff: bytes) -> bytes:
+    """A JPEG whose APP1 segment holds this TIFF (EXIF) block as written, however odd."""
+    import struct
+    b = io.BytesIO()
+    Image.new("RGB", (400, 200), "blue").save(b, "JPEG")
+    d, payload = b.getvalue(), b"Exif\0\0" + tiff
+    return d[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + d[2:]
+
+
+def test_a_photo_whose_exif_times_are_not_times_is_taken_without_them():
+    """A damaged or crafted EXIF block raised an error the screen did not catch (the
+    photo not added, nothing said, the rest of the selection dropped): DateTime and
+    DateTimeOriginal sharing one 40 KB string (legal TIFF: 80 KB written out, over a JPEG
+    segment's 64 KB), and a DateTime written as a number. Taken, without them."""
+    import struct
+    s = b"2" * 40_000 + b"\0"
+    exif_off = 8 + 2 + 2 * 12 + 4
+    data_off = exif_off + 2 + 12 + 4
+    shared = (b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 2)
+              + struct.pack("<HHII", 0x132, 2, len(s), data_off) + struct.pack("<HHII", 0x8769, 4, 1, exif_off)
+              + struct.pack("<I", 0) + struct.pack("<H", 1) + struct.pack("<HHII", 0x9003, 2, len(s), data_off)
+              + struct.pack("<I", 0) + s)
+    rational = (b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1)
+                + struct.pack("<HHII", 0x132, 5, 1, 26) + struct.pack("<I", 0) + struct.pack("<II", 1, 0))
+    for tiff in (shared, rational):
+        img = Image.open(io.BytesIO(shrink_photo(_jpeg_with_exif(tiff), keep_location=True)))
+        assert img.size == (400, 200) and img.getexif().get(0x0132) is None
+
+
+def test_a_16_bit_grey_scan_is_stored_grey_not_blank_white():
+    """A scanner's 16-bit greyscale PNG came out white: every value over 255 was clipped."""
+    ramp = Image.linear_gradient("L").resize((64, 256)).convert("I")
+    scan = ramp.point(lambda v: v * 257).convert("I;16")
+    raw = io.BytesIO()
+    scan.save(raw, "PNG")
+    for out in (shrink_photo(raw.getvalue()), make_thumbnail(raw.getvalue())):
+        img = Image.open(io.BytesIO(out)).convert("L")
+        middle = img.getpixel((img.size[0] // 2, img.size[1] // 2))
+        assert 110 <= middle <= 145, middle
+        assert img.getpixel((0, 0)) < 20 and img.getpixel((0, img.size[1] - 1)) > 235   # the ramp runs down
+
+
 def test_a_photo_taken_sideways_is_stored_upright():
     img = Image.open(io.BytesIO(shrink_photo(camera_jpeg(2000, 1000, orientation=6))))
     assert img.size == (800, 1600)  # rotated by its orientation tag, longest side 1600
@@ -476,3 +530,21 @@ def test_files_sent_under_a_wrong_date_go_again_to_a_restored_server_with_the_ch
     SyncClient(replica, "http://127.0.0.1:9")._resend_attachments()  # the server was restored
     assert store.waiting_count() == 1
     replica.close()
+
+
+def test_the_office_is_told_a_file_it_holds_cannot_be_shown_not_that_it_never_came(central):
+    """A 'photo' a modified phone sent as something else: its bytes are on the server, and
+    the office's tile said 手机尚未上传, to wait for a file it already held."""
+    import types
+
+    from fieldapp.office.attachments import fetch
+    data = b"%PDF-1.4 not a picture at all\n" * 50
+    att = _att(data)
+    central.server_write("household", "h1", {"grid_id": "g1", "head_name": "王", "address": "1组",
+                                             "attachments": [att]}, author="xinfang")
+    office = Principal("xinfang", "office", device="desk")
+    blobs.upload_chunk(central, office, att["hash"], 0, data)
+    words = {"oatt_forbidden": "无权查看", "oatt_not_uploaded": "手机尚未上传", "oatt_unreadable": "文件无法读取"}
+    ctx = types.SimpleNamespace(thumbs={}, store=central, ws=types.SimpleNamespace(principal=office), session=None,
+                                address="", t=lambda k, **kw: words[k])
+    assert fetch(ctx, att["hash"], thumb=True) == (None, "文件无法读取")

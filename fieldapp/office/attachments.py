@@ -40,6 +40,8 @@ def fetch(ctx, h: str, thumb: bool) -> tuple[bytes | None, str]:
     except blobs.BlobError as e:
         if e.status == 403:
             return None, ctx.t("oatt_forbidden")
+        if e.status == 422:   # on the server, but no picture can be made of it (not_a_picture)
+            return None, ctx.t("oatt_unreadable")
         return None, ctx.t("oatt_not_uploaded")
     except Exception:  # a damaged file must not take the page down: say it
         return None, ctx.t("oatt_unreadable")
