@@ -52,6 +52,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "The server cannot take it just now: kept on this phone, will retry by itself"),
     "server_full": ("服务器存储空间已满，记录保存在本机，稍后自动重试；请告知镇信访办",
                     "The server's disk is full: kept on this phone, will retry by itself; tell the township office"),
+    "phone_full": ("手机存储空间已满，已保存的记录都在；请删除不用的照片或应用，有空间后自动同步",
+                   "The phone's storage is full: what was saved is kept; free some space and it syncs by itself"),
     "signed_out_sync": ("登录已失效，请重新登录", "Signed out: sign in again"),
     "sign_in_again": ("重新登录", "Sign in again"),
     "sign_in_again_hint": ("服务器不再接受本机的登录（本机被注销，或账号曾被停用）。请重新输入密码。",

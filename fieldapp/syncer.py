@@ -43,6 +43,19 @@ def remembered_sync_ms(raw: str | None) -> int | None:
         return None
 
 
+def local_trouble(exc: BaseException) -> str | None:
+    """"phone_full" when the phone's own storage failed (full, or failing to write), else
+    None: the phone, not the server, has to make room, and nothing saved is lost."""
+    import errno
+    import sqlite3
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "disk i/o" in text):
+        return "phone_full"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "phone_full"
+    return None
+
+
 def error_state(exc: SyncError) -> str:
     """The one place a sync failure becomes a state the screens know how to say."""
     if isinstance(exc, ServerTrouble):   # the phone is online: the server could not store it now
@@ -99,7 +112,14 @@ class SyncRunner:
     async def run_forever(self) -> None:
         pause = None
         while True:
-            ok = await self.sync_once()
+            try:
+                ok = await self.sync_once()
+            except Exception as e:  # opening the replica failed (a full phone): the loop must live on
+                import logging
+                logging.getLogger("gridbook.sync").exception("sync failed before it began")
+                self._client = None
+                self._publish(state=local_trouble(e) or "error", progress=None, detail=type(e).__name__)
+                ok = False
             if ok:
                 pause, wait = None, self.interval_s
             else:
@@ -151,7 +171,7 @@ class SyncRunner:
         except Exception as e:  # a bug must not stop the background sync for good: say it, retry later
             import logging
             logging.getLogger("gridbook.sync").exception("sync failed")
-            self._publish(state="error", progress=None, detail=f"{type(e).__name__}")
+            self._publish(state=local_trouble(e) or "error", progress=None, detail=f"{type(e).__name__}")
             self._client = None  # a fresh client (and connection) next time
             return False
         finally:   # (no await above: "syncing" cannot be announced after the outcome)
@@ -182,9 +202,9 @@ class SyncRunner:
 
     def _attachments_waiting(self, client: SyncClient) -> int:
         from sync.attachments import Attachments
-        if self._attachments is None or self._attachments[0] is not client.replica:
-            self._attachments = (client.replica, Attachments.for_replica(client.replica))
         try:
+            if self._attachments is None or self._attachments[0] is not client.replica:
+                self._attachments = (client.replica, Attachments.for_replica(client.replica))
             return self._attachments[1].waiting_count()
         except Exception:  # never let the count stop the status
             return self.status.attachments_waiting
@@ -193,9 +213,12 @@ class SyncRunner:
         client = self._client
         counts = {}
         if client is not None:
-            counts = {"pending": client.replica.pending_count(),
-                      "quarantined": client.replica.quarantined_count(),
-                      "attachments_waiting": self._attachments_waiting(client)}
+            try:
+                counts = {"pending": client.replica.pending_count(),
+                          "quarantined": client.replica.quarantined_count(),
+                          "attachments_waiting": self._attachments_waiting(client)}
+            except Exception:  # a replica that cannot be read now (a full phone): the counts as they were
+                counts = {}
         status = replace(self.status, **({"state": state} if state else {}),
                          progress=progress, **counts, **kw)
         if status == self.status:

@@ -1551,3 +1551,33 @@ def test_a_double_tap_on_a_dialogs_save_records_the_progress_once(replica):
     save.on_click(None)
     save.on_click(None)
     assert [x["text"] for x in ws.timeline("c1") if x["kind"] == "progress"] == ["约谈双方，已达成初步意向"]
+
+
+def test_a_full_phone_is_said_and_the_background_sync_lives_on_until_there_is_room(replica):
+    """The phone's storage filled while the app ran: opening the replica for the next
+    round failed outside the round's own guard, the loop ended for good, the bar stayed
+    on 同步出错：OperationalError and 立即同步 woke nothing. Now the bar says the phone is
+    full, and the loop goes on; once there is room it syncs (here: finds itself offline)."""
+    import sqlite3
+    calls = []
+
+    def make_client():
+        calls.append(1)
+        if len(calls) <= 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        replica.set_meta("token", "t-1")
+        return SyncClient(replica, f"http://127.0.0.1:{closed_port()}", retries=0, timeout_s=2)
+    runner = SyncRunner(make_client, first_pause_s=0.01, max_pause_s=0.05)
+    seen = []
+    runner.subscribe(seen.append)
+
+    async def run():
+        runner.start()
+        for _ in range(3000):           # waits on the state, not on a fixed time
+            if runner.status.state == "offline":
+                break
+            await asyncio.sleep(0.01)
+        runner._task.cancel()
+    asyncio.run(run())
+    assert "phone_full" in [s.state for s in seen] and runner.status.state == "offline" and len(calls) >= 3
+    assert i18n.t("phone_full", "zh").startswith("手机存储空间已满")

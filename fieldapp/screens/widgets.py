@@ -78,6 +78,9 @@ def status_text(ctx, st: SyncStatus) -> tuple[str, str]:
     if st.state in ("offline", "server_trouble", "server_full"):
         parts.append(ctx.t(st.state))
         colour = ft.Colors.GREY_800
+    elif st.state == "phone_full":
+        parts.append(ctx.t(st.state))
+        colour = ft.Colors.RED_700
     elif st.state == "signed_out":
         parts.append(ctx.t("signed_out_sync"))
         colour = ft.Colors.RED_700
@@ -124,7 +127,7 @@ def sync_bar(ctx, owner=None) -> ft.Control:
         bar.visible = st.state == "syncing"
         bar.value = st.progress
         icon.icon = {"syncing": ft.Icons.SYNC, "offline": ft.Icons.CLOUD_OFF, "server_trouble": ft.Icons.SYNC_PROBLEM,
-                     "server_full": ft.Icons.SYNC_PROBLEM}.get(
+                     "server_full": ft.Icons.SYNC_PROBLEM, "phone_full": ft.Icons.SD_CARD_ALERT}.get(
             st.state, ft.Icons.CLOUD_UPLOAD if st.pending else ft.Icons.CLOUD_DONE)
         icon.color = label.color
 
