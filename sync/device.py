@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 
 from . import changes, clock, merge, migrations, privacy, statute
 from .model import ENTITIES, FieldError
@@ -36,6 +37,11 @@ class DeviceReplica(Replica):
             self.set_meta("device_id", self.device_id)
         self.clock = clock.HLC(self.device_id, now=now, boot=boot)
         self._load_clock()
+        if self.meta("erased_files"):
+            try:
+                self.finish_file_deletions()
+            except (OSError, sqlite3.Error):   # a full phone: the next opening or erasure does it
+                pass
 
     @classmethod
     def in_folder(cls, folder: str, **kw) -> "DeviceReplica":
@@ -617,10 +623,22 @@ class DeviceReplica(Replica):
                 self._let_go_household(str(hid))
             if erasures:
                 hashes = self._apply_erasures(erasures)
+                # the files go after the commit: named until gone (finish_file_deletions)
+                waiting = set(json.loads(self.meta("erased_files") or "[]"))
+                self.set_meta("erased_files", json.dumps(sorted(waiting | hashes)))
             self.set_meta("cursor", str(cursor))
         if erasures:
-            self._after_erasure(hashes)
+            self.finish_file_deletions()
         return len(new)
+
+    def finish_file_deletions(self) -> None:
+        """Delete the files of erasures applied whose files were not deleted yet (the app
+        ended in between, and no later pull names them again): after each erasure, and
+        when the replica is opened."""
+        waiting = self.meta("erased_files")
+        if waiting:
+            self._after_erasure(set(json.loads(waiting)))
+            self.set_meta("erased_files", None)
 
     # --- erasures (the township erased a person's data: sync/erasure_rules.py) -------
     def _apply_erasures(self, items: list[str]) -> set:

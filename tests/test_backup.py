@@ -213,6 +213,21 @@ def test_a_restore_from_before_an_erasure_erases_the_person_again(tmp_path, caps
     st.close()
 
 
+def _household_with_a_photo(tmp_path, h: str):
+    """(the store's path, the photo's file) of a store holding household h1 with one photo."""
+    db = str(tmp_path / "township.db")
+    st = CentralStore(db)
+    st.add_grid("g1", "白鹤村第1网格", "白鹤村", "金山镇")
+    st.server_write("household", "h1", {"grid_id": "g1", "head_name": "慕容复", "address": "白鹤村1组1号",
+                                        "attachments": [{"hash": h, "name": "户口本.jpg", "size": 5,
+                                                         "kind": "photo"}]})
+    st.close()
+    photo = tmp_path / "township.db.blobs" / h[:2] / h
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"photo")
+    return db, photo
+
+
 def test_an_erasure_with_the_bucket_out_of_reach_is_done_here_and_says_what_is_left_there(tmp_path, capsys,
                                                                                           monkeypatch):
     """The bucket's copy of a photo is the erasure's to delete too; when it cannot be
@@ -225,20 +240,34 @@ def test_an_erasure_with_the_bucket_out_of_reach_is_done_here_and_says_what_is_l
     monkeypatch.setenv("GRIDBOOK_S3_ENDPOINT", f"http://127.0.0.1:{closed}")
     monkeypatch.setenv("LITESTREAM_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("LITESTREAM_SECRET_ACCESS_KEY", "s")
-    db = str(tmp_path / "township.db")
     h = "ab" + "1" * 62
-    st = CentralStore(db)
-    st.add_grid("g1", "白鹤村第1网格", "白鹤村", "金山镇")
-    st.server_write("household", "h1", {"grid_id": "g1", "head_name": "慕容复", "address": "白鹤村1组1号",
-                                        "attachments": [{"hash": h, "name": "户口本.jpg", "size": 5,
-                                                         "kind": "photo"}]})
-    st.close()
-    (tmp_path / "township.db.blobs" / "ab").mkdir(parents=True)
-    (tmp_path / "township.db.blobs" / "ab" / h).write_bytes(b"photo")
+    db, _ = _household_with_a_photo(tmp_path, h)
     assert main(["erase", "household", "h1", "--request", "REQ-8", "--db", db]) == 0
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["blobs_deleted"] == 1 and not (tmp_path / "township.db.blobs" / "ab" / h).exists()
     assert f"ab/{h}" in out["backup_blobs_left"] and "s3://township/jinshan/blobs/" in out["backup_blobs_left"]
     st = CentralStore(db)
     assert st.get("household", "h1")["head_name"] != "慕容复"
+    st.close()
+
+
+def test_files_an_erasure_committed_but_did_not_delete_go_at_the_next_opening(tmp_path, monkeypatch):
+    """The power went between the erasure's commit and the deletion of the person's
+    files: a second erase found nothing left to name them, doctor said all was applied,
+    and the photo stayed on the server for good. They are named in the store until gone."""
+    from sync.server import erasure
+    db, photo = _household_with_a_photo(tmp_path, "cd" + "2" * 62)
+    st = CentralStore(db)
+
+    def power_cut(*a, **k):
+        raise KeyboardInterrupt("the process ends here")
+    monkeypatch.setattr(erasure, "delete_blobs", power_cut)
+    with pytest.raises(KeyboardInterrupt):
+        erasure.erase(st, "household", "h1", "admin", request="REQ-9")
+    assert photo.exists() and st.get("household", "h1")["head_name"] != "慕容复"
+    monkeypatch.undo()
+    st.close()
+    st = CentralStore(db)                       # the server starts again
+    assert not photo.exists()
+    assert st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 0
     st.close()

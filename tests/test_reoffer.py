@@ -88,3 +88,37 @@ def test_a_change_taken_back_for_a_record_the_server_lacks_is_offered_again_at_e
     assert rp.meta("retry_unknown") == "1" and rp.pushed_count() == 0
     assert [q["change_id"] for q in rp.quarantined()] == [made["id"]]
     assert rp.release_unknown_refusals() == 1 and rp.pending_count() == 1
+
+
+def test_files_of_an_erasure_applied_on_the_phone_go_even_if_the_app_ended_before_deleting_them(
+        tmp_path, monkeypatch):
+    """The pull that carried an erasure committed it (and the cursor), and the app ended
+    before the person's files were deleted: no later pull names them again, and the photo
+    and its queue row stayed. They are named in the replica until gone."""
+    import hashlib
+
+    import pytest
+    from sync.attachments import Attachments
+    folder = tmp_path / "phone"
+    rp = DeviceReplica.in_folder(str(folder))
+    data = b"\xff\xd8 not much of a photo"
+    h = hashlib.sha256(data).hexdigest()
+    (folder / "attachments").mkdir(exist_ok=True)
+    photo = folder / "attachments" / h
+    photo.write_bytes(data)
+    made = rp.create("household", {**household(1), "attachments": [
+        {"hash": h, "kind": "photo", "size": len(data), "name": "户口本.jpg"}]}, "w1")
+    rp.acknowledge([made["id"]])
+
+    def app_ends(self, hashes):
+        raise KeyboardInterrupt("the app ends here")
+    monkeypatch.setattr(DeviceReplica, "_after_erasure", app_ends)
+    with pytest.raises(KeyboardInterrupt):
+        rp.apply_pulled([], "9.x", erasures=[f"household:{made['record']}"])
+    assert photo.exists() and rp.meta("cursor") == "9.x"
+    monkeypatch.undo()
+    rp.close()
+    rp = DeviceReplica.in_folder(str(folder))           # the app starts again
+    assert not photo.exists() and rp.meta("erased_files") is None
+    assert Attachments.for_replica(rp).path(h) is None
+    rp.close()

@@ -226,6 +226,9 @@ class CentralStore(Replica):
         self.clock = clock.HLC(SERVER_DEVICE, st[0], st[1], 0, now)
         with self.lock, self.transaction():
             self._heal_refs()
+        if self.conn.execute("SELECT 1 FROM erasure_files LIMIT 1").fetchone():
+            from .erasure import finish_file_deletions
+            finish_file_deletions(self)
 
     def _create_tables(self) -> None:
         x = self.conn.execute

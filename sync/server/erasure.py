@@ -126,6 +126,9 @@ def _erase_in_transaction(store, entity, record, by, reason, request, now) -> di
         (entity, record, now, by, reason, request, json.dumps({"records": len(ts), "fields": fields}),
          rewritten, len(hashes))).lastrowid
     store.conn.executemany("INSERT OR REPLACE INTO erased VALUES (?,?,?)", [(e, r, tomb) for e, r in ts])
+    # the files go after the commit: until they are gone, they are named here (a power cut
+    # in between left them for good, with nothing left naming them; finish_file_deletions)
+    store.conn.executemany("INSERT OR IGNORE INTO erasure_files VALUES (?)", [(h,) for h in sorted(hashes)])
     store.audit(by, "erase", f"{entity} {record} reason={reason} records={len(ts)} changes={rewritten}"
                              f" attachments={len(hashes)}")
     counts: dict[str, int] = {}
@@ -268,7 +271,18 @@ def delete_blobs(store, hashes: set[str]) -> tuple[int, str | None]:
     n = 0
     for h in sorted(gone):
         n += _delete_by_hash(blob_folder(store), h)
-    return n, forget_in_backup(gone)
+    left = forget_in_backup(gone)
+    with store.lock, store.transaction():   # done here (the backup's left are said, not redone)
+        store.conn.executemany("DELETE FROM erasure_files WHERE hash=?", [(h,) for h in sorted(hashes)])
+    return n, left
+
+
+def finish_file_deletions(store) -> int:
+    """Delete the files of erasures committed whose files were not deleted yet (the
+    process ended in between): at every opening of the store. Returns how many."""
+    with store.lock:
+        pending = {h for (h,) in store.conn.execute("SELECT hash FROM erasure_files")}
+    return delete_blobs(store, pending)[0] if pending else 0
 
 
 def forget_in_backup(hashes: set[str]) -> str | None:
@@ -305,7 +319,10 @@ def _delete_by_hash(folder: str, h: str) -> int:
     for root, _, files in os.walk(folder):
         for name in files:
             if name.startswith(h):
-                os.remove(os.path.join(root, name))
+                try:
+                    os.remove(os.path.join(root, name))
+                except FileNotFoundError:   # the other process of the server took it first
+                    continue
                 removed = 1
     return removed
 

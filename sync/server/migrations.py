@@ -112,6 +112,12 @@ def _central_8_withdraw_left(store) -> None:
     conn.execute("DROP TABLE withdrawn")
 
 
+def _central_9_erasure_files(store) -> None:
+    """The attachment files an erasure committed and has still to delete (its files go
+    after the commit: a process ending in between left them for good)."""
+    store.conn.execute("CREATE TABLE IF NOT EXISTS erasure_files (hash TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
@@ -123,4 +129,5 @@ CENTRAL = (
     Migration(7, "times in another offset written in China time (figures compare them as text)",
               _central_7_china_time),
     Migration(8, "log rows of records that left a scope taken out of its pulls", _central_8_withdraw_left),
+    Migration(9, "the files an erasure has still to delete", _central_9_erasure_files),
 )
