@@ -793,3 +793,27 @@ def test_a_dialog_left_open_while_another_clerk_resolved_the_matter_saves_nothin
     # what the resolved matter still offers goes through
     ws.call_back(cid, "phone", "satisfied")
     assert ws.case(cid)["status"] == "called_back"
+
+
+def test_a_document_the_matter_no_longer_allows_is_refused_on_the_page_in_the_clerks_words(ws):
+    """The 不予受理告知书 button drawn while the matter was declined, clicked after another
+    clerk took it up again: the download link replaced the office with the server's JSON,
+    in English. The page says why, in Chinese, and stays."""
+    import flet as ft
+
+    from fieldapp.office import dialogs, words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from tests.test_office_erasure import Page
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    said, asked = [], []
+    ctx.snack = lambda text, error=False: said.append((text, error))
+    ctx.download = lambda kind, **params: asked.append((kind, params))
+    cid = matter(ws)
+    ws.decline(cid, "不属于信访事项")
+    row = dialogs.documents_row(ctx, ws.case(cid), lambda: None)
+    [button] = [c for c in row.controls if isinstance(c, ft.OutlinedButton) and c.content == "不予受理告知书"]
+    ws.reopen_declined(cid)                   # another clerk, meanwhile
+    button.on_click(None)
+    assert asked == [] and len(said) == 1 and said[0][1] is True
+    assert "不予受理" in said[0][0] and not any("a" <= ch <= "z" for ch in said[0][0].lower())

@@ -267,10 +267,21 @@ def documents_row(ctx, case: dict, refresh) -> ft.Control | None:
 
     def make(kind):
         def click(e):
-            if ctx.act(lambda: None):
-                ctx.download("document", case=case["id"], document=kind)
+            if not ctx.act(lambda: None):
+                return
+            # made here first, as the matter stands now: the download link opens in this
+            # tab, and a document that cannot be made (the matter moved on meanwhile, a
+            # template missing or broken) replaced the office with the server's English
+            try:
+                documents.render(kind, ctx.ws.case(case["id"]) or case, "", today_cst())
+            except documents.DocumentError as err:
+                ctx.snack(err.message(ctx.lang), error=True)
                 refresh()
                 ctx.page.update()
+                return
+            ctx.download("document", case=case["id"], document=kind)
+            refresh()
+            ctx.page.update()
         return click
     return ft.Row([ft.Text(ctx.t("documents"), weight=ft.FontWeight.BOLD)] + [
         ft.OutlinedButton(documents.KINDS[k] if ctx.lang == "zh" else ctx.t(f"doc_{k}"), icon=ft.Icons.DESCRIPTION,
