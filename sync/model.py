@@ -254,7 +254,7 @@ _MESSAGES = {
     "device": ("must be the device the account signed in on", "须为当前登录的设备"),
     "server_assigned": ("is assigned by the township server", "由镇服务器分配"),
     "held": ("waits for an earlier change of this record, which was refused: {reason}",
-             "此记录之前的修改被退回，本条随之等待：{reason}"),
+             "此记录之前的修改被退回，本条随之等待（原因见被退回的那一条）"),
     # the write rules (permissions.py)
     "create_forbidden": ("a {role_en} may not create {entity} records", "{role_zh}不能新增{entity_zh}记录"),
     "update_forbidden": ("a {role_en} may not change {entity} records", "{role_zh}不能修改{entity_zh}记录"),
@@ -265,7 +265,7 @@ _MESSAGES = {
                    "{role_zh}不能将事项从“{from_zh}”改为“{to_zh}”"),
     "set_once": ("is written when the record is created and never changed", "登记后不能修改"),
     "initial_status": ("a new case starts as reported", "新登记的事项状态须为“已上报”"),
-    "role_value": ("{value} may not be recorded by a {role_en}", "{role_zh}不能记录“{value}”"),
+    "role_value": ("{value_en} may not be recorded by a {role_en}", "{role_zh}不能记录“{value_zh}”"),
     "not_leader": ("must name a leader's account", "须为包案领导的账号"),
     "household_grid": ("must be the grid of the household visited", "须与所走访户的网格一致"),
     "case_grid": ("must be the grid of the matter visited", "须与所走访事项的网格一致"),
@@ -293,7 +293,7 @@ _MESSAGES = {
                         "事项已改为“{status_zh}”，此改动是在那之前作出的，未被接受：请同步后重新处理"),
     "resolution_not_theirs": ("records a resolution the matter does not have: it is {status_en}, not resolved"
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
-    "date_before": ("cannot be before {other} ({other_zh})", "不能早于{other_zh}"),
+    "date_before": ("cannot be before the {other_en}", "不能早于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
     "time_future": ("is a time that has not come yet (check the phone's clock)", "是尚未到来的时间（请核对手机的时间）"),
     "date_long_past": ("is over a year ago: a phone records what happens as it happens (set the phone's"
@@ -330,8 +330,16 @@ DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", 
                   "review_requested_on": "申请复查日期", "review_answered_on": "复查答复日期",
                   "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期",
                   "reported_at": "上报日期"}
+DATE_LABELS_EN = {"received_on": "registration date", "accepted_on": "acceptance date",
+                  "consulted_on": "consultation date", "resolved_on": "resolution date",
+                  "higher_deadline": "higher body's deadline", "notice_sent_on": "notification date",
+                  "review_requested_on": "review request date", "review_answered_on": "review answer date",
+                  "recheck_requested_on": "recheck request date", "recheck_answered_on": "recheck answer date",
+                  "reported_at": "report date"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
              "case_event": "办理记录", "callback": "回访"}
+# where a code a role may not record is looked up (the kinds of a visit, then of an entry)
+_VALUE_TABLES = (codes.VISIT_KINDS, codes.EVENT_KINDS)
 # params naming a code: shown by its label, so a person reads 已结案, not "closed"
 _LABELLED = {"role": codes.ROLES, "status": codes.CASE_STATUSES, "from": codes.CASE_STATUSES,
              "to": codes.CASE_STATUSES}
@@ -352,6 +360,12 @@ class FieldError:
             p["entity_zh"] = ENTITY_ZH.get(p["entity"], p["entity"])
         if "other" in p:
             p["other_zh"] = DATE_LABELS_ZH.get(p["other"], p["other"])
+            p["other_en"] = DATE_LABELS_EN.get(p["other"], p["other"])
+        if "value" in p:   # a code a role may not record (permissions.ROLE_CODES): by its label
+            table = codes.CHANNELS if self.field == "channel" else next(
+                (t for t in _VALUE_TABLES if p["value"] in t), {})
+            p["value_en"] = codes.label(table, p["value"], "en") if p["value"] in table else p["value"]
+            p["value_zh"] = codes.label(table, p["value"], "zh") if p["value"] in table else p["value"]
         for name, table in _LABELLED.items():
             if name in p:
                 p[f"{name}_en"] = codes.label(table, p[name], "en")

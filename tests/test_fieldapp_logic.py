@@ -1039,6 +1039,15 @@ def test_a_refusal_is_said_in_chinese_naming_the_field_by_its_label():
     assert refusal_text(ctx, "case", {"field": "x", "rule": "unknown", "message": "as said"}) == "as said"
     ctx.lang = "en"
     assert refusal_text(ctx, "case", item["errors"][1]) == "cannot be changed by a grid worker while the case is accepted"
+    # an edit held behind a refused one: the server's English reason stays off a Chinese
+    # screen (the refused one is listed with its own words); a date named in both languages
+    held = {"field": "record", "rule": "held", "message": "waits for an earlier change of this record, which was"
+                                                          " refused: grid_id: is outside what account w1 may change"}
+    before = {"field": "resolved_on", "rule": "date_before", "message": "cannot be before the acceptance date"}
+    assert refusal_text(ctx, "case", before) == "cannot be before the acceptance date"
+    ctx.lang = "zh"
+    assert refusal_text(ctx, "case", held) == "此记录之前的修改被退回，本条随之等待（原因见被退回的那一条）"
+    assert refusal_text(ctx, "case", before) == "不能早于受理日期"
 
 
 def test_a_number_the_server_refused_is_said_in_chinese_on_the_member_it_belongs_to():
@@ -1581,3 +1590,19 @@ def test_a_full_phone_is_said_and_the_background_sync_lives_on_until_there_is_ro
     asyncio.run(run())
     assert "phone_full" in [s.state for s in seen] and runner.status.state == "offline" and len(calls) >= 3
     assert i18n.t("phone_full", "zh").startswith("手机存储空间已满")
+
+
+def test_a_kind_a_role_may_not_record_is_named_by_its_label_not_its_code():
+    """A leader's 下访 still waiting when the account became a grid worker's: it read
+    网格员不能记录“home”, and "home may not be recorded by a grid worker"."""
+    from fieldapp.screens.widgets import refusal_text
+    from sync.model import FieldError
+    err = FieldError("kind", "role_value", (("role", "grid_worker"), ("value", "home")))
+    assert err.message("zh") == "网格员不能记录“下访”"
+    assert err.message("en") == "leader's home visit may not be recorded by a grid worker"
+    ctx = SimpleNamespace(lang="zh", ws=SimpleNamespace(username="w1", role="grid_worker"),
+                          t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    said = {"field": "kind", "rule": "role_value", "message": err.message("en")}
+    assert refusal_text(ctx, "visit", said) == "网格员不能记录“下访”"
+    entry = FieldError("kind", "role_value", (("role", "grid_worker"), ("value", "resolution")))
+    assert entry.message("zh") == "网格员不能记录“办结”"

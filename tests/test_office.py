@@ -159,6 +159,8 @@ def test_a_consultation_dated_before_the_matter_was_received_is_refused_naming_t
         ws.consult(cid, dt.date(2019, 6, 1), ["人社所"], "先行垫付", "lizhen")
     assert [(x.field, x.rule) for x in e.value.field_errors][:1] == [("consulted_on", "date_before")]
     assert "不能早于登记日期" in e.value.field_errors[0].message("zh")
+    # in English, the date by its English name (it said "received_on (登记日期)")
+    assert e.value.field_errors[0].message("en") == "cannot be before the registration date"
     assert ws.case(cid)["status"] == "accepted"
 
 

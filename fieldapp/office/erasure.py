@@ -77,7 +77,7 @@ def erase_dialog(ctx, entity: str, record_id: str, refresh) -> None:
             done = erasure.erase(ctx.store, entity, record_id, ctx.ws.username, reason.value or "request",
                                  (request.value or "").strip())
         except erasure.NotErasable as e:
-            form.say("request", str(e))
+            form.say("request", e.message(ctx.lang))
             return False
         if done.get("backup_blobs_left"):   # the bucket was out of reach: its copies are the admin's to delete
             ctx.snack(_t(ctx, "erase_backup_left", what=done["backup_blobs_left"]), error=True)

@@ -303,8 +303,11 @@ def refusal_text(ctx, entity: str, err: dict) -> str:
         for name in names:
             pattern = pattern.replace("\x00", f"(?P<{name}>.+?)" if name != names[-1] else f"(?P<{name}>.+)", 1)
         m = re.fullmatch(pattern, said) if names else None
+        from sync.model import DATE_LABELS_EN
         labelled = {"role_en": ("role", code_tables.ROLES), "status_en": ("status", code_tables.CASE_STATUSES),
-                    "from_en": ("from", code_tables.CASE_STATUSES), "to_en": ("to", code_tables.CASE_STATUSES)}
+                    "from_en": ("from", code_tables.CASE_STATUSES), "to_en": ("to", code_tables.CASE_STATUSES),
+                    "other_en": ("other", {k: {"en": v} for k, v in DATE_LABELS_EN.items()}),
+                    "value_en": ("value", (f.table if f is not None and f.table else {}))}
         for name, value in (m.groupdict() if m else {}).items():
             if name in labelled:
                 key, table = labelled[name]

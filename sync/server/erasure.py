@@ -34,7 +34,15 @@ REASONS = {  # reason code -> (English, Chinese)
 
 
 class NotErasable(ValueError):
-    pass
+    """Why this erasure cannot be done: English (the command line, str()), and `zh` for
+    the admin's dialog in the office."""
+
+    def __init__(self, en: str, zh: str = ""):
+        super().__init__(en)
+        self.zh = zh or en
+
+    def message(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else str(self)
 
 
 def targets(store, entity: str, record: str) -> list[tuple[str, str]]:
@@ -54,14 +62,16 @@ def targets(store, entity: str, record: str) -> list[tuple[str, str]]:
 
 def check(store, entity: str, record: str, reason: str, request: str = "") -> None:
     if entity not in erasure_rules.ERASABLE:
-        raise NotErasable(f"entity must be one of {', '.join(erasure_rules.ERASABLE)}, not {entity}")
+        raise NotErasable(f"entity must be one of {', '.join(erasure_rules.ERASABLE)}, not {entity}",
+                          "只能删除住户或事项的个人信息")
     if reason not in REASONS:
-        raise NotErasable(f"reason must be one of {', '.join(REASONS)}")
+        raise NotErasable(f"reason must be one of {', '.join(REASONS)}", "请选择删除原因")
     if request and not ID_RE.match(request):
         # a number, never words: the tombstone must not hold a name
-        raise NotErasable("request must be a reference number of 1-64 letters, digits or _.:- (no names)")
+        raise NotErasable("request must be a reference number of 1-64 letters, digits or _.:- (no names)",
+                          "申请编号只能填编号（1至64位字母、数字或 _.:-），勿填姓名")
     if store.get(entity, record) is None:
-        raise NotErasable(f"no {entity} with id {record}")
+        raise NotErasable(f"no {entity} with id {record}", "找不到这条记录（可能已被删除）")
 
 
 def erasure_plan(store, entity: str, record: str) -> dict:
