@@ -338,8 +338,9 @@ DATE_LABELS_EN = {"received_on": "registration date", "accepted_on": "acceptance
                   "reported_at": "report date"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
              "case_event": "办理记录", "callback": "回访"}
-# where a code a role may not record is looked up (the kinds of a visit, then of an entry)
-_VALUE_TABLES = (codes.VISIT_KINDS, codes.EVENT_KINDS)
+# where a code a role may not record is looked up: an entry's kinds first (a "callback"
+# refused is an entry's: a visit's callback is every role's), then a visit's
+_VALUE_TABLES = (codes.EVENT_KINDS, codes.VISIT_KINDS)
 # params naming a code: shown by its label, so a person reads 已结案, not "closed"
 _LABELLED = {"role": codes.ROLES, "status": codes.CASE_STATUSES, "from": codes.CASE_STATUSES,
              "to": codes.CASE_STATUSES}

@@ -342,6 +342,11 @@ def test_a_co_worker_naming_the_same_file_with_another_size_cannot_keep_its_byte
     central.server_write("household", "h0", {"grid_id": "g1", "head_name": "王", "address": "1组",
                                              "attachments": [dict(att, size=1)]}, author="w3")
     owner = Principal("w1", "grid_worker", frozenset({"g1"}), "d1")
+    # and she had put the photo on another household too, the one the co-worker made
+    # wrong afterwards: her visit's author field, not a change of hers, still says the size
+    central.server_write("household", "h9", {"grid_id": "g1", "head_name": "李", "address": "2组",
+                                             "attachments": [att]}, author="w1")
+    central.server_write("household", "h9", {"attachments": [dict(att, size=1)]}, author="w3")
     assert blobs.upload_status(central, owner, att["hash"], size=len(data))["size"] == len(data)
     assert blobs.upload_chunk(central, owner, att["hash"], 0, data)["complete"] is True
     office = Principal("xinfang", "office", frozenset(), "")

@@ -271,3 +271,53 @@ def test_files_an_erasure_committed_but_did_not_delete_go_at_the_next_opening(tm
     assert not photo.exists()
     assert st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 0
     st.close()
+
+
+def test_a_file_an_erasure_cannot_delete_yet_leaves_the_store_opening(tmp_path, monkeypatch):
+    """One erased file that cannot be deleted (its folder left to root by a `sudo`, a
+    failing disk) stopped the store from opening at all: every command and the server."""
+    from sync.server import erasure
+    db, photo = _household_with_a_photo(tmp_path, "ef" + "3" * 62)
+    st = CentralStore(db)
+    monkeypatch.setattr(erasure, "delete_blobs", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        erasure.erase(st, "household", "h1", "admin", request="REQ-10")
+    monkeypatch.undo()
+    st.close()
+
+    def refused(*a, **k):
+        raise PermissionError("Operation not permitted")
+    monkeypatch.setattr(erasure, "_delete_by_hash", refused)
+    st = CentralStore(db)                       # opens, the file left for the next try
+    assert st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 1 and photo.exists()
+    st.close()
+    monkeypatch.undo()
+    st = CentralStore(db)
+    assert not photo.exists() and st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 0
+    st.close()
+
+
+def test_a_restore_brings_back_no_file_of_an_erasure_left_unfinished(tmp_path, capsys, monkeypatch):
+    """The backup holds an erasure committed whose file the power cut kept (its row in
+    erasure_files, its file in the backup's folder): the restore opened the store before
+    it copied the files back, so the row went and the file came back for good."""
+    from sync.server import erasure
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o700)
+    db, photo = _household_with_a_photo(folder, "aa" + "4" * 62)
+    url = str(tmp_path / "backup")
+    backup.copy_new_files(db + ".blobs", str(tmp_path / "backup" / "blobs"))
+    st = CentralStore(db)
+    monkeypatch.setattr(erasure, "delete_blobs", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        erasure.erase(st, "household", "h1", "admin", request="REQ-11")
+    monkeypatch.undo()
+    st.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    st.close()
+    _replicate_once(db, url)
+    capsys.readouterr()
+    assert main(["restore", "--from", url, "--db", db, "--force"]) == 0
+    assert not photo.exists()
+    st = CentralStore(db)
+    assert st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 0
+    st.close()

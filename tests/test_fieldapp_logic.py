@@ -1606,3 +1606,7 @@ def test_a_kind_a_role_may_not_record_is_named_by_its_label_not_its_code():
     assert refusal_text(ctx, "visit", said) == "网格员不能记录“下访”"
     entry = FieldError("kind", "role_value", (("role", "grid_worker"), ("value", "resolution")))
     assert entry.message("zh") == "网格员不能记录“办结”"
+    called = FieldError("kind", "role_value", (("role", "grid_worker"), ("value", "callback")))   # an entry's
+    assert called.message("en") == "callback may not be recorded by a grid worker"
+    assert refusal_text(ctx, "case_event", {"field": "kind", "rule": "role_value",
+                                            "message": called.message("en")}) == "网格员不能记录“回访”"

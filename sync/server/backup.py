@@ -594,13 +594,9 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     if check != "ok":
         raise BackupError(f"the restored store fails SQLite's integrity check ({check[:200]}): "
                           "try an earlier --timestamp")
-    store = CentralStore(db_path)
-    try:
-        gen = store.begin_generation(f"restored from {target.describe()}" + (f" at {ts}" if ts else ""))
-        changes = store.log_count()
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        store.close()
+    # the attachments first: opening the store deletes the files of an erasure it holds
+    # as committed but not finished (erasure.finish_file_deletions), and a file copied
+    # back after that opening stayed for good, nothing naming it any more
     local = blobs_folder(db_path)
     os.makedirs(local, mode=0o700, exist_ok=True)
     if target.blobs_folder:
@@ -612,6 +608,13 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
         except S3Error as e:
             raise BackupError(f"the store is back in {db_path}, but not the attachments: {e}; run the same "
                               "gridbook restore again with --force once the bucket answers") from e
+    store = CentralStore(db_path)
+    try:
+        gen = store.begin_generation(f"restored from {target.describe()}" + (f" at {ts}" if ts else ""))
+        changes = store.log_count()
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
     # A store from before an erasure brings the person back: the journal beside the store
     # (erasure.py) says what to erase again, done here, not left to a step the guide's
     # restore never named

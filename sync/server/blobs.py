@@ -352,13 +352,13 @@ def _written_by(store, p: Principal, h: str) -> tuple[str, dict, dict] | None:
     not they may see it now; None if none."""
     from ..permissions import AUTHOR_FIELDS
     unshown = claims(store, h)
-    for entity, row, entry in naming(store, h):
-        if (entity, row["id"]) in unshown:
-            continue
+    named = [(e, row, entry) for e, row, entry in naming(store, h) if (e, row["id"]) not in unshown]
+    for entity, row, entry in named:   # a record whose author field names them comes first
         author = AUTHOR_FIELDS.get(entity)
         if author and row.get(author) == p.username:
             return entity, row, entry
-        if not author and _named_by(store, p.username, entity, row["id"], h):
+    for entity, row, entry in named:
+        if not AUTHOR_FIELDS.get(entity) and _named_by(store, p.username, entity, row["id"], h):
             # a household photo whose household the office moved to another grid before
             # the photo went up: refused, it was missing for ever from the household
             return entity, row, entry
@@ -370,7 +370,7 @@ def _named_by(store, username: str, entity: str, rid: str, h: str) -> bool:
     with store.lock:   # the write connection: not between another thread's statements
         return store.conn.execute(
             "SELECT 1 FROM changes WHERE record=? AND entity=? AND author=? AND instr(body, ?) > 0 LIMIT 1",
-            (rid, entity, username, h)).fetchone() is not None
+            (rid, entity, username, f'"hash":"{h}"')).fetchone() is not None
 
 
 def _settle_claim(store, p: Principal, h: str) -> None:

@@ -289,10 +289,24 @@ def delete_blobs(store, hashes: set[str]) -> tuple[int, str | None]:
 
 def finish_file_deletions(store) -> int:
     """Delete the files of erasures committed whose files were not deleted yet (the
-    process ended in between): at every opening of the store. Returns how many."""
+    process ended in between): at every opening of the store. Returns how many. A file
+    that cannot be deleted now (a folder left to another owner, a failing disk) stays
+    named for the next opening and is logged by its hash: the store opens all the same."""
+    import logging
+    log = logging.getLogger("gridbook.erasure")
     with store.lock:
         pending = {h for (h,) in store.conn.execute("SELECT hash FROM erasure_files")}
-    return delete_blobs(store, pending)[0] if pending else 0
+    if not pending:
+        return 0
+    try:
+        n, left = delete_blobs(store, pending)
+    except OSError as e:
+        log.error("erased attachments not deleted yet (%d): %s: kept for the next start", len(pending),
+                  type(e).__name__)
+        return 0
+    if left:
+        log.error("%s", left)
+    return n
 
 
 def forget_in_backup(hashes: set[str]) -> str | None:
