@@ -819,3 +819,24 @@ def test_a_document_the_matter_no_longer_allows_is_refused_on_the_page_in_the_cl
     button.on_click(None)
     assert asked == [] and len(said) == 1 and said[0][1] is True
     assert "不予受理" in said[0][0] and not any("a" <= ch <= "z" for ch in said[0][0].lower())
+
+
+def test_a_grid_worker_turned_away_by_the_office_sign_in_leaves_no_password_in_the_form(ws):
+    """The office's computer is shared: after 此页面供镇信访办使用 the password stayed in
+    the field (with its eye to show it), as it did not after a wrong password."""
+    import flet as ft
+
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.app import login_view
+    from fieldapp.office.context import OfficeContext
+    from tests.test_office_erasure import Page, texts
+    page = Page()
+    page.client_ip = "10.0.0.5"
+    ctx = OfficeContext(page, ws.replica, tickets=None)
+    view = login_view(ctx)
+    found = _controls(view)
+    user, pw = [c for c in found if isinstance(c, ft.TextField)]
+    user.value, pw.value = "w1", "long-enough-1"
+    [sign_in] = [c for c in found if isinstance(c, ft.FilledButton)]
+    sign_in.on_click(None)
+    assert "此页面供镇信访办使用" in texts(view) and pw.value == "" and ctx.session is None

@@ -47,6 +47,10 @@ class Ctx:
     def touch(self):
         pass
 
+    def act(self, fn, *args, **kw):   # a sign-in that holds (the real check: the test below)
+        fn(*args, **kw)
+        return True
+
     def snack(self, text, error=False):
         self.snacks.append(text)
 
@@ -118,3 +122,23 @@ def test_the_dialog_asks_for_confirmation_then_erases(tmp_path):
     assert not ctx.page.dialogs and refreshed == [1]
     tomb = st.conn.execute("SELECT by_user, reason, request FROM erasures").fetchall()
     assert tomb == [("admin1", "request", "REQ-7")]
+
+
+def test_the_erase_dialog_erases_nothing_once_the_tabs_sign_in_has_ended(tmp_path):
+    """The admin's account was disabled (or its password changed) while the dialog stood
+    open: the erasure, the one action that cannot be undone, still went through in their
+    name. Like every other office action, it checks the sign-in and signs the tab out."""
+    from fieldapp.office.context import OfficeContext
+    st = store(tmp_path)
+    st.add_account("admin", "系统管理员", "admin", "long-enough-1")
+    ctx = OfficeContext(Page(), st, tickets=None)
+    ctx.start_session(st.account("admin"), "10.0.0.9")
+    signed_out = []
+    ctx.sign_out = lambda why: signed_out.append(why)
+    office_erasure.erase_dialog(ctx, "household", "h1", lambda: None)
+    d = ctx.page.dialogs[-1]
+    request, confirm = [c for c in d.content.controls if isinstance(c, ft.TextField)]
+    request.value, confirm.value = "REQ-12", "删除"
+    st.set_active("admin", False)                # meanwhile, at the console
+    press(d, "删除")
+    assert st.get("household", "h1")["head_name"] == "欧阳秀兰" and signed_out

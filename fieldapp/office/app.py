@@ -106,6 +106,7 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
             ctx.throttle.succeeded(name, address)
         if acct["role"] not in OFFICE_ROLES:
             msg.value = ctx.t("office_only")
+            pw.value = ""   # a shared office computer: the next person must not find it
             ctx.page.update()
             return
         ctx.start_session(acct, address)

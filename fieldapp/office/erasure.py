@@ -70,6 +70,8 @@ def erase_dialog(ctx, entity: str, record_id: str, refresh) -> None:
         notes.append(ft.Text(_t(ctx, "erased_already"), color=ft.Colors.ORANGE_900))
 
     def ok() -> bool:
+        if not ctx.act(lambda: None):   # the tab's sign-in ended since the dialog opened: it signs out
+            return False
         if (confirm.value or "").strip() != CONFIRM_WORD:
             form.say("confirm", _t(ctx, "erase_confirm_wrong"))
             return False
