@@ -115,11 +115,7 @@ class SyncRunner:
             try:
                 ok = await self.sync_once()
             except Exception as e:  # opening the replica failed (a full phone): the loop must live on
-                import logging
-                logging.getLogger("gridbook.sync").exception("sync failed before it began")
-                self._client = None
-                self._publish(state=local_trouble(e) or "error", progress=None, detail=type(e).__name__)
-                ok = False
+                ok = self._failed(e)
             if ok:
                 pause, wait = None, self.interval_s
             else:
@@ -169,17 +165,22 @@ class SyncRunner:
             self._publish(state=error_state(e), progress=None, detail=e.message)
             return False
         except Exception as e:  # a bug must not stop the background sync for good: say it, retry later
-            import logging
-            logging.getLogger("gridbook.sync").exception("sync failed")
-            self._publish(state=local_trouble(e) or "error", progress=None, detail=f"{type(e).__name__}")
-            self._client = None  # a fresh client (and connection) next time
-            return False
+            return self._failed(e)
         finally:   # (no await above: "syncing" cannot be announced after the outcome)
             if late is not None:
                 late.cancel()
         self._publish(state="idle", progress=None, last_sync_ms=int(time.time() * 1000),
                       received=self.status.received + report.pulled + report.exits)
         return await self._send_attachments(client)
+
+    def _failed(self, e: Exception) -> bool:
+        """A round that failed other than by the sync's own errors (a bug, a full phone):
+        said, logged, and a fresh client (and connection) next time. Returns False."""
+        import logging
+        logging.getLogger("gridbook.sync").exception("sync failed")
+        self._client = None
+        self._publish(state=local_trouble(e) or "error", progress=None, detail=type(e).__name__)
+        return False
 
     async def _send_attachments(self, client: SyncClient) -> bool:
         """Photos and voice notes after the records (the records are synced already, and

@@ -15,6 +15,7 @@ import os
 import sqlite3
 
 from . import changes, clock, merge, migrations, privacy, statute
+from .files import remove_named
 from .model import ENTITIES, FieldError
 from .replica import TABLES, Replica, chunks, gc_paused
 
@@ -680,10 +681,7 @@ class DeviceReplica(Replica):
                                                      " IS NOT NULL AND attachments NOT IN ('', '[]')"):
                         still |= erasure_rules.attachment_hashes(entity, {"attachments": json.loads(text)})
             wanted -= still
-            for root, _, files in os.walk(folder):
-                for name in files:
-                    if name[:64] in wanted:
-                        os.remove(os.path.join(root, name))
+            remove_named(folder, wanted)
             self._forget_queued(os.path.join(folder, "attachments.db"), wanted)
         if not self.conn.in_transaction:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -51,3 +51,24 @@ def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
     os.close(fd)
     os.replace(tmp, path)
     fsync_dir(folder)
+
+
+def remove_named(folder: str, hashes: Iterable[str]) -> set[str]:
+    """Delete every file under `folder` whose name begins with one of these SHA-256
+    hashes (the bytes, a thumbnail `<hash>.jpg`, a partial upload), whatever the folder's
+    layout, in one walk. Returns the hashes of which a file was deleted. Only whole
+    hashes count: an empty or short one would name every file."""
+    wanted = {h for h in hashes if isinstance(h, str) and len(h) == 64
+              and all(c in "0123456789abcdef" for c in h)}
+    gone: set[str] = set()
+    if not wanted or not os.path.isdir(folder):
+        return gone
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name[:64] in wanted:
+                try:
+                    os.remove(os.path.join(root, name))
+                except FileNotFoundError:   # another process (the server's other one) took it first
+                    continue
+                gone.add(name[:64])
+    return gone

@@ -287,7 +287,7 @@ def test_a_file_an_erasure_cannot_delete_yet_leaves_the_store_opening(tmp_path, 
 
     def refused(*a, **k):
         raise PermissionError("Operation not permitted")
-    monkeypatch.setattr(erasure, "_delete_by_hash", refused)
+    monkeypatch.setattr(erasure, "remove_named", refused)
     st = CentralStore(db)                       # opens, the file left for the next try
     assert st.conn.execute("SELECT count(*) FROM erasure_files").fetchone()[0] == 1 and photo.exists()
     st.close()

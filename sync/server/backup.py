@@ -48,7 +48,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ..files import write_atomic
+from ..files import remove_named, write_atomic
 from ..replica import existing
 
 CONFIG_ENV = "GRIDBOOK_LITESTREAM_CONFIG"   # set for the server Litestream runs
@@ -394,28 +394,22 @@ def delete_blobs(url: str, hashes, endpoint=None, region=None, path_style=False)
     """Remove attachments from the backup (an erasure: sync/server/erasure.py): from the
     folder, or from the bucket. Returns how many were there."""
     target = parse_target(url, endpoint, region, path_style)
-    wanted = [h for h in hashes if isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)]
-    n = 0
     # every copy named by the hash: the bytes (ab/<hash>) and the office's thumbnail
     # (thumbs/<hash>.jpg), which the backup copies too
     if target.blobs_folder:
-        for h in wanted:
-            for root, _, files in os.walk(target.blobs_folder):
-                for name in files:
-                    if name.startswith(h):
-                        os.remove(os.path.join(root, name))
-                        n += name == h
-        return n
+        return len(remove_named(target.blobs_folder, hashes))
+    wanted = {h for h in hashes if isinstance(h, str) and len(h) == 64}
+    gone = set()
     bucket = target.open_bucket()
     try:
-        held = bucket.keys(target.blobs_prefix)
-        for h in wanted:
-            for key in sorted(k for k in held if k.rsplit("/", 1)[-1].startswith(h)):
+        for key in sorted(bucket.keys(target.blobs_prefix)):
+            h = key.rsplit("/", 1)[-1][:64]
+            if h in wanted:
                 bucket.delete(key)
-                n += key.endswith("/" + h)
+                gone.add(h)
     finally:
         bucket.close()
-    return n
+    return len(gone)
 
 
 def get_missing_blobs(target: Target, dst: str) -> int:

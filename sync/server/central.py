@@ -342,18 +342,21 @@ class CentralStore(Replica):
         return [{"username": r[0], "name": r[1], "role": r[2], "grids": json.loads(r[3]),
                  "active": bool(r[4]), "devices": r[5]} for r in rows]
 
-    def live_devices(self) -> dict[str, list[tuple[str, int | None]]]:
+    def live_devices(self, username: str | None = None) -> dict[str, list[tuple[str, int | None]]]:
         """username -> [(device id, when it was last heard from in ms)] of the tokens not
         revoked, the latest first: what `gridbook user revoke --device` is given. Heard
         from: its sign-in, its last push (`last_seen_ms`, written with the push) or the
-        last pull that brought it anything (the audit trail; an empty pull writes nothing)."""
+        last pull that brought it anything (the audit trail; an empty pull writes nothing).
+        `username`: that account's alone."""
+        only, args = (" AND username=?", (username,)) if username else ("", ())
         pulled = dict(((u, d), at) for u, d, at in self.conn.execute(
-            "SELECT username, device, max(at_ms) FROM audit WHERE device IS NOT NULL GROUP BY username, device"))
+            f"SELECT username, device, max(at_ms) FROM audit WHERE device IS NOT NULL{only}"
+            " GROUP BY username, device", args))
         out: dict[str, list] = {}
-        for username, device, seen in self.conn.execute(
+        for name, device, seen in self.conn.execute(
                 "SELECT username, device_id, max(max(created_ms, coalesce(last_seen_ms, 0))) FROM devices"
-                " WHERE revoked_ms IS NULL GROUP BY username, device_id"):
-            out.setdefault(username, []).append((device, max(seen, pulled.get((username, device)) or 0)))
+                f" WHERE revoked_ms IS NULL{only} GROUP BY username, device_id", args):
+            out.setdefault(name, []).append((device, max(seen, pulled.get((name, device)) or 0)))
         for devices in out.values():
             devices.sort(key=lambda d: -d[1])
         return out

@@ -142,9 +142,14 @@ def cmd_user_add(args) -> int:
     return 0
 
 
-def cmd_user_list(args) -> int:
+def _when(ms: int | None) -> str:
+    """A time kept in milliseconds, as the township reads it."""
     import datetime as dt
     from ..households import CST
+    return dt.datetime.fromtimestamp(ms / 1000, CST).strftime("%Y-%m-%d %H:%M") if ms else "never"
+
+
+def cmd_user_list(args) -> int:
     from .central import OFFICE_DEVICE_PREFIX
     st = _store(args)
     rows, devices = st.accounts(), st.live_devices()
@@ -155,9 +160,8 @@ def cmd_user_list(args) -> int:
               f"{a['devices']} device(s){'' if a['active'] else '  (disabled)'}")
         # the ids `gridbook user revoke --device` takes: a lost phone is told by when it last synced
         for device, seen in devices.get(a["username"], ()):
-            when = dt.datetime.fromtimestamp(seen / 1000, CST).strftime("%Y-%m-%d %H:%M") if seen else "never"
             kind = "office browser" if device.startswith(OFFICE_DEVICE_PREFIX) else "device"
-            print(f"    {kind} {device}  last seen {when}")
+            print(f"    {kind} {device}  last seen {_when(seen)}")
     return 0
 
 
@@ -193,19 +197,16 @@ def cmd_user_password(args) -> int:
 
 
 def cmd_user_grids(args) -> int:
-    import datetime as dt
-    from ..households import CST
     st = _store(args)
     before = set((st.account(args.username) or {}).get("grids") or [])
     st.set_grids(args.username, args.grid or [], by=_operator())
     print(f"{args.username} now covers {', '.join(args.grid or []) or 'no grid'}")
     lost = sorted(before - set(args.grid or []))
-    devices = st.live_devices().get(args.username, [])
+    devices = st.live_devices(args.username).get(args.username, [])
     if lost and devices:
         # the account's phones are refused what they recorded in those grids and have not
         # sent yet (the write rules judge the grids held now): it waits on them, refused
-        seen = ", ".join(f"{d} {dt.datetime.fromtimestamp(ms / 1000, CST):%Y-%m-%d %H:%M}" if ms else f"{d} never"
-                         for d, ms in devices)
+        seen = ", ".join(f"{d} {_when(ms)}" for d, ms in devices)
         print(f"note: work recorded in {', '.join(lost)} since a phone's last sync ({seen}) and not sent yet"
               f" will be refused: give the grid back until those phones have synced, then take it away")
     return 0

@@ -20,7 +20,8 @@ import json
 import os
 
 from .. import access, erasure_rules
-from ..model import HASH_RE, ID_RE, visit_problems
+from ..files import remove_named
+from ..model import ID_RE, visit_problems
 from ..replica import TABLES, chunks, scrub_bodies
 
 from .central import ERASE  # log entries telling phones to erase a record: erase:<entity>:<record>
@@ -278,9 +279,7 @@ def delete_blobs(store, hashes: set[str]) -> tuple[int, str | None]:
             except ValueError:
                 continue
     gone = hashes - still
-    n = 0
-    for h in sorted(gone):
-        n += _delete_by_hash(blob_folder(store), h)
+    n = len(remove_named(blob_folder(store), gone))
     left = forget_in_backup(gone)
     with store.lock, store.transaction():   # done here (the backup's left are said, not redone)
         store.conn.executemany("DELETE FROM erasure_files WHERE hash=?", [(h,) for h in sorted(hashes)])
@@ -321,34 +320,12 @@ def forget_in_backup(hashes: set[str]) -> str | None:
         return None
     from . import backup
     try:
-        target = backup.parse_target(url)
-        if target.blobs_folder:
-            for h in sorted(hashes):
-                _delete_by_hash(target.blobs_folder, h)
-        else:
-            backup.delete_blobs(url, hashes)
+        backup.delete_blobs(url, hashes)
     except (OSError, ValueError) as e:   # S3Error is an OSError; BackupError a ValueError
         keys = ", ".join(f"{h[:2]}/{h}, thumbs/{h}.jpg" for h in sorted(hashes))
         return (f"the backup's copies of {len(hashes)} attachment(s) could not be deleted ({str(e)[:200]});"
                 f" delete them from {url.rstrip('/')}/blobs/ by hand: {keys}")
     return None
-
-
-def _delete_by_hash(folder: str, h: str) -> int:
-    """Every file in the blob folder whose name begins with the hash (the bytes, a
-    thumbnail, a partial upload), whatever the folder's layout."""
-    if not os.path.isdir(folder) or not HASH_RE.match(h or ""):
-        return 0
-    removed = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            if name.startswith(h):
-                try:
-                    os.remove(os.path.join(root, name))
-                except FileNotFoundError:   # the other process of the server took it first
-                    continue
-                removed = 1
-    return removed
 
 
 def compact_file(store) -> bool:
