@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -93,6 +94,30 @@ def _next_second(after: float) -> None:
     """Litestream stamps its files to the second: wait until the clock is past `after`."""
     while time.time() < after + 1.05:
         time.sleep(0.05)
+
+
+def test_reading_the_backup_leaves_no_file_behind_and_sweeps_a_killed_readers(tmp_path, monkeypatch):
+    """Each look at the replica (health, doctor, restore) writes a configuration naming
+    it: a process killed during the look left one in the machine's temporary folder,
+    and they piled up. They are now beside the store, and an old one is swept."""
+    folder = tmp_path / "server"
+    folder.mkdir(mode=0o700)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    db, url = str(folder / "township.db"), str(tmp_path / "backup")
+    _store(db, "g1")
+    _replicate_once(db, url)
+    left = folder / f"{backup.READING_CONFIG}killed.yml"
+    left.write_text("dbs: []\n")
+    recent = folder / f"{backup.READING_CONFIG}reading-now.yml"
+    recent.write_text("dbs: []\n")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    assert backup.replica_newest(db, backup.parse_target(url)) is not None
+    assert not left.exists()                 # a killed reader's, two hours old
+    assert recent.exists()                   # one another process may be reading with
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".gridbook")) == [recent.name]
+    assert list(scratch.iterdir()) == []
 
 
 def test_restore_latest_and_to_a_point_in_time(tmp_path, capsys):

@@ -33,6 +33,7 @@ audit entry). Credentials for S3 come from the environment
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -211,12 +212,33 @@ def _run(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([litestream_binary(), *args], capture_output=True, text=True, timeout=timeout)
 
 
+READING_CONFIG = ".gridbook-litestream-read-"
+
+
+def _sweep_reading_configs(folder: str, older_than_s: float = 3600) -> None:
+    """Remove the reading configurations a killed process left (a read takes seconds)."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(READING_CONFIG) and entry.name.endswith(".yml"):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > older_than_s:
+                        os.remove(entry.path)
+
+
 def replica_files(db_path: str, target: Target) -> list[dict]:
     """Every LTX file the replica holds (all levels), as Litestream lists them."""
     # A throw-away configuration naming this target: the one beside the store may name
-    # another (and reading must change nothing there).
+    # another (and reading must change nothing there). It is written beside the store,
+    # where one that a killed process left behind is swept by the next read, not in the
+    # machine's temporary folder, where they piled up.
     import tempfile
-    fd, cfg = tempfile.mkstemp(prefix="gridbook-litestream-", suffix=".yml")
+    folder = os.path.dirname(os.path.abspath(db_path))
+    _sweep_reading_configs(folder)
+    try:
+        fd, cfg = tempfile.mkstemp(prefix=READING_CONFIG, suffix=".yml", dir=folder)
+    except OSError:   # a store folder this account may only read (a check run by another)
+        fd, cfg = tempfile.mkstemp(prefix=READING_CONFIG, suffix=".yml")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(_yaml({"dbs": [{"path": os.path.abspath(db_path), "replica": target.replica_config()}]}))
