@@ -298,7 +298,9 @@ class SyncClient:
         ahead = None  # the next page, asked for while this one is folded (_Ahead)
         restores = 0
         while True:
-            params = {"limit": self.page}
+            # the last change of ours the server took, as this phone knows it: a phone put
+            # back from an older copy names an earlier one, and gets its later ones back
+            params = {"limit": self.page, "acked": self.replica.meta("acked") or ""}
             if self.replica.cursor:
                 params["cursor"] = self.replica.cursor
             first = ahead.take() if ahead and ahead.params == params else None
@@ -319,7 +321,7 @@ class SyncClient:
             elif data["more"]:
                 # The server makes the next page while this phone folds this one (their
                 # two CPUs at once); used only if the fold leaves the cursor where it asked.
-                nxt = {"limit": self.page, "cursor": data["cursor"]}
+                nxt = {"limit": self.page, "acked": params["acked"], "cursor": data["cursor"]}
                 ahead = _Ahead(self, "GET", PULL_PATH, params=nxt)
             acct = self.account() or {}
             try:   # one transaction: a page that cannot be folded leaves nothing behind

@@ -267,8 +267,14 @@ class DeviceReplica(Replica):
         # year behind, put right, dropped at once what a restored server then lacked
         now = self.clock.physical()
         with self.relaxed_transaction():
+            # the last of them in the outbox's order, named at each pull (client.py: a
+            # folder put back from an older copy names an earlier one)
+            last = None
             for part in chunks(change_ids):
                 marks = ",".join("?" * len(part))
+                row = self.conn.execute(f"SELECT seq, change_id FROM outbox WHERE change_id IN ({marks})"
+                                        " ORDER BY seq DESC LIMIT 1", part).fetchone()
+                last = max(last, row) if last and row else (row or last)
                 households = [r for (r,) in self.conn.execute(
                     f"SELECT DISTINCT record FROM outbox WHERE entity='household' AND change_id IN ({marks})", part)]
                 self.conn.execute("INSERT INTO pushed (change_id, entity, record, body, acked_ms, seq)"
@@ -276,8 +282,10 @@ class DeviceReplica(Replica):
                                   f" WHERE change_id IN ({marks}) ORDER BY seq", (now, *part))
                 self.conn.execute(f"DELETE FROM outbox WHERE change_id IN ({marks})", part)
                 self._mask_held(households)
-            last = int(self.meta("pushed_purged_ms") or 0)
-            if now - last > 3_600_000:  # the purge scans the table: once an hour is enough
+            if last:
+                self.set_meta("acked", last[1])
+            purged = int(self.meta("pushed_purged_ms") or 0)
+            if now - purged > 3_600_000:  # the purge scans the table: once an hour is enough
                 self.conn.execute("DELETE FROM pushed WHERE acked_ms < ?", (now - self.keep_pushed_ms(),))
                 self.set_meta("pushed_purged_ms", str(now))
 

@@ -32,6 +32,15 @@ class Scope:
             args.append(self.username)
         return sql + ")", args
 
+    def where_named(self, grid_col: str = "grid_id", owner_col: str | None = None) -> tuple[str, dict]:
+        """`where` with named parameters (`:scope_grid0`, ..., `:scope_user`), for a
+        query whose other parameters are named."""
+        sql, args = self.where(grid_col, owner_col)
+        names = [f"scope_grid{i}" for i in range(len(self.grids))] + (["scope_user"] if owner_col else [])
+        for name in names:
+            sql = sql.replace("?", f":{name}", 1)
+        return sql, dict(zip(names, args))
+
 
 def _rows(replica: Replica, entity: str, sql: str, args=(), stamped: bool = False) -> list[dict]:
     """Decoded rows; `stamped` adds `_stamp`, the clock stamp of the record's first write

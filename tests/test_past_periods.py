@@ -386,3 +386,59 @@ def test_a_villages_callbacks_of_a_month_stay_with_it_when_the_matter_moves_grid
     assert {v: by_village(v) for v in handed_in} == handed_in
     nov = stats.figures(ws.replica.conn, *NOVEMBER, village="青山村", today=READ_ON)
     assert nov["open"] == 1 and nov["callbacks"] == 0    # November: 青山村's matter, no callback of its own
+
+
+def ledger(store, start: dt.date, end: dt.date) -> list[dict]:
+    """The ledger .xlsx as the clerk downloads it, read back: one dict per row."""
+    data = downloads.build_export(store, Principal("xinfang", "office"), "ledger.xlsx",
+                                  {"start": start.isoformat(), "end": end.isoformat()})
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True))
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def test_octobers_ledger_downloaded_again_lists_what_octobers_figures_count(office, monkeypatch):
+    """October's ledger, downloaded again in November after one matter moved village,
+    one was merged into another and one was reopened by an unsatisfied callback: the
+    same rows as the month's 登记事项, by village as the figures count them, each matter
+    as it stood at October's end (it listed a moved matter in its new village, dropped a
+    merged one, and showed a reopened matter as 已重办 with its first outcome)."""
+    ws, cal = office
+    ws.replica.add_grid("g2", "二组", "青山村", "金山镇", 29.08, 119.65)
+    monkeypatch.setattr("sync.server.stats.township_today", lambda: READ_ON)
+    resolved = handled_in_october(ws, cal)
+    cal.set(D(2026, 10, 10))
+    moved, kept, duplicate = (matter(ws, D(2026, 10, 10)) for _ in range(3))
+    handed_in = ledger(ws.replica, *OCTOBER)
+
+    def counted(village=None) -> int:
+        return stats.figures(ws.replica.conn, *OCTOBER, village=village, today=READ_ON)["registered"]
+    assert len(handed_in) == counted() == 4
+    assert [r["村"] for r in handed_in] == ["白鹤村"] * 4
+    assert handed_in[0]["状态"] == "已办结" and handed_in[0]["办理结果"]
+
+    cal.set(D(2026, 11, 5))
+    ws.update("case", moved, {"grid_id": "g2"})
+    ws.merge(duplicate, kept)
+    assert ws.call_back(resolved, "phone", "unsatisfied", "仍有两人未领到") == "reopened"
+    again = ledger(ws.replica, *OCTOBER)
+    assert again == handed_in
+    assert len(again) == counted() and sum(r["村"] == "白鹤村" for r in again) == counted("白鹤村") == 4
+    assert counted("青山村") == 0
+    # November's ledger of the whole year so far reads the matters as they stand now
+    now = {r["编号"]: r for r in ledger(ws.replica, D(2026, 10, 1), READ_ON)}
+    assert len(now) == 3 and now[ws.case(moved)["ref"]]["村"] == "青山村"
+    assert now[ws.case(resolved)["ref"]]["状态"] == "已重办" and not now[ws.case(resolved)["ref"]]["办理结果"]
+
+
+def test_a_letter_of_december_entered_in_january_is_numbered_in_the_year_whose_ledger_lists_it(office):
+    """The clerk enters on 2 January the letters that came on 30 December: each is
+    listed in last year's ledger (by its 登记日期), so it takes last year's number, not
+    the first of the new year's (which left the new year's ledger starting at 0002)."""
+    ws, cal = office
+    cal.set(D(2027, 1, 2))
+    late = matter(ws, D(2026, 12, 30))
+    new = matter(ws, D(2027, 1, 2))
+    assert ws.case(late)["ref"].split("-")[1:] == ["2026", "0001"]
+    assert ws.case(new)["ref"].split("-")[1:] == ["2027", "0001"]
+    assert [r["编号"] for r in ledger(ws.replica, D(2026, 1, 1), D(2026, 12, 31))] == [ws.case(late)["ref"]]
+    assert [r["编号"] for r in ledger(ws.replica, D(2027, 1, 1), D(2027, 12, 31))] == [ws.case(new)["ref"]]

@@ -88,7 +88,9 @@ INLINE_ANSWER = 200
 SYNC_HEADERS = (b"x-gridbook-protocol", b"authorization", b"x-gridbook-device")
 MAX_AUTHORIZATION, MAX_DEVICE = 200, 64  # characters of those two headers
 CURSOR_PATTERN = r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$"
-PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}")}
+ACKED_PATTERN = r"^[A-Za-z0-9_.:-]{0,64}$"   # a change id (model.ID_RE), or "" for none
+PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}"),
+              "acked": re.compile(ACKED_PATTERN)}
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
 # must be the same (pydantic's \d also takes other scripts' digits, such as ٢٠٢٦).
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -433,8 +435,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                    cursor: str | None = Query(default=None, max_length=40, pattern=CURSOR_PATTERN,
                                               description="the cursor the previous page gave"),
                    limit: int = Query(default=1000, ge=1, le=MAX_PAGE),
+                   acked: str | None = Query(default=None, max_length=64, pattern=ACKED_PATTERN,
+                                             description="the last of this phone's changes it knows the server"
+                                                         " took (\"\" for none): a phone put back from an"
+                                                         " older copy then gets its own later changes back"),
                    _: int = Depends(protocol), cred: tuple = Depends(credentials)):
-        answer, audit = await on_sync_thread(_pull, request, cred, cursor, limit)
+        answer, audit = await on_sync_thread(_pull, request, cred, cursor, limit, acked)
         if audit:  # the reading is on record before anything of it leaves
             try:
                 await asyncio.wrap_future(audit_later(*audit))
@@ -442,9 +448,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                 return writer_gone()
         return answer
 
-    def _pull(request: Request, cred: tuple, cursor: str | None, limit: int) -> tuple[Response, tuple | None]:
+    def _pull(request: Request, cred: tuple, cursor: str | None, limit: int,
+              acked: str | None = None) -> tuple[Response, tuple | None]:
         p = authenticate(cred)
-        page = store.pull(p, cursor, limit, address=client_address(request))
+        page = store.pull(p, cursor, limit, address=client_address(request), acked=acked)
         gen = store.generation()  # after the page: its head is at least the page's cursor
         # The bodies are stored as JSON text: splice them rather than parse and re-dump.
         text = ('{"changes":[' + ",".join(page["bodies"]) + '],"exits":' + json.dumps(page["exits"])
@@ -501,7 +508,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         limit = int(query.get("limit", 1000)) if query is not None else 0
         if cred is None or not 1 <= limit <= MAX_PAGE:
             return None
-        return await answered(pull(request, query.get("cursor"), limit, changes.PROTOCOL_VERSION, cred))
+        return await answered(pull(request, query.get("cursor"), limit, query.get("acked"),
+                                   _=changes.PROTOCOL_VERSION, cred=cred))
 
     @app.post("/api/v1/sync/discard", tags=["sync"], response_model=m.DiscardAnswer,
               responses=m.errors(400, 401, 413, 422, 426))

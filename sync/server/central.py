@@ -389,7 +389,7 @@ class CentralStore(Replica):
             # One live token per account and device: signing in again replaces it.
             self.conn.execute("UPDATE devices SET revoked_ms=? WHERE username=? AND device_id=?"
                               " AND revoked_ms IS NULL", (self.now(), username, device_id))
-            self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
+            self.conn.execute("INSERT INTO devices (token_hash, username, device_id, created_ms) VALUES (?,?,?,?)",
                               (auth.token_hash(token), username, device_id, self.now()))
             self.audit(username, "login", "", device=device_id, address=address)
         self._write(register)
@@ -418,7 +418,7 @@ class CentralStore(Replica):
         Revoking the account's devices, or disabling it, ends it."""
         token, device = auth.new_token(), OFFICE_DEVICE_PREFIX + auth.new_token()[:16]
         with self.lock, self.transaction():
-            self.conn.execute("INSERT INTO devices VALUES (?,?,?,?,NULL,NULL)",
+            self.conn.execute("INSERT INTO devices (token_hash, username, device_id, created_ms) VALUES (?,?,?,?)",
                               (auth.token_hash(token), username, device, self.now()))
         return token, device
 
@@ -613,7 +613,9 @@ class CentralStore(Replica):
                 continue
             if existed or row.get("ref"):
                 continue
-            year = (row.get("reported_at") or "")[:4]
+            # the year of the ledger it is listed in: its entry in the office's register,
+            # which may be last December's letter entered in January, else its report
+            year = str(row.get("received_on") or row.get("reported_at") or "")[:4]
             year = year if year.isdigit() else str(clock.wall_ms() // 31_557_600_000 + 1970)
             if year not in counters:
                 counters[year] = self._ref_counter(year)
@@ -695,6 +697,7 @@ class CentralStore(Replica):
                     values[i] = value_errors(ENTITIES[batch[i]["entity"]], batch[i]["fields"])
             cache = self._preload(batch, todo)
             latest = None   # the latest clock stamp admitted
+            last_applied = None
             for i in todo:
                 ch = batch[i]
                 if ch["id"] in known:
@@ -714,11 +717,15 @@ class CentralStore(Replica):
                 # stamps are fixed-width (clock.encode): the greatest string is the latest
                 latest = ch["hlc"] if latest is None or ch["hlc"] > latest else latest
                 results[i] = {"status": "applied"}
+                last_applied = ch["id"]
             if latest is not None:
                 self.clock.receive(latest)
-            if not server_side and p.device != SERVER_DEVICE:   # when it was last heard from (`user list`)
-                self.conn.execute("UPDATE devices SET last_seen_ms=? WHERE username=? AND device_id=?"
-                                  " AND revoked_ms IS NULL", (now, p.username, p.device))
+            if not server_side and p.device != SERVER_DEVICE:
+                # when it was last heard from (`user list`), and the last change of its
+                # that the store took (a phone put back from an older copy: `pull`)
+                self.conn.execute("UPDATE devices SET last_seen_ms=?, last_change=coalesce(?, last_change)"
+                                  " WHERE username=? AND device_id=? AND revoked_ms IS NULL",
+                                  (now, last_applied, p.username, p.device))
             # (change, its scope keys) in order; case id -> scope keys it gained
             accepted, rescope = cache.pop("__accepted__"), cache.pop("__rescope__")
             scoped, claims = cache.pop("__scoped__"), cache.pop("__claims__")
@@ -1021,7 +1028,8 @@ class CentralStore(Replica):
                               " WHERE entity=? AND record=? ORDER BY rowid", (key, entity, rid))
 
     # --- pull -----------------------------------------------------------------------
-    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None) -> dict:
+    def pull(self, p: Principal, cursor: str | None, limit: int = 1000, address: str | None = None,
+             acked: str | None = None) -> dict:
         """Changes after the cursor that this person may see, oldest first.
 
         The cursor is `<seq>.<scope hash>`: when the person's grids change, the hash
@@ -1033,7 +1041,11 @@ class CentralStore(Replica):
         written with its push carry its device id); references, exits, re-logged
         changes and everyone else's changes are. A phone starting over (no cursor, or a
         reset) holds nothing, its own changes included: until that pass is through, its
-        cursor carries a mark (a "0" after the hash) and nothing is skipped.
+        cursor carries a mark (a "0" after the hash) and nothing is skipped. Nor is it
+        for a phone whose data was put back from an older copy: it no longer holds what
+        it pushed after that copy. It says so by `acked`, the last of its changes it knows
+        the server took ("" for none), which is then not the last this store took from
+        it (devices.last_change); a phone that sends no `acked` is taken at its word.
 
         A page that delivered anything to an API pull (`address` given) carries its audit
         row as "audit" (who, how much, which grids: the arguments of `audit_later`); the
@@ -1059,10 +1071,15 @@ class CentralStore(Replica):
             else:  # the person's grids changed (or the cursor is not ours): start over
                 reset = True
         body = "c.body" if p.sees_all else "COALESCE(c.body_masked, c.body)"
-        mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
-        echo = () if whole else (echo_key(p),)
         with self.readers.snapshot() as conn:
             lost = check is not None and _log_check(conn, named_at) not in (None, check)
+            if acked is not None and not whole:
+                took = conn.execute("SELECT last_change FROM devices WHERE username=? AND device_id=?"
+                                    " AND last_change IS NOT NULL ORDER BY last_seen_ms DESC LIMIT 1",
+                                    (p.username, p.device)).fetchone()
+                whole = (took[0] if took else "") != acked
+            mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
+            echo = () if whole else (echo_key(p),)
             if p.sees_all:
                 rows = conn.execute(
                     f"SELECT l.seq, l.change_id, {body} FROM log l LEFT JOIN changes c ON c.change_id=l.change_id"

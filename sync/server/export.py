@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter
 
 from .. import codes, rules
 from ..model import XML_ILLEGAL_RE
-from . import stats, xlsx_stream
+from . import standing, stats, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
@@ -104,11 +104,16 @@ def _summary(title: str | None, description: str | None) -> str:
 
 
 # Cases merged into another are not matters of their own: the one they joined is.
+# `{source}` is the cases table, or for a period that has ended and matters changed
+# since, the matters as they stood at its end (standing.py): a month's ledger then lists
+# the matters its figures count, where they were counted (a matter moved to another
+# village, merged or reopened later reads as it was handed in). Who may read a matter
+# is judged on it as it stands (`now`).
 _LEDGER_SQL = """
 WITH latest_callback AS (
     SELECT case_id, at, answer,
            row_number() OVER (PARTITION BY case_id ORDER BY at DESC, id DESC) AS n
-    FROM callbacks)
+    FROM callbacks WHERE substr(at, 1, 10) <= :c)
 SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day,
        c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
        c.risk, COALESCE(s.name, c.owner), c.departments, c.deadline, c.status,
@@ -119,14 +124,18 @@ SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day
           WHERE e.case_id = c.id AND json_valid(e.attachments))
        + (SELECT COALESCE(sum(json_array_length(v.attachments)), 0) FROM visits v
           WHERE v.case_id = c.id AND json_valid(v.attachments))
-FROM cases c
+FROM {source} c
+JOIN cases now ON now.id = c.id
 LEFT JOIN grids g ON g.id = c.grid_id
 LEFT JOIN staff s ON s.username = c.owner
 LEFT JOIN latest_callback cb ON cb.case_id = c.id AND cb.n = 1
 WHERE c.merged_into IS NULL
-  AND COALESCE(c.received_on, substr(c.reported_at, 1, 10)) BETWEEN ? AND ? AND {scope}
+  AND COALESCE(c.received_on, substr(c.reported_at, 1, 10)) BETWEEN :s AND :e AND {scope}
 ORDER BY day, c.ref, c.id
 """
+_LEDGER_READ = ("id", "ref", "received_on", "reported_at", "channel", "grid_id", "parties", "category",
+                "title", "description", "risk", "owner", "departments", "deadline", "status", "outcome",
+                "merged_into", "attachments")
 
 
 class Rows:
@@ -144,13 +153,20 @@ class Rows:
         return next(self._rows)
 
 
-def ledger_rows(conn, start: dt.date, end: dt.date, scope=None) -> Rows:
+def ledger_rows(conn, start: dt.date, end: dt.date, scope=None, today: dt.date | None = None) -> Rows:
     """One row per matter received from `start` to `end`, both days included, in
     the order received. A matter is dated by its entry in the office's ledger
-    (received_on), else by the day it was reported."""
-    where, args = _scoped(scope)
-    cur = _connection(conn).execute(_LEDGER_SQL.format(scope=where),
-                                    [start.isoformat(), end.isoformat(), *args])
+    (received_on), else by the day it was reported. A period that has ended lists its
+    matters as they stood at its end, as its figures count them (stats.figures)."""
+    conn = _connection(conn)
+    counted_to = stats.counting_days(end, today or stats.township_today())[0].isoformat()
+    source = "cases"
+    if standing.any_after(conn, counted_to):
+        source = (f"(SELECT {', '.join(_LEDGER_READ)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
+                  f" UNION ALL SELECT * FROM {standing.as_at(_LEDGER_READ, 'c')})")
+    where, args = ("1", {}) if scope is None else scope.where_named("now.grid_id", "now.owner")
+    cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where),
+                       {"s": start.isoformat(), "e": end.isoformat(), "c": counted_to, **args})
     return Rows(LEDGER_COLUMNS, map(_ledger_row, cur))
 
 
@@ -171,7 +187,8 @@ def _ledger_row(raw: tuple) -> dict:
         "协办部门": JOINER.join(_list(departments)),
         "办理期限": _day(deadline),
         "状态": codes.label(codes.CASE_STATUSES, status),
-        "办理结果": codes.label(codes.OUTCOMES, outcome),
+        # a reopened matter's first resolution no longer stands (重办)
+        "办理结果": codes.label(codes.OUTCOMES, outcome) if status in stats.FINISHED else "",
         "回访": _day(cb_at),
         "满意度": codes.label(codes.SATISFACTION, cb_answer),
         "附件数": attachments or 0,

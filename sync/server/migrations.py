@@ -118,6 +118,15 @@ def _central_9_erasure_files(store) -> None:
     store.conn.execute("CREATE TABLE IF NOT EXISTS erasure_files (hash TEXT PRIMARY KEY) WITHOUT ROWID")
 
 
+def _central_10_device_last_change(store) -> None:
+    """The last change each account's phone pushed that the store applied: a phone whose
+    data was put back from an older copy names an earlier one at its pull (the pull then
+    sends it its own later changes, which it no longer holds)."""
+    cols = {r[1] for r in store.conn.execute("PRAGMA table_info(devices)")}
+    if "last_change" not in cols:
+        store.conn.execute("ALTER TABLE devices ADD COLUMN last_change TEXT")
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
@@ -130,4 +139,6 @@ CENTRAL = (
               _central_7_china_time),
     Migration(8, "log rows of records that left a scope taken out of its pulls", _central_8_withdraw_left),
     Migration(9, "the files an erasure has still to delete", _central_9_erasure_files),
+    Migration(10, "the last change each phone pushed (a phone put back from an older copy)",
+              _central_10_device_last_change),
 )

@@ -121,3 +121,74 @@ def test_a_co_worker_signed_in_under_anothers_device_id_cannot_hide_their_pushes
     assert pushed.status_code == 200, pushed.text
     mine_client.sync()
     assert mine.get("household", hid) is not None
+
+
+def test_a_phone_put_back_from_an_older_copy_gets_back_what_it_pushed_after_the_copy(fresh_server, tmp_path):
+    """A phone's data folder put back from a copy made before its last syncs (a backup of
+    the phone, a clone to a new one), with its sign-in still good: what it pushed after
+    the copy was never sent back (no echo), so it showed an old note and lacked a
+    household it had registered, for good, and its next edit of the note stood as a
+    conflict with its own. Its pull now names the last change it knows the server took,
+    an earlier one than the server's, and gets its own later changes back."""
+    import shutil
+    srv = fresh_server
+    folder, copy = tmp_path / "phone", tmp_path / "copy"
+    mine, client = phone(folder, srv, "worker1")
+    hid = mine.create("household", household_fields("g1", 1), "worker1")["record"]
+    mine.update("household", hid, {"note": "第一次"}, "worker1")
+    client.sync()
+    mine.close()
+    shutil.copytree(folder, copy)
+    mine, client = phone(folder, srv)
+    mine.update("household", hid, {"note": "第二次"}, "worker1")
+    later = mine.create("household", household_fields("g1", 2), "worker1")["record"]
+    waiting = mine.create("household", household_fields("g1", 3), "worker1")   # pushed after the copy too
+    report = client.sync()
+    assert report.pushed == 3 and report.pending == 0
+    # in step, its pulls carry nothing of its own
+    assert raw_pull(srv, client, mine.cursor)["changes"] == []
+    mine.close()
+    shutil.rmtree(folder)
+    shutil.copytree(copy, folder)                       # the old copy put back
+
+    mine, client = phone(folder, srv)
+    assert mine.get("household", hid)["note"] == "第一次" and mine.get("household", later) is None
+    client.sync()
+    assert mine.get("household", hid)["note"] == "第二次"
+    assert mine.get("household", later) is not None and mine.get("household", waiting["record"]) is not None
+    assert mine.conflicts("household", hid) == []
+    mine.update("household", hid, {"note": "第三次"}, "worker1")
+    client.sync()
+    office, office_client = phone(tmp_path / "office", srv, "office1")
+    office_client.sync()
+    assert office.get("household", hid)["note"] == "第三次" and office.conflicts("household", hid) == []
+    # back in step once it pushed again: no echo
+    assert raw_pull(srv, client, mine.cursor)["changes"] == []
+
+
+def test_a_pull_naming_an_earlier_change_than_the_server_took_sends_the_phones_own_after_its_cursor(
+        fresh_server, tmp_path):
+    """The server's side of it, as a phone (or anyone holding its token) asks: `acked`
+    naming the last change the server took from this phone sends nothing of its own;
+    naming an earlier one, or none, sends its own changes after the cursor, and only
+    what the account may see; an absent `acked` (an older app) is taken at its word."""
+    srv = fresh_server
+    mine, client = phone(tmp_path / "mine", srv, "worker1")
+    client.sync()
+    first = mine.create("household", household_fields("g1", 1), "worker1")
+    client.sync()
+    cursor = mine.cursor
+    second = mine.create("household", household_fields("g1", 2), "worker1")
+    client.push()
+    assert mine.meta("acked") == second["id"]
+
+    def own(acked):
+        params = {"limit": 5000, "cursor": cursor, **({"acked": acked} if acked is not None else {})}
+        r = httpx.get(srv.url + "/api/v1/sync/pull", headers=client._headers(), params=params, timeout=30)
+        assert r.status_code == 200, r.text
+        return [ch["id"] for ch in r.json()["changes"]]
+    assert own(second["id"]) == [] and own(None) == []
+    assert own(first["id"]) == [second["id"]] and own("") == [second["id"]]
+    bad = httpx.get(srv.url + "/api/v1/sync/pull", headers=client._headers(), timeout=30,
+                    params={"cursor": cursor, "acked": "x" * 65})
+    assert bad.status_code == 422 and "acked" in bad.text
