@@ -173,10 +173,16 @@ class SyncClient:
         rp.release_clock_refusals(rp.clock.physical(), changes.MAX_AHEAD_MS)
         sent = None  # the batch on its way: (its rows, its body, the _Ahead sending it)
         restamped = False
+        # The first push of a sync names the last change the server took from this phone,
+        # as it knows it: a phone put back from an older copy names an earlier one, is
+        # told it is "behind", and its next pull skips nothing of its own (catch_up). Only
+        # the first: the next batch is made before the answer to this one is folded.
+        acked = rp.meta("acked") or ""
         while True:
             if sent is None:
                 report.quarantined += rp.hold_behind_refused()
-                rows, content = _push_body(rp.pending(size))
+                rows, content = _push_body(rp.pending(size), acked)
+                acked = None
                 if not rows:
                     return report
                 sent = (rows, content, _Ahead(self, "POST", PUSH_PATH, content=content, headers=PUSH_HEADERS))
@@ -188,6 +194,8 @@ class SyncClient:
             data = _json(r)
             if isinstance(data, dict) and isinstance(data.get("results"), list):
                 results = data["results"]
+                if data.get("behind") is True:
+                    rp.set_meta("catch_up", "1")
                 if following and following[0] and _landed(rows, results):
                     held = rp.hold_behind_refused()  # a change made meanwhile behind a refused one
                     report.quarantined += held
@@ -300,7 +308,8 @@ class SyncClient:
         while True:
             # the last change of ours the server took, as this phone knows it: a phone put
             # back from an older copy names an earlier one, and gets its later ones back
-            params = {"limit": self.page, "acked": self.replica.meta("acked") or ""}
+            params = {"limit": self.page,
+                      "acked": "" if self.replica.meta("catch_up") else self.replica.meta("acked") or ""}
             if self.replica.cursor:
                 params["cursor"] = self.replica.cursor
             first = ahead.take() if ahead and ahead.params == params else None
@@ -343,6 +352,8 @@ class SyncClient:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:
                 self.replica.set_meta("last_sync_ms", str(clock.wall_ms()))
+                if params["acked"] == "" and self.replica.meta("catch_up"):
+                    self.replica.set_meta("catch_up", None)   # its own changes came back
                 if report.reset:
                     self._refresh_account()
                 return report
@@ -576,11 +587,13 @@ def _rule_of(res) -> str | None:
     return first.get("rule") if isinstance(first, dict) else None
 
 
-def _push_body(rows: list) -> tuple[list, bytes]:
-    """A batch of outbox rows and the request's body: the stored bodies spliced, gzipped."""
+def _push_body(rows: list, acked: str | None = None) -> tuple[list, bytes]:
+    """A batch of outbox rows and the request's body: the stored bodies spliced, gzipped;
+    `acked` named in it when given."""
     if not rows:
         return rows, b""
-    body = ('{"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
+    named = "" if acked is None else '"acked":' + json.dumps(acked) + ","
+    body = ("{" + named + '"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
     return rows, gzip.compress(body, PUSH_GZIP_LEVEL)
 
 

@@ -89,6 +89,7 @@ SYNC_HEADERS = (b"x-gridbook-protocol", b"authorization", b"x-gridbook-device")
 MAX_AUTHORIZATION, MAX_DEVICE = 200, 64  # characters of those two headers
 CURSOR_PATTERN = r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$"
 ACKED_PATTERN = r"^[A-Za-z0-9_.:-]{0,64}$"   # a change id (model.ID_RE), or "" for none
+ACKED_RE = re.compile(ACKED_PATTERN)
 PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}"),
               "acked": re.compile(ACKED_PATTERN)}
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
@@ -374,9 +375,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         return {"token": token, "server_time": clock.wall_ms(),
                 "account": {"username": p.username, "name": name, "role": p.role, "grids": sorted(p.grids)}}
 
-    def _take_push(cred: tuple, raw: bytes, address: str) -> tuple[Principal, list, concurrent.futures.Future]:
-        """On a sync thread: who is pushing, the batch, and its place in the writer's next
-        group (the envelopes and values are checked here, off the event loop and the writer)."""
+    def _take_push(cred: tuple, raw: bytes, address: str) -> tuple[Principal, list, concurrent.futures.Future, bool]:
+        """On a sync thread: who is pushing, the batch, its place in the writer's next
+        group (the envelopes and values are checked here, off the event loop and the
+        writer), and whether the phone is behind what the store took from it (`acked`)."""
         p = authenticate(cred)
         try:
             body = orjson.loads(raw)
@@ -384,14 +386,19 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {e}")
         if not isinstance(body, dict) or not isinstance(body.get("changes"), list):
             raise ApiError(422, "invalid_request", "changes: must be a list of change objects")
-        if set(body) != {"changes"}:
-            raise ApiError(422, "invalid_request", "body: only \"changes\" may be sent")
+        if not set(body) <= {"changes", "acked"}:
+            raise ApiError(422, "invalid_request", "body: only \"changes\" and \"acked\" may be sent")
+        acked = body.get("acked")
+        if "acked" in body and not (isinstance(acked, str) and ACKED_RE.fullmatch(acked)):
+            raise ApiError(422, "invalid_request", "acked: must be a change id, or \"\" for none")
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
-        return p, batch, push_later(p, batch, raw, address)
+        # read before this push is taken: the store's state the phone should have known
+        behind = acked is not None and store.last_change(p) != acked
+        return p, batch, push_later(p, batch, raw, address), behind
 
-    def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool) -> Response:
+    def _answer_push(batch: list, res, p: Principal, address: str, reoffer: bool, behind: bool = False) -> Response:
         metrics.count_changes(app, res.counts)
         if reoffer:  # a phone offering again what it pushed before a restore (backup.py)
             store.note_recovered(p.username, p.device, [ch["hlc"] for ch, r in zip(batch, res.results)
@@ -400,7 +407,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         if event:
             hub.publish(event)
         return Response(orjson.dumps({"results": res.results, "counts": res.counts,
-                                      "server_time": clock.wall_ms()}),
+                                      "server_time": clock.wall_ms(), **({"behind": True} if behind else {})}),
                         status_code=res.http_status, media_type="application/json")
 
     @app.post("/api/v1/sync/push", tags=["sync"], response_model=m.PushAnswer,
@@ -417,7 +424,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             return store_damaged()
         raw = await request.body()
         address, reoffer = client_address(request), request.headers.get(REOFFER_HEADER) == "1"
-        p, batch, committed = await on_sync_thread(_take_push, cred, raw, address)
+        p, batch, committed, behind = await on_sync_thread(_take_push, cred, raw, address)
         # Awaited here, not in a thread: a push waiting for its group commit holds no thread
         # of the pool (the pulls have them), and the groups grow with the wave.
         try:
@@ -426,8 +433,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             return writer_gone()
         full_at[0] = None   # a push went through: there is room again
         if reoffer or len(batch) > INLINE_ANSWER:
-            return await on_sync_thread(_answer_push, batch, res, p, address, reoffer)
-        return _answer_push(batch, res, p, address, reoffer)
+            return await on_sync_thread(_answer_push, batch, res, p, address, reoffer, behind)
+        return _answer_push(batch, res, p, address, reoffer, behind)
 
     @app.get("/api/v1/sync/pull", tags=["sync"], response_model=m.PullPage,
              responses=m.errors(400, 401, 422, 426, 503))

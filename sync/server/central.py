@@ -1074,10 +1074,7 @@ class CentralStore(Replica):
         with self.readers.snapshot() as conn:
             lost = check is not None and _log_check(conn, named_at) not in (None, check)
             if acked is not None and not whole:
-                took = conn.execute("SELECT last_change FROM devices WHERE username=? AND device_id=?"
-                                    " AND last_change IS NOT NULL ORDER BY last_seen_ms DESC LIMIT 1",
-                                    (p.username, p.device)).fetchone()
-                whole = (took[0] if took else "") != acked
+                whole = self.last_change(p, conn) != acked
             mine = "" if whole else " AND (l.device IS NULL OR l.device<>?)"
             echo = () if whole else (echo_key(p),)
             if p.sees_all:
@@ -1132,6 +1129,20 @@ class CentralStore(Replica):
         return {"bodies": bodies, "exits": exits, "household_exits": household_exits, "refs": refs,
                 "reset": reset, "erasures": erasures, "lost": lost,
                 "cursor": f"{last}.{tag}{named}{mark}", "more": more, "audit": audit}
+
+    def last_change(self, p: Principal, conn=None) -> str:
+        """The last change this store applied from this account on this device ("" for
+        none), whichever of its sign-ins pushed it: what a phone in step names as
+        `acked` (`pull`; a push's "behind")."""
+        def read(c):
+            took = c.execute("SELECT last_change FROM devices WHERE username=? AND device_id=?"
+                             " AND last_change IS NOT NULL ORDER BY last_seen_ms DESC LIMIT 1",
+                             (p.username, p.device)).fetchone()
+            return took[0] if took else ""
+        if conn is not None:
+            return read(conn)
+        with self.readers.snapshot() as c:
+            return read(c)
 
     def _still_visible(self, p: Principal, rid: str, conn=None, entity: str = "case") -> bool:
         hit = self._load(entity, [rid], conn).get(rid)

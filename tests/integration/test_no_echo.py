@@ -123,6 +123,11 @@ def test_a_co_worker_signed_in_under_anothers_device_id_cannot_hide_their_pushes
     assert mine.get("household", hid) is not None
 
 
+def later_visit_target(replica) -> str:
+    """A household the phone holds (the copy's own)."""
+    return replica.conn.execute("SELECT id FROM households ORDER BY id LIMIT 1").fetchone()[0]
+
+
 def test_a_phone_put_back_from_an_older_copy_gets_back_what_it_pushed_after_the_copy(fresh_server, tmp_path):
     """A phone's data folder put back from a copy made before its last syncs (a backup of
     the phone, a clone to a new one), with its sign-in still good: what it pushed after
@@ -153,10 +158,15 @@ def test_a_phone_put_back_from_an_older_copy_gets_back_what_it_pushed_after_the_
 
     mine, client = phone(folder, srv)
     assert mine.get("household", hid)["note"] == "第一次" and mine.get("household", later) is None
+    # she records a visit before the next sync: its push comes first, and the server,
+    # having taken it, has her last change right again (the pull alone could not tell)
+    visit = mine.create("visit", {"household_id": later_visit_target(mine), "grid_id": "g1", "kind": "household",
+                                  "visited_at": now_iso(), "visitor": "worker1", "seen": "恢复后走访"}, "worker1")
     client.sync()
+    assert mine.meta("catch_up") is None                # her own changes came back: in step again
     assert mine.get("household", hid)["note"] == "第二次"
     assert mine.get("household", later) is not None and mine.get("household", waiting["record"]) is not None
-    assert mine.conflicts("household", hid) == []
+    assert mine.conflicts("household", hid) == [] and mine.get("visit", visit["record"]) is not None
     mine.update("household", hid, {"note": "第三次"}, "worker1")
     client.sync()
     office, office_client = phone(tmp_path / "office", srv, "office1")
@@ -192,3 +202,27 @@ def test_a_pull_naming_an_earlier_change_than_the_server_took_sends_the_phones_o
     bad = httpx.get(srv.url + "/api/v1/sync/pull", headers=client._headers(), timeout=30,
                     params={"cursor": cursor, "acked": "x" * 65})
     assert bad.status_code == 422 and "acked" in bad.text
+
+
+def test_a_push_naming_an_earlier_change_than_the_server_took_is_answered_behind(fresh_server, tmp_path):
+    """The push's side: `acked` naming the last change taken is answered as before; an
+    earlier one, "behind"; a malformed one, or another key, is refused naming it."""
+    srv = fresh_server
+    mine, client = phone(tmp_path / "mine", srv, "worker1")
+    first = mine.create("household", household_fields("g1", 1), "worker1")
+    client.sync()
+    second = mine.create("household", household_fields("g1", 2), "worker1")
+    client.sync()
+    headers = {**client._headers(), "Content-Type": "application/json"}
+
+    def push(body: dict) -> httpx.Response:
+        return httpx.post(srv.url + "/api/v1/sync/push", json=body, headers=headers, timeout=30)
+    assert "behind" not in push({"acked": second["id"], "changes": [second]}).json()
+    answer = push({"acked": first["id"], "changes": [second]}).json()
+    assert answer["behind"] is True and answer["results"] == [{"status": "duplicate"}]
+    assert push({"acked": "", "changes": []}).json()["behind"] is True
+    for body, word in (({"acked": "a b", "changes": []}, "acked"), ({"acked": 7, "changes": []}, "acked"), ({"acked": None, "changes": []}, "acked"),
+                       ({"changes": [], "cursor": "1"}, "body")):
+        r = push(body)
+        assert r.status_code == 422 and r.json()["message"].startswith(word), r.text
+    assert "behind" not in push({"changes": [second]}).json()   # an older phone sends no acked
