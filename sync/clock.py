@@ -35,6 +35,20 @@ def boot_ms() -> int | None:
         return None
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_id() -> str | None:
+    """Which boot this is (Linux and Android give each boot a random id): a boot clock
+    that has run past the reading taken at the last sync is no proof that the phone did
+    not restart since. None where the platform does not say."""
+    try:
+        with open(BOOT_ID, encoding="ascii") as f:
+            return f.read(64).strip() or None
+    except (OSError, ValueError):
+        return None
+
+
 def encode(physical_ms: int, counter: int, node: str) -> str:
     return f"{physical_ms:013d}-{counter:05d}-{node}"
 
@@ -67,28 +81,42 @@ class HLC:
     anchor_server_ms: int | None = None
     anchor_boot_ms: int | None = None
     boot: Callable[[], int | None] = boot_ms
+    # the boot the anchor was read in (None: the platform does not say, or an anchor kept
+    # by a version from before): a restart is told by it, not only by the boot clock
+    anchor_boot_id: str | None = None
+    boot_id: Callable[[], str | None] = boot_id
 
     def physical(self) -> int:
         """Our best reading of the township's time."""
-        if self.anchor_server_ms is not None and self.anchor_boot_ms is not None:
-            b = self.boot()
-            if b is not None and b >= self.anchor_boot_ms:  # same boot as the anchor
-                return self.anchor_server_ms + (b - self.anchor_boot_ms)
+        b = self._same_boot()
+        if b is not None:
+            return self.anchor_server_ms + (b - self.anchor_boot_ms)
         return self.now() + self.offset_ms
 
     def anchored(self) -> bool:
         """Whether the township's time is read from the boot clock since the last sync (no
         restart since): else it is the phone's date plus the offset learned then."""
+        return self._same_boot() is not None
+
+    def _same_boot(self) -> int | None:
+        """The boot clock's reading when the phone has not restarted since the anchor."""
         if self.anchor_server_ms is None or self.anchor_boot_ms is None:
-            return False
+            return None
         b = self.boot()
-        return b is not None and b >= self.anchor_boot_ms
+        if b is None or b < self.anchor_boot_ms:
+            return None
+        # the boot clock alone took a phone restarted long enough ago for the same boot
+        # (its visits dated from the last sync on, by the time the clock had run since)
+        if self.anchor_boot_id is not None and self.boot_id() not in (None, self.anchor_boot_id):
+            return None
+        return b
 
     def anchor(self, server_ms: int) -> None:
         """Learn the server's time (from an answer's header)."""
         self.offset_ms = server_ms - self.now()
         b = self.boot()
         self.anchor_server_ms, self.anchor_boot_ms = (server_ms, b) if b is not None else (None, None)
+        self.anchor_boot_id = self.boot_id() if b is not None else None
 
     def tick(self) -> str:
         """A new stamp, later than every stamp issued or received before."""

@@ -31,12 +31,13 @@ class ValidationError(ValueError):
 class DeviceReplica(Replica):
     MIGRATIONS = migrations.PHONE
 
-    def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms, boot=clock.boot_ms):
+    def __init__(self, path: str, device_id: str | None = None, now=clock.wall_ms, boot=clock.boot_ms,
+                 boot_id=clock.boot_id):
         super().__init__(path)
         self.device_id = device_id or self.meta("device_id") or changes.new_id("d")[:17]
         if self.meta("device_id") is None:
             self.set_meta("device_id", self.device_id)
-        self.clock = clock.HLC(self.device_id, now=now, boot=boot)
+        self.clock = clock.HLC(self.device_id, now=now, boot=boot, boot_id=boot_id)
         self._load_clock()
         if self.meta("erased_files"):
             try:
@@ -93,14 +94,14 @@ class DeviceReplica(Replica):
         """Read the clock back inside each write transaction: the app's screens and its
         background sync open the same file, and each must stamp after what the other
         has seen."""
-        st = json.loads(self.meta("clock") or "[0, 0, 0, null, null]") + [None, None]
+        st = json.loads(self.meta("clock") or "[0, 0, 0, null, null]") + [None, None, None]
         c = self.clock
-        c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms, c.anchor_boot_ms = st[:5]
+        c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms, c.anchor_boot_ms, c.anchor_boot_id = st[:6]
 
     def _save_clock(self) -> None:
         c = self.clock
         self.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms,
-                                           c.anchor_boot_ms]))
+                                           c.anchor_boot_ms, c.anchor_boot_id]))
 
     def learn_server_time(self, server_ms: int) -> None:
         """Re-anchor the clock when the server's time and ours part by over a second. A
@@ -112,7 +113,7 @@ class DeviceReplica(Replica):
         # a phone updated from a version under which changes refused for a date ahead
         # waited for the time to pass them: those are stamped again at its first answer
         first = self.meta("clock_restamp") is None
-        if (not first and abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchor_boot_ms is not None
+        if (not first and abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchored()
                 and self.clock.last_ms <= server_ms + changes.MAX_AHEAD_MS):
             return
         with self.transaction():
@@ -123,6 +124,8 @@ class DeviceReplica(Replica):
             trusted = self.clock.anchored()
             offset_before, known_before = self.clock.offset_ms, self.clock.anchor_server_ms
             self.clock.anchor(server_ms)
+            # after a restart: what was written since, dated by the boot clock (or the date)
+            redated = None if trusted else self._redate_undated(server_ms, known_before)
             if self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS:
                 # Stamps made while the phone's date was ahead (the server refuses them,
                 # clock_ahead) set the clock's high-water mark: every later change, of any
@@ -130,13 +133,120 @@ class DeviceReplica(Replica):
                 # date was put right. The clock goes back to the township's time, and the
                 # changes not yet taken are stamped again by it (_restamp_ahead).
                 self.clock.last_ms, self.clock.counter = server_ms, 0
+                if redated:
+                    self.clock.receive(redated)
                 if not trusted:
                     self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
             elif first and self._refused_for("clock_ahead"):
                 self._restamp_ahead(server_ms, None, None)
+            if redated:
+                self.clock.receive(redated)   # later stamps come after them
             if first:
                 self.set_meta("clock_restamp", "1")
             self._save_clock()
+
+    def _undated_reading(self) -> tuple | None:
+        """For a change about to be written on a phone that restarted since its last sync
+        (its clock is its date plus the offset learnt then, which the restart may have
+        made wrong): this boot, its clock, the date, the time the change is written at
+        (DeviceWorkspace.now), and the clock's last stamp. None on the boot clock since
+        the last sync, before any sync (nothing to date against: a phone signs in first),
+        or where the platform has no boot clock (the date is all there is)."""
+        c = self.clock
+        if c.anchored() or c.anchor_server_ms is None:
+            return None
+        b = c.boot()
+        if b is None:
+            return None
+        at = max(c.physical(), c.anchor_server_ms or 0)
+        return c.boot_id(), b, c.now(), at, c.last_ms, c.counter
+
+    def undated_waiting(self) -> bool:
+        """Changes wait to be dated by the township's time (the phone restarted since its
+        last sync): the sync asks the server's time before it pushes them."""
+        return self.conn.execute("SELECT 1 FROM undated LIMIT 1").fetchone() is not None
+
+    # A change written after a restart has its times moved when they are this far off
+    # (they are written to the second); its stamp is always made again.
+    REDATE_MIN_MS = 1_000
+
+    def _redate_undated(self, server_ms: int, known_ms: int | None) -> str | None:
+        """Date again, by the township's time, the changes written since the phone
+        restarted (undated), before they are pushed: its date may have been wrong after
+        the restart, ahead or behind, or put right in between. Written in this same boot,
+        a change was made the boot clock's time ago (exact, whatever the date said);
+        written in an earlier boot, at the date it had read with the offset learnt now (if
+        the date is still as far off). Never before the last sync (`known_ms`) nor after
+        now, and in the order they were made. Each is stamped again at that time, above
+        every stamp the clock had issued before the first of them (so a later edit made
+        with the date behind wins over an earlier one elsewhere, and none collides with a
+        stamp sent before), and its times of what happened read off the clock move with
+        it (statute.redated). Returns the greatest new stamp (None if none)."""
+        rows = self.conn.execute(
+            "SELECT u.change_id, u.boot_id, u.boot_ms, u.wall_ms, u.at_ms, u.floor_ms, u.floor_counter, o.body"
+            " FROM undated u JOIN outbox o ON o.change_id = u.change_id ORDER BY o.seq").fetchall()
+        self.conn.execute("DELETE FROM undated")
+        if not rows:
+            return None
+        c = self.clock
+        boot_now, id_now = c.boot(), c.boot_id()
+        times, exact = [], []
+        for _, bid, bms, wall, _at, _f, _fc, _ in rows:
+            same = bid is not None and bid == id_now and boot_now is not None and bms is not None and boot_now >= bms
+            t = server_ms - (boot_now - bms) if same else wall + c.offset_ms
+            times.append(min(max(t, known_ms or 0), server_ms))
+            exact.append(same)
+        for i in range(len(times) - 2, -1, -1):   # a guess never after what was made later
+            if not exact[i]:
+                times[i] = min(times[i], times[i + 1])
+        for i in range(1, len(times)):             # made in this order
+            times[i] = max(times[i], times[i - 1])
+        from .households import CST
+        at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, CST)  # noqa: E731
+        when = [0]
+        h = clock.HLC(self.device_id, last_ms=rows[0][5], counter=rows[0][6], now=lambda: when[0])
+        stamps: dict[str, str] = {}
+        records: dict[tuple[str, str], dict] = {}
+        for (cid, *_, at_ms, _f, _fc, body), t in zip(rows, times):
+            ch = json.loads(body)
+            when[0] = t
+            new = h.tick()
+            fields = ch["fields"]
+            if abs(t - at_ms) >= self.REDATE_MIN_MS:
+                fields = statute.redated(ch["entity"], fields, t - at_ms, at(at_ms), at(server_ms))
+            base = {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
+            stamps[ch["hlc"]] = new
+            records.setdefault((ch["entity"], ch["record"]), {}).update(fields)
+            ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
+            self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
+        self._restamp_rows(records, stamps)
+        return max(stamps.values())
+
+    def _restamp_rows(self, records: dict, stamps: dict, loaded: dict | None = None) -> None:
+        """The phone's tables as the outbox now has them: each record's versions stamped
+        anew (`stamps`: old -> new), and the fields each change moved (`records`);
+        `loaded`: the records as read before (the tables unchanged since)."""
+        if loaded is None:
+            loaded = self._load_many(list(records))
+        state = {}
+        for key, moved in records.items():
+            held = loaded.get(key)
+            if held is None:
+                continue
+            row, versions = dict(held[0]), merge.restamp(held[1], stamps)
+            for name, value in moved.items():
+                st = versions.get(name)
+                if st and st[0] in stamps.values():
+                    row[name] = value
+            state[key] = (row, versions, True)
+        self._write_rows(state)
+
+    def _load_many(self, keys: list[tuple[str, str]]) -> dict:
+        by_entity: dict[str, list[str]] = {}
+        for entity, rid in keys:
+            by_entity.setdefault(entity, []).append(rid)
+        return {(entity, rid): got for entity, rids in by_entity.items()
+                for rid, got in self._load(entity, rids).items()}
 
     def _restamp_ahead(self, server_ms: int, shift_ms: int | None, known_ms: int | None) -> int:
         """Stamp again, by the township's time, the changes in the outbox made while the
@@ -183,18 +293,7 @@ class DeviceReplica(Replica):
             ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
             records[key].update(fields)
             self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
-        state = {}
-        for (entity, rid), moved in records.items():
-            held = loaded[(entity, rid)]   # the tables are as loaded: only the outbox changed
-            if held is None:
-                continue
-            row, versions = dict(held[0]), merge.restamp(held[1], stamps)
-            for name, value in moved.items():
-                st = versions.get(name)
-                if st and st[0] in stamps.values():
-                    row[name] = value
-            state[(entity, rid)] = (row, versions, True)
-        self._write_rows(state)
+        self._restamp_rows(records, stamps, loaded)
         return len(ahead)
 
     # --- local writes -------------------------------------------------------------
@@ -234,8 +333,11 @@ class DeviceReplica(Replica):
                 held = [s for name in existing[1] for s in merge.heads(existing[1], name)]
                 if held:
                     self.clock.receive(max(held))
+            undated = self._undated_reading()
             ch = changes.make(entity, record_id, fields, self.clock.tick(), self.device_id,
                               author, base)
+            if undated is not None:
+                self.conn.execute("INSERT INTO undated VALUES (?,?,?,?,?,?,?)", (ch["id"], *undated))
             self._fold([ch])
             self.conn.execute(
                 "INSERT INTO outbox (change_id, entity, record, body) VALUES (?,?,?,?)",

@@ -82,7 +82,17 @@ def _phone_2_erased(replica) -> None:
                          " erased_ms INTEGER NOT NULL, PRIMARY KEY (entity, record)) WITHOUT ROWID")
 
 
+def _phone_3_undated(replica) -> None:
+    """Changes written while the phone's clock was not on the boot clock since a sync
+    (it restarted): how to date them again once the township's time is known (which
+    boot, its clock then, the phone's date then, the clock's last stamp before them)."""
+    replica.conn.execute("CREATE TABLE IF NOT EXISTS undated (change_id TEXT PRIMARY KEY, boot_id TEXT,"
+                         " boot_ms INTEGER, wall_ms INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+                         " floor_ms INTEGER NOT NULL, floor_counter INTEGER NOT NULL) WITHOUT ROWID")
+
+
 PHONE = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erased records", _phone_2_erased),
+    Migration(3, "changes written after a restart, to be dated again at the next sync", _phone_3_undated),
 )

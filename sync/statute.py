@@ -295,6 +295,42 @@ def moved_back(entity: str, fields: dict, by_ms: int | None, earliest: dt.dateti
     return out
 
 
+# A time a screen read off the phone's clock for a change (a visit's time as its form
+# opened, a report's, a note's) lies at most this long before the change was saved.
+READ_OFF_CLOCK_MS = 12 * 3_600_000
+
+
+def redated(entity: str, fields: dict, delta_ms: int, at: dt.datetime, now: dt.datetime) -> dict:
+    """The fields of a change written at `at` by the phone's clock, which is now known to
+    have been `delta_ms` off (the change was made at `at` + `delta_ms`, township time):
+    the times of what happened that were read off that clock (within READ_OFF_CLOCK_MS
+    before `at`, or a few minutes after) move by as much, never past `now`; days of the
+    change's own day, and days reckoned from it (a household's next visit), move by the
+    days it moved. A time or day the person typed for another day is theirs: left."""
+    out = dict(fields)
+    later = at + dt.timedelta(milliseconds=delta_ms)
+    shift_days = (later.astimezone(now.tzinfo).date() - at.astimezone(now.tzinfo).date()).days
+    for name in HAPPENED_AT.get(entity, ()):
+        try:
+            t = dt.datetime.fromisoformat(str(out.get(name)).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if t.tzinfo is None or not at - dt.timedelta(milliseconds=READ_OFF_CLOCK_MS) <= t <= at + dt.timedelta(minutes=10):
+            continue
+        moved = min(t + dt.timedelta(milliseconds=delta_ms), now)
+        out[name] = moved.astimezone(t.tzinfo).replace(microsecond=0).isoformat()
+    own_day = at.astimezone(now.tzinfo).date()
+    for name in (HAPPENED if entity == "case" else ()):
+        day = as_date(out.get(name))
+        if day == own_day and shift_days:
+            out[name] = min(day + _days(shift_days), now.date()).isoformat()
+    for name in RECKONED_FROM_TODAY.get(entity, ()):
+        day = as_date(out.get(name))
+        if day is not None and shift_days:
+            out[name] = (day + _days(shift_days)).isoformat()
+    return out
+
+
 # Days a phone reckons from its own today when it writes them (a visit moves its
 # household's next visit on from the visit's day).
 RECKONED_FROM_TODAY = {"household": ("next_visit_due",)}

@@ -207,3 +207,136 @@ def test_changes_left_waiting_by_the_version_before_are_stamped_again_at_the_fir
     assert visit["fields"]["visited_at"] == "2026-11-28T11:00:00+08:00"  # when it synced: the time is unknown
     assert replica.get("visit", visit["record"])["visited_at"] == "2026-11-28T11:00:00+08:00"
     assert replica.release_clock_refusals(synced + 7_200_000, 600_000) == 1
+
+
+def test_a_restart_is_told_by_the_boot_id_once_the_boot_clock_has_run_past_the_anchors_reading():
+    """The boot clock alone took a phone restarted hours ago for the same boot, once its
+    uptime passed the one read at the last sync: its visits dated from the last sync on,
+    by the time the new boot's clock had run."""
+    wall, boot, boot_id = [1_000_000], [50_000], ["boot-1"]
+    h = HLC("phone", now=lambda: wall[0], boot=lambda: boot[0], boot_id=lambda: boot_id[0])
+    h.anchor(2_000_000)
+    boot_id[0], boot[0] = "boot-2", 90_000   # restarted, and up longer than at the sync
+    wall[0] += 200_000
+    assert not h.anchored()
+    assert decode(h.tick())[0] == 2_200_000  # its date and the last offset, not the boot clock
+    # a platform that does not say which boot it is: the boot clock as before
+    h2 = HLC("phone", now=lambda: wall[0], boot=lambda: boot[0], boot_id=lambda: None)
+    h2.anchor(2_000_000)
+    boot[0] += 1_000
+    assert h2.anchored()
+
+
+SYNCED = 1_795_600_000_000   # 2026-11-24 09:06:40 +08:00: the phone's last sync
+H, DAY = 3_600_000, 86_400_000
+
+
+def _restarted_phone(tmp_path, name: str = "p"):
+    """A phone that synced at SYNCED, with its date, boot clock and boot id in the test's
+    hands; returns (replica, workspace, a household of it, clocks dict)."""
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    t = {"wall": SYNCED, "boot": 50_000, "id": "boot-1"}
+    replica = DeviceReplica(str(tmp_path / f"{name}.db"), now=lambda: t["wall"], boot=lambda: t["boot"],
+                            boot_id=lambda: t["id"])
+    replica.learn_server_time(SYNCED)
+    ws = DeviceWorkspace(replica, {"username": "w1", "role": "grid_worker", "grids": ["g1"]})
+    hid = ws.add_household({"grid_id": "g1", "head_name": "王建国", "address": "白鹤村1组1号"})
+    return replica, ws, hid, t
+
+
+def _sent(replica, entity: str) -> list[dict]:
+    import json
+    return [json.loads(b) for b, in replica.conn.execute("SELECT body FROM outbox WHERE entity=? ORDER BY seq",
+                                                         (entity,))]
+
+
+def _ms(iso: str) -> int:
+    import datetime as dt
+    return int(dt.datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def test_a_visit_written_after_a_restart_with_the_date_days_behind_is_dated_when_it_was_made(tmp_path):
+    """Restarted with its date three days behind, offline five days since its sync: the
+    visit was dated at the last sync (the floor) and stamped there, so the household's
+    note lost to an edit made days earlier on another phone. Dated now by the boot clock
+    since the restart: when it was made, and stamped then."""
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    t.update(id="boot-2", boot=10_000)                  # the restart, day 4
+    restart = SYNCED + 4 * DAY
+    t["wall"] = restart - 3 * DAY                        # its date three days behind
+    t["boot"] += 1 * DAY
+    t["wall"] += 1 * DAY                                 # a day later (day 5) she visits
+    made = restart + 1 * DAY
+    vid = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    ws.edit_household(hid, {"note": "第五天写的"})
+    assert abs(_ms(replica.get("visit", vid)["visited_at"]) - made) > DAY   # as the phone knew it
+    t["boot"] += 2 * H
+    t["wall"] += 2 * H
+    replica.learn_server_time(made + 2 * H)              # the sync, two hours later
+    [visit] = _sent(replica, "visit")
+    assert abs(_ms(visit["fields"]["visited_at"]) - made) <= 1000
+    assert replica.get("visit", vid)["visited_at"] == visit["fields"]["visited_at"]
+    note = [ch for ch in _sent(replica, "household") if "note" in ch["fields"]][-1]
+    assert abs(clock.physical_ms(note["hlc"]) - made) <= 1000     # stamped when it was made
+    _, versions = replica._load("household", [hid])[hid]
+    assert versions["note"][0] == note["hlc"]            # the phone's table stamped alike
+    assert not replica.undated_waiting()
+
+
+def test_a_restart_with_the_right_date_dates_a_visit_now_not_by_the_boot_clock(tmp_path):
+    """Restarted with the right date, the boot clock up longer than at the last sync: the
+    visit was dated the last sync plus that uptime (49 hours early in the helper's run)."""
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    t.update(id="boot-2", boot=50_000 + 10 * H, wall=SYNCED + 3 * DAY)
+    vid = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    assert abs(_ms(replica.get("visit", vid)["visited_at"]) - (SYNCED + 3 * DAY)) <= 1000
+
+
+def test_a_note_written_with_the_date_ahead_keeps_its_place_before_one_written_once_it_was_put_right(tmp_path):
+    """P1 with the date a day ahead, the date put right, P2 an hour later, the sync an hour
+    after: P1 was dated at the sync and P2 kept its time, so the timeline read P2, P1."""
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    case = ws.report_case({"grid_id": "g1", "kind": "dispute", "category": "10", "description": "两户争水"})
+    t.update(id="boot-2", boot=10_000, wall=SYNCED + 2 * DAY + DAY)   # restarted a day ahead
+    p1 = ws.add_progress(case, "第一次上门")
+    t["wall"] -= DAY                                                # put right
+    t["boot"] += H
+    t["wall"] += H
+    p2 = ws.add_progress(case, "第二次上门")
+    t["boot"] += H
+    t["wall"] += H
+    replica.learn_server_time(t["wall"])
+    first, second = (replica.get("case_event", e)["at"] for e in (p1, p2))
+    assert _ms(first) < _ms(second)
+    assert abs(_ms(first) - (SYNCED + 2 * DAY)) <= 1000 and abs(_ms(second) - (SYNCED + 2 * DAY + H)) <= 1000
+    stamps = [ch["hlc"] for ch in _sent(replica, "case_event")]
+    assert stamps == sorted(stamps)
+
+
+def test_a_time_typed_for_another_day_is_left_as_typed_when_its_change_is_dated_again(tmp_path):
+    """A visit of yesterday afternoon entered from the notebook is the person's time:
+    only what the screen read off the clock moves."""
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    t.update(id="boot-2", boot=10_000, wall=SYNCED + DAY - 3 * DAY)   # the date three days behind
+    typed = "2026-11-23T15:00:00+08:00"
+    vid = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "补记", "visited_at": typed})
+    t["boot"] += H
+    replica.learn_server_time(SYNCED + DAY + H)
+    assert replica.get("visit", vid)["visited_at"] == typed
+
+
+def test_written_in_an_earlier_boot_a_change_is_dated_by_its_date_read_with_the_offset_learnt_now(tmp_path):
+    """Restarted twice before the sync, the first boot's clock is gone: its change is
+    dated by the phone's date then, read with the offset the sync shows (the date as far
+    off then as now), never before the last sync, and before what was made after it."""
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    t.update(id="boot-2", boot=10_000, wall=SYNCED + 2 * DAY - 5 * H)    # five hours behind
+    v1 = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "第一次"})
+    t.update(id="boot-3", boot=20_000, wall=t["wall"] + H)               # restarted again, an hour on
+    v2 = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "第二次"})
+    t["boot"] += H
+    t["wall"] += H
+    replica.learn_server_time(t["wall"] + 5 * H)                          # still five hours behind
+    at1, at2 = (_ms(replica.get("visit", v)["visited_at"]) for v in (v1, v2))
+    assert abs(at1 - (SYNCED + 2 * DAY)) <= 1000 and abs(at2 - (SYNCED + 2 * DAY + H)) <= 1000

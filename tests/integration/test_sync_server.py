@@ -665,6 +665,50 @@ def test_a_visit_recorded_with_the_date_a_year_ahead_lands_dated_by_the_township
     assert dt.date.fromisoformat(due) <= dt.date.fromtimestamp(landed / 1000) + dt.timedelta(days=367)
 
 
+def test_an_edit_made_after_a_restart_with_the_date_behind_wins_over_an_earlier_one_and_lands_dated_right(
+        server, tmp_path):
+    """Phone A synced, then restarted with its date four days behind, offline. Phone B
+    edits a household's note and syncs; later A edits the same note and records a visit,
+    then syncs. A's edit was stamped at its last sync (its clock never runs back), so it
+    lost to B's earlier one and stood as a conflict, and its visit was stored at A's last
+    sync. The sync now asks the server's time before it pushes what was written since the
+    restart, and dates it by the boot clock: A's later edit wins, its visit is dated when
+    it was made."""
+    import datetime as dt
+    from sync import clock
+    from sync.client import SyncClient
+    from sync.device import DeviceReplica
+    from sync.workspace import DeviceWorkspace
+    a, a_client = phone(tmp_path / "a", server, "worker1")
+    ws = DeviceWorkspace(a, a_client.account())
+    hid = ws.add_household(household_fields("g1", 74))
+    a_client.sync()
+    path = a.path
+    a.close()
+    t = {"skew": -4 * 86_400_000, "boot0": clock.wall_ms()}
+    a = DeviceReplica(path, now=lambda: clock.wall_ms() + t["skew"], boot=lambda: clock.wall_ms() - t["boot0"],
+                      boot_id=lambda: "a-second-boot")          # a boot the anchor was not read in
+    ws = DeviceWorkspace(a, SyncClient(a, server.url).account())
+    b, b_client = phone(tmp_path / "b", server, "worker1")
+    b_client.sync()
+    b.update("household", hid, {"note": "B先写的"}, "worker1")
+    b_client.sync()
+    while clock.wall_ms() < t["boot0"] + 1500:                  # A's edit comes later in fact
+        pass
+    ws.edit_household(hid, {"note": "A后写的"})
+    before = clock.wall_ms()
+    vid = ws.record_visit(_visit_at(hid))
+    a_client = SyncClient(a, server.url, backoff_s=0.05)
+    a_client.sync()
+    assert a.pending_count() == 0 and a.quarantined() == []
+    assert server.sql("SELECT note, _conflicts FROM households WHERE id=?", (hid,))[0][0] == "A后写的"
+    [(at,)] = server.sql("SELECT visited_at FROM visits WHERE id=?", (vid,))
+    assert before - 2000 <= dt.datetime.fromisoformat(at).timestamp() * 1000 <= clock.wall_ms() + 1000
+    b_client.sync()
+    assert b.get("household", hid)["note"] == "A后写的"
+    assert [c["value"] for c in b.conflicts("household", hid) if c["field"] == "note"] == ["B先写的"]
+
+
 def test_a_disabled_account_with_its_right_password_is_told_so_and_not_slowed(fresh_server, tmp_path):
     """It was told "wrong username or password": the person tried again and again, was
     slowed down, and never learnt to ask the office."""
