@@ -185,15 +185,17 @@ class SyncClient:
         while True:
             if sent is None:
                 report.quarantined += rp.hold_behind_refused()
-                rows, content = _push_body(rp.pending(size), acked)
-                acked = None
+                rows, content = _push_body(rp.pending(size))
                 if not rows:
                     return report
-                sent = (rows, content, _Ahead(self, "POST", PUSH_PATH, content=content, headers=PUSH_HEADERS))
+                # a header, which a server from before ignores (it refuses a body's unknown key)
+                headers = PUSH_HEADERS if acked is None else {**PUSH_HEADERS, "X-Gridbook-Acked": acked}
+                acked = None
+                sent = (rows, content, _Ahead(self, "POST", PUSH_PATH, content=content, headers=headers))
             rows, content, ahead = sent
             sent = None
             following = _push_body(rp.pending(size, after=rows[-1][0])) if len(rows) == self.batch else None
-            r = self._request("POST", PUSH_PATH, first=ahead.take(), content=content, headers=PUSH_HEADERS,
+            r = self._request("POST", PUSH_PATH, first=ahead.take(), content=content, headers=ahead.headers,
                               ok=(200, 403, 413, 422, 400))
             data = _json(r)
             if isinstance(data, dict) and isinstance(data.get("results"), list):
@@ -556,15 +558,15 @@ class _Ahead:
     asks again the usual way (`_request(first=...)`), retries and all."""
 
     def __init__(self, client: "SyncClient", method: str, path: str, headers: dict | None = None, **kw):
-        self.params = kw.get("params")
+        self.params, self.headers = kw.get("params"), headers or {}   # asked again with the same
         self.done = threading.Event()
         self.got: tuple | None = None
         url = client.server + path
-        headers = {**client._headers(), **(headers or {})}
+        sent = {**client._headers(), **self.headers}
 
         def fetch():
             try:
-                r = client.fetch(method, url, headers=headers, **kw)
+                r = client.fetch(method, url, headers=sent, **kw)
                 self.got = (r, time.monotonic())
             except Exception:  # noqa: BLE001 - asked again by the caller, which reports it
                 self.got = None
@@ -591,13 +593,11 @@ def _rule_of(res) -> str | None:
     return first.get("rule") if isinstance(first, dict) else None
 
 
-def _push_body(rows: list, acked: str | None = None) -> tuple[list, bytes]:
-    """A batch of outbox rows and the request's body: the stored bodies spliced, gzipped;
-    `acked` named in it when given."""
+def _push_body(rows: list) -> tuple[list, bytes]:
+    """A batch of outbox rows and the request's body: the stored bodies spliced, gzipped."""
     if not rows:
         return rows, b""
-    named = "" if acked is None else '"acked":' + json.dumps(acked) + ","
-    body = ("{" + named + '"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
+    body = ('{"changes":[' + ",".join(b for _, b in rows) + "]}").encode()
     return rows, gzip.compress(body, PUSH_GZIP_LEVEL)
 
 

@@ -113,7 +113,10 @@ class DeviceReplica(Replica):
         # a phone updated from a version under which changes refused for a date ahead
         # waited for the time to pass them: those are stamped again at its first answer
         first = self.meta("clock_restamp") is None
-        if (not first and abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchored()
+        # an anchor kept by a version from before names no boot: taken again once, so a
+        # restart is told from then on (else it stayed unseen as long as the syncs agreed)
+        unnamed = self.clock.anchor_boot_id is None and self.clock.boot_id() is not None
+        if (not first and not unnamed and abs(server_ms - self.clock.physical()) <= 1000 and self.clock.anchored()
                 and self.clock.last_ms <= server_ms + changes.MAX_AHEAD_MS):
             return
         with self.transaction():

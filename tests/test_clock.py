@@ -340,3 +340,26 @@ def test_written_in_an_earlier_boot_a_change_is_dated_by_its_date_read_with_the_
     replica.learn_server_time(t["wall"] + 5 * H)                          # still five hours behind
     at1, at2 = (_ms(replica.get("visit", v)["visited_at"]) for v in (v1, v2))
     assert abs(at1 - (SYNCED + 2 * DAY)) <= 1000 and abs(at2 - (SYNCED + 2 * DAY + H)) <= 1000
+
+
+def test_a_phone_updated_from_the_version_before_notes_its_boot_at_the_next_answer(tmp_path):
+    """The version before kept its anchor without the boot's id: the next answer, though
+    it agrees with the clock to the second, anchors again and names the boot, so a
+    restart after the update is told (else the phone stayed on the boot clock alone for
+    as long as its syncs agreed with the server)."""
+    import json
+    replica, ws, hid, t = _restarted_phone(tmp_path)
+    c = replica.clock
+    replica.set_meta("clock", json.dumps([c.last_ms, c.counter, c.offset_ms, c.anchor_server_ms, c.anchor_boot_ms]))
+    replica._load_clock()
+    assert replica.clock.anchor_boot_id is None
+    t["boot"] += 1_000
+    t["wall"] += 1_000
+    replica.learn_server_time(SYNCED + 1_000)             # in step with the clock
+    replica._load_clock()
+    assert replica.clock.anchor_boot_id == "boot-1"
+    t.update(id="boot-2", boot=t["boot"] + H, wall=t["wall"] + 2 * H - 36 * H)   # restarted, date 36 h behind
+    vid = ws.record_visit({"household_id": hid, "grid_id": "g1", "seen": "老人独居"})
+    t["boot"] += 60_000
+    replica.learn_server_time(SYNCED + 1_000 + 2 * H + 60_000)
+    assert abs(_ms(replica.get("visit", vid)["visited_at"]) - (SYNCED + 1_000 + 2 * H)) <= 1000

@@ -418,6 +418,7 @@ def test_octobers_ledger_downloaded_again_lists_what_octobers_figures_count(offi
 
     cal.set(D(2026, 11, 5))
     ws.update("case", moved, {"grid_id": "g2"})
+    ws.update("case", kept, {"risk": "red"})
     ws.merge(duplicate, kept)
     assert ws.call_back(resolved, "phone", "unsatisfied", "仍有两人未领到") == "reopened"
     again = ledger(ws.replica, *OCTOBER)
@@ -442,3 +443,38 @@ def test_a_letter_of_december_entered_in_january_is_numbered_in_the_year_whose_l
     assert ws.case(new)["ref"].split("-")[1:] == ["2027", "0001"]
     assert [r["编号"] for r in ledger(ws.replica, D(2026, 1, 1), D(2026, 12, 31))] == [ws.case(late)["ref"]]
     assert [r["编号"] for r in ledger(ws.replica, D(2027, 1, 1), D(2027, 12, 31))] == [ws.case(new)["ref"]]
+
+
+
+def test_a_matter_resolved_again_next_month_keeps_octobers_outcome_in_octobers_ledger(office, monkeypatch):
+    """Resolved by mediation in October, reopened and resolved again in November with
+    another outcome: October's ledger showed 已办结 beside November's outcome (the status
+    as it stood, the outcome as it stands). So it does not on a store upgraded from the
+    version before either: its kept rows are made again from the change log."""
+    ws, cal = office
+    monkeypatch.setattr("sync.server.stats.township_today", lambda: READ_ON)
+    cid = handled_in_october(ws, cal)
+    handed_in = ledger(ws.replica, *OCTOBER)
+    cal.set(D(2026, 11, 5))
+    ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
+    cal.set(D(2026, 11, 12))
+    ws.update("case", cid, {"risk": "red"})
+    ws.resolve_case(cid, "explained", "依政策解释说明")
+    assert ledger(ws.replica, *OCTOBER) == handed_in
+    now = ledger(ws.replica, D(2026, 10, 1), READ_ON)
+    assert now[0]["办理结果"] != handed_in[0]["办理结果"] and now[0]["风险等级"] != handed_in[0]["风险等级"]
+    # the version before kept no outcome, risk or departments: upgraded, the same ledger
+    path = ws.replica.path
+    ws.replica.close()
+    conn = sqlite3.connect(path)
+    for name in ("outcome", "risk", "departments"):
+        conn.execute(f"ALTER TABLE case_standing DROP COLUMN {name}")
+    conn.execute("PRAGMA user_version=10")
+    conn.commit()
+    conn.close()
+    store = CentralStore(path)
+    try:
+        assert ledger(store, *OCTOBER) == handed_in
+    finally:
+        store.close()
+    ws.replica = CentralStore(path)   # for the fixture's close

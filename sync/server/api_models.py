@@ -104,7 +104,7 @@ class PushAnswer(BaseModel):
     results: list[ChangeResult] = Field(description="one per change sent, in order")
     counts: Counts
     server_time: int
-    behind: bool | None = Field(default=None, description="present (true) when the push's `acked` named another "
+    behind: bool | None = Field(default=None, description="present (true) when the push's X-Gridbook-Acked named another "
                                 "change than the last this store took from the phone: its data was put back "
                                 "from an older copy; its next pull skips nothing of its own (send acked \"\")")
 
@@ -182,8 +182,5 @@ PUSH_BODY_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["changes"],
-    "properties": {"changes": {"type": "array", "maxItems": 5000, "items": CHANGE_SCHEMA},
-                   "acked": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{0,64}$",
-                             "description": "the last of the phone's changes it knows the server took"
-                                            " (\"\" for none); sent with a sync's first push"}},
+    "properties": {"changes": {"type": "array", "maxItems": 5000, "items": CHANGE_SCHEMA}},
 }

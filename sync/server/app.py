@@ -90,6 +90,7 @@ MAX_AUTHORIZATION, MAX_DEVICE = 200, 64  # characters of those two headers
 CURSOR_PATTERN = r"^[0-9]{1,18}(\.[0-9a-f]{0,16})?$"
 ACKED_PATTERN = r"^[A-Za-z0-9_.:-]{0,64}$"   # a change id (model.ID_RE), or "" for none
 ACKED_RE = re.compile(ACKED_PATTERN)
+ACKED_HEADER = b"x-gridbook-acked"
 PULL_QUERY = {"cursor": re.compile(CURSOR_PATTERN), "limit": re.compile(r"[1-9][0-9]{0,3}"),
               "acked": re.compile(ACKED_PATTERN)}
 # [0-9], not \d: the document's patterns are JSON Schema's (ASCII digits), and the check
@@ -375,10 +376,12 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         return {"token": token, "server_time": clock.wall_ms(),
                 "account": {"username": p.username, "name": name, "role": p.role, "grids": sorted(p.grids)}}
 
-    def _take_push(cred: tuple, raw: bytes, address: str) -> tuple[Principal, list, concurrent.futures.Future, bool]:
+    def _take_push(cred: tuple, raw: bytes, address: str,
+                   acked: str | None = None) -> tuple[Principal, list, concurrent.futures.Future, bool]:
         """On a sync thread: who is pushing, the batch, its place in the writer's next
         group (the envelopes and values are checked here, off the event loop and the
-        writer), and whether the phone is behind what the store took from it (`acked`)."""
+        writer), and whether the phone is behind what the store took from it (`acked`,
+        its X-Gridbook-Acked header)."""
         p = authenticate(cred)
         try:
             body = orjson.loads(raw)
@@ -386,11 +389,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
             raise ApiError(400, "malformed_json", f"body is not valid JSON: {e}")
         if not isinstance(body, dict) or not isinstance(body.get("changes"), list):
             raise ApiError(422, "invalid_request", "changes: must be a list of change objects")
-        if not set(body) <= {"changes", "acked"}:
-            raise ApiError(422, "invalid_request", "body: only \"changes\" and \"acked\" may be sent")
-        acked = body.get("acked")
-        if "acked" in body and not (isinstance(acked, str) and ACKED_RE.fullmatch(acked)):
-            raise ApiError(422, "invalid_request", "acked: must be a change id, or \"\" for none")
+        if set(body) != {"changes"}:
+            raise ApiError(422, "invalid_request", "body: only \"changes\" may be sent")
         batch = body["changes"]
         if len(batch) > MAX_BATCH:
             raise ApiError(413, "batch_too_large", f"changes: at most {MAX_BATCH} per push")
@@ -419,12 +419,17 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                          422: {"model": m.PushAnswer | m.ErrorBody,
                                "description": "some change was refused (results say which and why), "
                                               "or the body as a whole was not a push"}})
-    async def push(request: Request, _: int = Depends(protocol), cred: tuple = Depends(credentials)):
+    async def push(request: Request, _: int = Depends(protocol), cred: tuple = Depends(credentials),
+                   x_gridbook_acked: str | None = Header(
+                       default=None, max_length=64, pattern=ACKED_PATTERN,
+                       description="the last of this phone's changes it knows the server took (\"\" for none),"
+                                   " sent with a sync's first push: a phone put back from an older copy is"
+                                   " answered \"behind\" (a header, which a server from before ignores)")):
         if damaged:   # acknowledged into a damaged file, the phones would drop work that may be lost
             return store_damaged()
         raw = await request.body()
         address, reoffer = client_address(request), request.headers.get(REOFFER_HEADER) == "1"
-        p, batch, committed, behind = await on_sync_thread(_take_push, cred, raw, address)
+        p, batch, committed, behind = await on_sync_thread(_take_push, cred, raw, address, x_gridbook_acked)
         # Awaited here, not in a thread: a push waiting for its group commit holds no thread
         # of the pool (the pulls have them), and the groups grow with the wave.
         try:
@@ -508,7 +513,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         cred = plain_credentials(request)
         if cred is None or request.scope["query_string"]:  # a push has no query
             return None
-        return await answered(push(request, changes.PROTOCOL_VERSION, cred))
+        acked = headers_of(request.scope, (ACKED_HEADER,))
+        if acked is None or not ACKED_RE.fullmatch(acked.get(ACKED_HEADER, "")):
+            return None   # the framework says what is wrong with it
+        return await answered(push(request, changes.PROTOCOL_VERSION, cred, acked.get(ACKED_HEADER)))
 
     async def fast_pull(request: Request) -> Response | None:
         cred, query = plain_credentials(request), query_of(request.scope, PULL_QUERY)

@@ -67,9 +67,13 @@ def _central_7_china_time(store) -> None:
     from ..replica import TABLES
     from . import standing
     columns = [(TABLES[e.name], f.name) for e in ENTITIES.values() for f in e.fields if f.kind == "datetime"]
-    conn = store.conn
+    _in_china_time(store.conn, [*columns, (standing.TABLE, "reported_at")])
+
+
+def _in_china_time(conn, columns: list[tuple[str, str]]) -> None:
+    """Each (table, column)'s times in another offset, written as the same instant in +08:00."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS china_time (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
-    for table, column in [*columns, (standing.TABLE, "reported_at")]:
+    for table, column in columns:
         conn.execute("DELETE FROM china_time")
         found = conn.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
                              f" AND {column} NOT LIKE '%+08:00'").fetchall()
@@ -127,6 +131,23 @@ def _central_10_device_last_change(store) -> None:
         store.conn.execute("ALTER TABLE devices ADD COLUMN last_change TEXT")
 
 
+def _central_11_standing_ledger_fields(store) -> None:
+    """A past period's ledger shows each matter as it stood at the period's end, its
+    outcome, risk level and departments too (export.py): the kept rows take those codes,
+    and are made again from the change log (a day a matter changed only those is kept
+    as well), their report times in China time as migration 7 left them."""
+    from .central import township_today
+    from . import standing
+    conn = store.conn
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({standing.TABLE})")}
+    for name in standing.LEDGER_FIELDS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE {standing.TABLE} ADD COLUMN {name}")
+    conn.execute(f"DELETE FROM {standing.TABLE}")
+    standing.backfill(conn, township_today)
+    _in_china_time(conn, [(standing.TABLE, "reported_at")])
+
+
 CENTRAL = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erasure tombstones", _central_2_erasures),
@@ -141,4 +162,6 @@ CENTRAL = (
     Migration(9, "the files an erasure has still to delete", _central_9_erasure_files),
     Migration(10, "the last change each phone pushed (a phone put back from an older copy)",
               _central_10_device_last_change),
+    Migration(11, "a past period's ledger as it stood: outcome, risk and departments kept too",
+              _central_11_standing_ledger_fields),
 )

@@ -11,7 +11,7 @@ wrote it. A period counted up to day C reads each matter changed after C from it
 first row changed after C (the matter as it stood at the end of C), and every other
 matter as it stands (`as_at`).
 
-Only codes, dates and account names: nothing an erasure must reach.
+Only codes, dates, account names and departments: nothing an erasure must reach.
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ import orjson
 from ..model import ENTITIES
 from ..replica import encode_row
 
-# Every field of a matter the figures read (stats.py), as stored.
+# Every field of a matter the figures read (stats.py), and the codes a past period's
+# ledger shows beside them (export.py: the outcome of a resolution, the risk level, the
+# departments), as stored.
 FIELDS = ("grid_id", "category", "channel", "status", "accepted_on", "deadline", "resolved_on",
           "received_on", "reported_at", "owner", "merged_into", "reception_leader", "litigation", "signals",
           "register_by", "notice_sent_on", "review_requested_on", "review_due", "review_answered_on",
-          "recheck_requested_on", "recheck_due", "recheck_answered_on")
+          "recheck_requested_on", "recheck_due", "recheck_answered_on", "outcome", "risk", "departments")
+# Those kept since migration 11 (a store's rows from before are made again from the log).
+LEDGER_FIELDS = ("outcome", "risk", "departments")
 TABLE = "case_standing"
 _CASE = ENTITIES["case"]
 _AT = {name: i for i, name in enumerate(("id", *_CASE.columns))}

@@ -205,24 +205,28 @@ def test_a_pull_naming_an_earlier_change_than_the_server_took_sends_the_phones_o
 
 
 def test_a_push_naming_an_earlier_change_than_the_server_took_is_answered_behind(fresh_server, tmp_path):
-    """The push's side: `acked` naming the last change taken is answered as before; an
-    earlier one, "behind"; a malformed one, or another key, is refused naming it."""
+    """The push's side: X-Gridbook-Acked naming the last change taken is answered as
+    before; an earlier one, "behind"; a malformed one is refused naming it; none (an
+    older phone) is taken at its word. A header, not a key of the body: a server from
+    before refuses a body with a key it does not know (a phone's lone change was held
+    as refused)."""
     srv = fresh_server
     mine, client = phone(tmp_path / "mine", srv, "worker1")
     first = mine.create("household", household_fields("g1", 1), "worker1")
     client.sync()
     second = mine.create("household", household_fields("g1", 2), "worker1")
     client.sync()
-    headers = {**client._headers(), "Content-Type": "application/json"}
 
-    def push(body: dict) -> httpx.Response:
+    def push(acked, body: dict) -> httpx.Response:
+        headers = {**client._headers(), **({"X-Gridbook-Acked": acked} if acked is not None else {})}
         return httpx.post(srv.url + "/api/v1/sync/push", json=body, headers=headers, timeout=30)
-    assert "behind" not in push({"acked": second["id"], "changes": [second]}).json()
-    answer = push({"acked": first["id"], "changes": [second]}).json()
+    assert "behind" not in push(second["id"], {"changes": [second]}).json()
+    answer = push(first["id"], {"changes": [second]}).json()
     assert answer["behind"] is True and answer["results"] == [{"status": "duplicate"}]
-    assert push({"acked": "", "changes": []}).json()["behind"] is True
-    for body, word in (({"acked": "a b", "changes": []}, "acked"), ({"acked": 7, "changes": []}, "acked"), ({"acked": None, "changes": []}, "acked"),
-                       ({"changes": [], "cursor": "1"}, "body")):
-        r = push(body)
-        assert r.status_code == 422 and r.json()["message"].startswith(word), r.text
-    assert "behind" not in push({"changes": [second]}).json()   # an older phone sends no acked
+    assert push("", {"changes": []}).json()["behind"] is True
+    for bad in ("a b", "x" * 65):
+        r = push(bad, {"changes": []})
+        assert r.status_code == 422 and "acked" in r.text, r.text
+    r = push(None, {"acked": first["id"], "changes": []})
+    assert r.status_code == 422 and r.json()["message"].startswith("body"), r.text
+    assert "behind" not in push(None, {"changes": [second]}).json()   # an older phone sends none
