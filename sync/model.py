@@ -305,9 +305,9 @@ _MESSAGES = {
                   "含有看不见的字符（如零宽空格），请删除后重新输入"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
-    "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found "
-                    "or explanation cards handed out",
-                    "走访记录不能为空：请至少填写看到的情况、群众诉求、发现的需求或发放明白卡数量中的一项"),
+    "empty_visit": ("a household or home visit records something: what was seen, what was asked for, a need "
+                    "found, explanation cards handed out or a photo",
+                    "走访（下访）记录不能为空：请至少填写看到的情况、群众诉求、发现的需求、发放明白卡数量或照片中的一项"),
     "id_written": ("must be written as the form writes it: half-width digits and X, no spaces",
                    "须按表单格式填写：半角数字和X，不含空格"),
     "phone_written": ("must be written as the form writes it: half-width digits, no spaces, no +86",
@@ -511,13 +511,18 @@ def _check_value(f: Field, v) -> FieldError | None:
 
 # What a household visit must hold at least one of (empty text does not count): a visit
 # with nothing recorded would count in the figures as a visit made.
-VISIT_CONTENT = ("seen", "requests", "needs_found", "cards")
+VISIT_CONTENT = ("seen", "requests", "needs_found", "cards", "attachments")
+
+
+# The visits made on the ground, which the figures count as made (走访, 下访): each records
+# something. A reception (接访) is the office's entry of a walk-in, the matter its record.
+RECORDING_VISITS = ("household", "home")
 
 
 def visit_problems(fields: dict) -> list[FieldError]:
-    """A new household visit (走访) that records nothing, refused naming the form's first
-    field ("seen")."""
-    if fields.get("kind", "household") != "household":
+    """A new household visit (走访) or a leader's home visit (下访) that records nothing,
+    refused naming the form's first field ("seen")."""
+    if fields.get("kind", "household") not in RECORDING_VISITS:
         return []
     for name in VISIT_CONTENT:
         v = fields.get(name)

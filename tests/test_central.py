@@ -48,7 +48,7 @@ def _change(entity, fields, author="w1", record=None, stamp=None):
 def test_visit_naming_own_grid_but_another_grids_case_is_forbidden(store):
     w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
     visit = _change("visit", {"grid_id": "g1", "case_id": "case-g2", "kind": "home",
-                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "w1"})
+                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "w1", "seen": "见面"})
     res = store.push(w1, [visit])
     assert res.results[0]["code"] == "forbidden" and res.http_status == 403
     assert store.get("visit", visit["record"]) is None
@@ -58,7 +58,7 @@ def test_leader_may_add_a_visit_to_a_case_they_own(store):
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
     li = Principal("li", "leader", device="phone1")
     visit = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home",
-                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "li"},
+                              "visited_at": "2026-11-26T10:00:00+08:00", "visitor": "li", "seen": "见面"},
                     author="li")
     assert store.push(li, [visit]).results[0]["status"] == "applied"
     assert store.get("visit", visit["record"])["visitor"] == "li"
@@ -390,6 +390,7 @@ def test_what_is_added_to_an_erased_matter_is_erased_on_arrival_and_stays_so(sto
     """A note on a matter erased meanwhile (a phone that had not heard of it) must not
     bring the person's data back: its personal fields are erased on arrival, the new
     record is noted as erased, and a refused one is not."""
+    from sync import erasure_rules
     from sync.server import erasure
     store.server_write("case", "case-g2", {"owner": "li"}, author="office")
     erasure.erase(store, "case", "case-g2", by="admin", compact=False)
@@ -410,7 +411,8 @@ def test_what_is_added_to_an_erased_matter_is_erased_on_arrival_and_stays_so(sto
     visit = _change("visit", {"grid_id": "g2", "case_id": "case-g2", "kind": "home", "visitor": "li",
                               "visited_at": "2026-11-26T11:00:00+08:00", "seen": "见到王某某本人"}, author="li")
     assert store.push(li, [visit]).results[0]["status"] == "applied"
-    assert store.get("visit", visit["record"])["seen"] is None   # that it happened, and when, stays
+    # that it happened, and when, stays; what was seen is said as erased (an empty visit is refused)
+    assert store.get("visit", visit["record"])["seen"] == erasure_rules.ERASED_TEXT
 
 
 def test_a_household_visit_to_an_erased_household_is_taken_and_said_erased(store):
@@ -806,7 +808,7 @@ def _moved_out_of_g1(store):
                                                "by": "office", "text": "当事人病情"}, author="office")
     store.server_write("visit", "v-g1", {"grid_id": "g1", "case_id": "c-sec", "household_id": "h-sec",
                                          "kind": "home", "visited_at": "2026-11-02T10:00:00+08:00",
-                                         "visitor": "w1"}, author="office")
+                                         "visitor": "w1", "seen": "见面"}, author="office")
 
 
 def test_a_record_that_left_a_grid_is_not_sent_to_whoever_is_given_that_grid_later(store):
