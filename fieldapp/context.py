@@ -37,6 +37,8 @@ class Context(Screens):
         """Show a screen over the current one, with the sync bar on top: the state of the
         sync stays in sight on every screen."""
         from .screens.widgets import sync_bar
+        if self.on_top(view):
+            return
         view.controls.insert(0, sync_bar(self, owner=view))
         super().push(view)
 

@@ -162,6 +162,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # cases
     "my_reports": ("我上报的", "I reported"),
     "grid_cases": ("本网格", "My grids"),
+    "all_owned": ("全部", "All"),
     "open_only": ("未办结", "Open"),
     "no_cases": ("没有案件。", "No cases."),
     "no_owned_cases": ("目前没有您包案的案件。办公室分派后，同步即可收到。", "No cases assigned to you. They arrive with the next sync after the office assigns them."),

@@ -32,8 +32,39 @@ class Screens:
         return i18n.code(table, value, self.lang)
 
     def push(self, view: ft.View) -> None:
+        if self.on_top(view):
+            return
         self.page.views.append(view)
         self.page.update()
+
+    def on_top(self, view: ft.View) -> bool:
+        """The screen is open on top already: a second tap on what opened it (a shaky
+        hand, a first tap that seemed not to take) opened it twice, and one 返回 still
+        showed it."""
+        top = self.page.views[-1] if self.page.views else None
+        return top is not None and bool(view.route) and top.route == view.route
+
+    def show_dialog(self, dialog, key: str | None = None) -> bool:
+        """Show `dialog`, unless the one opened under the same `key` is still open (a
+        second tap on the button that opened it: the second dialog stayed after the first
+        was saved). Returns whether it was shown."""
+        shown = self.__dict__.setdefault("_dialogs_by_key", {})
+        if key is not None:
+            before = shown.get(key)
+            # still on the page's dialog stack and not closed (Flet 1.0.5 keeps its stack
+            # in `_dialogs`; a dialog dismissed by a touch outside leaves it)
+            if before is not None and before.open and before in self.page._dialogs.controls:
+                return False
+            shown[key] = dialog
+        self.page.show_dialog(dialog)
+        return True
+
+    def close_dialog(self, dialog) -> None:
+        """Close that dialog. `page.pop_dialog()` closes the last one shown, which is the
+        snack bar when one was shown since (its 取消 then did nothing, and the snack went)."""
+        if dialog.open:
+            dialog.open = False
+            self.page.update(dialog)
 
     def guard_leaving(self, view: ft.View, unsaved, saving=None) -> None:
         """`unsaved()` says whether the screen holds work not saved: leaving it by 返回
@@ -70,12 +101,13 @@ class Screens:
 
     def _ask_to_leave(self) -> None:
         def leave(e):
-            self.page.pop_dialog()
+            self.close_dialog(ask)
             self.pop(saved=True)
-        self.page.show_dialog(ft.AlertDialog(
+        ask = ft.AlertDialog(
             modal=True, title=ft.Text(self.t("leave_unsaved_title")), content=ft.Text(self.t("leave_unsaved")),
             actions=[ft.TextButton(self.t("leave_discard"), on_click=leave),
-                     ft.FilledButton(self.t("leave_stay"), on_click=lambda e: self.page.pop_dialog())]))
+                     ft.FilledButton(self.t("leave_stay"), on_click=lambda e: self.close_dialog(ask))])
+        self.show_dialog(ask, key="leave")
 
     def popped(self, view: ft.View) -> None:
         """A screen was closed: forget what belonged to it."""

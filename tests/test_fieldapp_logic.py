@@ -14,6 +14,7 @@ import pytest
 from geopy.distance import geodesic
 
 from fieldapp import i18n
+from fieldapp.navigation import Screens
 from fieldapp.geo import Fix, format_distance, parse_manual, visit_location_fields
 from fieldapp.privacy import mask_id, mask_phone
 from fieldapp.syncer import SyncRunner, error_state
@@ -1370,13 +1371,41 @@ def test_going_back_while_a_save_runs_waits_for_it_and_the_save_closes_only_its_
 
 
 class _FormPage:
+    """Flet 1.0.5's page as the screens use it, nothing drawn: its screens, and its stack
+    of dialogs (flet/controls/base_page.py: show_dialog opens one on top, pop_dialog
+    closes the last one open, a snack bar included; Flutter reports a dismissal)."""
+
+    def __init__(self):
+        self.views, self._dialogs = [], SimpleNamespace(controls=[])
+
     def update(self, *a): pass
-    def show_dialog(self, d): pass
-    def pop_dialog(self): pass
+
+    def show_dialog(self, d):
+        if d in self._dialogs.controls:
+            raise RuntimeError("Dialog is already opened")
+        d.open = True
+        self._dialogs.controls.append(d)
+
+    def pop_dialog(self):
+        d = next((x for x in reversed(self._dialogs.controls) if x.open), None)
+        if d is not None:
+            d.open = False
+        return d
+
+    def dismissed(self, d) -> None:
+        """Closed on the phone (its back key): Flutter says so, Flet calls on_dismiss."""
+        d.open = False
+        self._dialogs.controls.remove(d)
+        if d.on_dismiss:
+            d.on_dismiss(SimpleNamespace(data=None))
+
+    def open_dialogs(self) -> list:
+        return [d for d in self._dialogs.controls if d.open]
 
 
-class _FormContext:
-    """What the household form asks of the app, on a real workspace (no page drawn)."""
+class _FormContext(Screens):
+    """What the forms ask of the app, on a real workspace (no page drawn): the screens'
+    own dialogs, snack bars and stack (navigation.Screens), the rest a no-op."""
     lang = "zh"
 
     def __init__(self, ws):
@@ -1384,8 +1413,14 @@ class _FormContext:
 
     def t(self, key, **kw): return i18n.t(key, "zh", **kw)
     def code(self, table, c): return i18n.code(table, c, "zh")
-    def push(self, view): self.pushed.append(view)
-    def __getattr__(self, name): return lambda *a, **k: None   # snack, wrote, close_screen...
+
+    def push(self, view):
+        before = len(self.page.views)
+        super().push(view)
+        if len(self.page.views) > before:
+            self.pushed.append(view)
+
+    def __getattr__(self, name): return lambda *a, **k: None   # wrote, close_screen...
 
 
 def _texts(control) -> list[str]:
@@ -1558,10 +1593,9 @@ def test_a_double_tap_on_a_dialogs_save_records_the_progress_once(replica):
     from fieldapp.screens.case_detail import progress_dialog
     add_case(replica, "c1", owner="l1", status="assigned")
     ws = DeviceWorkspace(replica, LEADER)
-    shown = []
     ctx = _FormContext(ws)
-    ctx.page.show_dialog = shown.append
     progress_dialog(ctx, "c1", lambda: None)
+    shown = ctx.page.open_dialogs()
     [box] = [c for c in shown[-1].content.controls if isinstance(c, ft.TextField)]
     box.value = "约谈双方，已达成初步意向"
     [save] = [c for c in shown[-1].actions if isinstance(c, ft.FilledButton)]
@@ -1618,3 +1652,125 @@ def test_a_kind_a_role_may_not_record_is_named_by_its_label_not_its_code():
     assert called.message("en") == "callback may not be recorded by a grid worker"
     assert refusal_text(ctx, "case_event", {"field": "kind", "rule": "role_value",
                                             "message": called.message("en")}) == "网格员不能记录“回访”"
+
+
+# --- a leader's phone walked through (helper BC) ---------------------------------------
+
+def _progress_box(dlg):
+    import flet as ft
+    [box] = [c for c in dlg.content.controls if isinstance(c, ft.TextField)]
+    return box
+
+
+def _button(dlg, kind):
+    [b] = [c for c in dlg.actions if isinstance(c, kind)]
+    return b
+
+
+def test_a_double_tap_on_record_progress_opens_one_dialog_and_its_cancel_closes_it_after_a_snack(replica):
+    """A double tap on 记录进展 opened two dialogs: after the first was saved an empty one
+    stayed, and its 取消 closed the snack bar shown since (page.pop_dialog takes the last
+    one shown), not the dialog, which could then not be closed."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import progress_dialog
+    add_case(replica, "c1", owner="l1", status="assigned")
+    ctx = _FormContext(DeviceWorkspace(replica, LEADER))
+    progress_dialog(ctx, "c1", lambda: None)
+    progress_dialog(ctx, "c1", lambda: None)            # the second tap
+    [dlg] = ctx.page.open_dialogs()
+    assert dlg.modal                                     # a touch beside it does not close it
+    ctx.snack("已同步")                                   # the background sync says something
+    _button(dlg, ft.TextButton).on_click(None)           # 取消
+    assert [type(d).__name__ for d in ctx.page.open_dialogs()] == ["SnackBar"]
+    progress_dialog(ctx, "c1", lambda: None)             # opens again once closed
+    [again] = [d for d in ctx.page.open_dialogs() if isinstance(d, ft.AlertDialog)]
+    _progress_box(again).value = "约谈双方"
+    _button(again, ft.FilledButton).on_click(None)       # 保存: closed, the snack says so
+    assert not [d for d in ctx.page.open_dialogs() if isinstance(d, ft.AlertDialog)]
+
+
+def test_a_note_typed_in_a_dialog_closed_by_the_back_key_is_there_when_it_is_opened_again(replica):
+    """The back key (or a touch beside a dialog that was not modal) closed 记录进展 and the
+    long note typed in a petitioner's kitchen was gone. It is kept as a draft for the
+    next opening; 取消 and 保存 leave none. The same for 办结's outcome and method."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import progress_dialog
+    add_case(replica, "c1", owner="l1", status="assigned")
+    ctx = _FormContext(DeviceWorkspace(replica, LEADER))
+    progress_dialog(ctx, "c1", lambda: None)
+    [dlg] = ctx.page.open_dialogs()
+    _progress_box(dlg).value = "约谈双方，已达成初步意向：下周三前付清首期款"
+    ctx.page.dismissed(dlg)                              # the back key
+    progress_dialog(ctx, "c1", lambda: None)
+    [dlg] = ctx.page.open_dialogs()
+    assert _progress_box(dlg).value == "约谈双方，已达成初步意向：下周三前付清首期款"
+    _button(dlg, ft.TextButton).on_click(None)           # 取消: given up
+    progress_dialog(ctx, "c1", lambda: None)
+    [dlg] = ctx.page.open_dialogs()
+    assert _progress_box(dlg).value == ""
+    ctx.page.dismissed(dlg)                              # nothing typed: no draft
+    progress_dialog(ctx, "c2", lambda: None)             # another matter's dialog holds its own
+    [other] = ctx.page.open_dialogs()
+    assert _progress_box(other).value == ""
+
+
+def test_the_resolution_typed_before_the_back_key_is_there_when_resolve_is_opened_again(replica):
+    """办结's outcome and method, and a double tap on a case's row opening it once."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import open_case
+    add_case(replica, "c1", owner="l1", status="in_progress")
+    ctx = _FormContext(DeviceWorkspace(replica, LEADER))
+    open_case(ctx, "c1")
+    open_case(ctx, "c1")                                 # a double tap on the row
+    assert len(ctx.pushed) == 1
+    body = ctx.pushed[0].controls[0]
+    resolve = next(b for b in _walk(body) if isinstance(b, ft.OutlinedButton) and b.content == ctx.t("resolve"))
+    resolve.on_click(None)
+    [dlg] = ctx.page.open_dialogs()
+    group = next(c for c in dlg.content.controls if isinstance(c, ft.RadioGroup))
+    method = next(c for c in dlg.content.controls if isinstance(c, ft.TextField))
+    group.value, method.value = "mediation", "双方签订调解协议"
+    ctx.page.dismissed(dlg)
+    resolve.on_click(None)
+    [dlg] = ctx.page.open_dialogs()
+    assert next(c for c in dlg.content.controls if isinstance(c, ft.RadioGroup)).value == "mediation"
+    assert next(c for c in dlg.content.controls if isinstance(c, ft.TextField)).value == "双方签订调解协议"
+
+
+def _walk(control):
+    yield control
+    for name in ("controls", "content"):
+        child = getattr(control, name, None)
+        for c in (child if isinstance(child, list) else [child] if child is not None else []):
+            if hasattr(c, "__dict__"):
+                yield from _walk(c)
+
+
+def test_the_leaders_case_list_refreshed_by_a_sync_keeps_the_search_and_the_chip(replica):
+    """A sync that brought anything rebuilt 我的包案: the words typed in 查找案件 went, the
+    whole list came back under the finger, the chip chosen was reset. Refreshed in
+    place now (the shell calls panel.data), it keeps them and shows what arrived."""
+    import flet as ft
+
+    from fieldapp.screens import cases
+    for i in range(3):
+        add_case(replica, f"c{i}", owner="l1", title=f"{'拖欠工资' if i else '宅基地'}纠纷{i}", status="in_progress")
+    ctx = _FormContext(DeviceWorkspace(replica, LEADER))
+    panel = cases.owned_cases(ctx)
+    search = next(c for c in _walk(panel) if isinstance(c, ft.TextField))
+    chips = [c for c in _walk(panel) if isinstance(c, ft.Chip)]
+    assert [c.label.value for c in chips] == ["未办结", "全部"]     # a leader holds no grid: not 本网格
+    chips[1].on_select(None)
+    search.value = "拖欠"
+    search.on_change(SimpleNamespace(control=search))
+
+    def listed():
+        return sorted(t.title.value for t in _walk(panel) if isinstance(t, ft.ListTile) and t.title)
+    assert len(listed()) == 2
+    add_case(replica, "c9", owner="l1", title="拖欠工资纠纷9", status="resolved")   # arrives with a sync
+    assert callable(panel.data)
+    panel.data()
+    assert search.value == "拖欠" and chips[1].selected and len(listed()) == 3

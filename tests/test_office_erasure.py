@@ -54,6 +54,9 @@ class Ctx:
     def snack(self, text, error=False):
         self.snacks.append(text)
 
+    def close_dialog(self, d):   # navigation.Screens': that dialog, not the last one shown
+        self.page.dialogs.remove(d)
+
 
 def store(tmp_path) -> CentralStore:
     saved, auth._N = auth._N, 2 ** 4

@@ -81,7 +81,7 @@ def open_full(ctx, att: dict, caption: str = "") -> None:
     if not ctx.act(lambda: None):   # the sign-in still holds
         return
     title = ft.Text(" ".join(x for x in (ctx.code(codes.ATTACHMENT_KINDS, att.get("kind")), caption) if x))
-    close = ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.page.pop_dialog())
+    close = ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.close_dialog(full))
     if att.get("kind") != "photo":
         content = ft.Text(f"{att.get('name') or ''} · {_size_words(att.get('size'))}")
     else:
@@ -90,7 +90,8 @@ def open_full(ctx, att: dict, caption: str = "") -> None:
                                                               semantics_label=ctx.t("oatt_full")), min_scale=1,
                                                      max_scale=6), width=900, height=620)
                    if data else ft.Text(why, color=ft.Colors.RED_700))
-    ctx.page.show_dialog(ft.AlertDialog(title=title, content=content, actions=[close]))
+    full = ft.AlertDialog(title=title, content=content, actions=[close])
+    ctx.page.show_dialog(full)
 
 
 def gallery(ctx, items: list[tuple[dict, str]], heading: str | None = None) -> list[ft.Control]:

@@ -20,20 +20,21 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
         form.clear()
         saved = on_ok()
         if saved:
-            ctx.page.pop_dialog()  # before the snack: it would be popped in the dialog's place
+            ctx.close_dialog(dlg)
             refresh()
             ctx.snack(ctx.t("done"))
         ctx.page.update()
         return saved
     # The dialog scrolls (AlertDialog.scrollable), not its column: a scrolling column
     # takes the window's whole height, and a one-field dialog stood as tall as the page.
-    ctx.page.show_dialog(ft.AlertDialog(
+    dlg = ft.AlertDialog(
         modal=True, title=ft.Text(title), scrollable=True,
         content=ft.Column([*controls, form.foot], tight=True, width=520),
         # cancelled, the page is drawn again: one refused because another clerk acted first
         # showed the old state, with the same buttons, until left
-        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: (ctx.page.pop_dialog(), refresh())),
-                 ft.FilledButton(ok_label or ctx.t("save"), on_click=until_saved(ok))]))
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: (ctx.close_dialog(dlg), refresh())),
+                 ft.FilledButton(ok_label or ctx.t("save"), on_click=until_saved(ok))])
+    ctx.page.show_dialog(dlg)
 
 
 def radios(table, lang, value=None, column: bool = False):

@@ -144,15 +144,18 @@ def open_full(ctx, att: dict) -> None:
     else's: other people's photos come only when opened), or a voice note's facts."""
     if att.get("kind") != "photo":
         st = store(ctx).state(att["hash"])
-        ctx.page.show_dialog(ft.AlertDialog(
+        voice = ft.AlertDialog(
             title=ft.Text(ctx.t("att_voice")),
             content=ft.Text(f"{att.get('name') or ''} {_size_words(att.get('size'))}\n{state_words(ctx, st)[0]}"),
-            actions=[ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.page.pop_dialog())]))
+            actions=[ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.close_dialog(voice))])
+        ctx.show_dialog(voice, key=f"att:{att['hash']}")
         return
     body = ft.Container(ft.ProgressRing(), width=320, height=120, alignment=ft.Alignment.CENTER)
-    ctx.page.show_dialog(ft.AlertDialog(
+    photo = ft.AlertDialog(
         title=ft.Text(ctx.t("att_photo")), content=body, inset_padding=8, content_padding=8,
-        actions=[ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.page.pop_dialog())]))
+        actions=[ft.TextButton(ctx.t("close"), on_click=lambda e: ctx.close_dialog(photo))])
+    if not ctx.show_dialog(photo, key=f"att:{att['hash']}"):
+        return
 
     async def load() -> None:
         data = _read(store(ctx).path(att["hash"]))
@@ -377,7 +380,7 @@ class AttachmentEditor:
                 out = await rec.stop_recording() if keep else await rec.cancel_recording()
             except Exception:
                 out = None
-            ctx.page.pop_dialog()
+            ctx.close_dialog(recording)
             if keep:
                 if web and chunks:
                     data = wav_bytes(*downsampled(b"".join(c for _, c in chunks), stream_rate(chunks)))
@@ -403,11 +406,12 @@ class AttachmentEditor:
             self.message.value = ctx.t("att_no_voice")
             ctx.page.update()
             return
-        ctx.page.show_dialog(ft.AlertDialog(
+        recording = ft.AlertDialog(
             modal=True, title=ft.Text(ctx.t("att_recording")),
             content=ft.Row([ft.Icon(ft.Icons.MIC, color=ft.Colors.RED_700), clock], tight=True),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.run_task(finish, False)),
-                     ft.FilledButton(ctx.t("att_stop"), on_click=lambda e: ctx.page.run_task(finish, True))]))
+                     ft.FilledButton(ctx.t("att_stop"), on_click=lambda e: ctx.page.run_task(finish, True))])
+        ctx.page.show_dialog(recording)
         ctx.page.update()
         started = time.monotonic()
         while state["running"]:

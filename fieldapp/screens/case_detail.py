@@ -104,13 +104,38 @@ def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.C
     return rows
 
 
+def drafts(ctx) -> dict:
+    """What was typed in a dialog that closed unsaved (the phone's back key): shown again
+    when it is opened again, for as long as the app runs."""
+    return ctx.__dict__.setdefault("_drafts", {})
+
+
+def keep_unsaved(ctx, key: str, draft) -> tuple[dict, object]:
+    """(the dialog's state, its on_dismiss): what it holds is kept as the draft of `key`
+    when it closes other than by 保存 or 取消 (state["done"])."""
+    state = {"done": False}
+
+    def dismissed(e) -> None:
+        held = draft()
+        if not state["done"] and any(held.values()):
+            drafts(ctx)[key] = held
+    return state, dismissed
+
+
 def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> None:
     """Record a progress entry (进展) of a case; or correct a refused one (its text fills
-    the box, the refusal is said next to it)."""
+    the box, the refusal is said next to it). Modal: a touch beside it dropped a long
+    note typed in a petitioner's kitchen; closed by the back key, the note is kept as a
+    draft for the next opening."""
+    key = f"progress:{correcting['change_id'] if correcting else cid}"
+    given = (correcting or {}).get("change", {}).get("fields", {})
+    draft = drafts(ctx).pop(key, None) or {}
     text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, max_lines=8, autofocus=True,
-                        max_length=ENTITIES["case_event"].by_name["text"].max_len, value=(correcting or {}).get("change", {}).get("fields", {}).get("text") or "")
+                        max_length=ENTITIES["case_event"].by_name["text"].max_len,
+                        value=draft.get("text") or given.get("text") or "")
     say_when_full(ctx, text)
-    photos = attachments.AttachmentEditor(ctx, (correcting or {}).get("change", {}).get("fields", {}).get("attachments"))
+    photos = attachments.AttachmentEditor(ctx, draft.get("attachments") or given.get("attachments"))
+    state, dismissed = keep_unsaved(ctx, key, lambda: {"text": text.value or "", "attachments": photos.value or []})
     if correcting and correcting.get("errors") and not kept_as_progress(correcting):  # said above it, then
         text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
                                f"{refusal_text(ctx, 'case_event', e)}" for e in correcting["errors"])
@@ -130,19 +155,27 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
                                    for fe in err.errors) if err.errors else str(err)
             ctx.page.update()
             return
-        ctx.page.pop_dialog()
+        state["done"] = True
+        ctx.close_dialog(dlg)
         ctx.wrote()
         on_saved()
         ctx.snack(ctx.t("correction_queued" if correcting else "progress_saved"))
         return True
+
+    def cancel(e) -> None:
+        state["done"] = True
+        ctx.close_dialog(dlg)
     # the dialog scrolls, not its column: a scrolling column stands as tall as the screen
-    ctx.page.show_dialog(ft.AlertDialog(
+    dlg = ft.AlertDialog(
+        modal=True, on_dismiss=dismissed,
         title=ft.Text(ctx.t("correct_title" if correcting else "add_progress")), scrollable=True,
         content=ft.Column([*([ft.Text(ctx.t("resolution_kept_as_progress"), size=13, color=ft.Colors.GREY_800)]
                              if correcting and kept_as_progress(correcting) else []), text, photos.control],
                           tight=True), actions=[
-            ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-            ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))]))
+            ft.TextButton(ctx.t("cancel"), on_click=cancel),
+            ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))])
+    if not ctx.show_dialog(dlg, key=key) and draft:
+        drafts(ctx)[key] = draft   # a second tap: the open dialog holds it
 
 
 def open_case(ctx, cid: str) -> None:
@@ -231,15 +264,19 @@ def open_case(ctx, cid: str) -> None:
                 body.controls.append(ft.Container(photos, padding=ft.Padding.only(left=72, right=16, bottom=8)))
 
     def resolve_dialog() -> None:
-        outcome = ft.RadioGroup(value=None, content=ft.Column(
+        key = f"resolve:{cid}"
+        draft = drafts(ctx).pop(key, None) or {}
+        outcome = ft.RadioGroup(value=draft.get("outcome"), content=ft.Column(
             [ft.Radio(value=k, label=row[ctx.lang]) for k, row in codes.OUTCOMES.items()], spacing=0))
         outcome_msg = ft.Text(color=ft.Colors.RED_700, visible=False)
         # the model's limit, counted as it is typed; a long text scrolls inside its box, so
         # the dialog's words and buttons stay in sight
         method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2, max_lines=6,
-                              max_length=ENTITIES["case"].by_name["method"].max_len)
+                              max_length=ENTITIES["case"].by_name["method"].max_len, value=draft.get("method") or "")
         say_when_full(ctx, method)
-        photos = attachments.AttachmentEditor(ctx)
+        photos = attachments.AttachmentEditor(ctx, draft.get("attachments"))
+        state, dismissed = keep_unsaved(ctx, key, lambda: {"outcome": outcome.value, "method": method.value or "",
+                                                           "attachments": photos.value or []})
         msg = ft.Text(color=ft.Colors.RED_700, visible=False)
 
         def say(field_errors: dict[str, str], other: str = "") -> None:
@@ -262,17 +299,24 @@ def open_case(ctx, cid: str) -> None:
                 say(mine, "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
                                    for fe in err.errors if fe.field not in mine) or ("" if mine else str(err)))
                 return
-            ctx.page.pop_dialog()
+            state["done"] = True
+            ctx.close_dialog(dlg)
             ctx.wrote()
             fill()
             ctx.snack(ctx.t("resolved_saved"))
             return True
-        ctx.page.show_dialog(ft.AlertDialog(
-            title=ft.Text(ctx.t("resolve_title")), scrollable=True,
+
+        def cancel(e) -> None:
+            state["done"] = True
+            ctx.close_dialog(dlg)
+        dlg = ft.AlertDialog(
+            modal=True, on_dismiss=dismissed, title=ft.Text(ctx.t("resolve_title")), scrollable=True,
             content=ft.Column([msg, ft.Text(ctx.t("outcome")), outcome, outcome_msg, method, photos.control],
                               tight=True),
-            actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-                     ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))]))
+            actions=[ft.TextButton(ctx.t("cancel"), on_click=cancel),
+                     ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))])
+        if not ctx.show_dialog(dlg, key=key) and draft:
+            drafts(ctx)[key] = draft   # a second tap: the open dialog holds it
 
     fill()
     view = ft.View(route=f"/case/{cid}", padding=0, controls=[body],

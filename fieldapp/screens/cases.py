@@ -53,7 +53,18 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
         state["query"] = {**query, **filters[0][1]}
         controls.append(ft.Container(row, padding=ft.Padding.only(left=12, right=12, top=8)))
     load(True)
-    return ft.Column([*controls, items, more], expand=True, spacing=0)
+    panel = ft.Column([*controls, items, more], expand=True, spacing=0)
+
+    def refresh() -> None:
+        """Records arrived (a sync): the list again, as far down as it was, with the
+        words typed and the chip chosen kept (rebuilt, the tab emptied the search box
+        under the person's finger)."""
+        shown = state["offset"]
+        load(True)
+        while more.visible and state["offset"] < shown:
+            load(False)
+    panel.data = refresh   # the shell calls it when a sync brings records (shell.py)
+    return panel
 
 
 def reported_cases(ctx) -> ft.Control:
@@ -68,5 +79,5 @@ def reported_cases(ctx) -> ft.Control:
 def owned_cases(ctx) -> ft.Control:
     return _case_list(ctx, {"owner": ctx.ws.username}, ctx.t("no_owned_cases"), filters=[
         (ctx.t("open_only"), {"open_only": True}),
-        (ctx.t("grid_cases"), {}),
+        (ctx.t("all_owned"), {}),   # a leader holds no grid: all the cases they own
     ])

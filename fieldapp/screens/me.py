@@ -108,17 +108,18 @@ def discard_dialog(ctx, item: dict, refresh) -> None:
 
     def ok(e) -> bool:
         ctx.ws.discard(item["change_id"])
-        ctx.page.pop_dialog()
+        ctx.close_dialog(dlg)
         ctx.wrote()  # the sync that finishes it starts now, if there is a network
         refresh()
         ctx.snack(ctx.t("discard_queued"))
         return True
-    ctx.page.show_dialog(ft.AlertDialog(
+    dlg = ft.AlertDialog(
         title=ft.Text(ctx.t("discard_title")),
         content=ft.Column([ft.Text(refused_summary(ctx, item), weight=ft.FontWeight.BOLD),
                            *(ft.Text(x) for x in lines)], tight=True, spacing=8),
-        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.page.pop_dialog()),
-                 ft.FilledButton(ctx.t("discard"), on_click=until_saved(ok))]))
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: ctx.close_dialog(dlg)),
+                 ft.FilledButton(ctx.t("discard"), on_click=until_saved(ok))])
+    ctx.show_dialog(dlg, key=f"discard:{item['change_id']}")
 
 
 def problems_controls(ctx, refresh) -> list[ft.Control]:

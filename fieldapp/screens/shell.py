@@ -44,7 +44,7 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
             return
         seen["received"] = st.received
         top = ctx.page.views[-1] if ctx.page.views else None
-        if top is view and tabs[state["i"]][0] in ("tab_today", "tab_cases", "tab_my_cases", "tab_map"):
+        if top is view and tabs[state["i"]][0] in ("tab_today", "tab_map"):
             show(state["i"])
         elif top is view and callable(getattr(body.content, "data", None)):
             body.content.data()   # a tab with a search box refreshes its list, keeping what was typed
