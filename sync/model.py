@@ -305,9 +305,11 @@ _MESSAGES = {
                   "含有看不见的字符（如零宽空格），请删除后重新输入"),
     "position_pair": ("a position has both a latitude and a longitude", "位置须同时有纬度和经度"),
     "time_zone": ("must be in China Standard Time (+08:00), as the app writes it", "须为北京时间（+08:00）"),
-    "empty_visit": ("a household or home visit records something: what was seen, what was asked for, a need "
-                    "found, explanation cards handed out or a photo",
-                    "走访（下访）记录不能为空：请至少填写看到的情况、群众诉求、发现的需求、发放明白卡数量或照片中的一项"),
+    "empty_visit": ("a household visit records something: what was seen, what was asked for, a need found, "
+                    "explanation cards handed out or a photo",
+                    "走访记录不能为空：请至少填写看到的情况、群众诉求、发现的需求、发放明白卡数量或照片中的一项"),
+    "empty_home_visit": ("a home visit records something: what was seen, what was asked for or a photo",
+                         "下访记录不能为空：请至少填写看到的情况、群众诉求或照片中的一项"),
     "id_written": ("must be written as the form writes it: half-width digits and X, no spaces",
                    "须按表单格式填写：半角数字和X，不含空格"),
     "phone_written": ("must be written as the form writes it: half-width digits, no spaces, no +86",
@@ -529,7 +531,7 @@ def visit_problems(fields: dict) -> list[FieldError]:
         if isinstance(v, str) and v.strip() or isinstance(v, list) and v or (
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
             return []
-    return [_err("seen", "empty_visit")]
+    return [_err("seen", "empty_home_visit" if fields.get("kind") == "home" else "empty_visit")]
 
 
 def position_problems(before: dict | None, fields: dict) -> list[FieldError]:

@@ -663,7 +663,7 @@ def test_a_household_visit_with_nothing_recorded_is_refused_and_nothing_is_queue
         ws.record_visit({"household_id": hid, **content})
     [err] = got.value.errors
     assert (err.field, err.rule) == ("seen", "empty_visit")
-    assert "记录不能为空" in err.message("zh") and "visit records something" in err.message("en")
+    assert "走访记录不能为空" in err.message("zh") and "household visit" in err.message("en")
     with pytest.raises(ValidationError):  # the workspace's own write path refuses it too
         ws.create("visit", {"grid_id": "g1", "household_id": hid, "kind": "household",
                             "visited_at": "2026-03-01T10:00:00+08:00", "visitor": "w1", "lat": 29.07, "lon": 119.65})
@@ -686,7 +686,8 @@ def test_a_leaders_empty_home_visit_is_refused_and_one_with_anything_recorded_is
     for empty in ({}, {"seen": "  ", "requests": ""}):
         with pytest.raises(ValidationError) as got:
             leader.record_visit({"case_id": cid, "kind": "home", **empty})
-        assert [(e.field, e.rule) for e in got.value.errors] == [("seen", "empty_visit")]
+        [err] = got.value.errors
+        assert (err.field, err.rule) == ("seen", "empty_home_visit") and "下访记录不能为空" in err.message("zh")
     assert queries_visits(replica, cid) == []
     leader.record_visit({"case_id": cid, "kind": "home", "requests": "要求三日内答复"})
     assert [v["kind"] for v in queries_visits(replica, cid)] == ["home"]
