@@ -172,7 +172,11 @@ def pytest_runtest_makereport(item, call):
         where = [m.group(0) for line in report.longreprtext.splitlines()
                  if (m := re.match(r"tests/browser/\w+\.py:\d+", line))]
         crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
+        lines = crash.splitlines()
+        # a click that timed out: Playwright's log says what it waited on (no element, not
+        # visible, another on top, or a page that never answered): the last few lines
+        waited = [x.strip() for x in lines[lines.index("Call log:") + 1:]][-3:] if "Call log:" in lines else []
         FAILURES.append(f"{item.nodeid}, at {' < '.join(reversed(where)) or '?'}: "
-                        f"{crash.splitlines()[0] if crash else ''}")
+                        f"{lines[0] if lines else ''}" + "".join(f"\n    {x}" for x in waited))
     if report.when == "teardown":
         OPEN_PAGES.clear()
