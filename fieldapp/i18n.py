@@ -330,6 +330,12 @@ def code(table: codes.Table, value: str | None, lang: str = "zh") -> str:
     return codes.label(table, value, lang)
 
 
+def aside(text, lang: str = "zh") -> str:
+    """Words in brackets after others, as each language writes them: "上报（走访）",
+    "Reported (walk-in)" (full-width brackets in an English line read as a fault)."""
+    return f"（{text}）" if lang != "en" else f" ({text})"
+
+
 # A member's field, as the server and the household form name it ("members.1.id_number"),
 # said by the member's place and the field's short name (成员2 身份证号).
 MEMBER_FIELD = re.compile(r"members\.(\d+)\.(name|relation|id_number|note)")

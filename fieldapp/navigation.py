@@ -28,6 +28,9 @@ class Screens:
     def t(self, key: str, **kw) -> str:
         return i18n.t(key, self.lang, **kw)
 
+    def aside(self, text) -> str:
+        return i18n.aside(text, self.lang)
+
     def code(self, table, value) -> str:
         return i18n.code(table, value, self.lang)
 

@@ -1775,3 +1775,20 @@ def test_the_leaders_case_list_refreshed_by_a_sync_keeps_the_search_and_the_chip
     assert callable(panel.data)
     panel.data()
     assert search.value == "拖欠" and chips[1].selected and len(listed()) == 3
+
+
+def test_words_in_brackets_are_written_as_each_language_writes_them():
+    """An English timeline read "Reported（walk-in）": full-width brackets composed into
+    English lines (helper BC). Each screen now adds them through i18n.aside."""
+    from fieldapp.screens.household import status_words
+    from fieldapp.screens.widgets import timeline_heading
+    seen = {}
+    for lang in ("zh", "en"):
+        ctx = SimpleNamespace(lang=lang, t=lambda k, _l=lang, **kw: i18n.t(k, _l, **kw),
+                              code=lambda tb, v, _l=lang: i18n.code(tb, v, _l))
+        seen[lang] = (timeline_heading(ctx, {"type": "report", "kind": "visit", "at": "2026-11-26T10:30:00+08:00",
+                                             "by": "lz"}, {"lz": "李振华"}),
+                      status_words(ctx, {"status": "moved_out"}))
+    assert seen["zh"][0] == "2026-11-26 10:30 上报（来访） · 李振华"
+    assert seen["en"][0] == "2026-11-26 10:30 Reported (walk-in) · 李振华"
+    assert "（" in seen["zh"][1] and "（" not in seen["en"][1] and " (" in seen["en"][1]

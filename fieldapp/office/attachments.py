@@ -100,7 +100,7 @@ def gallery(ctx, items: list[tuple[dict, str]], heading: str | None = None) -> l
     items = [(a, c) for a, c in items if isinstance(a, dict) and a.get("hash")]
     if not items:
         return []
-    return [ft.Text(f"{heading or ctx.t('oatt_title')}（{len(items)}）", weight=ft.FontWeight.BOLD),
+    return [ft.Text((heading or ctx.t('oatt_title')) + ctx.aside(len(items)), weight=ft.FontWeight.BOLD),
             ft.Row([tile(ctx, a, c) for a, c in items], wrap=True, spacing=10, run_spacing=10)]
 
 

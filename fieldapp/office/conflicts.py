@@ -70,7 +70,7 @@ def conflicts_panel(ctx) -> ft.Control:
                 choice = ft.RadioGroup(value="0", content=ft.Column([
                     ft.Radio(value=str(i), label=ctx.t("conflict_value", value=shown(ctx, field, value),
                                                         who=names.get(author, author), at=when(stamp))
-                             + (f"（{ctx.t('conflict_shown')}）" if i == 0 else ""))
+                             + (ctx.aside(ctx.t('conflict_shown')) if i == 0 else ""))
                     for i, (stamp, value, author) in enumerate(options)], spacing=0))
 
                 def settle(e, entity=entity, rid=row["id"], field=field, options=options, choice=choice):

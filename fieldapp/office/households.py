@@ -118,7 +118,7 @@ def _cells(ctx, h: dict, grid_names: dict) -> list[tuple[str, int, int]]:
     values = [h["head_name"], h.get("address") or "", grid_names.get(h["grid_id"], h["grid_id"]),
               mask_phone(h.get("phone")), mask_id(h.get("id_number")),
               "、".join(ctx.code(codes.NEEDS, t) for t in h.get("tags") or []),
-              "—" if gone else h.get("next_visit_due") or "", f"{status}（{ctx.t('hh_archived')}）" if gone else status]
+              "—" if gone else h.get("next_visit_due") or "", status + ctx.aside(ctx.t('hh_archived')) if gone else status]
     return [(v, w, 2 if key in TWO_LINES else 1) for v, (key, w) in zip(values, COLUMNS)]
 
 

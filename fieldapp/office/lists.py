@@ -20,7 +20,7 @@ def callbacks_panel(ctx) -> ft.Control:
         rows.append(ft.Text(ctx.t("callbacks_more", n=waiting - len(queue)), color=ft.Colors.GREY_700))
     # the ledger's columns, so the ledger's sideways scroll: at 1,024 px 办理期限 and 状态
     # were cut off with no way to see them
-    return ft.Column([ft.Text(f"{ctx.t('nav_callbacks')}（{waiting}）", size=18, weight=ft.FontWeight.BOLD),
+    return ft.Column([ft.Text(ctx.t('nav_callbacks') + ctx.aside(waiting), size=18, weight=ft.FontWeight.BOLD),
                       wide(header_row(ctx),
                            ft.ListView(rows or [ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700)],
                                        expand=True))], expand=True)
@@ -52,7 +52,7 @@ def supervision_panel(ctx) -> ft.Control:
         parts = [f"{ctx.t('departments')}：{'、'.join(c.get('departments') or []) or '—'}",
                  f"{ctx.t('plan')}：{(c.get('plan') or '—').rstrip('。；;')}",
                  f"{ctx.t('deadline')}：{c.get('deadline') or '—'}"
-                 + (f"（{ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)}）" if dl is not None else "")]
+                 + (ctx.aside(ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)) if dl is not None else "")]
         latest = f"\n{progress[-1]['at'][:10]} {progress[-1]['text']}" if progress else ""
         return ft.ListTile(
             title=ft.Text(f"{c.get('ref') or ''} {c.get('title') or (c.get('description') or '')[:20]} · "
@@ -63,8 +63,9 @@ def supervision_panel(ctx) -> ft.Control:
 
     def heading(owner: str) -> ft.Control:
         n, late_n = page["counts"].get(owner, (0, 0))
-        return ft.Text(f"{names.get(owner, owner)}（{n}" + (f"，{ctx.t('n_overdue', n=late_n)}" if late_n else "")
-                       + "）", size=16, weight=ft.FontWeight.BOLD)
+        sep = "，" if ctx.lang != "en" else ", "
+        return ft.Text(names.get(owner, owner) + ctx.aside(f"{n}" + (f"{sep}{ctx.t('n_overdue', n=late_n)}" if late_n else "")),
+                       size=16, weight=ft.FontWeight.BOLD)
 
     def load(reset: bool) -> None:
         which = SUPERVISION_FILTERS[state["f"]][1]

@@ -133,7 +133,7 @@ def open_matter(ctx, cid: str) -> None:
             body.controls.append(ft.Text(ctx.t("milestones"), weight=ft.FontWeight.BOLD))
             body.controls.append(ft.Row([ft.Chip(
                 label=ft.Text(f"{ctx.t('ms_' + s['key'])} {s['day'].isoformat()}"
-                              + (f"（{ctx.t('milestones_done')}）" if s["done"] else "")),
+                              + (ctx.aside(ctx.t('milestones_done')) if s["done"] else "")),
                 leading=ft.Icon(ft.Icons.CHECK_CIRCLE if s["done"] else ft.Icons.SCHEDULE,
                                 color=ft.Colors.GREEN_700 if s["done"] else
                                 ft.Colors.RED_700 if s["late"] else ft.Colors.GREY_600),

@@ -147,7 +147,7 @@ def roster_panel(ctx) -> ft.Control:
         if not committed:
             controls.append(ft.Text(ctx.t("roster_counts", **c)))
         controls.append(ft.Text(ctx.t("roster_columns", cols="、".join(
-            f"{roster.rr.label(f)}（{h}）" if h != roster.rr.label(f) else h for f, h in out.columns.items())),
+            roster.rr.label(f) + ctx.aside(h) if h != roster.rr.label(f) else h for f, h in out.columns.items())),
             color=ft.Colors.GREY_800))
         if out.unused:
             controls.append(ft.Text(ctx.t("roster_unused", cols="、".join(out.unused)), color=ft.Colors.GREY_700))
@@ -165,7 +165,7 @@ def roster_panel(ctx) -> ft.Control:
                                          on_click=lambda e: ctx.download("roster_report.xlsx", report=key)))
         controls.append(ft.Row(buttons, wrap=True))
         if out.refused:
-            controls.append(ft.Text(ctx.t("roster_refused") + f"（{len(out.refused)}）",
+            controls.append(ft.Text(ctx.t("roster_refused") + ctx.aside(len(out.refused)),
                                     weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800))
             controls += [_line(ctx, got.row, got.values.get("head_name") or "", "；".join(got.reasons),
                                ft.Colors.RED_700) for got in out.refused[:SHOWN]]
@@ -173,7 +173,7 @@ def roster_panel(ctx) -> ft.Control:
                 controls.append(ft.Text(ctx.t("roster_more", n=len(out.refused) - SHOWN), color=ft.Colors.GREY_700))
         updates = [ch for ch in out.changes if ch[3]]
         if updates:
-            controls.append(ft.Text(ctx.t("roster_updated" if committed else "roster_updates") + f"（{len(updates)}）",
+            controls.append(ft.Text(ctx.t("roster_updated" if committed else "roster_updates") + ctx.aside(len(updates)),
                                     weight=ft.FontWeight.BOLD))
             controls += [_line(ctx, row, head, "；".join(f"{n}：{a or '—'} → {b or '—'}" for n, a, b in diff), None)
                          for row, _, head, diff in updates[:SHOWN]]

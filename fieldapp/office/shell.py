@@ -50,7 +50,7 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
 
     view = ft.View(route="/", padding=0, spacing=0, controls=[
         ft.Container(ft.Row([ft.Text(ctx.t("office_title"), size=18, weight=ft.FontWeight.BOLD),
-                             ft.Row([ft.Text(f"{who.get('name') or who['username']}（{who['username']}）",
+                             ft.Row([ft.Text((who.get('name') or who['username']) + ctx.aside(who['username']),
                                              color=ft.Colors.GREY_700),
                                      ft.TextButton("English" if ctx.lang == "zh" else "中文",
                                                    on_click=switch_language),

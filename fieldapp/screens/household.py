@@ -7,6 +7,7 @@ import flet as ft
 
 from sync import codes, households
 
+from .. import i18n
 from ..geo import format_distance
 from ..privacy import mask_id, mask_phone
 from .widgets import TOUCH, appbar, empty, header, info_row, long_row
@@ -18,15 +19,16 @@ def member_lines(ctx, hh: dict) -> str:
     for m in hh.get("members") or []:
         if not isinstance(m, dict):
             continue
-        extra = "，".join(x for x in (m.get("relation"), mask_id(m.get("id_number")), m.get("note")) if x)
-        out.append(f"{m.get('name', '')}（{extra}）" if extra else m.get("name", ""))
+        extra = ("，" if ctx.lang != "en" else ", ").join(
+            x for x in (m.get("relation"), mask_id(m.get("id_number")), m.get("note")) if x)
+        out.append(m.get("name", "") + (i18n.aside(extra, ctx.lang) if extra else ""))
     return "\n".join(out)
 
 
 def status_words(ctx, hh: dict) -> str:
     """"已迁出（已存档）" for an archived household; "在册" otherwise."""
     word = ctx.code(codes.HOUSEHOLD_STATUSES, hh.get("status") or "active")
-    return f"{word}（{ctx.t('hh_archived')}）" if households.archived(hh) else word
+    return word + i18n.aside(ctx.t('hh_archived'), ctx.lang) if households.archived(hh) else word
 
 
 def open_household(ctx, hid: str) -> None:

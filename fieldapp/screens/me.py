@@ -31,7 +31,7 @@ def refused_summary(ctx, item: dict) -> str:
         what = what or held.get("title") or held.get("ref") or held.get("head_name")
         if item["entity"] == "case":
             move = shown_value(ctx, "case", "status", f["status"]) if f.get("status") else ""
-            kind = ctx.t("refused_case_edit", move=(f"（{move}）" if ctx.lang == "zh" else f" ({move})") if move else "")
+            kind = ctx.t("refused_case_edit", move=i18n.aside(move, ctx.lang) if move else "")
     return f"{kind} · {str(what or item['record'])[:24]}"
 
 
@@ -225,7 +225,7 @@ def me_panel(ctx) -> ft.Control:
     body: list[ft.Control] = [
         header(ctx.t("account")),
         ft.Container(ft.Column([
-            ft.Text(f"{acct.get('name', acct['username'])}（{acct['username']}）· "
+            ft.Text(acct.get('name', acct['username']) + i18n.aside(acct['username'], ctx.lang) + "· "
                     f"{ctx.code(codes.ROLES, acct['role'])}"),
             ft.Text(" ".join(acct.get("grids") or []), color=ft.Colors.GREY_700),
             ft.Text(f"{ctx.t('device')}: {ctx.phone.replica.device_id}", size=12, color=ft.Colors.GREY_700),

@@ -6,6 +6,7 @@ import datetime as dt
 
 import flet as ft
 
+from .. import i18n
 from ..syncer import SyncStatus
 
 RISK_COLOURS = {"red": ft.Colors.RED_600, "orange": ft.Colors.ORANGE_700,
@@ -277,7 +278,7 @@ def timeline_heading(ctx, it: dict, names: dict) -> str:
     kind = (ctx.code(codes.EVENT_KINDS, it["kind"]) if it["type"] == "event" else
             ctx.code(codes.VISIT_KINDS, it["kind"]) if it["type"] == "visit" else
             ctx.code(codes.SATISFACTION, it["kind"]) if it["type"] == "callback" else
-            f"{ctx.t('reported')}（{ctx.code(codes.CHANNELS, it['kind'])}）")
+            ctx.t('reported') + i18n.aside(ctx.code(codes.CHANNELS, it['kind']), ctx.lang))
     return f"{it['at'][:16].replace('T', ' ')} {kind} · {names.get(it['by'], it['by'])}"
 
 
