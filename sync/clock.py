@@ -93,6 +93,13 @@ class HLC:
             return self.anchor_server_ms + (b - self.anchor_boot_ms)
         return self.now() + self.offset_ms
 
+    def written_ms(self) -> int:
+        """The time a change written now is dated at: the township's time as `physical`
+        reads it, never before the server's time at the last sync (a time known to have
+        passed: a phone restarted with its date years back filed its visits in a year
+        long reported)."""
+        return max(self.physical(), self.anchor_server_ms if self.anchor_server_ms is not None else 0)
+
     def anchored(self) -> bool:
         """Whether the township's time is read from the boot clock since the last sync (no
         restart since): else it is the phone's date plus the offset learned then."""

@@ -28,6 +28,11 @@ class ValidationError(ValueError):
         self.errors = errors
 
 
+def _rebased(ch: dict, stamps: dict) -> dict:
+    """A queued change's base with the stamps given anew (`stamps`: old -> new)."""
+    return {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
+
+
 class DeviceReplica(Replica):
     MIGRATIONS = migrations.PHONE
 
@@ -129,21 +134,20 @@ class DeviceReplica(Replica):
             self.clock.anchor(server_ms)
             # after a restart: what was written since, dated by the boot clock (or the date)
             redated = None if trusted else self._redate_undated(server_ms, known_before)
-            if self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS:
-                # Stamps made while the phone's date was ahead (the server refuses them,
-                # clock_ahead) set the clock's high-water mark: every later change, of any
-                # record, was stamped as far ahead and refused too, for hours after the
-                # date was put right. The clock goes back to the township's time, and the
-                # changes not yet taken are stamped again by it (_restamp_ahead).
+            # Stamps made while the phone's date was ahead (the server refuses them,
+            # clock_ahead) set the clock's high-water mark: every later change, of any
+            # record, was stamped as far ahead and refused too, for hours after the date
+            # was put right. The clock goes back to the township's time, and the changes
+            # not yet taken are stamped again by it (_restamp_ahead).
+            ahead = self.clock.last_ms > server_ms + changes.MAX_AHEAD_MS
+            if ahead:
                 self.clock.last_ms, self.clock.counter = server_ms, 0
-                if redated:
-                    self.clock.receive(redated)
-                if not trusted:
-                    self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
-            elif first and self._refused_for("clock_ahead"):
-                self._restamp_ahead(server_ms, None, None)
             if redated:
                 self.clock.receive(redated)   # later stamps come after them
+            if ahead and not trusted:
+                self._restamp_ahead(server_ms, self.clock.offset_ms - offset_before, known_before)
+            elif not ahead and first and self._refused_for("clock_ahead"):
+                self._restamp_ahead(server_ms, None, None)
             if first:
                 self.set_meta("clock_restamp", "1")
             self._save_clock()
@@ -161,8 +165,7 @@ class DeviceReplica(Replica):
         b = c.boot()
         if b is None:
             return None
-        at = max(c.physical(), c.anchor_server_ms or 0)
-        return c.boot_id(), b, c.now(), at, c.last_ms, c.counter
+        return c.boot_id(), b, c.now(), c.written_ms(), c.last_ms, c.counter
 
     def undated_waiting(self) -> bool:
         """Changes wait to be dated by the township's time (the phone restarted since its
@@ -213,17 +216,22 @@ class DeviceReplica(Replica):
         for (cid, *_, at_ms, _f, _fc, body), t in zip(rows, times):
             ch = json.loads(body)
             when[0] = t
-            new = h.tick()
             fields = ch["fields"]
             if abs(t - at_ms) >= self.REDATE_MIN_MS:
                 fields = statute.redated(ch["entity"], fields, t - at_ms, at(at_ms), at(server_ms))
-            base = {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
-            stamps[ch["hlc"]] = new
-            records.setdefault((ch["entity"], ch["record"]), {}).update(fields)
-            ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
-            self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
+            self._rewrite_queued(cid, ch, h.tick(), fields, _rebased(ch, stamps), stamps, records)
         self._restamp_rows(records, stamps)
         return max(stamps.values())
+
+    def _rewrite_queued(self, cid: str, ch: dict, new: str, fields: dict, base: dict, stamps: dict,
+                        records: dict) -> None:
+        """A change of the outbox stamped anew (`new`), with its fields as moved and its
+        base's stamps as renamed; noted in `stamps` (old -> new) and `records` (the fields
+        each record's changes moved) for _restamp_rows."""
+        stamps[ch["hlc"]] = new
+        records.setdefault((ch["entity"], ch["record"]), {}).update(fields)
+        ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
+        self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
 
     def _restamp_rows(self, records: dict, stamps: dict, loaded: dict | None = None) -> None:
         """The phone's tables as the outbox now has them: each record's versions stamped
@@ -287,15 +295,12 @@ class DeviceReplica(Replica):
                     for s in merge.heads(held[1], name):
                         if clock.physical_ms(s) <= limit:
                             self.clock.receive(s)
-            base = {name: [stamps.get(s, s) for s in seen] for name, seen in (ch.get("base") or {}).items()}
+            base = _rebased(ch, stamps)
             for s in (s for seen in base.values() for s in seen if clock.physical_ms(s) <= limit):
                 self.clock.receive(s)
             fields = statute.moved_back(ch["entity"], ch["fields"], shift_ms, **when,
                                         stamp_by_ms=server_ms - clock.physical_ms(ch["hlc"]))
-            stamps[ch["hlc"]] = new = self.clock.tick()
-            ch = dict(ch, hlc=new, fields=fields, **({"base": base} if base else {}))
-            records[key].update(fields)
-            self.conn.execute("UPDATE outbox SET body=? WHERE change_id=?", (json.dumps(ch, ensure_ascii=False), cid))
+            self._rewrite_queued(cid, ch, self.clock.tick(), fields, base, stamps, records)
         self._restamp_rows(records, stamps, loaded)
         return len(ahead)
 
@@ -374,12 +379,11 @@ class DeviceReplica(Replica):
         with self.relaxed_transaction():
             # the last of them in the outbox's order, named at each pull (client.py: a
             # folder put back from an older copy names an earlier one)
-            last = None
+            last = []   # (seq, change id) of each part's last
             for part in chunks(change_ids):
                 marks = ",".join("?" * len(part))
-                row = self.conn.execute(f"SELECT seq, change_id FROM outbox WHERE change_id IN ({marks})"
-                                        " ORDER BY seq DESC LIMIT 1", part).fetchone()
-                last = max(last, row) if last and row else (row or last)
+                last += self.conn.execute(f"SELECT seq, change_id FROM outbox WHERE change_id IN ({marks})"
+                                          " ORDER BY seq DESC LIMIT 1", part).fetchall()
                 households = [r for (r,) in self.conn.execute(
                     f"SELECT DISTINCT record FROM outbox WHERE entity='household' AND change_id IN ({marks})", part)]
                 self.conn.execute("INSERT INTO pushed (change_id, entity, record, body, acked_ms, seq)"
@@ -388,7 +392,7 @@ class DeviceReplica(Replica):
                 self.conn.execute(f"DELETE FROM outbox WHERE change_id IN ({marks})", part)
                 self._mask_held(households)
             if last:
-                self.set_meta("acked", last[1])
+                self.set_meta("acked", max(last)[1])
             purged = int(self.meta("pushed_purged_ms") or 0)
             if now - purged > 3_600_000:  # the purge scans the table: once an hour is enough
                 self.conn.execute("DELETE FROM pushed WHERE acked_ms < ?", (now - self.keep_pushed_ms(),))

@@ -53,13 +53,18 @@ def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
     fsync_dir(folder)
 
 
+def whole_hashes(hashes: Iterable) -> set[str]:
+    """The SHA-256 hashes among these, written whole (64 lowercase hex digits): a file's
+    name begins with one (an empty or short one would name every file)."""
+    return {h for h in hashes if isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h)}
+
+
 def remove_named(folder: str, hashes: Iterable[str]) -> set[str]:
     """Delete every file under `folder` whose name begins with one of these SHA-256
     hashes (the bytes, a thumbnail `<hash>.jpg`, a partial upload), whatever the folder's
     layout, in one walk. Returns the hashes of which a file was deleted. Only whole
     hashes count: an empty or short one would name every file."""
-    wanted = {h for h in hashes if isinstance(h, str) and len(h) == 64
-              and all(c in "0123456789abcdef" for c in h)}
+    wanted = whole_hashes(hashes)
     gone: set[str] = set()
     if not wanted or not os.path.isdir(folder):
         return gone

@@ -511,8 +511,8 @@ def _check_value(f: Field, v) -> FieldError | None:
     raise AssertionError(f"unknown field kind {k}")
 
 
-# What a household visit must hold at least one of (empty text does not count): a visit
-# with nothing recorded would count in the figures as a visit made.
+# What a household or home visit must hold at least one of (empty text does not count): a
+# visit with nothing recorded would count in the figures as a visit made.
 VISIT_CONTENT = ("seen", "requests", "needs_found", "cards", "attachments")
 
 

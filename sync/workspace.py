@@ -359,9 +359,7 @@ class DeviceWorkspace(Workspace):
         Not the clock's last stamp: one made while the date was ahead would have dated
         every later record ahead too, after the date was put right."""
         self.replica._load_clock()
-        c = self.replica.clock
-        known = c.anchor_server_ms if c.anchor_server_ms is not None else 0
-        return dt.datetime.fromtimestamp(max(c.physical(), known) / 1000, CST)
+        return dt.datetime.fromtimestamp(self.replica.clock.written_ms() / 1000, CST)
 
     # An offset below this is a phone's ordinary drift: no one is asked to look.
     CLOCK_GUESS_MIN = 10

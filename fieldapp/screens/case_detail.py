@@ -174,8 +174,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
                           tight=True), actions=[
             ft.TextButton(ctx.t("cancel"), on_click=cancel),
             ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))])
-    if not ctx.show_dialog(dlg, key=key) and draft:
-        drafts(ctx)[key] = draft   # a second tap: the open dialog holds it
+    ctx.show_dialog(dlg, key=key)   # a second tap shows nothing: the open dialog holds the draft
 
 
 def open_case(ctx, cid: str) -> None:
@@ -315,8 +314,7 @@ def open_case(ctx, cid: str) -> None:
                               tight=True),
             actions=[ft.TextButton(ctx.t("cancel"), on_click=cancel),
                      ft.FilledButton(ctx.t("save"), on_click=until_saved(ok))])
-        if not ctx.show_dialog(dlg, key=key) and draft:
-            drafts(ctx)[key] = draft   # a second tap: the open dialog holds it
+        ctx.show_dialog(dlg, key=key)
 
     fill()
     view = ft.View(route=f"/case/{cid}", padding=0, controls=[body],

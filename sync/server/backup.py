@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ..files import remove_named, write_atomic
+from ..files import remove_named, whole_hashes, write_atomic
 from ..replica import existing
 
 CONFIG_ENV = "GRIDBOOK_LITESTREAM_CONFIG"   # set for the server Litestream runs
@@ -420,7 +420,7 @@ def delete_blobs(url: str, hashes, endpoint=None, region=None, path_style=False)
     # (thumbs/<hash>.jpg), which the backup copies too
     if target.blobs_folder:
         return len(remove_named(target.blobs_folder, hashes))
-    wanted = {h for h in hashes if isinstance(h, str) and len(h) == 64}
+    wanted = whole_hashes(hashes)
     gone = set()
     bucket = target.open_bucket()
     try:

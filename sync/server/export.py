@@ -162,8 +162,7 @@ def ledger_rows(conn, start: dt.date, end: dt.date, scope=None, today: dt.date |
     counted_to = stats.counting_days(end, today or stats.township_today())[0].isoformat()
     source = "cases"
     if standing.any_after(conn, counted_to):
-        source = (f"(SELECT {', '.join(_LEDGER_READ)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
-                  f" UNION ALL SELECT * FROM {standing.as_at(_LEDGER_READ, 'c')})")
+        source = standing.as_it_stood(_LEDGER_READ, "c")
     where, args = ("1", {}) if scope is None else scope.where_named("now.grid_id", "now.owner")
     cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where),
                        {"s": start.isoformat(), "e": end.isoformat(), "c": counted_to, **args})

@@ -28,12 +28,12 @@ from ..replica import encode_row
 # Every field of a matter the figures read (stats.py), and the codes a past period's
 # ledger shows beside them (export.py: the outcome of a resolution, the risk level, the
 # departments), as stored.
+# The ledger's, kept since migration 11 (a store's rows from before are made again from the log).
+LEDGER_FIELDS = ("outcome", "risk", "departments")
 FIELDS = ("grid_id", "category", "channel", "status", "accepted_on", "deadline", "resolved_on",
           "received_on", "reported_at", "owner", "merged_into", "reception_leader", "litigation", "signals",
           "register_by", "notice_sent_on", "review_requested_on", "review_due", "review_answered_on",
-          "recheck_requested_on", "recheck_due", "recheck_answered_on", "outcome", "risk", "departments")
-# Those kept since migration 11 (a store's rows from before are made again from the log).
-LEDGER_FIELDS = ("outcome", "risk", "departments")
+          "recheck_requested_on", "recheck_due", "recheck_answered_on", *LEDGER_FIELDS)
 TABLE = "case_standing"
 _CASE = ENTITIES["case"]
 _AT = {name: i for i, name in enumerate(("id", *_CASE.columns))}
@@ -74,6 +74,14 @@ def as_at(columns: tuple[str, ...], day_param: str) -> str:
     return (f"(SELECT {cols} FROM {TABLE} h JOIN cases c ON c.id = h.case_id"
             f" WHERE h.changed_on = (SELECT min(e.changed_on) FROM {TABLE} e"
             f" WHERE e.case_id = h.case_id AND e.changed_on > :{day_param}))")
+
+
+def as_it_stood(columns: tuple[str, ...], day_param: str) -> str:
+    """Every matter, with `columns`, as it stood at the end of the day `:day_param`: those
+    changed since through `as_at`, the others as they stand. Select FROM it as you would
+    from `cases`."""
+    return (f"(SELECT {', '.join(columns)} FROM cases WHERE id NOT IN {changed_after(day_param)}"
+            f" UNION ALL SELECT * FROM {as_at(columns, day_param)})")
 
 
 def changed_after(day_param: str) -> str:

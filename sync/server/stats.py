@@ -385,7 +385,8 @@ def _callback_figures(conn, args, since: bool = False) -> dict:
         # a village's or category's callbacks are those of its matters as they stood at the
         # last day counted, as its matters are counted (a matter moved to another grid
         # next month took its January callbacks with it)
-        matters = _as_it_stood(("id", "grid_id", "category", "channel", "merged_into", "owner", "departments"))
+        matters = standing.as_it_stood(("id", "grid_id", "category", "channel", "merged_into", "owner",
+                                        "departments"), "c")
     if judged.any_kept(conn):
         owner, departments, join = judged.column("owner"), judged.column("departments"), judged.JOIN
     else:
@@ -426,13 +427,6 @@ def _listed(text: str | None) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _as_it_stood(cols: tuple[str, ...]) -> str:
-    """The matters, with `cols`, each as it stood at the end of the last day counted (:c):
-    select FROM it as from `cases`."""
-    return (f"(SELECT {', '.join(cols)} FROM cases WHERE id NOT IN {standing.changed_after('c')}"
-            f" UNION ALL SELECT * FROM {standing.as_at(cols, 'c')})")
-
-
 def _open_points(conn, args, since: bool) -> list[dict]:
     """Matters open at the last day counted (the 未办结 of the figures) with a position,
     the riskiest first: when there are more than the map can take, the ones leadership
@@ -440,7 +434,7 @@ def _open_points(conn, args, since: bool) -> list[dict]:
     rank = " ".join(f"WHEN '{r}' THEN {i}" for i, r in enumerate(_RISK_ORDER))
     source = "cases"
     if since:
-        source = _as_it_stood((*_READ, "lat", "lon", "risk"))
+        source = standing.as_it_stood((*_READ, "lat", "lon", "risk"), "c")
     rows = conn.execute(
         f"SELECT id, lat, lon, risk FROM {source} AS cases WHERE {_OPEN} AND {_RECEIVED} <= :c AND merged_into IS NULL"
         f" AND lat IS NOT NULL AND lon IS NOT NULL{_case_filter(args)}"
