@@ -172,9 +172,12 @@ def test_case_assigned_to_a_leader_reaches_the_phone_and_the_home_visit_reaches_
         app.type("看到的情况", "赵师傅表示同意分期支付，情绪稳定")
         app.tap("保存")
         app.text("已保存，待同步")
-        app.tap("记录进展")
+        app.mark()
+        app.button("记录进展").dblclick()           # a shaky double tap: one dialog
+        app.settle()
         app.type("进展情况", "已协调企业垫付第一期工资")
         app.tap("保存", role="button")
+        app.gone("进展情况")                         # saved and closed: no second dialog under it
         app.text("进展已记录，待同步")
         app.text("已全部同步", timeout_s=60)
     finally:
