@@ -70,8 +70,9 @@ def statutory_deadline(case: dict) -> dt.date | None:
 def deadline(accepted: dt.date, extended_days: int = 0, higher: dt.date | None = None,
              today: dt.date | None = None) -> tuple[dt.date, str]:
     """(the deadline that applies, "statute" or "higher"): the earlier of the statutory
-    period and a higher body's deadline, when that one is still to come (an expired
-    higher deadline does not shorten a fresh period: see `reopen`)."""
+    period and a higher body's deadline. Given `today` (a period begun again: `reopen`,
+    or lengthened), a higher deadline already passed does not shorten it; a first
+    acceptance passes none, as a deadline the township missed stays missed."""
     statutory = handle_by(accepted, extended_days)
     if higher is not None and higher < statutory and (today is None or higher >= today):
         return higher, "higher"
@@ -182,12 +183,19 @@ def overdue_reasons(case: dict, today: dt.date) -> list[str]:
         out.append("register")
     if notice_overdue(case, today):
         out.append("notice")
-    due = as_date(case.get("deadline"))
-    if case.get("status") in OPEN_STATUSES and case.get("status") != "reported" and due is not None and due < today:
+    if handling_overdue(case, today):
         out.append("handling")
     if answer_overdue(case, today):
         out.append("answer")
     return out
+
+
+def handling_overdue(case: dict, today: dt.date) -> bool:
+    """Being handled past its deadline; or, handed down and still waiting to be accepted,
+    past the higher body's deadline (the 15 days to register do not stretch it)."""
+    status = case.get("status")
+    due = as_date(case.get("higher_deadline") if status == "reported" else case.get("deadline"))
+    return status in OPEN_STATUSES and not case.get("merged_into") and due is not None and due < today
 
 
 # --- the order dates keep ---------------------------------------------------------------------

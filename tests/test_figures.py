@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import random
 import re
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -515,3 +516,36 @@ def test_the_map_lets_the_wheel_scroll_the_page():
     assert not fm.InteractionFlag.has_scroll_wheel_zoom(dashboard.MAP_GESTURES)
     assert fm.InteractionFlag.has_drag(dashboard.MAP_GESTURES)
     assert fm.InteractionFlag.has_double_tap_zoom(dashboard.MAP_GESTURES)
+
+
+def test_a_handed_down_matter_waiting_past_the_higher_deadline_is_overdue_before_and_after_acceptance(tmp_path):
+    """The higher body wanted it handled by 02-05; the township had not even accepted it.
+    Overdue from 02-06 in the list and the figures, the month's figures handed in too, and
+    still after a late acceptance (the missed deadline is the one that applies)."""
+    store = CentralStore(str(tmp_path / "handed.db"))
+    store.add_grid("g1", "一组", "白鹤村", "金山镇")
+    server_day(store, D(2026, 2, 1))
+    store.server_write("case", "handed", case("g1", "handed_down", "2026-02-01", "reported",
+                                              register_by="2026-02-16", higher_deadline="2026-02-05",
+                                              higher_ref="县信访局交〔2026〕3号"), author="system")
+    for day, late in ((D(2026, 2, 5), []), (D(2026, 2, 6), ["handling"])):
+        assert statute.overdue_reasons(store.get("case", "handed"), day) == late
+        assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 28), today=day)["overdue_handling"] == len(late)
+    server_day(store, D(2026, 2, 10))
+    store.server_write("case", "handed", {"status": "accepted", "accepted_on": "2026-02-10",
+                                          "deadline": "2026-02-05"}, author="system")
+    assert statute.overdue_reasons(store.get("case", "handed"), D(2026, 2, 10)) == ["handling"]
+    # days of February handed in, judged on the day after them (as it stood: still waiting)
+    assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 4), today=D(2026, 3, 1))["overdue_handling"] == 0
+    assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 5), today=D(2026, 3, 1))["overdue_handling"] == 1
+    # a store of the version before kept no higher deadline in its past rows: upgraded, the same
+    store.close()
+    conn = sqlite3.connect(tmp_path / "handed.db")
+    conn.execute("ALTER TABLE case_standing DROP COLUMN higher_deadline")
+    conn.execute("PRAGMA user_version=11")
+    conn.commit()
+    conn.close()
+    store = CentralStore(str(tmp_path / "handed.db"))
+    assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 5), today=D(2026, 3, 1))["overdue_handling"] == 1
+    assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 4), today=D(2026, 3, 1))["overdue_handling"] == 0
+    store.close()

@@ -6,6 +6,7 @@ import pytest
 
 from sync.server.central import CentralStore, WriteRefused
 from sync.server.office import CentralWorkspace, Missing
+from sync import statute
 from sync.rules import RuleError
 
 OFFICE = {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []}
@@ -150,6 +151,18 @@ def test_a_higher_bodys_earlier_deadline_applies_and_a_reopened_matter_starts_af
     ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到")
     case = ws.case(cid)
     assert case["status"] == "reopened" and case["deadline"] > dt.date.today().isoformat()
+
+
+def test_a_higher_deadline_missed_before_acceptance_stays_the_deadline_and_the_matter_is_overdue(ws, monkeypatch):
+    cid = matter(ws, on=dt.date(2026, 5, 1), higher_deadline="2026-05-04", channel="handed_down",
+                 higher_ref="县信访局交〔2026〕12号")
+    assert [c["id"] for c in ws.overdue(dt.date(2026, 5, 5))] == [cid]     # still waiting, already late
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 5, 6))
+    ws.accept(cid, on=dt.date(2026, 5, 6))
+    case = ws.case(cid)
+    assert (case["deadline"], statute.deadline_source(case)) == ("2026-05-04", "higher")   # not a fresh 60 days
+    assert [c["id"] for c in ws.overdue(dt.date(2026, 5, 6))] == [cid]
+    assert "上级要求" in [it for it in ws.timeline(cid) if it.get("kind") == "accept"][0]["text"]
 
 
 def test_a_consultation_dated_before_the_matter_was_received_is_refused_naming_the_date(ws):

@@ -136,16 +136,31 @@ def _central_11_standing_ledger_fields(store) -> None:
     outcome, risk level and departments too (export.py): the kept rows take those codes,
     and are made again from the change log (a day a matter changed only those is kept
     as well), their report times in China time as migration 7 left them."""
+    _standing_made_again(store)
+
+
+def _standing_made_again(store) -> bool:
+    """The kept rows gain the fields the code keeps and are made again from the change
+    log, when a field was missing. Whether they were."""
     from .central import township_today
     from . import standing
     conn = store.conn
     have = {r[1] for r in conn.execute(f"PRAGMA table_info({standing.TABLE})")}
-    for name in standing.LEDGER_FIELDS:
-        if name not in have:
-            conn.execute(f"ALTER TABLE {standing.TABLE} ADD COLUMN {name}")
-    conn.execute(f"DELETE FROM {standing.TABLE}")
-    standing.backfill(conn, township_today)
-    _in_china_time(conn, [(standing.TABLE, "reported_at")])
+    missing = [name for name in standing.FIELDS if name not in have]
+    for name in missing:
+        conn.execute(f"ALTER TABLE {standing.TABLE} ADD COLUMN {name}")
+    if missing:
+        conn.execute(f"DELETE FROM {standing.TABLE}")
+        standing.backfill(conn, township_today)
+        _in_china_time(conn, [(standing.TABLE, "reported_at")])
+    return bool(missing)
+
+
+def _central_12_standing_higher_deadline(store) -> None:
+    """A handed-down matter still waiting to be accepted is overdue once the higher body's
+    deadline has passed, in a past period's figures as in today's: the kept rows take
+    that deadline too (made again only if migration 11 did not just make them)."""
+    _standing_made_again(store)
 
 
 CENTRAL = (
@@ -164,4 +179,6 @@ CENTRAL = (
               _central_10_device_last_change),
     Migration(11, "a past period's ledger as it stood: outcome, risk and departments kept too",
               _central_11_standing_ledger_fields),
+    Migration(12, "a past period's figures: the higher body's deadline kept too",
+              _central_12_standing_higher_deadline),
 )

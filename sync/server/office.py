@@ -151,7 +151,7 @@ class CentralWorkspace(Workspace):
         if not case.get("received_on"):  # a phone's report enters the ledger when accepted
             got = rules.as_date(case.get("reported_at")) or on
             received = {"received_on": got.isoformat(), "register_by": rules.register_by(got).isoformat()}
-        due, source = statute.deadline(on, 0, rules.as_date(case.get("higher_deadline")), on)
+        due, source = statute.deadline(on, 0, rules.as_date(case.get("higher_deadline")))
         self._move(case, "accepted", {**received, "accepted_on": on.isoformat(), "deadline": due.isoformat()},
                    ("accept", f"受理，办理期限 {due.isoformat()}" + ("（上级要求）" if source == "higher" else "")))
 

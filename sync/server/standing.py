@@ -33,7 +33,7 @@ LEDGER_FIELDS = ("outcome", "risk", "departments")
 FIELDS = ("grid_id", "category", "channel", "status", "accepted_on", "deadline", "resolved_on",
           "received_on", "reported_at", "owner", "merged_into", "reception_leader", "litigation", "signals",
           "register_by", "notice_sent_on", "review_requested_on", "review_due", "review_answered_on",
-          "recheck_requested_on", "recheck_due", "recheck_answered_on", *LEDGER_FIELDS)
+          "recheck_requested_on", "recheck_due", "recheck_answered_on", *LEDGER_FIELDS, "higher_deadline")
 TABLE = "case_standing"
 _CASE = ENTITIES["case"]
 _AT = {name: i for i, name in enumerate(("id", *_CASE.columns))}
@@ -58,7 +58,9 @@ def row(case_id: str, on: str, before: dict) -> tuple:
 
 def add(conn: sqlite3.Connection, rows: list[tuple]) -> None:
     """Keep the rows; a matter already kept for that day keeps its first (the day's start)."""
-    conn.executemany(f"INSERT OR IGNORE INTO {TABLE} VALUES ({','.join('?' * (2 + len(FIELDS)))})", rows)
+    # by name: a store's columns added by migrations stand in the order they were added
+    conn.executemany(f"INSERT OR IGNORE INTO {TABLE} (case_id, changed_on, {', '.join(FIELDS)})"
+                     f" VALUES ({','.join('?' * (2 + len(FIELDS)))})", rows)
 
 
 def any_after(conn: sqlite3.Connection, day: str) -> bool:

@@ -286,7 +286,9 @@ _OVERDUE = {
     # art. 23: the petitioner told within 15 days of receipt
     "overdue_notice": f"({_not_by('notice_sent_on')} AND date({_RECEIVED}, '+15 days') < :a)",
     # arts. 31, 34, or the higher body's deadline: being handled, or resolved only later
-    "overdue_handling": f"(deadline < :a AND ({_HANDLING} OR ({_FIN} AND resolved_on > :c)))",
+    # (handed down and not yet accepted: the higher body's)
+    "overdue_handling": (f"((deadline < :a AND ({_HANDLING} OR ({_FIN} AND resolved_on > :c)))"
+                         " OR ((status = 'reported' OR accepted_on > :c) AND higher_deadline < :a))"),
     # arts. 35, 36: a 复查 or 复核 answered within 30 days of the request
     "overdue_answer": ("((review_requested_on IS NOT NULL AND review_due < :a"
                        f" AND {_not_by('review_answered_on')} AND {_not_by('recheck_requested_on')}"
