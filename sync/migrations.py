@@ -30,7 +30,8 @@ class StoreTooNew(ValueError):
         super().__init__(
             f"the {kind} store {path} has schema version {have}, but this Gridbook knows versions up to "
             f"{know} only: it was written by a newer Gridbook. Install that version (or newer) to open it, "
-            f"or restore a backup made before the upgrade; nothing was changed")
+            f"or restore a backup made before the upgrade with THIS version's own restore (a newer "
+            f"Gridbook's restore brings the store to its own schema); nothing was changed")
         self.have, self.know = have, know
 
 

@@ -164,6 +164,34 @@ def test_restore_latest_and_to_a_point_in_time(tmp_path, capsys):
     st.close()
 
 
+def test_a_store_backed_up_by_an_older_version_is_restored_saying_which_version_can_serve_it(tmp_path, capsys):
+    """The way back from an upgrade is the old version's own restore: this one's brings the
+    store to its schema (the old version then refuses it), and says so."""
+    import sqlite3
+    from sync.server.migrations import CENTRAL
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o700)
+    db, url = str(folder / "township.db"), str(tmp_path / "backup")
+    _store(db, "g1")
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version={len(CENTRAL) - 1}")   # as the version before left it
+    conn.commit()
+    conn.close()
+    _replicate_once(db, url)
+    back = str(tmp_path / "back" / "township.db")
+    assert main(["restore", "--from", url, "--db", back]) == 0
+    got = capsys.readouterr()
+    out = json.loads(got.out.splitlines()[0])
+    assert (out["schema_backed_up"], out["schema_now"]) == (len(CENTRAL) - 1, len(CENTRAL))
+    assert f"backed up at schema version {len(CENTRAL) - 1}" in got.err
+    assert "install that version and run ITS gridbook restore" in got.err
+    # a store restored at this version's own schema says nothing of it
+    again = str(tmp_path / "again" / "township.db")
+    _replicate_once(back, str(tmp_path / "backup2"))
+    assert main(["restore", "--from", str(tmp_path / "backup2"), "--db", again]) == 0
+    assert "schema version" not in capsys.readouterr().err
+
+
 def test_nothing_to_restore_and_no_silent_fresh_start(tmp_path, capsys):
     db, url = str(tmp_path / "t.db"), str(tmp_path / "backup")
     assert main(["restore", "--from", url, "--db", db]) == 1

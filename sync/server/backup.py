@@ -552,6 +552,14 @@ def store_in_use(db_path: str) -> bool:
         os.close(fd)
 
 
+def store_schema(db_path: str) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def restore(target: Target, db_path: str, timestamp: str | None = None, force: bool = False) -> dict:
     """Bring the store (and its attachments) back from the backup. An existing store is
     never overwritten silently: with `force` it is moved aside (PATH.replaced-<time>)."""
@@ -605,6 +613,8 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     conn = sqlite3.connect(db_path)
     try:
         check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        # the schema it was backed up with: opening it below brings it to this version's
+        schema = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()
     if check != "ok":
@@ -644,4 +654,5 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     return {"restored": db_path, "from": target.describe(), "timestamp": ts, "changes": changes,
             "generation": gen["generation"], "generation_seq": gen["since"], "attachments_copied": blobs,
             "moved_aside": moved, "erasures_replayed": len(replayed),
+            "schema_backed_up": schema, "schema_now": store_schema(db_path),
             "erasure_journal": journal if os.path.exists(journal) else None}

@@ -111,7 +111,13 @@ def cmd_restore(args) -> int:
     """Bring the store and its attachments back from the backup: one JSON line."""
     from . import backup
     target = backup.parse_target(args.from_url, args.s3_endpoint, args.s3_region, args.s3_path_style)
-    print(json.dumps(backup.restore(target, args.db, args.timestamp, force=args.force), ensure_ascii=False))
+    done = backup.restore(target, args.db, args.timestamp, force=args.force)
+    print(json.dumps(done, ensure_ascii=False))
+    if done["schema_now"] > done["schema_backed_up"]:
+        # the way back from an upgrade: this version's restore made a store only it can serve
+        print(f"the store was backed up at schema version {done['schema_backed_up']} and this Gridbook brought it "
+              f"to {done['schema_now']}: serve it with this version. To go back to the version before an "
+              "upgrade, install that version and run ITS gridbook restore instead", file=sys.stderr)
     if args.timestamp:
         print("restored to a point in time: serve it with a NEW --backup location (the old one holds "
               "the later history)", file=sys.stderr)
