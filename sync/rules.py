@@ -84,7 +84,7 @@ OFFICE_ACTIONS = {
     "in_progress": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
     "resolved": ("call_back", "review", "notice"),
     "called_back": ("close_case", "review", "notice"),
-    "reopened": ("consult", "add_progress", "extend", "resolve", "notice"),
+    "reopened": ("consult", "add_progress", "extend", "resolve", "notice", "review"),
     "declined": ("notice", "reopen_review"),
     "closed": ("review",),
 }

@@ -138,7 +138,9 @@ def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None
     within the law; else the reason, as a rule code (rules._MESSAGES, "review_" + it).
     A day after `today` is refused as such (it would read as out of time)."""
     if kind == "review":
-        if case.get("status") not in FINISHED or opinion_day(case) is None:
+        # a matter taken up again after an unsatisfied callback keeps the opinion it was
+        # given: the petitioner's 30 days to ask for 复查 of it still run (art. 35)
+        if case.get("status") not in (*FINISHED, "reopened") or opinion_day(case) is None:
             return "no_opinion"
         if stage(case) is not None:
             return "review_exists"

@@ -377,6 +377,30 @@ def test_a_review_request_s_day_is_refused_at_its_own_field_in_words(ws, monkeyp
     assert ws.case(cid)["review_due"] == "2026-03-12"
 
 
+def test_a_matter_taken_up_again_after_its_callback_keeps_the_petitioners_right_to_a_review(ws, monkeypatch):
+    """Unsatisfied at the callback, the petitioner asks for 复查 of the opinion given on
+    1 February: 30 days from it still run (art. 35), and the page offers it."""
+    from fieldapp.office.dialogs import offered
+    from sync.rules import OFFICE_ACTIONS
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 2, 5))
+    assert ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到") == "reopened"
+    case = ws.case(cid)
+    assert "review" in OFFICE_ACTIONS[case["status"]] and offered("review", case)
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 2, 20))
+    ws.request_review(cid, "review", dt.date(2026, 2, 20))
+    assert (ws.case(cid)["review_requested_on"], ws.case(cid)["review_due"]) == ("2026-02-20", "2026-03-22")
+    assert ws.case(cid)["status"] == "reopened"                 # the township works on meanwhile
+
+
+def test_a_declined_matter_taken_up_again_has_no_opinion_to_review(ws):
+    cid = matter(ws)
+    ws.decline(cid, "不属于信访事项")
+    ws.reopen_declined(cid)
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "review", dt.date.today())
+    assert e.value.code == "review_no_opinion"
+
+
 def recheck_answered(ws, cid: str, monkeypatch) -> None:
     """复查 asked on 10 February and upheld, then 复核 asked and upheld: 复核终结."""
     ws.request_review(cid, "review", dt.date(2026, 2, 10))
