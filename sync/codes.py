@@ -163,6 +163,9 @@ SATISFACTION = _t(
     ("satisfied", "满意", "satisfied"),
     ("basically", "基本满意", "basically satisfied"),
     ("unsatisfied", "不满意", "unsatisfied"),
+    # tried and not reached (no answer, a number out of use): the attempt is recorded and
+    # the matter may be closed, but no one answered, so 满意度 does not count it
+    ("unreachable", "联系不上", "not reached"),
 )
 
 

@@ -274,7 +274,8 @@ def after_callback(answer: str, stage: str | None = None) -> str:
     unsatisfied answer sends it back to work (重办), unless 复核 has answered (`stage`
     "final", statute.stage): the same matter is not taken up again (条例 art. 36), the
     callback is counted. (With 复查 or 复核 still asked, the township works on: the
-    conflict is not settled by waiting for the higher body.)"""
+    conflict is not settled by waiting for the higher body.) A petitioner not reached is
+    called back all the same: the matter may be closed, its attempt on record."""
     if answer not in codes.SATISFACTION:
         raise RuleError("unknown_answer", answer=answer)
     return "reopened" if answer == "unsatisfied" and stage != "final" else "called_back"
@@ -339,6 +340,7 @@ def base_risk(graded: str | None, signals: list[str] | tuple = ()) -> str:
 # --- rates ------------------------------------------------------------------------------
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically"})  # 满意 + 基本满意
+NOT_REACHED = "unreachable"   # a callback no one answered: left out of 满意度
 
 
 def resolution_rate(resolved: int, due: int) -> float | None:
@@ -349,7 +351,8 @@ def resolution_rate(resolved: int, due: int) -> float | None:
 
 
 def satisfaction_rate(answers: list[str]) -> float | None:
-    """满意度: satisfied and basically satisfied callbacks over all; None for none."""
+    """满意度: satisfied and basically satisfied callbacks over those answered; None for none."""
+    answers = [a for a in answers if a != NOT_REACHED]
     if not answers:
         return None
     return sum(1 for a in answers if a in SATISFIED_ANSWERS) / len(answers)

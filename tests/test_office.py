@@ -153,6 +153,30 @@ def test_a_higher_bodys_earlier_deadline_applies_and_a_reopened_matter_starts_af
     assert case["status"] == "reopened" and case["deadline"] > dt.date.today().isoformat()
 
 
+def test_a_petitioner_not_reached_is_called_back_closable_and_left_out_of_the_satisfaction(ws, monkeypatch):
+    from sync.server import stats
+    from sync import rules
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 1, 31))
+    reached, unreached = matter(ws), matter(ws)
+    for cid in (reached, unreached):
+        ws.accept(cid, on=dt.date(2026, 1, 21))
+        ws.consult(cid, dt.date(2026, 1, 22), ["人社所"], "先行垫付", "lizhen")
+        ws.resolve_case(cid, "supported", "已支付")
+    assert ws.call_back(unreached, "phone", "unreachable", "三次电话无人接听") == "called_back"
+    ws.close(unreached)                                   # not left in the callback queue for good
+    assert ws.case(unreached)["status"] == "closed"
+    today = dt.date.today()
+    f = stats.figures(ws.replica.conn, dt.date(today.year, 1, 1), today, today=today)
+    assert (f["callbacks"], f["callbacks_unreached"], f["satisfaction_rate"]) == (1, 1, None)
+    ws.call_back(reached, "phone", "basically")
+    f = stats.figures(ws.replica.conn, dt.date(today.year, 1, 1), today, today=today)
+    assert (f["callbacks"], f["callbacks_unreached"], f["satisfied"], f["satisfaction_rate"]) == (2, 1, 1, 1.0)
+    assert [(r["key"], r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]] == [
+        ("lizhen", 1, 1.0)]
+    assert rules.satisfaction_rate(["unreachable", "unsatisfied", "satisfied"]) == 0.5
+    assert rules.satisfaction_rate(["unreachable"]) is None
+
+
 def test_a_higher_deadline_missed_before_acceptance_stays_the_deadline_and_the_matter_is_overdue(ws, monkeypatch):
     cid = matter(ws, on=dt.date(2026, 5, 1), higher_deadline="2026-05-04", channel="handed_down",
                  higher_ref="县信访局交〔2026〕12号")

@@ -35,7 +35,7 @@ CARDS = ("receptions", "household_visits", "registered", "resolved", "resolution
 ALARMS = ("overdue", "beijing")
 # A line of smaller figures under the cards: what the big ones are made of.
 DETAILS = ("reception_visits", "walk_in_receptions", "home_visits", "due", "due_resolved",
-           "callbacks", "satisfied", "open", "due_soon")
+           "callbacks", "callbacks_unreached", "satisfied", "open", "due_soon")
 OVERDUE_REASONS = ("overdue_register", "overdue_notice", "overdue_handling", "overdue_answer")
 
 REGISTERED_COLOUR, RESOLVED_COLOUR = ft.Colors.BLUE_600, ft.Colors.GREEN_600

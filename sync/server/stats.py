@@ -39,6 +39,7 @@ import orjson
 from .. import codes
 from . import judged, standing
 from ..queries import OPEN_STATUSES
+from ..rules import NOT_REACHED, SATISFIED_ANSWERS
 
 SOON_DAYS = 7
 MAX_POINTS = 5_000
@@ -70,9 +71,12 @@ FIGURES: tuple[Figure, ...] = (
     Figure("due", "应办结事项", "Due", "count", "受理的事项中，办理期限在期间内或在期间内办结的"),
     Figure("due_resolved", "其中已化解", "Of which resolved", "count", "应办结事项中，截至统计日已办结且办结有效的"),
     Figure("resolution_rate", "化解率", "Resolution rate", "rate", "其中已化解 ÷ 应办结事项；无应办结事项时为“—”"),
-    Figure("callbacks", "回访", "Callbacks", "count", "期间内的回访"),
+    Figure("callbacks", "回访", "Callbacks", "count", "期间内的回访，含联系不上的"),
+    Figure("callbacks_unreached", "其中：联系不上", "Of which not reached", "count",
+           "期间内回访结果为联系不上的（不计入满意度）"),
     Figure("satisfied", "满意（含基本满意）", "Satisfied", "count", "期间内回访结果为满意或基本满意的"),
-    Figure("satisfaction_rate", "满意度", "Satisfaction rate", "rate", "满意（含基本满意）÷ 回访；无回访时为“—”"),
+    Figure("satisfaction_rate", "满意度", "Satisfaction rate", "rate",
+           "满意（含基本满意）÷（回访 - 联系不上）；无回访或均联系不上时为“—”"),
     Figure("overdue", "超期", "Overdue", "count",
            "统计日（期间已过：期末次日；期间未完：今日）已超过任一法定期限而未完成的事项（登记转送、告知、办理期限、复查复核答复）"),
     Figure("overdue_register", "其中：登记转送超期", "Overdue: register", "count",
@@ -97,7 +101,7 @@ BY_LABEL = {f.zh: f for f in FIGURES}
 # The rows of the monthly report, in order: every figure of the township's report.
 REPORT = ("receptions", "reception_visits", "walk_in_receptions", "household_visits", "home_visits",
           "cards", "registered", "resolved", "due", "due_resolved", "resolution_rate", "callbacks",
-          "satisfied", "satisfaction_rate", "overdue", "overdue_register", "overdue_notice",
+          "callbacks_unreached", "satisfied", "satisfaction_rate", "overdue", "overdue_register", "overdue_notice",
           "overdue_handling", "overdue_answer", "leader_resolved", "handed_down_resolved",
           "litigation_resolved", "beijing", "counted_to")
 
@@ -150,7 +154,7 @@ def _resolution_rate(resolved_due: int, due: int) -> float | None:
 
 
 def _satisfaction_rate(satisfied: int, basically: int, total: int) -> float | None:
-    """满意度: 满意 and 基本满意 callbacks over all callbacks."""
+    """满意度: 满意 and 基本满意 callbacks over the callbacks answered (`total`)."""
     return _ratio(satisfied + basically, total)
 
 
@@ -400,21 +404,24 @@ def _callback_figures(conn, args, since: bool = False) -> dict:
             f"SELECT cb.answer, {owner}, {departments} FROM callbacks cb JOIN {matters} c ON c.id = cb.case_id {join}"
             f" WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters}", args):
         answers[answer] = answers.get(answer, 0) + 1
-        good = answer in ("satisfied", "basically")
+        if answer == NOT_REACHED:   # no one answered: no one's satisfaction
+            continue
+        good = answer in SATISFIED_ANSWERS
         for key, table in ((who, by_owner), *((d, by_department) for d in _listed(depts))):
             if key is not None:
                 tally = table.setdefault(key, [0, 0])
                 tally[0] += good
                 tally[1] += 1
     total = sum(answers.values())
+    unreached = answers.get(NOT_REACHED, 0)
     sat, basic = answers.get("satisfied", 0), answers.get("basically", 0)
     names = dict(conn.execute("SELECT username, name FROM staff"))
 
     def rows(table: dict) -> list[dict]:
         return [{"key": k, "label": names.get(k, k), "callbacks": n, "satisfaction_rate": _ratio(good, n)}
                 for k, (good, n) in sorted(table.items(), key=lambda kv: str(kv[0]))]
-    return {"callbacks": total, "satisfied": sat + basic,
-            "satisfaction_rate": _satisfaction_rate(sat, basic, total),
+    return {"callbacks": total, "callbacks_unreached": unreached, "satisfied": sat + basic,
+            "satisfaction_rate": _satisfaction_rate(sat, basic, total - unreached),
             "satisfaction_by_owner": rows(by_owner), "satisfaction_by_department": rows(by_department)}
 
 
