@@ -189,10 +189,14 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("visitors", "int", min=1, max=10_000),  # people who came (a group visit: more than 5)
         Field("litigation", "bool"),               # 涉法涉诉
         # after the written opinion: 复查 (art. 35) and 复核 (art. 36)
+        # the day the petitioner received the opinion, when later than its day: the 30 days
+        # to ask for 复查 run from the receipt (art. 35), by post some days after
+        Field("opinion_received_on", "date"),
         Field("review_requested_on", "date"),
         Field("review_due", "date"),
         Field("review_answered_on", "date"),
         Field("review_outcome", "code", table=codes.REVIEW_OUTCOMES),
+        Field("review_answer_received_on", "date"),   # ... and 复核's from the 复查 answer's (art. 36)
         Field("recheck_requested_on", "date"),
         Field("recheck_due", "date"),
         Field("recheck_answered_on", "date"),
@@ -330,12 +334,14 @@ _TYPE_ZH = {"a string": "文字", "a number": "数字", "true or false": "是或
 DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", "consulted_on": "会商日期",
                   "resolved_on": "办结日期", "higher_deadline": "上级要求办结日期", "notice_sent_on": "告知日期",
                   "review_requested_on": "申请复查日期", "review_answered_on": "复查答复日期",
+                  "opinion_received_on": "收到处理意见日期", "review_answer_received_on": "收到复查意见日期",
                   "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期",
                   "reported_at": "上报日期"}
 DATE_LABELS_EN = {"received_on": "registration date", "accepted_on": "acceptance date",
                   "consulted_on": "consultation date", "resolved_on": "resolution date",
                   "higher_deadline": "higher body's deadline", "notice_sent_on": "notification date",
                   "review_requested_on": "review request date", "review_answered_on": "review answer date",
+                  "opinion_received_on": "opinion receipt date", "review_answer_received_on": "review answer receipt date",
                   "recheck_requested_on": "recheck request date", "recheck_answered_on": "recheck answer date",
                   "reported_at": "report date"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",

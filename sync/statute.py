@@ -113,15 +113,28 @@ def stage(case: dict) -> str | None:
     return None
 
 
-def review_window(case: dict) -> tuple[dt.date, dt.date] | None:
-    """(first, last) day the petitioner may ask for 复查: from the opinion, 30 days."""
-    day = opinion_day(case)
-    return (day, day + _days(REVIEW_REQUEST_DAYS)) if day else None
+# The day each request's 30 days count from: the petitioner's receipt of the written
+# answer (arts. 35, 36: 自收到书面答复之日起), when recorded, else the answer's own day.
+RECEIVED = {"review": "opinion_received_on", "recheck": "review_answer_received_on"}
 
 
-def recheck_window(case: dict) -> tuple[dt.date, dt.date] | None:
-    day = as_date(case.get("review_answered_on"))
-    return (day, day + _days(RECHECK_REQUEST_DAYS)) if day else None
+def review_window(case: dict, received: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
+    """(first, last) day the petitioner may ask for 复查: 30 days from the opinion's
+    receipt (`received`, or the one recorded), or from its day."""
+    return _window(opinion_day(case), received or as_date(case.get(RECEIVED["review"])), REVIEW_REQUEST_DAYS)
+
+
+def recheck_window(case: dict, received: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
+    return _window(as_date(case.get("review_answered_on")),
+                   received or as_date(case.get(RECEIVED["recheck"])), RECHECK_REQUEST_DAYS)
+
+
+def _window(given: dt.date | None, received: dt.date | None, days: int) -> tuple[dt.date, dt.date] | None:
+    if given is None:
+        return None
+    # a receipt before the answer it is of belongs to an earlier one (a matter resolved anew)
+    start = received if received is not None and received > given else given
+    return given, start + _days(days)
 
 
 def answer_due(requested: dt.date) -> dt.date:
@@ -129,14 +142,18 @@ def answer_due(requested: dt.date) -> dt.date:
     return requested + _days(REVIEW_ANSWER_DAYS)
 
 
-# may_request's reasons that are the day's own fault (said at the day's field)
+# may_request's reasons that are the day's own fault (said at the day's field), and the
+# receipt's (said at its own)
 DAY_FAULTS = frozenset({"in_future", "before_opinion", "before_answer", "window_closed"})
+RECEIPT_FAULTS = frozenset({"received_before", "received_after_request"})
 
 
-def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None) -> str | None:
+def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None,
+                received: dt.date | None = None) -> str | None:
     """None when a request for 复查 ("review") or 复核 ("recheck") made on that day is
     within the law; else the reason, as a rule code (rules._MESSAGES, "review_" + it).
-    A day after `today` is refused as such (it would read as out of time)."""
+    A day after `today` is refused as such (it would read as out of time). `received`:
+    the day the petitioner received the answer asked about, if later than its day."""
     if kind == "review":
         # a matter taken up again after an unsatisfied callback keeps the opinion it was
         # given: the petitioner's 30 days to ask for 复查 of it still run (art. 35)
@@ -144,13 +161,18 @@ def may_request(case: dict, kind: str, on: dt.date, today: dt.date | None = None
             return "no_opinion"
         if stage(case) is not None:
             return "review_exists"
-        window = review_window(case)
+        window = review_window(case, received)
     else:
         if stage(case) != "review" or not case.get("review_answered_on"):
             return "no_review_answer"
-        window = recheck_window(case)
+        window = recheck_window(case, received)
     if today is not None and on > today:
         return "in_future"
+    if received is not None:
+        if received < window[0]:
+            return "received_before"
+        if received > on:
+            return "received_after_request"
     if on < window[0]:
         return "before_opinion" if kind == "review" else "before_answer"
     if on > window[1]:
@@ -217,10 +239,12 @@ DATE_ORDER = (
 # first), but a reopened matter is accepted anew after its old resolution; a review is
 # asked of a resolution, but a matter reopened meanwhile is resolved anew after the
 # request (judged both ways it could never be resolved again).
-DATE_ORDER_WHEN_WRITTEN = (("resolved_on", "accepted_on"), ("review_requested_on", "resolved_on"))
+DATE_ORDER_WHEN_WRITTEN = (("resolved_on", "accepted_on"), ("review_requested_on", "resolved_on"),
+                           ("opinion_received_on", "resolved_on"), ("review_answer_received_on", "review_answered_on"))
 # Days that cannot be in the future: things that have happened.
 HAPPENED = ("received_on", "accepted_on", "consulted_on", "resolved_on", "notice_sent_on",
-            "review_requested_on", "review_answered_on", "recheck_requested_on", "recheck_answered_on")
+            "review_requested_on", "review_answered_on", "recheck_requested_on", "recheck_answered_on",
+            "opinion_received_on", "review_answer_received_on")
 
 
 def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, str, str]]:

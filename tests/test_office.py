@@ -425,6 +425,45 @@ def test_a_declined_matter_taken_up_again_has_no_opinion_to_review(ws):
     assert e.value.code == "review_no_opinion"
 
 
+def test_the_30_days_to_ask_for_a_review_run_from_the_petitioners_receipt_of_the_opinion(ws, monkeypatch):
+    """Art. 35: 自收到书面答复之日起30日内. Resolved on 1 February, the opinion posted and
+    received on 1 March: a request on 20 March is in time, the day of receipt said."""
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 3, 20))
+    with pytest.raises(RuleError) as e:                       # counted from 1 February: too late
+        ws.request_review(cid, "review", dt.date(2026, 3, 20))
+    assert e.value.code == "review_window_closed"
+    with pytest.raises(RuleError) as e:                       # received before it was given
+        ws.request_review(cid, "review", dt.date(2026, 3, 20), received=dt.date(2026, 1, 30))
+    assert (e.value.code, e.value.params["field"]) == ("review_received_before", "opinion_received_on")
+    assert e.value.message("zh") == "收到日期早于处理意见（复查意见）出具日期"
+    with pytest.raises(RuleError) as e:                       # received after asking about it
+        ws.request_review(cid, "review", dt.date(2026, 3, 20), received=dt.date(2026, 3, 21))
+    assert (e.value.code, e.value.params["field"]) == ("review_received_after_request", "opinion_received_on")
+    ws.request_review(cid, "review", dt.date(2026, 3, 20), received=dt.date(2026, 3, 1))
+    case = ws.case(cid)
+    assert (case["opinion_received_on"], case["review_due"]) == ("2026-03-01", "2026-04-19")
+    # the 复查 answered on 10 April, received on 20 April: 复核 on 15 May is in time (art. 36)
+    monkeypatch.setattr("sync.server.office.today", lambda: dt.date(2026, 5, 15))
+    ws.answer_review(cid, "review", dt.date(2026, 4, 10), "upheld")
+    with pytest.raises(RuleError) as e:
+        ws.request_review(cid, "recheck", dt.date(2026, 5, 15))
+    assert e.value.code == "review_window_closed"
+    ws.request_review(cid, "recheck", dt.date(2026, 5, 15), received=dt.date(2026, 4, 20))
+    assert ws.case(cid)["review_answer_received_on"] == "2026-04-20"
+
+
+def test_an_opinion_issued_after_the_resolution_is_received_no_sooner(ws, monkeypatch):
+    """The opinion bears the day of the resolution (1 February) but was made on 10 February:
+    the petitioner had it no sooner, and the 30 days run from then without anyone typing it."""
+    cid = resolved_on_feb_1(ws, monkeypatch, dt.date(2026, 3, 5))
+    ws.replica.server_write("case_event", "ev-opinion", {
+        "case_id": cid, "kind": "document", "at": "2026-02-10T10:00:00+08:00", "by": "xinfang",
+        "text": "出具《信访处理意见书》"}, author="xinfang")
+    assert ws.opinion_issued_on(cid) == dt.date(2026, 2, 10)
+    ws.request_review(cid, "review", dt.date(2026, 3, 5))
+    assert ws.case(cid)["opinion_received_on"] == "2026-02-10"
+
+
 def recheck_answered(ws, cid: str, monkeypatch) -> None:
     """复查 asked on 10 February and upheld, then 复核 asked and upheld: 复核终结."""
     ws.request_review(cid, "review", dt.date(2026, 2, 10))

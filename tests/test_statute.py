@@ -255,3 +255,15 @@ def test_only_work_that_says_or_shows_something_ticks_the_plans_work():
     visit = {"type": "visit", "at": "2026-11-04T10:00:00+08:00", "kind": "home", "text": ""}
     assert statute.counts_as_progress(visit, since)                       # a 下访 is work done, words or not
     assert not statute.counts_as_progress({**visit, "kind": "household"}, since)
+
+
+def test_the_review_windows_run_from_the_receipt_and_a_receipt_of_an_earlier_opinion_is_not_used():
+    m = {"status": "resolved", "resolved_on": "2026-03-02"}
+    assert statute.review_window(m) == (D(2026, 3, 2), D(2026, 4, 1))
+    assert statute.review_window({**m, "opinion_received_on": "2026-03-10"}) == (D(2026, 3, 2), D(2026, 4, 9))
+    # resolved anew on 03-02 after a first opinion received in January: from the new one
+    assert statute.review_window({**m, "opinion_received_on": "2026-01-20"}) == (D(2026, 3, 2), D(2026, 4, 1))
+    assert statute.may_request(m, "review", D(2026, 4, 5), D(2026, 4, 5)) == "window_closed"
+    assert statute.may_request(m, "review", D(2026, 4, 5), D(2026, 4, 5), received=D(2026, 3, 10)) is None
+    r = {**m, "review_requested_on": "2026-03-10", "review_answered_on": "2026-04-01"}
+    assert statute.recheck_window({**r, "review_answer_received_on": "2026-04-08"}) == (D(2026, 4, 1), D(2026, 5, 8))

@@ -222,24 +222,28 @@ def review_dialog(ctx, case, refresh):
     asking = st is None or (st == "review" and case.get("review_answered_on"))
     kind = "review" if st is None or (st == "review" and not case.get("review_answered_on")) else "recheck"
     when = date_field(ctx, f"{kind}_{'requested' if asking else 'answered'}_on", today_cst().isoformat(), required=True)
+    # left empty: the answer's own day; a written opinion issued later is received no sooner
+    issued = ctx.ws.opinion_issued_on(case["id"]) if asking and kind == "review" else None
+    received = date_field(ctx, statute.RECEIVED[kind], issued.isoformat() if issued else "")
     outcome = radios(codes.REVIEW_OUTCOMES, ctx.lang)
-    form = Form(ctx, {when_field(kind, asking): when, f"{kind}_outcome": outcome})
+    form = Form(ctx, {when_field(kind, asking): when, f"{kind}_outcome": outcome, statute.RECEIVED[kind]: received})
     window = statute.review_window(case) if kind == "review" else statute.recheck_window(case)
     help_text = (ctx.t("review_ask_help" if kind == "review" else "recheck_ask_help",
                        date=window[1].isoformat() if window else "—") if asking else ctx.t("review_answer_help"))
 
     def ok():
         field = when_field(kind, asking)
-        day = form.dates(field)[field]
-        if not form.required(field) or day is None:
+        days = form.dates(field, statute.RECEIVED[kind])
+        day = days[field]
+        if not form.required(field) or day is None or form.has_errors:
             return False
         if asking:
-            return form.run(ctx.ws.request_review, case["id"], kind, day)
+            return form.run(ctx.ws.request_review, case["id"], kind, day, days[statute.RECEIVED[kind]])
         if not outcome.value:
             form.say(f"{kind}_outcome", ctx.t("choose_outcome"))
             return False
         return form.run(ctx.ws.answer_review, case["id"], kind, day, outcome.value)
-    controls = [ft.Text(help_text), when] + ([] if asking else [
+    controls = [ft.Text(help_text), when] + ([received] if asking else [
         ft.Text(ctx.t(f"{kind}_outcome_label")), outcome, form.note_for(f"{kind}_outcome")])
     dialog(ctx, ctx.t(f"{kind}_{'ask' if asking else 'answer'}"), form, controls, ok, refresh)
 

@@ -134,10 +134,14 @@ OFFICE_STRINGS = {
     "review": ("复查／复核", "Review"),
     "review_ask": ("登记复查申请", "Record a review request"), "review_answer": ("登记复查答复", "Record the review's answer"),
     "recheck_ask": ("登记复核申请", "Record a re-review request"), "recheck_answer": ("登记复核答复", "Record the re-review's answer"),
-    "review_ask_help": ("信访人可在收到处理意见之日起30日内申请复查，截至 {date}（第三十五条）。答复期限自动计算。",
-                        "A review may be asked within 30 days of the opinion, until {date} (art. 35). The answer's due date is computed."),
-    "recheck_ask_help": ("信访人可在收到复查意见之日起30日内申请复核，截至 {date}（第三十六条）。",
-                         "A re-review may be asked within 30 days of the review's answer, until {date} (art. 36)."),
+    "review_ask_help": ("信访人可在收到处理意见之日起30日内申请复查（第三十五条），从出具日计截至 {date}；"
+                        "收到日期晚于出具日的，填写收到日期。答复期限自动计算。",
+                        "A review may be asked within 30 days of receiving the opinion (art. 35): until {date} counted "
+                        "from its day; if the petitioner received it later, give that day. The answer's due date is computed."),
+    "recheck_ask_help": ("信访人可在收到复查意见之日起30日内申请复核（第三十六条），从出具日计截至 {date}；"
+                         "收到日期晚于出具日的，填写收到日期。",
+                         "A re-review may be asked within 30 days of receiving the review's answer (art. 36): until {date} "
+                         "counted from its day; if the petitioner received it later, give that day."),
     "review_answer_help": ("登记上级机关的答复日期和结论。", "Record the day and outcome of the higher body's answer."),
     "review_outcome_label": ("复查结论", "Review outcome"), "recheck_outcome_label": ("复核结论", "Re-review outcome"),
     "reopen_review": ("重新受理", "Take up again"),

@@ -258,17 +258,37 @@ class CentralWorkspace(Workspace):
         return to
 
     # --- after the written opinion: 复查 (art. 35), 复核 (art. 36) ---------------------------
-    def request_review(self, cid: str, kind: str, on: dt.date) -> None:
-        """The petitioner asked for 复查 ("review") or 复核 ("recheck") on that day."""
+    def request_review(self, cid: str, kind: str, on: dt.date, received: dt.date | None = None) -> None:
+        """The petitioner asked for 复查 ("review") or 复核 ("recheck") on that day,
+        having received the answer asked about on `received` (if later than its day)."""
         case = self._case(cid)
-        why = statute.may_request(case, kind, on, today())
+        if received is None and kind == "review":
+            issued = self.opinion_issued_on(cid)
+            received = issued if issued is not None and issued <= on else None
+        why = statute.may_request(case, kind, on, today(), received)
         if why:
-            field = f"{kind}_requested_on" if why in statute.DAY_FAULTS else "record"
+            field = (f"{kind}_requested_on" if why in statute.DAY_FAULTS else
+                     statute.RECEIVED[kind] if why in statute.RECEIPT_FAULTS else "record")
             raise rules.RuleError(f"review_{why}", field=field, date=on.isoformat())
         due = statute.answer_due(on)
-        self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat()})
+        self.update("case", cid, {f"{kind}_requested_on": on.isoformat(), f"{kind}_due": due.isoformat(),
+                                  **({statute.RECEIVED[kind]: received.isoformat()} if received else {})})
         self._event(cid, kind, f"申请{'复查' if kind == 'review' else '复核'}（{on.isoformat()}），"
                                f"答复期限 {due.isoformat()}")
+
+    def opinion_issued_on(self, cid: str) -> dt.date | None:
+        """The first day the written opinion was issued (its document made) since the
+        matter was resolved: the petitioner cannot have received it before, though the
+        opinion bears the day of the resolution (documents.py)."""
+        from . import documents
+        since = self._case(cid).get("resolved_on")
+        if not since:
+            return None
+        row = self.replica.conn.execute(
+            "SELECT min(substr(at, 1, 10)) FROM case_events WHERE case_id = ? AND kind = ?"
+            " AND instr(text, ?) > 0 AND substr(at, 1, 10) >= ?",
+            (cid, documents.EVENT_KIND, f"《{documents.KINDS['opinion']}》", since)).fetchone()
+        return rules.as_date(row[0]) if row and row[0] else None
 
     def answer_review(self, cid: str, kind: str, on: dt.date, outcome: str) -> None:
         """The higher body answered the 复查 or 复核."""
