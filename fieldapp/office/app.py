@@ -36,11 +36,13 @@ def make_office_main(db_path: str, tickets, throttle=None, hub=None):
         # the first frame, not registered again here
         page.theme = ft.Theme(font_family="cjk", color_scheme_seed=ft.Colors.BLUE_800)
         page.padding = 0
-        apply_locale(page, "zh")
         ctx = OfficeContext(page, store, tickets)
+        ctx._lang = await browser_language(page)
+        apply_locale(page, ctx.lang)
         ctx.throttle = throttle
         ctx.hub = hub
         page.on_view_pop = lambda e: ctx.pop()
+        page.on_keyboard_event = lambda e: ctx.escape() if e.key == "Escape" else None
         page.on_close = lambda e: ctx.end_session("closed")
         page.views.clear()
         page.views.append(login_view(ctx))
@@ -65,9 +67,30 @@ def make_office_main(db_path: str, tickets, throttle=None, hub=None):
     return main
 
 
-def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
+async def browser_language(page: ft.Page) -> str:
+    """The office's language at first: English for a browser that prefers English, else
+    Chinese (the clerk switches at the sign-in page or at the top of every page)."""
+    try:
+        info = await asyncio.wait_for(page.get_device_info(), 5)
+    except Exception:   # an old browser, a slow first answer: the township's language
+        return "zh"
+    first = (getattr(info, "language", None) or "").lower()
+    return "en" if first.startswith("en") else "zh"
+
+
+def language_button(ctx: OfficeContext, redraw) -> ft.Control:
+    """The other language, named in itself."""
+    def switch(e) -> None:
+        ctx._lang = "en" if ctx.lang == "zh" else "zh"
+        apply_locale(ctx.page, ctx.lang)
+        redraw()
+        ctx.page.update()
+    return ft.TextButton("English" if ctx.lang == "zh" else "中文", on_click=switch)
+
+
+def login_view(ctx: OfficeContext, notice: str = "", typed: str = "") -> ft.View:
     from .shell import shell_view
-    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40)
+    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40, value=typed)
     pw = ft.TextField(label=ctx.t("password"), width=320, password=True, can_reveal_password=True,
                       max_length=200)
     msg = ft.Text(notice, color=ft.Colors.RED_700)
@@ -116,8 +139,12 @@ def login_view(ctx: OfficeContext, notice: str = "") -> ft.View:
 
     pw.on_submit = submit
     ctx.show_login = lambda notice="": (ctx.page.views.clear(), ctx.page.views.append(login_view(ctx, notice)))
-    return ft.View(route="/", padding=40, controls=[
-        ft.Text(ctx.t("office_title"), size=28, weight=ft.FontWeight.BOLD),
+    def redraw() -> None:   # the name typed stays; the password is typed again
+        ctx.page.views.clear()
+        ctx.page.views.append(login_view(ctx, "", user.value or ""))
+    return ft.View(route="/", padding=40, scroll=ft.ScrollMode.AUTO, controls=[
+        ft.Row([ft.Text(ctx.t("office_title"), size=28, weight=ft.FontWeight.BOLD), language_button(ctx, redraw)],
+               wrap=True),
         user, pw, ft.FilledButton(ctx.t("sign_in"), on_click=submit, width=320, height=48), msg])
 
 

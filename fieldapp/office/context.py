@@ -40,6 +40,7 @@ class OfficeContext(Screens):
         # redrawn when phones sync neither reads them again nor audits them again
         self.thumbs: dict[str, bytes] = {}
         self._lang = "zh"
+        self.escape = lambda: None   # Esc: the open dialog's 取消 (dialogs.dialog)
 
     @property
     def lang(self) -> str:

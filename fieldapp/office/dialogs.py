@@ -25,6 +25,15 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
             ctx.snack(ctx.t("done"))
         ctx.page.update()
         return saved
+
+    def cancel(e=None) -> None:
+        ctx.close_dialog(dlg)
+        refresh()
+        ctx.page.update()
+    # from the keyboard: typing goes into the first field at once, and Esc is 取消
+    first = first_field(controls)
+    if first is not None:
+        first.autofocus = True
     # The dialog scrolls (AlertDialog.scrollable), not its column: a scrolling column
     # takes the window's whole height, and a one-field dialog stood as tall as the page.
     dlg = ft.AlertDialog(
@@ -32,9 +41,21 @@ def dialog(ctx, title: str, form: Form, controls: list, on_ok, refresh, ok_label
         content=ft.Column([*controls, form.foot], tight=True, width=520),
         # cancelled, the page is drawn again: one refused because another clerk acted first
         # showed the old state, with the same buttons, until left
-        actions=[ft.TextButton(ctx.t("cancel"), on_click=lambda e: (ctx.close_dialog(dlg), refresh())),
+        actions=[ft.TextButton(ctx.t("cancel"), on_click=cancel),
                  ft.FilledButton(ok_label or ctx.t("save"), on_click=until_saved(ok))])
+    ctx.escape = lambda: cancel() if dlg.open else None
     ctx.page.show_dialog(dlg)
+
+
+def first_field(controls: list):
+    """The first box a person types in, among the dialog's controls and their rows."""
+    for c in controls:
+        if isinstance(c, (ft.TextField, ft.Dropdown)):
+            return c
+        inner = first_field(getattr(c, "controls", None) or ([c.content] if getattr(c, "content", None) else []))
+        if inner is not None:
+            return inner
+    return None
 
 
 def radios(table, lang, value=None, column: bool = False):

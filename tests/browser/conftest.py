@@ -56,9 +56,10 @@ def browser(playwright_instance, tmp_path, shots):
     after the test (after a failure has been photographed)."""
     contexts = []
 
-    def open_app(url: str, geolocation: dict | None = None, viewport: dict | None = None) -> AppPage:
+    def open_app(url: str, geolocation: dict | None = None, viewport: dict | None = None,
+                 locale: str = "zh-CN") -> AppPage:
         ctx = launch(playwright_instance, tmp_path / f"chromium-{len(contexts)}", geolocation,
-                     **({"viewport": viewport} if viewport else {}))
+                     locale=locale, **({"viewport": viewport} if viewport else {}))
         contexts.append(ctx)
         return AppPage(ctx.pages[0], shots).open(url)
 

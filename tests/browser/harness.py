@@ -327,24 +327,27 @@ class AppPage:
                 return
         raise AssertionError(f"the field {label!r} did not take {text!r}")
 
-    def sign_in(self, user: str, password: str, password_first: bool = False) -> None:
-        """Sign in as a person would: type the name and the password, tap 登录, and if the
+    def sign_in(self, user: str, password: str, password_first: bool = False,
+                words: tuple[str, str, str] = ("用户名", "密码", "登录")) -> None:
+        """Sign in as a person would: type the name and the password, tap 登录 (`words`: the
+        labels of the name, the password and the button, in another language), and if the
         form says a field is empty (必填) though it shows the text, type both again and
         tap again. Just after a page loads, Flutter can show keystrokes in a field that its
         app never received (seen in CI on the autofocused 用户名); a person retypes."""
-        fields = [("用户名", user), ("密码", password)]
+        name_label, password_label, button = words
+        fields = [(name_label, user), (password_label, password)]
         if password_first:
             fields.reverse()
         for attempt in range(3):
             for label, text in fields:
                 self.type(label, text, replace=attempt > 0)
-            self.tap("登录")
+            self.tap(button)
             deadline, deaf, taps = time.time() + 90, 0, 1
             while time.time() < deadline:
                 started = time.monotonic()
                 tree = self.snapshot()
                 deaf += tree is None
-                if tree is not None and 'button "登录"' not in tree:
+                if tree is not None and f'button "{button}"' not in tree:
                     return
                 # 必填 is the answer to this tap only in a look taken a while after the app's answer
                 # came (Flutter draws it on a later frame): a look as the tap lands still shows
@@ -356,7 +359,7 @@ class AppPage:
                         started - (answered or self.tapped_at) >= (2 if answered else 10)):
                     break
                 if not self.sent_since_tap() and time.monotonic() - self.tapped_at > 15:
-                    self.tap("登录")   # the tap never reached the app (it sent nothing): tap again
+                    self.tap(button)   # the tap never reached the app (it sent nothing): tap again
                     taps += 1
                 self.page.wait_for_timeout(250)
             else:
@@ -374,10 +377,11 @@ class AppPage:
         return path
 
 
-def launch(playwright, user_dir: Path, geolocation: dict | None = None, viewport: dict = PHONE):
+def launch(playwright, user_dir: Path, geolocation: dict | None = None, viewport: dict = PHONE,
+           locale: str = "zh-CN"):
     kw = {}
     if geolocation:
         kw = {"geolocation": geolocation, "permissions": ["geolocation"]}
     return playwright.chromium.launch_persistent_context(
         str(user_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        viewport=viewport, locale="zh-CN", **kw)
+        viewport=viewport, locale=locale, **kw)

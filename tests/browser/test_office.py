@@ -160,3 +160,35 @@ def test_on_a_1024_px_screen_the_tables_scroll_sideways_to_their_last_columns(to
     assert "第5次跟进" not in office.snapshot() and "第6次跟进" in office.snapshot()
     office.tap("显示更早的 7 条记录")
     office.shows("第1次跟进")
+
+
+def test_an_english_browser_on_a_zoomed_laptop_reaches_every_tool_and_works_a_dialog_by_keyboard(
+        township, browser):
+    """A clerk whose browser prefers English, the page zoomed to 200 % on a 1,280 x 720
+    laptop (640 x 360 CSS pixels): the sign-in is in English with a switch back, every
+    tool of the rail is reachable, and a matter's dialog takes the keyboard: typing goes
+    into its first field at once, and Esc is 取消."""
+    server, db = township
+    office = browser(server.url, viewport={"width": 640, "height": 360}, locale="en-US")
+    office.text("Petition office ledger")
+    assert office.button("中文").count() == 1                     # the way back to Chinese
+    office.sign_in("xinfang", PW, words=("Username", "Password", "Sign in"))
+    for name in ("Register", "Callbacks", "Supervision", "Figures", "Visit checks", "Households",
+                 "Import", "Conflicts", "Ledger"):
+        tab = office.tab(name)
+        tab.scroll_into_view_if_needed()
+        office.mark()
+        tab.click()
+        office.settle()
+        assert tab.get_attribute("aria-selected") in ("true", None), name
+    office.tap("拖欠农民工工资")
+    office.tap("Record progress")
+    office.text("Progress")
+    box = office.page.get_by_role("textbox", name="Progress")
+    box.wait_for()
+    office.page.keyboard.type("called the firm", delay=30)         # no click into the field first
+    office.page.wait_for_function("() => (document.activeElement || {}).value === 'called the firm'",
+                                  polling=100)
+    office.page.keyboard.press("Escape")
+    office.gone("alertdialog")
+    assert query(db, "SELECT count(*) AS n FROM case_events WHERE text LIKE '%called the firm%'") == [{"n": 0}]
