@@ -338,6 +338,24 @@ def aside(text, lang: str = "zh") -> str:
     return f"（{text}）" if lang != "en" else f" ({text})"
 
 
+# The punctuation the app itself puts between words. Full-width marks in an English line
+# read as a fault (helper BI), so each is chosen by the language, as aside's brackets are.
+
+def listed(items, lang: str = "zh") -> str:
+    """Things named one after another: "张三、李四", "Alice, Bob"."""
+    return ("、" if lang != "en" else ", ").join(items)
+
+
+def labelled(label, text, lang: str = "zh") -> str:
+    """A label and what it labels: "协办部门：司法所", "Departments: Justice"."""
+    return f"{label}：{text}" if lang != "en" else f"{label}: {text}"
+
+
+def clauses(parts, lang: str = "zh") -> str:
+    """Separate statements in one line: "距离 80 米；模拟定位", "80 m away; mocked"."""
+    return ("；" if lang != "en" else "; ").join(parts)
+
+
 # A member's field, as the server and the household form name it ("members.1.id_number"),
 # said by the member's place and the field's short name (成员2 身份证号).
 MEMBER_FIELD = re.compile(r"members\.(\d+)\.(name|relation|id_number|note)")

@@ -31,6 +31,15 @@ class Screens:
     def aside(self, text) -> str:
         return i18n.aside(text, self.lang)
 
+    def listed(self, items) -> str:
+        return i18n.listed(items, self.lang)
+
+    def labelled(self, label, text) -> str:
+        return i18n.labelled(label, text, self.lang)
+
+    def clauses(self, parts) -> str:
+        return i18n.clauses(parts, self.lang)
+
     def code(self, table, value) -> str:
         return i18n.code(table, value, self.lang)
 

@@ -28,7 +28,7 @@ def shown(ctx, field: str, value) -> str:
     if field == "owner":
         return ctx.ws.staff_names().get(value, value)
     if isinstance(value, list):
-        return "、".join(shown(ctx, field, v) if not isinstance(v, dict) else v.get("name", "") for v in value)
+        return ctx.listed(shown(ctx, field, v) if not isinstance(v, dict) else v.get("name", "") for v in value)
     return str(value)
 
 
@@ -62,7 +62,7 @@ def conflicts_panel(ctx) -> ft.Control:
                                 device=ctx.session[1] if ctx.session else "", address=ctx.address)
             title = (f"{row.get('ref') or ''} {row.get('title') or (row.get('description') or '')[:20]}"
                      if entity == "case" else f"{row.get('head_name')} · {row.get('address')}")
-            card = [ft.Text(f"{ctx.t('office_entity_' + entity)}：{title}", weight=ft.FontWeight.BOLD)]
+            card = [ft.Text(ctx.labelled(ctx.t('office_entity_' + entity), title), weight=ft.FontWeight.BOLD)]
             for field in sorted(versions):
                 options = heads(versions, row, field)
                 if not options:

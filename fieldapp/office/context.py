@@ -130,13 +130,13 @@ class OfficeContext(Screens):
             self.snack(self.t("refused", why=e.message(self.lang)), error=True)
             return False
         except Missing as e:
-            self.snack(self.t("refused", why=f"{i18n.field_label(e.field, self.lang)}：{self.t('required_field')}"),
-                       error=True)
+            why = self.labelled(i18n.field_label(e.field, self.lang), self.t('required_field'))
+            self.snack(self.t("refused", why=why), error=True)
             return False
         except WriteRefused as e:
             # in the clerk's language, as the forms say it (the errors' "message" is the API's English)
-            why = "；".join(f"{i18n.field_label(x.field, self.lang)} {x.message(self.lang)}"
-                           for x in e.field_errors) or str(e)
+            why = self.clauses(f"{i18n.field_label(x.field, self.lang)} {x.message(self.lang)}"
+                               for x in e.field_errors) or str(e)
             self.snack(self.t("refused", why=why), error=True)
             return False
         if done:

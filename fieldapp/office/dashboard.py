@@ -86,8 +86,8 @@ def details(ctx, f: dict) -> ft.Control:
     reasons = [f"{_short(ctx, k)} {f.get(k, 0)}" for k in OVERDUE_REASONS]
     return ft.Column([
         ft.Text(" · ".join(parts), size=12, color=ft.Colors.GREY_800),
-        ft.Text(f"{label(ctx, 'overdue')} {f.get('overdue', 0)}" + ("：" if ctx.lang == "zh" else ": ")
-                + (" · " if ctx.lang == "zh" else "; ").join(reasons), size=12, color=ft.Colors.GREY_800)],
+        ft.Text(ctx.labelled(f"{label(ctx, 'overdue')} {f.get('overdue', 0)}",
+                             (" · " if ctx.lang == "zh" else "; ").join(reasons)), size=12, color=ft.Colors.GREY_800)],
         spacing=2)
 
 
@@ -123,6 +123,14 @@ def bars(ctx, title: str, rows: list[dict], table=None) -> ft.Control:
                         width=width + BAR_W + 48)
 
 
+def period_heading(ctx, start: dt.date, end: dt.date, counted_to: str) -> str:
+    """The period the figures cover, and the day they are counted to when it ends sooner."""
+    span = f"{start.isoformat()} — {end.isoformat()}"
+    if counted_to != end.isoformat():
+        span += ctx.aside(f"{label(ctx, 'counted_to')} {counted_to}")
+    return span
+
+
 def dashboard_panel(ctx) -> ft.Control:
     today = today_cst()
     choices = periods(today)
@@ -136,11 +144,8 @@ def dashboard_panel(ctx) -> ft.Control:
         with ctx.store.lock:
             f = period_figures(ctx.store.conn, start, end, state, today)
             areas = grid_areas(ctx.store.conn)
-        span = f"{start.isoformat()} — {end.isoformat()}"
-        if f["counted_to"] != end.isoformat():
-            span += f"（{label(ctx, 'counted_to')} {f['counted_to']}）"
         body.controls = [
-            ft.Text(span, color=ft.Colors.GREY_700),
+            ft.Text(period_heading(ctx, start, end, f["counted_to"]), color=ft.Colors.GREY_700),
             ft.Row([card(label(ctx, key), f.get(key), key in ALARMS) for key in CARDS], wrap=True,
                    spacing=10, run_spacing=10),
             details(ctx, f),

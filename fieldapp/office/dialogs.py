@@ -111,7 +111,7 @@ def grade_dialog(ctx, case, refresh):
         raised = set(signals) | ({"group"} if n and n > rules.GROUP_SIZE else set())
         text = ctx.t("grade_will_be", grade=ctx.code(codes.RISK_LEVELS, graded))
         if graded != (risk.value or "blue"):
-            why = "、".join(ctx.code(codes.SIGNALS, s) for s in sorted(raised))
+            why = ctx.listed(ctx.code(codes.SIGNALS, s) for s in sorted(raised))
             text += ctx.t("grade_raised", base=ctx.code(codes.RISK_LEVELS, risk.value), why=why)
         preview.value = text
         preview.color = ft.Colors.RED_700 if graded != (risk.value or "blue") else None
@@ -137,7 +137,7 @@ def grade_dialog(ctx, case, refresh):
 
 def consult_dialog(ctx, case, refresh):
     when = date_field(ctx, "consulted_on", today_cst().isoformat(), required=True)
-    depts = text_field(ctx, "departments", value="、".join(case.get("departments") or []),
+    depts = text_field(ctx, "departments", value=ctx.listed(case.get("departments") or []),
                        hint=ctx.t("departments_hint"), max_length=600)
     plan = text_field(ctx, "plan", multiline=True, value=case.get("plan") or "", required=True)
     people = leaders(ctx.ws.replica)

@@ -9,6 +9,7 @@ import flet as ft
 
 from sync.server import erasure
 
+from .. import i18n
 from .dialogs import dialog, radios
 from .forms import Form
 
@@ -58,7 +59,7 @@ def erase_button(ctx, entity: str, record: dict | None, refresh, in_dialog: bool
 def erase_dialog(ctx, entity: str, record_id: str, refresh) -> None:
     plan = erasure.erasure_plan(ctx.store, entity, record_id)
     i = 0 if ctx.lang == "zh" else 1
-    what = "、".join(f"{ENTITY_WORDS.get(e, (e, e))[i]} {n}" for e, n in plan["records"].items())
+    what = i18n.listed((f"{ENTITY_WORDS.get(e, (e, e))[i]} {n}" for e, n in plan["records"].items()), ctx.lang)
     reasons = {k: {"zh": zh, "en": en} for k, (en, zh) in erasure.REASONS.items()}
     reason = radios(reasons, ctx.lang, "request", column=True)
     request = ft.TextField(label=_t(ctx, "erase_request"), max_length=64, width=360)

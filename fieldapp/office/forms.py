@@ -103,7 +103,7 @@ class Form:
     def say(self, field: str, message: str) -> None:
         c = self.controls.get(field)
         if isinstance(c, ft.TextField):
-            c.error = message if not c.error else f"{c.error}；{message}"
+            c.error = message if not c.error else i18n.clauses((c.error, message), self.ctx.lang)
         elif isinstance(c, ft.Dropdown):
             c.error_text = message
         elif field in self._notes:
@@ -111,7 +111,7 @@ class Form:
             n.value, n.visible = message, True
         else:
             # a refusal of the whole record reads alone; a field's is named by its label
-            text = message if field == "record" else f"{label(field, self.ctx.lang)}：{message}"
+            text = message if field == "record" else i18n.labelled(label(field, self.ctx.lang), message, self.ctx.lang)
             self.foot.value = f"{self.foot.value}\n{text}" if self.foot.value else text
             self.foot.visible = True
 

@@ -107,7 +107,7 @@ def visit_dialog(ctx, household: dict, refresh) -> None:
                 form.say(err.field, err.message(ctx.lang))
             return False
 
-    dialog(ctx, f"{ctx.t('hh_visit')}：{household['head_name']}", form,
+    dialog(ctx, ctx.labelled(ctx.t('hh_visit'), household['head_name']), form,
            [day, seen, requests, ft.Text(ctx.t("needs_found")), ft.Row(list(needs.values()), wrap=True)],
            ok, refresh)
 
@@ -117,7 +117,7 @@ def _cells(ctx, h: dict, grid_names: dict) -> list[tuple[str, int, int]]:
     status = ctx.code(codes.HOUSEHOLD_STATUSES, h.get("status") or "active")
     values = [h["head_name"], h.get("address") or "", grid_names.get(h["grid_id"], h["grid_id"]),
               mask_phone(h.get("phone")), mask_id(h.get("id_number")),
-              "、".join(ctx.code(codes.NEEDS, t) for t in h.get("tags") or []),
+              ctx.listed(ctx.code(codes.NEEDS, t) for t in h.get("tags") or []),
               "—" if gone else h.get("next_visit_due") or "", status + ctx.aside(ctx.t('hh_archived')) if gone else status]
     return [(v, w, 2 if key in TWO_LINES else 1) for v, (key, w) in zip(values, COLUMNS)]
 

@@ -29,7 +29,7 @@ def limit_text(ctx, c: dict) -> tuple[str, bool]:
     text = c.get("deadline") or (statute.register_due(c).isoformat() if c.get("status") == "reported"
                                  and statute.register_due(c) else "")
     if reasons:
-        text = ctx.t("list_sep").join(ctx.t(f"late_{r}") for r in reasons) + (
+        text = ctx.listed(ctx.t(f"late_{r}") for r in reasons) + (
             f" {c['deadline']}" if "handling" in reasons else "")
     return text, bool(reasons)
 
@@ -45,7 +45,7 @@ def matter_row(ctx, c: dict, names: dict, on_open) -> ft.Control:
         # the day it entered the ledger, as the exported ledger and the figures date it (a
         # letter registered today as received last month read today's date on screen)
         "col_ref": c.get("ref") or ctx.t("no_ref_yet"), "col_date": str(statute.received(c) or ""),
-        "col_channel": ctx.code(codes.CHANNELS, c.get("channel")), "col_parties": "、".join(c.get("parties") or []),
+        "col_channel": ctx.code(codes.CHANNELS, c.get("channel")), "col_parties": ctx.listed(c.get("parties") or []),
         "col_category": ctx.code(codes.CATEGORIES, c.get("category")),
         "col_summary": c.get("title") or (c.get("description") or "")[:24],
         "col_owner": names.get(c.get("owner"), c.get("owner") or ""), "col_deadline": deadline,

@@ -31,6 +31,16 @@ SUPERVISION_FILTERS = (("sup_open", "open"), ("filter_overdue", "overdue"), ("su
 PAGE = 100
 
 
+def supervision_line(ctx, c: dict, dl: int | None, progress: list[dict]) -> str:
+    """A matter's departments, plan and deadline under its title, then its latest progress."""
+    parts = [ctx.labelled(ctx.t('departments'), ctx.listed(c.get('departments') or []) or '—'),
+             ctx.labelled(ctx.t('plan'), (c.get('plan') or '—').rstrip('。；;')),
+             ctx.labelled(ctx.t('deadline'), c.get('deadline') or '—')
+             + (ctx.aside(ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)) if dl is not None else "")]
+    latest = f"\n{progress[-1]['at'][:10]} {progress[-1]['text']}" if progress else ""
+    return ctx.clauses(parts) + latest
+
+
 def supervision_panel(ctx) -> ft.Control:
     """Each leader's matters, the most pressing first: overdue in red, the days left only
     while the clock runs, the latest progress. The matters being worked first (a year of
@@ -49,16 +59,11 @@ def supervision_panel(ctx) -> ft.Control:
         dl = rules.days_left(c.get("deadline"), today) if running else None
         late = dl is not None and dl < 0
         progress = [it for it in ctx.ws.timeline(c["id"]) if it["kind"] in ("progress", "home", "resolution")]
-        parts = [f"{ctx.t('departments')}：{'、'.join(c.get('departments') or []) or '—'}",
-                 f"{ctx.t('plan')}：{(c.get('plan') or '—').rstrip('。；;')}",
-                 f"{ctx.t('deadline')}：{c.get('deadline') or '—'}"
-                 + (ctx.aside(ctx.t('days_left', n=dl) if dl >= 0 else ctx.t('overdue', n=-dl)) if dl is not None else "")]
-        latest = f"\n{progress[-1]['at'][:10]} {progress[-1]['text']}" if progress else ""
         return ft.ListTile(
             title=ft.Text(f"{c.get('ref') or ''} {c.get('title') or (c.get('description') or '')[:20]} · "
                           f"{ctx.code(codes.CASE_STATUSES, c['status'])}",
                           color=ft.Colors.RED_700 if late else None),
-            subtitle=ft.Text("；".join(parts) + latest, color=ft.Colors.RED_700 if late else None),
+            subtitle=ft.Text(supervision_line(ctx, c, dl, progress), color=ft.Colors.RED_700 if late else None),
             is_three_line=True, on_click=lambda e, cid=c["id"]: open_matter(ctx, cid))
 
     def heading(owner: str) -> ft.Control:

@@ -22,11 +22,6 @@ def _row(label: str, value, colour=None) -> ft.Control:
     return info_row(label, value if isinstance(value, str) else str(value or ""), colour, width=120)
 
 
-def _aside(ctx, words: str) -> str:
-    """（…） in Chinese, " (…)" in English."""
-    return f"{ctx.t('paren_open')}{words}{ctx.t('paren_close')}"
-
-
 def limit_rows(ctx, c: dict) -> list[ft.Control]:
     """Every limit on the matter, which applies, and how it stands today."""
     today = today_cst()
@@ -36,7 +31,7 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
     if due:
         late = statute.register_overdue(c, today)
         out.append(_row(ctx.t("register_by"), f"{due.isoformat()}"
-                        + (_aside(ctx, ctx.t('overdue', n=(today - due).days)) if late else ""), red if late else None))
+                        + (ctx.aside(ctx.t('overdue', n=(today - due).days)) if late else ""), red if late else None))
     told = c.get("notice_sent_on")
     notice_due = statute.notice_due(c)
     if told:
@@ -44,7 +39,7 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
     elif notice_due:
         late = statute.notice_overdue(c, today)
         out.append(_row(ctx.t("notice"), ctx.t("notice_due", date=notice_due.isoformat())
-                        + (_aside(ctx, ctx.t('overdue', n=(today - notice_due).days)) if late else ""),
+                        + (ctx.aside(ctx.t('overdue', n=(today - notice_due).days)) if late else ""),
                         red if late else grey))
     deadline = rules.as_date(c.get("deadline"))
     if deadline:
@@ -53,7 +48,7 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
         dl = rules.days_left(deadline, today)
         said = [source] + ([ctx.t("days_left", n=dl) if dl >= 0 else ctx.t("overdue", n=-dl)]
                            if running and dl is not None else [])
-        text = deadline.isoformat() + _aside(ctx, ctx.t("clause_sep").join(said))
+        text = deadline.isoformat() + ctx.aside(ctx.t("clause_sep").join(said))
         if c.get("extended_days"):
             text += ctx.t("extended_by", n=c["extended_days"])
         out.append(_row(ctx.t("deadline"), text, red if running and dl is not None and dl < 0 else None))
@@ -105,16 +100,16 @@ def open_matter(ctx, cid: str) -> None:
                     if not c.get("merged_into") and dialogs.offered(a, c)], wrap=True),
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
             _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
-            _row(ctx.t("col_parties"), "、".join(c.get("parties") or [])),
+            _row(ctx.t("col_parties"), ctx.listed(c.get("parties") or [])),
             _row(ctx.t("description"), c.get("description") or ""),
             _row(ctx.t("place"), c.get("place") or ""),
             _row(ctx.t("office_reception_leader"), names.get(c.get("reception_leader"), c.get("reception_leader") or "")),
             _row(ctx.t("higher_ref"), " ".join(x for x in (c.get("higher_ref"), c.get("higher_deadline")) if x)),
             _row(ctx.t("visitors_row"), ctx.t("n_people", n=c["visitors"]) if c.get("visitors") else ""),
-            _row(ctx.t("signals"), "、".join(ctx.code(codes.SIGNALS, s) for s in c.get("signals") or [])),
+            _row(ctx.t("signals"), ctx.listed(ctx.code(codes.SIGNALS, s) for s in c.get("signals") or [])),
             *limit_rows(ctx, c),
             _row(ctx.t("owner"), names.get(c.get("owner"), c.get("owner") or "")),
-            _row(ctx.t("departments"), "、".join(c.get("departments") or [])),
+            _row(ctx.t("departments"), ctx.listed(c.get("departments") or [])),
             _row(ctx.t("plan"), c.get("plan") or ""),
             _row(ctx.t("outcome"), ctx.code(codes.OUTCOMES, c.get("outcome"))),
             _row(ctx.t("method"), c.get("method") or ""),
@@ -155,8 +150,8 @@ def open_matter(ctx, cid: str) -> None:
         if earlier_button is not None:
             body.controls.append(earlier_button)
         for it in items[hidden:]:
-            body.controls.append(ft.Text(timeline_heading(ctx, it, names)
-                                         + (f"：{it['text']}" if it["text"] else "")))
+            heading = timeline_heading(ctx, it, names)
+            body.controls.append(ft.Text(ctx.labelled(heading, it["text"]) if it["text"] else heading))
 
     fill()
     view = ft.View(route=f"/matter/{cid}", padding=0, controls=[body], appbar=ft.AppBar(
@@ -190,7 +185,7 @@ def visit_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
             flags.append(ctx.t("manual_flag"))
         out.append(ft.Text(f"{(v.get('visited_at') or '')[:16].replace('T', ' ')} "
                            f"{ctx.code(codes.VISIT_KINDS, v.get('kind'))} · {names.get(v['visitor'], v['visitor'])}"
-                           + (f" · {'；'.join(flags)}" if flags else ""),
+                           + (f" · {ctx.clauses(flags)}" if flags else ""),
                            color=ft.Colors.RED_700 if r["far"] or v.get("mocked") else None))
     return out
 

@@ -146,13 +146,13 @@ def roster_panel(ctx) -> ft.Control:
                     color=ft.Colors.GREEN_800 if committed else None)]
         if not committed:
             controls.append(ft.Text(ctx.t("roster_counts", **c)))
-        controls.append(ft.Text(ctx.t("roster_columns", cols="、".join(
+        controls.append(ft.Text(ctx.t("roster_columns", cols=ctx.listed(
             roster.rr.label(f) + ctx.aside(h) if h != roster.rr.label(f) else h for f, h in out.columns.items())),
             color=ft.Colors.GREY_800))
         if out.unused:
-            controls.append(ft.Text(ctx.t("roster_unused", cols="、".join(out.unused)), color=ft.Colors.GREY_700))
+            controls.append(ft.Text(ctx.t("roster_unused", cols=ctx.listed(out.unused)), color=ft.Colors.GREY_700))
         if out.sheets_not_read:
-            controls.append(ft.Text(ctx.t("roster_sheets_not_read", sheets="、".join(out.sheets_not_read)),
+            controls.append(ft.Text(ctx.t("roster_sheets_not_read", sheets=ctx.listed(out.sheets_not_read)),
                                     color=ft.Colors.ORANGE_900))
         buttons = []
         if not committed:
@@ -167,7 +167,7 @@ def roster_panel(ctx) -> ft.Control:
         if out.refused:
             controls.append(ft.Text(ctx.t("roster_refused") + ctx.aside(len(out.refused)),
                                     weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800))
-            controls += [_line(ctx, got.row, got.values.get("head_name") or "", "；".join(got.reasons),
+            controls += [_line(ctx, got.row, got.values.get("head_name") or "", ctx.clauses(got.reasons),
                                ft.Colors.RED_700) for got in out.refused[:SHOWN]]
             if len(out.refused) > SHOWN:
                 controls.append(ft.Text(ctx.t("roster_more", n=len(out.refused) - SHOWN), color=ft.Colors.GREY_700))
@@ -175,7 +175,8 @@ def roster_panel(ctx) -> ft.Control:
         if updates:
             controls.append(ft.Text(ctx.t("roster_updated" if committed else "roster_updates") + ctx.aside(len(updates)),
                                     weight=ft.FontWeight.BOLD))
-            controls += [_line(ctx, row, head, "；".join(f"{n}：{a or '—'} → {b or '—'}" for n, a, b in diff), None)
+            controls += [_line(ctx, row, head,
+                               ctx.clauses(ctx.labelled(n, f"{a or '—'} → {b or '—'}") for n, a, b in diff), None)
                          for row, _, head, diff in updates[:SHOWN]]
         body.controls = controls
 

@@ -50,7 +50,7 @@ def visits_panel(ctx) -> ft.Control:
             ft.Text((hh or {}).get("address") or "—", width=240, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
             ft.Text("—" if r["distance_m"] is None else format_distance(r["distance_m"]), width=90,
                     color=ft.Colors.RED_700 if r["far"] else None),
-            ft.Text("；".join(x for x in (ctx.t("far_flag", limit=round(far_m)) if r["far"] else "",
+            ft.Text(ctx.clauses(x for x in (ctx.t("far_flag", limit=round(far_m)) if r["far"] else "",
                                          ctx.t("mocked_flag") if v.get("mocked") else "",
                                          ctx.t("manual_flag") if v.get("location_source") == "manual" else "") if x)
                     or ctx.t("visit_ok"), width=260, color=ft.Colors.RED_700 if doubtful else ft.Colors.GREY_700),

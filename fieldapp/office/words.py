@@ -170,7 +170,7 @@ OFFICE_STRINGS = {
     "ms_plan": ("会商研判、制定化解方案", "Consult and plan"), "ms_action": ("化解方案落实", "Carry out the plan"),
     "ms_resolve": ("化解办结", "Resolve"), "ms_reply": ("出具书面答复意见", "Written reply"),
     # punctuation inside a line, as each language writes it
-    "list_sep": ("、", ", "), "paren_open": ("（", " ("), "paren_close": ("）", ")"), "clause_sep": ("，", ", "),
+    "clause_sep": ("，", ", "),
     "late_register": ("登记超期", "registration overdue"), "late_notice": ("告知超期", "notice overdue"),
     "late_handling": ("办理超期", "handling overdue"), "late_answer": ("答复超期", "answer overdue"),
     "n_overdue": ("{n} 件超期", "{n} overdue"),

@@ -22,6 +22,7 @@ import flet as ft
 
 from sync.attachments import AttachmentError, Attachments, forget_unnamed
 
+from .. import i18n
 from .widgets import TOUCH
 
 THUMB = 88             # px: a thumbnail on a record
@@ -46,7 +47,7 @@ def state_words(ctx, st: dict | None) -> tuple[str, str]:
         words = ctx.t("att_sending_pct", pct=int(100 * (st.get("sent_bytes") or 0) / st["size"]))
     elif state == "refused":
         why = (st.get("reason_zh") if ctx.lang == "zh" else None) or st.get("reason")
-        words = ctx.t("att_refused") + (f"：{why}" if why else "")
+        words = i18n.labelled(ctx.t("att_refused"), why, ctx.lang) if why else ctx.t("att_refused")
         limit = re.search(r"limit of ([\d.]+ ?MB)", st.get("reason") or "")
         if limit and ctx.lang == "zh":  # the server's sentence names the limit: so does ours
             words += f"（{limit.group(1)}）"

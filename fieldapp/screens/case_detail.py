@@ -83,12 +83,12 @@ def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.C
         info_row(ctx.t("signals"), shown_value(ctx, "case", "signals", c.get("signals")),
                  ft.Colors.RED_700 if c.get("signals") else None),
         # fifty parties of forty characters pushed the description three screens down
-        long_row(ctx.t("parties_shown"), "、".join(c.get("parties") or []), more),
+        long_row(ctx.t("parties_shown"), i18n.listed(c.get("parties") or [], ctx.lang), more),
         long_row(ctx.t("place"), c.get("place") or "", more),
         long_row(ctx.t("description"), c.get("description") or "", more),
         long_row(ctx.t("plan"), c.get("plan") or "", more),
         info_row(ctx.t("owner"), ctx.t("handed_over_short") if handed_over else person("owner")),
-        long_row(ctx.t("departments"), "、".join(c.get("departments") or []), more),
+        long_row(ctx.t("departments"), i18n.listed(c.get("departments") or [], ctx.lang), more),
         info_row(ctx.t("deadline"), deadline_words(ctx, c), dl_colour),
     ]
     if c.get("higher_ref"):
@@ -137,8 +137,9 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     photos = attachments.AttachmentEditor(ctx, draft.get("attachments") or given.get("attachments"))
     state, dismissed = keep_unsaved(ctx, key, lambda: {"text": text.value or "", "attachments": photos.value or []})
     if correcting and correcting.get("errors") and not kept_as_progress(correcting):  # said above it, then
-        text.error = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}："
-                               f"{refusal_text(ctx, 'case_event', e)}" for e in correcting["errors"])
+        text.error = i18n.clauses((i18n.labelled(i18n.field_label(e.get('field', ''), ctx.lang),
+                                                 refusal_text(ctx, 'case_event', e), ctx.lang)
+                                   for e in correcting["errors"]), ctx.lang)
 
     def ok(e):
         if not (text.value or "").strip():
@@ -151,8 +152,8 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
             else:
                 ctx.ws.add_progress(cid, text.value.strip(), photos.value)
         except ValidationError as err:
-            text.error = "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
-                                   for fe in err.errors) if err.errors else str(err)
+            text.error = i18n.clauses((i18n.labelled(i18n.field_label(fe.field, ctx.lang), fe.message(ctx.lang),
+                                                     ctx.lang) for fe in err.errors), ctx.lang) if err.errors else str(err)
             ctx.page.update()
             return
         state["done"] = True
@@ -295,8 +296,9 @@ def open_case(ctx, cid: str) -> None:
                 ctx.ws.resolve_case(cid, outcome.value, method.value.strip(), photos.value)
             except ValidationError as err:
                 mine = {fe.field: fe.message(ctx.lang) for fe in err.errors if fe.field in ("outcome", "method")}
-                say(mine, "；".join(f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}"
-                                   for fe in err.errors if fe.field not in mine) or ("" if mine else str(err)))
+                rest = i18n.clauses((i18n.labelled(i18n.field_label(fe.field, ctx.lang), fe.message(ctx.lang), ctx.lang)
+                                     for fe in err.errors if fe.field not in mine), ctx.lang)
+                say(mine, rest or ("" if mine else str(err)))
                 return
             state["done"] = True
             ctx.close_dialog(dlg)

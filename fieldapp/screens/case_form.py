@@ -33,7 +33,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
     category = ft.Dropdown(label=ctx.t("category"), expand=True, value=was.get("category"), options=[
         ft.DropdownOption(key=c, text=f"{c} {row[ctx.lang]}") for c, row in codes.CATEGORIES.items()])
     parties = ft.TextField(label=ctx.t("parties"),
-                           value="、".join(was.get("parties") or []) if correcting else
+                           value=i18n.listed(was.get("parties") or [], ctx.lang) if correcting else
                            household["head_name"] if household else "")
     place = ft.TextField(label=ctx.t("place"), value=was.get("place") if correcting else
                          household["address"] if household else "")
@@ -58,8 +58,9 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         said = [(e.get("field", ""), refusal_text(ctx, "case", e)) for e in correcting.get("errors") or []]
         for name, text in said:
             mark(name, text)
-        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
-            f"{i18n.field_label(n, ctx.lang)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
+        message.value = i18n.labelled(ctx.t('refused_because'), i18n.clauses(
+            (i18n.labelled(i18n.field_label(n, ctx.lang), t, ctx.lang) for n, t in said), ctx.lang),
+            ctx.lang) if said else correcting.get("reason") or ""
 
     async def save(e) -> None:
         for f in (parties, place, description):
@@ -89,8 +90,8 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
             for fe in err.errors:
                 mark(fe.field, fe.message(ctx.lang))
                 label = ctx.t(fe.field) if fe.field in by_field else i18n.field_label(fe.field, ctx.lang)
-                problems.append(f"{label}：{fe.message(ctx.lang)}")
-            message.value = ctx.t("fix_errors") + "（" + "；".join(problems) + "）"
+                problems.append(i18n.labelled(label, fe.message(ctx.lang), ctx.lang))
+            message.value = ctx.t("fix_errors") + i18n.aside(i18n.clauses(problems, ctx.lang), ctx.lang)
             ctx.page.update()
             return
         ctx.wrote()

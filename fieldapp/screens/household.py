@@ -51,7 +51,7 @@ def open_household(ctx, hid: str) -> None:
         hh = ctx.ws.household(hid) or h
         title.value = hh["head_name"]
         names = ctx.ws.staff_names()
-        tags = "、".join(ctx.code(codes.NEEDS, t) for t in (hh.get("tags") or [])) or "—"
+        tags = i18n.listed((ctx.code(codes.NEEDS, t) for t in (hh.get("tags") or [])), ctx.lang) or "—"
         archived = households.archived(hh)
         more = (ctx.t("show_all"), ctx.t("show_less"))   # a long note or family folds to six lines
         may_edit = ctx.ws.may("household", hh, {"head_name": hh["head_name"]})

@@ -197,14 +197,14 @@ class HouseholdForm:
         lines = []
         for p in problems:
             text = p.message(self.ctx.lang)
-            mark(self.by_field.get(p.field), self.notes.get(p.field), text)
-            lines.append(f"{problem_label(self.ctx, p.field)}：{text}")
+            mark(self.by_field.get(p.field), self.notes.get(p.field), text, self.ctx.lang)
+            lines.append(i18n.labelled(problem_label(self.ctx, p.field), text, self.ctx.lang))
         return lines
 
 
-def mark(control, note: ft.Text | None, text: str) -> None:
+def mark(control, note: ft.Text | None, text: str, lang: str) -> None:
     if isinstance(control, ft.TextField):
-        control.error = text if not control.error else f"{control.error}；{text}"
+        control.error = text if not control.error else i18n.clauses((control.error, text), lang)
     elif isinstance(control, ft.Dropdown):
         control.error_text = text
     elif note is not None:
@@ -235,9 +235,10 @@ def open_household_form(ctx, household: dict | None = None, correcting: dict | N
         said = [(e.get("field", ""), refusal_text(ctx, "household", e)) for e in correcting.get("errors") or []]
         for name, text in said:
             if name != "grid_id":
-                mark(form.by_field.get(name), form.notes.get(name), text)
-        message.value = (f"{ctx.t('refused_because')}：" + "；".join(
-            f"{problem_label(ctx, n)}：{t}" for n, t in said)) if said else correcting.get("reason") or ""
+                mark(form.by_field.get(name), form.notes.get(name), text, ctx.lang)
+        message.value = i18n.labelled(ctx.t('refused_because'), i18n.clauses(
+            (i18n.labelled(problem_label(ctx, n), t, ctx.lang) for n, t in said), ctx.lang),
+            ctx.lang) if said else correcting.get("reason") or ""
     grid_note = None
     if correcting and typed.get("grid_id") != form.grid.value:   # refused in a grid not the person's
         old = ctx.ws.grid_names().get(typed.get("grid_id"), typed.get("grid_id") or "")
@@ -265,7 +266,7 @@ def open_household_form(ctx, household: dict | None = None, correcting: dict | N
             else:
                 ctx.ws.edit_household(household["id"], values, household)
         except ValidationError as err:
-            message.value = ctx.t("fix_errors") + "：" + "；".join(form.show(err.errors))
+            message.value = i18n.labelled(ctx.t("fix_errors"), i18n.clauses(form.show(err.errors), ctx.lang), ctx.lang)
             ctx.page.update()
             return
         ctx.wrote()

@@ -42,11 +42,11 @@ def refused_reasons(ctx, item: dict) -> str:
     errs = item.get("errors") or []
     if not errs:
         return item.get("reason") or ""
-    said = "；".join(f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, item['entity'], e)}"
-                     for e in errs)
+    said = i18n.clauses((i18n.labelled(i18n.field_label(e.get('field', ''), ctx.lang),
+                                       refusal_text(ctx, item['entity'], e), ctx.lang) for e in errs), ctx.lang)
     grid = _grid_not_held(ctx, item) if any(e.get("rule") == "forbidden" for e in errs) else None
     if grid is not None:
-        said += "。" + ctx.t("refused_grid_not_held", grid=grid)
+        said += ("。" if ctx.lang != "en" else ". ") + ctx.t("refused_grid_not_held", grid=grid)
         if item.get("entity") in ("household", "case") and ctx.ws.correctable(item):
             said += ctx.t("refused_grid_correct")   # its form offers the person's own grids
     return said

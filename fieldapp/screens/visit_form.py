@@ -53,17 +53,19 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
         for fe in errors:
             if fe.field in fields_by_name:
                 fields_by_name[fe.field].error = fe.message(ctx.lang)
-        message.value = ctx.t("fix_errors") + "：" + "；".join(
-            f"{i18n.field_label(fe.field, ctx.lang)}：{fe.message(ctx.lang)}" for fe in errors)
+        message.value = i18n.labelled(ctx.t("fix_errors"), i18n.clauses(
+            (i18n.labelled(i18n.field_label(fe.field, ctx.lang), fe.message(ctx.lang), ctx.lang) for fe in errors),
+            ctx.lang), ctx.lang)
 
     if correcting:  # why the server refused it, next to the fields it names
         for err in correcting.get("errors") or []:
             text = refusal_text(ctx, correcting["entity"], err)
             if err.get("field") in fields_by_name:
                 fields_by_name[err["field"]].error = text
-        message.value = f"{ctx.t('refused_because')}：" + "；".join(
-            f"{i18n.field_label(e.get('field', ''), ctx.lang)}：{refusal_text(ctx, correcting['entity'], e)}"
-            for e in correcting.get("errors") or []) if correcting.get("errors") else correcting.get("reason") or ""
+        message.value = i18n.labelled(ctx.t('refused_because'), i18n.clauses(
+            (i18n.labelled(i18n.field_label(e.get('field', ''), ctx.lang), refusal_text(ctx, correcting['entity'], e),
+                           ctx.lang) for e in correcting.get("errors") or []),
+            ctx.lang), ctx.lang) if correcting.get("errors") else correcting.get("reason") or ""
 
     async def save(e) -> None:
         for f in fields_by_name.values():
@@ -102,7 +104,7 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
 
     who = (case.get("title") or case.get("description", "")[:20]) if home_visit else household["head_name"]
     controls = [
-        ft.Text(f"{ctx.t('household') if not home_visit else ctx.t('tab_cases')}：{who}", size=16),
+        ft.Text(i18n.labelled(ctx.t('household') if not home_visit else ctx.t('tab_cases'), who, ctx.lang), size=16),
         picker.control, seen, requests, photos.control,  # photos of what was seen, next to the words
     ]
     if not home_visit:

@@ -348,12 +348,12 @@ def shown_value(ctx, entity: str, field: str, value, names: dict | None = None) 
         return (names or {}).get(value) or value
     if f is not None and f.table is not None:
         if isinstance(value, list):
-            return "、".join(ctx.code(f.table, v) for v in value)
+            return i18n.listed((ctx.code(f.table, v) for v in value), ctx.lang)
         return ctx.code(f.table, value)
     if isinstance(value, bool):
         return ("是" if value else "否") if ctx.lang == "zh" else ("yes" if value else "no")
     if isinstance(value, list):
-        return "、".join(str(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value)
+        return i18n.listed((str(v.get("name", "")) if isinstance(v, dict) else str(v) for v in value), ctx.lang)
     return str(value)
 
 
