@@ -1777,6 +1777,50 @@ def test_the_leaders_case_list_refreshed_by_a_sync_keeps_the_search_and_the_chip
     assert search.value == "拖欠" and chips[1].selected and len(listed()) == 3
 
 
+def test_a_list_drawn_again_by_a_sync_keeps_the_tiles_of_rows_that_did_not_change(replica):
+    """A tap on its way as the first sync redrew the households list named a tile replaced
+    meanwhile: nothing opened (helper BH). The rows that look the same keep their tiles;
+    a row that changed, or arrived, gets a new one."""
+    import flet as ft
+
+    from fieldapp.screens import cases, households
+    add_household(replica, "h1", head_name="张建国", address="白鹤村3组12号")
+    add_household(replica, "h2", head_name="李秀英", address="白鹤村3组15号")
+    add_case(replica, "c1", owner="l1", title="宅基地纠纷", status="in_progress")
+    add_case(replica, "c2", owner="l1", title="拖欠工资纠纷", status="in_progress")
+
+    def tiles(panel):
+        return {t.title.value: t for t in _walk(panel) if isinstance(t, ft.ListTile) and t.title}
+    for panel, changed, arrives, ctx in (
+            (households.households_panel, lambda: pull_edit(replica, "household", "h2", {"address": "白鹤村4组1号"}),
+             lambda: add_household(replica, "h3", head_name="陈桂兰", address="白鹤村5组2号"),
+             _FormContext(DeviceWorkspace(replica, WORKER))),
+            (cases.owned_cases, lambda: pull_edit(replica, "case", "c2", {"risk": "red"}),
+             lambda: add_case(replica, "c3", owner="l1", title="山林纠纷", status="in_progress"),
+             _FormContext(DeviceWorkspace(replica, LEADER)))):
+        shown = panel(ctx)
+        before = tiles(shown)
+        changed()
+        arrives()
+        shown.data()
+        after = tiles(shown)
+        assert len(after) == len(before) + 1
+        same = [name for name in before if after[name] is before[name]]
+        assert len(same) == 1, (panel.__name__, same)       # the unchanged row's tile, the same control
+        (changed_name,) = set(before) - set(same)
+        assert after[changed_name] is not before[changed_name]   # a row that changed shows it
+    # 今日's households due, drawn again in place by the shell (its `data`)
+    from fieldapp.screens.today import today_panel
+    for rid in ("h1", "h2"):
+        pull_edit(replica, "household", rid, {"next_visit_due": "2026-01-01"})
+    today = today_panel(_FormContext(DeviceWorkspace(replica, WORKER)))
+    before = tiles(today)
+    pull_edit(replica, "household", "h2", {"head_name": "李秀英（新）"})
+    today.data()
+    after = tiles(today)
+    assert after["张建国"] is before["张建国"] and "李秀英（新）" in after and "李秀英" not in after
+
+
 def test_words_in_brackets_are_written_as_each_language_writes_them():
     """An English timeline read "Reported（walk-in）": full-width brackets composed into
     English lines (helper BC). Each screen now adds them through i18n.aside."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from .widgets import TOUCH, case_tile, empty
+from .widgets import TOUCH, KeptTiles, case_tile, empty, row_key
 
 PAGE = 50
 
@@ -15,17 +15,21 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
     items = ft.ListView(expand=True)
     more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
     names = ctx.ws.staff_names()
+    kept = KeptTiles()
 
     def load(reset: bool) -> None:
         if reset:
             state["offset"] = 0
+            kept.keep_only(items.controls)
             items.controls.clear()
         rows = ctx.ws.cases(**state["query"], search=state["search"], limit=PAGE + 1, offset=state["offset"])
         more.visible = len(rows) > PAGE
         rows = rows[:PAGE]
         state["offset"] += len(rows)
         day = ctx.ws.now().date()
-        items.controls.extend(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, day) for c in rows)
+        items.controls.extend(kept.get(row_key(c, day, ctx.ws.handed_over(c["id"])),
+                                       lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, day))
+                              for c in rows)
         if not items.controls:
             items.controls.append(empty(ctx.t("no_cases_found") if state["search"].strip() else empty_text))
 

@@ -9,7 +9,7 @@ import flet as ft
 from sync import codes, households
 
 from ..geo import format_distance
-from .widgets import TOUCH, empty
+from .widgets import TOUCH, KeptTiles, empty, row_key
 
 PAGE = 50
 
@@ -24,7 +24,12 @@ def households_panel(ctx) -> ft.Control:
     more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
     note = ft.Text(color=ft.Colors.GREY_700, size=12)
 
+    kept = KeptTiles()
+
     def tile(h: dict, dist: float | None = None) -> ft.Control:
+        return kept.get(row_key(h, dist), lambda: make_tile(h, dist))
+
+    def make_tile(h: dict, dist: float | None) -> ft.Control:
         tags = " ".join(ctx.code(codes.NEEDS, t) for t in (h.get("tags") or []))
         gone = households.archived(h)
         sub = h["address"] + (f" · {tags}" if tags else "") + (f" · {status_words(ctx, h)}" if gone else "")
@@ -38,6 +43,7 @@ def households_panel(ctx) -> ft.Control:
     def load(reset: bool) -> None:
         if reset:
             state["offset"] = 0
+            kept.keep_only(results.controls)
             results.controls.clear()
         if state["near"]:
             lat, lon = state["near"]

@@ -44,10 +44,12 @@ def shell_view(ctx, selected: int = 0) -> ft.View:
             return
         seen["received"] = st.received
         top = ctx.page.views[-1] if ctx.page.views else None
-        if top is view and tabs[state["i"]][0] in ("tab_today", "tab_map"):
+        if top is view and tabs[state["i"]][0] == "tab_map":
             show(state["i"])
         elif top is view and callable(getattr(body.content, "data", None)):
-            body.content.data()   # a tab with a search box refreshes its list, keeping what was typed
+            # in place: a search box keeps what was typed, and a tile on its way to a tap
+            # stays (a list of new tiles dropped the tap)
+            body.content.data()
         elif top is not view and callable(getattr(top, "data", None)):
             top.data()
 

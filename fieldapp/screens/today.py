@@ -5,24 +5,30 @@ from __future__ import annotations
 import flet as ft
 
 from .. import worklist
-from .widgets import TOUCH, case_tile, empty, header
+from .widgets import TOUCH, KeptTiles, case_tile, empty, header, row_key
 
 
 def today_panel(ctx) -> ft.Control:
-    holder = ft.Container(expand=True)
+    """Drawn again in place when a sync brings records (the shell calls its `data`): the
+    same list, the same tile for a row that did not change (widgets.KeptTiles)."""
+    listed = ft.ListView(expand=True, padding=ft.Padding.only(bottom=24))
+    holder = ft.Container(listed, expand=True)
+    kept = KeptTiles()
 
     def draw() -> None:
-        holder.content = _today_list(ctx, redraw)
+        kept.keep_only(listed.controls)
+        listed.controls = _today_list(ctx, redraw, kept)
 
     def redraw() -> None:
         draw()
         holder.update()
 
     draw()
+    holder.data = draw
     return holder
 
 
-def _today_list(ctx, redraw) -> ft.Control:
+def _today_list(ctx, redraw, kept: KeptTiles) -> list[ft.Control]:
     from sync import codes
 
     from .case_detail import open_case
@@ -49,9 +55,8 @@ def _today_list(ctx, redraw) -> ft.Control:
         items.append(header(f"{ctx.t('today_due')} ({work.due_total})"))
         if not work.due:
             items.append(empty(ctx.t("nothing_due")))
-        for h in work.due:
-            late = worklist.overdue_days(h.get("next_visit_due"), work.on)
-            items.append(ft.ListTile(
+        def due_tile(h: dict, late: int) -> ft.Control:
+            return ft.ListTile(
                 leading=ft.Icon(ft.Icons.HOME, color=ft.Colors.RED_400 if late else ft.Colors.BLUE_400),
                 title=ft.Text(h["head_name"]),
                 # the address whole (two lines), the due date under it: beside it, on a small
@@ -61,7 +66,10 @@ def _today_list(ctx, redraw) -> ft.Control:
                     ft.Text(ctx.t("overdue_days", n=late) if late else ctx.t("due_on", date=h["next_visit_due"]),
                             size=12, color=ft.Colors.RED_700 if late else ft.Colors.GREY_700)],
                     spacing=2, tight=True),
-                on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16))
+                on_click=lambda e, hid=h["id"]: open_household(ctx, hid), min_height=TOUCH + 16)
+        for h in work.due:
+            late = worklist.overdue_days(h.get("next_visit_due"), work.on)
+            items.append(kept.get(row_key(h, "due", late), lambda h=h, late=late: due_tile(h, late)))
         more = work.due_total - len(work.due)
         if more > 0:
             items.append(empty(ctx.t("today_due_more", n=more)))
@@ -70,7 +78,8 @@ def _today_list(ctx, redraw) -> ft.Control:
         if not work.owned_due:
             items.append(empty(ctx.t("nothing_owned_due")))
         for c in work.owned_shown:
-            items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on))
+            items.append(kept.get(row_key(c, "owned", work.on, ctx.ws.handed_over(c["id"])),
+                                  lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on)))
         if work.owned_more:
             items.append(empty(ctx.t("today_owned_more", n=work.owned_more)))
     if work.left:
@@ -93,7 +102,8 @@ def _today_list(ctx, redraw) -> ft.Control:
     if not work.changed:
         items.append(empty(ctx.t("nothing_changed")))
     for c in work.changed:
-        items.append(case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on))
+        items.append(kept.get(row_key(c, "changed", work.on, ctx.ws.handed_over(c["id"])),
+                              lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on)))
     items.append(header(f"{ctx.t('today_problems')} ({work.problems})"))
     if not work.problems:
         items.append(empty(ctx.t("no_problems")))
@@ -108,4 +118,4 @@ def _today_list(ctx, redraw) -> ft.Control:
                                      title=ft.Text(ctx.t("conflicts_title")),
                                      trailing=ft.Text(str(len(work.conflicted))),
                                      on_click=lambda e: open_problems(ctx)))
-    return ft.ListView(items, expand=True, padding=ft.Padding.only(bottom=24))
+    return items

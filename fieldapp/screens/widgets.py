@@ -195,6 +195,33 @@ def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.dat
         on_click=lambda e: on_open(case["id"]), min_height=TOUCH + 16)
 
 
+class KeptTiles:
+    """A list's tiles, the same control for a row that looks the same when the list is
+    drawn again (a sync brought records): a tap on its way as the list was redrawn named a
+    tile replaced meanwhile, and the app, hearing of a control gone, opened nothing (seen
+    on the first sync after a sign-in, a grid worker tapping a household)."""
+
+    def __init__(self) -> None:
+        self._tiles: dict = {}
+
+    def get(self, key, make):
+        """The tile kept under `key` (all a row shows, its id first), or `make()`'s."""
+        tile = self._tiles.get(key)
+        if tile is None:
+            tile = self._tiles[key] = make()
+        return tile
+
+    def keep_only(self, shown: list) -> None:
+        """Forget the tiles no longer on screen (before the list is drawn again)."""
+        on_screen = {id(c) for c in shown}
+        self._tiles = {k: c for k, c in self._tiles.items() if id(c) in on_screen}
+
+
+def row_key(row: dict, *more) -> tuple:
+    """What a tile of `row` shows, as a key: the record's id and every value it holds."""
+    return (row.get("id"), repr(sorted(row.items())), *more)
+
+
 def until_saved(handler):
     """A dialog's 保存 (or 放弃) handler that runs until it has done its work once
     (`handler(e)` returns True then). A page runs its handlers one after another, and the
