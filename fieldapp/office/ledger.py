@@ -143,7 +143,7 @@ def export_row(ctx) -> ft.Control:
     year = named(ft.Dropdown(label=ctx.t("export_year"), width=130, dense=True, value=str(chosen["year"]),
                              on_select=pick("year", int),
                              options=[ft.DropdownOption(key=str(y), text=ctx.t("year_n", n=y)) for y in ctx.ws.ledger_years()]))
-    month = named(ft.Dropdown(label=ctx.t("export_month"), width=150, dense=True,
+    month = named(ft.Dropdown(label=ctx.t("export_month"), width=176, dense=True,   # "2026年11月" and its arrow
                               value=f"{chosen['month'][0]}-{chosen['month'][1]:02d}",
                               on_select=pick("month", lambda v: (int(v[:4]), int(v[5:]))),
                               options=[ft.DropdownOption(key=f"{y}-{m:02d}", text=ctx.t("month_n", y=y, m=m))
