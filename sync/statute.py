@@ -214,12 +214,15 @@ def overdue_reasons(case: dict, today: dt.date) -> list[str]:
     return out
 
 
+def handling_due(case: dict) -> dt.date | None:
+    """The day the matter is to be handled by: its deadline; handed down and still waiting
+    to be accepted, the higher body's (the 15 days to register do not stretch it)."""
+    return as_date(case.get("higher_deadline") if case.get("status") == "reported" else case.get("deadline"))
+
+
 def handling_overdue(case: dict, today: dt.date) -> bool:
-    """Being handled past its deadline; or, handed down and still waiting to be accepted,
-    past the higher body's deadline (the 15 days to register do not stretch it)."""
-    status = case.get("status")
-    due = as_date(case.get("higher_deadline") if status == "reported" else case.get("deadline"))
-    return status in OPEN_STATUSES and not case.get("merged_into") and due is not None and due < today
+    due = handling_due(case)
+    return case.get("status") in OPEN_STATUSES and not case.get("merged_into") and due is not None and due < today
 
 
 # --- the order dates keep ---------------------------------------------------------------------

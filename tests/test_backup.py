@@ -178,16 +178,20 @@ def test_a_store_backed_up_by_an_older_version_is_restored_saying_which_version_
     conn.commit()
     conn.close()
     _replicate_once(db, url)
-    back = str(tmp_path / "back" / "township.db")
+    back = str(tmp_path / "back%41#1" / "township.db")   # letters a URI would read otherwise (helper BK)
     assert main(["restore", "--from", url, "--db", back]) == 0
     got = capsys.readouterr()
     out = json.loads(got.out.splitlines()[0])
     assert (out["schema_backed_up"], out["schema_now"]) == (len(CENTRAL) - 1, len(CENTRAL))
     assert f"backed up at schema version {len(CENTRAL) - 1}" in got.err
     assert "install that version and run ITS gridbook restore" in got.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back%41#1", "backup", "store"]   # no stray file
     # a store restored at this version's own schema says nothing of it
+    current = tmp_path / "current"
+    current.mkdir(mode=0o700)
+    _store(str(current / "township.db"), "g1")
+    _replicate_once(str(current / "township.db"), str(tmp_path / "backup2"))
     again = str(tmp_path / "again" / "township.db")
-    _replicate_once(back, str(tmp_path / "backup2"))
     assert main(["restore", "--from", str(tmp_path / "backup2"), "--db", again]) == 0
     assert "schema version" not in capsys.readouterr().err
 

@@ -1809,6 +1809,14 @@ def test_a_list_drawn_again_by_a_sync_keeps_the_tiles_of_rows_that_did_not_chang
         assert len(same) == 1, (panel.__name__, same)       # the unchanged row's tile, the same control
         (changed_name,) = set(before) - set(same)
         assert after[changed_name] is not before[changed_name]   # a row that changed shows it
+    # a name the office corrected is drawn again, though the matter did not change (helper BK)
+    replica.create("staff", {"username": "l1", "name": "李振华", "role": "leader", "grids": []}, "office",
+                   record_id="l1")
+    mine = cases.owned_cases(_FormContext(DeviceWorkspace(replica, LEADER)))
+    assert any("李振华" in t.subtitle.value for t in tiles(mine).values())
+    pull_edit(replica, "staff", "l1", {"name": "李振华（副镇长）"})
+    mine.data()
+    assert all("李振华（副镇长）" in t.subtitle.value for t in tiles(mine).values())
     # 今日's households due, drawn again in place by the shell (its `data`)
     from fieldapp.screens.today import today_panel
     for rid in ("h1", "h2"):

@@ -153,3 +153,19 @@ def test_the_phone_s_case_page_lists_parties_and_departments_as_each_language_do
     ctx.lang = "en"
     en = "\n".join(shown(r) for r in case_rows(ctx, case, {}))
     assert "Alice, Bob" in en and "Justice, Police" in en and "、" not in en, en
+
+
+def test_a_handed_down_matter_waiting_past_the_higher_deadline_shows_that_day_late_in_ledger_and_page(
+        ws, monkeypatch):
+    """Listed under 已超期 by its higher body's deadline, the row read "办理超期 None" and the
+    page marked nothing late (helper BK)."""
+    from fieldapp.office import matter as matter_page
+    from fieldapp.office.ledger import matter_row
+    monkeypatch.setattr("fieldapp.office.ledger.today_cst", lambda: dt.date(2026, 5, 10))
+    monkeypatch.setattr("fieldapp.office.matter.today_cst", lambda: dt.date(2026, 5, 10))
+    cid = matter(ws, on=dt.date(2026, 5, 1), channel="handed_down", higher_ref="县信访局交〔2026〕12号",
+                 higher_deadline="2026-05-04", notice_sent_on="2026-05-01")
+    c = ws.case(cid)
+    assert "办理超期 2026-05-04" in texts(matter_row(office(ws, "zh"), c, {}, lambda cid: None))
+    rows = [texts(r) for r in matter_page.limit_rows(office(ws, "zh"), c)]
+    assert any("2026-05-04" in r and "上级要求" in r and "超期 6 天" in r for r in rows), rows

@@ -30,7 +30,7 @@ def limit_text(ctx, c: dict) -> tuple[str, bool]:
                                  and statute.register_due(c) else "")
     if reasons:
         text = ctx.listed(ctx.t(f"late_{r}") for r in reasons) + (
-            f" {c['deadline']}" if "handling" in reasons else "")
+            f" {statute.handling_due(c)}" if "handling" in reasons else "")
     return text, bool(reasons)
 
 

@@ -41,9 +41,10 @@ def limit_rows(ctx, c: dict) -> list[ft.Control]:
         out.append(_row(ctx.t("notice"), ctx.t("notice_due", date=notice_due.isoformat())
                         + (ctx.aside(ctx.t('overdue', n=(today - notice_due).days)) if late else ""),
                         red if late else grey))
-    deadline = rules.as_date(c.get("deadline"))
+    deadline = statute.handling_due(c)   # waiting to be accepted: the higher body's, if any
     if deadline:
-        source = ctx.t("source_higher") if statute.deadline_source(c) == "higher" else ctx.t("source_statute")
+        higher = statute.deadline_source(c) == "higher" or c.get("status") == "reported"
+        source = ctx.t("source_higher") if higher else ctx.t("source_statute")
         running = c.get("status") in rules.OPEN_STATUSES
         dl = rules.days_left(deadline, today)
         said = [source] + ([ctx.t("days_left", n=dl) if dl >= 0 else ctx.t("overdue", n=-dl)]

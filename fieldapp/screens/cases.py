@@ -20,6 +20,7 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
     def load(reset: bool) -> None:
         if reset:
             state["offset"] = 0
+            names.update(ctx.ws.staff_names())   # a name the office corrected since
             kept.keep_only(items.controls)
             items.controls.clear()
         rows = ctx.ws.cases(**state["query"], search=state["search"], limit=PAGE + 1, offset=state["offset"])
@@ -27,7 +28,7 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
         rows = rows[:PAGE]
         state["offset"] += len(rows)
         day = ctx.ws.now().date()
-        items.controls.extend(kept.get(row_key(c, day, ctx.ws.handed_over(c["id"])),
+        items.controls.extend(kept.get(row_key(c, day, ctx.ws.handed_over(c["id"]), names.get(c.get("owner"))),
                                        lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, day))
                               for c in rows)
         if not items.controls:

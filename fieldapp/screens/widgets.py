@@ -218,7 +218,8 @@ class KeptTiles:
 
 
 def row_key(row: dict, *more) -> tuple:
-    """What a tile of `row` shows, as a key: the record's id and every value it holds."""
+    """What a tile of `row` shows, as a key: the record's id, every value it holds, and
+    `more`, what else the tile shows (the day its deadline counts from, a name)."""
     return (row.get("id"), repr(sorted(row.items())), *more)
 
 

@@ -553,7 +553,7 @@ def store_in_use(db_path: str) -> bool:
 
 
 def store_schema(db_path: str) -> int:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(db_path)   # a path, not a URI: '%' and '#' are a folder's letters
     try:
         return conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
