@@ -37,7 +37,7 @@ def make_office_main(db_path: str, tickets, throttle=None, hub=None):
         page.theme = ft.Theme(font_family="cjk", color_scheme_seed=ft.Colors.BLUE_800)
         page.padding = 0
         ctx = OfficeContext(page, store, tickets)
-        ctx._lang = await browser_language(page)
+        ctx._lang = await chosen_language(ctx)
         apply_locale(page, ctx.lang)
         ctx.throttle = throttle
         ctx.hub = hub
@@ -67,11 +67,18 @@ def make_office_main(db_path: str, tickets, throttle=None, hub=None):
     return main
 
 
-async def browser_language(page: ft.Page) -> str:
-    """The office's language at first: English for a browser that prefers English, else
-    Chinese (the clerk switches at the sign-in page or at the top of every page)."""
+LANG_KEY = "gridbook.office.lang"   # the browser's own storage: the choice outlives a reload
+
+
+async def chosen_language(ctx: OfficeContext) -> str:
+    """The office's language at first: the one last chosen in this browser; else English
+    for a browser that prefers English, else Chinese (the clerk switches at the sign-in
+    page or at the top of every page)."""
     try:
-        info = await asyncio.wait_for(page.get_device_info(), 5)
+        kept = await asyncio.wait_for(ctx.prefs.get(LANG_KEY), 5)
+        if kept in ("zh", "en"):
+            return kept
+        info = await asyncio.wait_for(ctx.page.get_device_info(), 5)
     except Exception:   # an old browser, a slow first answer: the township's language
         return "zh"
     first = (getattr(info, "language", None) or "").lower()
@@ -82,6 +89,7 @@ def language_button(ctx: OfficeContext, redraw) -> ft.Control:
     """The other language, named in itself."""
     def switch(e) -> None:
         ctx._lang = "en" if ctx.lang == "zh" else "zh"
+        ctx.page.run_task(ctx.prefs.set, LANG_KEY, ctx.lang)
         apply_locale(ctx.page, ctx.lang)
         redraw()
         ctx.page.update()

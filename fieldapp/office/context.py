@@ -32,6 +32,7 @@ class OfficeContext(Screens):
         self.address = ""
         self.last_active = time.monotonic()
         self.launcher = ft.UrlLauncher()  # kept: a service no one holds is unregistered
+        self.prefs = ft.SharedPreferences()   # the language chosen in this browser
         self.hub = None            # news of phones' syncs (sync/server/events.py)
         self._unsubscribe = None
         self.ledger_state = {"f": 0, "q": ""}  # kept across refreshes: a clerk's filter and search stay
