@@ -439,7 +439,7 @@ STRINGS.update({
     "hh_member_relation_hint": ("如 配偶、子、女、父亲", "e.g. spouse, son, daughter"),
     "hh_member_id": ("成员身份证号（选填）", "Member's ID number (optional)"),
     "hh_member_note": ("成员备注", "Note on the member"),
-    "hh_status": ("在册状态", "In the registry"),
+    "hh_status": ("在册状态", "Registry status"),
     "hh_status_help": ("已迁出或户主已故的住户保留存档，不再列入待走访，仍可查找",
                        "A household moved out or whose head died is kept, archived: it leaves the due list and can still be found"),
     "hh_saved": ("住户已保存，待同步", "Household saved; waiting to sync"),

@@ -1844,3 +1844,24 @@ def test_words_in_brackets_are_written_as_each_language_writes_them():
     assert seen["zh"][0] == "2026-11-26 10:30 上报（来访） · 李振华"
     assert seen["en"][0] == "2026-11-26 10:30 Reported (walk-in) · 李振华"
     assert "（" in seen["zh"][1] and "（" not in seen["en"][1] and " (" in seen["en"][1]
+
+
+class _EnglishContext(_FormContext):
+    lang = "en"
+
+    def t(self, key, **kw): return i18n.t(key, "en", **kw)
+    def code(self, table, c): return i18n.code(table, c, "en")
+
+
+def test_a_households_needs_are_listed_apart_and_its_registry_status_said_once_in_english(replica):
+    """"elderly living alone temporary assistance" read as one need, and the household
+    page said "In the registry registered" (helper BL)."""
+    import flet as ft
+
+    from fieldapp.screens import households
+    add_household(replica, "h1", head_name="叶燕红", tags=["elderly_alone", "temporary_aid"])
+    panel = households.households_panel(_EnglishContext(DeviceWorkspace(replica, WORKER)))
+    (tile,) = [t for t in _walk(panel) if isinstance(t, ft.ListTile) and t.title and t.title.value == "叶燕红"]
+    assert tile.subtitle.value.endswith(" · elderly living alone, temporary assistance"), tile.subtitle.value
+    assert i18n.t("hh_status", "en") == "Registry status"
+

@@ -88,7 +88,8 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                 ctx.ws.report_case(record)
         except ValidationError as err:
             for fe in err.errors:
-                mark(fe.field, fe.message(ctx.lang))
+                # under the field, its label above says what: "必填", not "is required"
+                mark(fe.field, ctx.t("required_field") if fe.rule == "required" else fe.message(ctx.lang))
                 label = ctx.t(fe.field) if fe.field in by_field else i18n.field_label(fe.field, ctx.lang)
                 problems.append(i18n.labelled(label, fe.message(ctx.lang), ctx.lang))
             message.value = ctx.t("fix_errors") + i18n.aside(i18n.clauses(problems, ctx.lang), ctx.lang)

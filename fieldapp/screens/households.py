@@ -8,6 +8,7 @@ import flet as ft
 
 from sync import codes, households
 
+from .. import i18n
 from ..geo import format_distance
 from .widgets import TOUCH, KeptTiles, empty, row_key
 
@@ -30,7 +31,7 @@ def households_panel(ctx) -> ft.Control:
         return kept.get(row_key(h, dist), lambda: make_tile(h, dist))
 
     def make_tile(h: dict, dist: float | None) -> ft.Control:
-        tags = " ".join(ctx.code(codes.NEEDS, t) for t in (h.get("tags") or []))
+        tags = i18n.listed((ctx.code(codes.NEEDS, t) for t in (h.get("tags") or [])), ctx.lang)
         gone = households.archived(h)
         sub = h["address"] + (f" · {tags}" if tags else "") + (f" · {status_words(ctx, h)}" if gone else "")
         return ft.ListTile(

@@ -225,8 +225,9 @@ def me_panel(ctx) -> ft.Control:
     body: list[ft.Control] = [
         header(ctx.t("account")),
         ft.Container(ft.Column([
-            ft.Text(acct.get('name', acct['username']) + i18n.aside(acct['username'], ctx.lang) + "· "
-                    f"{ctx.code(codes.ROLES, acct['role'])}"),
+            ft.Text(acct.get('name', acct['username']) + i18n.aside(acct['username'], ctx.lang)
+                    # a full-width bracket holds its own space
+                    + (" · " if ctx.lang == "en" else "· ") + ctx.code(codes.ROLES, acct['role'])),
             ft.Text(" ".join(acct.get("grids") or []), color=ft.Colors.GREY_700),
             ft.Text(f"{ctx.t('device')}: {ctx.phone.replica.device_id}", size=12, color=ft.Colors.GREY_700),
             ft.Text(f"{ctx.t('server')}: {s.server}", size=12, color=ft.Colors.GREY_700),
