@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from .widgets import TOUCH, KeptTiles, case_tile, empty, row_key
+from .widgets import TOUCH, KeptTiles, empty, kept_case_tile
 
 PAGE = 50
 
@@ -14,13 +14,13 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
     state = {"offset": 0, "query": dict(query), "search": ""}
     items = ft.ListView(expand=True)
     more = ft.TextButton(ctx.t("load_more"), visible=False, height=TOUCH)
-    names = ctx.ws.staff_names()
+    names: dict = {}   # read at each drawing: a name the office corrected since
     kept = KeptTiles()
 
     def load(reset: bool) -> None:
         if reset:
             state["offset"] = 0
-            names.update(ctx.ws.staff_names())   # a name the office corrected since
+            names.update(ctx.ws.staff_names())
             kept.keep_only(items.controls)
             items.controls.clear()
         rows = ctx.ws.cases(**state["query"], search=state["search"], limit=PAGE + 1, offset=state["offset"])
@@ -28,8 +28,7 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
         rows = rows[:PAGE]
         state["offset"] += len(rows)
         day = ctx.ws.now().date()
-        items.controls.extend(kept.get(row_key(c, day, ctx.ws.handed_over(c["id"]), names.get(c.get("owner"))),
-                                       lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, day))
+        items.controls.extend(kept_case_tile(kept, ctx, c, lambda cid: open_case(ctx, cid), names, day)
                               for c in rows)
         if not items.controls:
             items.controls.append(empty(ctx.t("no_cases_found") if state["search"].strip() else empty_text))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from .. import worklist
-from .widgets import TOUCH, KeptTiles, case_tile, empty, header, row_key
+from .widgets import TOUCH, KeptTiles, empty, header, kept_case_tile, row_key
 
 
 def today_panel(ctx) -> ft.Control:
@@ -78,8 +78,7 @@ def _today_list(ctx, redraw, kept: KeptTiles) -> list[ft.Control]:
         if not work.owned_due:
             items.append(empty(ctx.t("nothing_owned_due")))
         for c in work.owned_shown:
-            items.append(kept.get(row_key(c, "owned", work.on, ctx.ws.handed_over(c["id"]), names.get(c.get("owner"))),
-                                  lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on)))
+            items.append(kept_case_tile(kept, ctx, c, lambda cid: open_case(ctx, cid), names, work.on, "owned"))
         if work.owned_more:
             items.append(empty(ctx.t("today_owned_more", n=work.owned_more)))
     if work.left:
@@ -102,8 +101,7 @@ def _today_list(ctx, redraw, kept: KeptTiles) -> list[ft.Control]:
     if not work.changed:
         items.append(empty(ctx.t("nothing_changed")))
     for c in work.changed:
-        items.append(kept.get(row_key(c, "changed", work.on, ctx.ws.handed_over(c["id"]), names.get(c.get("owner"))),
-                              lambda c=c: case_tile(ctx, c, lambda cid: open_case(ctx, cid), names, work.on)))
+        items.append(kept_case_tile(kept, ctx, c, lambda cid: open_case(ctx, cid), names, work.on, "changed"))
     items.append(header(f"{ctx.t('today_problems')} ({work.problems})"))
     if not work.problems:
         items.append(empty(ctx.t("no_problems")))

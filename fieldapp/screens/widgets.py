@@ -174,13 +174,26 @@ def deadline_text(ctx, deadline: str | None, today: dt.date | None = None) -> tu
     return ctx.t("days_left", n=n), ft.Colors.ORANGE_900 if n <= 7 else ft.Colors.GREY_800
 
 
-def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.date | None = None) -> ft.Control:
-    """`today`: the township's day, read once by a list of many (deadline_text)."""
+def kept_case_tile(kept: "KeptTiles", ctx, case: dict, on_open, names: dict, today: dt.date,
+                   section: str = "") -> ft.Control:
+    """A case's tile from `kept`, drawn again only when what it shows changed (its row,
+    the day its deadline counts from, its owner's name, whether it was handed over).
+    `section`: a list showing a case twice keeps a tile for each place."""
+    gone = ctx.ws.handed_over(case["id"])
+    return kept.get(row_key(case, section, today, gone, names.get(case.get("owner"))),
+                    lambda: case_tile(ctx, case, on_open, names, today, gone))
+
+
+def case_tile(ctx, case: dict, on_open, names: dict | None = None, today: dt.date | None = None,
+              gone: bool | None = None) -> ft.Control:
+    """`today`: the township's day, read once by a list of many (deadline_text); `gone`:
+    whether it was handed over, when the caller knows."""
     from sync import codes
     from sync.queries import OPEN_STATUSES
     dl, dl_colour = (deadline_text(ctx, case.get("deadline"), today) if case.get("status") in OPEN_STATUSES
                      else ("", None))
-    gone = ctx.ws.handed_over(case["id"])   # kept for unsent work alone: not theirs to work on
+    if gone is None:   # kept for unsent work alone: not theirs to work on
+        gone = ctx.ws.handed_over(case["id"])
     subtitle = " · ".join(x for x in (
         ctx.t("handed_over_short") if gone else ctx.code(codes.CASE_STATUSES, case.get("status")),
         ctx.code(codes.CATEGORIES, case.get("category")),

@@ -552,14 +552,6 @@ def store_in_use(db_path: str) -> bool:
         os.close(fd)
 
 
-def store_schema(db_path: str) -> int:
-    conn = sqlite3.connect(db_path)   # a path, not a URI: '%' and '#' are a folder's letters
-    try:
-        return conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-
-
 def restore(target: Target, db_path: str, timestamp: str | None = None, force: bool = False) -> dict:
     """Bring the store (and its attachments) back from the backup. An existing store is
     never overwritten silently: with `force` it is moved aside (PATH.replaced-<time>)."""
@@ -638,6 +630,7 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     try:
         gen = store.begin_generation(f"restored from {target.describe()}" + (f" at {ts}" if ts else ""))
         changes = store.log_count()
+        schema_now = store.conn.execute("PRAGMA user_version").fetchone()[0]
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         store.close()
@@ -654,5 +647,5 @@ def restore(target: Target, db_path: str, timestamp: str | None = None, force: b
     return {"restored": db_path, "from": target.describe(), "timestamp": ts, "changes": changes,
             "generation": gen["generation"], "generation_seq": gen["since"], "attachments_copied": blobs,
             "moved_aside": moved, "erasures_replayed": len(replayed),
-            "schema_backed_up": schema, "schema_now": store_schema(db_path),
+            "schema_backed_up": schema, "schema_now": schema_now,
             "erasure_journal": journal if os.path.exists(journal) else None}

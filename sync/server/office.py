@@ -301,10 +301,6 @@ class CentralWorkspace(Workspace):
                                + ("。复核终结，同一事项不再受理" if kind == "recheck" else ""))
 
     # --- documents and conflicts --------------------------------------------------------
-    def documented(self, cid: str, title: str) -> None:
-        """A document was produced for the matter: it is on the timeline."""
-        self._event(cid, "document", f"生成《{title}》")
-
     def resolve_conflict(self, entity: str, rid: str, field: str, value) -> None:
         """Settle concurrent edits of a field: a write whose base names every head (the
         merge rule then shows this value alone, on every replica)."""
