@@ -8,10 +8,13 @@ import pytest
 
 from sync.server.central import CentralStore
 
-from .harness import CHROMIUM, OPEN_PAGES, OUTPUT, AppPage, launch, server_process
+from .harness import CHROMIUM, OPEN_PAGES, OUTPUT, AppPage, Watchdog, launch, server_process
 
 PW = "browser-test-pw"
 HOME = (29.0712, 119.6471)   # 白鹤村: where the mocked GPS puts the phone
+# The longest a browser test may run, its setup and teardown included, before its Chromium
+# is ended (harness.Watchdog): five times the longest test on a quiet machine (96 s).
+BROWSER_TEST_BOUND_S = 480
 
 
 def pytest_collection_modifyitems(config, items):
@@ -36,6 +39,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in str(item.fspath):
             item.add_marker(pytest.mark.skip(reason=msg))
+
+
+@pytest.fixture(autouse=True)
+def _hung_page_watchdog(request, tmp_path):
+    """Set up first, torn down last: the bound covers the test's own teardown too."""
+    with Watchdog(tmp_path, BROWSER_TEST_BOUND_S) as dog:
+        yield
+    if dog.fired:
+        FAILURES.append(f"{request.node.nodeid}: its Chromium was ended after {BROWSER_TEST_BOUND_S} s")
 
 
 @pytest.fixture

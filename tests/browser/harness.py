@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import contextlib
 import json
@@ -96,6 +97,48 @@ def app_process(data: str, server_url: str, log_dir: Path, name: str, sync_every
 OPEN_PAGES: list = []   # for a screenshot when a test fails
 
 
+def chromium_processes(under: Path) -> list[int]:
+    """The Chromium processes (browser, renderers, helpers) whose profile is under `under`:
+    each carries its --user-data-dir."""
+    flag = f"--user-data-dir={Path(under).resolve()}".encode()
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:   # ended between the listing and the read
+            continue
+        if any(arg.startswith(flag) for arg in cmdline.split(b"\0")):
+            pids.append(int(pid))
+    return pids
+
+
+class Watchdog:
+    """Ends a browser test's Chromium when the test has run `bound_s`. Some of Playwright's
+    calls have no deadline (a key typed, a mouse wheel, an evaluate): on a page whose
+    renderer stopped answering they wait for ever, and one such wait once held CI until its
+    90-minute limit. With the browser gone, every pending call fails at once, the test
+    fails (and runs once more), and the suite goes on."""
+
+    def __init__(self, under: Path, bound_s: float):
+        self.under, self.fired = under, False
+        self._timer = threading.Timer(bound_s, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        pids = chromium_processes(self.under)
+        self.fired = bool(pids)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def __enter__(self) -> "Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+
 class AppPage:
     """A Flutter page seen through its accessibility tree, as a screen reader sees it."""
 
@@ -141,7 +184,11 @@ class AppPage:
             if done or now - start > bound_s:
                 break
             self.page.wait_for_timeout(40)
-        self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        # a wait with a deadline: `page.evaluate` has none, and a deaf page never answers it
+        with contextlib.suppress(PlaywrightTimeout):
+            self.page.wait_for_function(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
+                timeout=30_000)
 
     def sent_since_tap(self) -> bool:
         """Whether the page has sent the app anything since the last tap (`mark`)."""
