@@ -21,7 +21,7 @@ from typing import Callable
 
 import httpx
 
-from . import changes, clock, rules
+from . import changes, clock, rules, updates
 from .attachments import CHUNK_BYTES
 from .device import DeviceReplica
 from .errors import (AuthRequired, BadAnswer, OthersWork, ProtocolMismatch, Refused, ServerTrouble, SyncError,
@@ -117,6 +117,8 @@ class SyncClient:
             from .attachments import Attachments
             Attachments.for_replica(self.replica).forget_fetched()
         with self.replica.transaction():
+            if updates.starts_afresh(before, data["account"]["username"]):
+                self.replica.start_seen_afresh()
             self.replica.set_meta("token", data["token"])
             self.replica.set_meta("account", json.dumps(data["account"], ensure_ascii=False))
             self.replica.set_meta("cursor", None)
@@ -358,6 +360,10 @@ class SyncClient:
                 progress({"phase": "pull", "pulled": report.pulled})
             if not data["more"]:
                 self.replica.set_meta("last_sync_ms", str(clock.wall_ms()))
+                if self.replica.seen_starting() and acct.get("username"):
+                    # what the first sync since a fresh sign-in brought is where the person
+                    # starts from, not 有更新 (sync/updates.py)
+                    self.replica.take_starting_point(acct["username"], acct.get("role") or "")
                 if params["acked"] == "" and self.replica.meta("catch_up"):
                     self.replica.set_meta("catch_up", None)   # its own changes came back
                 if report.reset:

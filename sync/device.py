@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 
-from . import changes, clock, merge, migrations, privacy, statute
+from . import changes, clock, merge, migrations, privacy, statute, updates
 from .files import remove_named
 from .model import ENTITIES, FieldError
 from .replica import TABLES, Replica, chunks, gc_paused
@@ -840,6 +840,27 @@ class DeviceReplica(Replica):
             # households' names and addresses, and offered under the new person's sign-in
             # (refused as another's work) they were lost as well as shown
             self.conn.execute("DELETE FROM pushed")
+
+    # --- what the person signed in has read (sync/updates.py) ------------------------
+    def start_seen_afresh(self) -> None:
+        """A sign-in with nothing of this person's read on the phone: their first sync
+        through is taken as what they have seen (take_starting_point)."""
+        self.set_meta("seen_start", "1")
+
+    def seen_starting(self) -> bool:
+        return self.meta("seen_start") is not None
+
+    def take_starting_point(self, username: str, role: str) -> int:
+        """The first sync since that sign-in is through: every matter the person follows
+        counts as seen as it now stands. Returns how many."""
+        with self.transaction():
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM cases WHERE reported_by=? OR owner=?",
+                                                   (username, username))]
+            seen = updates.starting_point(list(self._load("case", ids).values()), username, role)
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                  [(f"seen:{cid}", stamp) for cid, stamp in seen.items()])
+            self.set_meta("seen_start", None)
+        return len(seen)
 
     def start_over(self) -> None:
         """The account's scope changed: keep only what this phone has not sent yet, and

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import households, permissions, queries, rules
+from . import households, permissions, queries, rules, updates
 from .access import Principal
 from .device import DeviceReplica, ValidationError
 from .model import ENTITIES, FieldError, tidy, validate_fields, visit_problems
@@ -490,21 +490,22 @@ class DeviceWorkspace(Workspace):
 
     def mark_seen(self, case_id: str) -> None:
         """Remember the case as the person last saw it, for "changed since" on Today."""
-        self.replica.set_meta(f"seen:{case_id}", _latest_stamp(self.replica.versions("case", case_id)))
+        self.replica.set_meta(f"seen:{case_id}", updates.newest_stamp(self.replica.versions("case", case_id)))
 
     def changed_cases(self) -> list[dict]:
-        """Cases this person reported or owns that someone else changed since they last looked."""
+        """Cases this person follows that someone else changed since they last looked
+        (sync/updates.py decides)."""
         out = []
         mine = self.cases(reported_by=self.username, limit=500) + (
             self.cases(owner=self.username, limit=500) if self.role == "leader" else [])
+        starting = self.replica.seen_starting()
         seen_ids = set()
         for c in mine:
             if c["id"] in seen_ids:
                 continue
             seen_ids.add(c["id"])
-            ver = self.replica.versions("case", c["id"])
-            latest = _latest_stamp(ver, exclude_author=self.username)
-            if latest and latest > (self.replica.meta(f"seen:{c['id']}") or ""):
+            by_others = updates.newest_stamp(self.replica.versions("case", c["id"]), exclude_author=self.username)
+            if updates.is_update(by_others, self.replica.meta(f"seen:{c['id']}"), starting):
                 out.append(c)
         return out
 
@@ -515,11 +516,6 @@ def kept_as_progress(item: dict) -> bool:
     note (进展), which the person may still add; the resolution is not theirs."""
     return (item["entity"] == "case_event" and item["change"]["fields"].get("kind") == "resolution"
             and any(e.get("rule") in ("resolution_not_theirs", "reassigned") for e in item.get("errors") or []))
-
-
-def _latest_stamp(versions: dict, exclude_author: str | None = None) -> str:
-    stamps = [st[0] for st in versions.values() if exclude_author is None or st[1] != exclude_author]
-    return max(stamps, default="")
 
 
 __all__ = ["Workspace", "DeviceWorkspace", "VerbError", "now_iso", "visit_problems"]

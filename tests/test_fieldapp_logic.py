@@ -604,6 +604,32 @@ def test_changed_cases_shows_an_owned_case_to_its_leader(replica):
     assert [c["id"] for c in ws.changed_cases()] == [cid]
 
 
+def test_a_leaders_first_sync_is_where_today_starts_from_and_what_the_office_changes_after_is_listed(replica):
+    """Right after a sign-in the first sync brought every matter of the leader's, and 今日
+    listed each one under 有更新, as if the office had just changed them all."""
+    replica.start_seen_afresh()   # signed in on a phone holding nothing of what they had read
+    for i in range(12):
+        add_case(replica, f"m{i:02d}", owner="l1", title=f"包案事项{i:02d}")
+        if i == 3:
+            pull_edit(replica, "case", "m00", {"status": "in_progress"})   # changed before they ever looked
+    ws = DeviceWorkspace(replica, LEADER)
+    ctx = SimpleNamespace(ws=ws, lang="zh", t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"))
+    assert "我关注的案件有更新 (0)" in panel_texts(ctx)   # the first sync is still coming in
+    assert replica.take_starting_point("l1", "leader") == 12   # ... and now through
+    texts = panel_texts(ctx)
+    assert "我关注的案件有更新 (0)" in texts and "没有新的案件变化。" in texts
+    assert not any(t.startswith("包案事项") for t in texts if t)
+
+    pull_edit(replica, "case", "m05", {"status": "in_progress"})   # the office moves one on
+    add_case(replica, "new", owner="l1", title="新交办的事项")       # ... and gives them another
+    assert sorted(c["id"] for c in today(ws).changed) == ["m05", "new"]
+    texts = panel_texts(ctx)
+    assert "我关注的案件有更新 (2)" in texts and {"包案事项05", "新交办的事项"} <= set(texts)
+    ws.mark_seen("m05")   # opened: it leaves the list
+    assert [c["id"] for c in today(ws).changed] == ["new"]
+
+
 # --- the background sync --------------------------------------------------------------
 def closed_port() -> int:
     with socket.socket() as s:

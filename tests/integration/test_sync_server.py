@@ -576,6 +576,69 @@ def test_another_person_signing_in_on_a_phone_finds_nothing_of_the_last_ones(ser
     assert replica.get("household", g2) is not None
 
 
+def test_what_the_first_sync_after_a_sign_in_brings_is_not_listed_as_updated_and_what_comes_after_is(
+        server, tmp_path):
+    """Right after a leader's first sign-in on a phone, the first sync brought all their
+    matters and 今日 listed every one under 有更新, as if the office had changed them all."""
+    from fieldapp.worklist import today
+    from sync.workspace import DeviceWorkspace
+    office, office_client = phone(tmp_path / "office", server, "office1")
+    office_client.sync()
+
+    def give(title: str) -> str:   # the office takes a matter in and gives it to leader1
+        cid = office.create("case", case_fields("g1", "office1", title=title), "office1")["record"]
+        office.update("case", cid, {"status": "accepted"}, "office1")
+        office.update("case", cid, {"owner": "leader1", "status": "assigned", "deadline": "2026-12-31"}, "office1")
+        return cid
+
+    a, b, c = give("村道占用"), give("土地流转"), give("噪音扰民")
+    office.update("case", a, {"risk": "orange"}, "office1")   # changed before the leader ever looked
+    worker, worker_client = phone(tmp_path / "worker", server, "worker1")
+    mine = worker.create("case", case_fields("g1", "worker1", title="宅前排水沟"), "worker1")["record"]
+    worker_client.sync()
+    office_client.sync()
+    office.update("case", mine, {"status": "accepted"}, "office1")
+    office_client.sync()
+
+    replica, client = phone(tmp_path / "handed", server, "leader1")
+
+    def updated() -> set[str]:
+        client.sync()
+        return {x["id"] for x in today(DeviceWorkspace(replica, client.account())).changed}
+
+    assert updated() == set() and replica.get("case", a)["risk"] == "orange"   # the starting point
+
+    office.update("case", b, {"deadline": "2027-01-15"}, "office1")
+    d = give("山林界址")   # a new matter after the first sync: news
+    office_client.sync()
+    assert updated() == {b, d}
+    DeviceWorkspace(replica, client.account()).mark_seen(b)   # opened: it leaves the list
+    assert updated() == {d}
+
+    client.logout()   # signed out and in again: what they had read is theirs, and kept
+    office.update("case", c, {"deadline": "2027-02-01"}, "office1")
+    office_client.sync()
+    client.login("leader1", PASSWORD)
+    assert updated() == {c, d}
+
+    client.logout()   # handed to a grid worker: nothing of the leader's read state comes along
+    client.login("worker1", PASSWORD)
+    assert updated() == set() and replica.get("case", mine)["status"] == "accepted"
+    seen = {k[len("seen:"):] for (k,) in replica.conn.execute("SELECT key FROM meta WHERE key LIKE 'seen:%'")}
+    assert mine in seen and seen.isdisjoint({a, b, c, d})   # the worker's starting point, none of the leader's
+    office.update("case", mine, {"status": "in_progress"}, "office1")
+    office_client.sync()
+    assert updated() == {mine}
+
+    client.login("leader1", PASSWORD)   # back to the leader: this phone starts afresh for them
+    assert updated() == set() and replica.get("case", d) is not None
+
+    again, again_client = phone(tmp_path / "reinstalled", server, "leader1")   # a new or reinstalled phone
+    again_client.sync()
+    assert today(DeviceWorkspace(again, again_client.account())).changed == []
+    assert again.get("case", c) is not None
+
+
 def test_an_edit_made_while_the_phones_date_was_ahead_lands_stamped_by_the_townships_time(server, tmp_path):
     """An edit typed while the phone's date was three hours ahead was refused (clock_ahead)
     and waited for the time to pass its stamp, every later edit of its record held behind
