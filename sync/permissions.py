@@ -87,9 +87,10 @@ GRANTS: dict[str, dict[str, dict[str, Grant]]] = {
                    "office": _OFFICE, "admin": _OFFICE},
         "update": {},
     },
-    "callback": {  # calling the parties back (评) is the office's, once a case is resolved
-        "create": {"office": Grant(states=frozenset({"resolved"})),
-                   "admin": Grant(states=frozenset({"resolved"}))},
+    "callback": {  # calling the parties back (评) is the office's, once a case is resolved (and
+        # again after a try that reached no one: rules.awaits_callback, judged in `check`)
+        "create": {"office": Grant(states=frozenset({"resolved"}) | rules.CALLED_BACK),
+                   "admin": Grant(states=frozenset({"resolved"}) | rules.CALLED_BACK)},
         "update": {},
     },
     # grids and staff: written by the server's own commands only (Entity.server_only)
@@ -145,6 +146,7 @@ def fields_of(entity: str, action: str, role: str) -> frozenset:
 # --- scope predicates ----------------------------------------------------------------
 
 PastOwners = Callable[[str], "set[str]"]
+LastAnswer = Callable[[str], "str | None"]   # a case's latest callback answer (None: none)
 
 
 def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict | None,
@@ -180,14 +182,17 @@ Lookup = Callable[[str, str], "dict | None"]
 
 
 def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,
-          complete: bool = True, past_owners: PastOwners | None = None) -> list[FieldError]:
+          complete: bool = True, past_owners: PastOwners | None = None,
+          last_answer: LastAnswer | None = None) -> list[FieldError]:
     """Every rule this write breaks, each naming its field (empty: allowed).
 
     `before` is the record as the writer's store holds it (None: a create), `fields`
     what the write sets, `lookup(entity, id)` reads another record of the same store.
     `complete`: the store holds every record (the server); a phone's replica does not,
     so a reference it cannot see is left for the server to judge. `past_owners(case
-    id)`: every account that ever owned the case (the server's history; "owned_once")."""
+    id)`: every account that ever owned the case (the server's history; "owned_once").
+    `last_answer(case id)`: the answer of its latest callback; without it a callback on a
+    matter called back already is left for the server to judge."""
     action = "create" if before is None else "update"
     grant = GRANTS[entity][action].get(p.role)
     if grant is None:
@@ -222,6 +227,10 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     status = ((before or {}) if entity == "case" else (parent or {})).get("status")
     if grant.states is not None and status not in grant.states:
         errs.append(_err("record", "state", role=p.role, status=status or "reported"))
+    elif (entity == "callback" and action == "create" and status in rules.CALLED_BACK and last_answer is not None
+          and not rules.awaits_callback(status, last_answer(after["case_id"]))):
+        # called back again only after 联系不上: an answer given is not overwritten by another
+        errs.append(_err("record", "callback_answered"))
     author_field = AUTHOR_FIELDS.get(entity)
     if action == "create" and author_field and fields.get(author_field) not in (None, p.username):
         errs.append(_err(author_field, "author"))

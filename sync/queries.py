@@ -224,6 +224,15 @@ def timeline(replica: Replica, case_id: str, _seen: frozenset = frozenset()) -> 
     return items
 
 
+def last_callback_answer(replica: Replica, case_id: str) -> str | None:
+    """The answer of a case's latest callback (in the timeline's order), None for none:
+    after 联系不上 the matter awaits its answer still (rules.awaits_callback)."""
+    rows = _rows(replica, "callback", "SELECT * FROM callbacks WHERE case_id=?", (case_id,), True)
+    if not rows:
+        return None
+    return max(rows, key=lambda c: (_instant(c["at"]), c.get("_stamp", "")))["answer"]
+
+
 def _instant(text: str) -> float:
     """Times written in different zones still sort in true order (as seconds since the
     epoch); what no clock can read sorts first, and nothing stored makes it fail."""

@@ -53,6 +53,8 @@ _MESSAGES = {
                             " period would not move it", "现行办理期限{deadline}为上级要求的期限，延长法定期限不会改变它"),
     "callback_merged": ("a duplicate merged into another matter is called back through that matter",
                         "已并入其他事项的重复件，请在主事项中回访"),
+    "callback_answered": ("the case was called back and the petitioner answered: it is called back again only"
+                          " after a callback that reached no one", "此事项已回访，信访人已作答：只有“联系不上”的才能再次回访"),
     "unknown_answer": ("{answer} is not a callback answer", "“{answer}”不是有效的回访结果"),
     "unknown_risk": ("{risk} is not a risk level", "“{risk}”不是有效的风险等级"),
     "review_no_opinion": ("a review is asked of a written opinion: the matter has none yet",
@@ -80,18 +82,27 @@ _STATE_PARAMS = {"from_status": "from", "to_status": "to", "status": "status"}
 # What the office does to a matter in each state, in the order of the process: the buttons
 # a matter's page offers (fieldapp/office/matter.py), and what each verb checks when it
 # is saved, since a dialog stays open while another clerk moves the matter on (a 会商
-# saved after 办结 gave the resolved matter to another leader).
+# saved after 办结 gave the resolved matter to another leader). A matter called back or
+# closed is called back again only while its latest callback reached no one
+# (can_call_back; office_actions leaves the button out otherwise).
 OFFICE_ACTIONS = {
     "reported": ("accept", "decline", "grade", "notice"),
     "accepted": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
     "assigned": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
     "in_progress": ("grade", "consult", "add_progress", "extend", "resolve", "notice"),
     "resolved": ("call_back", "review", "notice"),
-    "called_back": ("close_case", "review", "notice"),
+    "called_back": ("call_back", "close_case", "review", "notice"),
     "reopened": ("consult", "add_progress", "extend", "resolve", "notice", "review"),
     "declined": ("notice", "reopen_review"),
-    "closed": ("review",),
+    "closed": ("call_back", "review"),
 }
+
+
+def office_actions(case: dict, last_answer: str | None = None) -> tuple[str, ...]:
+    """The actions a matter's page offers, in order: its state's, a callback only while
+    one is awaited (`last_answer`: the answer of its latest callback, if any)."""
+    return tuple(a for a in OFFICE_ACTIONS.get(case.get("status") or "reported", ())
+                 if a != "call_back" or can_call_back(case, last_answer))
 
 
 def check_office_action(action: str, status: str | None) -> None:
@@ -261,28 +272,48 @@ def check_transition(from_status: str, to_status: str) -> None:
         raise RuleError("transition", from_status=from_status, to_status=to_status)
 
 
-def can_call_back(case: dict) -> bool:
-    """A callback asks how a resolution went: there is none to ask about before."""
-    return case.get("status") == "resolved" and not case.get("merged_into")
+# 联系不上 records a try, not an answer: the matter counts as called back (it may be
+# closed) until the petitioner is reached, a week later or when he rings the office back,
+# and his answer is recorded then, closed or not (a matter closed on a try alone was
+# never asked how it went). An answer given stays the matter's last word.
+CALLED_BACK = frozenset({"called_back", "closed"})
 
 
-def check_call_back(case: dict) -> None:
+def awaits_callback(status: str | None, last_answer: str | None) -> bool:
+    """Whether a matter in `status`, its latest callback answered `last_answer` (None:
+    none yet), may be called back: resolved, or called back with no one reached."""
+    return status == "resolved" or (status in CALLED_BACK and last_answer == NOT_REACHED)
+
+
+def can_call_back(case: dict, last_answer: str | None = None) -> bool:
+    """A callback asks how a resolution went: there is none to ask about before, and
+    nothing more to ask once the petitioner has answered."""
+    return awaits_callback(case.get("status"), last_answer) and not case.get("merged_into")
+
+
+def check_call_back(case: dict, last_answer: str | None = None) -> None:
     if case.get("merged_into"):
         raise RuleError("callback_merged")
-    if not can_call_back(case):
+    if not can_call_back(case, last_answer):
+        if case.get("status") in CALLED_BACK:
+            raise RuleError("callback_answered")
         raise RuleError("callback_before_resolution", status=case.get("status") or "reported")
 
 
-def after_callback(answer: str, stage: str | None = None) -> str:
-    """The state a resolved case moves to once the parties are called back: an
+def after_callback(answer: str, stage: str | None = None, status: str = "resolved") -> str:
+    """The state a case in `status` moves to once the parties are called back: an
     unsatisfied answer sends it back to work (重办), unless 复核 has answered (`stage`
     "final", statute.stage): the same matter is not taken up again (条例 art. 36), the
     callback is counted. (With 复查 or 复核 still asked, the township works on: the
     conflict is not settled by waiting for the higher body.) A petitioner not reached is
-    called back all the same: the matter may be closed, its attempt on record."""
+    called back all the same: the matter may be closed, its attempt on record. Called
+    back again after such a try (awaits_callback), a matter stays where it is (closed
+    stays closed) unless the answer reopens it, as a first 不满意 does."""
     if answer not in codes.SATISFACTION:
         raise RuleError("unknown_answer", answer=answer)
-    return "reopened" if answer == "unsatisfied" and stage != "final" else "called_back"
+    if answer == "unsatisfied" and stage != "final":
+        return "reopened"
+    return "called_back" if status == "resolved" else status
 
 
 # --- moves the phone makes by itself ------------------------------------------------------
@@ -352,6 +383,13 @@ def resolution_rate(resolved: int, due: int) -> float | None:
     if not due:
         return None
     return resolved / due
+
+
+def superseded(answer: str, called_back_later: bool) -> bool:
+    """A try that reached no one, the matter called back again later: the matter's
+    callback is the later one, so the try is counted nowhere (neither as a callback nor
+    under 联系不上), the matter once, by what the petitioner answered."""
+    return answer == NOT_REACHED and called_back_later
 
 
 def satisfaction_rate(answers: list[str]) -> float | None:

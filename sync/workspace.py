@@ -69,7 +69,8 @@ class Workspace:
 
     def refusals(self, entity: str, before: dict | None, fields: dict) -> list:
         """The rules a write would break (empty: the server will take it)."""
-        return permissions.check(self.principal, entity, before, fields, self.replica.get, self.complete)
+        return permissions.check(self.principal, entity, before, fields, self.replica.get, self.complete,
+                                 last_answer=self.last_callback_answer)
 
     def may(self, entity: str, before: dict | None, fields: dict) -> bool:
         return not self.refusals(entity, before, fields)
@@ -165,6 +166,9 @@ class Workspace:
 
     def timeline(self, cid):
         return queries.timeline(self.replica, cid)
+
+    def last_callback_answer(self, cid) -> str | None:
+        return queries.last_callback_answer(self.replica, cid)
 
     def conflicts(self, entity, rid):
         return self.replica.conflicts(entity, rid)

@@ -940,3 +940,125 @@ def test_a_grid_worker_turned_away_by_the_office_sign_in_leaves_no_password_in_t
     [sign_in] = [c for c in found if isinstance(c, ft.FilledButton)]
     sign_in.on_click(None)
     assert "此页面供镇信访办使用" in texts(view) and pw.value == "" and ctx.session is None
+
+
+# --- the petitioner reached after 联系不上 (a second callback) ------------------------------
+
+def called_back_unreached(ws, cal, day: dt.date, close: bool = True) -> str:
+    """A matter resolved and called back on `day` without reaching the petitioner; closed."""
+    cal.set(day)
+    cid = matter(ws, on=day - dt.timedelta(days=12))
+    ws.accept(cid, on=day - dt.timedelta(days=10))
+    ws.consult(cid, day - dt.timedelta(days=9), ["人社所"], "先行垫付", "lizhen")
+    ws.resolve_case(cid, "supported", "已支付")
+    assert ws.call_back(cid, "phone", "unreachable", "三次电话无人接听") == "called_back"
+    if close:
+        ws.close(cid)
+    return cid
+
+
+def callback_figures(ws, start: dt.date, end: dt.date, today: dt.date) -> tuple:
+    from sync.server import stats
+    f = stats.figures(ws.replica.conn, start, end, today=today)
+    return ((f["callbacks"], f["callbacks_unreached"], f["satisfied"], f["satisfaction_rate"]),
+            [(r["key"], r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]],
+            [(r["key"], r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_department"]])
+
+
+def test_a_petitioner_reached_after_his_matter_was_closed_unreached_gives_his_answer_and_it_counts(ws, monkeypatch):
+    """Closed on a try that reached no one, the petitioner rings the office back a week
+    later: his answer is recorded (the matter stays closed), counts in 满意度, overall, for
+    the leader and the department, and no longer under 联系不上; the timeline keeps both.
+    It was refused (the matter was not 已办结), so the office could only leave it unsaid."""
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cid = called_back_unreached(ws, cal, dt.date(2026, 11, 2))
+    year, today = (dt.date(2026, 1, 1), dt.date(2026, 12, 31)), dt.date(2026, 11, 29)
+    assert callback_figures(ws, *year, today) == ((1, 1, 0, None), [], [])
+    cal.set(dt.date(2026, 11, 9))
+    assert ws.call_back(cid, "phone", "basically", "本人回电：工资已领到") == "closed"
+    assert ws.case(cid)["status"] == "closed"
+    assert [(it["kind"], it["text"]) for it in ws.timeline(cid) if it["type"] == "callback"] == [
+        ("unreachable", "三次电话无人接听"), ("basically", "本人回电：工资已领到")]
+    assert callback_figures(ws, *year, today) == ((1, 0, 1, 1.0), [("lizhen", 1, 1.0)], [("人社所", 1, 1.0)])
+    # his answer is his last word: no third callback, by the verb or by a write of its own
+    with pytest.raises(RuleError) as e:
+        ws.call_back(cid, "phone", "satisfied")
+    assert e.value.code == "callback_answered"
+    with pytest.raises(WriteRefused) as refused:
+        ws.replica.server_write("callback", "cb-third", {"case_id": cid, "at": "2026-11-09T12:30:00+08:00",
+                                                         "by": "xinfang", "method": "phone", "answer": "satisfied"},
+                                author="xinfang", principal=ws.principal)
+    assert [(x.field, x.rule) for x in refused.value.field_errors] == [("record", "callback_answered")]
+    assert ws.replica.conn.execute("SELECT count(*) FROM callbacks WHERE case_id=?", (cid,)).fetchone()[0] == 2
+
+
+def test_an_unsatisfied_answer_after_a_try_that_reached_no_one_reopens_the_matter_as_a_first_one_does(ws, monkeypatch):
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cid = called_back_unreached(ws, cal, dt.date(2026, 11, 2), close=False)
+    # tried again the same day and still no one: one try counted, the matter awaits its answer
+    assert ws.call_back(cid, "visit", "unreachable", "上门，家中无人") == "called_back"
+    year, today = (dt.date(2026, 1, 1), dt.date(2026, 12, 31)), dt.date(2026, 11, 29)
+    assert callback_figures(ws, *year, today) == ((1, 1, 0, None), [], [])
+    cal.set(dt.date(2026, 11, 9))
+    assert ws.call_back(cid, "phone", "unsatisfied", "仍有两人未领到") == "reopened"
+    case = ws.case(cid)
+    assert (case["status"], case["deadline"]) == ("reopened", "2027-01-08")   # a fresh 60 days, as a first one
+    assert [e["text"] for e in ws.timeline(cid) if e.get("kind") == "reopen"] == [
+        "仍有两人未领到，重新办理，办理期限 2027-01-08"]
+    assert [it["kind"] for it in ws.timeline(cid) if it["type"] == "callback"] == [
+        "unreachable", "unreachable", "unsatisfied"]
+    assert callback_figures(ws, *year, today) == ((1, 0, 0, 0.0), [("lizhen", 1, 0.0)], [("人社所", 1, 0.0)])
+
+
+def test_a_month_handed_in_keeps_its_unreached_callback_answered_the_month_after(ws, monkeypatch):
+    """October's report counted the try that reached no one: the answer given in November
+    counts in November and does not rewrite October."""
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cid = called_back_unreached(ws, cal, dt.date(2026, 10, 28))
+    cal.set(dt.date(2026, 11, 3))
+    ws.call_back(cid, "phone", "satisfied", "本人回电")
+    today = dt.date(2026, 11, 29)
+    october = callback_figures(ws, dt.date(2026, 10, 1), dt.date(2026, 10, 31), today)
+    november = callback_figures(ws, dt.date(2026, 11, 1), dt.date(2026, 11, 30), today)
+    assert (october[0], november[0]) == ((1, 1, 0, None), (1, 0, 1, 1.0))
+
+
+def test_the_matter_page_offers_the_callback_again_after_a_try_that_reached_no_one_and_not_after_an_answer(ws, monkeypatch):
+    """The clerk opens the closed matter, 回访 is there; she records his answer in its dialog,
+    and the page drawn again offers no other callback."""
+    import flet as ft
+
+    from fieldapp.office.matter import open_matter
+    from tests.test_i18n_punct import Views, office, shown
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cid = called_back_unreached(ws, cal, dt.date(2026, 11, 2))
+    cal.set(dt.date(2026, 11, 9))
+    ctx = office(ws, "zh", Views())
+
+    def buttons() -> dict:
+        found = {}
+
+        def walk(c):
+            if isinstance(c, ft.FilledButton) and isinstance(c.content, str):
+                found[c.content] = c
+            for child in getattr(c, "controls", None) or []:
+                walk(child)
+        walk(ctx.page.views[-1])
+        return found
+    open_matter(ctx, cid)
+    assert "已结案" in shown(ctx.page.views[-1]) and "回访" in buttons()
+    buttons()["回访"].on_click(None)
+    dlg = ctx.page.dialogs[-1]
+    [answer] = [c for c in dlg.content.controls if isinstance(c, ft.RadioGroup) and
+                {r.value for r in c.content.controls} == {"satisfied", "basically", "unsatisfied", "unreachable"}]
+    answer.value = "satisfied"
+    [save] = [a for a in dlg.actions if isinstance(a, ft.FilledButton)]
+    save.on_click(None)
+    assert ws.replica.conn.execute("SELECT answer FROM callbacks WHERE case_id=? ORDER BY rowid", (cid,)).fetchall() \
+        == [("unreachable",), ("satisfied",)]
+    open_matter(ctx, cid)
+    assert "回访" not in buttons()

@@ -265,3 +265,42 @@ def test_satisfaction_counts_satisfied_and_basically_satisfied():
 
 def test_satisfaction_with_no_callbacks_is_none():
     assert rules.satisfaction_rate([]) is None
+
+
+# --- a callback that reached no one is not the petitioner's answer --------------------------
+
+def test_a_matter_whose_latest_callback_reached_no_one_awaits_a_callback_called_back_or_closed():
+    for status in ("called_back", "closed"):
+        assert rules.can_call_back({"status": status}, "unreachable")
+        assert "call_back" in rules.office_actions({"status": status}, "unreachable")
+        # an answer given is the petitioner's last word
+        for answer in ("satisfied", "basically", "unsatisfied"):
+            assert not rules.can_call_back({"status": status}, answer)
+            assert "call_back" not in rules.office_actions({"status": status}, answer)
+            with pytest.raises(RuleError) as e:
+                rules.check_call_back({"status": status}, answer)
+            assert e.value.code == "callback_answered" and "联系不上" in e.value.message("zh")
+    assert rules.office_actions({"status": "closed"}, "unreachable") == ("call_back", "review")
+    assert rules.office_actions({"status": "called_back"}, "satisfied") == ("close_case", "review", "notice")
+    # resolved (again, after a reopening) it waits for its callback whatever was said before
+    assert rules.can_call_back({"status": "resolved"}, "unsatisfied")
+    assert not rules.can_call_back({"status": "closed", "merged_into": "c1"}, "unreachable")
+    assert not rules.can_call_back({"status": "in_progress"}, "unreachable")
+
+
+def test_called_back_again_a_matter_stays_where_it_is_unless_the_answer_reopens_it():
+    assert rules.after_callback("satisfied", None, "closed") == "closed"
+    assert rules.after_callback("basically", None, "called_back") == "called_back"
+    assert rules.after_callback("unreachable", None, "closed") == "closed"
+    # 不满意 does what a first one does: back to work, unless 复核 has answered
+    assert rules.after_callback("unsatisfied", None, "closed") == "reopened"
+    assert rules.after_callback("unsatisfied", None, "called_back") == "reopened"
+    assert rules.after_callback("unsatisfied", "final", "closed") == "closed"
+    for status in ("called_back", "closed"):
+        rules.check_transition(status, rules.after_callback("unsatisfied", None, status))
+
+
+def test_a_try_that_reached_no_one_followed_by_another_callback_is_counted_by_the_later_one():
+    assert rules.superseded("unreachable", True)
+    assert not rules.superseded("unreachable", False)      # still unreached: counted under 联系不上
+    assert not rules.superseded("unsatisfied", True)        # an answer counts, though reopened and asked again

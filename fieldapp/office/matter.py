@@ -97,7 +97,7 @@ def open_matter(ctx, cid: str) -> None:
             ft.Row(head, wrap=True),
             # the verbs under the state, before the facts: an 8,000-character description and
             # fifty parties put them seven wheel turns down (helper AC)
-            ft.Row([action_button(ctx, a, c, fill) for a in rules.OFFICE_ACTIONS.get(c["status"], ())
+            ft.Row([action_button(ctx, a, c, fill) for a in rules.office_actions(c, ctx.ws.last_callback_answer(cid))
                     if not c.get("merged_into") and dialogs.offered(a, c)], wrap=True),
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
             _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import access, changes, clock, households, merge, permissions, privacy, statute
+from .. import access, changes, clock, households, merge, permissions, privacy, queries, statute
 from .. import settings as township_settings
 from . import auth, judged, standing
 from . import migrations as server_migrations
@@ -850,6 +850,15 @@ class CentralStore(Replica):
             return known[case_id]
         return owners
 
+    def _last_answer(self, cache: dict):
+        """A case's latest callback answer (permissions: called back again only after
+        联系不上), one admitted earlier in this batch being the latest."""
+        def last(case_id: str) -> str | None:
+            batch = [c["fields"].get("answer") for c, _ in cache["__accepted__"]
+                     if c["entity"] == "callback" and c["fields"].get("case_id") == case_id]
+            return batch[-1] if batch else queries.last_callback_answer(self, case_id)
+        return last
+
     def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool, values=None):
         """Check one change against the rules and fold it into the cache; a rejection
         result if it is refused, else None. `values`: its value errors, if precheck found them."""
@@ -903,7 +912,7 @@ class CentralStore(Replica):
                 case, case_versions = hit[0], hit[1]
         if not server_side:
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache),
-                                     past_owners=self._past_owners(cache))
+                                     past_owners=self._past_owners(cache), last_answer=self._last_answer(cache))
             errs = errs or permissions.resolution_entry_problems(p, entity, ch["fields"], case, case_versions)
             if errs:
                 return _rejected("forbidden", errs)

@@ -240,21 +240,25 @@ class CentralWorkspace(Workspace):
     # --- 评 evaluate ---------------------------------------------------------------------
     def call_back(self, cid: str, method: str, answer: str, comment: str = "") -> str:
         """A callback after resolution; an unsatisfied answer reopens the matter, unless
-        复核 has answered (rules.after_callback)."""
+        复核 has answered (rules.after_callback). A matter whose latest callback reached
+        no one (联系不上) is called back again, called back or closed (rules.awaits_callback)."""
         case = self._case(cid)
-        rules.check_call_back(case)
+        rules.check_call_back(case, self.last_callback_answer(cid))
         if not answer:
             raise Missing("answer")
         self.create("callback", _clean({"case_id": cid, "at": now_iso(), "by": self.username,
                                         "method": method, "answer": answer, "comment": comment}))
-        to = rules.after_callback(answer, statute.stage(case))
+        to = rules.after_callback(answer, statute.stage(case), case["status"])
         fresh = statute.reopen(today(), rules.as_date(case.get("higher_deadline"))) if to == "reopened" else {}
         event = None
         if fresh:
             event = ("reopen", f"{comment or '回访不满意'}，重新办理，办理期限 {fresh['deadline']}")
         elif answer == "unsatisfied":   # not taken up again (rules.after_callback)
             event = ("callback", f"{comment or '回访不满意'}。复核已终结，同一事项不再受理，不重新办理")
-        self._move(case, to, fresh, event=event)
+        if to != case["status"]:
+            self._move(case, to, fresh, event=event)
+        elif event:   # called back again, and it stays as it was (closed stays closed)
+            self._event(cid, *event)
         return to
 
     # --- after the written opinion: 复查 (art. 35), 复核 (art. 36) ---------------------------

@@ -39,7 +39,7 @@ import orjson
 from .. import codes
 from . import judged, standing
 from ..queries import OPEN_STATUSES
-from ..rules import NOT_REACHED, SATISFIED_ANSWERS
+from ..rules import NOT_REACHED, SATISFIED_ANSWERS, superseded
 
 SOON_DAYS = 7
 MAX_POINTS = 5_000
@@ -71,9 +71,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("due", "应办结事项", "Due", "count", "受理的事项中，办理期限在期间内或在期间内办结的"),
     Figure("due_resolved", "其中已化解", "Of which resolved", "count", "应办结事项中，截至统计日已办结且办结有效的"),
     Figure("resolution_rate", "化解率", "Resolution rate", "rate", "其中已化解 ÷ 应办结事项；无应办结事项时为“—”"),
-    Figure("callbacks", "回访", "Callbacks", "count", "期间内的回访，含联系不上的"),
+    Figure("callbacks", "回访", "Callbacks", "count",
+           "期间内的回访，含联系不上的；联系不上后截至期末再次回访的，只计再次回访"),
     Figure("callbacks_unreached", "其中：联系不上", "Of which not reached", "count",
-           "期间内回访结果为联系不上的（不计入满意度）"),
+           "期间内回访结果为联系不上、截至期末未再次回访的（不计入满意度）"),
     Figure("satisfied", "满意（含基本满意）", "Satisfied", "count", "期间内回访结果为满意或基本满意的"),
     Figure("satisfaction_rate", "满意度", "Satisfaction rate", "rate",
            "满意（含基本满意）÷（回访 - 联系不上）；无回访或均联系不上时为“—”"),
@@ -400,9 +401,16 @@ def _callback_figures(conn, args, since: bool = False) -> dict:
     answers: dict[str, int] = {}
     by_owner: dict[str, list[int]] = {}
     by_department: dict[str, list[int]] = {}
-    for answer, who, depts in conn.execute(
-            f"SELECT cb.answer, {owner}, {departments} FROM callbacks cb JOIN {matters} c ON c.id = cb.case_id {join}"
-            f" WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters}", args):
+    # whether a try that reached no one was followed by another callback of the matter by
+    # the last day counted (rules.superseded): asked of those tries alone
+    later = ("CASE WHEN cb.answer = :not_reached THEN EXISTS (SELECT 1 FROM callbacks l WHERE l.case_id = cb.case_id"
+             " AND l.at < :c1 AND (l.at > cb.at OR (l.at = cb.at AND l.rowid > cb.rowid))) ELSE 0 END")
+    for answer, again, who, depts in conn.execute(
+            f"SELECT cb.answer, {later}, {owner}, {departments} FROM callbacks cb JOIN {matters} c ON c.id = cb.case_id"
+            f" {join} WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters}",
+            {**args, "not_reached": NOT_REACHED}):
+        if superseded(answer, bool(again)):   # the matter counts once, by its answer
+            continue
         answers[answer] = answers.get(answer, 0) + 1
         if answer == NOT_REACHED:   # no one answered: no one's satisfaction
             continue

@@ -199,3 +199,43 @@ def test_an_english_browser_on_a_zoomed_laptop_reaches_every_tool_and_works_a_di
     office.page.keyboard.press("Escape")
     office.gone("alertdialog")
     assert query(db, "SELECT count(*) AS n FROM case_events WHERE text LIKE '%called the firm%'") == [{"n": 0}]
+
+
+def test_a_closed_matter_whose_petitioner_was_not_reached_takes_his_answer_when_he_is_reached(township, browser):
+    """Closed after a callback that reached no one (联系不上), the petitioner rings the
+    office a week later: the matter's page offers 回访, his answer is saved, the matter
+    stays closed, and no further callback is offered. The page offered none at all."""
+    from sync.server.central import CentralStore
+    server, db = township
+    st = CentralStore(db)
+    try:
+        st.server_write("case", "case-road", {
+            "grid_id": "bh-01", "kind": "dispute", "channel": "visit", "category": "07",
+            "title": "修路占地补偿纠纷", "description": "修路占用承包地，补偿款分配有争议。", "parties": ["陈桂兰"],
+            "status": "closed", "reported_by": "xinfang", "reported_at": "2026-11-02T09:00:00+08:00",
+            "received_on": "2026-11-02", "accepted_on": "2026-11-03", "deadline": "2027-01-02",
+            "notice_sent_on": "2026-11-03", "outcome": "mediation", "method": "村委会调解，补偿款按面积分配",
+            "resolved_on": "2026-11-16"}, author="xinfang")
+        st.server_write("callback", "cb-road-1", {
+            "case_id": "case-road", "at": "2026-11-17T10:00:00+08:00", "by": "xinfang", "method": "phone",
+            "answer": "unreachable", "comment": "三次电话无人接听"}, author="xinfang")
+    finally:
+        st.close()
+    ref = query(db, "SELECT ref FROM cases WHERE id='case-road'")[0]["ref"]
+    office = browser(server.url, viewport=DESKTOP)
+    office_sign_in(office)
+    rail(office, "台账")
+    office.tap(ref)
+    office.text("修路占用承包地")
+    office.shows("已结案")
+    office.tap("回访")
+    office.tap("基本满意", role="radio")
+    office.type("回访意见", "本人回电：补偿款已领到")
+    office.tap("保存")
+    office.text("本人回电：补偿款已领到")           # on the timeline, below the try that reached no one
+    office.shows("三次电话无人接听")
+    office.shows("已结案")
+    assert office.page.get_by_role("button", name="回访", exact=True).count() == 0
+    assert query(db, "SELECT answer FROM callbacks WHERE case_id='case-road' ORDER BY at") == [
+        {"answer": "unreachable"}, {"answer": "basically"}]
+    assert query(db, "SELECT status FROM cases WHERE id='case-road'")[0]["status"] == "closed"

@@ -62,6 +62,10 @@ def value_for(entity: str, field: str, scope: str, user: str, state: str | None 
         return "active"
     if entity == "case_event" and field == "kind":
         return "progress"
+    if entity == "callback" and field == "answer":
+        # a try that reached no one leaves the matter awaiting its callback (rules.awaits_callback):
+        # the state alone decides each probe, whatever the batch recorded before it
+        return rules.NOT_REACHED
     if field == "status" and state is not None:  # an update: a move the state machine has
         return sorted(rules.allowed_next(state))[0]
     if field in special:
@@ -174,6 +178,8 @@ def plan() -> tuple[list[tuple[str, str, dict]], list[Probe]]:
         for state in STATES:
             parents[(scope, state)] = cid = f"mx-parent-{scope}-{state}"
             seed.append(("case", cid, fixture_case(cid, scope, state)))
+            if state in rules.CALLED_BACK:   # called back, the petitioner not reached: called back again
+                seed.append(("callback", f"mx-tried-{scope}-{state}", required("callback", scope, "office1", cid)))
     probes: list[Probe] = []
     for role, user in USERS.items():
         for scope in ("own", "other"):
