@@ -15,9 +15,10 @@ first registered is due for its first visit on the day it is registered.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import idnumber, rules, settings as township
+from . import idnumber, rules, statute, settings as township
 from .model import ENTITIES, NUMBER_RULES, FieldError, tidy, validate_fields
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -137,12 +138,35 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
 LONGEST_WAIT_DAYS = 367
 
 
-def due_errors(fields: dict, today: dt.date) -> list[FieldError]:
+def due_window(today: dt.date, since: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """(earliest, latest) next visit a phone may write. A next visit is reckoned from the
+    day the household was registered or from a visit of it (next_visit_due), and a phone
+    records a visit at most a year late (statute.LONG_PAST_DAYS, date_long_past): one due
+    further back than that before the registration or the last visit (`since`, where
+    earlier than today) reckons from nothing. Dated 2000-01-01, it was settled by any
+    visit ever made, and the household left its grid's 今日 for good."""
+    start = min(today, since) if since is not None else today
+    return (start - dt.timedelta(days=statute.LONG_PAST_DAYS),
+            today + dt.timedelta(days=LONGEST_WAIT_DAYS))
+
+
+def due_errors(fields: dict, today: dt.date,
+               since: Callable[[], dt.date | None] | None = None) -> list[FieldError]:
     """A next visit set further off than any interval reaches (a phone that skipped its
-    form put 2100-12-31, and the household left its grid's 今日 for 75 years)."""
+    form put 2100-12-31, and the household left its grid's 今日 for 75 years), or further
+    back than any visit reckons from (due_window). `since`: the day the household was
+    registered or last visited, asked only of a day further back than a year (it reads
+    the store)."""
     due = rules.as_date(fields.get("next_visit_due"))
-    if due is not None and due > today + dt.timedelta(days=LONGEST_WAIT_DAYS):
+    if due is None:
+        return []
+    earliest, latest = due_window(today)
+    if due > latest:
         return [FieldError("next_visit_due", "due_too_far", (("days", LONGEST_WAIT_DAYS),))]
+    if due < earliest and since is not None:
+        earliest, _ = due_window(today, since())
+    if due < earliest:
+        return [FieldError("next_visit_due", "due_too_early", (("earliest", earliest.isoformat()),))]
     return []
 
 

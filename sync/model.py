@@ -306,6 +306,9 @@ _MESSAGES = {
                        " date and time)", "是一年以前的时间：手机记录的是当下的事，请校正手机的日期和时间"),
     "due_too_far": ("is further off than the longest visit interval reaches ({days} days)",
                     "超出最长走访间隔（{days}天）"),
+    "due_too_early": ("must be on or after {earliest}: a next visit is reckoned from the day the household was"
+                      " registered or from a visit of it, recorded at most a year late",
+                      "不能早于{earliest}（从登记之日或走访之日算起）"),
     "one_line": ("must be one line", "须为一行，不能换行"),
     "invisible": ("holds a character that cannot be seen (a zero-width space, a direction mark, a byte-order mark)",
                   "含有看不见的字符（如零宽空格），请删除后重新输入"),
@@ -338,14 +341,16 @@ DATE_LABELS_ZH = {"received_on": "登记日期", "accepted_on": "受理日期", 
                   "review_requested_on": "申请复查日期", "review_answered_on": "复查答复日期",
                   "opinion_received_on": "收到处理意见日期", "review_answer_received_on": "收到复查意见日期",
                   "recheck_requested_on": "申请复核日期", "recheck_answered_on": "复核答复日期",
-                  "reported_at": "上报日期"}
+                  "reported_at": "上报日期", "deadline": "办理期限", "register_by": "登记转送期限",
+                  "review_due": "复查答复期限", "recheck_due": "复核答复期限"}
 DATE_LABELS_EN = {"received_on": "registration date", "accepted_on": "acceptance date",
                   "consulted_on": "consultation date", "resolved_on": "resolution date",
                   "higher_deadline": "higher body's deadline", "notice_sent_on": "notification date",
                   "review_requested_on": "review request date", "review_answered_on": "review answer date",
                   "opinion_received_on": "opinion receipt date", "review_answer_received_on": "review answer receipt date",
                   "recheck_requested_on": "recheck request date", "recheck_answered_on": "recheck answer date",
-                  "reported_at": "report date"}
+                  "reported_at": "report date", "deadline": "deadline", "register_by": "register-by date",
+                  "review_due": "review due date", "recheck_due": "recheck due date"}
 ENTITY_ZH = {"grid": "网格", "staff": "人员", "household": "住户", "visit": "走访", "case": "事项",
              "case_event": "办理记录", "callback": "回访"}
 # where a code a role may not record is looked up: an entry's kinds first (a "callback"

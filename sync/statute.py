@@ -230,12 +230,16 @@ def handling_overdue(case: dict, today: dt.date) -> bool:
 # (later field, earlier field): a matter is received before it is accepted, consulted on,
 # resolved; a higher body's deadline is not before the matter reached the township.
 # (Acceptance is not compared with consultation or resolution: a reopened matter is
-# accepted anew after both.)
+# accepted anew after both.) The limits the office's verbs reckon (the deadline, the 15
+# days to register, the 30 to answer a review) run from those days, never before them:
+# a deadline of 2000-01-01 pushed for a matter of this year read over 9,000 days overdue.
 DATE_ORDER = (
     ("accepted_on", "received_on"), ("consulted_on", "received_on"), ("resolved_on", "received_on"),
     ("higher_deadline", "received_on"), ("notice_sent_on", "received_on"),
     ("review_answered_on", "review_requested_on"),
     ("recheck_requested_on", "review_answered_on"), ("recheck_answered_on", "recheck_requested_on"),
+    ("deadline", "received_on"), ("register_by", "received_on"),
+    ("review_due", "review_requested_on"), ("recheck_due", "recheck_requested_on"),
 )
 # Judged only when the later one is written: a matter is resolved on or after the day it
 # was accepted (the written opinion says both, and the review period runs from the

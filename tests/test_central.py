@@ -571,6 +571,47 @@ def test_a_next_visit_further_off_than_any_interval_is_refused(store):
     assert store.push(w1, [year]).results == [{"status": "applied"}]
 
 
+def test_a_next_visit_due_years_back_is_refused_unless_the_household_is_that_old(store):
+    """A phone that skipped its form put a household's next visit on 2000-01-01: any visit
+    ever made settled it, and the household left its grid's 今日 for good. A next visit is
+    reckoned from the registration or a visit (recorded at most a year late); a household
+    registered years ago may well be due from a visit two years back."""
+    import datetime as dt
+    w1 = Principal("w1", "grid_worker", frozenset({"g1"}), "phone1")
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    fields = {"grid_id": "g1", "head_name": "张建国", "address": "3组12号"}
+    old = _change("household", {**fields, "next_visit_due": "2000-01-01"})
+    [res] = store.push(w1, [old]).results
+    assert res["status"] == "rejected" and res["code"] == "invalid"
+    [err] = res["errors"]
+    earliest = (today - dt.timedelta(days=366)).isoformat()
+    assert (err["field"], err["rule"]) == ("next_visit_due", "due_too_early") and earliest in err["message"]
+    assert store.get("household", old["record"]) is None
+    hh = _change("household", {**fields, "next_visit_due": earliest})
+    assert store.push(w1, [hh]).results == [{"status": "applied"}]
+    # the same household, registered three years ago (the store's receipt of its first change)
+    three_years = int((dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3 * 365)).timestamp() * 1000)
+    store.conn.execute("UPDATE changes SET received_ms=? WHERE record=?", (three_years, hh["record"]))
+    store.conn.commit()
+    two_years_back = (today - dt.timedelta(days=2 * 365)).isoformat()
+    edit = _change("household", {"next_visit_due": two_years_back}, record=hh["record"],
+                   stamp=clock.encode(clock.wall_ms() + 1, 0, "phone1"))
+    assert store.push(w1, [edit]).results == [{"status": "applied"}]
+    again = _change("household", {"next_visit_due": "2000-01-01"}, record=hh["record"],
+                    stamp=clock.encode(clock.wall_ms() + 2, 0, "phone1"))
+    [res] = store.push(w1, [again]).results
+    assert [(e["field"], e["rule"]) for e in res["errors"]] == [("next_visit_due", "due_too_early")]
+    assert store.get("household", hh["record"])["next_visit_due"] == two_years_back
+    # a visit of 2001 an older version stored: the phone reckons the next visit from it
+    store.conn.execute("INSERT INTO visits (id, grid_id, household_id, kind, visited_at, visitor, seen, _versions)"
+                       " VALUES ('v-old', 'g1', ?, 'household', '2001-03-01T10:00:00+08:00', 'w1', '在家', '{}')",
+                       (hh["record"],))
+    store.conn.commit()
+    reckoned = _change("household", {"next_visit_due": "2001-03-31", "tags": ["dibao"]}, record=hh["record"],
+                       stamp=clock.encode(clock.wall_ms() + 3, 0, "phone1"))
+    assert store.push(w1, [reckoned]).results == [{"status": "applied"}]
+
+
 def test_a_download_link_takes_no_file_once_the_sign_in_that_asked_for_it_has_ended(store):
     """A link is valid five minutes: an account disabled, or signed out, in those minutes
     still took the whole ledger with it."""

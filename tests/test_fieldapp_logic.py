@@ -1086,6 +1086,23 @@ def test_a_refusal_is_said_in_chinese_naming_the_field_by_its_label():
     assert refusal_text(ctx, "case", before) == "不能早于受理日期"
 
 
+def test_a_next_visit_refused_as_too_early_is_said_in_the_phones_language_with_its_day():
+    """The server refuses a next visit years back in English, naming the earliest day; a
+    phone says it in Chinese (or English) under the household's 下次走访日期."""
+    from fieldapp.screens.me import refused_reasons
+    from fieldapp.screens.widgets import refusal_text
+    from sync import households
+    [err] = households.due_errors({"next_visit_due": "2000-01-01"}, dt.date(2026, 11, 29))
+    said = {"field": "next_visit_due", "rule": err.rule, "message": err.message("en")}
+    ctx = SimpleNamespace(lang="zh", ws=SimpleNamespace(username="w1", role="grid_worker"),
+                          t=lambda key, **kw: i18n.t(key, "zh", **kw))
+    assert refusal_text(ctx, "household", said) == "不能早于2025-11-28（从登记之日或走访之日算起）"
+    shown = refused_reasons(ctx, {"entity": "household", "reason": "", "errors": [said]})
+    assert shown.startswith("下次走访日期：不能早于2025-11-28")
+    ctx.lang = "en"
+    assert refusal_text(ctx, "household", said).startswith("must be on or after 2025-11-28: a next visit")
+
+
 def test_a_number_the_server_refused_is_said_in_chinese_on_the_member_it_belongs_to():
     """The server refuses a household's wrong ID and phone numbers by rule, in English (as
     the API speaks); the phone says each in Chinese, naming the member as its form does, with what

@@ -73,6 +73,28 @@ def test_a_visit_day_is_the_townships_calendar_day():
     assert households.visit_day("not a time") is None
 
 
+def test_a_next_visit_is_due_within_a_year_before_registration_and_a_year_and_a_day_ahead():
+    """The window a phone's next visit is taken in (the server's due_errors): reckoned
+    from the registration or a visit, recorded at most a year late; at most the longest
+    interval ahead."""
+    today = dt.date(2026, 11, 29)
+    assert households.due_window(today) == (dt.date(2025, 11, 28), dt.date(2027, 12, 1))
+    # a household registered (or last visited) three years ago: a due reckoned two years back is no mistake
+    assert households.due_window(today, dt.date(2023, 11, 29))[0] == dt.date(2022, 11, 28)
+    assert households.due_window(today, dt.date(2027, 1, 1))[0] == dt.date(2025, 11, 28)   # a stamp ahead: today's
+    for day, rule in [("2000-01-01", "due_too_early"), ("2025-11-27", "due_too_early"), ("2025-11-28", None),
+                      ("2026-11-29", None), ("2027-12-01", None), ("2027-12-02", "due_too_far")]:
+        got = households.due_errors({"next_visit_due": day}, today)
+        assert [e.rule for e in got] == ([rule] if rule else []), day
+    [e] = households.due_errors({"next_visit_due": "2000-01-01"}, today)
+    assert e.field == "next_visit_due" and "2025-11-28" in e.message("en")
+    assert e.message("zh") == "不能早于2025-11-28（从登记之日或走访之日算起）"
+    # asked when the day is further back than a year only (it reads the store)
+    assert households.due_errors({"next_visit_due": "2023-01-01"}, today, lambda: dt.date(2023, 11, 29)) == []
+    assert households.due_errors({"next_visit_due": "2026-01-01"}, today, lambda: 1 / 0) == []
+    assert households.due_errors({"note": "x"}, today) == []
+
+
 # --- on the phone ----------------------------------------------------------------------
 def test_a_visit_on_the_phone_moves_the_next_due_by_the_households_needs(ws, replica):
     add(replica, "h1", tags=["dibao"], next_visit_due="2026-03-01")

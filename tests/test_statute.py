@@ -131,6 +131,21 @@ def test_a_higher_deadline_before_receipt_and_a_day_not_yet_come_are_refused():
         m, {"resolved_on": "2026-12-31"}, D(2026, 11, 26))
 
 
+def test_a_limit_reckoned_from_a_day_is_not_before_that_day():
+    """A deadline of 2000-01-01 pushed for a matter received this year read over 9,000 days
+    overdue: the limits run from the days they are reckoned from."""
+    m = {"received_on": "2026-03-01", "review_requested_on": "2026-06-01", "recheck_requested_on": "2026-08-01"}
+    for field, day, other in [("deadline", "2000-01-01", "received_on"), ("register_by", "2026-02-28", "received_on"),
+                              ("review_due", "2026-05-31", "review_requested_on"),
+                              ("recheck_due", "2000-01-01", "recheck_requested_on")]:
+        assert statute.date_problems(m, {field: day}, D(2026, 11, 26)) == [(field, "date_before", other)]
+    assert statute.date_problems(m, {"deadline": "2026-05-01", "register_by": "2026-03-16", "review_due": "2026-07-01",
+                                     "recheck_due": "2026-08-31"}, D(2026, 11, 26)) == []
+    from sync.model import FieldError
+    said = FieldError("deadline", "date_before", (("other", "received_on"),))
+    assert said.message("en") == "cannot be before the registration date" and said.message("zh") == "不能早于登记日期"
+
+
 def test_only_the_dates_written_are_judged():
     old = {"received_on": "2026-03-01", "consulted_on": "2019-01-01"}   # as an older version stored it
     assert statute.date_problems(old, {"plan": "先调解"}, D(2026, 11, 26)) == []

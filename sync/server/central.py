@@ -899,7 +899,8 @@ class CentralStore(Replica):
             ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
         today = township_today(now)
         if entity == "household" and not server_side:  # the office's paths check in their forms
-            errs = households.number_errors(fields, row0, today) + households.due_errors(fields, today)
+            errs = households.number_errors(fields, row0, today) + households.due_errors(
+                fields, today, (lambda: self._reckoned_since(ch["record"])) if row0 else None)
             if errs:
                 return _rejected("invalid", errs)
         case, case_versions = None, {}
@@ -948,6 +949,18 @@ class CentralStore(Replica):
             # every key the record held in this batch: those it no longer has get an exit
             cache["__scoped__"].setdefault(key, set()).update(keys_before | keys_after)
         return None
+
+    def _reckoned_since(self, hid: str) -> dt.date | None:
+        """The earlier of the township's days this server first took a change of the
+        household and of its last visit held (None: neither): where a phone reckons its
+        next visit from at the earliest. A visit stored years back by an older version
+        is one: a next visit reckoned from it is no new mistake."""
+        first = self.conn.execute("SELECT min(received_ms) FROM changes WHERE record=? AND entity='household'",
+                                  (hid,)).fetchone()[0]
+        last = self.conn.execute("SELECT max(visited_at) FROM visits WHERE household_id=?", (hid,)).fetchone()[0]
+        days = [d for d in (township_today(first) if first is not None else None,
+                            households.visit_day(last) if isinstance(last, str) else None) if d is not None]
+        return min(days) if days else None
 
     def _unshown_attachments(self, p: Principal, row0: dict | None, fields: dict) -> list[str]:
         """The files the change newly names that other records name and this person may

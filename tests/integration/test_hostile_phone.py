@@ -223,6 +223,107 @@ def test_nothing_already_stored_can_make_the_exports_or_a_pull_fail(fresh_server
         assert pull_all(srv, user)
 
 
+def test_a_next_visit_due_years_back_is_refused_naming_the_field(server):
+    """A phone set a household's next visit to 2000-01-01 and the server took it: any visit
+    ever made settled it, and the household left its grid's 今日 for good."""
+    hid = changes.new_id("hh")
+    r = push(server, "worker1", mk("worker1", "household", hid, {**household_fields("g1", 5),
+                                                                 "next_visit_due": "2000-01-01"}))
+    assert refused(r, 422) == [("next_visit_due", "due_too_early")]
+    [err] = r.json()["results"][0]["errors"]
+    assert err["message"].startswith("must be on or after ") and "registered" in err["message"]
+    assert not server.sql("SELECT 1 FROM households WHERE id=?", (hid,))
+    pushed_ok(server, "worker1", mk("worker1", "household", hid, {**household_fields("g1", 5),
+                                                                  "next_visit_due": now_iso()[:10]}))
+    r = push(server, "office1", mk("office1", "household", hid, {"next_visit_due": "2001-06-30"}))
+    assert refused(r, 422) == [("next_visit_due", "due_too_early")]
+    assert server.sql("SELECT next_visit_due FROM households WHERE id=?", (hid,)) == [(now_iso()[:10],)]
+
+
+def test_a_deadline_before_the_matter_was_received_is_refused(server):
+    """An office account's push put a matter of this year's deadline on 2000-01-01: the
+    ledger read it over 9,000 days overdue."""
+    cid = changes.new_id("r")
+    received = now_iso()[:10]
+    pushed_ok(server, "office1", mk("office1", "case", cid, case_fields("g1", "office1", channel="visit",
+                                                                        received_on=received)))
+    r = push(server, "office1", mk("office1", "case", cid, {"status": "accepted", "accepted_on": received,
+                                                            "deadline": "2000-01-01"}))
+    assert refused(r, 422) == [("deadline", "date_before")]
+    assert r.json()["results"][0]["errors"][0]["message"] == "cannot be before the registration date"
+    assert refused(push(server, "office1", mk("office1", "case", cid, {"register_by": "2000-01-15"})), 422) == [
+        ("register_by", "date_before")]
+    assert case_row(server, cid)[0] and server.sql("SELECT deadline, register_by FROM cases WHERE id=?",
+                                                   (cid,)) == [(None, None)]
+
+
+def test_absurd_visit_days_stored_by_an_older_version_still_read_export_and_count(fresh_server, tmp_path):
+    """Households and visits an older version stored with days no push takes today: the
+    pulls, a phone's 今日 and household, the office's list, the ledger and the figures
+    still answer."""
+    import datetime as dt
+
+    from fieldapp import worklist
+    from sync.workspace import DeviceWorkspace
+    srv = fresh_server
+    today = now_iso()[:10]
+    stored = {"2000-01-01": changes.new_id("hh"), "0001-01-01": changes.new_id("hh"), "soon": changes.new_id("hh")}
+    for n, hid in enumerate(stored.values()):
+        pushed_ok(srv, "worker1", mk("worker1", "household", hid, {**household_fields("g1", 20 + n),
+                                                                   "next_visit_due": today}))
+    first = stored["2000-01-01"]
+    vid = changes.new_id("v")
+    pushed_ok(srv, "worker1", mk("worker1", "visit", vid, {"grid_id": "g1", "household_id": first, "kind": "household",
+                                                           "visited_at": now_iso(), "visitor": "worker1", "seen": "在家"}))
+    # as an older version wrote them: the record and the change it pulls
+    conn = sqlite3.connect(srv.db)
+    for day, hid in stored.items():
+        conn.execute("UPDATE households SET next_visit_due=? WHERE id=?", (day, hid))
+        conn.execute("UPDATE changes SET body=replace(body, ?, ?), body_masked=replace(body_masked, ?, ?)"
+                     " WHERE record=?", (today, day, today, day, hid))
+    day = (today + "T", "2000-01-01T")
+    conn.execute("UPDATE visits SET visited_at=replace(visited_at, ?, ?) WHERE id=?", (*day, vid))
+    conn.execute("UPDATE changes SET body=replace(body, ?, ?), body_masked=replace(body_masked, ?, ?)"
+                 " WHERE record=?", (*day, *day, vid))
+    conn.commit()
+    conn.close()
+    for user in ("office1", "worker1"):
+        pulled = {c["record"]: c["fields"] for c in pull_all(srv, user)}
+        assert [pulled[hid].get("next_visit_due") for hid in stored.values()] == list(stored)
+        assert pulled[vid]["visited_at"].startswith("2000-01-01T")
+    replica, client = phone(tmp_path / "phone", srv, "worker1")
+    client.sync()
+    ws = DeviceWorkspace(replica, {"username": "worker1", "role": "grid_worker", "grids": ["g1"]})
+    work = worklist.today(ws)
+    assert stored["0001-01-01"] in [h["id"] for h in work.due]   # never visited: due, whatever the day
+    assert all(worklist.overdue_days(h["next_visit_due"], work.on) >= 0 for h in work.due)
+    assert ws.household(first)["next_visit_due"] == "2000-01-01"
+    # the phone reckons the next visit from the visit of 2000 an older version took: no new mistake
+    ws.edit_household(first, {"tags": ["dibao"]})
+    assert ws.household(first)["next_visit_due"] == "2000-01-31"
+    assert client.sync().quarantined == 0 and ws.pending_count() == 0
+    assert srv.sql("SELECT next_visit_due FROM households WHERE id=?", (first,)) == [("2000-01-31",)]
+    office = auth_headers(srv, "office1")
+    year, month = dt.date.fromisoformat(today).year, dt.date.fromisoformat(today).month
+    for path in ("ledger/ledger.xlsx?start=2000-01-01&end=2100-12-31", "ledger/ledger.csv",
+                 "ledger/monthly.xlsx?year=2000&month=1", f"ledger/monthly.xlsx?year={year}&month={month}"):
+        r = httpx.get(f"{srv.url}/api/v1/{path}", headers=office, timeout=60)
+        assert r.status_code == 200, (path, r.text[:300])
+    srv.kill()
+    from sync.server.central import CentralStore
+    from sync.server.office import CentralWorkspace
+    st = CentralStore(str(srv.db))
+    try:
+        office_ws = CentralWorkspace(st, {"username": "office1", "name": "镇信访办", "role": "office", "grids": []})
+        got, total = office_ws.household_page("", None, None, None, 50, 0)
+        assert {h["id"]: h["next_visit_due"] for h in got if h["id"] in stored.values()} == {
+            hid: day for day, hid in stored.items() if hid != first} | {first: "2000-01-31"}
+        from sync.server import stats
+        assert stats.figures(st.conn, dt.date(2000, 1, 1), dt.date(2000, 1, 31))["household_visits"] == 1
+    finally:
+        st.close()
+
+
 def test_a_change_comes_from_the_signed_in_device_and_holds_nothing_unknown(server):
     before = server.fingerprint()
     other = mk("worker1", "household", changes.new_id("r"), household_fields("g1"), device="dev-worker2")
