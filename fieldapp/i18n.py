@@ -14,6 +14,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "server": ("服务器地址", "Server address"),
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
+    "show_password": ("显示密码", "Show password"),
+    "hide_password": ("不显示密码", "Hide password"),
     "sign_in_hint": ("首次使用需联网登录一次，之后可离线工作。", "Sign in once while online; then work offline."),
     "bad_credentials": ("用户名或密码错误", "Wrong username or password"),
     "sign_in_refused": ("用户名或密码的格式不对（用户名最多40个字符，密码最多200个字符）",

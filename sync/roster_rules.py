@@ -4,7 +4,8 @@ the header is, which rows are junk, and what is wrong with a row, in Chinese.
 Pure functions over plain values: the file readers (sync/server/roster.py) turn an
 .xlsx or .csv into rows of cell values, with a formula or an error cell given as a
 `Bad` value; everything here decides what those rows mean. The reasons are said the
-way a clerk reads them next to the row number Excel shows.
+way a clerk reads them next to the row number Excel shows, in Chinese, with the English
+beside (`Reason`) for an office shown in English.
 """
 
 from __future__ import annotations
@@ -91,8 +92,39 @@ def field_of(header) -> str | None:
     return _VARIANTS.get(normalize_header(header))
 
 
-def label(name: str) -> str:
+# what the office's screen in English calls each column (the file's headers stay Chinese)
+EN_LABELS = {"hh_number": "Household number", "head_name": "Head of household", "id_number": "ID number",
+             "phone": "Phone", "village": "Village (community)", "grid": "Grid", "address": "Address",
+             "members": "Members", "tags": "Needs", "status": "Status", "note": "Note", "lat": "Latitude",
+             "lon": "Longitude", "grid_id": "Grid"}
+
+
+def label(name: str, lang: str = "zh") -> str:
+    if lang == "en":
+        return EN_LABELS.get(name, name)
     return COLUMNS[name][0] if name in COLUMNS else name
+
+
+class Reason(str):
+    """Why a row is refused: the Chinese as the string itself (the report, the command
+    line and every check of it read that), the English kept beside it, so an office
+    shown in English says the reason in English (`said`)."""
+
+    def __new__(cls, zh: str, en: str):
+        self = super().__new__(cls, zh)
+        self.en = en
+        return self
+
+    def __getnewargs__(self):
+        return str(self), self.en
+
+    def said(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else str(self)
+
+
+def said(reason: str, lang: str = "zh") -> str:
+    """A reason in the person's language (a plain string is said as it is)."""
+    return reason.said(lang) if isinstance(reason, Reason) else reason
 
 
 @dataclass
@@ -284,14 +316,17 @@ class Checked:
     row: int                    # the row number as Excel shows it
     values: dict                # field -> text as read (for the report)
     fields: dict                # the household's fields, when the row is good
-    reasons: list[str]          # every reason it is refused, in Chinese
+    reasons: list[str]          # every reason it is refused: Reason, Chinese with its English
     key: tuple = ()             # what identifies it within the file (for duplicates)
 
 
-def _bad_reason(name: str, cell: Bad) -> str:
+def _bad_reason(name: str, cell: Bad) -> Reason:
     if cell.kind == "formula":
-        return f"{label(name)}是公式（{cell.text[:60]}），请复制后“粘贴为数值”再导入"
-    return f"{label(name)}是错误值 {cell.text}，请改为实际内容"
+        return Reason(f"{label(name)}是公式（{cell.text[:60]}），请复制后“粘贴为数值”再导入",
+                      f"{label(name, 'en')} is a formula ({cell.text[:60]}): copy it and paste it as values,"
+                      " then import again")
+    return Reason(f"{label(name)}是错误值 {cell.text}，请改为实际内容",
+                  f"{label(name, 'en')} is an error value {cell.text}: put in what it should say")
 
 
 def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None = None,
@@ -301,7 +336,7 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     `numeric_id`: the ID number cell held a number (Excel keeps only 15 digits);
     `field_rules`: check the registry's field rules here too (lengths, characters); a
     write's admission checks them again and says the same words."""
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     values, text = {}, {}
     for name, v in raw.items():
         if isinstance(v, Bad):
@@ -312,9 +347,10 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     f: dict = {}
     for name in REQUIRED:
         if name not in raw:
-            reasons.append(f"花名册中没有“{label(name)}”列")
+            reasons.append(Reason(f"花名册中没有“{label(name)}”列",
+                                  f"The roster has no {label(name, 'en')} column ({label(name)})"))
         elif not isinstance(raw[name], Bad) and not text.get(name):
-            reasons.append(f"{label(name)}未填写")
+            reasons.append(Reason(f"{label(name)}未填写", f"{label(name, 'en')} is empty"))
     if text.get("head_name"):
         f["head_name"] = _WS.sub("", text["head_name"])
     if text.get("address"):
@@ -322,7 +358,9 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     idn = text.get("id_number", "")
     if idn:
         if numeric_id and len(idn) > 15:
-            reasons.append("身份证号被存成了数字，Excel只保留15位有效数字，后几位已改变：请将该列设为“文本”后重新填写")
+            reasons.append(Reason("身份证号被存成了数字，Excel只保留15位有效数字，后几位已改变：请将该列设为“文本”后重新填写",
+                                  "The ID number was stored as a number, and Excel keeps only 15 digits of it: the"
+                                  " last ones have changed. Format the column as Text and type the numbers again"))
         else:
             n = idnumber.normalize_id(idn)
             problem = idnumber.id_problem(n, today=today, allow_15=True)
@@ -332,14 +370,17 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
                 # form is stored, so the two never stand for two people
                 n = idnumber.upgrade_15(n)
             if problem:
-                reasons.append("身份证号：" + idnumber.message(problem, "zh", **idnumber.id_params(n)))
+                params = idnumber.id_params(n)
+                reasons.append(Reason("身份证号：" + idnumber.message(problem, "zh", **params),
+                                      "ID number: " + idnumber.message(problem, "en", **params)))
             else:
                 f["id_number"] = n
     phone = text.get("phone", "")
     if phone:
         problem = idnumber.phone_problem(phone)
         if problem:
-            reasons.append("联系电话：" + idnumber.message(problem, "zh"))
+            reasons.append(Reason("联系电话：" + idnumber.message(problem, "zh"),
+                                  "Phone: " + idnumber.message(problem, "en")))
         else:
             f["phone"] = idnumber.normalize_phone(phone)
     if text.get("hh_number"):
@@ -348,32 +389,40 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
     grid = None
     village = text.get("village", "")
     if village and not grids.has_village(village):
-        reasons.append(f"村（社区）“{village}”不在本镇的网格名单中")
+        reasons.append(Reason(f"村（社区）“{village}”不在本镇的网格名单中",
+                              f"Village (community) “{village}” is not among the township's grids"))
         village = ""
     if text.get("grid"):
         grid = grids.find(text["grid"])
         if grid is None:
-            reasons.append(f"网格“{text['grid']}”不存在：请填写本镇已有网格的名称或编号")
+            reasons.append(Reason(f"网格“{text['grid']}”不存在：请填写本镇已有网格的名称或编号",
+                                  f"Grid “{text['grid']}” does not exist: write the name or id of one of the"
+                                  " township's grids"))
         elif village and normalize_header(grid.get("village")) != normalize_header(village):
-            reasons.append(f"网格“{text['grid']}”不属于村（社区）“{village}”")
+            reasons.append(Reason(f"网格“{text['grid']}”不属于村（社区）“{village}”",
+                                  f"Grid “{text['grid']}” is not in village (community) “{village}”"))
     elif not isinstance(raw.get("grid"), Bad):
         if village and len(grids.of_village(village)) == 1:
             grid = grids.of_village(village)[0]
         elif default_grid and default_grid in grids.by_id:
             grid = grids.by_id[default_grid]
             if village and normalize_header(grid.get("village")) != normalize_header(village):
-                reasons.append(f"未填写网格，且村（社区）“{village}”有多个网格：请填写网格")
+                reasons.append(_several_grids(village))
                 grid = None
         elif village:
-            reasons.append(f"未填写网格，且村（社区）“{village}”有多个网格：请填写网格")
+            reasons.append(_several_grids(village))
         else:
-            reasons.append("网格未填写（也可在导入时指定默认网格）")
+            reasons.append(Reason("网格未填写（也可在导入时指定默认网格）",
+                                  "Grid is empty (or choose one under “Rows naming no grid go to” when"
+                                  " importing)"))
     if grid is not None:
         f["grid_id"] = grid["id"]
     if text.get("members"):
         members, bad = parse_members(text["members"])
         if bad:
-            reasons.append(f"家庭成员“{'、'.join(bad)[:40]}”无法识别，应写作 姓名（关系），用顿号分隔")
+            reasons.append(Reason(f"家庭成员“{'、'.join(bad)[:40]}”无法识别，应写作 姓名（关系），用顿号分隔",
+                                  f"Members “{'、'.join(bad)[:40]}” cannot be read: write each as name (relation),"
+                                  " separated by commas"))
         else:
             f["members"] = members
     if text.get("tags"):
@@ -384,14 +433,18 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
             code = NEED_BY_LABEL.get(normalize_header(part))
             (tags.append(code) if code else unknown.append(part))
         if unknown:
-            reasons.append(f"关注类别“{'、'.join(unknown)[:40]}”不是可选项（可选："
-                           f"{'、'.join(v['zh'] for v in codes.NEEDS.values())}）")
+            options = [v["zh"] for v in codes.NEEDS.values()]
+            reasons.append(Reason(f"关注类别“{'、'.join(unknown)[:40]}”不是可选项（可选：{'、'.join(options)}）",
+                                  f"Needs “{'、'.join(unknown)[:40]}” is not one of the options (write one of:"
+                                  f" {', '.join(options)})"))
         else:
             f["tags"] = sorted(set(tags))
     if text.get("status"):
         code = STATUS_BY_LABEL.get(normalize_header(text["status"]))
         if code is None:
-            reasons.append(f"状态“{text['status']}”不是可选项（可选：在册、已迁出、户主已故）")
+            reasons.append(Reason(f"状态“{text['status']}”不是可选项（可选：在册、已迁出、户主已故）",
+                                  f"Status “{text['status']}” is not one of the options (write one of: 在册, 已迁出,"
+                                  " 户主已故)"))
         else:
             f["status"] = code
     if text.get("note"):
@@ -401,17 +454,31 @@ def check_row(row_number: int, raw: dict, grids: Grids, default_grid: str | None
             try:
                 f[name] = float(text[name])
             except ValueError:
-                reasons.append(f"{label(name)}：应为数字")
+                reasons.append(Reason(f"{label(name)}：应为数字", f"{label(name, 'en')}: must be a number"))
     if not reasons and field_rules:
         # the registry's own field rules (lengths, ranges, characters), in the clerk's words
         for e in validate_fields(ENTITIES["household"], f, creating=True):
-            reasons.append(f"{label(_FIELD_COLUMN.get(e.field, e.field))}：{e.message('zh')}")
+            reasons.append(field_reason(e))
     key = (("id", f["id_number"]) if f.get("id_number") else ("hh", f["hh_number"]) if f.get("hh_number")
            else ("row", f.get("grid_id"), f.get("head_name"), _WS.sub("", f.get("address") or "")))
     return Checked(row_number, values, {} if reasons else f, reasons, key)
 
 
 _FIELD_COLUMN = {"grid_id": "grid"}
+
+
+def _several_grids(village: str) -> Reason:
+    return Reason(f"未填写网格，且村（社区）“{village}”有多个网格：请填写网格",
+                  f"No grid given, and village (community) “{village}” has several: write the grid")
+
+
+def field_reason(e) -> Reason:
+    """A field rule of the registry broken (model.validate_fields, or the write's
+    admission), naming the column."""
+    name = _FIELD_COLUMN.get(e.field, e.field)
+    return Reason(f"{label(name)}：{e.message('zh')}", f"{label(name, 'en')}: {e.message('en')}")
+
+
 # what a field of the registry is called in a report of changes
 FIELD_LABELS = {**{k: v[0] for k, v in COLUMNS.items()}, "grid_id": "网格"}
 
@@ -453,5 +520,5 @@ def differences(before: dict, fields: dict) -> dict:
     return out
 
 
-__all__ = ["Bad", "COLUMNS", "find_header", "check_row", "Checked", "Grids", "differences", "is_blank",
-           "is_junk", "looks_like_data", "field_of", "normalize_header", "parse_members", "TEMPLATE"]
+__all__ = ["Bad", "COLUMNS", "Reason", "said", "find_header", "check_row", "Checked", "Grids", "differences",
+           "is_blank", "is_junk", "looks_like_data", "field_of", "normalize_header", "parse_members", "TEMPLATE"]

@@ -1306,6 +1306,45 @@ class _Ctx:
         return i18n.t(key, "zh", **kw)
 
 
+def eye_name(eye) -> str | None:
+    """What a screen reader calls a password's eye: its icon's label, the button's own
+    node's name in the browser (its tooltip, for the mouse, says the same)."""
+    label = getattr(eye.icon, "semantics_label", None)
+    return label if label == eye.tooltip else f"{label!r} but a tooltip of {eye.tooltip!r}"
+
+
+def test_the_phone_sign_in_s_password_eye_is_named_by_what_it_does_in_the_person_s_language():
+    """A screen reader said only "button" for the eye beside the password, at the sign-in
+    and at signing in again (Flet's own reveal icon takes no name)."""
+    import flet as ft
+
+    from fieldapp.screens.login import login_view
+    from types import SimpleNamespace
+
+    class Ctx(_Ctx):
+        phone = SimpleNamespace(settings=SimpleNamespace(server="http://10.0.0.2:8000"),
+                                replica=SimpleNamespace(pending_count=lambda: 0))
+
+        def __init__(self, lang):
+            self.lang = lang
+
+        def t(self, key, **kw):
+            return i18n.t(key, self.lang, **kw)
+
+        def pop(self):
+            pass
+    for lang, show, hide in (("zh", "显示密码", "不显示密码"), ("en", "Show password", "Hide password")):
+        for again in (None, {"username": "w1"}):
+            view = login_view(Ctx(lang), lambda: None, again)
+            [pw] = [c for c in view.controls if isinstance(c, ft.TextField) and c.password]
+            eye = pw.suffix_icon
+            assert not pw.can_reveal_password and isinstance(eye, ft.IconButton) and eye_name(eye) == show
+            eye.on_click(None)
+            assert pw.password is False and eye_name(eye) == hide
+            eye.on_click(None)
+            assert pw.password is True and eye_name(eye) == show
+
+
 def test_a_second_tap_while_a_save_runs_is_ignored_and_a_saved_form_saves_no_more():
     from fieldapp.screens.widgets import save_button
     calls, done = [], asyncio.Event()
@@ -1908,3 +1947,58 @@ def test_a_households_needs_are_listed_apart_and_its_registry_status_said_once_i
     assert tile.subtitle.value.endswith(" · elderly living alone, temporary assistance"), tile.subtitle.value
     assert i18n.t("hh_status", "en") == "Registry status"
 
+
+
+def _lines_at(text: str, width_px: float, font_px: float = 12) -> int:
+    """The lines a text takes at a width, reckoned generously: a Chinese character an
+    em wide, any other character 0.6 of one (Roboto's widest lower case is less), and
+    a line more for where words break."""
+    em = sum(1 if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 0.6 for ch in text)
+    return -(-int(em * font_px) // int(width_px)) + 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_empty_visit_s_refusal_is_whole_under_its_field_on_a_360_px_phone(ws, replica, monkeypatch, lang):
+    """Saved empty, a visit is refused under 看到的情况; in English the sentence (a household
+    visit records something: what was seen, ...) ran past a 360 px phone's edge and was cut
+    after its first line (a field's error is one line unless told more)."""
+    import flet as ft
+
+    from fieldapp.screens import attachments as att_mod
+    from fieldapp.screens.visit_form import open_visit_form
+    from sync.model import _MESSAGES
+    from types import SimpleNamespace
+
+    class NoFiles:
+        def states(self, hashes): return {}
+        def state(self, h): return None
+        def thumbnail(self, h): return None
+    monkeypatch.setattr(att_mod, "store", lambda ctx: NoFiles())
+
+    class Page(_FormPage):
+        def run_task(self, fn, *a):   # the position fix: none comes here
+            pass
+
+    class Ctx(_FormContext):
+        def __init__(self, ws):
+            super().__init__(ws)
+            self.lang, self.page, self.phone = lang, Page(), SimpleNamespace(far_m=100)
+
+        def t(self, key, **kw): return i18n.t(key, self.lang, **kw)
+        def code(self, table, c): return i18n.code(table, c, self.lang)
+    add_household(replica, "h-wang", head_name="王建国")
+    ctx = Ctx(ws)
+    open_visit_form(ctx, household=ws.household("h-wang"))
+
+    def walk(c):
+        for ch in (getattr(c, "controls", None) or []):
+            yield ch
+            yield from walk(ch)
+    form = list(walk(ctx.pushed[-1]))
+    save = next(c for c in form if isinstance(c, ft.FilledButton))
+    seen = next(c for c in form if isinstance(c, ft.TextField) and c.label == ctx.t("seen"))
+    asyncio.run(save.on_click(None))
+    whole = _MESSAGES["empty_visit"][0 if lang == "en" else 1]
+    assert seen.error == whole                             # the sentence, not a shortened one
+    # the phone's 360 px, less the form's padding (16 each side) and the field's own (12)
+    assert (seen.error_max_lines or 1) >= _lines_at(whole, 360 - 2 * 16 - 2 * 12)

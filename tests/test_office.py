@@ -1062,3 +1062,26 @@ def test_the_matter_page_offers_the_callback_again_after_a_try_that_reached_no_o
         == [("unreachable",), ("satisfied",)]
     open_matter(ctx, cid)
     assert "回访" not in buttons()
+
+
+def test_the_office_sign_in_s_password_eye_is_named_by_what_it_does_in_the_clerk_s_language(ws):
+    """A screen reader said only "button" for the eye beside the password (Flet's own
+    reveal icon takes no name). Now it is a button named Show password / 显示密码, then
+    Hide password / 不显示密码 once the password shows."""
+    import flet as ft
+
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.app import login_view
+    from fieldapp.office.context import OfficeContext
+    from tests.test_fieldapp_logic import eye_name
+    from tests.test_office_erasure import Page
+    for lang, show, hide in (("zh", "显示密码", "不显示密码"), ("en", "Show password", "Hide password")):
+        ctx = OfficeContext(Page(), ws.replica, tickets=None)
+        ctx._lang = lang
+        [pw] = [c for c in _controls(login_view(ctx)) if isinstance(c, ft.TextField) and c.password]
+        eye = pw.suffix_icon
+        assert not pw.can_reveal_password and isinstance(eye, ft.IconButton) and eye_name(eye) == show
+        eye.on_click(None)
+        assert pw.password is False and eye_name(eye) == hide
+        eye.on_click(None)
+        assert pw.password is True and eye_name(eye) == show

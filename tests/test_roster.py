@@ -523,3 +523,104 @@ def test_an_import_is_on_the_audit_trail_in_the_same_commit_as_its_households(db
     [(who, detail)] = st.conn.execute("SELECT username, detail FROM audit WHERE action='household_import'").fetchall()
     assert who == "xinfang" and "村花名册.csv" in detail and "imported=2" in detail
     st.close()
+
+
+EXPECT_REFUSED_EN = {
+    6: "ID number: is not a valid number: the last character should be",
+    7: "ID number: holds no real date of birth (1990-02-30)",
+    8: "Grid “白鹤村第9网格” does not exist",
+    9: "The same as row 4 throughout",
+    10: "Phone is a formula",
+    11: "Address is an error value #N/A",
+    14: "ID number the same as in row 5",
+    15: "Phone: ",
+    16: "Head of household is empty",
+    17: "Village (community) “青山村” is not among the township's grids",
+}
+
+
+def _office_panel(db: str, lang: str, data: bytes, name: str) -> str:
+    """The office's 导入 tab in `lang`, the file chosen and checked: every word it shows."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import flet as ft
+
+    from fieldapp.office import roster as office_roster
+    from fieldapp.office.context import OfficeContext
+    from sync.server.office import CentralWorkspace
+    from tests.test_i18n_punct import shown
+    from tests.test_office_erasure import Page
+
+    class Picker:
+        async def pick_files(self, **kw):
+            return [SimpleNamespace(bytes=data, name=name)]
+    store = CentralStore(db)
+    ctx = OfficeContext(Page(), store, tickets=None)
+    ctx.ws, ctx._lang = CentralWorkspace(store, {"username": "xinfang", "name": "镇信访办", "role": "office",
+                                                 "grids": []}), lang
+    ctx._roster_picker = Picker()
+    panel = office_roster.roster_panel(ctx)
+
+    def walk(c):
+        yield c
+        for ch in getattr(c, "controls", None) or []:
+            yield from walk(ch)
+    pick = next(c for c in walk(panel) if isinstance(c, ft.FilledButton))
+    asyncio.run(pick.on_click(None))
+    return shown(panel)
+
+
+def test_the_office_in_english_says_why_each_row_is_refused_in_english_and_in_chinese_otherwise(db):
+    """The refusals of the roster's rows were Chinese on an office shown in English; the
+    report downloaded stays Chinese, as the township's documents do."""
+    data = rf.hurtful_xlsx()
+    # the refused rows' lines (the columns found above them name the file's own headers)
+    english = _office_panel(db, "en", data, "roster.xlsx").split("Refused rows")[1]
+    for number, why in EXPECT_REFUSED_EN.items():
+        assert f"Row {number}" in english and why in english, (number, why)
+    for why in rf.EXPECT_REFUSED.values():
+        assert why not in english, why
+    assert "Grid is empty" in english and "网格未填写" not in english       # row 17's second reason
+    chinese = _office_panel(db, "zh", data, "roster.xlsx").split("拒收的行")[1]
+    for number, why in rf.EXPECT_REFUSED.items():
+        assert f"第{number}行" in chinese and why in chinese, (number, why)
+    for why in EXPECT_REFUSED_EN.values():
+        assert why not in chinese, why
+
+
+def test_every_reason_a_row_is_refused_for_has_its_english_and_stays_chinese_as_a_string(db):
+    """The report, the command line and every check read a reason as the Chinese it was;
+    the office's screen in English reads its English (rr.said)."""
+    store = CentralStore(db)
+    p = Principal("xinfang", "office", frozenset(), SERVER_DEVICE)
+    out = roster.import_roster(store, p, rf.hurtful_xlsx(), "roster.xlsx", dry_run=True)
+    for got in out.refused:
+        assert got.reasons
+        for r in got.reasons:
+            zh, en = rr.said(r), rr.said(r, "en")
+            assert zh == r and any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+            assert en[0].isascii() and en[0].isalpha() and not set("：；，（）") & set(en), en
+
+
+@pytest.mark.parametrize("raw, numeric_id", [
+    ({"head_name": "张三", "grid": "g1"}, False),                                           # no 住址 column
+    ({"head_name": "张三", "address": "白鹤村1组", "grid": "g1", "id_number": 330702195803124000}, True),
+    ({"head_name": "张三", "address": "高山村1组", "village": "高山村"}, False),             # two grids there
+    ({"head_name": "张三", "address": "高山村1组", "village": "白鹤村", "grid": "g2"}, False),
+    ({"head_name": "张三", "address": "白鹤村1组", "grid": "g1", "members": "张三（子）、这不是一个人名而是一段很长很长的说明文字共计超过二十个字",
+      "tags": "不存在的类别", "status": "失踪", "lat": "北纬29度"}, False),
+    ({"head_name": "张" * 41, "address": "白鹤村1组", "grid": "g1"}, False),                 # the field rules
+    ({"head_name": "张三", "address": rr.Bad("formula", "=A1"), "phone": rr.Bad("error", "#N/A")}, False),
+])
+def test_every_reason_check_row_gives_is_said_in_english_too(raw, numeric_id):
+    grids = rr.Grids.of([{"id": "g1", "name": "白鹤村第1网格", "village": "白鹤村"},
+                         {"id": "g2", "name": "高山村第1网格", "village": "高山村"},
+                         {"id": "g3", "name": "高山村第2网格", "village": "高山村"}])
+    got = rr.check_row(2, raw, grids, numeric_id=numeric_id)
+    assert got.reasons
+    for r in got.reasons:
+        en = rr.said(r, "en")
+        assert en != r and en[0].isascii() and en[0].isupper(), en
+        # only what the roster holds (or must hold: 在册, 低保 ...) is Chinese in it
+        assert not set("：；，（）") & set(en), en

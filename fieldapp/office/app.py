@@ -18,6 +18,7 @@ from sync.server.office import CentralWorkspace
 from .. import i18n
 from ..app import ASSETS, FONT
 from ..navigation import apply_locale
+from ..screens.widgets import password_field
 from ..webserve import served
 from .context import OfficeContext
 
@@ -99,8 +100,7 @@ def language_button(ctx: OfficeContext, redraw) -> ft.Control:
 def login_view(ctx: OfficeContext, notice: str = "", typed: str = "") -> ft.View:
     from .shell import shell_view
     user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40, value=typed)
-    pw = ft.TextField(label=ctx.t("password"), width=320, password=True, can_reveal_password=True,
-                      max_length=200)
+    pw = password_field(ctx, width=320, max_length=200)
     msg = ft.Text(notice, color=ft.Colors.RED_700)
 
     def submit(e=None):

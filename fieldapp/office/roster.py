@@ -147,7 +147,8 @@ def roster_panel(ctx) -> ft.Control:
         if not committed:
             controls.append(ft.Text(ctx.t("roster_counts", **c)))
         controls.append(ft.Text(ctx.t("roster_columns", cols=ctx.listed(
-            roster.rr.label(f) + ctx.aside(h) if h != roster.rr.label(f) else h for f, h in out.columns.items())),
+            roster.rr.label(f, ctx.lang) + ctx.aside(h) if h != roster.rr.label(f, ctx.lang) else h
+            for f, h in out.columns.items())),
             color=ft.Colors.GREY_800))
         if out.unused:
             controls.append(ft.Text(ctx.t("roster_unused", cols=ctx.listed(out.unused)), color=ft.Colors.GREY_700))
@@ -167,8 +168,10 @@ def roster_panel(ctx) -> ft.Control:
         if out.refused:
             controls.append(ft.Text(ctx.t("roster_refused") + ctx.aside(len(out.refused)),
                                     weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800))
-            controls += [_line(ctx, got.row, got.values.get("head_name") or "", ctx.clauses(got.reasons),
-                               ft.Colors.RED_700) for got in out.refused[:SHOWN]]
+            # the reasons in the screen's language (the report stays Chinese, as documents do)
+            controls += [_line(ctx, got.row, got.values.get("head_name") or "",
+                               ctx.clauses(roster.rr.said(r, ctx.lang) for r in got.reasons), ft.Colors.RED_700)
+                         for got in out.refused[:SHOWN]]
             if len(out.refused) > SHOWN:
                 controls.append(ft.Text(ctx.t("roster_more", n=len(out.refused) - SHOWN), color=ft.Colors.GREY_700))
         updates = [ch for ch in out.changes if ch[3]]

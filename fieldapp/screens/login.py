@@ -9,7 +9,7 @@ import flet as ft
 from sync.errors import AuthRequired, OthersWork, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
 
 from .. import i18n
-from .widgets import TOUCH, appbar
+from .widgets import TOUCH, appbar, password_field
 
 
 def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
@@ -22,8 +22,7 @@ def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
     # the server's limits (api_models.LoginRequest), counted as typed
     user = ft.TextField(label=ctx.t("username"), autofocus=again is None, max_length=40,
                         value=(again or {}).get("username"), read_only=again is not None)
-    pw = ft.TextField(label=ctx.t("password"), password=True, can_reveal_password=True, max_length=200,
-                      autofocus=again is not None)
+    pw = password_field(ctx, max_length=200, autofocus=again is not None)
     message = ft.Text(color=ft.Colors.RED_700)
     busy = ft.ProgressRing(visible=False, width=24, height=24)
 

@@ -11,7 +11,7 @@ from sync.device import ValidationError
 from .. import i18n
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, guard_form, save_button, say_when_full
+from .widgets import ERROR_LINES, appbar, refusal_text, guard_form, save_button, say_when_full
 
 
 def parse_cards(text: str | None) -> tuple[int | None, bool]:
@@ -33,15 +33,18 @@ def open_visit_form(ctx, household: dict | None = None, case: dict | None = None
     refused = (correcting or {}).get("change", {}).get("fields", {})
     home_visit = case is not None
     picker = PositionPicker(ctx, household, recorded=refused if correcting else None)
+    # a refusal under its field wraps (ERROR_LINES): an empty visit's, in English, ran off
+    # a 360 px phone after its first line
     seen = ft.TextField(label=ctx.t("seen"), multiline=True, min_lines=3, max_length=4000,
-                        value=refused.get("seen") or "")
+                        value=refused.get("seen") or "", error_max_lines=ERROR_LINES)
     requests = ft.TextField(label=ctx.t("requests"), multiline=True, min_lines=2, max_length=4000,
-                            value=refused.get("requests") or "")
+                            value=refused.get("requests") or "", error_max_lines=ERROR_LINES)
     for box in (seen, requests):
         say_when_full(ctx, box)
     needs = {code: ft.Checkbox(label=row[ctx.lang], value=code in (refused.get("needs_found") or []))
              for code, row in codes.NEEDS.items()}
     cards = ft.TextField(label=ctx.t("cards"), width=220, keyboard_type=ft.KeyboardType.NUMBER,
+                         error_max_lines=ERROR_LINES,
                          value=str(refused["cards"]) if refused.get("cards") is not None else "")
     message = ft.Text(color=ft.Colors.RED_700)
     photos = AttachmentEditor(ctx, refused.get("attachments"))  # photos and voice notes, shown at once

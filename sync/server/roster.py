@@ -467,17 +467,17 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
         whole = tuple(sorted(got.values.items()))
         place = _place(got.fields)
         if whole in seen_whole:
-            got.reasons.append(f"与第{seen_whole[whole]}行完全相同（重复行）")
+            got.reasons.append(rr.Reason(f"与第{seen_whole[whole]}行完全相同（重复行）",
+                                         f"The same as row {seen_whole[whole]} throughout (a repeated row)"))
         elif not got.reasons:
             if got.key in seen:
-                what = {"id": "身份证号", "hh": "户号"}.get(got.key[0], "网格、户主姓名和住址")
-                got.reasons.append(f"{what}与第{seen[got.key]}行相同（文件内重复）")
+                got.reasons.append(_repeated(got.key[0] if got.key[0] in ("id", "hh") else "place", seen[got.key]))
             elif got.fields.get("hh_number") and got.fields["hh_number"] in seen_hh:
-                got.reasons.append(f"户号与第{seen_hh[got.fields['hh_number']]}行相同（文件内重复）")
+                got.reasons.append(_repeated("hh", seen_hh[got.fields["hh_number"]]))
             elif _same_place(seen_place.get(place), got.fields.get("id_number")):
                 # the same head at the same address, one row with the ID number and one
                 # without: one household (registered twice, then once more at every import)
-                got.reasons.append(f"网格、户主姓名和住址与第{seen_place[place][0]}行相同（文件内重复）")
+                got.reasons.append(_repeated("place", seen_place[place][0]))
         seen_whole.setdefault(whole, got.row)
         if not got.reasons:
             seen.setdefault(got.key, got.row)
@@ -488,6 +488,16 @@ def check_table(table: Table, store: CentralStore, default_grid: str | None = No
             got.fields = {}
         checked.append(got)
     return header, checked, skipped
+
+
+# what a row repeats of an earlier one in the file: (Chinese, English)
+_REPEATED = {"id": ("身份证号", "ID number"), "hh": ("户号", "Household number"),
+             "place": ("网格、户主姓名和住址", "Grid, head of household and address")}
+
+
+def _repeated(what: str, row: int) -> rr.Reason:
+    zh, en = _REPEATED[what]
+    return rr.Reason(f"{zh}与第{row}行相同（文件内重复）", f"{en} the same as in row {row} (repeated in the file)")
 
 
 def import_roster(store: CentralStore, principal: Principal, data: bytes, name: str,
@@ -524,7 +534,9 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
         rid_idn = by_idn.get(f.get("id_number")) if f.get("id_number") else None
         rid_hh = by_hh.get(f.get("hh_number")) if f.get("hh_number") else None
         if rid_idn and rid_hh and rid_idn != rid_hh:
-            got.reasons.append("身份证号与户号分别对应登记簿中不同的住户，请核对")
+            got.reasons.append(rr.Reason("身份证号与户号分别对应登记簿中不同的住户，请核对",
+                                         "The ID number and the household number are those of two different"
+                                         " registered households: check them"))
         rid = rid_idn or rid_hh
         if rid is None:
             # no number matched: the same head at the same address in the same grid is
@@ -535,10 +547,14 @@ def import_roster(store: CentralStore, principal: Principal, data: bytes, name: 
             fits = [h for h in by_place.get(_place(f), ())
                     if not f.get("id_number") or by_id[h].get("id_number") in (None, "", f["id_number"])]
             if len(fits) > 1:
-                got.reasons.append("登记簿中有多户网格、户主姓名和住址与此行相同，请填写身份证号或户号以区分")
+                got.reasons.append(rr.Reason("登记簿中有多户网格、户主姓名和住址与此行相同，请填写身份证号或户号以区分",
+                                             "Several registered households have this row's grid, head of household"
+                                             " and address: give the ID number or household number to tell them"
+                                             " apart"))
             rid = fits[0] if len(fits) == 1 else None
         if rid and rid in taken:
-            got.reasons.append(f"与第{taken[rid]}行对应登记簿中的同一住户")
+            got.reasons.append(rr.Reason(f"与第{taken[rid]}行对应登记簿中的同一住户",
+                                         f"The same registered household as row {taken[rid]}"))
         if got.reasons:
             got.fields = {}
             out.refused.append(got)
@@ -601,8 +617,9 @@ def _write(store: CentralStore, principal: Principal, plan: list, out: Outcome) 
                     _count(out, got, f, before)
                 else:
                     why = getattr(r, "field_errors", None) or []
-                    got.reasons = [f"{rr.FIELD_LABELS.get(e.field, e.field)}：{e.message('zh')}" for e in why] \
-                        or [r.get("reason") or "服务器拒收"]
+                    got.reasons = [rr.field_reason(e) for e in why] or [
+                        rr.Reason(r["reason"], r["reason"]) if r.get("reason")    # the API's words, English
+                        else rr.Reason("服务器拒收", "Refused by the server")]
                     got.fields = {}
                     out.refused.append(got)
         # on the audit trail in the same commit as the rows: a process ending between
