@@ -18,7 +18,7 @@ from sync.server.office import CentralWorkspace
 from .. import i18n
 from ..app import ASSETS, FONT
 from ..navigation import apply_locale
-from ..screens.widgets import password_field
+from ..screens.widgets import ERROR_LINES, password_field
 from ..webserve import served
 from .context import OfficeContext
 
@@ -99,7 +99,8 @@ def language_button(ctx: OfficeContext, redraw) -> ft.Control:
 
 def login_view(ctx: OfficeContext, notice: str = "", typed: str = "") -> ft.View:
     from .shell import shell_view
-    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40, value=typed)
+    user = ft.TextField(label=ctx.t("username"), width=320, autofocus=True, max_length=40, value=typed,
+                        error_max_lines=ERROR_LINES)
     pw = password_field(ctx, width=320, max_length=200)
     msg = ft.Text(notice, color=ft.Colors.RED_700)
 

@@ -10,7 +10,7 @@ import flet as ft
 
 from sync.server import audit
 
-from ..screens.widgets import named
+from ..screens.widgets import ERROR_LINES, named
 from ..worklist import today_cst
 from .forms import parse_date as _date
 
@@ -26,8 +26,9 @@ def audit_panel(ctx) -> ft.Control:
         ft.DropdownOption(key="", text=ctx.t("filter_all"))] + [
         ft.DropdownOption(key=k, text=audit.label(k, ctx.lang)) for k in audit.ACTIONS])
     since = ft.TextField(label=ctx.t("period_start"), width=170, dense=True,
-                         value=(today - dt.timedelta(days=30)).isoformat())
-    until = ft.TextField(label=ctx.t("period_end"), width=170, dense=True, value=today.isoformat())
+                         value=(today - dt.timedelta(days=30)).isoformat(), error_max_lines=ERROR_LINES)
+    until = ft.TextField(label=ctx.t("period_end"), width=170, dense=True, value=today.isoformat(),
+                         error_max_lines=ERROR_LINES)
     rows = ft.ListView(expand=True, spacing=0)
     count = ft.Text(color=ft.Colors.GREY_700)
     more = ft.TextButton(ctx.t("load_more"), visible=False)

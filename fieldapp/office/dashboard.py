@@ -22,7 +22,7 @@ from sync.model import FIRST_DAY, LAST_DAY
 from sync.rules import format_rate
 
 from ..geo import placed
-from ..screens.widgets import RISK_COLOURS, named, risk_colour
+from ..screens.widgets import ERROR_LINES, RISK_COLOURS, named, risk_colour
 from ..worklist import today_cst
 
 PRESETS = ("this_year", "this_month", "last_30")
@@ -194,8 +194,8 @@ def dashboard_panel(ctx) -> ft.Control:
             ft.FilledTonalButton(ctx.t(k), icon=ft.Icons.CHECK, on_click=pick(i)) if i == state["p"]
             else ft.OutlinedButton(ctx.t(k), on_click=pick(i)) for i, (k, _, _) in enumerate(choices[:len(PRESETS)])]
     show_presets()
-    start_f = ft.TextField(label=ctx.t("period_start"), width=180, dense=True)
-    end_f = ft.TextField(label=ctx.t("period_end"), width=180, dense=True)
+    start_f = ft.TextField(label=ctx.t("period_start"), width=180, dense=True, error_max_lines=ERROR_LINES)
+    end_f = ft.TextField(label=ctx.t("period_end"), width=180, dense=True, error_max_lines=ERROR_LINES)
 
     def custom(e):
         """A period typed: each date said wrong at its own field; a day outside the years

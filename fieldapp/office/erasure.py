@@ -10,6 +10,7 @@ import flet as ft
 from sync.server import erasure
 
 from .. import i18n
+from ..screens.widgets import ERROR_LINES
 from .dialogs import dialog, radios
 from .forms import Form
 
@@ -62,8 +63,8 @@ def erase_dialog(ctx, entity: str, record_id: str, refresh) -> None:
     what = i18n.listed((f"{ENTITY_WORDS.get(e, (e, e))[i]} {n}" for e, n in plan["records"].items()), ctx.lang)
     reasons = {k: {"zh": zh, "en": en} for k, (en, zh) in erasure.REASONS.items()}
     reason = radios(reasons, ctx.lang, "request", column=True)
-    request = ft.TextField(label=_t(ctx, "erase_request"), max_length=64, width=360)
-    confirm = ft.TextField(label=_t(ctx, "erase_confirm"), width=200)
+    request = ft.TextField(label=_t(ctx, "erase_request"), max_length=64, width=360, error_max_lines=ERROR_LINES)
+    confirm = ft.TextField(label=_t(ctx, "erase_confirm"), width=200, error_max_lines=ERROR_LINES)
     form = Form(ctx, {"request": request, "confirm": confirm})
     notes = [ft.Text(_t(ctx, "erase_reaches", what=what)),
              ft.Text(_t(ctx, "erase_backups"), color=ft.Colors.GREY_700)]

@@ -17,7 +17,7 @@ from sync.workspace import now_iso
 
 from ..privacy import mask_id, mask_phone
 from ..screens.household_form import HouseholdForm
-from ..screens.widgets import named
+from ..screens.widgets import ERROR_LINES, named
 from ..worklist import today_cst
 from . import erasure
 from .dialogs import dialog
@@ -187,7 +187,7 @@ def households_panel(ctx) -> ft.Control:
 
     prev.on_click, nxt.on_click = step(-PAGE), step(PAGE)
     search = ft.TextField(label=ctx.t("hh_search_label"), hint_text=ctx.t("hh_search"), on_change=set_("q"), width=340,
-                          dense=True, max_length=60, prefix_icon=ft.Icons.SEARCH)
+                          dense=True, max_length=60, prefix_icon=ft.Icons.SEARCH, error_max_lines=ERROR_LINES)
     status_words = {"": ctx.t("hh_status_all"), "active": ctx.t("hh_status_active"),
                     "archived": ctx.t("hh_status_archived"),
                     "moved_out": ctx.code(codes.HOUSEHOLD_STATUSES, "moved_out"),

@@ -7,7 +7,7 @@ import flet as ft
 from sync import codes, rules, statute
 from sync.queries import OPEN_STATUSES
 
-from ..screens.widgets import named, risk_colour
+from ..screens.widgets import ERROR_LINES, named, risk_colour
 from ..worklist import today_cst
 
 PAGE = 100
@@ -119,7 +119,7 @@ def filter_controls(ctx, words: list[str], state: dict, redraw) -> tuple[ft.Cont
     chips = ft.Row([ft.Chip(label=ft.Text(ctx.t(k)), selected=i == state["f"], on_select=choose(i))
                     for i, k in enumerate(words)], wrap=True)
     box = ft.TextField(label=ctx.t("search_matters"), on_change=search, width=360, dense=True,
-                       value=state["q"], max_length=100)
+                       value=state["q"], max_length=100, error_max_lines=ERROR_LINES)
     return chips, box
 
 

@@ -13,7 +13,7 @@ from sync.workspace import kept_as_progress
 
 from .. import i18n
 from . import attachments
-from .widgets import (TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
+from .widgets import (ERROR_LINES, TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
                       say_when_full, shown_value, timeline_heading, until_saved)
 
 
@@ -132,7 +132,7 @@ def progress_dialog(ctx, cid: str, on_saved, correcting: dict | None = None) -> 
     draft = drafts(ctx).pop(key, None) or {}
     text = ft.TextField(label=ctx.t("progress_text"), multiline=True, min_lines=3, max_lines=8, autofocus=True,
                         max_length=ENTITIES["case_event"].by_name["text"].max_len,
-                        value=draft.get("text") or given.get("text") or "")
+                        value=draft.get("text") or given.get("text") or "", error_max_lines=ERROR_LINES)
     say_when_full(ctx, text)
     photos = attachments.AttachmentEditor(ctx, draft.get("attachments") or given.get("attachments"))
     state, dismissed = keep_unsaved(ctx, key, lambda: {"text": text.value or "", "attachments": photos.value or []})
@@ -272,7 +272,8 @@ def open_case(ctx, cid: str) -> None:
         # the model's limit, counted as it is typed; a long text scrolls inside its box, so
         # the dialog's words and buttons stay in sight
         method = ft.TextField(label=ctx.t("method"), multiline=True, min_lines=2, max_lines=6,
-                              max_length=ENTITIES["case"].by_name["method"].max_len, value=draft.get("method") or "")
+                              max_length=ENTITIES["case"].by_name["method"].max_len, value=draft.get("method") or "",
+                              error_max_lines=ERROR_LINES)
         say_when_full(ctx, method)
         photos = attachments.AttachmentEditor(ctx, draft.get("attachments"))
         state, dismissed = keep_unsaved(ctx, key, lambda: {"outcome": outcome.value, "method": method.value or "",

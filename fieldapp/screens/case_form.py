@@ -12,7 +12,7 @@ from .. import i18n
 from ..worklist import split_parties
 from .attachments import AttachmentEditor
 from .position import PositionPicker
-from .widgets import appbar, refusal_text, risk_colour, guard_form, save_button, say_when_full
+from .widgets import ERROR_LINES, appbar, refusal_text, risk_colour, guard_form, save_button, say_when_full
 
 
 def _choice(ctx, table: codes.Table, value: str | None, label: str) -> ft.RadioGroup:
@@ -34,11 +34,11 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         ft.DropdownOption(key=c, text=f"{c} {row[ctx.lang]}") for c, row in codes.CATEGORIES.items()])
     parties = ft.TextField(label=ctx.t("parties"),
                            value=i18n.listed(was.get("parties") or [], ctx.lang) if correcting else
-                           household["head_name"] if household else "")
+                           household["head_name"] if household else "", error_max_lines=ERROR_LINES)
     place = ft.TextField(label=ctx.t("place"), value=was.get("place") if correcting else
-                         household["address"] if household else "")
+                         household["address"] if household else "", error_max_lines=ERROR_LINES)
     description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=4, max_length=8000,
-                               value=was.get("description") or "")
+                               value=was.get("description") or "", error_max_lines=ERROR_LINES)
     say_when_full(ctx, description)
     risk = ft.RadioGroup(value=was.get("risk") or "yellow", content=ft.Row([
         ft.Radio(value=c, label=row[ctx.lang], fill_color=risk_colour(c))

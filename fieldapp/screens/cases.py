@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from .widgets import TOUCH, KeptTiles, empty, kept_case_tile
+from .widgets import ERROR_LINES, TOUCH, KeptTiles, empty, kept_case_tile
 
 PAGE = 50
 
@@ -41,7 +41,7 @@ def _case_list(ctx, query: dict, empty_text: str, filters: list | None = None) -
     more.on_click = lambda e: (load(False), ctx.page.update())
     # hundreds of matters in a grid: found by number, title, party or place, as households are
     search = ft.TextField(label=ctx.t("case_search"), hint_text=ctx.t("case_search_hint"), prefix_icon=ft.Icons.SEARCH,
-                          on_change=on_search, dense=True)
+                          on_change=on_search, dense=True, error_max_lines=ERROR_LINES)
     controls = [ft.Container(search, padding=ft.Padding.only(left=12, right=12, top=8))]
     if filters:
         def choose(i):

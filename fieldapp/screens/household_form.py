@@ -16,7 +16,7 @@ from sync import codes
 from sync.device import ValidationError
 
 from .. import i18n
-from .widgets import TOUCH, appbar, guard_form, refusal_text, save_button, say_when_full
+from .widgets import ERROR_LINES, TOUCH, appbar, guard_form, refusal_text, save_button, say_when_full
 
 MEMBER_KEYS = ("name", "relation", "id_number", "note")
 ID_TYPED = 24   # 18 characters, with spaces or a stray one between the groups
@@ -55,24 +55,24 @@ class HouseholdForm:
                                 options=[ft.DropdownOption(key=g, text=name) for g, name in grids],
                                 disabled=not grid_editable or len(grids) < 2, width=width)
         self.head = ft.TextField(label=t("hh_head") + " *", value=h.get("head_name") or "", max_length=40,
-                                 width=width)
+                                 width=width, error_max_lines=ERROR_LINES)
         # room for the number as printed, in groups (330702 19580312 4417): the spaces go
         # when it is read (idnumber.normalize_id); at 18 the last digits were cut off
         self.id_number = ft.TextField(label=t("hh_id_number"), value=h.get("id_number") or "", max_length=ID_TYPED,
                                       width=width, helper=t("hh_id_masked_help") if masked and h.get("id_number")
                                       else None, error_max_lines=3, helper_max_lines=2)
         self.address = ft.TextField(label=t("address") + " *", value=h.get("address") or "", max_length=200,
-                                    width=width)
+                                    width=width, error_max_lines=ERROR_LINES)
         self.phone = ft.TextField(label=t("hh_phone"), value=h.get("phone") or "", max_length=20, width=width,
                                   keyboard_type=ft.KeyboardType.PHONE, hint_text="13812345678 / 0579-82345678",
                                   error_max_lines=3)
         self.hh_number = ft.TextField(label=t("hh_number"), value=h.get("hh_number") or "", max_length=40,
-                                      width=width)
+                                      width=width, error_max_lines=ERROR_LINES)
         self.tags = {c: ft.Checkbox(label=row[ctx.lang], value=c in (h.get("tags") or []))
                      for c, row in codes.NEEDS.items()}
         self.tag_boxes = [ft.Container(box, width=150) for box in self.tags.values()]  # two a line on a phone
         self.note = ft.TextField(label=t("hh_note"), value=h.get("note") or "", multiline=True, min_lines=2,
-                                 max_length=2000, width=width)
+                                 max_length=2000, width=width, error_max_lines=ERROR_LINES)
         self.status = ft.RadioGroup(value=h.get("status") or "active", content=ft.Column(
             [ft.Radio(value=c, label=row[ctx.lang]) for c, row in codes.HOUSEHOLD_STATUSES.items()], spacing=0))
         self.status_note = ft.Text(color=ft.Colors.RED_700, size=12, visible=False)
@@ -106,13 +106,14 @@ class HouseholdForm:
         w = self.width
         return {
             "name": ft.TextField(label=t("hh_member_name") + " *", value=m.get("name") or "", max_length=60, width=w,
-                                 dense=True, autofocus=focus),
+                                 dense=True, autofocus=focus, error_max_lines=ERROR_LINES),
             "relation": ft.TextField(label=t("hh_member_relation") + " *", value=m.get("relation") or "",
-                                     max_length=60, hint_text=t("hh_member_relation_hint"), width=w, dense=True),
+                                     max_length=60, hint_text=t("hh_member_relation_hint"), width=w, dense=True,
+                                     error_max_lines=ERROR_LINES),
             "id_number": ft.TextField(label=t("hh_member_id"), value=m.get("id_number") or "", max_length=ID_TYPED,
                                       width=w, dense=True, error_max_lines=3),
             "note": ft.TextField(label=t("hh_member_note"), value=m.get("note") or "", max_length=60, width=w,
-                                 dense=True),
+                                 dense=True, error_max_lines=ERROR_LINES),
         }
 
     def _layout_members(self) -> None:

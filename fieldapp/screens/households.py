@@ -10,7 +10,7 @@ from sync import codes, households
 
 from .. import i18n
 from ..geo import format_distance
-from .widgets import TOUCH, KeptTiles, empty, row_key
+from .widgets import ERROR_LINES, TOUCH, KeptTiles, empty, row_key
 
 PAGE = 50
 
@@ -90,7 +90,8 @@ def households_panel(ctx) -> ft.Control:
 
     more.on_click = lambda e: (load(False), ctx.page.update())
     search = ft.TextField(label=ctx.t("tab_households"), hint_text=ctx.t("search_hint"),
-                          prefix_icon=ft.Icons.SEARCH, on_change=on_search, dense=True, expand=True)
+                          prefix_icon=ft.Icons.SEARCH, on_change=on_search, dense=True, expand=True,
+                          error_max_lines=ERROR_LINES)
     chips = ft.Row([ft.Chip(label=ft.Text(row[ctx.lang]), data=code, on_select=on_need(code))
                     for code, row in codes.NEEDS.items()], scroll=ft.ScrollMode.AUTO)
     load(True)

@@ -9,7 +9,7 @@ import flet as ft
 from sync.errors import AuthRequired, OthersWork, ProtocolMismatch, SyncError, Unreachable, UpdateRequired
 
 from .. import i18n
-from .widgets import TOUCH, appbar, password_field
+from .widgets import ERROR_LINES, TOUCH, appbar, password_field
 
 
 def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
@@ -18,10 +18,10 @@ def login_view(ctx, on_done, again: dict | None = None) -> ft.View:
     again over the screen they were on, and what the phone holds unsent goes out after
     (signing out first was refused while anything waited, and no other way back existed)."""
     server = ft.TextField(label=ctx.t("server"), value=ctx.phone.settings.server,
-                          keyboard_type=ft.KeyboardType.URL)
+                          keyboard_type=ft.KeyboardType.URL, error_max_lines=ERROR_LINES)
     # the server's limits (api_models.LoginRequest), counted as typed
     user = ft.TextField(label=ctx.t("username"), autofocus=again is None, max_length=40,
-                        value=(again or {}).get("username"), read_only=again is not None)
+                        value=(again or {}).get("username"), read_only=again is not None, error_max_lines=ERROR_LINES)
     pw = password_field(ctx, max_length=200, autofocus=again is not None)
     message = ft.Text(color=ft.Colors.RED_700)
     busy = ft.ProgressRing(visible=False, width=24, height=24)

@@ -9,7 +9,7 @@ from sync import codes
 from .. import i18n
 from . import attachments
 from ..navigation import apply_locale
-from .widgets import (TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text,
+from .widgets import (ERROR_LINES, TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text,
                       until_saved)
 
 
@@ -202,7 +202,8 @@ def me_panel(ctx) -> ft.Control:
     words, colour = status_text(ctx, st)
     s = ctx.phone.settings
     far = ft.Text(ctx.t("far_township", m=round(ctx.phone.far_m)), color=ft.Colors.GREY_800)
-    tiles = ft.TextField(label=ctx.t("tile_url"), value=s.tile_url, hint_text="https://…/{z}/{x}/{y}.png")
+    tiles = ft.TextField(label=ctx.t("tile_url"), value=s.tile_url, hint_text="https://…/{z}/{x}/{y}.png",
+                         error_max_lines=ERROR_LINES)
     lang = ft.RadioGroup(value=s.lang, content=ft.Row([ft.Radio(value="zh", label="中文"),
                                                         ft.Radio(value="en", label="English")]))
 

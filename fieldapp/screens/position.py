@@ -16,7 +16,7 @@ import flet as ft
 
 from ..geo import (Fix, distance_m, fix_age_s, format_distance, now_ms, parse_manual, placed, position_time_ms,
                    stale_reason, visit_location_fields)
-from .widgets import TOUCH
+from .widgets import ERROR_LINES, TOUCH
 
 TICK_S = 5  # how often the shown age of the fix is brought up to date
 
@@ -101,8 +101,10 @@ class PositionPicker:
         self.warnings = ft.Column(spacing=2)
         self.error = ft.Text(color=ft.Colors.RED_700, visible=False)
         self.note = ft.Text(color=ft.Colors.ORANGE_900, visible=False)
-        self.lat = ft.TextField(label=ctx.t("lat"), width=150, keyboard_type=ft.KeyboardType.NUMBER)
-        self.lon = ft.TextField(label=ctx.t("lon"), width=150, keyboard_type=ft.KeyboardType.NUMBER)
+        self.lat = ft.TextField(label=ctx.t("lat"), width=150, keyboard_type=ft.KeyboardType.NUMBER,
+                                error_max_lines=ERROR_LINES)
+        self.lon = ft.TextField(label=ctx.t("lon"), width=150, keyboard_type=ft.KeyboardType.NUMBER,
+                                error_max_lines=ERROR_LINES)
         self.manual = ft.Row([self.lat, self.lon], visible=False, wrap=True)
         self.control = ft.Column([
             ft.Text(ctx.t("position"), weight=ft.FontWeight.BOLD),

@@ -313,7 +313,7 @@ def password_field(ctx, **kw) -> ft.TextField:
     it does (显示密码 / 不显示密码) for a screen reader as for a mouse resting on it. Flet's
     own eye (can_reveal_password) is a bare icon a screen reader called "button" and
     nothing more, and it takes no name (flet 1.0.5 draws it without a label)."""
-    field = ft.TextField(label=ctx.t("password"), password=True, **kw)
+    field = ft.TextField(label=ctx.t("password"), password=True, **kw, error_max_lines=ERROR_LINES)
 
     def said() -> None:
         name = ctx.t("show_password" if field.password else "hide_password")
