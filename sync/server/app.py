@@ -548,6 +548,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         except BadParams as e:
             raise ApiError(422, "invalid_request", str(e))
         except NotAllowed:
+            # an attempt at a file one may not take is on the trail as a taking is
+            store.audit(p.username, "download_refused", f"{kind}: not this account's", device=p.device, address=address)
             raise ApiError(403, "forbidden", f"{kind} is not this account's to take")
         return Response(data, **disposition(kind, name))
 
@@ -575,6 +577,8 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                           month: int | None = Query(default=None, ge=1, le=12, description="monthly report"),
                           _: int = Depends(protocol), p: Principal = Depends(principal)):
         if p.role not in ("office", "admin"):
+            store.audit(p.username, "download_refused", f"{kind.value}: not this account's", device=p.device,
+                        address=client_address(request))
             raise ApiError(403, "forbidden", "the ledger is for the township office")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v is not None}
         return _file(p, kind.value, params, client_address(request))

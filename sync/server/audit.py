@@ -22,7 +22,7 @@ ACTIONS = {  # action: (zh, en)
     "view": ("查阅事项", "matter read"),
     "pull": ("手机同步下载", "phone pull"),
     "export": ("导出", "export"),
-    "download_refused": ("下载被拒（登录已结束）", "download refused (sign-in ended)"),
+    "download_refused": ("下载被拒", "download refused"),   # why: the entry's detail
     "refused": ("拒收的修改", "change refused"),
     "account_disabled": ("停用账号", "account disabled"),
     "password_set": ("重设密码", "password set"),

@@ -167,8 +167,11 @@ def disposition(kind: str, name: str | None = None) -> dict:
     from urllib.parse import quote
     media, default = EXPORTS[kind]
     name = name or default
+    # names, ID numbers and complaints: kept by no proxy and no browser cache on a shared
+    # office computer (the attachments say the same: blobs.py)
     return {"media_type": media,
-            "headers": {"Content-Disposition": f"attachment; filename=\"{kind}\"; filename*=UTF-8''{quote(name)}"}}
+            "headers": {"Content-Disposition": f"attachment; filename=\"{kind}\"; filename*=UTF-8''{quote(name)}",
+                        "Cache-Control": "private, no-store"}}
 
 
 class Tickets:

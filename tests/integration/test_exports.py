@@ -41,3 +41,30 @@ def test_office_downloads_the_years_ledger_and_a_grid_worker_may_not(server, tmp
 def test_a_download_link_works_once(server):
     r = httpx.get(f"{server.url}/api/v1/export/not-a-ticket", timeout=10)
     assert r.status_code == 404 and "expired or was used" in r.json()["message"]
+
+
+def test_every_file_is_kept_out_of_caches_and_an_attempt_refused_is_on_the_trail(server):
+    """The exports carried no Cache-Control: a shared proxy or an office computer's browser
+    cache could keep the township's ledger, names and complaints in it. And a grid
+    worker's or a leader's try at the ledger, or the office's at the admin's trail, was
+    refused but left no line on the audit trail, where the admin looks for such tries."""
+    office = auth_headers(server, "office1")
+    for kind, params in (("ledger.xlsx", {}), ("ledger.csv", {}), ("supervision.xlsx", {}),
+                         ("monthly.xlsx", {"year": 2026, "month": 11})):
+        r = httpx.get(f"{server.url}/api/v1/ledger/{kind}", params=params, headers=office, timeout=30)
+        assert r.status_code == 200, (kind, r.text)
+        assert "no-store" in r.headers.get("cache-control", ""), kind
+        assert "private" in r.headers["cache-control"], kind
+
+    def refusals() -> list[tuple]:
+        return server.sql("SELECT username, detail, address FROM audit WHERE action='download_refused'"
+                          " ORDER BY rowid")
+
+    before = len(refusals())
+    for user, kind in (("worker1", "ledger.xlsx"), ("leader1", "monthly.xlsx"), ("office1", "audit.csv")):
+        r = httpx.get(f"{server.url}/api/v1/ledger/{kind}", headers=auth_headers(server, user), timeout=30)
+        assert r.status_code == 403, (user, kind)
+    tries = refusals()[before:]
+    assert [(u, d.split(":")[0], a) for u, d, a in tries] == [
+        ("worker1", "ledger.xlsx", "127.0.0.1"), ("leader1", "monthly.xlsx", "127.0.0.1"),
+        ("office1", "audit.csv", "127.0.0.1")]
