@@ -284,6 +284,8 @@ _MESSAGES = {
                             "只有“已上报”的事项可以并入其他事项，此件为“{status_zh}”"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
+    "callback_before_try": ("is before the callback that reached no one ({at}): the next callback is dated after it",
+                            "早于上次联系不上的回访（{at}），再次回访的时间应在其后"),
     "callback_answered": ("the case was called back and the petitioner answered: it is called back again only"
                           " after a callback that reached no one", "此事项已回访，信访人已作答：只有“联系不上”的才能再次回访"),
     "extension_not_open": ("is given only while the case is being handled; it is {status_en}",

@@ -146,7 +146,7 @@ def fields_of(entity: str, action: str, role: str) -> frozenset:
 # --- scope predicates ----------------------------------------------------------------
 
 PastOwners = Callable[[str], "set[str]"]
-LastAnswer = Callable[[str], "str | None"]   # a case's latest callback answer (None: none)
+LastCallback = Callable[[str], "dict | None"]   # a case's latest callback (None: none)
 
 
 def _holds(pred: str, p: Principal, before: dict | None, after: dict, case: dict | None,
@@ -183,7 +183,7 @@ Lookup = Callable[[str, str], "dict | None"]
 
 def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: Lookup,
           complete: bool = True, past_owners: PastOwners | None = None,
-          last_answer: LastAnswer | None = None) -> list[FieldError]:
+          last_callback: LastCallback | None = None) -> list[FieldError]:
     """Every rule this write breaks, each naming its field (empty: allowed).
 
     `before` is the record as the writer's store holds it (None: a create), `fields`
@@ -191,8 +191,8 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     `complete`: the store holds every record (the server); a phone's replica does not,
     so a reference it cannot see is left for the server to judge. `past_owners(case
     id)`: every account that ever owned the case (the server's history; "owned_once").
-    `last_answer(case id)`: the answer of its latest callback; without it a callback on a
-    matter called back already is left for the server to judge."""
+    `last_callback(case id)`: its latest callback; without it a callback on a matter called
+    back already is left for the server to judge."""
     action = "create" if before is None else "update"
     grant = GRANTS[entity][action].get(p.role)
     if grant is None:
@@ -227,10 +227,13 @@ def check(p: Principal, entity: str, before: dict | None, fields: dict, lookup: 
     status = ((before or {}) if entity == "case" else (parent or {})).get("status")
     if grant.states is not None and status not in grant.states:
         errs.append(_err("record", "state", role=p.role, status=status or "reported"))
-    elif (entity == "callback" and action == "create" and status in rules.CALLED_BACK and last_answer is not None
-          and not rules.awaits_callback(status, last_answer(after["case_id"]))):
-        # called back again only after 联系不上: an answer given is not overwritten by another
-        errs.append(_err("record", "callback_answered"))
+    elif entity == "callback" and action == "create" and status in rules.CALLED_BACK and last_callback is not None:
+        last = last_callback(after["case_id"]) or {}
+        if not rules.awaits_callback(status, last.get("answer")):
+            # called back again only after 联系不上: an answer given is not overwritten by another
+            errs.append(_err("record", "callback_answered"))
+        elif not rules.dated_after_try(after.get("at"), last.get("at")):
+            errs.append(_err("at", "callback_before_try", at=str(last.get("at"))[:16].replace("T", " ")))
     author_field = AUTHOR_FIELDS.get(entity)
     if action == "create" and author_field and fields.get(author_field) not in (None, p.username):
         errs.append(_err(author_field, "author"))

@@ -224,13 +224,18 @@ def timeline(replica: Replica, case_id: str, _seen: frozenset = frozenset()) -> 
     return items
 
 
-def last_callback_answer(replica: Replica, case_id: str) -> str | None:
-    """The answer of a case's latest callback (in the timeline's order), None for none:
-    after 联系不上 the matter awaits its answer still (rules.awaits_callback)."""
+def last_callback(replica: Replica, case_id: str) -> dict | None:
+    """A case's latest callback (in the timeline's order, the id last), None for none.
+    The server's figures, ledger and callback queue order callbacks alike, in SQL
+    (sync/server/callback_order.py)."""
     rows = _rows(replica, "callback", "SELECT * FROM callbacks WHERE case_id=?", (case_id,), True)
-    if not rows:
-        return None
-    return max(rows, key=lambda c: (_instant(c["at"]), c.get("_stamp", "")))["answer"]
+    return max(rows, key=lambda c: (_instant(c["at"]), c.get("_stamp", ""), c["id"])) if rows else None
+
+
+def last_callback_answer(replica: Replica, case_id: str) -> str | None:
+    """The answer of a case's latest callback, None for none: after 联系不上 the matter
+    awaits its answer still (rules.awaits_callback)."""
+    return (last_callback(replica, case_id) or {}).get("answer")
 
 
 def _instant(text: str) -> float:

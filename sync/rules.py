@@ -285,10 +285,42 @@ def awaits_callback(status: str | None, last_answer: str | None) -> bool:
     return status == "resolved" or (status in CALLED_BACK and last_answer == NOT_REACHED)
 
 
+def dated_after_try(at: str | None, last_at: str | None) -> bool:
+    """Whether a callback made at `at` may follow the latest one, made at `last_at`: not
+    dated before it. A matter's callbacks are in time order, as everything reading them
+    takes them (queries.last_callback, server/callback_order.py): an answer entered with a
+    time before the try it follows went unseen by the figures and the queue, which still
+    took the try as the latest, and the matter could be called back again and reopened
+    over an answer given. Times no clock reads are left to their own rule (time_format)."""
+    try:
+        return at is None or last_at is None or (
+            dt.datetime.fromisoformat(at) >= dt.datetime.fromisoformat(last_at))
+    except (TypeError, ValueError):
+        return True
+
+
 def can_call_back(case: dict, last_answer: str | None = None) -> bool:
     """A callback asks how a resolution went: there is none to ask about before, and
     nothing more to ask once the petitioner has answered."""
     return awaits_callback(case.get("status"), last_answer) and not case.get("merged_into")
+
+
+# The office's callback queue lists, apart from the matters resolved and not yet called
+# back, those whose latest callback reached no one (联系不上，待再次回访), the oldest try
+# first. One called back and not closed stays until the petitioner is reached or the
+# matter is closed: it is the clerk's to finish. One closed on such a try leaves the
+# list this many days after its last try: room for the tries a week apart the office
+# makes, without the list filling, month after month, with petitioners who moved away.
+# Its page still takes his answer whenever he rings back (awaits_callback).
+RETRY_LISTED_DAYS = 30
+
+
+def retry_listed(status: str | None, last_answer: str | None, last_try: dt.date | None, today: dt.date) -> bool:
+    """Whether a matter called back or closed, its latest callback answered `last_answer`
+    on `last_try` (None: a day no calendar reads), is on the queue's 联系不上 list."""
+    if status not in CALLED_BACK or not awaits_callback(status, last_answer):
+        return False
+    return status != "closed" or last_try is None or (today - last_try).days <= RETRY_LISTED_DAYS
 
 
 def check_call_back(case: dict, last_answer: str | None = None) -> None:

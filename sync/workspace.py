@@ -70,7 +70,7 @@ class Workspace:
     def refusals(self, entity: str, before: dict | None, fields: dict) -> list:
         """The rules a write would break (empty: the server will take it)."""
         return permissions.check(self.principal, entity, before, fields, self.replica.get, self.complete,
-                                 last_answer=self.last_callback_answer)
+                                 last_callback=lambda cid: queries.last_callback(self.replica, cid))
 
     def may(self, entity: str, before: dict | None, fields: dict) -> bool:
         return not self.refusals(entity, before, fields)

@@ -549,3 +549,106 @@ def test_a_handed_down_matter_waiting_past_the_higher_deadline_is_overdue_before
     assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 5), today=D(2026, 3, 1))["overdue_handling"] == 1
     assert stats.figures(store.conn, D(2026, 2, 1), D(2026, 2, 4), today=D(2026, 3, 1))["overdue_handling"] == 0
     store.close()
+
+
+# --- (d) a matter called back again after a try that reached no one (联系不上) ----------------
+# Each received in October, resolved, owned by 李振华 with 人社所; what its callbacks are.
+CALLED_AGAIN = {
+    # not reached, then reached the same afternoon: satisfied
+    "SAME": [("cb-same-1", "2026-11-03T10:00:00", "unreachable"), ("cb-same-2", "2026-11-03T16:00:00", "satisfied")],
+    # the same, both recorded in the same second; the answer's id (given elsewhere: an
+    # import, the demo) sorts before the try's
+    "TIE": [("cb-tie-b", "2026-11-04T10:00:00", "unreachable"), ("cb-tie-a", "2026-11-04T10:00:00", "satisfied")],
+    # not reached in October (the month handed in), reached in November
+    "NEXT": [("cb-next-1", "2026-10-28T10:00:00", "unreachable"), ("cb-next-2", "2026-11-03T10:00:00", "basically")],
+    # not reached twice: one try counted, the matter waits for another
+    "TWICE": [("cb-twice-1", "2026-11-05T10:00:00", "unreachable"),
+              ("cb-twice-2", "2026-11-12T10:00:00", "unreachable")],
+}
+OCT, NOV, Y2026 = (D(2026, 10, 1), D(2026, 10, 31)), (D(2026, 11, 1), D(2026, 11, 30)), (D(2026, 1, 1), D(2026, 12, 31))
+READ = D(2026, 11, 29)
+# (回访, 其中：联系不上, 满意（含基本满意）, 满意度), 李振华's and 人社所's (回访, 满意度)
+CALLED_AGAIN_COUNTED = {
+    OCT: ((1, 1, 0, None), [], []),
+    NOV: ((4, 1, 3, 1.0), [("lizhen", 3, 1.0)], [("人社所", 3, 1.0)]),
+    Y2026: ((4, 1, 3, 1.0), [("lizhen", 3, 1.0)], [("人社所", 3, 1.0)]),
+}
+# the ledger's 回访 and 满意度 of each matter, the period's last day counted
+CALLED_AGAIN_LEDGER = {
+    OCT: {"SAME": (None, ""), "TIE": (None, ""), "NEXT": (D(2026, 10, 28), "联系不上"), "TWICE": (None, "")},
+    Y2026: {"SAME": (D(2026, 11, 3), "满意"), "TIE": (D(2026, 11, 4), "满意"), "NEXT": (D(2026, 11, 3), "基本满意"),
+            "TWICE": (D(2026, 11, 12), "联系不上")},
+}
+
+
+@pytest.fixture
+def called_again(tmp_path):
+    store = CentralStore(str(tmp_path / "again.db"))
+    store.add_grid("g1", "一组", "白鹤村", "金山镇")
+    store.add_account("lizhen", "李振华", "leader", "long-enough-1")
+    store.add_account("xinfang", "镇信访办", "office", "long-enough-1")
+    server_day(store, D(2026, 10, 26))
+    for n, (rid, calls) in enumerate(CALLED_AGAIN.items()):
+        store.server_write("case", rid, case("g1", "visit", f"2026-10-0{n + 1}", "closed", ref=rid,
+                                             accepted_on=f"2026-10-0{n + 1}", deadline="2026-12-01",
+                                             resolved_on="2026-10-26", outcome="supported", method="已支付",
+                                             owner="lizhen", departments=["人社所"]), author="system")
+    for rid, calls in CALLED_AGAIN.items():
+        for cb, at, answer in calls:
+            store.server_write("callback", cb, callback(rid, at, answer), author="system")
+    yield store
+    store.close()
+
+
+def _callbacks_everywhere(store) -> dict:
+    """What every place that counts or lists callbacks says: the dashboard's figures and
+    tables, the monthly report downloaded, the ledger's 回访 and 满意度, each matter's
+    page, the callback queue."""
+    from sync import queries
+    from sync.server.office import CentralWorkspace
+    out = {}
+    for period in CALLED_AGAIN_COUNTED:
+        f = dashboard.period_figures(store.conn, *period, {}, READ)
+        out[period] = ((f["callbacks"], f["callbacks_unreached"], f["satisfied"], f["satisfaction_rate"]),
+                       [(r["key"], r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_owner"]],
+                       [(r["key"], r["callbacks"], r["satisfaction_rate"]) for r in f["satisfaction_by_department"]])
+    for month in (10, 11):
+        report = _report_values(store, 2026, month, today=READ)
+        out[("report", month)] = tuple(report[stats.BY_KEY[k].zh] for k in
+                                       ("callbacks", "callbacks_unreached", "satisfied", "satisfaction_rate"))
+    for period in CALLED_AGAIN_LEDGER:
+        out[("ledger", period)] = {r["编号"]: (r["回访"], r["满意度"])
+                                   for r in export.ledger_rows(store.conn, *period, today=READ)}
+    out["page"] = {rid: queries.last_callback_answer(store, rid) for rid in CALLED_AGAIN}
+    office = CentralWorkspace(store, {"username": "xinfang", "name": "镇信访办", "role": "office", "grids": []})
+    out["queue"] = [(c["id"], c["last_try"]) for c in office.callback_retries(on=READ)]
+    return out
+
+
+def test_a_matter_called_back_again_is_counted_exported_and_listed_alike_everywhere(called_again):
+    """A try that reached no one and the petitioner's answer: the figures, their tables per
+    leader and department, the report, the ledger, the matter's page and the queue name the
+    same callback the matter's (the later), in October handed in and in November. Two
+    recorded in the same second were told apart by the rows' place (figures), by the ids
+    (the ledger: 联系不上 for a matter answered 满意) and by the stamps (the page)."""
+    seen = _callbacks_everywhere(called_again)
+    for period, counted in CALLED_AGAIN_COUNTED.items():
+        assert seen[period] == counted, period
+    assert seen[("report", 10)] == (1, 1, 0, export.NONE_SHOWN)
+    assert seen[("report", 11)] == (4, 1, 3, 1.0)
+    for period, ledger in CALLED_AGAIN_LEDGER.items():
+        assert seen[("ledger", period)] == ledger, period
+    assert seen["page"] == {"SAME": "satisfied", "TIE": "satisfied", "NEXT": "basically", "TWICE": "unreachable"}
+    assert seen["queue"] == [("TWICE", "2026-11-12")]
+
+
+def test_erasing_a_matter_called_back_twice_leaves_every_count_as_it_was(called_again):
+    """The retention rule erases the personal data of a matter long closed: its callbacks
+    are written anew (their comments blanked), in the order of their ids. The figures went
+    by the rows' place and counted the try as the matter's latest callback: November's
+    report changed after it was handed in (5 callbacks, 2 not reached)."""
+    from sync.server import erasure
+    before = _callbacks_everywhere(called_again)
+    erasure.erase(called_again, "case", "TIE", "admin", reason="retention")
+    assert _callbacks_everywhere(called_again) == before
+    assert before[NOV][0] == (4, 1, 3, 1.0)

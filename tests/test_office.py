@@ -993,6 +993,36 @@ def test_a_petitioner_reached_after_his_matter_was_closed_unreached_gives_his_an
     assert ws.replica.conn.execute("SELECT count(*) FROM callbacks WHERE case_id=?", (cid,)).fetchone()[0] == 2
 
 
+def test_an_answer_entered_with_a_time_before_the_try_it_follows_is_refused_naming_the_try(ws, monkeypatch):
+    """A paper callback entered through the API, dated three hours before the 联系不上 try
+    already recorded, was taken: the figures and the queue, which take the latest callback
+    by its time, still saw the try, the page offered 回访 again, and a second answer
+    reopened the matter over the first. Callbacks of a matter are now in time order."""
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cid = called_back_unreached(ws, cal, dt.date(2026, 11, 2))
+    [(tried,)] = ws.replica.conn.execute("SELECT at FROM callbacks WHERE case_id=?", (cid,)).fetchall()
+    before = (dt.datetime.fromisoformat(tried) - dt.timedelta(hours=3)).isoformat()
+    with pytest.raises(WriteRefused) as refused:
+        ws.replica.server_write("callback", "cb-paper", {"case_id": cid, "at": before, "by": "xinfang",
+                                                         "method": "visit", "answer": "satisfied"},
+                                author="xinfang", principal=ws.principal)
+    [err] = refused.value.field_errors
+    assert (err.field, err.rule) == ("at", "callback_before_try")
+    assert tried[:16].replace("T", " ") in err.message("zh") and "联系不上" in err.message("zh")
+    year, today = (dt.date(2026, 1, 1), dt.date(2026, 12, 31)), dt.date(2026, 11, 29)
+    assert callback_figures(ws, *year, today) == ((1, 1, 0, None), [], [])
+    assert ws.last_callback_answer(cid) == "unreachable"   # still awaiting his answer, as every list says
+    after = (dt.datetime.fromisoformat(tried) + dt.timedelta(days=1)).isoformat()
+    ws.replica.server_write("callback", "cb-paper", {"case_id": cid, "at": after, "by": "xinfang",
+                                                     "method": "visit", "answer": "satisfied"},
+                            author="xinfang", principal=ws.principal)
+    assert callback_figures(ws, *year, today)[0] == (1, 0, 1, 1.0)
+    with pytest.raises(RuleError) as e:
+        ws.call_back(cid, "phone", "unsatisfied")
+    assert e.value.code == "callback_answered"
+
+
 def test_an_unsatisfied_answer_after_a_try_that_reached_no_one_reopens_the_matter_as_a_first_one_does(ws, monkeypatch):
     from tests.test_past_periods import Calendar
     cal = Calendar(monkeypatch, ws.replica)
@@ -1085,3 +1115,71 @@ def test_the_office_sign_in_s_password_eye_is_named_by_what_it_does_in_the_clerk
         assert pw.password is False and eye_name(eye) == hide
         eye.on_click(None)
         assert pw.password is True and eye_name(eye) == show
+
+
+# --- the callback queue: the petitioners not reached, to be called again --------------------
+
+def test_the_callback_queue_lists_apart_the_matters_whose_petitioner_was_not_reached_oldest_try_first(ws, monkeypatch):
+    """A matter whose latest callback reached no one waited in no list: the clerk had to
+    remember it or search the ledger. It is listed apart from the resolved ones, the
+    oldest try first with the day of that try, in one list only; answered, it leaves;
+    closed, it leaves 30 days after its last try (its page still takes his answer)."""
+    from sync import rules
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    left_open = called_back_unreached(ws, cal, dt.date(2026, 10, 20), close=False)
+    closed = called_back_unreached(ws, cal, dt.date(2026, 11, 2))
+    twice = called_back_unreached(ws, cal, dt.date(2026, 11, 5))
+    cal.set(dt.date(2026, 11, 12))
+    ws.call_back(twice, "visit", "unreachable", "上门，家中无人")
+    answered = called_back_unreached(ws, cal, dt.date(2026, 11, 3))
+    cal.set(dt.date(2026, 11, 9))
+    ws.call_back(answered, "phone", "satisfied", "本人回电")
+    long_ago = called_back_unreached(ws, cal, dt.date(2026, 9, 1))
+    cal.set(dt.date(2026, 11, 20))
+    resolved = matter(ws, on=dt.date(2026, 11, 1), parties=["钱女士"])
+    ws.accept(resolved, on=dt.date(2026, 11, 2))
+    ws.resolve_case(resolved, "supported", "已支付")
+    cal.set(dt.date(2026, 11, 29))
+
+    def retries():
+        return [(c["id"], c["last_try"]) for c in ws.callback_retries()]
+    assert [c["id"] for c in ws.callback_queue()] == [resolved] and ws.callbacks_waiting() == 1
+    assert retries() == [(left_open, "2026-10-20"), (closed, "2026-11-02"), (twice, "2026-11-12")]
+    assert ws.callback_retries_waiting() == 3
+    assert [c["id"] for c in ws.callback_retries(limit=1)] == [left_open]
+    # the one closed on a try in September is off the list, and still takes his answer
+    assert rules.can_call_back(ws.case(long_ago), ws.last_callback_answer(long_ago))
+    # a try counts once as 联系不上 in the figures, whichever list it waits in
+    year, today = (dt.date(2026, 1, 1), dt.date(2026, 12, 31)), dt.date(2026, 11, 29)
+    assert callback_figures(ws, *year, today)[0] == (5, 4, 1, 1.0)
+    ws.call_back(closed, "phone", "basically", "本人回电")
+    ws.call_back(left_open, "phone", "unsatisfied", "还差一人")   # reopened: waits in neither list
+    assert retries() == [(twice, "2026-11-12")] and ws.callback_retries_waiting() == 1
+    assert [c["id"] for c in ws.callback_queue()] == [resolved]
+    # closed on its tries, it leaves the list 30 days after the last one
+    cal.set(dt.date(2026, 12, 12))
+    assert retries() == [(twice, "2026-11-12")]
+    cal.set(dt.date(2026, 12, 13))
+    assert retries() == [] and ws.callback_retries_waiting() == 0
+
+
+def test_the_callback_queue_shows_the_petitioners_not_reached_under_a_heading_of_their_own_and_the_day_tried(
+        ws, monkeypatch):
+    from fieldapp.office.lists import callbacks_panel
+    from tests.test_i18n_punct import Views, office, shown
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    tried = ws.case(called_back_unreached(ws, cal, dt.date(2026, 11, 2)))["ref"]
+    cal.set(dt.date(2026, 11, 20))
+    waiting = matter(ws, on=dt.date(2026, 11, 1), parties=["钱女士"])
+    ws.accept(waiting, on=dt.date(2026, 11, 2))
+    ws.resolve_case(waiting, "supported", "已支付")
+    cal.set(dt.date(2026, 11, 29))
+    zh = shown(callbacks_panel(office(ws, "zh", Views())))
+    assert "回访（2）\n其中待回访 1 件，联系不上待再次回访 1 件" in zh
+    assert "联系不上，待再次回访（1）" in zh and f"联系不上，待再次回访；上次回访 2026-11-02\n{tried}" in zh
+    assert zh.index(ws.case(waiting)["ref"]) < zh.index("联系不上，待再次回访（1）") < zh.index(tried)
+    en = shown(callbacks_panel(office(ws, "en", Views())))
+    assert "Callbacks (2)\n1 awaiting their callback, 1 not reached and to be called again" in en
+    assert f"Not reached, to be called again; last tried 2026-11-02\n{tried}" in en

@@ -304,3 +304,15 @@ def test_a_try_that_reached_no_one_followed_by_another_callback_is_counted_by_th
     assert rules.superseded("unreachable", True)
     assert not rules.superseded("unreachable", False)      # still unreached: counted under 联系不上
     assert not rules.superseded("unsatisfied", True)        # an answer counts, though reopened and asked again
+
+
+def test_a_matter_not_reached_is_on_the_callback_queue_until_answered_and_closed_ones_leave_it_30_days_after_the_try():
+    today, day = dt.date(2026, 11, 29), dt.date(2026, 10, 30)   # the try 30 days ago
+    assert rules.retry_listed("called_back", "unreachable", dt.date(2026, 1, 5), today)   # the clerk's to finish
+    assert rules.retry_listed("closed", "unreachable", day, today)
+    assert not rules.retry_listed("closed", "unreachable", day - dt.timedelta(days=1), today)
+    assert rules.can_call_back({"status": "closed"}, "unreachable")   # off the list, his answer still taken
+    assert rules.retry_listed("closed", "unreachable", None, today)   # a day no calendar reads: shown, not lost
+    for status, answer in (("called_back", "satisfied"), ("closed", "unsatisfied"), ("resolved", "unreachable"),
+                           ("reopened", "unreachable"), ("called_back", None)):
+        assert not rules.retry_listed(status, answer, day, today)

@@ -12,18 +12,35 @@ from .ledger import filter_controls, header_row, matter_row, wide
 
 
 def callbacks_panel(ctx) -> ft.Control:
+    """Two lists: the matters resolved and not yet called back, the longest waiting
+    first; then those whose petitioner was not reached at the latest callback (联系不上),
+    to be called back again, the oldest try first, each marked with the day of that try.
+    The header counts both, and says so: a matter is in one list or the other."""
     from .matter import open_matter
     names = ctx.ws.staff_names()
     queue, waiting = ctx.ws.callback_queue(), ctx.ws.callbacks_waiting()
+    retries, retrying = ctx.ws.callback_retries(), ctx.ws.callback_retries_waiting()
     rows = [matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid)) for c in queue]
     if waiting > len(queue):   # the longest waiting are listed; the rest are counted
         rows.append(ft.Text(ctx.t("callbacks_more", n=waiting - len(queue)), color=ft.Colors.GREY_700))
+    if not rows and not retrying:
+        rows.append(ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700))
+    if retrying:
+        rows += [ft.Text(ctx.t("callback_retries") + ctx.aside(retrying), size=16, weight=ft.FontWeight.BOLD),
+                 ft.Text(ctx.t("callback_retries_note", days=rules.RETRY_LISTED_DAYS), size=12,
+                         color=ft.Colors.GREY_700)]
+        for c in retries:
+            rows += [ft.Text(ctx.clauses([ctx.t("callback_retries"), ctx.t("last_try", day=c["last_try"])]),
+                             size=12, color=ft.Colors.ORANGE_900),
+                     matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid))]
+        if retrying > len(retries):
+            rows.append(ft.Text(ctx.t("retries_more", n=retrying - len(retries)), color=ft.Colors.GREY_700))
     # the ledger's columns, so the ledger's sideways scroll: at 1,024 px 办理期限 and 状态
     # were cut off with no way to see them
-    return ft.Column([ft.Text(ctx.t('nav_callbacks') + ctx.aside(waiting), size=18, weight=ft.FontWeight.BOLD),
-                      wide(header_row(ctx),
-                           ft.ListView(rows or [ft.Text(ctx.t("callback_queue_empty"), color=ft.Colors.GREY_700)],
-                                       expand=True))], expand=True)
+    return ft.Column([ft.Text(ctx.t('nav_callbacks') + ctx.aside(waiting + retrying), size=18,
+                              weight=ft.FontWeight.BOLD),
+                      ft.Text(ctx.t("callbacks_counted", first=waiting, again=retrying), color=ft.Colors.GREY_700),
+                      wide(header_row(ctx), ft.ListView(rows, expand=True))], expand=True)
 
 
 # The supervision ledger's chips: (word, which matters)

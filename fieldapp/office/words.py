@@ -68,6 +68,17 @@ OFFICE_STRINGS = {
     "callback_queue_empty": ("没有待回访的事项。", "Nothing to call back."),
     "callbacks_more": ("另有 {n} 件待回访，先回访以上等待最久的事项。",
                        "{n} more wait for their callback: those above have waited longest."),
+    "callbacks_counted": ("其中待回访 {first} 件，联系不上待再次回访 {again} 件",
+                          "{first} awaiting their callback, {again} not reached and to be called again"),
+    "callback_retries": ("联系不上，待再次回访", "Not reached, to be called again"),
+    "callback_retries_note": ("上次回访联系不上的事项，上次回访最早的在前；已结案的，上次回访 {days} 日后不再列出，"
+                              "仍可在事项页回访。",
+                              "The petitioner was not reached at the latest callback; the oldest try first. A"
+                              " closed matter leaves this list {days} days after its last try; its page still"
+                              " takes a callback."),
+    "last_try": ("上次回访 {day}", "last tried {day}"),
+    "retries_more": ("另有 {n} 件联系不上待再次回访，以上为上次回访最早的。",
+                     "{n} more were not reached: those above were tried longest ago."),
     "supervision_empty": ("还没有领导包案的事项。", "No leader-owned matters yet."),
     "supervision_none": ("没有符合条件的包案事项。", "No leader-owned matter matches."),
     "sup_open": ("在办", "Being worked"),

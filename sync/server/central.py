@@ -850,13 +850,13 @@ class CentralStore(Replica):
             return known[case_id]
         return owners
 
-    def _last_answer(self, cache: dict):
-        """A case's latest callback answer (permissions: called back again only after
-        联系不上), one admitted earlier in this batch being the latest."""
-        def last(case_id: str) -> str | None:
-            batch = [c["fields"].get("answer") for c, _ in cache["__accepted__"]
+    def _last_callback(self, cache: dict):
+        """A case's latest callback (permissions: called back again only after 联系不上, and
+        dated after it), one admitted earlier in this batch being the latest."""
+        def last(case_id: str) -> dict | None:
+            batch = [c["fields"] for c, _ in cache["__accepted__"]
                      if c["entity"] == "callback" and c["fields"].get("case_id") == case_id]
-            return batch[-1] if batch else queries.last_callback_answer(self, case_id)
+            return batch[-1] if batch else queries.last_callback(self, case_id)
         return last
 
     def _admit(self, p: Principal, ch: dict, now: int, cache: dict, server_side: bool, values=None):
@@ -913,7 +913,7 @@ class CentralStore(Replica):
                 case, case_versions = hit[0], hit[1]
         if not server_side:
             errs = permissions.check(p, entity, row0, ch["fields"], self._lookup(cache),
-                                     past_owners=self._past_owners(cache), last_answer=self._last_answer(cache))
+                                     past_owners=self._past_owners(cache), last_callback=self._last_callback(cache))
             errs = errs or permissions.resolution_entry_problems(p, entity, ch["fields"], case, case_versions)
             if errs:
                 return _rejected("forbidden", errs)

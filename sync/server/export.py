@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter
 
 from .. import codes, rules
 from ..model import XML_ILLEGAL_RE
-from . import standing, stats, xlsx_stream
+from . import callback_order, standing, stats, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
@@ -110,10 +110,6 @@ def _summary(title: str | None, description: str | None) -> str:
 # village, merged or reopened later reads as it was handed in). Who may read a matter
 # is judged on it as it stands (`now`).
 _LEDGER_SQL = """
-WITH latest_callback AS (
-    SELECT case_id, at, answer,
-           row_number() OVER (PARTITION BY case_id ORDER BY at DESC, id DESC) AS n
-    FROM callbacks WHERE substr(at, 1, 10) <= :c)
 SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day,
        c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
        c.risk, COALESCE(s.name, c.owner), c.departments, c.deadline, c.status,
@@ -128,7 +124,7 @@ FROM {source} c
 JOIN cases now ON now.id = c.id
 LEFT JOIN grids g ON g.id = c.grid_id
 LEFT JOIN staff s ON s.username = c.owner
-LEFT JOIN latest_callback cb ON cb.case_id = c.id AND cb.n = 1
+LEFT JOIN callbacks cb ON cb.case_id = c.id AND cb.at < :c1 AND {latest}
 WHERE c.merged_into IS NULL
   AND COALESCE(c.received_on, substr(c.reported_at, 1, 10)) BETWEEN :s AND :e AND {scope}
 ORDER BY day, c.ref, c.id
@@ -159,13 +155,15 @@ def ledger_rows(conn, start: dt.date, end: dt.date, scope=None, today: dt.date |
     (received_on), else by the day it was reported. A period that has ended lists its
     matters as they stood at its end, as its figures count them (stats.figures)."""
     conn = _connection(conn)
-    counted_to = stats.counting_days(end, today or stats.township_today())[0].isoformat()
+    last_day = stats.counting_days(end, today or stats.township_today())[0]
+    # its latest callback by the last day counted (callback_order: the figures' order)
+    counted_to, day_after = last_day.isoformat(), (last_day + dt.timedelta(days=1)).isoformat()
     source = "cases"
     if standing.any_after(conn, counted_to):
         source = standing.as_it_stood(_LEDGER_READ, "c")
     where, args = ("1", {}) if scope is None else scope.where_named("now.grid_id", "now.owner")
-    cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where),
-                       {"s": start.isoformat(), "e": end.isoformat(), "c": counted_to, **args})
+    cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where, latest=callback_order.latest("cb", ":c1")),
+                       {"s": start.isoformat(), "e": end.isoformat(), "c": counted_to, "c1": day_after, **args})
     return Rows(LEDGER_COLUMNS, map(_ledger_row, cur))
 
 

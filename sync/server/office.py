@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 
 from .. import changes, codes, rules, statute
+from . import callback_order
 from .central import SERVER_DEVICE, CentralStore
 from ..queries import OPEN_STATUSES, Scope, _rows, case_words
 from ..replica import chunks
@@ -34,10 +35,17 @@ def today() -> dt.date:
     return dt.datetime.now(CST).date()
 
 
-# The callback queue lists this many at once; its header counts them all.
+# The callback queue lists this many at once in each of its two lists; its header counts them all.
 CALLBACK_QUEUE_SHOWN = 500
 # A matter waiting for its callback (a duplicate merged away is called back through its matter).
 CALLBACK_WAITING = "status='resolved' AND merged_into IS NULL"
+# The matters called back or closed whose latest callback reached no one, and when that
+# try was made (rules.retry_listed decides which wait on the queue). Read from the tries
+# (a few callbacks) to their matters: read from the matters, it looked into every one ever
+# called back (0.3 s for 100,000 matters, twice a drawing of the queue).
+_LAST_TRIES = ("SELECT c.id, c.status, cb.at FROM callbacks cb CROSS JOIN cases c ON c.id = cb.case_id"
+               f" WHERE cb.answer = ? AND c.status IN ({','.join('?' * len(rules.CALLED_BACK))})"
+               f" AND c.merged_into IS NULL AND {{scope}} AND {callback_order.latest('cb')}")
 
 
 def not_to_come(on: dt.date, field: str, code: str = "date_in_future") -> None:
@@ -343,9 +351,32 @@ class CentralWorkspace(Workspace):
                      " ORDER BY resolved_on IS NULL, resolved_on, reported_at, id LIMIT ?", (*args, limit))
 
     def callbacks_waiting(self) -> int:
+        """How many resolved matters wait for their callback (the first of the queue's lists)."""
         where, args = self._where()
         return self.replica.conn.execute(f"SELECT count(*) FROM cases WHERE {where} AND {CALLBACK_WAITING}",
                                          args).fetchone()[0]
+
+    def _retries(self, on: dt.date) -> list[tuple[str, str]]:
+        """(matter, day of its last try) of the matters whose petitioner was not reached
+        and who wait for another try (rules.retry_listed), the oldest try first."""
+        scope, args = self.scope.where("c.grid_id", "c.owner") if self.scope else ("1", [])
+        found = self.replica.conn.execute(_LAST_TRIES.format(scope=scope),
+                                          (rules.NOT_REACHED, *sorted(rules.CALLED_BACK), *args))
+        listed = sorted((at, cid) for cid, status, at in found
+                        if rules.retry_listed(status, rules.NOT_REACHED, rules.as_date(at), on))
+        return [(cid, at[:10]) for at, cid in listed]
+
+    def callback_retries(self, limit: int = CALLBACK_QUEUE_SHOWN, on: dt.date | None = None) -> list[dict]:
+        """The queue's second list: matters called back (or closed) whose latest callback
+        reached no one (联系不上), to be called back again, the oldest try first, each with
+        `last_try`, the day of that try. A resolved matter is never in it (the first list)."""
+        tries = dict(self._retries(on or today())[:limit])
+        rows = {c["id"]: c for part in chunks(list(tries)) for c in _rows(
+            self.replica, "case", f"SELECT * FROM cases WHERE id IN ({','.join('?' * len(part))})", part)}
+        return [{**rows[cid], "last_try": day} for cid, day in tries.items() if cid in rows]
+
+    def callback_retries_waiting(self, on: dt.date | None = None) -> int:
+        return len(self._retries(on or today()))
 
     def _open_by_deadline(self, lo: str | None, hi: str, search: str = "") -> list[dict]:
         where, args = self._where(search)

@@ -37,7 +37,7 @@ from typing import NamedTuple
 import orjson
 
 from .. import codes
-from . import judged, standing
+from . import callback_order, judged, standing
 from ..queries import OPEN_STATUSES
 from ..rules import NOT_REACHED, SATISFIED_ANSWERS, superseded
 
@@ -403,8 +403,7 @@ def _callback_figures(conn, args, since: bool = False) -> dict:
     by_department: dict[str, list[int]] = {}
     # whether a try that reached no one was followed by another callback of the matter by
     # the last day counted (rules.superseded): asked of those tries alone
-    later = ("CASE WHEN cb.answer = :not_reached THEN EXISTS (SELECT 1 FROM callbacks l WHERE l.case_id = cb.case_id"
-             " AND l.at < :c1 AND (l.at > cb.at OR (l.at = cb.at AND l.rowid > cb.rowid))) ELSE 0 END")
+    later = f"CASE WHEN cb.answer = :not_reached THEN {callback_order.called_back_after('cb', ':c1')} ELSE 0 END"
     for answer, again, who, depts in conn.execute(
             f"SELECT cb.answer, {later}, {owner}, {departments} FROM callbacks cb JOIN {matters} c ON c.id = cb.case_id"
             f" {join} WHERE cb.at >= :s AND cb.at < :c1 AND c.merged_into IS NULL{filters}",

@@ -203,10 +203,16 @@ def test_an_english_browser_on_a_zoomed_laptop_reaches_every_tool_and_works_a_di
 
 def test_a_closed_matter_whose_petitioner_was_not_reached_takes_his_answer_when_he_is_reached(township, browser):
     """Closed after a callback that reached no one (联系不上), the petitioner rings the
-    office a week later: the matter's page offers 回访, his answer is saved, the matter
-    stays closed, and no further callback is offered. The page offered none at all."""
+    office a week later: the clerk finds the matter in 回访 under 联系不上，待再次回访 with
+    the day of the try (it was in no list: she had to remember it), its page offers 回访,
+    his answer is saved, the matter stays closed, no further callback is offered, and it
+    has left the list. The page offered none at all."""
+    import datetime as dt
+
     from sync.server.central import CentralStore
     server, db = township
+    # the day before (a closed matter leaves the list 30 days after its last try)
+    tried = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)
     st = CentralStore(db)
     try:
         st.server_write("case", "case-road", {
@@ -217,14 +223,16 @@ def test_a_closed_matter_whose_petitioner_was_not_reached_takes_his_answer_when_
             "notice_sent_on": "2026-11-03", "outcome": "mediation", "method": "村委会调解，补偿款按面积分配",
             "resolved_on": "2026-11-16"}, author="xinfang")
         st.server_write("callback", "cb-road-1", {
-            "case_id": "case-road", "at": "2026-11-17T10:00:00+08:00", "by": "xinfang", "method": "phone",
+            "case_id": "case-road", "at": f"{tried}T10:00:00+08:00", "by": "xinfang", "method": "phone",
             "answer": "unreachable", "comment": "三次电话无人接听"}, author="xinfang")
     finally:
         st.close()
     ref = query(db, "SELECT ref FROM cases WHERE id='case-road'")[0]["ref"]
     office = browser(server.url, viewport=DESKTOP)
     office_sign_in(office)
-    rail(office, "台账")
+    rail(office, "回访")
+    office.shows("联系不上，待再次回访（1）")
+    office.shows(f"联系不上，待再次回访；上次回访 {tried}")
     office.tap(ref)
     office.text("修路占用承包地")
     office.shows("已结案")
@@ -239,3 +247,6 @@ def test_a_closed_matter_whose_petitioner_was_not_reached_takes_his_answer_when_
     assert query(db, "SELECT answer FROM callbacks WHERE case_id='case-road' ORDER BY at") == [
         {"answer": "unreachable"}, {"answer": "basically"}]
     assert query(db, "SELECT status FROM cases WHERE id='case-road'")[0]["status"] == "closed"
+    office.tap("返回")
+    office.shows("联系不上待再次回访 0 件")
+    office.gone("联系不上，待再次回访")
