@@ -100,7 +100,7 @@ OPEN_PAGES: list = []   # for a screenshot when a test fails
 def chromium_processes(under: Path) -> list[int]:
     """The Chromium processes (browser, renderers, helpers) whose profile is under `under`:
     each carries its --user-data-dir."""
-    flag = f"--user-data-dir={Path(under).resolve()}".encode()
+    flag = f"--user-data-dir={Path(under).resolve()}/".encode()   # not test_x10's for test_x1
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
