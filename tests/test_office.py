@@ -1183,3 +1183,41 @@ def test_the_callback_queue_shows_the_petitioners_not_reached_under_a_heading_of
     en = shown(callbacks_panel(office(ws, "en", Views())))
     assert "Callbacks (2)\n1 awaiting their callback, 1 not reached and to be called again" in en
     assert f"Not reached, to be called again; last tried 2026-11-02\n{tried}" in en
+
+
+def test_a_phones_sync_redraws_a_matters_page_only_when_what_it_shows_changed(ws, monkeypatch):
+    """A sync touching the matter redrew its whole page even when it brought nothing the
+    page did not show already (it had landed before the page was drawn, its notice came
+    after): every button was replaced, and the clerk's click on 回访 landing then was lost."""
+    import asyncio
+
+    import flet as ft
+
+    from fieldapp.office.matter import open_matter
+    from tests.test_i18n_punct import Views, office, shown
+    from tests.test_past_periods import Calendar
+    cal = Calendar(monkeypatch, ws.replica)
+    cal.set(dt.date(2026, 11, 2))
+    cid = matter(ws, on=dt.date(2026, 10, 20))
+    ws.accept(cid, on=dt.date(2026, 10, 21))
+    ws.resolve_case(cid, "supported", "已支付")
+    ctx = office(ws, "zh", Views())
+    open_matter(ctx, cid)
+
+    def callback_button():
+        found = []
+
+        def walk(c):
+            if isinstance(c, ft.FilledButton) and c.content == "回访":
+                found.append(c)
+            for child in getattr(c, "controls", None) or []:
+                walk(child)
+        walk(ctx.page.views[-1])
+        return found[0]
+
+    clicked = callback_button()
+    asyncio.run(ctx.arrived({"cases": [cid], "applied": 1, "by": "lizhen"}))   # nothing new for this page
+    assert callback_button() is clicked
+    ws.call_back(cid, "phone", "unreachable", "电话无人接听")   # the same matter, something new on it
+    asyncio.run(ctx.arrived({"cases": [cid], "applied": 1, "by": "xinfang"}))
+    assert "电话无人接听" in shown(ctx.page.views[-1]) and "已回访" in shown(ctx.page.views[-1])

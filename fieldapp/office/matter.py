@@ -80,8 +80,14 @@ def open_matter(ctx, cid: str) -> None:
     body = ft.ListView(expand=True, spacing=6, padding=16)
     title = ft.Text()
     earlier = {"shown": False}   # the timeline's older entries opened, for as long as the page is
+    drawn = {"from": None}
+
+    def drawn_from() -> tuple:
+        """What the page shows of the store: the matter, its timeline, its visits."""
+        return (repr(ctx.ws.case(cid)), repr(ctx.ws.timeline(cid)), repr(ctx.ws.case_visits(cid)))
 
     def fill() -> None:
+        drawn["from"] = drawn_from()
         c = ctx.ws.case(cid)
         names = ctx.ws.staff_names()
         title.value = f"{c.get('ref') or ''} {c.get('title') or c['description'][:20]}"
@@ -158,7 +164,15 @@ def open_matter(ctx, cid: str) -> None:
     view = ft.View(route=f"/matter/{cid}", padding=0, controls=[body], appbar=ft.AppBar(
         title=title, leading=ft.Semantics(label=ctx.t("back"), button=True, content=ft.IconButton(
             ft.Icons.ARROW_BACK, on_click=lambda e: ctx.pop()))))
-    view.data = fill
+    def arrived() -> None:
+        # A phone's sync that touched the matter redraws the page only if what it shows
+        # changed: a redraw replaces every button, and the clerk's click landing as it did
+        # was lost (the 回访 dialog did not open), when the sync had arrived before the
+        # page was drawn and its notice came after.
+        if drawn_from() != drawn["from"]:
+            fill()
+
+    view.data = arrived
     view.case_id = cid
     ctx.push(view)
 
