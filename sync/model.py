@@ -282,6 +282,9 @@ _MESSAGES = {
                      "所选事项已并入其他事项，请并入最终保留的事项"),
     "merged_not_reported": ("only a case still reported is merged into another; this one is {status_en}",
                             "只有“已上报”的事项可以并入其他事项，此件为“{status_zh}”"),
+    "merged_into_finished": ("names a case that is {status_en}: a duplicate is merged only into a case still being"
+                             " handled; accept or decline this one on its own",
+                             "所选事项为“{status_zh}”，只能并入仍在办理的事项：本件请单独受理或不予受理"),
     "merged_cycle": ("cannot name a case that is itself merged into this one", "所并入的事项已并入本事项，不能互相并入"),
     "outcome_needed": ("a case is resolved with an outcome", "办结须选择办理结果"),
     "callback_before_try": ("is before the callback that reached no one ({at}): the next callback is dated after it",

@@ -323,8 +323,16 @@ def resolution_entry_problems(p: Principal, entity: str, fields: dict, case: dic
 
 # The timeline entries a leader may still add to a matter given to another (owned_once).
 FORMER_OWNER_KINDS = frozenset({"progress", "note", "visit"})
-# A duplicate is folded into the matter kept while it is still only reported (docs/office.md).
+# A duplicate is folded into the matter kept while it is still only reported (docs/office.md),
+# and only into a matter still being handled: folded into one declined or closed, a new
+# petition left 待受理 and was never accepted, declined or told anything.
 MERGEABLE = frozenset({"reported"})
+MERGE_TARGETS = frozenset(rules.OPEN_STATUSES)
+
+
+def merge_target(case: dict) -> bool:
+    """Whether a matter may keep a duplicate folded into it (the page's 并入此件)."""
+    return not case.get("merged_into") and (case.get("status") or "reported") in MERGE_TARGETS
 
 
 def check_references(p: Principal, entity: str, after: dict, fields: dict, lookup: Lookup,
@@ -352,6 +360,9 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             # accepted, given to a leader, running to its deadline: folding it away took it
             # off the overdue list and every figure while its leader kept working it
             errs.append(_err("merged_into", "merged_not_reported", status=after.get("status") or "reported"))
+        elif complete and not merge_target(lookup("case", fields["merged_into"]) or {}):
+            errs.append(_err("merged_into", "merged_into_finished",
+                             status=(lookup("case", fields["merged_into"]) or {}).get("status") or "reported"))
     gid = fields.get("grid_id")
     if gid is not None and entity in GRIDDED and complete and lookup("grid", gid) is None:
         errs.append(_err("grid_id", "unknown_record", entity="grid"))

@@ -279,6 +279,43 @@ def test_only_a_matter_still_reported_is_merged_and_never_into_one_merged_away(w
     assert [x.rule for x in e.value.field_errors] == ["merged_chain"]
 
 
+def test_a_new_petition_is_never_folded_into_a_matter_declined_or_closed_and_the_page_does_not_offer_it(ws):
+    """查重 offered a declined matter, and 并入此件 folded an eight-person walk-in into it: the
+    new petition left 待受理 and every figure, and no one was left to accept or decline it."""
+    import flet as ft
+
+    from fieldapp.office.matter import open_matter
+    from tests.test_i18n_punct import Views, office, shown
+    declined, walk_in = matter(ws, parties=["赵某"]), matter(ws, parties=["赵某", "张三"])
+    ws.decline(declined, "不属于本机关职责范围")
+    with pytest.raises(WriteRefused) as e:
+        ws.merge(walk_in, declined)
+    [err] = e.value.field_errors
+    assert (err.field, err.rule) == ("merged_into", "merged_into_finished")
+    assert "不予受理" in err.message("zh") and "单独受理或不予受理" in err.message("zh")
+    assert ws.case(walk_in)["merged_into"] is None and walk_in in {c["id"] for c in ws.acceptance_queue()}
+
+    ctx = office(ws, "zh", Views())
+    open_matter(ctx, walk_in)
+    page = shown(ctx.page.views[-1])
+    assert ws.case(declined)["ref"] in page   # still shown: the clerk may decline this one as repeated
+
+    def merge_buttons(c, found):
+        if isinstance(c, ft.TextButton) and c.content == "并入此件":
+            found.append(c)
+        for child in [getattr(c, "trailing", None), *(getattr(c, "controls", None) or [])]:
+            if isinstance(child, ft.Control):
+                merge_buttons(child, found)
+        return found
+    assert merge_buttons(ctx.page.views[-1], []) == []
+    open_one = matter(ws, parties=["赵某"])   # one still being handled is offered, and takes it
+    ctx.page.views.clear()   # the page opened afresh
+    open_matter(ctx, walk_in)
+    [offer] = merge_buttons(ctx.page.views[-1], [])
+    offer.on_click(None)
+    assert ws.case(walk_in)["merged_into"] == open_one
+
+
 def test_a_merged_matter_leaves_the_due_soon_list(ws):
     keep, dup = matter(ws), matter(ws, parties=["李某"])
     ws.replica.server_write("case", dup, {"status": "accepted", "accepted_on": "2026-01-21",

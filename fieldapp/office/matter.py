@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from sync import codes, rules, statute
+from sync import codes, permissions, rules, statute
 from sync.queries import leaders
 
 from ..geo import format_distance
@@ -147,8 +147,10 @@ def open_matter(ctx, cid: str) -> None:
                 body.controls.append(ft.ListTile(
                     title=ft.Text(f"{d.get('ref') or ''} {d.get('title') or d['description'][:20]}"),
                     subtitle=ft.Text(ctx.t(f"dup_{why}")),
+                    # a finished one is shown (the clerk may decline this one as repeated), not offered
                     trailing=ft.TextButton(ctx.t("merge_into"), on_click=lambda e, keep=d["id"]: (
-                        ctx.act(ctx.ws.merge, cid, keep, done=ctx.t("done")), ctx.pop()))))
+                        ctx.act(ctx.ws.merge, cid, keep, done=ctx.t("done")), ctx.pop()))
+                    if permissions.merge_target(d) else ft.Text(ctx.code(codes.CASE_STATUSES, d.get("status")))))
         body.controls.extend(visit_rows(ctx, c, names))
         body.controls.extend(attachments.matter_gallery(ctx, c, names))  # thumbnails; full size on a click
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
