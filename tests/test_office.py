@@ -906,6 +906,51 @@ def test_a_double_click_on_save_registers_one_matter_and_writes_one_entry(ws):
     assert [e["text"] for e in ws.timeline(cid) if e["kind"] == "progress"] == ["约谈双方"]
 
 
+def test_a_letter_received_last_week_is_registered_on_the_day_it_came_and_its_limits_run_from_then(ws):
+    """The 登记 form had no date: a letter that came a week ago was registered as received
+    the day it was typed, its 15 days to register and to tell the petitioner ran a week
+    late, and the notice told him he had written that day. A day not yet come, or written
+    another way, is refused at the field, and nothing is registered."""
+    import flet as ft
+
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.context import OfficeContext
+    from fieldapp.office.register import register_panel
+    from fieldapp.worklist import today_cst
+    from tests.test_office_erasure import Page
+    ctx = OfficeContext(Page(), ws.replica, tickets=None)
+    ctx.ws = ws
+    opened = []
+    import fieldapp.office.matter as office_matter
+    office_matter_open, office_matter.open_matter = office_matter.open_matter, lambda ctx, cid: opened.append(cid)
+    try:
+        found = _controls(register_panel(ctx))
+        by_label = {getattr(c, "label", None): c for c in found if getattr(c, "label", None)}
+        received = by_label["登记日期 *"]
+        assert received.value == today_cst().isoformat()   # a walk-in today needs no typing
+        by_label["来源 *"].value = "letter"
+        by_label["纠纷类别 *"].value = "10"
+        by_label["网格 *"].value = "g1"
+        [desc] = [c for c in found if isinstance(c, ft.TextField) and c.multiline]
+        desc.value = "来信反映村道被占用"
+        [save] = [c for c in found if isinstance(c, ft.FilledButton) and c.content == "保存"]
+        for wrong, said in (((today_cst() + dt.timedelta(days=3)).isoformat(), "尚未到来"),
+                            ("2026/11/3", "2026-11-27")):
+            received.value, received.error = wrong, None
+            save.on_click(None)
+            assert said in (received.error or ""), (wrong, received.error)
+            assert ws.replica.conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+        week_ago = today_cst() - dt.timedelta(days=7)
+        received.value, received.error = week_ago.isoformat(), None
+        save.on_click(None)
+    finally:
+        office_matter.open_matter = office_matter_open
+    [cid] = opened
+    case = ws.case(cid)
+    assert (case["received_on"], case["register_by"]) == (
+        week_ago.isoformat(), (week_ago + dt.timedelta(days=15)).isoformat())
+
+
 def test_a_dialog_left_open_while_another_clerk_resolved_the_matter_saves_nothing(ws):
     """Clerk A's 会商 saved after clerk B's 办结 gave the resolved matter to another leader
     and overwrote its plan; a 记录进展, 分级 or 告知 from a page drawn before is refused

@@ -11,7 +11,7 @@ from sync import codes
 from sync.queries import leaders
 
 from ..screens.widgets import named
-from ..worklist import split_parties
+from ..worklist import split_parties, today_cst
 from .forms import MAX_VISITORS, Form, date_field, text_field, visitor_count, whole_number
 
 
@@ -33,10 +33,15 @@ def register_panel(ctx) -> ft.Control:
         ft.DropdownOption(key=p["username"], text=p["name"]) for p in leaders(ctx.ws.replica)])
     visitors = ft.TextField(label=ctx.t("visitors_row"), width=200, keyboard_type=ft.KeyboardType.NUMBER,
                             max_length=5, helper=ctx.t("group_size_hint"), error_max_lines=2)
+    # the day the letter, call or visit reached the office: the statutory days run from it
+    # (条例 arts. 22, 23), and a letter of last week typed today was dated today, its notice
+    # told the petitioner so, and its limits ran a week late
+    received = date_field(ctx, "received_on", value=today_cst().isoformat(), width=220, required=True)
     higher_ref = text_field(ctx, "higher_ref", width=260)
     higher_deadline = date_field(ctx, "higher_deadline", width=260)
     litigation = ft.Checkbox(label=ctx.t("litigation_box"))
-    form = Form(ctx, {"channel": channel, "category": category, "grid_id": grid, "parties": parties,
+    form = Form(ctx, {"channel": channel, "received_on": received, "category": category, "grid_id": grid,
+                      "parties": parties,
                       "description": description, "place": place, "reception_leader": reception,
                       "visitors": visitors, "higher_ref": higher_ref, "higher_deadline": higher_deadline})
     dups = ft.Column()
@@ -45,7 +50,8 @@ def register_panel(ctx) -> ft.Control:
         text = (description.value or "").strip()
         f = {"channel": channel.value, "kind": kind.value, "category": category.value, "grid_id": grid.value,
              "parties": split_parties(parties.value or ""), "description": text,
-             "place": (place.value or "").strip(), "title": text[:20]}
+             "place": (place.value or "").strip(), "title": text[:20],
+             "received_on": (received.value or "").strip()}
         if channel.value == "visit":
             if reception.value:
                 f["reception_leader"] = reception.value
@@ -77,7 +83,8 @@ def register_panel(ctx) -> ft.Control:
 
     def save(e) -> None:
         form.clear()
-        ok = form.required("category", "grid_id", "description")
+        ok = form.required("received_on", "category", "grid_id", "description")
+        on = form.dates("received_on")["received_on"]
         # only the fields the channel shows (as fields() writes them): a wrong 来访人数 left
         # behind a switch to 来信 blocked the save with nothing on screen to say why
         if channel.value == "handed_down":
@@ -89,7 +96,7 @@ def register_panel(ctx) -> ft.Control:
         if not ok or form.has_errors:
             ctx.page.update()
             return
-        typed = fields()
+        typed = {**fields(), "received_on": on.isoformat()}   # as the ledger writes a day
         if last.get("fields") == typed:
             # the second click of a double click, queued behind the first (a page runs its
             # handlers one after another): it registered the same matter again, with the
@@ -101,7 +108,7 @@ def register_panel(ctx) -> ft.Control:
         holder = {}
 
         def register():
-            holder["id"] = ctx.ws.register_matter(typed)
+            holder["id"] = ctx.ws.register_matter(typed, on=on)
         if form.run(register):
             last.update(fields=typed, id=holder["id"])
             ctx.snack(ctx.t("registered"))
@@ -120,7 +127,8 @@ def register_panel(ctx) -> ft.Control:
     return ft.ListView([
         ft.Text(ctx.t("register_title"), size=20, weight=ft.FontWeight.BOLD),
         ft.Text(ctx.t("required_note"), color=ft.Colors.GREY_700),
-        ft.Row([named(channel), named(category), named(grid)], wrap=True), kind, parties, description, place,
+        ft.Row([named(channel), received, named(category), named(grid)], wrap=True), kind, parties, description,
+        place,
         ft.Row([reception, visitors, higher_ref, higher_deadline], wrap=True), litigation,
         ft.Row([ft.OutlinedButton(ctx.t("check_duplicates"), on_click=check, height=44),
                 ft.FilledButton(ctx.t("save"), icon=ft.Icons.SAVE, on_click=save, height=44)]),
