@@ -7,7 +7,7 @@ import io
 import openpyxl
 import pytest
 
-from sync.server import export
+from sync.server import export, late_entries
 from sync.server.central import CentralStore
 from sync.queries import Scope
 
@@ -230,3 +230,43 @@ def test_monthly_report_shows_satisfaction_as_a_percentage():
     export.monthly_report_xlsx({"满意度": 0.9}, out, "2026年12月")
     _, cells = _read_xlsx(out.getvalue())
     assert cells[1][1].value == 0.9 and cells[1][1].number_format == "0.0%"
+
+
+# --- when a file was made, and what came in after its period (补录) -----------------------
+
+def test_entered_late_means_received_after_the_last_day_township_time():
+    end = dt.date(2026, 10, 31)
+    cst = dt.timezone(dt.timedelta(hours=8))
+    ms = lambda *t: int(dt.datetime(*t, tzinfo=cst).timestamp() * 1000)  # noqa: E731
+    assert not late_entries.entered_late(ms(2026, 10, 31, 23, 59, 59), end)
+    assert late_entries.entered_late(ms(2026, 11, 1, 0, 0, 0), end)
+    # 31 October 20:00 in London is 1 November 04:00 in the township: late
+    assert late_entries.entered_late(int(dt.datetime(2026, 10, 31, 20, tzinfo=dt.timezone.utc).timestamp() * 1000),
+                                     end)
+    assert not late_entries.entered_late(None, end)
+    assert late_entries.entered_on(ms(2026, 11, 1, 0, 30)) == dt.date(2026, 11, 1)
+
+
+def test_the_ledger_of_a_period_that_has_ended_marks_what_was_entered_after_it(store):
+    """A matter received in November but entered on 3 December: November's ledger lists
+    it (its day is November's) and says 补录 2026-12-03; the others have no mark. The
+    file's last column says when it was made, and its first line is still the header."""
+    store.now = lambda: int(dt.datetime(2026, 12, 3, 9, tzinfo=export.CST).timestamp() * 1000)
+    _case(store, "late", "g1", ref="JS-2026-009", received_on="2026-11-20")
+    rows = list(export.ledger_rows(store, *NOVEMBER, today=dt.date(2026, 12, 5)))
+    marks = {r["编号"]: r["补录"] for r in rows}
+    assert marks["JS-2026-009"] == dt.date(2026, 12, 3)
+    assert marks["JS-2026-001"] is None and marks["JS-2026-002"] is None
+    # while the period runs, nothing can have come in after it
+    assert all(r["补录"] is None for r in export.ledger_rows(store, *NOVEMBER, today=dt.date(2026, 11, 30)))
+
+    out = io.BytesIO()
+    export.write_csv(export.ledger_rows(store, *NOVEMBER, today=dt.date(2026, 12, 5)), out,
+                     exported_at="2026-12-05 10:00:00 +08:00")
+    lines = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    assert lines[0][0] == "编号" and lines[0][-1] == "导出时间" and "补录" in lines[0]
+    late = next(line for line in lines if line[0] == "JS-2026-009")
+    assert late[lines[0].index("补录")] == "2026-12-03" and late[-1] == "2026-12-05 10:00:00 +08:00"
+    _, cells = _read_xlsx(_xlsx(export.supervision_rows(store, today=dt.date(2026, 12, 5)), title="领导包案督办台账",
+                                exported_at="2026-12-05 10:00:00 +08:00"))
+    assert cells[0][-1].value == "导出时间" and cells[1][-1].value == "2026-12-05 10:00:00 +08:00"

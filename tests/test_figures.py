@@ -363,6 +363,8 @@ def _report_values(store, year: int, month: int, today: dt.date | None = None, t
     assert rows[0] == ("指标", f"{year}年{month}月")
     out = {}
     for name, value in rows[1:]:
+        if name is None:   # the figures end at an empty row; the notes (导出时间, 补录) follow
+            break
         out[name] = value.date() if isinstance(value, dt.datetime) else value
     return out
 
@@ -652,3 +654,53 @@ def test_erasing_a_matter_called_back_twice_leaves_every_count_as_it_was(called_
     erasure.erase(called_again, "case", "TIE", "admin", reason="retention")
     assert _callbacks_everywhere(called_again) == before
     assert before[NOV][0] == (4, 1, 3, 1.0)
+
+
+# --- entries that came in after their month had ended (补录) ------------------------------------
+def _report_notes(data: bytes) -> dict:
+    """The lines under the monthly report's figures (after the empty row): label -> text."""
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True))
+    blank = rows.index((None, None))
+    return {name: value for name, value in rows[blank + 1:]}
+
+
+def test_a_month_handed_in_says_what_was_entered_after_it_ended(tmp_path):
+    """October was handed in; then a phone offline at the month's end synced a visit made
+    on 31 October at 23:30, the office entered a letter received on 20 October and a
+    callback of 30 October. Downloaded again, October counted more and said nothing about
+    it. Now the late entries stay October's, and the report, downloaded again, says how
+    many of its entries came in after October ended, and when it was made."""
+    store = CentralStore(str(tmp_path / "t.db"))
+    store.add_grid("g1", "一组", "白鹤村", "金山镇", 29.0712, 119.6471)
+    server_day(store, D(2026, 10, 20))
+    store.server_write("case", "m1", case("g1", "visit", "2026-10-20", "resolved", resolved_on="2026-10-25"),
+                       author="system")
+    store.server_write("visit", "v1", visit("g1", "household", "2026-10-20T10:00:00"), author="system")
+    october = {"year": "2026", "month": "10"}
+    handed_in = downloads.build_export(store, OFFICE, "monthly.xlsx", october)
+    server_day(store, D(2026, 11, 3))
+    store.server_write("visit", "v2", visit("g1", "household", "2026-10-31T23:30:00"), author="system")
+    store.server_write("case", "m2", case("g1", "letter", "2026-10-20", "reported"), author="system")
+    store.server_write("callback", "cb1", callback("m1", "2026-10-30T10:00:00", "satisfied"), author="system")
+    again = downloads.build_export(store, OFFICE, "monthly.xlsx", october)
+
+    figures = _report_values(store, 2026, 10, through_download=True)
+    assert figures["走访"] == 2 and figures["登记事项"] == 2 and figures["回访"] == 1   # still October's work
+    assert _report_notes(handed_in)["本月结束后补录"] == "无"
+    second = _report_notes(again)
+    assert second["本月结束后补录"] == "走访1条、登记事项1件、回访1次"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00", second["导出时间"])
+    rule = dict(openpyxl.load_workbook(io.BytesIO(again))["口径"].iter_rows(min_row=2, values_only=True))
+    assert "本月结束后补录" in rule
+
+    # the dashboard of October says the same, in the office's language; a running month says nothing
+    f = dashboard.period_figures(store.conn, D(2026, 10, 1), D(2026, 10, 31), {}, D(2026, 11, 29))
+    assert dashboard.late_line(type("Ctx", (), {"lang": "zh"}), f["late_entries"]).value == \
+        "统计期间结束后补录：走访1条、登记事项1件、回访1次"
+    assert dashboard.late_line(type("Ctx", (), {"lang": "en"}), f["late_entries"]).value == \
+        "Entered after the period ended: household visits 1, matters registered 1, callbacks 1"
+    f = dashboard.period_figures(store.conn, D(2026, 10, 1), D(2026, 10, 31), {"village": "高山村"}, D(2026, 11, 29))
+    assert dashboard.late_line(type("Ctx", (), {"lang": "zh"}), f["late_entries"]).value == "统计期间结束后补录：无"
+    f = dashboard.period_figures(store.conn, D(2026, 10, 1), D(2026, 10, 31), {}, D(2026, 10, 31))
+    assert f["late_entries"] is None and dashboard.late_line(None, f["late_entries"]) is None
+    store.close()

@@ -17,7 +17,7 @@ import flet as ft
 import flet_map as fm
 
 from sync import codes
-from sync.server import stats
+from sync.server import late_entries, stats
 from sync.model import FIRST_DAY, LAST_DAY
 from sync.rules import format_rate
 
@@ -157,6 +157,9 @@ def dashboard_panel(ctx) -> ft.Control:
                     satisfaction_table(ctx.t("sat_by_department"), f.get("satisfaction_by_department", []))],
                    wrap=True, spacing=24, vertical_alignment=ft.CrossAxisAlignment.START),
         ]
+        late = late_line(ctx, f.get("late_entries"))
+        if late is not None:
+            body.controls.insert(1, late)
         recovered = recovered_line(ctx, ctx.store.recovered())
         if recovered is not None:
             body.controls.insert(1, recovered)
@@ -238,6 +241,16 @@ def dashboard_panel(ctx) -> ft.Control:
     return ft.ListView([ft.Row([ft.Text(ctx.t("period"), weight=ft.FontWeight.BOLD), period_chips]), filters, body,
                         map_part],
                        expand=True, spacing=10, padding=ft.Padding.only(right=16, bottom=24))
+
+
+def late_line(ctx, late: dict | None) -> ft.Control | None:
+    """For a period that has ended, what of it was entered after it ended (补录, counted
+    in it all the same: late_entries.py), as the month's report says it; 无 when
+    nothing was. None for a period still running."""
+    if late is None:
+        return None
+    return ft.Text(late_entries.note(late, ctx.lang), size=13,
+                   color=ft.Colors.ORANGE_900 if any(late.values()) else ft.Colors.GREY_700)
 
 
 def recovered_line(ctx, rec: dict) -> ft.Control | None:

@@ -59,6 +59,13 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
         return {"db": db_path, "note": "store already holds data; left as it was",
                 "password": DEMO_PASSWORD, "accounts": [a[0] for a in ACCOUNTS]}
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    wall = st.now
+
+    def entered_at(at: dt.datetime) -> None:
+        """The server received what follows at `at`, as a township's records are entered
+        the day they happen: else every past month of the demo would say all its entries
+        were entered after it ended (补录, late_entries.py)."""
+        st.now = lambda: min(int(at.timestamp() * 1000), wall())
     with st.transaction():
         grids = []
         for village, (prefix, lat, lon) in VILLAGES.items():
@@ -92,6 +99,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                 households.append((rid, gid, fields))
         for n, (rid, gid, h) in enumerate(rng.sample(households, 60)):
             at = now - dt.timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 8))
+            entered_at(at)
             st.server_write("visit", f"visit-{n:04d}", {
                 "grid_id": gid, "household_id": rid, "kind": "household", "visited_at": at.isoformat(),
                 "visitor": worker_of[gid], "lat": h["lat"], "lon": h["lon"], "accuracy_m": 12.0,
@@ -145,6 +153,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                                                               received + dt.timedelta(days=rng.randint(10, 50))))
                               .isoformat())
             cid = f"case-{n:04d}"
+            entered_at(at)
             st.server_write("case", cid, fields, author="xinfang")
             st.server_write("case_event", f"ev-{n:04d}-1", {
                 "case_id": cid, "kind": "note", "at": at.isoformat(), "by": worker_of[gid],
@@ -155,6 +164,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
                 st.server_write("case", cid, {"review_requested_on": asked.isoformat(),
                                               "review_due": (asked + dt.timedelta(days=30)).isoformat()},
                                 author="xinfang")
+            st.now = wall
             if status in ("called_back", "closed"):
                 st.server_write("callback", f"cb-{n:04d}", {
                     "case_id": cid, "at": now.isoformat(), "by": "xinfang", "method": "phone",
@@ -164,9 +174,11 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
         for n in range(24):
             rid, gid, h = households[(n * 11) % len(households)]
             at = now - dt.timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 6))
+            entered_at(at)
             st.server_write("visit", f"reception-{n:04d}", {
                 "grid_id": gid, "household_id": rid, "kind": "reception", "visited_at": at.isoformat(),
                 "visitor": leaders[n % 2], "seen": "来访群众反映情况，已登记。"}, author="xinfang")
+        st.now = wall
     return {"db": db_path, "township": TOWNSHIP, "grids": [g[0] for g in grids],
             "households": len(households), "cases": 36, "password": DEMO_PASSWORD,
             "accounts": [{"username": a[0], "name": a[1], "role": a[2]} for a in ACCOUNTS]}

@@ -97,7 +97,7 @@ def build_export(store, p: Principal, kind: str, params: dict, address: str = ""
     """The bytes of one of the office's files, for what this person may see, audited
     with who, from where and what. Raises KeyError for an unknown kind and BadParams for
     parameters naming no period."""
-    from . import export, stats
+    from . import export, late_entries, stats
     from ..queries import Scope
     if kind not in EXPORTS:
         raise KeyError(kind)
@@ -119,19 +119,22 @@ def build_export(store, p: Principal, kind: str, params: dict, address: str = ""
     # Rows stream from the store into the file: a year's ledger is never all in memory.
     # On a read connection of its own, in one snapshot: a long export never holds the
     # writer's lock, so phones' pushes go on meanwhile.
+    made = late_entries.exported_at()   # every file says when it was made (导出时间)
     with store.readers.snapshot() as conn:
         if kind in ("ledger.xlsx", "ledger.csv"):
             rows = export.ledger_rows(conn, period.start, period.end, scope)
-            (export.write_csv if kind.endswith(".csv") else export.write_xlsx)(rows, out)
+            (export.write_csv if kind.endswith(".csv") else export.write_xlsx)(rows, out, exported_at=made)
         elif kind == "supervision.xlsx":
-            export.write_xlsx(export.supervision_rows(conn, scope), out, title="领导包案督办台账")
+            export.write_xlsx(export.supervision_rows(conn, scope), out, title="领导包案督办台账", exported_at=made)
         elif kind == "audit.csv":
             from . import audit
             audit.write_csv(audit.query(conn, user=params.get("user") or None,
                                         action=params.get("action") or None, since=period.start,
                                         until=period.end, limit=10_000_000), out)
         else:
-            export.monthly_report_xlsx(stats.monthly_figures(conn, year, month), out, f"{year}年{month}月")
+            f = stats.figures(conn, *stats.month_period(year, month))
+            export.monthly_report_xlsx(stats.labelled(f), out, f"{year}年{month}月", exported_at=made,
+                                       late=f["late_entries"])
     store.audit(p.username, "export", f"{kind} {json.dumps(params, ensure_ascii=False, sort_keys=True)}",
                 device=p.device, address=address)
     return out.getvalue()

@@ -28,12 +28,12 @@ from openpyxl.utils import get_column_letter
 
 from .. import codes, rules
 from ..model import XML_ILLEGAL_RE
-from . import callback_order, standing, stats, xlsx_stream
+from . import callback_order, late_entries, standing, stats, xlsx_stream
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the township's calendar
 
 LEDGER_COLUMNS = [
-    "编号", "登记日期", "来源", "村", "网格", "当事人", "类别", "事项摘要", "风险等级",
+    "编号", "登记日期", "补录", "来源", "村", "网格", "当事人", "类别", "事项摘要", "风险等级",
     "包案领导", "协办部门", "办理期限", "状态", "办理结果", "回访", "满意度", "附件数",
 ]
 SUPERVISION_COLUMNS = [
@@ -41,6 +41,11 @@ SUPERVISION_COLUMNS = [
     "最新进展", "状态",
 ]
 REPORT_COLUMNS = ["指标"]  # the second header is the month
+# Every file says when it was made: a ledger's rows (and a month's figures, filled in
+# late) are what the store held then. The ledgers carry it as a last column, on every
+# row, rather than as a first line: the office imports them (Excel's, WPS's data import,
+# pandas) taking the first line as the header, and a line above it would break that.
+EXPORTED_AT = "导出时间"
 
 SUMMARY_CHARS = 60
 JOINER = "、"  # how a Chinese list is written: 张三、李四
@@ -111,7 +116,7 @@ def _summary(title: str | None, description: str | None) -> str:
 # is judged on it as it stands (`now`).
 _LEDGER_SQL = """
 SELECT c.id, c.ref, COALESCE(c.received_on, substr(c.reported_at, 1, 10)) AS day,
-       c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
+       {entered}, c.channel, g.village, g.name, c.parties, c.category, c.title, c.description,
        c.risk, COALESCE(s.name, c.owner), c.departments, c.deadline, c.status,
        c.outcome, cb.at, cb.answer,
        -- photos and voice notes of the matter: its own, its timeline's, its visits'
@@ -153,26 +158,34 @@ def ledger_rows(conn, start: dt.date, end: dt.date, scope=None, today: dt.date |
     """One row per matter received from `start` to `end`, both days included, in
     the order received. A matter is dated by its entry in the office's ledger
     (received_on), else by the day it was reported. A period that has ended lists its
-    matters as they stood at its end, as its figures count them (stats.figures)."""
+    matters as they stood at its end, as its figures count them (stats.figures), and
+    marks (补录) those entered after it ended with the day they were (late_entries.py)."""
     conn = _connection(conn)
-    last_day = stats.counting_days(end, today or stats.township_today())[0]
+    today = today or stats.township_today()
+    last_day = stats.counting_days(end, today)[0]
     # its latest callback by the last day counted (callback_order: the figures' order)
     counted_to, day_after = last_day.isoformat(), (last_day + dt.timedelta(days=1)).isoformat()
     source = "cases"
     if standing.any_after(conn, counted_to):
         source = standing.as_it_stood(_LEDGER_READ, "c")
     where, args = ("1", {}) if scope is None else scope.where_named("now.grid_id", "now.owner")
-    cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where, latest=callback_order.latest("cb", ":c1")),
+    # a running period has nothing entered after it: no look at the change log
+    entered = "NULL"
+    if end < today:
+        entered = late_entries.first_received("c", "case")
+    cur = conn.execute(_LEDGER_SQL.format(source=source, scope=where, latest=callback_order.latest("cb", ":c1"),
+                                          entered=entered),
                        {"s": start.isoformat(), "e": end.isoformat(), "c": counted_to, "c1": day_after, **args})
-    return Rows(LEDGER_COLUMNS, map(_ledger_row, cur))
+    return Rows(LEDGER_COLUMNS, (_ledger_row(raw, end) for raw in cur))
 
 
-def _ledger_row(raw: tuple) -> dict:
-    (cid, ref, day, channel, village, grid, parties, category, title, description, risk,
+def _ledger_row(raw: tuple, end: dt.date) -> dict:
+    (cid, ref, day, entered, channel, village, grid, parties, category, title, description, risk,
      owner, departments, deadline, status, outcome, cb_at, cb_answer, attachments) = raw
     return {
         "编号": ref or cid,
         "登记日期": _day(day),
+        "补录": late_entries.entered_on(entered) if late_entries.entered_late(entered, end) else None,
         "来源": codes.label(codes.CHANNELS, channel),
         "村": village or "",
         "网格": grid or "",
@@ -326,12 +339,15 @@ def _chain(first, rest) -> Iterator:
 
 
 def write_xlsx(rows: Iterable[Mapping], path_or_file, title: str = "信访事项台账",
-               columns: list[str] | None = None) -> int:
+               columns: list[str] | None = None, exported_at: str | None = None) -> int:
     """Write rows (dicts keyed by header) to an .xlsx file or binary file object:
-    a bold header row, real dates, text kept as text. Returns the number of rows."""
+    a bold header row, real dates, text kept as text, and with `exported_at` a last
+    column 导出时间 (EXPORTED_AT). Returns the number of rows."""
     columns, rows = _columns(rows, columns)
-    return xlsx_stream.write(path_or_file, title, columns, ([row.get(c) for c in columns] for row in rows),
-                             [_WIDTHS.get(c, 12) for c in columns])
+    tail = [] if exported_at is None else [exported_at]
+    return xlsx_stream.write(path_or_file, title, columns + ([EXPORTED_AT] if tail else []),
+                             ([row.get(c) for c in columns] + tail for row in rows),
+                             [_WIDTHS.get(c, 12) for c in columns] + ([26] if tail else []))
 
 
 @contextlib.contextmanager
@@ -352,33 +368,48 @@ def _text_out(file):
             wrapper.detach()  # the caller's file stays open
 
 
-def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None) -> int:
+def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None,
+              exported_at: str | None = None) -> int:
     """Write rows as CSV in UTF-8 with a BOM (so Excel reads the Chinese), with
-    formula-like text neutralized. Returns the number of rows."""
+    formula-like text neutralized, and with `exported_at` a last column 导出时间
+    (EXPORTED_AT: a column, not a first line, so the header stays the first line).
+    Returns the number of rows."""
     columns, rows = _columns(rows, columns)
+    tail = [] if exported_at is None else [exported_at]
     n = 0
     with _text_out(file) as out:
         w = csv.writer(out)
-        w.writerow(columns)
+        w.writerow(columns + ([EXPORTED_AT] if tail else []))
         for row in rows:
-            w.writerow([csv_safe(row.get(c)) for c in columns])
+            w.writerow([csv_safe(row.get(c)) for c in columns] + tail)
             n += 1
     return n
 
 
 def monthly_report_xlsx(figures: Mapping[str, float | int | dt.date | None], path_or_file,
-                        month_label: str) -> None:
+                        month_label: str, exported_at: str | None = None, late: dict | None = None) -> None:
     """The month's figures as name / value rows under the headers 指标 and the month;
     `figures` is stats.monthly_figures (the dashboard's own count of the month, under
     the report's labels, in the report's order). A figure with nothing to count (None)
     reads "—"; a rate (化解率, 满意度: a fraction) shows as a percentage and stays a
     number for the office's formulas; 统计截至 is a date. A second sheet, 口径, says how
-    each figure is counted (stats.FIGURES, as docs/office.md does)."""
+    each figure is counted (stats.FIGURES, as docs/office.md does).
+
+    Under the figures, after an empty row: 导出时间 (`exported_at`), and for a month that
+    has ended (`late`: stats.figures' late_entries) how many of its entries were entered
+    after it ended, by kind, or 无 (late_entries.py): downloaded again, a month can
+    count more than it did when handed in, and the file says why."""
     columns = [*REPORT_COLUMNS, month_label]
     wb, ws = _new_sheet(f"信访工作月报 {month_label}", columns)
     ws.append(_header(ws, columns))
     for name, value in figures.items():
         ws.append([_xlsx_cell(ws, str(name)), _report_cell(ws, str(name), value)])
+    notes = ([[late_entries.REPORT_LABEL, late_entries.listed(late)]] if late is not None else []) \
+        + ([[EXPORTED_AT, exported_at]] if exported_at else [])
+    if notes:
+        ws.append([])
+        for row in notes:
+            ws.append(row)
     known = [stats.BY_LABEL[str(name)] for name in figures if str(name) in stats.BY_LABEL]
     if known:
         defs = wb.create_sheet(DEFINITIONS_SHEET)
@@ -389,6 +420,7 @@ def monthly_report_xlsx(figures: Mapping[str, float | int | dt.date | None], pat
         for figure in known:
             defs.append([figure.zh, figure.definition])
         defs.append([PERIOD_RULE_NAME, PERIOD_RULE])
+        defs.append([late_entries.REPORT_LABEL, late_entries.RULE])
     wb.save(path_or_file)
 
 

@@ -24,8 +24,10 @@ The period and its days:
 A duplicate folded into another matter (`merged_into`) is not a matter of its own and
 is counted nowhere; a declined matter (不予受理) is registered but never due. A matter
 changed after the last day counted (reopened, resolved again, told again, given an
-owner, merged, declined late) is read as it stood at that day's end (standing.py), so a
-month handed in reads the same when it is downloaded again.
+owner, merged, declined late) is read as it stood at that day's end (standing.py), so the
+matters a month handed in counted read the same when it is downloaded again. Entries that
+arrive after the period (a phone offline at the month's end, a letter entered late) are
+counted in the period they belong to; `late_entries` says how many there are (late_entries.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import NamedTuple
 import orjson
 
 from .. import codes
-from . import callback_order, judged, standing
+from . import callback_order, judged, late_entries, standing
 from ..queries import OPEN_STATUSES
 from ..rules import NOT_REACHED, SATISFIED_ANSWERS, superseded
 
@@ -213,6 +215,8 @@ def figures(conn: sqlite3.Connection, start: dt.date, end: dt.date,
         out.update(_callback_figures(conn, args, since))
         out["resolution_rate"] = _resolution_rate(out["due_resolved"], out["due"])
         out["open_points"] = _open_points(conn, args, since)
+        # a period that has ended: how many of its entries came in after it ended (补录)
+        out["late_entries"] = _late_entries(conn, args, end) if end < today else None
     finally:
         if own:
             conn.execute("COMMIT")
@@ -430,6 +434,31 @@ def _callback_figures(conn, args, since: bool = False) -> dict:
     return {"callbacks": total, "callbacks_unreached": unreached, "satisfied": sat + basic,
             "satisfaction_rate": _satisfaction_rate(sat, basic, total - unreached),
             "satisfaction_by_owner": rows(by_owner), "satisfaction_by_department": rows(by_department)}
+
+
+def _late_entries(conn, args, end: dt.date) -> dict:
+    """The period's visits, registered matters and callbacks (as the figures take them,
+    filters included) first received after the period was over (late_entries.py): one
+    index step per entry of the period, none for a period still running."""
+    late = {**args, "closed": late_entries.closed_ms(end)}
+    where = ""
+    if args["village"] is not None:
+        where = " AND v.grid_id IN (SELECT id FROM grids WHERE village = :village)"
+    out = dict.fromkeys(("reception_visits", "household_visits", "home_visits", "registered", "callbacks"), 0)
+    for kind, n in conn.execute(
+            f"SELECT v.kind, count(*) FROM visits v WHERE v.visited_at >= :s AND v.visited_at < :c1{where}"
+            f" AND {late_entries.first_received('v', 'visit')} >= :closed GROUP BY v.kind", late):
+        key = {"reception": "reception_visits", "household": "household_visits", "home": "home_visits"}.get(kind)
+        if key:
+            out[key] = n
+    out["registered"] = conn.execute(
+        f"SELECT count(*) FROM cases WHERE merged_into IS NULL AND {_RECEIVED} {_IN}{_case_filter(args)}"
+        f" AND {late_entries.first_received('cases', 'case')} >= :closed", late).fetchone()[0]
+    out["callbacks"] = conn.execute(
+        "SELECT count(*) FROM callbacks cb JOIN cases c ON c.id = cb.case_id WHERE cb.at >= :s AND cb.at < :c1"
+        f" AND c.merged_into IS NULL{_case_filter(args, prefix='c.')}"
+        f" AND {late_entries.first_received('cb', 'callback')} >= :closed", late).fetchone()[0]
+    return out
 
 
 def _listed(text: str | None) -> list:

@@ -2,6 +2,7 @@
 office can open, and only for the office."""
 
 import io
+import re
 
 import httpx
 import pytest
@@ -68,3 +69,49 @@ def test_every_file_is_kept_out_of_caches_and_an_attempt_refused_is_on_the_trail
     assert [(u, d.split(":")[0], a) for u, d, a in tries] == [
         ("worker1", "ledger.xlsx", "127.0.0.1"), ("leader1", "monthly.xlsx", "127.0.0.1"),
         ("office1", "audit.csv", "127.0.0.1")]
+
+
+def test_a_month_that_has_ended_says_what_came_in_after_it_and_every_file_when_it_was_made(server, tmp_path):
+    """A phone offline at the end of last month syncs a visit made on its last day at
+    23:30: the month's report downloaded again counts it (it is that month's work) and
+    says, under the figures, that one visit more was entered after the month ended; every
+    file says when it was made (the ledgers in a last column: the header stays the first
+    line a spreadsheet import reads)."""
+    import csv
+    import datetime as dt
+    cst = dt.timezone(dt.timedelta(hours=8))
+    first_of_month = dt.datetime.now(cst).date().replace(day=1)
+    last = first_of_month - dt.timedelta(days=1)
+    office = auth_headers(server, "office1")
+    month = {"year": last.year, "month": last.month}
+
+    def report() -> tuple[dict, dict]:
+        r = httpx.get(f"{server.url}/api/v1/ledger/monthly.xlsx", params=month, headers=office, timeout=30)
+        assert r.status_code == 200, r.text
+        rows = list(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
+        blank = rows.index((None, None))
+        return dict(rows[1:blank]), dict(rows[blank + 1:])
+
+    figures, notes = report()
+    replica, client = phone(tmp_path / "p", server, "worker1")
+    replica.create("visit", {"grid_id": "g1", "kind": "household", "visitor": "worker1", "seen": "独居老人",
+                             "visited_at": f"{last.isoformat()}T23:30:00+08:00"}, "worker1")
+    client.sync()
+    figures2, notes2 = report()
+    assert figures2["走访"] == figures["走访"] + 1
+
+    def visits_late(text: str) -> int:
+        found = re.search(r"走访(\d+)条", text)
+        return int(found.group(1)) if found else 0
+    assert visits_late(notes2["本月结束后补录"]) == visits_late(notes["本月结束后补录"]) + 1
+    made = dt.datetime.strptime(notes2["导出时间"], "%Y-%m-%d %H:%M:%S +08:00")
+    assert abs(made - dt.datetime.now(cst).replace(tzinfo=None)) < dt.timedelta(minutes=5)
+
+    r = httpx.get(f"{server.url}/api/v1/ledger/ledger.csv", headers=office, timeout=30)
+    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert lines[0][0] == "编号" and lines[0][-1] == "导出时间" and "补录" in lines[0]
+    assert len(lines) > 1 and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00", line[-1])
+                                  for line in lines[1:])
+    r = httpx.get(f"{server.url}/api/v1/ledger/supervision.xlsx", headers=office, timeout=30)
+    header = next(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
+    assert header[-1] == "导出时间"
