@@ -143,6 +143,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "poor_accuracy": ("定位精度差（超过 50 米），如可能请到开阔处重新定位", "Poor accuracy (over 50 m): try again in the open if you can"),
     "mocked": ("注意：此位置来自模拟定位", "Note: this position is reported as mocked"),
     "manual_marked": ("手动位置（已标注）", "Manual position (marked as such)"),
+    "visit_unplaced": ("无定位：此次走访没有位置", "No position: this visit was saved without one"),
     "far_from_home": ("距住户登记位置 {d}，超过 {limit} 米，记录将被标注", "{d} from the registered address, over {limit} m: the visit will be flagged"),
     "seen": ("看到的情况", "What you saw"),
     "requests": ("群众诉求", "What they ask for"),
@@ -229,7 +230,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "如已改正手机日期，请尽快联网同步一次",
                     "The phone restarted since its last sync, when its date was {off} off the server's: new "
                     "records are timed by that guess and may be wrong. If the date has been put right, sync soon"),
-    "clock_off": ("手机时间与服务器相差 {m} 分钟，记录将按服务器时间标记", "The phone's clock is {m} minutes off the server's: records are stamped with the server's time"),
+    "clock_ahead": ("手机时间比服务器快{span}，记录将按服务器时间标记", "The phone's clock is {span} ahead of the server's: records are stamped with the server's time"),
+    "clock_behind": ("手机时间落后服务器{span}，记录将按服务器时间标记", "The phone's clock is {span} behind the server's: records are stamped with the server's time"),
     # a fresh position on every form
     "refresh_position": ("重新定位", "Locate again"),
     "fix_age_s": ("{n} 秒前", "{n} s ago"),

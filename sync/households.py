@@ -137,6 +137,19 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
 # may set (settings `visit_every.*`, at most 366 days), from a visit made up to tomorrow.
 LONGEST_WAIT_DAYS = 367
 
+# Visits made where someone lives: the phone takes its position for them. A reception
+# (接访) is at the office, and a callback (回访) mostly by phone: no position is asked of them.
+PLACED_KINDS = frozenset({"household", "home"})
+
+
+def unplaced(visit: dict) -> bool:
+    """A visit made at a home with no position at all (the location refused or off, and
+    none typed): where it was made is unknown, so the office reviews it as it does one
+    far away, mocked or typed by hand. Read as 位置正常 before, turning the GPS off got a
+    visit past every check."""
+    return (visit.get("kind") or "household") in PLACED_KINDS and (
+        visit.get("lat") is None or visit.get("lon") is None)
+
 
 def due_window(today: dt.date, since: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """(earliest, latest) next visit a phone may write. A next visit is reckoned from the

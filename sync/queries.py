@@ -149,12 +149,17 @@ def due_count(replica: Replica, today: dt.date, scope: Scope | None = None) -> i
 
 
 def _due(today: dt.date, scope: Scope | None) -> tuple[str, list]:
+    """Households whose next visit is due by `today` and not yet made. Only a household
+    visit (走访) settles it, as only a household visit moves next_visit_due on: a
+    leader's 下访 about a dispute, or a reception at the office, took the household off the
+    grid worker's list while the date stayed where it was."""
     where, args = _scoped(scope, prefix="h.")
     archived = sorted(ARCHIVED)
     return (f"{where} AND h.next_visit_due IS NOT NULL"
             f" AND coalesce(h.status, '') NOT IN ({','.join('?' * len(archived))})"
             " AND h.next_visit_due <= ? AND NOT EXISTS (SELECT 1 FROM visits v"
-            " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due)",
+            " WHERE v.household_id = h.id AND v.visited_at >= h.next_visit_due"
+            " AND coalesce(v.kind, 'household') = 'household')",
             [*args, *archived, today.isoformat()])
 
 

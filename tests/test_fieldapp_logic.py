@@ -2002,3 +2002,74 @@ def test_an_empty_visit_s_refusal_is_whole_under_its_field_on_a_360_px_phone(ws,
     assert seen.error == whole                             # the sentence, not a shortened one
     # the phone's 360 px, less the form's padding (16 each side) and the field's own (12)
     assert (seen.error_max_lines or 1) >= _lines_at(whole, 360 - 2 * 16 - 2 * 12)
+
+
+# --- what a grid worker saw on her day (helper BU) ---------------------------------------
+def test_a_leaders_home_visit_does_not_settle_the_grid_workers_due_visit(ws, replica):
+    """A leader's 下访 about a wage dispute took the household off 王芳's 待走访, while its
+    next visit date stayed where it was: only a household visit (走访) settles one due."""
+    add_household(replica, "h-due", next_visit_due="2026-02-20")
+    stamp = clock.encode(replica.clock.last_ms + 1000, 0, "server")   # the leader's, as a pull brings it
+    replica.apply_pulled([changes.make("visit", "v-home", {
+        "household_id": "h-due", "grid_id": "g1", "kind": "home", "visitor": "l1",
+        "visited_at": "2026-02-25T10:00:00+08:00", "seen": "包案领导入户了解欠薪情况"}, stamp, "server", "l1", {})],
+        cursor="1")
+    assert [v["kind"] for v in ws.household_visits("h-due")] == ["home"]
+    assert [h["id"] for h in ws.due_households(dt.date(2026, 3, 2))] == ["h-due"]
+    ws.record_visit({"household_id": "h-due", "visited_at": "2026-02-26T10:00:00+08:00", "seen": "老人在家"})
+    assert ws.due_households(dt.date(2026, 3, 2)) == []
+
+
+def test_a_phone_clock_a_day_fast_is_said_in_days_and_the_last_sync_on_the_townships_clock():
+    """我的 read "手机时间与服务器相差 -1440 分钟", and the sync bar said the last sync was
+    tomorrow beside a visit stamped today."""
+    from types import SimpleNamespace
+
+    from fieldapp.screens.me import clock_off_text
+    from fieldapp.screens.widgets import last_sync_text
+    from fieldapp.syncer import SyncStatus
+    words = _Words()
+    words.lang = "zh"
+    assert clock_off_text(words, -1440) == "手机时间比服务器快1天，记录将按服务器时间标记"
+    assert clock_off_text(words, 185) == "手机时间落后服务器3小时，记录将按服务器时间标记"
+    english = SimpleNamespace(lang="en", t=lambda key, **kw: i18n.STRINGS[key][1].format(**kw))
+    assert clock_off_text(english, -1440).startswith("The phone's clock is 1 days ahead")
+    phone_noon = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    words.phone = SimpleNamespace(replica=SimpleNamespace(clock=SimpleNamespace(offset_ms=-86_400_000)))
+    assert last_sync_text(words, SyncStatus(last_sync_ms=int(phone_noon.timestamp() * 1000))) == "上次同步 11-29 12:00"
+
+
+def test_the_me_screen_names_the_grids_and_every_back_button_is_named_once(tmp_path):
+    """我的 listed the person's grids by their ids ("bh-01 bh-02"); and a screen reader
+    said every sub-screen's back button twice ("返回 返回")."""
+    from types import SimpleNamespace
+
+    import flet as ft
+
+    from fieldapp.phone import Phone
+    from fieldapp.screens.me import me_panel
+    from fieldapp.screens.widgets import appbar
+    from sync.workspace import DeviceWorkspace
+    phone = Phone(str(tmp_path / "phone"))
+    for n, (gid, name) in enumerate((("bh-01", "白鹤村第1网格"), ("bh-02", "白鹤村第2网格"))):   # as a pull brings them
+        stamp = clock.encode(phone.replica.clock.last_ms + 1000 * (n + 1), 0, "server")
+        phone.replica.apply_pulled([changes.make("grid", gid, {"name": name, "village": "白鹤村", "township": "金山镇"},
+                                                 stamp, "server", "admin", {})], cursor=str(n + 1))
+    ws = DeviceWorkspace(phone.replica, {"username": "wangfang", "name": "王芳", "role": "grid_worker",
+                                         "grids": ["bh-01", "bh-02"]})
+    ctx = SimpleNamespace(lang="zh", ws=ws, phone=phone, page=_Page(), pop=lambda: None,
+                          t=lambda key, **kw: i18n.t(key, "zh", **kw),
+                          code=lambda table, c: i18n.code(table, c, "zh"),
+                          listed=lambda items: i18n.listed(items, "zh"))
+    texts = []
+
+    def walk(c):
+        if isinstance(getattr(c, "value", None), str):
+            texts.append(c.value)
+        for child in [getattr(c, "content", None), *(getattr(c, "controls", None) or [])]:
+            if isinstance(child, ft.Control):
+                walk(child)
+    walk(me_panel(ctx))
+    assert "白鹤村第1网格、白鹤村第2网格" in texts and not any("bh-01" in t for t in texts)
+    back = appbar(ctx, "住户").leading
+    assert isinstance(back, ft.IconButton) and back.icon.semantics_label == "返回" and back.tooltip == "返回"

@@ -1303,3 +1303,38 @@ def test_a_phones_sync_redraws_a_matters_page_only_when_what_it_shows_changed(ws
     ws.call_back(cid, "phone", "unreachable", "电话无人接听")   # the same matter, something new on it
     asyncio.run(ctx.arrived({"cases": [cid], "applied": 1, "by": "xinfang"}))
     assert "电话无人接听" in shown(ctx.page.views[-1]) and "已回访" in shown(ctx.page.views[-1])
+
+
+def test_a_visit_saved_with_no_position_is_reviewed_as_doubtful_not_as_fine(ws):
+    """A visit saved with the location refused and none typed reached the office with no
+    position at all, was left out of 走访核查's doubtful visits and read 位置正常: turning
+    the GPS off got a visit past every check. A reception at the office needs none."""
+    import flet as ft
+
+    from fieldapp.office.visits import visits_panel
+    from sync import households
+    from tests.test_i18n_punct import Views, office
+    ws.replica.server_write("household", "hh-1", {"grid_id": "g1", "head_name": "张建国", "address": "白鹤村3组12号",
+                                                  "lat": 29.07, "lon": 119.64}, author="w1")
+    ws.replica.server_write("visit", "v-blind", {"household_id": "hh-1", "grid_id": "g1", "kind": "household",
+                                                 "visitor": "w1", "visited_at": "2026-11-20T10:00:00+08:00",
+                                                 "seen": "老人在家"}, author="w1")
+    ws.replica.server_write("visit", "v-here", {"household_id": "hh-1", "grid_id": "g1", "kind": "household",
+                                                "visitor": "w1", "visited_at": "2026-11-21T10:00:00+08:00",
+                                                "seen": "老人在家", "lat": 29.0701, "lon": 119.6401,
+                                                "accuracy_m": 9.0}, author="w1")
+    assert households.unplaced(ws.replica.get("visit", "v-blind"))
+    assert not households.unplaced(ws.replica.get("visit", "v-here"))
+    assert not households.unplaced({"kind": "reception"})
+    ctx = office(ws, "zh", Views())
+    rows = []
+
+    def walk(c):
+        if isinstance(c, ft.Row) and any(isinstance(x, ft.Text) and x.value == "王芳" for x in c.controls):
+            rows.append([x.value for x in c.controls if isinstance(x, ft.Text)])
+        for child in [getattr(c, "content", None), *(getattr(c, "controls", None) or [])]:
+            if isinstance(child, ft.Control):
+                walk(child)
+    walk(visits_panel(ctx))
+    assert [r[0] for r in rows] == ["2026-11-20 10:00"]   # only the doubtful ones, at first
+    assert "无定位" in rows[0][-1] and "位置正常" not in rows[0][-1]

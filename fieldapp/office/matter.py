@@ -13,7 +13,7 @@ from sync.queries import leaders
 
 from ..geo import format_distance
 from ..screens.case_detail import timeline_window
-from ..screens.widgets import info_row, risk_colour, timeline_heading
+from ..screens.widgets import back_button, info_row, risk_colour, timeline_heading
 from ..worklist import split_parties, today_cst
 from . import attachments, dialogs, erasure
 
@@ -163,9 +163,9 @@ def open_matter(ctx, cid: str) -> None:
             body.controls.append(ft.Text(ctx.labelled(heading, it["text"]) if it["text"] else heading))
 
     fill()
-    view = ft.View(route=f"/matter/{cid}", padding=0, controls=[body], appbar=ft.AppBar(
-        title=title, leading=ft.Semantics(label=ctx.t("back"), button=True, content=ft.IconButton(
-            ft.Icons.ARROW_BACK, on_click=lambda e: ctx.pop()))))
+    view = ft.View(route=f"/matter/{cid}", padding=0, controls=[body],
+                   appbar=ft.AppBar(title=title, leading=back_button(ctx)))
+
     def arrived() -> None:
         # A phone's sync that touched the matter redraws the page only if what it shows
         # changed: a redraw replaces every button, and the clerk's click landing as it did
@@ -196,6 +196,8 @@ def visit_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
             flags.append(ctx.t("distance_from_home", d=format_distance(r["distance_m"])))
         if r["far"]:
             flags.append(ctx.t("far_flag", limit=round(far_m)))
+        if r["unplaced"]:
+            flags.append(ctx.t("unplaced_flag"))
         if v.get("mocked"):
             flags.append(ctx.t("mocked_flag"))
         if v.get("location_source") == "manual":
@@ -203,7 +205,7 @@ def visit_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
         out.append(ft.Text(f"{(v.get('visited_at') or '')[:16].replace('T', ' ')} "
                            f"{ctx.code(codes.VISIT_KINDS, v.get('kind'))} · {names.get(v['visitor'], v['visitor'])}"
                            + (f" · {ctx.clauses(flags)}" if flags else ""),
-                           color=ft.Colors.RED_700 if r["far"] or v.get("mocked") else None))
+                           color=ft.Colors.RED_700 if r["far"] or r["unplaced"] or v.get("mocked") else None))
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import flet as ft
 from geopy.distance import geodesic
 
-from sync import codes
+from sync import codes, households
 
 from ..geo import format_distance
 from ..worklist import today_cst
@@ -22,7 +22,7 @@ def review_visit(visit: dict, household: dict | None, far_m: float) -> dict:
             d = geodesic((visit["lat"], visit["lon"]), (household["lat"], household["lon"])).meters
         except ValueError:
             d = None
-    return {"distance_m": d, "far": d is not None and d > far_m}
+    return {"distance_m": d, "far": d is not None and d > far_m, "unplaced": households.unplaced(visit)}
 
 
 def visits_panel(ctx) -> ft.Control:
@@ -39,7 +39,7 @@ def visits_panel(ctx) -> ft.Control:
         for v in ctx.ws.recent_visits(limit=500):
             hh = ctx.ws.household(v["household_id"]) if v.get("household_id") else None
             r = review_visit(v, hh, far_m)
-            doubtful = r["far"] or v.get("mocked") or v.get("location_source") == "manual"
+            doubtful = r["far"] or r["unplaced"] or v.get("mocked") or v.get("location_source") == "manual"
             if doubtful or not only_doubtful["on"]:
                 got.append((v, hh, r, doubtful))
         got.sort(key=lambda x: (not x[3], x[0].get("visited_at") or ""), reverse=False)
@@ -51,6 +51,7 @@ def visits_panel(ctx) -> ft.Control:
             ft.Text("—" if r["distance_m"] is None else format_distance(r["distance_m"]), width=90,
                     color=ft.Colors.RED_700 if r["far"] else None),
             ft.Text(ctx.clauses(x for x in (ctx.t("far_flag", limit=round(far_m)) if r["far"] else "",
+                                         ctx.t("unplaced_flag") if r["unplaced"] else "",
                                          ctx.t("mocked_flag") if v.get("mocked") else "",
                                          ctx.t("manual_flag") if v.get("location_source") == "manual" else "") if x)
                     or ctx.t("visit_ok"), width=260, color=ft.Colors.RED_700 if doubtful else ft.Colors.GREY_700),

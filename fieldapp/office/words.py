@@ -198,6 +198,7 @@ OFFICE_STRINGS = {
     "distance_from_home": ("距住户登记位置 {d}", "{d} from the registered address"),
     "far_flag": ("超过 {limit} 米", "over {limit} m"),
     "mocked_flag": ("模拟定位", "mocked position"), "manual_flag": ("手动位置", "position typed by hand"),
+    "unplaced_flag": ("无定位", "no position"),
     "visit_ok": ("位置正常", "position fine"), "visit_checks": ("核查", "Checks"),
     "only_doubtful": ("只看存疑的走访", "Doubtful visits only"),
     "far_setting": ("本镇走访距离提醒：{m} 米", "Township's far-visit threshold: {m} m"),

@@ -98,6 +98,8 @@ def open_household(ctx, hid: str) -> None:
             if v.get("far_from_home"):
                 flags.append("⚠ " + ctx.t("far_from_home", d=format_distance(v.get("distance_m") or 0),
                                           limit=round(ctx.phone.far_m)))
+            if households.unplaced(v):
+                flags.append("⚠ " + ctx.t("visit_unplaced"))
             body.controls.append(ft.ListTile(
                 title=ft.Text(f"{v['visited_at'][:16].replace('T', ' ')} · "
                               f"{names.get(v['visitor'], v['visitor'])}"),

@@ -9,8 +9,15 @@ from sync import codes
 from .. import i18n
 from . import attachments
 from ..navigation import apply_locale
+from ..worklist import span_words
 from .widgets import (ERROR_LINES, TOUCH, appbar, empty, header, last_sync_text, refusal_text, shown_value, status_text,
                       until_saved)
+
+
+def clock_off_text(ctx, offset_min: int) -> str:
+    """How far off the phone's clock is, as a person says it (快1天, 落后3小时): the server's
+    time minus the phone's, in minutes, was shown raw ("相差 -1440 分钟")."""
+    return ctx.t("clock_ahead" if offset_min < 0 else "clock_behind", span=span_words(ctx.lang, offset_min))
 
 
 def entity_words(ctx, entity: str) -> str:
@@ -229,14 +236,15 @@ def me_panel(ctx) -> ft.Control:
             ft.Text(acct.get('name', acct['username']) + i18n.aside(acct['username'], ctx.lang)
                     # a full-width bracket holds its own space
                     + (" · " if ctx.lang == "en" else "· ") + ctx.code(codes.ROLES, acct['role'])),
-            ft.Text(" ".join(acct.get("grids") or []), color=ft.Colors.GREY_700),
+            ft.Text(ctx.listed(ctx.ws.grid_names().get(g, g) for g in acct.get("grids") or []),
+                    color=ft.Colors.GREY_700),
             ft.Text(f"{ctx.t('device')}: {ctx.phone.replica.device_id}", size=12, color=ft.Colors.GREY_700),
             ft.Text(f"{ctx.t('server')}: {s.server}", size=12, color=ft.Colors.GREY_700),
         ], spacing=4), padding=ft.Padding.symmetric(horizontal=16)),
         header(ctx.t("sync_now")),
         ft.Container(ft.Column([
             ft.Text(words, color=colour), ft.Text(last_sync_text(ctx, st), color=ft.Colors.GREY_700),
-            *([ft.Text(ctx.t("clock_off", m=offset_min), color=ft.Colors.ORANGE_900)] if abs(offset_min) >= 2 else []),
+            *([ft.Text(clock_off_text(ctx, offset_min), color=ft.Colors.ORANGE_900)] if abs(offset_min) >= 2 else []),
             ft.FilledButton(ctx.t("sync_now"), icon=ft.Icons.SYNC, height=TOUCH,
                             on_click=lambda e: ctx.phone.runner.request()),
         ], spacing=6), padding=ft.Padding.symmetric(horizontal=16)),

@@ -106,7 +106,10 @@ def last_sync_text(ctx, st: SyncStatus) -> str:
     ms = st.last_sync_ms
     if not ms:   # the headline says 尚未同步 already, unless it counts what waits
         return ctx.t("never_synced") if st.pending else ""
-    when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone(dt.timedelta(hours=8)))
+    # on the township's clock, as every record on the screen is: the phone's own, a day
+    # fast, said the last sync was tomorrow beside a visit stamped today
+    offset = getattr(getattr(getattr(getattr(ctx, "phone", None), "replica", None), "clock", None), "offset_ms", 0)
+    when = dt.datetime.fromtimestamp((ms + (offset or 0)) / 1000, dt.timezone(dt.timedelta(hours=8)))
     return ctx.t("last_sync", when=when.strftime("%m-%d %H:%M"))
 
 
@@ -334,11 +337,17 @@ def password_field(ctx, **kw) -> ft.TextField:
     return field
 
 
+def back_button(ctx) -> ft.IconButton:
+    """返回, named once for a screen reader: the name on the icon inside the button (a
+    Semantics around it named an outer node over an unnamed button, and with a tooltip
+    beside, a reader said "返回 返回"), the tooltip for a mouse resting on it."""
+    return ft.IconButton(ft.Icon(ft.Icons.ARROW_BACK, semantics_label=ctx.t("back")), tooltip=ctx.t("back"),
+                         on_click=lambda e: ctx.pop())
+
+
 def appbar(ctx, title) -> ft.AppBar:
     """The bar of a pushed screen: its title and a back button a screen reader can name."""
-    back = ft.Semantics(label=ctx.t("back"), button=True, content=ft.IconButton(
-        ft.Icons.ARROW_BACK, tooltip=ctx.t("back"), on_click=lambda e: ctx.pop()))
-    return ft.AppBar(title=title if isinstance(title, ft.Control) else ft.Text(title), leading=back)
+    return ft.AppBar(title=title if isinstance(title, ft.Control) else ft.Text(title), leading=back_button(ctx))
 
 
 def timeline_heading(ctx, it: dict, names: dict) -> str:
