@@ -484,7 +484,9 @@ STRINGS.update({
 })
 FIELD_LABELS.update({"hh_number": ("户号", "Household number"), "members": ("家庭成员", "Members"),
                      "id_number": ("身份证号", "ID number"), "phone": ("电话", "Phone"),
-                     "address": ("地址", "Address")})
+                     "address": ("地址", "Address"), "petitioner_phone": ("联系电话", "Contact phone")})
+# the petitioner's number on a matter's form and page (case_form.py, case_detail.py)
+STRINGS["petitioner_phone"] = FIELD_LABELS["petitioner_phone"]
 
 # The township's base map on the phone (fieldapp/screens/map_view.py, me.py; issue 9).
 STRINGS.update({

@@ -30,7 +30,7 @@ PERSONAL: dict[str, dict[str, str]] = {
         "seen": BLANK, "requests": BLANK, "attachments": EMPTY, "lat": COARSE, "lon": COARSE,
     },
     "case": {
-        "title": PLACEHOLDER, "parties": EMPTY, "place": BLANK, "description": PLACEHOLDER,
+        "title": PLACEHOLDER, "parties": EMPTY, "petitioner_phone": BLANK, "place": BLANK, "description": PLACEHOLDER,
         "method": BLANK, "plan": BLANK, "extension_reason": BLANK, "decline_reason": BLANK,
         "attachments": EMPTY, "lat": COARSE, "lon": COARSE,
     },

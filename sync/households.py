@@ -123,14 +123,30 @@ def number_errors(fields: dict, before: dict | None, today: dt.date) -> list[Fie
     for i, m in enumerate(fields.get("members") if isinstance(fields.get("members"), list) else ()):
         if isinstance(m, dict):
             check_id(f"members.{i}.id_number", m.get("id_number"))
-    phone = fields.get("phone")
-    if isinstance(phone, str) and phone.strip() and phone != before.get("phone"):
+    return out + phone_errors("phone", fields, before)
+
+
+def phone_errors(field: str, fields: dict, before: dict | None = None) -> list[FieldError]:
+    """A phone number of a change (a household's, a matter's petitioner's) that breaks the
+    rules of idnumber.phone_problem, or is not written as the forms write it. A number
+    the record already holds is not checked again."""
+    phone = fields.get(field)
+    if isinstance(phone, str) and phone.strip() and phone != (before or {}).get(field):
         rule = idnumber.phone_problem(phone)
         if rule is not None:
-            out.append(FieldError("phone", rule))
-        elif phone != idnumber.normalize_phone(phone):
-            out.append(FieldError("phone", "phone_written"))
-    return out
+            return [FieldError(field, rule)]
+        if phone != idnumber.normalize_phone(phone):
+            return [FieldError(field, "phone_written")]
+    return []
+
+
+def with_petitioner_phone(fields: dict) -> dict:
+    """A matter's fields with the petitioner's number as the forms store it (cleaned of
+    spaces and full-width digits); phone_errors says what is still wrong with it."""
+    phone = fields.get("petitioner_phone")
+    if isinstance(phone, str):
+        return {**fields, "petitioner_phone": idnumber.normalize_phone(phone)}
+    return fields
 
 
 # The longest a household can wait for its next visit: the longest interval a township

@@ -92,8 +92,30 @@ def _phone_3_undated(replica) -> None:
                          " floor_ms INTEGER NOT NULL, floor_counter INTEGER NOT NULL) WITHOUT ROWID")
 
 
+def _phone_4_petitioner_phone(replica) -> None:
+    """Matters an older app pulled with the petitioner's number (信访人联系电话), a field it
+    did not know: its row kept none (a row holds the fields its code knows), while the merge
+    state names the write. The pull cannot send those changes again from where it stands:
+    the field's state goes (a write folded again over it would keep the empty value), the
+    matter's changes are forgotten as seen, and the next pull passes from the start,
+    folding only what is not seen (a leader on a home visit calls from the matter's page)."""
+    from . import merge
+    conn = replica.conn
+    dropped = conn.execute("SELECT id, _versions FROM cases WHERE petitioner_phone IS NULL"
+                           " AND instr(_versions, '\"petitioner_phone\"') > 0").fetchall()
+    for rid, versions in dropped:
+        state = merge.loads(versions)
+        state.pop("petitioner_phone", None)
+        conn.execute("UPDATE cases SET _versions=? WHERE id=?", (merge.dumps(state), rid))
+        conn.execute("DELETE FROM seen WHERE record=?", (rid,))
+    if dropped:
+        conn.execute("DELETE FROM meta WHERE key='cursor'")
+
+
 PHONE = (
     Migration(1, "the schema before numbered migrations", baseline),
     Migration(2, "erased records", _phone_2_erased),
     Migration(3, "changes written after a restart, to be dated again at the next sync", _phone_3_undated),
+    Migration(4, "matters an older app pulled without the petitioner's number, pulled again",
+              _phone_4_petitioner_phone),
 )

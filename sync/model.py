@@ -157,6 +157,9 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (
         Field("title", max_len=100),
         Field("parties", "strs", max_len=50),
         Field("household_id", "id", max_len=64),
+        # the petitioner's number (信访人联系电话): on the matter itself, so whoever may work
+        # the matter can call them, and no one else receives it (docs/security.md)
+        Field("petitioner_phone", max_len=20),
         Field("place", max_len=200),
         *_LOCATION,
         Field("description", "text", required=True, max_len=8000),

@@ -53,7 +53,7 @@ class Grant:
 
 # What a field report holds: the worker's own account of the matter.
 REPORT_FIELDS = frozenset({
-    "kind", "category", "title", "parties", "household_id", "place", "lat", "lon", "accuracy_m",
+    "kind", "category", "title", "parties", "household_id", "petitioner_phone", "place", "lat", "lon", "accuracy_m",
     "location_source", "mocked", "description", "risk", "attachments"})  # photos of what was seen
 REPORT_CREATE = REPORT_FIELDS | {"grid_id", "channel", "status", "reported_by", "reported_at"}
 # The leader's part: the work on a case they own, and its resolution with an outcome.

@@ -320,7 +320,17 @@ class Workspace:
 
     def report_case(self, fields: dict) -> str:
         """A dispute or petition sign reported from the field (上报矛盾纠纷)."""
-        return self.create("case", self.report_fields(fields))  # its report opens its timeline
+        # its report opens its timeline
+        return self.create("case", self.report_fields(self.checked_petitioner_phone(fields)))
+
+    def checked_petitioner_phone(self, fields: dict) -> dict:
+        """The matter's fields with the petitioner's number cleaned, or ValidationError
+        naming it by the phone rules households keep (the server refuses the same)."""
+        f = households.with_petitioner_phone(fields)
+        errs = households.phone_errors("petitioner_phone", f)
+        if errs:
+            raise ValidationError(errs)
+        return f
 
     def add_progress(self, case_id: str, text: str, attachments: list | None = None) -> str:
         case = self.case(case_id) or {}
@@ -480,11 +490,14 @@ class DeviceWorkspace(Workspace):
         discard, maybe offline hours later) and refused here with the field named."""
         fields, create = self.correction_fields(change_id, form)
         item = next(q for q in self.quarantined() if q["change_id"] == change_id)
+        if item["entity"] == "case":
+            fields = households.with_petitioner_phone(fields)
         before = None if create else self.replica.get(item["entity"], item["record"])
         if item["entity"] == "household":   # the model's rules, and the ID numbers' and phone's
             errs = households.problems(fields, None, self._today())
         else:
             errs = validate_fields(ENTITIES[item["entity"]], fields, creating=create)
+            errs += households.phone_errors("petitioner_phone", fields, before)
         errs += self.refusals(item["entity"], before, fields)
         if item["entity"] == "visit" and create:
             errs = visit_problems(fields) + errs

@@ -1832,6 +1832,62 @@ def _walk(control):
                 yield from _walk(c)
 
 
+def _dialling_ctx(ws):
+    """A form context whose launcher records the URLs the phone would open."""
+    ctx = _FormContext(ws)
+    ctx.dialled = []
+    ctx.launcher = SimpleNamespace(launch_url=lambda url: url)
+    ctx.page.run_task = lambda fn, *a, **k: ctx.dialled.append(fn(*a, **k))
+    return ctx
+
+
+def test_a_leaders_matter_page_shows_the_petitioners_number_masked_and_dials_it_whole(replica):
+    """李振华 on a home visit (下访) holds no households on his phone: his matter's page shows
+    秦红秀's number masked, as a household's page does, and 拨打电话 dials it whole."""
+    import flet as ft
+
+    from fieldapp.screens.case_detail import open_case
+    add_case(replica, "c1", owner="l1", status="in_progress", parties=["秦红秀"], petitioner_phone="13812345678")
+    add_case(replica, "c2", owner="l1", status="in_progress", parties=["周大勇"])
+    ctx = _dialling_ctx(DeviceWorkspace(replica, LEADER))
+    open_case(ctx, "c1")
+    body = ctx.pushed[-1].controls[0]
+    shown = "\n".join(texts([body]))
+    assert "联系电话" in shown and "138****5678" in shown and "13812345678" not in shown
+    [call] = [b for b in _walk(body) if isinstance(b, ft.OutlinedButton) and b.content == "拨打电话"]
+    call.on_click(None)
+    assert ctx.dialled == ["tel:13812345678"]
+    open_case(ctx, "c2")                      # no number on the matter: nothing to dial
+    body = ctx.pushed[-1].controls[0]
+    assert not [b for b in _walk(body) if isinstance(b, ft.OutlinedButton) and b.content == "拨打电话"]
+
+
+def test_a_report_keeps_the_petitioners_number_as_the_household_form_writes_it_and_refuses_a_wrong_one(replica):
+    ws = DeviceWorkspace(replica, WORKER)
+    report = {"grid_id": "g1", "category": "02", "description": "邻里纠纷", "parties": ["秦红秀"]}
+    cid = ws.report_case({**report, "petitioner_phone": "138 1234 5678"})
+    assert ws.case(cid)["petitioner_phone"] == "13812345678"
+    with pytest.raises(ValidationError) as err:
+        ws.report_case({**report, "petitioner_phone": "1381234"})
+    [fe] = err.value.errors
+    assert fe.field == "petitioner_phone" and fe.message("zh") == "手机号应为以13至19开头的11位数字"
+    assert i18n.field_label("petitioner_phone") == "联系电话"
+
+
+def test_the_report_form_from_a_household_fills_the_petitioners_number(replica):
+    import flet as ft
+
+    from fieldapp.screens import case_form
+    ws = DeviceWorkspace(replica, WORKER)
+    hid = ws.add_household({"grid_id": "g1", "head_name": "秦红秀", "address": "金山镇白鹤村2组8号",
+                            "phone": "13812345678"})
+    ctx = _dialling_ctx(ws)
+    case_form.open_case_form(ctx, household=ws.household(hid))
+    [f.close() for f in ctx.dialled if hasattr(f, "close")]    # the position's tasks, not run here
+    fields = {c.label: c.value for c in _walk(ctx.pushed[-1]) if isinstance(c, ft.TextField)}
+    assert fields["联系电话"] == "13812345678" and fields["当事人（用逗号或顿号分隔）"] == "秦红秀"
+
+
 def test_the_leaders_case_list_refreshed_by_a_sync_keeps_the_search_and_the_chip(replica):
     """A sync that brought anything rebuilt 我的包案: the words typed in 查找案件 went, the
     whole list came back under the finger, the chip chosen was reset. Refreshed in

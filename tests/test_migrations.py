@@ -117,6 +117,62 @@ def test_township_store_from_before_migrations_is_upgraded_with_nothing_lost(tmp
     assert st.count("household") == 8
 
 
+def test_a_store_from_before_the_petitioners_number_gives_its_open_matters_the_households_number(tmp_path):
+    """李振华's matters from before the field: each open one filed for a household takes
+    its number once, as a change his phone pulls (it holds no households); a finished one
+    does not, and another grid's worker never receives it."""
+    from sync.access import Principal
+    from sync.server import petitioner_phones
+    db = copy(tmp_path, "store-v1.db")
+    st = CentralStore(str(db))
+    assert st.get("case", "case-0002")["petitioner_phone"] is None    # the column came with the schema
+    assert petitioner_phones.fill(st) == 2                            # as `gridbook serve` starts
+    assert st.get("case", "case-0002")["petitioner_phone"] == "13800000002"    # in_progress, leader1's
+    assert st.get("case", "case-0003")["petitioner_phone"] == "13900000004"    # reported, grid g2's
+    assert st.get("case", "case-0001")["petitioner_phone"] is None              # closed: not spread
+    count = st.conn.execute("SELECT count(*) FROM changes").fetchone()[0]
+
+    def pulled(user: str) -> str:
+        acct = st.account(user)
+        page = st.pull(Principal(user, acct["role"], frozenset(acct["grids"]), "d-new"), None)
+        return repr(page)
+    assert "13800000002" in pulled("leader1") and "13800000002" not in pulled("worker2")
+    st.close()
+    st = CentralStore(str(db))   # served again: nothing written again
+    assert petitioner_phones.fill(st) == 0
+    assert st.conn.execute("SELECT count(*) FROM changes").fetchone()[0] == count
+    st.close()
+
+
+def test_a_matter_an_older_app_pulled_without_the_petitioners_number_is_pulled_again(tmp_path):
+    """An app that did not know the field kept the matter without the number (a leader's
+    phone, the server already serving it); updated, the phone takes the matter's changes
+    again at its next pull, and the matter's page has the number to call."""
+    from sync import changes, clock
+    path = str(tmp_path / "phone.db")
+    ph = DeviceReplica(path, device_id="d-old")
+    case = {"grid_id": "g1", "kind": "dispute", "channel": "visit", "category": "02", "description": "邻里纠纷",
+            "status": "assigned", "owner": "lizhen", "reported_by": "office",
+            "reported_at": "2026-03-01T09:00:00+08:00", "petitioner_phone": "13812345678"}
+    made = changes.make("case", "c1", case, clock.encode(1_790_000_000_000, 0, "server"), "server", "office", None)
+    without = {k: v for k, v in case.items() if k != "petitioner_phone"}   # a matter with no number
+    other = changes.make("case", "c2", without, clock.encode(1_790_000_000_001, 0, "server"), "server", "office", None)
+    ph.apply_pulled([made, other], "7.abcdef01")
+    # as the older app stored it: no such column, so no value; the merge state names the write
+    ph.conn.execute("UPDATE cases SET petitioner_phone=NULL WHERE id='c1'")
+    ph.conn.execute("PRAGMA user_version=3")
+    ph.close()
+    ph = DeviceReplica(path)
+    assert ph.conn.execute("PRAGMA user_version").fetchone()[0] == PHONE_N
+    assert ph.cursor is None                                       # the next pull passes from the start
+    assert ph.apply_pulled([made, other], "7.abcdef01") == 1       # the matter's change folded again, c2's not
+    assert ph.get("case", "c1")["petitioner_phone"] == "13812345678"
+    ph.close()
+    ph = DeviceReplica(path)                                       # and only once
+    assert ph.cursor == "7.abcdef01"
+    ph.close()
+
+
 def test_phone_replica_from_before_migrations_is_upgraded_with_nothing_lost(tmp_path):
     db = copy(tmp_path, "phone-v1.db")
     before = snapshot(db)

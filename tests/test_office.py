@@ -1338,3 +1338,45 @@ def test_a_visit_saved_with_no_position_is_reviewed_as_doubtful_not_as_fine(ws):
     walk(visits_panel(ctx))
     assert [r[0] for r in rows] == ["2026-11-20 10:00"]   # only the doubtful ones, at first
     assert "无定位" in rows[0][-1] and "位置正常" not in rows[0][-1]
+
+
+def test_the_register_form_takes_the_petitioners_number_by_the_phone_rules_and_the_matter_page_shows_it(ws):
+    """信访人联系电话: typed at 登记, refused at its field when no phone can dial it, kept as
+    the household form keeps a number; the office's matter page shows it whole, for the
+    clerk's desk telephone (the leader's phone masks it and dials it)."""
+    import flet as ft
+
+    from fieldapp.office import words  # noqa: F401  (the office's words join the string table)
+    from fieldapp.office.matter import open_matter
+    from fieldapp.office.register import register_panel
+    from tests.test_i18n_punct import Views, office, shown
+    ctx = office(ws, "zh")
+    opened = []
+    import fieldapp.office.matter as office_matter
+    office_matter_open, office_matter.open_matter = office_matter.open_matter, lambda ctx, cid: opened.append(cid)
+    try:
+        found = _controls(register_panel(ctx))
+        by_label = {getattr(c, "label", None): c for c in found if getattr(c, "label", None)}
+        by_label["纠纷类别 *"].value = "10"
+        by_label["网格 *"].value = "g1"
+        [desc] = [c for c in found if isinstance(c, ft.TextField) and c.multiline]
+        desc.value = "秦红秀来访反映宅基地纠纷"
+        phone = by_label["联系电话"]
+        [save] = [c for c in found if isinstance(c, ft.FilledButton) and c.content == "保存"]
+        phone.value = "138 1234 567"
+        save.on_click(None)
+        assert "11位" in (phone.error or ""), phone.error
+        assert ws.replica.conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+        phone.value, phone.error = "138 1234 5678", None
+        save.on_click(None)
+    finally:
+        office_matter.open_matter = office_matter_open
+    [cid] = opened
+    assert ws.case(cid)["petitioner_phone"] == "13812345678"
+
+    page = office(ws, "zh", Views())
+    open_matter(page, cid)
+    words_shown = shown(page.page.views[-1])
+    # whole at the office, whose clerk calls back from a desk telephone: no tel: button there
+    assert "联系电话" in words_shown and "13812345678" in words_shown
+    assert not [c for c in _controls(page.page.views[-1]) if isinstance(c, ft.OutlinedButton) and c.content == "拨打电话"]

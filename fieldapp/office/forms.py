@@ -13,6 +13,7 @@ import datetime as dt
 
 import flet as ft
 
+from sync.device import ValidationError
 from sync.model import ENTITIES
 from sync.rules import RuleError
 from sync.server.central import WriteRefused
@@ -157,6 +158,10 @@ class Form:
                 self.say(err.field, err.message(ctx.lang))
             if not e.field_errors:
                 self.say("record", str(e))
+            return False
+        except ValidationError as e:  # a rule the workspace checks before writing (a phone number's)
+            for err in e.errors:
+                self.say(err.field, err.message(ctx.lang))
             return False
         except RuleError as e:
             self.say(e.params.get("field") or RULE_FIELDS.get(e.code, "record"), e.message(ctx.lang))

@@ -108,6 +108,9 @@ def open_matter(ctx, cid: str) -> None:
             _row(ctx.t("channel"), ctx.code(codes.CHANNELS, c.get("channel"))),
             _row(ctx.t("category"), ctx.code(codes.CATEGORIES, c.get("category"))),
             _row(ctx.t("col_parties"), ctx.listed(c.get("parties") or [])),
+            # whole: the clerk calls back from a desk telephone (a tel: link opens nothing on
+            # a desk computer); reading the matter is on the audit trail
+            _row(ctx.t("petitioner_phone"), c.get("petitioner_phone") or ""),
             _row(ctx.t("description"), c.get("description") or ""),
             _row(ctx.t("place"), c.get("place") or ""),
             _row(ctx.t("office_reception_leader"), names.get(c.get("reception_leader"), c.get("reception_leader") or "")),

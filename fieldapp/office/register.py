@@ -29,6 +29,7 @@ def register_panel(ctx) -> ft.Control:
     parties = text_field(ctx, "parties", hint=ctx.t("parties_hint"), max_length=600)
     description = text_field(ctx, "description", multiline=True, required=True)
     place = text_field(ctx, "place")
+    phone = text_field(ctx, "petitioner_phone", width=260)
     reception = ft.Dropdown(label=ctx.t("office_reception_leader"), width=260, options=[
         ft.DropdownOption(key=p["username"], text=p["name"]) for p in leaders(ctx.ws.replica)])
     visitors = ft.TextField(label=ctx.t("visitors_row"), width=200, keyboard_type=ft.KeyboardType.NUMBER,
@@ -41,7 +42,7 @@ def register_panel(ctx) -> ft.Control:
     higher_deadline = date_field(ctx, "higher_deadline", width=260)
     litigation = ft.Checkbox(label=ctx.t("litigation_box"))
     form = Form(ctx, {"channel": channel, "received_on": received, "category": category, "grid_id": grid,
-                      "parties": parties,
+                      "parties": parties, "petitioner_phone": phone,
                       "description": description, "place": place, "reception_leader": reception,
                       "visitors": visitors, "higher_ref": higher_ref, "higher_deadline": higher_deadline})
     dups = ft.Column()
@@ -51,6 +52,7 @@ def register_panel(ctx) -> ft.Control:
         f = {"channel": channel.value, "kind": kind.value, "category": category.value, "grid_id": grid.value,
              "parties": split_parties(parties.value or ""), "description": text,
              "place": (place.value or "").strip(), "title": text[:20],
+             "petitioner_phone": (phone.value or "").strip(),
              "received_on": (received.value or "").strip()}
         if channel.value == "visit":
             if reception.value:
@@ -127,7 +129,7 @@ def register_panel(ctx) -> ft.Control:
     return ft.ListView([
         ft.Text(ctx.t("register_title"), size=20, weight=ft.FontWeight.BOLD),
         ft.Text(ctx.t("required_note"), color=ft.Colors.GREY_700),
-        ft.Row([named(channel), received, named(category), named(grid)], wrap=True), kind, parties, description,
+        ft.Row([named(channel), received, named(category), named(grid)], wrap=True), kind, parties, phone, description,
         place,
         ft.Row([reception, visitors, higher_ref, higher_deadline], wrap=True), litigation,
         ft.Row([ft.OutlinedButton(ctx.t("check_duplicates"), on_click=check, height=44),

@@ -12,9 +12,10 @@ from sync.model import ENTITIES
 from sync.workspace import kept_as_progress
 
 from .. import i18n
+from ..privacy import mask_phone
 from . import attachments
-from .widgets import (ERROR_LINES, TOUCH, appbar, deadline_text, empty, header, info_row, long_row, refusal_text, risk_colour,
-                      say_when_full, shown_value, timeline_heading, until_saved)
+from .widgets import (ERROR_LINES, TOUCH, appbar, call_button, deadline_text, empty, header, info_row, long_row,
+                      refusal_text, risk_colour, say_when_full, shown_value, timeline_heading, until_saved)
 
 
 def deadline_words(ctx, case: dict) -> str:
@@ -84,6 +85,7 @@ def case_rows(ctx, c: dict, names: dict, handed_over: bool = False) -> list[ft.C
                  ft.Colors.RED_700 if c.get("signals") else None),
         # fifty parties of forty characters pushed the description three screens down
         long_row(ctx.t("parties_shown"), i18n.listed(c.get("parties") or [], ctx.lang), more),
+        info_row(ctx.t("petitioner_phone"), mask_phone(c.get("petitioner_phone")) or "—"),
         long_row(ctx.t("place"), c.get("place") or "", more),
         long_row(ctx.t("description"), c.get("description") or "", more),
         long_row(ctx.t("plan"), c.get("plan") or "", more),
@@ -208,6 +210,9 @@ def open_case(ctx, cid: str) -> None:
                                                 ctx.ws.may_resolve(c))
         gone = ctx.ws.handed_over(cid)
         actions = [
+            # a leader on a home visit reaches the petitioner from here (his phone holds
+            # no households); the number came with the matter, so offline too
+            *([call_button(ctx, c["petitioner_phone"])] if c.get("petitioner_phone") and not gone else []),
             *([ft.FilledButton(ctx.t("home_visit_title"), icon=ft.Icons.DIRECTIONS_WALK, height=TOUCH,
                                on_click=lambda e: open_visit_form(ctx, case=c))] if may_visit else []),
             *([ft.OutlinedButton(ctx.t("add_progress"), icon=ft.Icons.NOTES, height=TOUCH,

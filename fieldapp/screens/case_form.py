@@ -37,6 +37,11 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                            household["head_name"] if household else "", error_max_lines=ERROR_LINES)
     place = ft.TextField(label=ctx.t("place"), value=was.get("place") if correcting else
                          household["address"] if household else "", error_max_lines=ERROR_LINES)
+    # the household's number: a leader on a home visit calls the petitioner from the
+    # matter's page, and a leader's phone holds no households (docs/security.md)
+    phone = ft.TextField(label=ctx.t("petitioner_phone"), keyboard_type=ft.KeyboardType.PHONE, max_length=20,
+                         value=was.get("petitioner_phone") or "" if correcting else
+                         (household or {}).get("phone") or "", error_max_lines=ERROR_LINES)
     description = ft.TextField(label=ctx.t("description"), multiline=True, min_lines=4, max_length=8000,
                                value=was.get("description") or "", error_max_lines=ERROR_LINES)
     say_when_full(ctx, description)
@@ -45,7 +50,8 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         for c, row in codes.RISK_LEVELS.items()], wrap=True))
     message = ft.Text(color=ft.Colors.RED_700)
     photos = AttachmentEditor(ctx, was.get("attachments"))  # photos and voice notes, shown at once
-    by_field = {"category": category, "parties": parties, "place": place, "description": description}
+    by_field = {"category": category, "parties": parties, "place": place, "description": description,
+                "petitioner_phone": phone}
 
     def mark(name: str, text: str) -> None:
         target = by_field.get(name)
@@ -63,7 +69,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
             ctx.lang) if said else correcting.get("reason") or ""
 
     async def save(e) -> None:
-        for f in (parties, place, description):
+        for f in (parties, place, description, phone):
             f.error = None
         category.error_text = None
         loc, ok = await picker.fields_for_save()
@@ -73,6 +79,7 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
                   "parties": split_parties(parties.value or ""), "place": (place.value or "").strip(),
                   "description": (description.value or "").strip(), "risk": risk.value,
                   "grid_id": grid, "household_id": (household or {}).get("id"),
+                  "petitioner_phone": (phone.value or "").strip(),
                   "title": (description.value or "").strip()[:20],
                   # correcting, an emptied list is said (else the refused photos came back)
                   **({"attachments": photos.value} if photos.value or correcting else {})}
@@ -105,14 +112,14 @@ def open_case_form(ctx, household: dict | None = None, correcting: dict | None =
         # Flutter gives the dropdown no accessible name of its own: a screen reader
         # (and the browser tests) find it by this label.
         ft.Semantics(label=ctx.t("category"), button=True, content=ft.Row([category])),
-        parties, place, description,
+        parties, phone, place, description,
         ft.Text(ctx.t("risk"), weight=ft.FontWeight.BOLD), risk,
         picker.control, photos.control, message,
         saver := save_button(ctx, save, icon=ft.Icons.SEND),
     ], appbar=appbar(ctx, ctx.t("correct_title" if correcting else "case_title")))
     ctx.push(view)
     photos.follow(view)
-    guard_form(ctx, view, [kind, category, parties, place, description, risk], photos, saver)
+    guard_form(ctx, view, [kind, category, parties, phone, place, description, risk], photos, saver)
     if not picker.recorded:
         ctx.page.run_task(picker.locate)
     ctx.page.run_task(picker.keep_age_current, view)

@@ -10,7 +10,7 @@ from sync import codes, households
 from .. import i18n
 from ..geo import format_distance
 from ..privacy import mask_id, mask_phone
-from .widgets import TOUCH, appbar, empty, header, info_row, long_row
+from .widgets import TOUCH, appbar, call_button, empty, header, info_row, long_row
 
 
 def member_lines(ctx, hh: dict) -> str:
@@ -43,10 +43,6 @@ def open_household(ctx, hid: str) -> None:
     board = attachments.StateBoard(ctx)  # the photos' states, kept current as the sync moves them
     title = ft.Text(h["head_name"])
 
-    def call(hh: dict) -> None:
-        """The number is shown masked; the phone dials it whole."""
-        ctx.page.run_task(ctx.launcher.launch_url, f"tel:{hh['phone']}")
-
     def fill() -> None:
         hh = ctx.ws.household(hid) or h
         title.value = hh["head_name"]
@@ -66,8 +62,7 @@ def open_household(ctx, hid: str) -> None:
             ft.Container(ft.Row([
                 ft.FilledButton(ctx.t("record_visit"), icon=ft.Icons.EDIT_NOTE, height=TOUCH,
                                 on_click=lambda e: open_visit_form(ctx, household=ctx.ws.household(hid) or hh)),
-                *([ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH, on_click=lambda e: call(hh))]
-                  if hh.get("phone") else []),
+                *([call_button(ctx, hh["phone"])] if hh.get("phone") else []),
                 *([ft.OutlinedButton(ctx.t("hh_edit"), icon=ft.Icons.EDIT, height=TOUCH,
                                      on_click=lambda e: open_household_form(ctx, ctx.ws.household(hid) or hh))]
                   if may_edit else [])], wrap=True),

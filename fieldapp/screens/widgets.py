@@ -20,6 +20,13 @@ def risk_colour(risk: str | None) -> str:
     return RISK_COLOURS.get(risk or "", ft.Colors.GREY_500)
 
 
+def call_button(ctx, number: str) -> ft.Control:
+    """拨打电话: the number is shown masked (privacy.mask_phone); the phone dials it whole,
+    through the app's one launcher (a household's page, a matter's, the office's)."""
+    return ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH,
+                             on_click=lambda e: ctx.page.run_task(ctx.launcher.launch_url, f"tel:{number}"))
+
+
 def info_row(label: str, value: str, colour=None, width: int = 90) -> ft.Control:
     """A label and its value, on the detail screens; an empty value reads "—"."""
     return _row(label, ft.Text(value or "—", color=colour), width)

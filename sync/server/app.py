@@ -41,7 +41,7 @@ from starlette.routing import Match, Route
 from .. import changes, clock
 from ..access import Principal
 from . import api_models as m
-from . import blobs, metrics, tiles
+from . import blobs, metrics, petitioner_phones, tiles
 from .central import CentralStore, precheck
 from .events import Hub, arrived
 from .fastpath import SyncFastPath, headers_of, query_of
@@ -152,6 +152,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
     process of its own (write_process.py; `gridbook serve` does), else by this one's
     writer thread."""
     store = CentralStore(db_path)
+    petitioner_phones.fill(store)   # a store from before the matter held the petitioner's number
     writes = WriteProcess(db_path) if write_process else None
     audit_later = writes.audit if writes else store.audit_later
 

@@ -903,6 +903,10 @@ class CentralStore(Replica):
                 fields, today, (lambda: self._reckoned_since(ch["record"])) if row0 else None)
             if errs:
                 return _rejected("invalid", errs)
+        if entity == "case" and not server_side:  # the petitioner's number, by the same rules
+            errs = households.phone_errors("petitioner_phone", fields, row0)
+            if errs:
+                return _rejected("invalid", errs)
         case, case_versions = None, {}
         if ent.parent:
             cid = ch["fields"].get(ent.parent, (row0 or {}).get(ent.parent))

@@ -116,6 +116,7 @@ def seed(db_path: str, households_per_grid: int = 50, rng_seed: int = 2026) -> d
             fields = {
                 "grid_id": gid, "kind": kind, "channel": channel, "category": cat,
                 "title": text[:14], "parties": [h["head_name"]], "household_id": rid,
+                **({"petitioner_phone": h["phone"]} if h.get("phone") else {}),
                 "place": h["address"], "lat": h["lat"], "lon": h["lon"], "accuracy_m": 15.0,
                 "location_source": "gps", "description": text, "risk": risk, "status": status,
                 "reported_by": worker_of[gid], "reported_at": at.isoformat(),

@@ -99,6 +99,7 @@ class CentralWorkspace(Workspace):
         """A matter from any channel enters the one ledger; its reference comes from the
         server, its registration deadline from the rules."""
         on = on or today()
+        fields = self.checked_petitioner_phone(fields)
         f = {"kind": "petition", "status": "reported", "reported_by": self.username,
              "reported_at": now_iso(), "received_on": on.isoformat(),
              "register_by": rules.register_by(on).isoformat(), **fields}

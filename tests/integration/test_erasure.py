@@ -121,8 +121,9 @@ def test_erasing_a_household_leaves_no_trace_of_the_person(fresh_server, tmp_pat
     w1.create("visit", {"grid_id": "g1", "household_id": hh, "kind": "household", "visited_at": now_iso(),
                         "visitor": "worker1", "seen": f"{PERSON['name']}家中整洁，电话{PERSON['phone']}。",
                         "requests": "希望帮助申请低保。", "lat": 29.0712, "lon": 119.6478}, author="worker1")
+    reach = "13612345678"   # the number the matter holds to call her on (信访人联系电话), not the household's
     case = w1.create("case", case_fields("g1", "worker1", household_id=hh, parties=[PERSON["name"]],
-                                         place=PERSON["address"],
+                                         place=PERSON["address"], petitioner_phone=reach,
                                          description=f"{PERSON['name']}（{PERSON['phone']}）反映邻居占用通道。"),
                      author="worker1")["record"]
     assert c1.sync().quarantined == 0
@@ -136,13 +137,15 @@ def test_erasing_a_household_leaves_no_trace_of_the_person(fresh_server, tmp_pat
     for c in (c1, c2, co):
         c.sync()
 
-    secrets = secrets_of(PERSON)
+    secrets = secrets_of(PERSON) + [reach.encode()]
+    assert found([reach.encode()], files_bytes(srv.db))   # there before the erasure...
     store_files = [srv.db, Path(str(srv.db) + ".blobs")]
     phone_files = [tmp_path / "worker1", tmp_path / "worker1-second-phone", tmp_path / "office"]
     # before: the test can see the person where they are (or it would prove nothing)
     assert found([PERSON["name"].encode()], files_bytes(*store_files))
     assert found([PERSON["name"].encode()], files_bytes(tmp_path / "worker1-second-phone"))
     assert found([PERSON["name"].encode()], exports(srv))
+    assert not found([reach.encode()], exports(srv))    # ...and never in an export (docs/security.md)
     assert any(voice == data for data in files_bytes(Path(str(srv.db) + ".blobs")).values())
     figures_before = figures(srv.db)
 

@@ -54,6 +54,7 @@ def value_for(entity: str, field: str, scope: str, user: str, state: str | None 
         "household_id": HOUSEHOLD[scope], "owner": "leader1", "reception_leader": "leader1",
         "merged_into": KEEPER, "reported_by": user, "visitor": user, "by": user, "status": "reported",
         "channel": "grid", "id_number": "330702199001011237", "phone": "13900001111",
+        "petitioner_phone": "13900002222",
         "members": [{"name": "甲", "relation": "户主"}],
     }
     if entity == "visit" and field == "kind":
