@@ -297,7 +297,10 @@ def test_a_resolution_typed_offline_on_a_matter_given_away_is_refused_kept_and_s
         app.page.get_by_role("button", name="保存", exact=True).last.click()
         app.text("已更正，联网同步时提交")
         app.button("放弃").first.click()              # the move itself
-        app.page.get_by_role("button", name="放弃", exact=True).last.click()   # the dialog's
+        # the dialog's, once it is there: looked for at once, the last 放弃 was still the
+        # list's, clicked again as the dialog opened over it, and the dialog stayed open
+        app.shows("放弃这条修改")
+        app.page.get_by_role("alertdialog").get_by_role("button", name="放弃", exact=True).click()
         app.text("没有同步问题", timeout_s=60)
         app.tap("返回")
         tap_until(app, "我的包案", "目前没有您包案的案件", role="tab")   # let go
