@@ -308,6 +308,7 @@ _MESSAGES = {
     "resolution_not_theirs": ("records a resolution the matter does not have: it is {status_en}, not resolved"
                               " by this account", "事项为“{status_zh}”，并非由您办结：此办结记录未被接受"),
     "date_before": ("cannot be before the {other_en}", "不能早于{other_zh}"),
+    "date_after": ("cannot be after the {other_en}", "不能晚于{other_zh}"),
     "date_future": ("is a day that has not come yet", "是尚未到来的日期"),
     "time_future": ("is a time that has not come yet (check the phone's clock)", "是尚未到来的时间（请核对手机的时间）"),
     "date_long_past": ("is over a year ago: a phone records what happens as it happens (set the phone's"

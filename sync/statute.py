@@ -272,8 +272,13 @@ def date_problems(case: dict, changed: dict, today: dt.date) -> list[tuple[str, 
             earlier = "reported_at"
         a, b = as_date(after.get(later)), as_date(after.get(earlier))
         if a is not None and b is not None and a < b:
-            field = later if later in changed else earlier
-            out.append((field, "date_before", earlier if field == later else later))
+            # named at the field written: a later day before the earlier one, or an earlier
+            # day after the later one ("received_on: cannot be before the deadline" was said
+            # of a registration date typed after the deadline)
+            if later in changed:
+                out.append((later, "date_before", earlier))
+            else:
+                out.append((earlier, "date_after", later))
     for later, earlier in DATE_ORDER_WHEN_WRITTEN:
         a, b = as_date(changed.get(later)), as_date(after.get(earlier))
         if later in changed and a is not None and b is not None and a < b:

@@ -146,6 +146,17 @@ def test_a_limit_reckoned_from_a_day_is_not_before_that_day():
     assert said.message("en") == "cannot be before the registration date" and said.message("zh") == "不能早于登记日期"
 
 
+def test_an_earlier_day_written_after_the_later_one_is_said_to_be_after_it():
+    """A registration date typed after the matter's consultation was refused as
+    "cannot be before the consultation date", the wrong way round."""
+    from sync.model import FieldError
+    m = {"received_on": "2026-03-01", "consulted_on": "2026-03-05", "deadline": "2026-05-01"}
+    got = statute.date_problems(m, {"received_on": "2026-03-10"}, D(2026, 11, 26))
+    assert ("received_on", "date_after", "consulted_on") in got and all(rule == "date_after" for _, rule, _ in got)
+    said = FieldError("received_on", "date_after", (("other", "consulted_on"),))
+    assert said.message("en") == "cannot be after the consultation date" and said.message("zh") == "不能晚于会商日期"
+
+
 def test_only_the_dates_written_are_judged():
     old = {"received_on": "2026-03-01", "consulted_on": "2019-01-01"}   # as an older version stored it
     assert statute.date_problems(old, {"plan": "先调解"}, D(2026, 11, 26)) == []
