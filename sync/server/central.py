@@ -898,7 +898,8 @@ class CentralStore(Replica):
         if fields is not ch["fields"]:
             ch = dict(ch, fields=fields)  # what the server keeps: the numbers themselves
         today = township_today(now)
-        if entity == "household" and not server_side:  # the office's paths check in their forms
+        # phones and the office alike (the server's own commands check in their own paths)
+        if entity == "household" and not server_side:
             errs = households.number_errors(fields, row0, today) + households.due_errors(
                 fields, today, (lambda: self._reckoned_since(ch["record"])) if row0 else None)
             if errs:
