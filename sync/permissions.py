@@ -347,22 +347,22 @@ def check_references(p: Principal, entity: str, after: dict, fields: dict, looku
             if staff is None or staff.get("role") != "leader" or staff.get("active") is False:
                 errs.append(_err(name, "not_leader"))
     if entity == "case" and fields.get("merged_into") is not None:
+        kept = lookup("case", fields["merged_into"])
         if fields["merged_into"] == after.get("id"):
             errs.append(_err("merged_into", "merged_self"))
-        elif lookup("case", fields["merged_into"]) is None and complete:
+        elif kept is None and complete:
             errs.append(_err("merged_into", "unknown_record", entity="case"))
         elif _merges_back(after.get("id"), fields["merged_into"], lookup):
             errs.append(_err("merged_into", "merged_cycle"))
-        elif (lookup("case", fields["merged_into"]) or {}).get("merged_into"):
+        elif (kept or {}).get("merged_into"):
             # a chain z → y → x: the kept matter is x, and z's parties were never shown on it
             errs.append(_err("merged_into", "merged_chain"))
         elif after.get("status") not in MERGEABLE:
             # accepted, given to a leader, running to its deadline: folding it away took it
             # off the overdue list and every figure while its leader kept working it
             errs.append(_err("merged_into", "merged_not_reported", status=after.get("status") or "reported"))
-        elif complete and not merge_target(lookup("case", fields["merged_into"]) or {}):
-            errs.append(_err("merged_into", "merged_into_finished",
-                             status=(lookup("case", fields["merged_into"]) or {}).get("status") or "reported"))
+        elif complete and not merge_target(kept):
+            errs.append(_err("merged_into", "merged_into_finished", status=kept.get("status") or "reported"))
     gid = fields.get("grid_id")
     if gid is not None and entity in GRIDDED and complete and lookup("grid", gid) is None:
         errs.append(_err("grid_id", "unknown_record", entity="grid"))

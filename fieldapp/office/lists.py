@@ -19,7 +19,7 @@ def callbacks_panel(ctx) -> ft.Control:
     from .matter import open_matter
     names = ctx.ws.staff_names()
     queue, waiting = ctx.ws.callback_queue(), ctx.ws.callbacks_waiting()
-    retries, retrying = ctx.ws.callback_retries(), ctx.ws.callback_retries_waiting()
+    retries, retrying = ctx.ws.callback_retry_queue()
     rows = [matter_row(ctx, c, names, lambda cid: open_matter(ctx, cid)) for c in queue]
     if waiting > len(queue):   # the longest waiting are listed; the rest are counted
         rows.append(ft.Text(ctx.t("callbacks_more", n=waiting - len(queue)), color=ft.Colors.GREY_700))

@@ -82,13 +82,13 @@ def open_matter(ctx, cid: str) -> None:
     earlier = {"shown": False}   # the timeline's older entries opened, for as long as the page is
     drawn = {"from": None}
 
-    def drawn_from() -> tuple:
+    def read() -> tuple:
         """What the page shows of the store: the matter, its timeline, its visits."""
-        return (repr(ctx.ws.case(cid)), repr(ctx.ws.timeline(cid)), repr(ctx.ws.case_visits(cid)))
+        return ctx.ws.case(cid), ctx.ws.timeline(cid), ctx.ws.case_visits(cid)
 
-    def fill() -> None:
-        drawn["from"] = drawn_from()
-        c = ctx.ws.case(cid)
+    def fill(shown: tuple | None = None) -> None:
+        c, items, visits = shown or read()
+        drawn["from"] = repr((c, items, visits))
         names = ctx.ws.staff_names()
         title.value = f"{c.get('ref') or ''} {c.get('title') or c['description'][:20]}"
         head = [ft.Container(width=16, height=16, bgcolor=risk_colour(c.get("risk")), border_radius=8),
@@ -132,7 +132,6 @@ def open_matter(ctx, cid: str) -> None:
             body.controls.append(erase)
         accepted, deadline = rules.as_date(c.get("accepted_on")), rules.as_date(c.get("deadline"))
         if accepted and deadline and accepted <= deadline and c.get("status") in rules.OPEN_STATUSES:
-            items = ctx.ws.timeline(cid)
             progressed = any(statute.counts_as_progress(it, accepted) for it in items)
             steps = statute.milestone_progress(c, rules.milestones(accepted, deadline), progressed, today_cst())
             body.controls.append(ft.Text(ctx.t("milestones"), weight=ft.FontWeight.BOLD))
@@ -154,10 +153,9 @@ def open_matter(ctx, cid: str) -> None:
                     trailing=ft.TextButton(ctx.t("merge_into"), on_click=lambda e, keep=d["id"]: (
                         ctx.act(ctx.ws.merge, cid, keep, done=ctx.t("done")), ctx.pop()))
                     if permissions.merge_target(d) else ft.Text(ctx.code(codes.CASE_STATUSES, d.get("status")))))
-        body.controls.extend(visit_rows(ctx, c, names))
+        body.controls.extend(visit_rows(ctx, c, names, visits))
         body.controls.extend(attachments.matter_gallery(ctx, c, names))  # thumbnails; full size on a click
         body.controls.append(ft.Text(ctx.t("timeline"), weight=ft.FontWeight.BOLD, size=16))
-        items = ctx.ws.timeline(cid)
         hidden, earlier_button = timeline_window(ctx, items, set(), earlier, fill)   # the newest in reach
         if earlier_button is not None:
             body.controls.append(earlier_button)
@@ -174,19 +172,19 @@ def open_matter(ctx, cid: str) -> None:
         # changed: a redraw replaces every button, and the clerk's click landing as it did
         # was lost (the 回访 dialog did not open), when the sync had arrived before the
         # page was drawn and its notice came after.
-        if drawn_from() != drawn["from"]:
-            fill()
+        now = read()
+        if repr(now) != drawn["from"]:
+            fill(now)
 
     view.data = arrived
     view.case_id = cid
     ctx.push(view)
 
 
-def visit_rows(ctx, c: dict, names: dict) -> list[ft.Control]:
+def visit_rows(ctx, c: dict, names: dict, visits: list[dict]) -> list[ft.Control]:
     """The visits made for the matter, as the office reviews them: how far from the
     household's registered position (the township's threshold), and mocked positions."""
     from .visits import review_visit
-    visits = ctx.ws.case_visits(c["id"])
     if not visits:
         return []
     far_m = ctx.store.settings().get("far_m")

@@ -22,7 +22,7 @@ def risk_colour(risk: str | None) -> str:
 
 def call_button(ctx, number: str) -> ft.Control:
     """拨打电话: the number is shown masked (privacy.mask_phone); the phone dials it whole,
-    through the app's one launcher (a household's page, a matter's, the office's)."""
+    through the app's one launcher (a household's page, a matter's)."""
     return ft.OutlinedButton(ctx.t("call"), icon=ft.Icons.CALL, height=TOUCH,
                              on_click=lambda e: ctx.page.run_task(ctx.launcher.launch_url, f"tel:{number}"))
 

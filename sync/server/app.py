@@ -537,6 +537,10 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         got = give_up(store, p, req.change_id, req.entity.value, req.record, client_address(request))
         return {**got, "server_time": clock.wall_ms()}
 
+    def refused_file(p: Principal, kind: str, address: str) -> None:
+        """An attempt at a file one may not take is on the trail as a taking is."""
+        store.audit(p.username, "download_refused", f"{kind}: not this account's", device=p.device, address=address)
+
     def _file(p: Principal, kind: str, params: dict, address: str) -> Response:
         name = None
         try:
@@ -549,8 +553,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
         except BadParams as e:
             raise ApiError(422, "invalid_request", str(e))
         except NotAllowed:
-            # an attempt at a file one may not take is on the trail as a taking is
-            store.audit(p.username, "download_refused", f"{kind}: not this account's", device=p.device, address=address)
+            refused_file(p, kind, address)
             raise ApiError(403, "forbidden", f"{kind} is not this account's to take")
         return Response(data, **disposition(kind, name))
 
@@ -578,8 +581,7 @@ def create_app(db_path: str, *, max_body: int = MAX_BODY, ui=None, write_process
                           month: int | None = Query(default=None, ge=1, le=12, description="monthly report"),
                           _: int = Depends(protocol), p: Principal = Depends(principal)):
         if p.role not in ("office", "admin"):
-            store.audit(p.username, "download_refused", f"{kind.value}: not this account's", device=p.device,
-                        address=client_address(request))
+            refused_file(p, kind.value, client_address(request))
             raise ApiError(403, "forbidden", "the ledger is for the township office")
         params = {k: v for k, v in (("start", start), ("end", end), ("year", year), ("month", month)) if v is not None}
         return _file(p, kind.value, params, client_address(request))

@@ -56,7 +56,7 @@ PROGRESS_KINDS = ("progress", "visit", "consultation", "resolution", "reopen", "
 
 # Column widths in characters, so the ledger opens readable; the rest get 12.
 _WIDTHS = {"事项摘要": 40, "当事人": 20, "协办部门": 20, "化解方案": 40, "最新进展": 40,
-           "编号": 16, "指标": 24}
+           "编号": 16, "指标": 24, EXPORTED_AT: 26}
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -320,9 +320,18 @@ def _header(ws, columns: list[str]) -> list:
     return [_xlsx_cell(ws, name, bold=bold) for name in columns]
 
 
-def _columns(rows: Iterable[Mapping], columns: list[str] | None) -> tuple[list[str], Iterator]:
+def _columns(rows: Iterable[Mapping], columns: list[str] | None,
+             exported_at: str | None = None) -> tuple[list[str], Iterator]:
     """The headers: the caller's, else those the rows carry (`Rows`), else the first
-    row's keys; a plain empty list of rows gets the ledger's."""
+    row's keys; a plain empty list of rows gets the ledger's. With `exported_at`, a last
+    column 导出时间 holding it on every row (EXPORTED_AT)."""
+    columns, rows = _found_columns(rows, columns)
+    if exported_at is None:
+        return columns, rows
+    return columns + [EXPORTED_AT], ({**row, EXPORTED_AT: exported_at} for row in rows)
+
+
+def _found_columns(rows: Iterable[Mapping], columns: list[str] | None) -> tuple[list[str], Iterator]:
     columns = columns or getattr(rows, "columns", None)
     rows = iter(rows)
     if columns is not None:
@@ -343,11 +352,9 @@ def write_xlsx(rows: Iterable[Mapping], path_or_file, title: str = "信访事项
     """Write rows (dicts keyed by header) to an .xlsx file or binary file object:
     a bold header row, real dates, text kept as text, and with `exported_at` a last
     column 导出时间 (EXPORTED_AT). Returns the number of rows."""
-    columns, rows = _columns(rows, columns)
-    tail = [] if exported_at is None else [exported_at]
-    return xlsx_stream.write(path_or_file, title, columns + ([EXPORTED_AT] if tail else []),
-                             ([row.get(c) for c in columns] + tail for row in rows),
-                             [_WIDTHS.get(c, 12) for c in columns] + ([26] if tail else []))
+    columns, rows = _columns(rows, columns, exported_at)
+    return xlsx_stream.write(path_or_file, title, columns, ([row.get(c) for c in columns] for row in rows),
+                             [_WIDTHS.get(c, 12) for c in columns])
 
 
 @contextlib.contextmanager
@@ -374,14 +381,13 @@ def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None,
     formula-like text neutralized, and with `exported_at` a last column 导出时间
     (EXPORTED_AT: a column, not a first line, so the header stays the first line).
     Returns the number of rows."""
-    columns, rows = _columns(rows, columns)
-    tail = [] if exported_at is None else [exported_at]
+    columns, rows = _columns(rows, columns, exported_at)
     n = 0
     with _text_out(file) as out:
         w = csv.writer(out)
-        w.writerow(columns + ([EXPORTED_AT] if tail else []))
+        w.writerow(columns)
         for row in rows:
-            w.writerow([csv_safe(row.get(c)) for c in columns] + tail)
+            w.writerow([csv_safe(row.get(c)) for c in columns])
             n += 1
     return n
 
@@ -389,7 +395,7 @@ def write_csv(rows: Iterable[Mapping], file, columns: list[str] | None = None,
 def monthly_report_xlsx(figures: Mapping[str, float | int | dt.date | None], path_or_file,
                         month_label: str, exported_at: str | None = None, late: dict | None = None) -> None:
     """The month's figures as name / value rows under the headers 指标 and the month;
-    `figures` is stats.monthly_figures (the dashboard's own count of the month, under
+    `figures` is stats.labelled(stats.figures(...)) (the dashboard's own count of the month, under
     the report's labels, in the report's order). A figure with nothing to count (None)
     reads "—"; a rate (化解率, 满意度: a fraction) shows as a percentage and stays a
     number for the office's formulas; 统计截至 is a date. A second sheet, 口径, says how

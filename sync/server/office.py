@@ -371,13 +371,19 @@ class CentralWorkspace(Workspace):
         """The queue's second list: matters called back (or closed) whose latest callback
         reached no one (联系不上), to be called back again, the oldest try first, each with
         `last_try`, the day of that try. A resolved matter is never in it (the first list)."""
-        tries = dict(self._retries(on or today())[:limit])
-        rows = {c["id"]: c for part in chunks(list(tries)) for c in _rows(
-            self.replica, "case", f"SELECT * FROM cases WHERE id IN ({','.join('?' * len(part))})", part)}
-        return [{**rows[cid], "last_try": day} for cid, day in tries.items() if cid in rows]
+        return self.callback_retry_queue(limit, on)[0]
 
     def callback_retries_waiting(self, on: dt.date | None = None) -> int:
         return len(self._retries(on or today()))
+
+    def callback_retry_queue(self, limit: int = CALLBACK_QUEUE_SHOWN,
+                             on: dt.date | None = None) -> tuple[list[dict], int]:
+        """callback_retries and how many there are in all, from one reading of the tries."""
+        listed = self._retries(on or today())
+        tries = dict(listed[:limit])
+        rows = {c["id"]: c for part in chunks(list(tries)) for c in _rows(
+            self.replica, "case", f"SELECT * FROM cases WHERE id IN ({','.join('?' * len(part))})", part)}
+        return [{**rows[cid], "last_try": day} for cid, day in tries.items() if cid in rows], len(listed)
 
     def _open_by_deadline(self, lo: str | None, hi: str, search: str = "") -> list[dict]:
         where, args = self._where(search)

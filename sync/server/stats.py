@@ -250,19 +250,26 @@ def _case_filter(args: dict, prefix: str = "") -> str:
     return "".join(f" AND {t}" for t in terms)
 
 
-def _visit_counts(conn, args) -> dict:
-    where = ""
+# each kind of visit, the figure counting it
+VISIT_FIGURES = {"reception": "reception_visits", "household": "household_visits", "home": "home_visits"}
+
+
+def _visits_in(args, alias: str = "visits") -> str:
+    """SQL: the period's visits (and the village's, when one is chosen)."""
+    where = f"{alias}.visited_at >= :s AND {alias}.visited_at < :c1"
     if args["village"] is not None:
-        where = " AND grid_id IN (SELECT id FROM grids WHERE village = :village)"
-    counts, cards = {}, 0
+        where += f" AND {alias}.grid_id IN (SELECT id FROM grids WHERE village = :village)"
+    return where
+
+
+def _visit_counts(conn, args) -> dict:
+    counts, cards = dict.fromkeys(VISIT_FIGURES.values(), 0), 0
     for kind, n, handed in conn.execute(
-            "SELECT kind, count(*), total(cards) FROM visits"
-            f" WHERE visited_at >= :s AND visited_at < :c1{where} GROUP BY kind", args):
-        counts[kind] = n
+            f"SELECT kind, count(*), total(cards) FROM visits WHERE {_visits_in(args)} GROUP BY kind", args):
+        if kind in VISIT_FIGURES:
+            counts[VISIT_FIGURES[kind]] = n
         cards += int(handed)
-    return {"reception_visits": counts.get("reception", 0),
-            "household_visits": counts.get("household", 0),
-            "home_visits": counts.get("home", 0), "cards": cards}
+    return {**counts, "cards": cards}
 
 
 # One pass over the matters, grouped by the keys of the breakdowns. Each figure counts
@@ -441,16 +448,12 @@ def _late_entries(conn, args, end: dt.date) -> dict:
     filters included) first received after the period was over (late_entries.py): one
     index step per entry of the period, none for a period still running."""
     late = {**args, "closed": late_entries.closed_ms(end)}
-    where = ""
-    if args["village"] is not None:
-        where = " AND v.grid_id IN (SELECT id FROM grids WHERE village = :village)"
-    out = dict.fromkeys(("reception_visits", "household_visits", "home_visits", "registered", "callbacks"), 0)
+    out = dict.fromkeys((*VISIT_FIGURES.values(), "registered", "callbacks"), 0)
     for kind, n in conn.execute(
-            f"SELECT v.kind, count(*) FROM visits v WHERE v.visited_at >= :s AND v.visited_at < :c1{where}"
+            f"SELECT v.kind, count(*) FROM visits v WHERE {_visits_in(args, 'v')}"
             f" AND {late_entries.first_received('v', 'visit')} >= :closed GROUP BY v.kind", late):
-        key = {"reception": "reception_visits", "household": "household_visits", "home": "home_visits"}.get(kind)
-        if key:
-            out[key] = n
+        if kind in VISIT_FIGURES:
+            out[VISIT_FIGURES[kind]] = n
     out["registered"] = conn.execute(
         f"SELECT count(*) FROM cases WHERE merged_into IS NULL AND {_RECEIVED} {_IN}{_case_filter(args)}"
         f" AND {late_entries.first_received('cases', 'case')} >= :closed", late).fetchone()[0]
